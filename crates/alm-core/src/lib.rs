@@ -1,0 +1,19 @@
+//! alm-core: the domain types and rules of alm.
+//!
+//! Pure logic only: no I/O, no database, no network, no wall clock (time comes in through
+//! [`clock::Clock`]). Everything here can be unit-tested without a server.
+
+pub mod clock;
+pub mod email;
+pub mod ids;
+pub mod names;
+pub mod paging;
+pub mod permissions;
+pub mod roles;
+pub mod validation;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use email::Email;
+pub use ids::{GroupId, RoleId, SessionId, TokenId, UserId};
+pub use names::ObjectName;
+pub use validation::{FieldError, ValidationErrors};

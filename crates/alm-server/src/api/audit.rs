@@ -1,0 +1,292 @@
+//! `/api/v1/audit`: search, page and export the audit log (SPEC §8).
+//! Without `audit:manage` a reader sees only records of their own actions.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::ApiQuery;
+use super::page_of;
+use crate::auth::principal::Authenticated;
+use crate::services::audit as svc;
+use crate::state::AppState;
+use alm_core::paging::PageRequest;
+use alm_core::permissions::perm;
+use alm_core::FieldError;
+use alm_store::audit_log::{AuditFilter, AuditRecord, Outcome};
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Exports stop at this many records; narrow the filter (e.g. by time) for more.
+pub const EXPORT_MAX: u32 = 100_000;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRecordView {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// `user`, `anonymous`, `system` or `engine`.
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub actor_email: Option<String>,
+    pub source_ip: Option<String>,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    /// `success`, `denied` or `failure`.
+    pub outcome: String,
+    /// Before/after summary; never holds secrets.
+    #[schema(value_type = Object)]
+    pub summary: serde_json::Value,
+    pub hash: String,
+}
+
+impl From<AuditRecord> for AuditRecordView {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            seq: r.seq,
+            id: r.id,
+            at: r.at,
+            actor_kind: r.actor_kind.as_str().to_owned(),
+            actor_id: r.actor_id,
+            actor_name: r.personal.actor_name,
+            actor_email: r.personal.actor_email,
+            source_ip: r.personal.source_ip,
+            action: r.action,
+            object_type: r.object_type,
+            object_id: r.object_id,
+            outcome: r.outcome.as_str().to_owned(),
+            summary: r.summary,
+            hash: r.hash,
+        }
+    }
+}
+
+page_of!(AuditPage, AuditRecordView);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    /// `seq` (oldest first) or `-seq` (newest first, the default).
+    pub sort: Option<String>,
+    pub actor_id: Option<String>,
+    /// e.g. `user.disabled`, `login.password`, `access.denied`.
+    pub action: Option<String>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    /// `success`, `denied` or `failure`.
+    pub outcome: Option<String>,
+    /// RFC 3339 instant: records at or after it.
+    pub since: Option<String>,
+    /// RFC 3339 instant: records before it.
+    pub until: Option<String>,
+    /// For the export: `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+impl AuditQuery {
+    fn filter(&self) -> ApiResult<AuditFilter> {
+        let mut errors = Vec::new();
+        let instant = |field: &str, v: &Option<String>, errors: &mut Vec<FieldError>| {
+            v.as_deref().and_then(|t| {
+                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                        errors.push(FieldError::new(
+                            field,
+                            "format",
+                            "expected an RFC 3339 instant such as 2026-01-31T00:00:00Z",
+                        ))
+                    })
+                    .ok()
+            })
+        };
+        let since = instant("since", &self.since, &mut errors);
+        let until = instant("until", &self.until, &mut errors);
+        let outcome = match self.outcome.as_deref() {
+            None => None,
+            Some(o) => match Outcome::parse(o) {
+                Some(o) => Some(o),
+                None => {
+                    errors.push(FieldError::new(
+                        "outcome",
+                        "one-of",
+                        "must be success, denied or failure",
+                    ));
+                    None
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::BadRequest {
+                detail: "bad audit filter".into(),
+                errors,
+            });
+        }
+        Ok(AuditFilter {
+            actor_id: self.actor_id.clone(),
+            action: self.action.clone(),
+            object_type: self.object_type.clone(),
+            object_id: self.object_id.clone(),
+            outcome,
+            since,
+            until,
+        })
+    }
+
+    fn page(&self, max_limit: Option<u32>) -> ApiResult<PageRequest> {
+        let sort = self.sort.as_deref().unwrap_or("-seq");
+        let mut page =
+            PageRequest::parse(self.limit.or(max_limit), self.offset, Some(sort), &["seq"])
+                .or_else(|e| match max_limit {
+                    // The export takes larger pages than the list; only the sort key is checked.
+                    Some(_) if e.0.iter().all(|f| f.field == "limit") => {
+                        PageRequest::parse(None, self.offset, Some(sort), &["seq"])
+                    }
+                    _ => Err(e),
+                })
+                .map_err(|e| ApiError::BadRequest {
+                    detail: e.to_string(),
+                    errors: e.0,
+                })?;
+        if let Some(max) = max_limit {
+            page.limit = self.limit.unwrap_or(max).clamp(1, max);
+        }
+        Ok(page)
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search_audit))
+        .routes(routes!(export_audit))
+}
+
+/// Search the audit log.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = AuditPage)))]
+async fn search_audit(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    let can = auth.can::<perm::AuditRead>()?;
+    if q.format.is_some() {
+        return Err(ApiError::BadRequest {
+            detail: "format applies to /api/v1/audit/export".into(),
+            errors: vec![FieldError::new(
+                "format",
+                "unexpected",
+                "use /api/v1/audit/export for CSV or JSON files",
+            )],
+        });
+    }
+    let page = q.page(None)?;
+    let (items, total) = svc::search(&s.db, &can, q.filter()?, &page).await?;
+    Ok(Json(AuditPage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
+}
+
+/// Export matching records as a JSON array or CSV file (at most 100,000 per call).
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "The records", content(
+        (Vec<AuditRecordView> = "application/json"),
+        (String = "text/csv")))))]
+async fn export_audit(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Response> {
+    let can = auth.can::<perm::AuditRead>()?;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => {
+            return Err(ApiError::BadRequest {
+                detail: "unknown export format".into(),
+                errors: vec![FieldError::new("format", "one-of", "must be json or csv")],
+            })
+        }
+    };
+    let page = q.page(Some(EXPORT_MAX))?;
+    let (items, _) = svc::search(&s.db, &can, q.filter()?, &page).await?;
+    let views: Vec<AuditRecordView> = items.into_iter().map(Into::into).collect();
+    if !csv {
+        let mut response = Json(views).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"alm-audit.json\""),
+        );
+        return Ok(response);
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header_row = [
+        "seq",
+        "id",
+        "at",
+        "actor_kind",
+        "actor_id",
+        "actor_name",
+        "actor_email",
+        "source_ip",
+        "action",
+        "object_type",
+        "object_id",
+        "outcome",
+        "summary",
+        "hash",
+    ];
+    let io = |e: csv::Error| ApiError::Internal(e.into());
+    writer.write_record(header_row).map_err(io)?;
+    for v in &views {
+        let at =
+            v.at.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+        writer
+            .write_record([
+                v.seq.to_string().as_str(),
+                &v.id,
+                &at,
+                &v.actor_kind,
+                v.actor_id.as_deref().unwrap_or(""),
+                v.actor_name.as_deref().unwrap_or(""),
+                v.actor_email.as_deref().unwrap_or(""),
+                v.source_ip.as_deref().unwrap_or(""),
+                &v.action,
+                &v.object_type,
+                v.object_id.as_deref().unwrap_or(""),
+                &v.outcome,
+                &v.summary.to_string(),
+                &v.hash,
+            ])
+            .map_err(io)?;
+    }
+    let body = writer
+        .into_inner()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"alm-audit.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

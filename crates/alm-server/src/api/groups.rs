@@ -1,0 +1,338 @@
+//! `/api/v1/groups`: alm groups, their members and roles (SPEC §2.2).
+
+use super::error::ApiResult;
+use super::extract::{parse_id, ApiJson, ApiQuery};
+use super::users::{UserPage, UserView};
+use super::{page_of, ListQuery};
+use crate::auth::principal::Authenticated;
+use crate::services::groups::{self as svc, CreateGroup, UpdateGroup};
+use crate::state::AppState;
+use alm_core::permissions::perm;
+use alm_core::{GroupId, RoleId, UserId};
+use alm_store::groups::{GroupFilter, GroupRecord, SORT_KEYS};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupView {
+    pub id: GroupId,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    /// True for Everyone, which cannot be disabled or deleted.
+    pub builtin: bool,
+    pub member_count: u64,
+    pub role_ids: Vec<RoleId>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<GroupRecord> for GroupView {
+    fn from(g: GroupRecord) -> Self {
+        Self {
+            id: g.id,
+            name: g.name,
+            description: g.description,
+            enabled: g.enabled,
+            builtin: g.builtin_key.is_some(),
+            member_count: g.member_count,
+            role_ids: g.role_ids,
+            created_at: g.created_at,
+            updated_at: g.updated_at,
+        }
+    }
+}
+
+page_of!(GroupPage, GroupView);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroupBody {
+    /// 1 to 128 characters, unique (case-insensitive).
+    pub name: String,
+    /// Up to 2000 characters.
+    #[serde(default)]
+    pub description: String,
+    /// Default true.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGroupBody {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRolesBody {
+    /// The complete list of roles the group carries.
+    pub role_ids: Vec<RoleId>,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(get_group, update_group, delete_group))
+        .routes(routes!(enable_group))
+        .routes(routes!(disable_group))
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(remove_member))
+        .routes(routes!(set_group_roles))
+}
+
+const ID: &str = "Group id";
+
+/// List groups (own scope: those you belong to; with `group:manage`: all).
+#[utoipa::path(get, path = "/api/v1/groups", tag = "groups", params(ListQuery), responses((status = 200, body = GroupPage)))]
+async fn list_groups(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<GroupPage>> {
+    let can = auth.can::<perm::GroupRead>()?;
+    let page = q.page(SORT_KEYS)?;
+    let filter = GroupFilter {
+        query: q.query(),
+        enabled: q.enabled,
+        member: None,
+    };
+    let (items, total) = svc::list(&s.db, &can, filter, &page).await?;
+    Ok(Json(GroupPage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
+}
+
+/// Create a group.
+#[utoipa::path(post, path = "/api/v1/groups", tag = "groups", request_body = CreateGroupBody, responses((status = 201, body = GroupView)))]
+async fn create_group(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<CreateGroupBody>,
+) -> ApiResult<(StatusCode, Json<GroupView>)> {
+    let can = auth.can::<perm::GroupCreate>()?;
+    let input = CreateGroup {
+        name: body.name,
+        description: body.description,
+        enabled: body.enabled.unwrap_or(true),
+    };
+    let g = svc::create(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, input).await?;
+    Ok((StatusCode::CREATED, Json(g.into())))
+}
+
+/// One group.
+#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = ID)), responses((status = 200, body = GroupView)))]
+async fn get_group(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GroupView>> {
+    let can = auth.can::<perm::GroupRead>()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    Ok(Json(svc::get(&s.db, &can, id).await?.into()))
+}
+
+/// Rename a group or change its description.
+#[utoipa::path(patch, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = ID)),
+    request_body = UpdateGroupBody, responses((status = 200, body = GroupView)))]
+async fn update_group(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateGroupBody>,
+) -> ApiResult<Json<GroupView>> {
+    let can = auth.can::<perm::GroupUpdate>()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    let input = UpdateGroup {
+        name: body.name,
+        description: body.description,
+    };
+    Ok(Json(
+        svc::update(
+            &s.db,
+            s.clock.as_ref(),
+            &can,
+            &auth.principal.actor,
+            id,
+            input,
+        )
+        .await?
+        .into(),
+    ))
+}
+
+/// Delete a group (not Everyone).
+#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = ID)), responses((status = 204)))]
+async fn delete_group(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let can = auth.can::<perm::GroupDelete>()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    svc::delete(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Enable a group: its members get its roles again.
+#[utoipa::path(post, path = "/api/v1/groups/{id}/enable", tag = "groups", params(("id" = String, Path, description = ID)), responses((status = 200, body = GroupView)))]
+async fn enable_group(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GroupView>> {
+    let can = auth.can::<perm::GroupUpdate>()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    Ok(Json(
+        svc::set_enabled(
+            &s.db,
+            s.clock.as_ref(),
+            &can,
+            &auth.principal.actor,
+            id,
+            true,
+        )
+        .await?
+        .into(),
+    ))
+}
+
+/// Disable a group: its members lose what they had only through it.
+#[utoipa::path(post, path = "/api/v1/groups/{id}/disable", tag = "groups", params(("id" = String, Path, description = ID)), responses((status = 200, body = GroupView)))]
+async fn disable_group(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GroupView>> {
+    let can = auth.can::<perm::GroupUpdate>()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    Ok(Json(
+        svc::set_enabled(
+            &s.db,
+            s.clock.as_ref(),
+            &can,
+            &auth.principal.actor,
+            id,
+            false,
+        )
+        .await?
+        .into(),
+    ))
+}
+
+/// The group's members.
+#[utoipa::path(get, path = "/api/v1/groups/{id}/members", tag = "groups", params(("id" = String, Path, description = ID), ListQuery),
+    responses((status = 200, body = UserPage)))]
+async fn list_members(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<UserPage>> {
+    let can = auth.can::<perm::GroupRead>()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    let page = q.page(&["display_name"])?;
+    let (items, total) = svc::members(&s.db, &can, id, &page).await?;
+    Ok(Json(UserPage::new(
+        items.into_iter().map(UserView::from).collect(),
+        total,
+        &page,
+    )))
+}
+
+/// Add a member.
+#[utoipa::path(post, path = "/api/v1/groups/{id}/members", tag = "groups", params(("id" = String, Path, description = ID)),
+    request_body = MemberBody, responses((status = 200, body = GroupView)))]
+async fn add_member(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MemberBody>,
+) -> ApiResult<Json<GroupView>> {
+    let can = auth.can::<perm::GroupUpdate>()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    Ok(Json(
+        svc::change_member(
+            &s.db,
+            s.clock.as_ref(),
+            &can,
+            &auth.principal.actor,
+            id,
+            body.user_id,
+            true,
+        )
+        .await?
+        .into(),
+    ))
+}
+
+/// Remove a member.
+#[utoipa::path(delete, path = "/api/v1/groups/{id}/members/{user_id}", tag = "groups",
+    params(("id" = String, Path, description = ID), ("user_id" = String, Path, description = "User id")),
+    responses((status = 200, body = GroupView)))]
+async fn remove_member(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path((id, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<GroupView>> {
+    let can = auth.can::<perm::GroupUpdate>()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    let user: UserId = parse_id(&user_id, "member")?;
+    Ok(Json(
+        svc::change_member(
+            &s.db,
+            s.clock.as_ref(),
+            &can,
+            &auth.principal.actor,
+            id,
+            user,
+            false,
+        )
+        .await?
+        .into(),
+    ))
+}
+
+/// Replace the roles the group carries (needs `group:update`, `role:update` and both `manage`).
+#[utoipa::path(put, path = "/api/v1/groups/{id}/roles", tag = "groups", params(("id" = String, Path, description = ID)),
+    request_body = GroupRolesBody, responses((status = 200, body = GroupView)))]
+async fn set_group_roles(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<GroupRolesBody>,
+) -> ApiResult<Json<GroupView>> {
+    let can = auth.can::<perm::GroupUpdate>()?;
+    let can_role = auth.can::<perm::RoleUpdate>()?;
+    let id: GroupId = parse_id(&id, "group")?;
+    Ok(Json(
+        svc::set_roles(
+            &s.db,
+            s.clock.as_ref(),
+            &can,
+            &can_role,
+            &auth.principal.actor,
+            id,
+            body.role_ids,
+        )
+        .await?
+        .into(),
+    ))
+}

@@ -1,0 +1,44 @@
+//! Health and metrics for load balancers and monitoring: `/healthz` (the process answers),
+//! `/readyz` (the database answers and its schema is current), `/metrics` (Prometheus text).
+//! None of them needs a login or reveals anything but counts.
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    if !s.db.ping().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+    }
+    match alm_store::migrations::current_version(&s.db).await {
+        Ok(v) if v == alm_store::migrations::latest_version() => (StatusCode::OK, "ready"),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database schema not current",
+        ),
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        s.metrics.render(),
+    )
+}

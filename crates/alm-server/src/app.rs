@@ -1,0 +1,223 @@
+//! Assembling and running the server: start-up (migrations, built-ins, the bootstrap
+//! administrator), the router with its middleware, and graceful shutdown.
+
+use crate::api;
+use crate::api::error::DeniedAttempt;
+use crate::auth::oidc::OidcClient;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Config;
+use crate::services::audit::{record_refusal, Subject};
+use crate::services::bootstrap::{self, AdminBootstrap};
+use crate::services::Actor;
+use crate::state::AppState;
+use alm_core::Clock;
+use alm_store::audit_log::Outcome;
+use alm_store::Db;
+use anyhow::Context;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tower_http::trace::TraceLayer;
+
+/// The largest request body accepted (JSON inputs are small).
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The process-wide Prometheus recorder (a recorder can be installed once per process).
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; then ours renders nothing.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Opens the database, brings its schema up to date and creates the built-ins.
+pub async fn open_database(config: &Config, clock: &dyn Clock) -> anyhow::Result<Db> {
+    if config.database.url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
+    }
+    let db = Db::connect(&config.database_url())
+        .await
+        .context("cannot open the database")?;
+    alm_store::migrations::migrate(&db, clock.now())
+        .await
+        .context("cannot migrate the database")?;
+    bootstrap::ensure_builtins(&db, clock)
+        .await
+        .context("cannot create the built-in roles and groups")?;
+    Ok(db)
+}
+
+/// Everything a running server needs, after start-up.
+pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let db = open_database(&config, clock.as_ref()).await?;
+    let oidc = match &config.auth.oidc {
+        Some(o) => Some(Arc::new(OidcClient::new(
+            o.clone(),
+            format!("{}/auth/oidc/callback", config.base_url()),
+        )?)),
+        None => None,
+    };
+    let limiter = LoginLimiter::new(
+        config.auth.max_failed_logins,
+        time::Duration::minutes(i64::from(config.auth.lockout_minutes)),
+    );
+    Ok(AppState {
+        db,
+        clock,
+        config: Arc::new(config),
+        limiter: Arc::new(limiter),
+        oidc,
+        metrics: metrics_handle(),
+    })
+}
+
+/// Makes sure the bootstrap administrator exists (first start only).
+pub async fn bootstrap_admin(
+    state: &AppState,
+    email: &str,
+    password: Option<String>,
+) -> anyhow::Result<AdminBootstrap> {
+    bootstrap::ensure_admin(&state.db, state.clock.as_ref(), email, password)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the first administrator: {e}"))
+}
+
+/// The complete HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (api_router, openapi) = api::router().split_for_parts();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(api_router)
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .merge(api::session::oidc_router())
+        .merge(api::health::router())
+        .fallback(|| async { api::error::ApiError::NotFound { what: "route" } })
+        .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            // Spans carry the method and path only: query strings can hold OIDC codes.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+/// Records every refused request (401/403) in the audit log, whoever refused it.
+async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let route = format!("{} {}", req.method(), req.uri().path());
+    let response = next.run(req).await;
+    if let Some(denied) = response.extensions().get::<DeniedAttempt>() {
+        let actor = Actor {
+            user_id: denied.actor,
+            name: None,
+            email: None,
+            source_ip: ip,
+        };
+        let summary = serde_json::json!({
+            "status": response.status().as_u16(),
+            "needed": denied.needed.map(|p| p.to_string()),
+            "reason": denied.reason,
+        });
+        let subject = Subject {
+            object_type: "route",
+            object_id: Some(route),
+        };
+        if let Err(e) = record_refusal(
+            &s.db,
+            s.clock.as_ref(),
+            &actor,
+            "access.denied",
+            subject,
+            Outcome::Denied,
+            summary,
+        )
+        .await
+        {
+            tracing::error!(error = %e, "could not record a denied request in the audit log");
+        }
+    }
+    response
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("alm_http_requests_total", "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("alm_http_request_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A server bound to its address and running in the background.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await??;
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+/// Binds `listen` and serves in the background.
+pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listen: cannot bind {listen}"))?;
+    let addr = listener.local_addr()?;
+    let app = router(state.clone());
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        stop: Some(stop_tx),
+        task,
+    })
+}

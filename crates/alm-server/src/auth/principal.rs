@@ -1,0 +1,139 @@
+//! The `Authenticated` extractor: turns a bearer API token or a session cookie into the
+//! principal acting, and enforces CSRF on cookie-authenticated state changes.
+//!
+//! Handlers that take `Authenticated` can only be reached by a logged-in, enabled user;
+//! they then ask it for the capability their service needs (`auth.can::<perm::X>()?`).
+
+use crate::api::error::ApiError;
+use crate::auth::csrf;
+use crate::services::login::{self, Credential};
+use crate::services::Principal;
+use crate::state::AppState;
+use alm_core::permissions::{Can, PermissionMarker};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use std::net::SocketAddr;
+
+pub const SESSION_COOKIE: &str = "alm_session";
+/// With HTTPS the `__Host-` prefix makes browsers refuse the cookie unless it is Secure,
+/// host-only and for path `/`.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-alm_session";
+
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub credential: Credential,
+}
+
+impl Authenticated {
+    /// The capability for `P`, or a 403 that the audit middleware records.
+    pub fn can<P: PermissionMarker>(&self) -> Result<Can<P>, ApiError> {
+        self.principal
+            .permissions
+            .authorize::<P>(self.principal.user_id)
+            .map_err(|d| ApiError::Forbidden {
+                actor: Some(self.principal.user_id),
+                needed: Some(d.needed),
+                reason: d.to_string(),
+            })
+    }
+}
+
+/// The client's address as seen by this server.
+pub fn source_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|line| {
+            line.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                (k == name).then(|| v.to_owned())
+            })
+        })
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = source_ip(parts);
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or_else(|| {
+                    ApiError::Unauthorized(
+                        "the Authorization header must be `Bearer <API token>`".into(),
+                    )
+                })?;
+            return match login::principal_from_token(&state.db, state.clock.as_ref(), token, ip)
+                .await?
+            {
+                Some((principal, credential)) => Ok(Self {
+                    principal,
+                    credential,
+                }),
+                None => Err(ApiError::Unauthorized(
+                    "the API token is unknown, expired or revoked, or its user is disabled".into(),
+                )),
+            };
+        }
+        let name = cookie_name(state.config.secure_cookies());
+        let Some(secret) = cookie_value(parts, name) else {
+            return Err(ApiError::Unauthorized(
+                "log in, or send an API token as `Authorization: Bearer`".into(),
+            ));
+        };
+        let Some((principal, credential)) =
+            login::principal_from_session(&state.db, state.clock.as_ref(), &secret, ip).await?
+        else {
+            return Err(ApiError::Unauthorized(
+                "the session has ended; log in again".into(),
+            ));
+        };
+        if !parts.method.is_safe() {
+            let presented = parts
+                .headers
+                .get(csrf::HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !csrf::matches(&secret, presented) {
+                return Err(ApiError::Forbidden {
+                    actor: Some(principal.user_id),
+                    needed: None,
+                    reason:
+                        "missing or wrong X-CSRF-Token header for a cookie-authenticated change"
+                            .into(),
+                });
+            }
+        }
+        Ok(Self {
+            principal,
+            credential,
+        })
+    }
+}

@@ -1,0 +1,528 @@
+//! Configuration: defaults, then the TOML file, then `ALM_*` environment variables, then
+//! command-line flags. Every error names the key and the expected form.
+//!
+//! Environment names are the key path in capitals with `__` between levels
+//! (`auth.oidc.client_id` → `ALM_AUTH__OIDC__CLIENT_ID`). Secrets may instead be given as a
+//! file with the `_FILE` suffix. An `ALM_*` variable that names no key is refused by name,
+//! so a typo never silently falls back to a default.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address and port the HTTP server listens on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Where alm keeps its SQLite database and other state.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The URL people reach alm at; `https://` turns on Secure cookies.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite:///path/alm.db` or `postgres://user@host/db`; default: SQLite in `data_dir`.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Whether people may log in with a local password (the bootstrap administrator).
+    #[serde(default = "yes")]
+    pub local_login: bool,
+    /// How long a login session lasts.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+    /// Failed logins allowed per email (and per source address, five times as many) in the window.
+    #[serde(default = "default_max_failures")]
+    pub max_failed_logins: u32,
+    #[serde(default = "default_lockout_minutes")]
+    pub lockout_minutes: u32,
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            local_login: true,
+            session_hours: default_session_hours(),
+            max_failed_logins: default_max_failures(),
+            lockout_minutes: default_lockout_minutes(),
+            oidc: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (discovery at `/.well-known/openid-configuration`).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Extra scopes besides `openid email`.
+    #[serde(default)]
+    pub extra_scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// A tracing filter such as `info` or `alm_server=debug,info`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/alm")
+}
+fn yes() -> bool {
+    true
+}
+fn default_session_hours() -> u32 {
+    12
+}
+fn default_max_failures() -> u32 {
+    5
+}
+fn default_lockout_minutes() -> u32 {
+    15
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Secret,
+    Bool,
+    Number,
+    List,
+}
+
+/// Every key the environment may set.
+const ENV_KEYS: &[(&str, Kind)] = &[
+    ("listen", Kind::Text),
+    ("data_dir", Kind::Text),
+    ("public_url", Kind::Text),
+    ("database.url", Kind::Secret),
+    ("auth.local_login", Kind::Bool),
+    ("auth.session_hours", Kind::Number),
+    ("auth.max_failed_logins", Kind::Number),
+    ("auth.lockout_minutes", Kind::Number),
+    ("auth.oidc.issuer", Kind::Text),
+    ("auth.oidc.client_id", Kind::Text),
+    ("auth.oidc.client_secret", Kind::Secret),
+    ("auth.oidc.extra_scopes", Kind::List),
+    ("log.format", Kind::Text),
+    ("log.level", Kind::Text),
+];
+
+/// `ALM_*` variables that are not configuration keys but are read elsewhere.
+pub const OTHER_ENV: &[&str] = &[
+    "ALM_CONFIG",
+    "ALM_ADMIN_EMAIL",
+    "ALM_ADMIN_PASSWORD",
+    "ALM_ADMIN_PASSWORD_FILE",
+    "ALM_LOG",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the configuration file: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Command-line values that win over the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads the file (if any), applies `env` (the process environment, passed in so tests
+    /// can give their own) and the overrides, and validates the result.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut root = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Syntax {
+                        path: path.to_owned(),
+                        message: e.message().to_owned(),
+                    })?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env(&mut root, env)?;
+        if let Some(listen) = &overrides.listen {
+            root.insert("listen".into(), toml::Value::String(listen.clone()));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            root.insert(
+                "data_dir".into(),
+                toml::Value::String(dir.display().to_string()),
+            );
+        }
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                let inner = inner.trim();
+                if path == "." {
+                    ConfigError::Invalid(format!("configuration: {inner}"))
+                } else {
+                    ConfigError::Invalid(format!("{path}: {inner}"))
+                }
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, expected: &str| {
+            Err(ConfigError::Invalid(format!("{key}: expected {expected}")))
+        };
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return bad(
+                "listen",
+                &format!(
+                    "an address and port such as 127.0.0.1:8080, found {:?}",
+                    self.listen
+                ),
+            );
+        }
+        if let Some(u) = &self.public_url {
+            match url::Url::parse(u) {
+                Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
+                _ => {
+                    return bad(
+                        "public_url",
+                        &format!("an http:// or https:// URL, found {u:?}"),
+                    )
+                }
+            }
+        }
+        if let Some(url) = &self.database.url {
+            alm_store::Backend::from_url(url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        if !(1..=720).contains(&self.auth.session_hours) {
+            return bad("auth.session_hours", "a number of hours from 1 to 720");
+        }
+        if self.auth.max_failed_logins == 0 {
+            return bad("auth.max_failed_logins", "at least 1");
+        }
+        if !(1..=1440).contains(&self.auth.lockout_minutes) {
+            return bad("auth.lockout_minutes", "a number of minutes from 1 to 1440");
+        }
+        if let Some(oidc) = &self.auth.oidc {
+            match url::Url::parse(&oidc.issuer) {
+                Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
+                _ => {
+                    return bad(
+                        "auth.oidc.issuer",
+                        &format!("the provider's issuer URL, found {:?}", oidc.issuer),
+                    )
+                }
+            }
+            if oidc.client_id.trim().is_empty() {
+                return bad(
+                    "auth.oidc.client_id",
+                    "the client id registered at the provider",
+                );
+            }
+            if self.public_url.is_none() {
+                return bad(
+                    "public_url",
+                    "a URL when auth.oidc is set (the provider redirects back to it)",
+                );
+            }
+        }
+        if !self.auth.local_login && self.auth.oidc.is_none() {
+            return bad(
+                "auth.local_login",
+                "true unless auth.oidc is configured (nobody could log in)",
+            );
+        }
+        if self.log.format != "text" && self.log.format != "json" {
+            return bad("log.format", "text or json");
+        }
+        Ok(())
+    }
+
+    /// The database URL: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("alm.db").display()),
+        }
+    }
+
+    /// Whether cookies must carry `Secure` (alm is reached over HTTPS).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+fn env_name(key: &str) -> String {
+    format!("ALM_{}", key.replace('.', "__").to_uppercase())
+}
+
+fn apply_env(root: &mut toml::Table, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for (name, raw) in env.iter().filter(|(k, _)| k.starts_with("ALM_")) {
+        if OTHER_ENV.contains(&name.as_str()) {
+            continue;
+        }
+        let (key, kind, value) = match ENV_KEYS.iter().find(|(k, _)| env_name(k) == *name) {
+            Some((key, kind)) => (*key, *kind, raw.clone()),
+            None => {
+                let secret = name.strip_suffix("_FILE").and_then(|base| {
+                    ENV_KEYS
+                        .iter()
+                        .find(|(k, kind)| *kind == Kind::Secret && env_name(k) == base)
+                });
+                match secret {
+                    Some((key, kind)) => {
+                        let content = std::fs::read_to_string(raw).map_err(|e| {
+                            ConfigError::Invalid(format!(
+                                "{name}: cannot read the file {raw:?}: {e}"
+                            ))
+                        })?;
+                        (
+                            *key,
+                            *kind,
+                            content.trim_end_matches(['\n', '\r']).to_owned(),
+                        )
+                    }
+                    None => {
+                        let known: Vec<String> =
+                            ENV_KEYS.iter().map(|(k, _)| env_name(k)).collect();
+                        return Err(ConfigError::Invalid(format!(
+                            "{name}: unknown environment variable; alm reads {} (secrets also as NAME_FILE)",
+                            known.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        let parsed =
+            match kind {
+                Kind::Text | Kind::Secret => toml::Value::String(value),
+                Kind::Bool => match value.as_str() {
+                    "true" | "1" | "yes" => toml::Value::Boolean(true),
+                    "false" | "0" | "no" => toml::Value::Boolean(false),
+                    _ => {
+                        return Err(ConfigError::Invalid(format!(
+                            "{name}: expected true or false"
+                        )))
+                    }
+                },
+                Kind::Number => toml::Value::Integer(value.parse().map_err(|_| {
+                    ConfigError::Invalid(format!("{name}: expected a whole number"))
+                })?),
+                Kind::List => toml::Value::Array(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| s.to_owned().into())
+                        .collect(),
+                ),
+            };
+        insert_path(root, key, parsed);
+    }
+    Ok(())
+}
+
+fn insert_path(root: &mut toml::Table, key: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or(key);
+    let mut table = root;
+    for part in parts {
+        let entry = table
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        table = entry.as_table_mut().expect("just made a table");
+    }
+    table.insert(last.to_owned(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn write(text: &str) -> tempfile_path::TempPath {
+        tempfile_path::TempPath::with(text)
+    }
+
+    /// A file under the system temp dir removed on drop (no extra crate for one helper).
+    mod tempfile_path {
+        pub struct TempPath(pub std::path::PathBuf);
+        impl TempPath {
+            pub fn with(text: &str) -> Self {
+                let p =
+                    std::env::temp_dir().join(format!("alm-config-{}.toml", uuid::Uuid::new_v4()));
+                std::fs::write(&p, text).unwrap();
+                Self(p)
+            }
+        }
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        let f = write("listen = \"127.0.0.1:9000\"\n[auth]\nsession_hours = 4\n");
+        let c = Config::load(
+            Some(&f.0),
+            &env(&[
+                ("ALM_AUTH__SESSION_HOURS", "6"),
+                ("ALM_DATABASE__URL", "postgres://a@b/c"),
+            ]),
+            &Overrides {
+                listen: Some("127.0.0.1:9100".into()),
+                data_dir: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9100");
+        assert_eq!(c.auth.session_hours, 6);
+        assert_eq!(c.database_url(), "postgres://a@b/c");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let f = write("[auth]\nsesion_hours = 4\n");
+        let e = Config::load(Some(&f.0), &env(&[]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sesion_hours"), "{e}");
+        let e = Config::load(None, &env(&[("ALM_LISTN", "x")]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("ALM_LISTN: unknown environment variable"),
+            "{e}"
+        );
+        let e = Config::load(
+            None,
+            &env(&[("ALM_LISTEN_FILE", "/x")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ALM_LISTEN_FILE"),
+            "a non-secret key has no _FILE form: {e}"
+        );
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let secret = write("postgres://alm:s3cret@db/alm\n");
+        let c = Config::load(
+            None,
+            &env(&[("ALM_DATABASE__URL_FILE", secret.0.to_str().unwrap())]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.database_url(), "postgres://alm:s3cret@db/alm");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (pairs, key) in [
+            (vec![("ALM_LISTEN", "nowhere")], "listen"),
+            (vec![("ALM_DATABASE__URL", "mysql://x")], "database.url"),
+            (vec![("ALM_AUTH__SESSION_HOURS", "0")], "auth.session_hours"),
+            (
+                vec![("ALM_AUTH__LOCAL_LOGIN", "maybe")],
+                "ALM_AUTH__LOCAL_LOGIN",
+            ),
+            (vec![("ALM_AUTH__LOCAL_LOGIN", "false")], "auth.local_login"),
+            (vec![("ALM_LOG__FORMAT", "xml")], "log.format"),
+            (
+                vec![("ALM_AUTH__OIDC__ISSUER", "https://idp.example.test")],
+                "auth.oidc",
+            ),
+        ] {
+            let e = Config::load(None, &env(&pairs), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "expected {key} in {e}");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! alm-server: the HTTP server of alm. `api/` (REST + OpenAPI), `auth/` (sessions, tokens,
+//! CSRF, OIDC), `services/` (use cases), and `app` which wires them together.
+//!
+//! Handlers parse and authorise, call one service function, and render; services own the
+//! transactions; SQL lives only in alm-store.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod services;
+pub mod state;
+
+pub use app::{build_state, router, start, RunningServer};
+pub use config::Config;
+pub use state::AppState;

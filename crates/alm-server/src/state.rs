@@ -1,0 +1,19 @@
+//! What every request handler shares: the database, the clock, the configuration, the login
+//! limiter and the OIDC client.
+
+use crate::auth::oidc::OidcClient;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Config;
+use alm_core::Clock;
+use alm_store::Db;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    pub limiter: Arc<LoginLimiter>,
+    pub oidc: Option<Arc<OidcClient>>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}

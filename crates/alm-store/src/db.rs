@@ -1,0 +1,211 @@
+//! Connecting to the database and handing out transactions.
+//!
+//! The backend is chosen from the scheme of `database.url` at run time. SQLite allows one
+//! writer at a time; a process-wide write lock makes writers queue in alm instead of failing
+//! with `SQLITE_BUSY` when two transactions both try to upgrade from reading to writing.
+
+use crate::error::{StoreError, StoreResult};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use std::ops::{Deref, DerefMut};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Reads the backend from a database URL, refusing anything else by name.
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "" => Err(StoreError::InvalidUrl(
+                "expected a URL such as sqlite:///var/lib/alm/alm.db or postgres://alm@db/alm"
+                    .into(),
+            )),
+            other => Err(StoreError::UnsupportedScheme {
+                scheme: other.to_owned(),
+            }),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A pool of connections to alm's database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    sqlite_writer: Arc<Mutex<()>>,
+}
+
+impl Db {
+    /// Connects to `url` (the database is created when it is a new SQLite file).
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let backend = Backend::from_url(url)?;
+        sqlx::any::install_default_drivers();
+        let url = match backend {
+            // rwc: create the file on first start; without it a fresh data dir fails to open.
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::InvalidUrl(redact(&e.to_string())))?;
+        let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let pool = match backend {
+            Backend::Sqlite => {
+                pool_options
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                pool_options
+                    .max_connections(16)
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A connection for reads outside a transaction.
+    pub async fn read(&self) -> StoreResult<sqlx::pool::PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Starts a write transaction; on SQLite it first waits for the other writers.
+    pub async fn begin_write(&self) -> StoreResult<WriteTx> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+            _writer: guard,
+        })
+    }
+
+    /// True when the database answers a trivial query (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
+pub struct WriteTx {
+    // Field order matters: the transaction is dropped (rolled back) before the SQLite writer
+    // lock is released.
+    tx: sqlx::Transaction<'static, Any>,
+    backend: Backend,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+/// Removes a password from a URL before it reaches an error message.
+pub fn redact(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_comes_from_the_scheme_and_unknown_schemes_are_named() {
+        assert_eq!(
+            Backend::from_url("sqlite:///tmp/a.db").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        let err = Backend::from_url("mysql://u@h/db").unwrap_err().to_string();
+        assert!(
+            err.contains("\"mysql\"") && err.contains("database.url"),
+            "{err}"
+        );
+        assert!(Backend::from_url("alm.db").is_err());
+    }
+
+    #[test]
+    fn redact_hides_url_passwords() {
+        assert_eq!(
+            redact("postgres://alm:s3cret@db:5432/alm"),
+            "postgres://alm:****@db:5432/alm"
+        );
+        assert_eq!(redact("no url here"), "no url here");
+    }
+}

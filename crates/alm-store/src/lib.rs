@@ -1,0 +1,51 @@
+//! alm-store: everything alm keeps, on SQLite (the default) or PostgreSQL, through one code
+//! path (sqlx's `Any` driver, chosen at run time from the URL scheme).
+//!
+//! The only crate with SQL in it. Portable SQL everywhere; what must differ per backend lives
+//! in [`dialect`]. Instants are stored as BIGINT microseconds since the Unix epoch (UTC) and
+//! booleans as 0/1, the two forms both backends read back identically through `Any`.
+
+pub mod api_tokens;
+pub mod audit_log;
+pub mod db;
+pub mod dialect;
+pub mod error;
+pub mod groups;
+pub mod migrations;
+pub mod oidc_logins;
+pub mod permissions;
+pub mod roles;
+pub mod sessions;
+pub mod time_codec;
+pub mod users;
+
+pub use db::{Backend, Db, WriteTx};
+pub use error::StoreError;
+/// A connection or transaction, as the repository functions take it.
+pub use sqlx::AnyConnection as Conn;
+
+/// `$start, $start+1, …` for an `IN (…)` list of `n` values.
+pub(crate) fn in_list(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `ORDER BY column dir, tiebreak dir LIMIT $n+1 OFFSET $n+2` for a page, `column` from an allow-list.
+pub(crate) fn order_by(
+    column: &str,
+    tiebreak: &str,
+    page: &alm_core::paging::PageRequest,
+    binds_before: usize,
+) -> String {
+    let dir = match page.direction {
+        alm_core::paging::SortDirection::Ascending => "ASC",
+        alm_core::paging::SortDirection::Descending => "DESC",
+    };
+    format!(
+        "ORDER BY {column} {dir}, {tiebreak} {dir} LIMIT ${} OFFSET ${}",
+        binds_before + 1,
+        binds_before + 2
+    )
+}

@@ -1,0 +1,129 @@
+//! The forward-only chain of numbered schema migrations, run at start.
+//!
+//! Each migration runs in its own transaction and records its number in `schema_migrations`.
+//! There are no downgrades: a database newer than the binary is refused, so an old binary
+//! never writes into a schema it does not understand. The SQL is portable (see lib.rs).
+
+use crate::db::Db;
+use crate::error::{StoreError, StoreResult};
+use crate::{dialect, time_codec};
+use sqlx::Executor;
+use time::OffsetDateTime;
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// The chain. Append only; never edit a migration that has been released.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "people, roles, sessions, api tokens and the audit chain",
+    sql: include_str!("../migrations/0001_people_audit_auth.sql"),
+}];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+}
+
+/// The schema version the database is at (0 when empty).
+pub async fn current_version(db: &Db) -> StoreResult<i64> {
+    let mut conn = db.read().await?;
+    ensure_table(&mut conn).await?;
+    let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(v.unwrap_or(0))
+}
+
+async fn ensure_table(conn: &mut sqlx::AnyConnection) -> StoreResult<()> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (\
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies every pending migration, one transaction each; returns the versions applied.
+pub async fn migrate(db: &Db, now: OffsetDateTime) -> StoreResult<Vec<i64>> {
+    let latest = latest_version();
+    let mut applied = Vec::new();
+    loop {
+        let mut tx = db.begin_write().await?;
+        if let Some(lock) = dialect::migration_lock(db.backend()) {
+            tx.execute(lock).await?;
+        }
+        ensure_table(&mut tx).await?;
+        let current: i64 =
+            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM schema_migrations")
+                .fetch_one(&mut *tx)
+                .await?
+                .unwrap_or(0);
+        if current > latest {
+            return Err(StoreError::SchemaTooNew {
+                database: current,
+                binary: latest,
+            });
+        }
+        let Some(next) = MIGRATIONS.iter().find(|m| m.version > current) else {
+            return Ok(applied);
+        };
+        for statement in statements(next.sql) {
+            tx.execute(statement.as_str()).await?;
+        }
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(next.version)
+        .bind(next.name)
+        .bind(time_codec::to_db(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(
+            version = next.version,
+            name = next.name,
+            "applied database migration"
+        );
+        applied.push(next.version);
+    }
+}
+
+/// Splits a migration file into statements: they end with `;` at the end of a line, and
+/// lines starting with `--` are comments.
+fn statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("--") || trimmed.is_empty() {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_is_numbered_without_gaps_and_statements_split() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+        }
+        let parts = statements("-- c\nCREATE TABLE a (x BIGINT);\n\nCREATE INDEX b\n  ON a (x);\n");
+        assert_eq!(parts.len(), 2);
+        assert!(parts[1].contains("ON a (x);"));
+    }
+}

@@ -1,0 +1,89 @@
+//! `alm`: the one binary. `serve` runs the server; `admin` and `db` are the operator's tools.
+//! (`engine`, `discover` and `install` arrive with their issues.)
+
+mod commands;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "alm",
+    version,
+    about = "Account lifecycle manager for service accounts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the configuration comes from; shared by every subcommand that reads it.
+#[derive(Args, Clone, Debug)]
+pub struct ConfigArgs {
+    /// The TOML configuration file.
+    #[arg(long, env = "ALM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Overrides `data_dir` (where the SQLite database lives by default).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the alm server.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Overrides `listen`, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Administrator tools that work on the database directly.
+    Admin {
+        #[command(subcommand)]
+        command: commands::admin::AdminCommand,
+    },
+    /// Database tools: migrate, back up, verify the audit chain.
+    Db {
+        #[command(subcommand)]
+        command: commands::db::DbCommand,
+    },
+    /// Exit 0 when the server at URL is ready (for scripts and container health checks).
+    Healthcheck {
+        /// The server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+}
+
+fn main() -> ExitCode {
+    // One TLS stack for every client in the process (reqwest, sqlx, ldap later): rustls + ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config, listen } => commands::serve::run(config, listen).await,
+            Command::Admin { command } => commands::admin::run(command).await,
+            Command::Db { command } => commands::db::run(command).await,
+            Command::Healthcheck { url } => commands::healthcheck::run(&url).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
