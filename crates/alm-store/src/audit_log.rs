@@ -510,7 +510,8 @@ pub async fn verify(conn: &mut AnyConnection) -> StoreResult<VerifyReport> {
     let head_seq: i64 = head.try_get("seq")?;
     let head_hash: String = head.try_get("hash")?;
     if head_seq != expected_seq - 1 || head_hash != prev_hash {
-        return broken(checked, 
+        return broken(
+            checked,
             expected_seq,
             format!(
                 "the log ends at record {} but its head says {head_seq}: records at the end were removed",
