@@ -13,46 +13,36 @@ pub struct ApiJson<T>(pub T);
 
 /// Turns a serde error at `path` into the field error clients see.
 fn field_error(path: &str, message: &str) -> FieldError {
-    // Unknown fields are reported at their parent; name the field itself.
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        let field = if path == "." {
+    let message = message.split(" at line").next().unwrap_or(message);
+    let join = |name: &str| {
+        if path == "." {
             name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            // serde_path_to_error already ends the path with an unknown field's name.
+            path.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let quoted = |rest: &str| rest.split('`').next().unwrap_or_default().to_owned();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        return FieldError::new(join(&quoted(rest)), "unknown-field", message);
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = quoted(rest);
+        let field = if path == "." {
+            name
         } else {
             format!("{path}.{name}")
         };
-        return FieldError::new(
-            field,
-            "unknown-field",
-            message.split(" at line").next().unwrap_or(message),
-        );
+        return FieldError::new(field, "required", message);
     }
     let field = if path == "." {
         "body".to_owned()
     } else {
         path.to_owned()
     };
-    let rule = if message.starts_with("missing field") {
-        "required"
-    } else {
-        "type"
-    };
-    let field = match message.strip_prefix("missing field `") {
-        Some(rest) => {
-            let name = rest.split('`').next().unwrap_or_default();
-            if path == "." {
-                name.to_owned()
-            } else {
-                format!("{path}.{name}")
-            }
-        }
-        None => field,
-    };
-    FieldError::new(
-        field,
-        rule,
-        message.split(" at line").next().unwrap_or(message),
-    )
+    FieldError::new(field, "type", message)
 }
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -151,13 +141,15 @@ mod tests {
     #[test]
     fn serde_messages_become_named_fields() {
         let e = field_error(
-            ".",
-            "unknown field `colour`, expected one of `name`, `description` at line 1 column 9",
+            "colour",
+            "unknown field `colour`, expected one of `name` at line 1 column 9",
         );
         assert_eq!(
             (e.field.as_str(), e.rule.as_str()),
             ("colour", "unknown-field")
         );
+        let e = field_error("owner.colour", "unknown field `colour`, expected `id`");
+        assert_eq!(e.field, "owner.colour");
         let e = field_error(".", "missing field `name` at line 1 column 2");
         assert_eq!((e.field.as_str(), e.rule.as_str()), ("name", "required"));
         let e = field_error(
@@ -165,5 +157,6 @@ mod tests {
             "invalid type: integer `3`, expected a string at line 1 column 20",
         );
         assert_eq!((e.field.as_str(), e.rule.as_str()), ("emails[1]", "type"));
+        assert!(!e.message.contains("at line"));
     }
 }

@@ -1,0 +1,113 @@
+//! Local password login: sessions, cookies, CSRF, rate limits, logout, switching it off.
+
+use crate::support::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::support::{on_both_backends, Api, Backend, TestServer};
+use serde_json::json;
+
+on_both_backends! {
+    async fn sessions_need_csrf_for_changes_and_end_at_logout(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let mut browser = Api::anonymous(&s.base);
+        let raw = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", s.base))
+            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = raw.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("alm_session="), "{cookie}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
+
+        let (st, body) = browser.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(st, 200, "{body}");
+        let csrf = browser.csrf.take().expect("csrf token");
+        let (st, me) = browser.get("/api/v1/me").await;
+        assert_eq!((st, me["authenticated_by"].as_str()), (200, Some("session")));
+        assert_eq!(me["csrf_token"], json!(csrf));
+        let (st, body) = browser.post("/api/v1/groups", json!({"name": "No CSRF"})).await;
+        assert_eq!(st, 403, "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("X-CSRF-Token"));
+        browser.csrf = Some("0".repeat(64));
+        assert_eq!(browser.post("/api/v1/groups", json!({"name": "Wrong CSRF"})).await.0, 403);
+        browser.csrf = Some(csrf);
+        assert_eq!(browser.post("/api/v1/groups", json!({"name": "With CSRF"})).await.0, 201);
+        let (_, groups) = s.admin().get("/api/v1/groups?q=csrf").await;
+        assert_eq!(groups["total"], 1, "only the request with the right token changed anything");
+        assert_eq!(browser.post_empty("/api/v1/auth/logout").await.0, 204);
+        assert_eq!(browser.get("/api/v1/me").await.0, 401);
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn repeated_failures_are_rate_limited_until_the_window_passes(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let mut browser = Api::anonymous(&s.base);
+        for _ in 0..5 {
+            assert_eq!(browser.login(ADMIN_EMAIL, "wrong password!").await.0, 401);
+        }
+        let (st, body) = browser.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(st, 429, "even the right password waits: {body}");
+        // Unknown emails and wrong passwords look the same from outside.
+        let (st, unknown) = Api::anonymous(&s.base).login("nobody@example.test", "whatever password").await;
+        assert_eq!(st, 401);
+        assert_eq!(unknown["detail"], json!("the email address or the password is wrong, or the account is disabled"));
+        s.clock.advance(time::Duration::minutes(16));
+        assert_eq!(browser.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 200);
+        let (_, audit) = s.admin().get("/api/v1/audit?action=login.password&outcome=denied").await;
+        assert!(audit["total"].as_u64().unwrap() >= 6, "{audit}");
+        assert!(!audit.to_string().contains("wrong password!"), "passwords never reach the audit log");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn local_login_can_be_switched_off_and_https_cookies_are_secure() {
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        &[
+            ("ALM_AUTH__LOCAL_LOGIN", "false"),
+            ("ALM_AUTH__OIDC__ISSUER", "http://127.0.0.1:9"),
+            ("ALM_AUTH__OIDC__CLIENT_ID", "alm"),
+            ("ALM_AUTH__OIDC__CLIENT_SECRET", "s"),
+            ("ALM_PUBLIC_URL", "https://alm.example.test"),
+        ],
+    )
+    .await;
+    let (st, body) = Api::anonymous(&s.base)
+        .login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await;
+    assert_eq!(st, 403, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("switched off"));
+    // The provider at port 9 is unreachable: the login page says so instead of failing blindly.
+    let resp = reqwest::get(format!("{}/auth/oidc/login", s.base))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    assert!(resp.text().await.unwrap().contains("unreachable"));
+    s.stop().await;
+
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        &[("ALM_PUBLIC_URL", "https://alm.example.test")],
+    )
+    .await;
+    let raw = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", s.base))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = raw
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.starts_with("__Host-alm_session=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+    s.stop().await;
+}

@@ -1,0 +1,17 @@
+//! The one integration test binary of alm (one binary: link time is dear on 2 cores).
+//!
+//! Tests start the real server in-process on a free port, with a fresh database, and talk
+//! HTTP to it. Storage-touching tests run twice: on SQLite and on PostgreSQL (the PostgreSQL
+//! server comes from `scripts/test.sh`, which exports `ALMTEST_PG_URL`; without it those
+//! tests fail with a message saying so, they are never skipped).
+
+mod support;
+
+mod audit_chain;
+mod bad_input;
+mod cli;
+mod login;
+mod oidc;
+mod people;
+mod permission_matrix;
+mod storage;

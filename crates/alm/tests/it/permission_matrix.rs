@@ -1,0 +1,368 @@
+//! Every `/api/v1` route × seven principals → the status SPEC §2.3 implies, written out by
+//! hand (not derived from the router). A route missing from the table fails the test.
+//!
+//! Principals: anonymous; Account Owner only (every user, through Everyone); Requester;
+//! Approver; System Administrator; a custom role with only `audit:read`; a disabled user
+//! (who was a System Administrator).
+
+use crate::support::{on_both_backends, Api, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+const PRINCIPALS: [&str; 7] = [
+    "anonymous",
+    "owner",
+    "requester",
+    "approver",
+    "auditor",
+    "disabled",
+    "admin",
+];
+
+/// (method, path, body, expected status per principal in PRINCIPALS order).
+/// The admin goes last so changes it makes do not affect the others' rows.
+fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
+    use Method as M;
+    let body = |v: Value| Some(v);
+    //                                 anon owner req  appr aud  dis  admin
+    vec![
+        (
+            M::GET,
+            "/api/v1/me",
+            None,
+            [401, 200, 200, 200, 200, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/auth/login",
+            body(json!({"email": "{unique}@example.test", "password": "wrong"})),
+            [401, 401, 401, 401, 401, 401, 401],
+        ),
+        (
+            M::POST,
+            "/api/v1/auth/logout",
+            None,
+            [401, 409, 409, 409, 409, 401, 409],
+        ),
+        (
+            M::GET,
+            "/api/v1/openapi.json",
+            None,
+            [200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            M::GET,
+            "/api/v1/users",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/users",
+            body(json!({"display_name": "New", "emails": ["{unique}@example.test"]})),
+            [401, 403, 403, 403, 403, 401, 201],
+        ),
+        (
+            M::GET,
+            "/api/v1/users/{user}",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::PATCH,
+            "/api/v1/users/{user}",
+            body(json!({"display_name": "Renamed"})),
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/users/{user}/enable",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/users/{user}/disable",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::GET,
+            "/api/v1/groups",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/groups",
+            body(json!({"name": "G {unique}"})),
+            [401, 403, 403, 403, 403, 401, 201],
+        ),
+        (
+            M::GET,
+            "/api/v1/groups/{group}",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::PATCH,
+            "/api/v1/groups/{group}",
+            body(json!({"description": "changed"})),
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::DELETE,
+            "/api/v1/groups/{group}",
+            None,
+            [401, 403, 403, 403, 403, 401, 204],
+        ),
+        (
+            M::POST,
+            "/api/v1/groups/{group}/enable",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/groups/{group}/disable",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::GET,
+            "/api/v1/groups/{group}/members",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/groups/{group}/members",
+            body(json!({"user_id": "{user}"})),
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::DELETE,
+            "/api/v1/groups/{group}/members/{member}",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::PUT,
+            "/api/v1/groups/{group}/roles",
+            body(json!({"role_ids": ["{role}"]})),
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::GET,
+            "/api/v1/roles",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/roles",
+            body(json!({"name": "R {unique}", "permissions": ["audit:read"]})),
+            [401, 403, 403, 403, 403, 401, 201],
+        ),
+        (
+            M::GET,
+            "/api/v1/roles/{role}",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::PATCH,
+            "/api/v1/roles/{role}",
+            body(json!({"description": "changed"})),
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::DELETE,
+            "/api/v1/roles/{role}",
+            None,
+            [401, 403, 403, 403, 403, 401, 204],
+        ),
+        (
+            M::POST,
+            "/api/v1/roles/{role}/enable",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/roles/{role}/disable",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::GET,
+            "/api/v1/roles/{role}/members",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/roles/{role}/members",
+            body(json!({"user_id": "{user}"})),
+            [401, 403, 403, 403, 403, 401, 204],
+        ),
+        (
+            M::DELETE,
+            "/api/v1/roles/{role}/members/{member}",
+            None,
+            [401, 403, 403, 403, 403, 401, 204],
+        ),
+        (
+            M::GET,
+            "/api/v1/api-tokens",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::POST,
+            "/api/v1/api-tokens",
+            body(json!({"name": "t"})),
+            [401, 403, 403, 403, 403, 401, 201],
+        ),
+        (
+            M::DELETE,
+            "/api/v1/api-tokens/{token}",
+            None,
+            [401, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            M::GET,
+            "/api/v1/audit",
+            None,
+            [401, 403, 403, 403, 200, 401, 200],
+        ),
+        (
+            M::GET,
+            "/api/v1/audit/export",
+            None,
+            [401, 403, 403, 403, 200, 401, 200],
+        ),
+    ]
+}
+
+/// Fresh objects for one row: a user, a group and a custom role, the user a member of both,
+/// and an API token of the user.
+async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
+    let admin = s.admin();
+    let (user, _) = s
+        .user_with_token(&format!("Target {n}"), &format!("target{n}@example.test"))
+        .await;
+    let (_, group) = admin
+        .post(
+            "/api/v1/groups",
+            json!({"name": format!("Fixture group {n}")}),
+        )
+        .await;
+    let (_, role) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"name": format!("Fixture role {n}")}),
+        )
+        .await;
+    let (group, role) = (
+        group["id"].as_str().unwrap().to_owned(),
+        role["id"].as_str().unwrap().to_owned(),
+    );
+    admin
+        .post(
+            &format!("/api/v1/groups/{group}/members"),
+            json!({"user_id": user}),
+        )
+        .await;
+    admin
+        .post(
+            &format!("/api/v1/roles/{role}/members"),
+            json!({"user_id": user}),
+        )
+        .await;
+    let (_, tokens) = admin
+        .get(&format!("/api/v1/api-tokens?user_id={user}"))
+        .await;
+    let token = tokens["items"][0]["id"].as_str().unwrap().to_owned();
+    vec![
+        ("{user}", user.clone()),
+        ("{member}", user),
+        ("{group}", group),
+        ("{role}", role),
+        ("{token}", token),
+    ]
+}
+
+fn fill(text: &str, values: &[(&str, String)], unique: &str) -> String {
+    let mut out = text.replace("{unique}", unique);
+    for (k, v) in values {
+        out = out.replace(k, v);
+    }
+    out
+}
+
+on_both_backends! {
+    async fn every_route_gives_each_principal_the_specified_status(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let mut apis: Vec<Api> = Vec::new();
+        for who in PRINCIPALS {
+            let api = match who {
+                "anonymous" => s.anonymous(),
+                "admin" => admin.clone(),
+                other => {
+                    let (id, token) = s.user_with_token(other, &format!("{other}@example.test")).await;
+                    let role = match other {
+                        "requester" => Some(s.role_id("requester").await),
+                        "approver" => Some(s.role_id("approver").await),
+                        "disabled" => Some(s.role_id("system-administrator").await),
+                        "auditor" => {
+                            let (_, r) = admin.post("/api/v1/roles", json!({"name": "Auditor", "permissions": ["audit:read"]})).await;
+                            Some(r["id"].as_str().unwrap().to_owned())
+                        }
+                        _ => None,
+                    };
+                    if let Some(role) = role {
+                        assert_eq!(admin.post(&format!("/api/v1/roles/{role}/members"), json!({"user_id": id})).await.0, 204);
+                    }
+                    if other == "disabled" {
+                        assert_eq!(admin.post_empty(&format!("/api/v1/users/{id}/disable")).await.0, 200);
+                    }
+                    Api::with_token(&s.base, &token)
+                }
+            };
+            apis.push(api);
+        }
+
+        // The table covers exactly the routes the OpenAPI document lists.
+        let (_, doc) = s.anonymous().get("/api/v1/openapi.json").await;
+        let mut documented: BTreeSet<(String, String)> = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        let rows = table();
+        let mut covered: BTreeSet<(String, String)> =
+            rows.iter().map(|(m, p, _, _)| (m.to_string(), p.replace("{member}", "{user_id}").replace("{user}", "{id}").replace("{group}", "{id}").replace("{role}", "{id}").replace("{token}", "{id}"))).collect();
+        covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));
+        assert_eq!(covered, documented, "the matrix must list every documented route, and only those");
+
+        let mut failures = Vec::new();
+        for (n, (method, path, body, expected)) in rows.into_iter().enumerate() {
+            let values = fixtures(&s, n).await;
+            for (i, api) in apis.iter().enumerate() {
+                let unique = format!("u{n}x{i}");
+                let url = fill(path, &values, &unique);
+                let payload = body.as_ref().map(|b| serde_json::from_str(&fill(&b.to_string(), &values, &unique)).unwrap());
+                let (status, answer) = api.send(method.clone(), &url, payload).await;
+                if status != expected[i] {
+                    failures.push(format!("{method} {path} as {}: expected {}, got {status} {answer}", PRINCIPALS[i], expected[i]));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+        s.stop().await;
+    }
+}

@@ -1,0 +1,133 @@
+//! An alm server running in this test process on a free port, with a clock the test moves.
+
+use super::api::Api;
+use super::db::{Backend, TestDb};
+use alm_core::FixedClock;
+use alm_server::config::{Config, Overrides};
+use alm_server::services::bootstrap;
+use alm_server::RunningServer;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use time::macros::datetime;
+
+pub const ADMIN_EMAIL: &str = "admin@example.test";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestServer {
+    pub db: TestDb,
+    pub base: String,
+    pub clock: Arc<FixedClock>,
+    pub server: Option<RunningServer>,
+    /// An API token of the bootstrap administrator.
+    pub admin_token: String,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Starts with extra `ALM_*` settings (as the environment would give them).
+    pub async fn start_with(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        Self::start_on(backend, settings, "127.0.0.1:0").await
+    }
+
+    /// Starts on a given address (for tests that must know the URL before start).
+    pub async fn start_on(backend: Backend, settings: &[(&str, &str)], listen: &str) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let db = TestDb::new(backend).await;
+        let mut env: BTreeMap<String, String> = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.insert("ALM_DATABASE__URL".into(), db.url.clone());
+        let config = Config::load(
+            None,
+            &env,
+            &Overrides {
+                listen: Some("127.0.0.1:0".into()),
+                data_dir: Some(db.dir.clone()),
+            },
+        )
+        .expect("test configuration is valid");
+        let clock = Arc::new(FixedClock::new(datetime!(2026-11-29 10:00 UTC)));
+        let state = alm_server::build_state(config, clock.clone())
+            .await
+            .expect("server state");
+        alm_server::app::bootstrap_admin(&state, ADMIN_EMAIL, Some(ADMIN_PASSWORD.into()))
+            .await
+            .expect("bootstrap admin");
+        let token =
+            bootstrap::create_token_for(&state.db, clock.as_ref(), ADMIN_EMAIL, "tests", None)
+                .await
+                .expect("admin token");
+        let server = alm_server::start(state, listen)
+            .await
+            .expect("server starts");
+        let base = format!("http://{}", server.addr);
+        Self {
+            db,
+            base,
+            clock,
+            server: Some(server),
+            admin_token: token.secret,
+        }
+    }
+
+    pub fn state(&self) -> &alm_server::AppState {
+        &self.server.as_ref().expect("running").state
+    }
+
+    pub fn admin(&self) -> Api {
+        Api::with_token(&self.base, &self.admin_token)
+    }
+
+    pub fn anonymous(&self) -> Api {
+        Api::anonymous(&self.base)
+    }
+
+    /// Creates a user through the API and returns (id, an API token of theirs).
+    pub async fn user_with_token(&self, name: &str, email: &str) -> (String, String) {
+        let (status, body) = self
+            .admin()
+            .post(
+                "/api/v1/users",
+                serde_json::json!({"display_name": name, "emails": [email]}),
+            )
+            .await;
+        assert_eq!(status, 201, "creating {email}: {body}");
+        let id = body["id"].as_str().expect("id").to_owned();
+        let token = bootstrap::create_token_for(
+            &self.state().db,
+            self.clock.as_ref(),
+            email,
+            "tests",
+            None,
+        )
+        .await
+        .expect("token")
+        .secret;
+        (id, token)
+    }
+
+    /// The id of the role whose built-in key or name is `name`.
+    pub async fn role_id(&self, name: &str) -> String {
+        let (status, body) = self.admin().get("/api/v1/roles?limit=500").await;
+        assert_eq!(status, 200, "{body}");
+        body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|r| r["builtin_key"] == name || r["name"] == name)
+            .unwrap_or_else(|| panic!("no role {name}"))["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.expect("clean shutdown");
+        }
+    }
+}

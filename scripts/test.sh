@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The whole test suite, with every peer it needs, on a fresh Debian/Ubuntu machine (as root):
+#   bash scripts/test.sh
+# Installs missing Debian packages, starts a throwaway PostgreSQL, installs the test OIDC
+# provider (npm) and schemathesis (PyPI) into ~/.cache/alm-test, then runs formatting and
+# lint checks, every Rust test (SQLite and PostgreSQL), and schemathesis against the API.
+# Anything that cannot start fails the run with its log. `.ci/run` runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+. tests/peers/oidc.sh
+
+started=$(date +%s)
+export ALM_TEST_CACHE=${ALM_TEST_CACHE:-$HOME/.cache/alm-test}
+# Builds are reused between runs from outside the clone (CI starts from a fresh clone).
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/alm-target}
+mkdir -p "$ALM_TEST_CACHE" "$CARGO_TARGET_DIR"
+
+command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (1.85 or newer), e.g. with rustup"
+# Packages are installed only when their command is missing, so a machine whose Node.js or
+# Python came from elsewhere keeps them.
+[[ -d /usr/lib/postgresql ]] || apt_install postgresql
+command -v curl >/dev/null || apt_install curl ca-certificates
+command -v python3 >/dev/null || apt_install python3 python3-venv
+python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+command -v node >/dev/null || apt_install nodejs
+command -v npm >/dev/null || apt_install npm
+
+
+work=$(mktemp -d /tmp/alm-test.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  local rc=$?
+  pg_stop
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT
+
+say "starting PostgreSQL"
+pg_start "$work/pg"
+echo "PostgreSQL ready on port $PG_PORT" >&2
+
+say "installing the OIDC test provider"
+oidc_install "$ALM_TEST_CACHE/oidc"
+export ALMTEST_OIDC_DIR=$ALM_TEST_CACHE/oidc
+
+say "cargo fmt --check"
+cargo fmt --all --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+say "cargo test (unit tests; integration tests on SQLite and PostgreSQL)"
+# Unset: a developer's own RUST_LOG/ALM_* must not change what the tests see.
+env -u RUST_LOG cargo test --workspace --quiet 2>&1 | tee "$work/cargo-test.log"
+test_status=${PIPESTATUS[0]}
+((test_status == 0)) || die "cargo test failed"
+
+say "schemathesis against /api/v1/openapi.json"
+cargo build --quiet -p alm
+ALM_BIN="$CARGO_TARGET_DIR/debug/alm" bash scripts/schemathesis.sh
+
+elapsed=$(($(date +%s) - started))
+passed=$(grep -Eo '[0-9]+ passed' "$work/cargo-test.log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$work/cargo-test.log" | awk '{s+=$1} END {print s+0}')
+say "all checks passed in ${elapsed}s"
+echo "$passed passed, $failed failed"
