@@ -24,7 +24,7 @@ impl Email {
                 "an email address is required",
             ));
         }
-        if value.len() > 254 {
+        if value.chars().count() > 254 {
             return Err(FieldError::new(
                 field,
                 "max-length",
@@ -37,7 +37,7 @@ impl Email {
         let Some((local, domain)) = value.split_once('@') else {
             return bad("expected the form name@domain.example");
         };
-        if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        if local.is_empty() || local.chars().count() > 64 || domain.contains('@') {
             return bad("expected the form name@domain.example");
         }
         let labels_ok = domain.split('.').all(|l| {
@@ -45,10 +45,10 @@ impl Email {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
         if !domain.contains('.') || !labels_ok {
-            return bad("the part after @ must be a domain name such as example.com");
+            return bad("the part after @ must be a domain name such as example.com (international names in punycode)");
         }
         Ok(Self(value))
     }

@@ -18,7 +18,8 @@ impl ObjectName {
         if value.is_empty() {
             return Err(FieldError::new(field, "required", "must not be empty"));
         }
-        if value.chars().count() > MAX_NAME_CHARS {
+        // The limit applies to the input as sent (as the OpenAPI maxLength says), spaces included.
+        if input.chars().count() > MAX_NAME_CHARS {
             return Err(FieldError::new(
                 field,
                 "max-length",

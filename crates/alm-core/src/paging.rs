@@ -4,6 +4,8 @@ use crate::validation::{FieldError, ValidationErrors};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
+/// Offsets travel to SQL as signed 64-bit integers.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortDirection {
@@ -39,6 +41,14 @@ impl PageRequest {
                 format!("must be between 1 and {MAX_LIMIT}"),
             ));
         }
+        let offset = offset.unwrap_or(0);
+        if offset > MAX_OFFSET {
+            errors.push(FieldError::new(
+                "offset",
+                "range",
+                format!("must be between 0 and {MAX_OFFSET}"),
+            ));
+        }
         let (direction, key) = match sort {
             Some(s) if s.starts_with('-') => (SortDirection::Descending, &s[1..]),
             Some(s) => (SortDirection::Ascending, s),
@@ -58,7 +68,7 @@ impl PageRequest {
         errors.into_result()?;
         Ok(Self {
             limit,
-            offset: offset.unwrap_or(0),
+            offset,
             sort: sort.unwrap_or(allowed[0]),
             direction,
         })
@@ -90,5 +100,8 @@ mod tests {
         let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["limit", "sort"]);
         assert!(PageRequest::parse(Some(501), None, None, &["name"]).is_err());
+        let e = PageRequest::parse(None, Some(1 << 63), None, &["name"]).unwrap_err();
+        assert_eq!(e.0[0].field, "offset");
+        assert!(PageRequest::parse(None, Some(MAX_OFFSET), None, &["name"]).is_ok());
     }
 }

@@ -98,7 +98,8 @@ pub async fn bootstrap_admin(
 /// The complete HTTP application.
 pub fn router(state: AppState) -> Router {
     let (api_router, openapi) = api::router().split_for_parts();
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(api::finish_document(openapi));
+
     Router::new()
         .merge(api_router)
         .route(

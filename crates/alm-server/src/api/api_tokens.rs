@@ -61,8 +61,14 @@ pub struct IssuedTokenView {
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenBody {
     /// What the token is for, 1 to 128 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
     /// Days until it expires (1 to 3650); omit for no expiry.
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
 }
 
@@ -70,9 +76,13 @@ pub struct CreateTokenBody {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TokenQuery {
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub offset: Option<u64>,
     /// `created_at`, `name` or `expires_at`; `-` prefix for descending.
+    #[param(pattern = "^-?(created_at|name|expires_at)$")]
     pub sort: Option<String>,
     /// Only this user's tokens (with `api-token:manage`; otherwise always your own).
     pub user_id: Option<UserId>,

@@ -71,30 +71,87 @@ impl From<AuditRecord> for AuditRecordView {
 
 page_of!(AuditPage, AuditRecordView);
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    pub limit: Option<u32>,
-    pub offset: Option<u64>,
-    /// `seq` (oldest first) or `-seq` (newest first, the default).
-    pub sort: Option<String>,
-    pub actor_id: Option<String>,
-    /// e.g. `user.disabled`, `login.password`, `access.denied`.
-    pub action: Option<String>,
-    pub object_type: Option<String>,
-    pub object_id: Option<String>,
-    /// `success`, `denied` or `failure`.
-    pub outcome: Option<String>,
-    /// RFC 3339 instant: records at or after it.
-    pub since: Option<String>,
-    /// RFC 3339 instant: records before it.
-    pub until: Option<String>,
-    /// For the export: `json` (default) or `csv`.
-    pub format: Option<String>,
+/// Declares the audit filter parameters, shared by the search and the export.
+macro_rules! audit_query {
+    ($name:ident { $($extra:tt)* }) => {
+        #[derive(Debug, Deserialize, IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+            pub offset: Option<u64>,
+            /// `seq` (oldest first) or `-seq` (newest first, the default).
+            #[param(pattern = "^-?seq$")]
+            pub sort: Option<String>,
+            pub actor_id: Option<String>,
+            /// e.g. `user.disabled`, `login.password`, `access.denied`.
+            pub action: Option<String>,
+            pub object_type: Option<String>,
+            pub object_id: Option<String>,
+            /// `success`, `denied` or `failure`.
+            #[param(pattern = "^(success|denied|failure)$")]
+            pub outcome: Option<String>,
+            /// Records at or after this instant (RFC 3339).
+            #[param(format = DateTime)]
+            pub since: Option<String>,
+            /// Records before this instant (RFC 3339).
+            #[param(format = DateTime)]
+            pub until: Option<String>,
+            $($extra)*
+        }
+
+        impl AuditFilterParams for $name {
+            fn params(&self) -> FilterParams<'_> {
+                FilterParams {
+                    limit: self.limit,
+                    offset: self.offset,
+                    sort: self.sort.as_deref(),
+                    actor_id: &self.actor_id,
+                    action: &self.action,
+                    object_type: &self.object_type,
+                    object_id: &self.object_id,
+                    outcome: self.outcome.as_deref(),
+                    since: &self.since,
+                    until: &self.until,
+                }
+            }
+        }
+    };
 }
 
-impl AuditQuery {
+audit_query!(AuditQuery {
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+});
+audit_query!(ExportQuery {
+    /// At most this many records, 1 to 100,000 (the default).
+    #[param(minimum = 1, maximum = 100000)]
+    pub limit: Option<u32>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+});
+
+/// The filter and paging fields both query types share.
+struct FilterParams<'a> {
+    limit: Option<u32>,
+    offset: Option<u64>,
+    sort: Option<&'a str>,
+    actor_id: &'a Option<String>,
+    action: &'a Option<String>,
+    object_type: &'a Option<String>,
+    object_id: &'a Option<String>,
+    outcome: Option<&'a str>,
+    since: &'a Option<String>,
+    until: &'a Option<String>,
+}
+
+trait AuditFilterParams {
+    fn params(&self) -> FilterParams<'_>;
+}
+
+impl FilterParams<'_> {
     fn filter(&self) -> ApiResult<AuditFilter> {
         let mut errors = Vec::new();
         let instant = |field: &str, v: &Option<String>, errors: &mut Vec<FieldError>| {
@@ -110,9 +167,9 @@ impl AuditQuery {
                     .ok()
             })
         };
-        let since = instant("since", &self.since, &mut errors);
-        let until = instant("until", &self.until, &mut errors);
-        let outcome = match self.outcome.as_deref() {
+        let since = instant("since", self.since, &mut errors);
+        let until = instant("until", self.until, &mut errors);
+        let outcome = match self.outcome {
             None => None,
             Some(o) => match Outcome::parse(o) {
                 Some(o) => Some(o),
@@ -143,24 +200,31 @@ impl AuditQuery {
         })
     }
 
-    fn page(&self, max_limit: Option<u32>) -> ApiResult<PageRequest> {
-        let sort = self.sort.as_deref().unwrap_or("-seq");
-        let mut page =
-            PageRequest::parse(self.limit.or(max_limit), self.offset, Some(sort), &["seq"])
-                .or_else(|e| match max_limit {
-                    // The export takes larger pages than the list; only the sort key is checked.
-                    Some(_) if e.0.iter().all(|f| f.field == "limit") => {
-                        PageRequest::parse(None, self.offset, Some(sort), &["seq"])
-                    }
-                    _ => Err(e),
-                })
-                .map_err(|e| ApiError::BadRequest {
-                    detail: e.to_string(),
-                    errors: e.0,
-                })?;
-        if let Some(max) = max_limit {
-            page.limit = self.limit.unwrap_or(max).clamp(1, max);
-        }
+    /// The page: `limit` from 1 to `max_limit` (default `default_limit`), sorted by `seq`.
+    fn page(&self, default_limit: u32, max_limit: u32) -> ApiResult<PageRequest> {
+        let bad = |e: alm_core::ValidationErrors| ApiError::BadRequest {
+            detail: e.to_string(),
+            errors: e.0,
+        };
+        let mut page = PageRequest::parse(
+            None,
+            self.offset,
+            Some(self.sort.unwrap_or("-seq")),
+            &["seq"],
+        )
+        .map_err(bad)?;
+        page.limit = match self.limit {
+            None => default_limit,
+            Some(l) if (1..=max_limit).contains(&l) => l,
+            Some(_) => {
+                return Err(bad(FieldError::new(
+                    "limit",
+                    "range",
+                    format!("must be between 1 and {max_limit}"),
+                )
+                .into()))
+            }
+        };
         Ok(page)
     }
 }
@@ -179,18 +243,9 @@ async fn search_audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     let can = auth.can::<perm::AuditRead>()?;
-    if q.format.is_some() {
-        return Err(ApiError::BadRequest {
-            detail: "format applies to /api/v1/audit/export".into(),
-            errors: vec![FieldError::new(
-                "format",
-                "unexpected",
-                "use /api/v1/audit/export for CSV or JSON files",
-            )],
-        });
-    }
-    let page = q.page(None)?;
-    let (items, total) = svc::search(&s.db, &can, q.filter()?, &page).await?;
+    let params = q.params();
+    let page = params.page(alm_core::paging::DEFAULT_LIMIT, alm_core::paging::MAX_LIMIT)?;
+    let (items, total) = svc::search(&s.db, &can, params.filter()?, &page).await?;
     Ok(Json(AuditPage::new(
         items.into_iter().map(Into::into).collect(),
         total,
@@ -199,14 +254,14 @@ async fn search_audit(
 }
 
 /// Export matching records as a JSON array or CSV file (at most 100,000 per call).
-#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(ExportQuery),
     responses((status = 200, description = "The records", content(
         (Vec<AuditRecordView> = "application/json"),
         (String = "text/csv")))))]
 async fn export_audit(
     State(s): State<AppState>,
     auth: Authenticated,
-    ApiQuery(q): ApiQuery<AuditQuery>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     let can = auth.can::<perm::AuditRead>()?;
     let csv = match q.format.as_deref() {
@@ -219,8 +274,9 @@ async fn export_audit(
             })
         }
     };
-    let page = q.page(Some(EXPORT_MAX))?;
-    let (items, _) = svc::search(&s.db, &can, q.filter()?, &page).await?;
+    let params = q.params();
+    let page = params.page(EXPORT_MAX, EXPORT_MAX)?;
+    let (items, _) = svc::search(&s.db, &can, params.filter()?, &page).await?;
     let views: Vec<AuditRecordView> = items.into_iter().map(Into::into).collect();
     if !csv {
         let mut response = Json(views).into_response();

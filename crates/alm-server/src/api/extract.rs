@@ -71,6 +71,21 @@ where
                 detail: format!("could not read the body: {e}"),
                 errors: vec![],
             })?;
+        // Bodies are JSON objects; serde would also read an array into a struct, by position.
+        let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
+        if first != Some(b'{') {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                    Ok(_) => ApiError::Validation(
+                        FieldError::new("body", "type", "expected a JSON object").into(),
+                    ),
+                    Err(e) => ApiError::BadRequest {
+                        detail: format!("the body is not valid JSON: {e}"),
+                        errors: vec![FieldError::new("body", "json", e.to_string())],
+                    },
+                },
+            );
+        }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut de);
         match value {

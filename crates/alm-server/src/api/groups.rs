@@ -3,7 +3,7 @@
 use super::error::ApiResult;
 use super::extract::{parse_id, ApiJson, ApiQuery};
 use super::users::{UserPage, UserView};
-use super::{page_of, ListQuery};
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::groups::{self as svc, CreateGroup, UpdateGroup};
 use crate::state::AppState;
@@ -52,14 +52,37 @@ impl From<GroupRecord> for GroupView {
 }
 
 page_of!(GroupPage, GroupView);
+list_query!(GroupListQuery, "^-?(name|created_at|updated_at)$");
+
+/// Paging of a group's members (by display name).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MemberListQuery {
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// How many members to skip.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub offset: Option<u64>,
+    /// `display_name` or `-display_name`.
+    #[param(pattern = "^-?display_name$")]
+    pub sort: Option<String>,
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroupBody {
     /// 1 to 128 characters, unique (case-insensitive).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
     /// Up to 2000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
     /// Default true.
     pub enabled: Option<bool>,
@@ -68,7 +91,13 @@ pub struct CreateGroupBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroupBody {
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: Option<String>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
 }
 
@@ -99,11 +128,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 const ID: &str = "Group id";
 
 /// List groups (own scope: those you belong to; with `group:manage`: all).
-#[utoipa::path(get, path = "/api/v1/groups", tag = "groups", params(ListQuery), responses((status = 200, body = GroupPage)))]
+#[utoipa::path(get, path = "/api/v1/groups", tag = "groups", params(GroupListQuery), responses((status = 200, body = GroupPage)))]
 async fn list_groups(
     State(s): State<AppState>,
     auth: Authenticated,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<GroupListQuery>,
 ) -> ApiResult<Json<GroupPage>> {
     let can = auth.can::<perm::GroupRead>()?;
     let page = q.page(SORT_KEYS)?;
@@ -238,17 +267,26 @@ async fn disable_group(
 }
 
 /// The group's members.
-#[utoipa::path(get, path = "/api/v1/groups/{id}/members", tag = "groups", params(("id" = String, Path, description = ID), ListQuery),
+#[utoipa::path(get, path = "/api/v1/groups/{id}/members", tag = "groups", params(("id" = String, Path, description = ID), MemberListQuery),
     responses((status = 200, body = UserPage)))]
 async fn list_members(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<MemberListQuery>,
 ) -> ApiResult<Json<UserPage>> {
     let can = auth.can::<perm::GroupRead>()?;
     let id: GroupId = parse_id(&id, "group")?;
-    let page = q.page(&["display_name"])?;
+    let page = alm_core::paging::PageRequest::parse(
+        q.limit,
+        q.offset,
+        q.sort.as_deref(),
+        &["display_name"],
+    )
+    .map_err(|e| super::error::ApiError::BadRequest {
+        detail: e.to_string(),
+        errors: e.0,
+    })?;
     let (items, total) = svc::members(&s.db, &can, id, &page).await?;
     Ok(Json(UserPage::new(
         items.into_iter().map(UserView::from).collect(),

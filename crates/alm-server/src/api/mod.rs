@@ -16,10 +16,9 @@ pub mod users;
 
 use crate::state::AppState;
 use error::Problem;
-use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 #[derive(OpenApi)]
@@ -32,12 +31,13 @@ use utoipa_axum::router::OpenApiRouter;
         license(name = "AGPL-3.0-or-later")
     ),
     components(schemas(Problem)),
-    modifiers(&SecurityAndProblems),
     security(("bearer" = []), ("session" = []))
 )]
 pub struct ApiDoc;
 
-struct SecurityAndProblems;
+/// Adds the security schemes and the problem responses. Applied to the finished document
+/// (after the routers are merged), since `#[openapi(modifiers)]` runs before any path exists.
+pub struct SecurityAndProblems;
 
 /// Statuses every operation may answer with a problem document.
 const PROBLEM_STATUSES: &[(&str, &str)] = &[
@@ -51,7 +51,7 @@ const PROBLEM_STATUSES: &[(&str, &str)] = &[
     ("409", "Conflicts with existing data or the object's state"),
     ("415", "The body is not JSON"),
     ("422", "Validation failed; `errors` names each field"),
-    ("429", "Too many attempts"),
+    ("429", "Too many failed logins"),
 ];
 
 impl Modify for SecurityAndProblems {
@@ -85,7 +85,8 @@ impl Modify for SecurityAndProblems {
                 )
                 .build()
         };
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let is_login = path == "/api/v1/auth/login";
             let ops = [
                 item.get.as_mut(),
                 item.post.as_mut(),
@@ -94,7 +95,12 @@ impl Modify for SecurityAndProblems {
                 item.delete.as_mut(),
             ];
             for op in ops.into_iter().flatten() {
+                let has_body = op.request_body.is_some();
                 for (status, description) in PROBLEM_STATUSES {
+                    if (*status == "415" && !has_body) || (*status == "429" && !is_login) {
+                        continue;
+                    }
+
                     op.responses
                         .responses
                         .entry((*status).to_owned())
@@ -105,42 +111,56 @@ impl Modify for SecurityAndProblems {
     }
 }
 
-/// Paging and sorting parameters shared by list endpoints.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Page size, 1 to 500 (default 50).
-    pub limit: Option<u32>,
-    /// How many items to skip.
-    pub offset: Option<u64>,
-    /// Sort key; prefix with `-` for descending.
-    pub sort: Option<String>,
-    /// Part of the name (or email), case-insensitive.
-    pub q: Option<String>,
-    /// Only enabled (`true`) or disabled (`false`) objects.
-    pub enabled: Option<bool>,
-}
+/// Declares the query parameters of a list endpoint: paging, sorting by the keys matched by
+/// `$sort_pattern` (documented in the OpenAPI document), and the name/enabled filters.
+macro_rules! list_query {
+    ($name:ident, $sort_pattern:literal) => {
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// Page size, 1 to 500 (default 50).
+            #[param(minimum = 1, maximum = 500)]
+            pub limit: Option<u32>,
+            /// How many items to skip.
+            #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+            pub offset: Option<u64>,
+            /// Sort key; prefix with `-` for descending.
+            #[param(pattern = $sort_pattern)]
+            pub sort: Option<String>,
+            /// Part of the name (or email), case-insensitive.
+            pub q: Option<String>,
+            /// Only enabled (`true`) or disabled (`false`) objects.
+            pub enabled: Option<bool>,
+        }
 
-impl ListQuery {
-    pub fn page(
-        &self,
-        allowed: &[&'static str],
-    ) -> Result<alm_core::paging::PageRequest, error::ApiError> {
-        alm_core::paging::PageRequest::parse(self.limit, self.offset, self.sort.as_deref(), allowed)
-            .map_err(|e| error::ApiError::BadRequest {
-                detail: e.to_string(),
-                errors: e.0,
-            })
-    }
+        impl $name {
+            pub fn page(
+                &self,
+                allowed: &[&'static str],
+            ) -> Result<alm_core::paging::PageRequest, $crate::api::error::ApiError> {
+                alm_core::paging::PageRequest::parse(
+                    self.limit,
+                    self.offset,
+                    self.sort.as_deref(),
+                    allowed,
+                )
+                .map_err(|e| $crate::api::error::ApiError::BadRequest {
+                    detail: e.to_string(),
+                    errors: e.0,
+                })
+            }
 
-    pub fn query(&self) -> Option<String> {
-        self.q
-            .as_ref()
-            .map(|q| q.trim().to_owned())
-            .filter(|q| !q.is_empty())
-    }
+            pub fn query(&self) -> Option<String> {
+                self.q
+                    .as_ref()
+                    .map(|q| q.trim().to_owned())
+                    .filter(|q| !q.is_empty())
+            }
+        }
+    };
 }
+pub(crate) use list_query;
 
 /// Declares a page type `$name` of `$item`s (concrete types keep the OpenAPI simple).
 macro_rules! page_of {
@@ -172,10 +192,25 @@ macro_rules! page_of {
 }
 pub(crate) use page_of;
 
-/// A body for enable/disable-style confirmations and simple acknowledgements.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Done {
-    pub done: bool,
+/// An email address as the API takes it (surrounding spaces are ignored; stored lowercased;
+/// the domain in ASCII, i.e. punycode for international names).
+#[derive(ToSchema)]
+#[schema(
+    pattern = "^\\s*[^@\\s\\u0000-\\u001f\\u007f-\\u009f]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\s*$"
+)]
+pub struct EmailText(pub String);
+
+/// A permission written `feature:right`.
+#[derive(ToSchema)]
+#[schema(
+    pattern = "^(api-token|audit|configuration|directory-service|email-notification|engine|group|managed-account|provision-request|provision-approval|provision-template|provision-template-workflow|role|user|vault|webhook|siem|api-client):(create|read|update|delete|manage)$"
+)]
+pub struct PermissionText(pub String);
+
+/// The finished OpenAPI document of `router()`'s routes.
+pub fn finish_document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    SecurityAndProblems.modify(&mut doc);
+    doc
 }
 
 /// All API routes, with their OpenAPI description.

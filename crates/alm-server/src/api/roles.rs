@@ -3,7 +3,7 @@
 use super::error::ApiResult;
 use super::extract::{parse_id, ApiJson, ApiQuery};
 use super::groups::MemberBody;
-use super::{page_of, ListQuery};
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::roles::{self as svc, CreateRole, UpdateRole};
 use crate::state::AppState;
@@ -54,16 +54,24 @@ impl From<RoleRecord> for RoleView {
 }
 
 page_of!(RolePage, RoleView);
+list_query!(RoleListQuery, "^-?(name|created_at|updated_at)$");
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleBody {
     /// 1 to 128 characters, unique (case-insensitive).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
     /// `feature:right` pairs, e.g. `audit:read`.
     #[serde(default)]
+    #[schema(value_type = Vec<super::PermissionText>)]
     pub permissions: Vec<String>,
     /// Default true.
     pub enabled: Option<bool>,
@@ -74,9 +82,16 @@ pub struct CreateRoleBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoleBody {
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: Option<String>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// Replaces the whole list.
+    #[schema(value_type = Option<Vec<super::PermissionText>>)]
     pub permissions: Option<Vec<String>>,
     pub auto_apply: Option<bool>,
 }
@@ -102,11 +117,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 const ID: &str = "Role id";
 
 /// List roles (own scope: those you hold; with `role:manage`: all).
-#[utoipa::path(get, path = "/api/v1/roles", tag = "roles", params(ListQuery), responses((status = 200, body = RolePage)))]
+#[utoipa::path(get, path = "/api/v1/roles", tag = "roles", params(RoleListQuery), responses((status = 200, body = RolePage)))]
 async fn list_roles(
     State(s): State<AppState>,
     auth: Authenticated,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<RoleListQuery>,
 ) -> ApiResult<Json<RolePage>> {
     let can = auth.can::<perm::RoleRead>()?;
     let page = q.page(SORT_KEYS)?;

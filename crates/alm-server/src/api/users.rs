@@ -2,7 +2,7 @@
 
 use super::error::ApiResult;
 use super::extract::{parse_id, ApiJson, ApiQuery};
-use super::{page_of, ListQuery};
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::users::{self as svc, CreateUser, UpdateUser, UserDetail};
 use crate::state::AppState;
@@ -71,13 +71,20 @@ impl From<UserDetail> for UserDetailView {
 }
 
 page_of!(UserPage, UserView);
+list_query!(UserListQuery, "^-?(display_name|created_at|updated_at)$");
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserBody {
     /// 1 to 128 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub display_name: String,
     /// 1 to 10 distinct addresses, each unused by other users.
+    #[schema(value_type = Vec<super::EmailText>, min_items = 1, max_items = 10)]
     pub emails: Vec<String>,
     /// Default true.
     pub enabled: Option<bool>,
@@ -86,8 +93,14 @@ pub struct CreateUserBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserBody {
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub display_name: Option<String>,
     /// Replaces the list; needs `user:manage`.
+    #[schema(value_type = Option<Vec<super::EmailText>>, min_items = 1, max_items = 10)]
     pub emails: Option<Vec<String>>,
 }
 
@@ -100,12 +113,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// List users (own scope: yourself; with `user:manage`: everyone).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserListQuery),
     responses((status = 200, body = UserPage)))]
 async fn list_users(
     State(s): State<AppState>,
     auth: Authenticated,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<UserListQuery>,
 ) -> ApiResult<Json<UserPage>> {
     let can = auth.can::<perm::UserRead>()?;
     let page = q.page(SORT_KEYS)?;

@@ -295,7 +295,12 @@ pub async fn change_member(
         ));
     }
     if users::get(&mut tx, user).await?.is_none() {
-        return Err(FieldError::new("user_id", "exists", "no user has this id").into());
+        // In a body (add) a bad reference is a field error; in a path (remove) it is absent.
+        return Err(if add {
+            FieldError::new("user_id", "exists", "no user has this id").into()
+        } else {
+            ServiceError::NotFound { what: "member" }
+        });
     }
     let changed = if add {
         groups::add_member(&mut tx, id, user).await?

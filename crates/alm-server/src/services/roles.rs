@@ -345,7 +345,14 @@ pub async fn change_member(
     let mut tx = db.begin_write().await?;
     load_in_scope(&mut tx, can, id).await?;
     if users::get(&mut tx, user).await?.is_none() {
-        return Err(FieldError::new("user_id", "exists", "no user has this id").into());
+        // In a body (add) a bad reference is a field error; in a path (remove) it is absent.
+        return Err(if add {
+            FieldError::new("user_id", "exists", "no user has this id").into()
+        } else {
+            ServiceError::NotFound {
+                what: "role member",
+            }
+        });
     }
     let changed = if add {
         roles::assign_user(&mut tx, id, user).await?

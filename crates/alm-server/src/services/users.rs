@@ -35,7 +35,8 @@ pub struct UpdateUser {
     pub emails: Option<Vec<String>>,
 }
 
-/// Parses an email list: at least one, at most `MAX_EMAILS`, no repeats.
+/// Parses an email list: at least one, at most `MAX_EMAILS`. An address listed twice (in any
+/// case) is kept once: nothing is lost, and the list means the same.
 pub fn parse_emails(field: &str, input: &[String], errors: &mut ValidationErrors) -> Vec<Email> {
     if input.is_empty() {
         errors.push(FieldError::new(
@@ -54,13 +55,7 @@ pub fn parse_emails(field: &str, input: &[String], errors: &mut ValidationErrors
     let mut out: Vec<Email> = Vec::new();
     for (i, raw) in input.iter().enumerate() {
         if let Some(e) = errors.check(Email::parse(&format!("{field}[{i}]"), raw)) {
-            if out.contains(&e) {
-                errors.push(FieldError::new(
-                    format!("{field}[{i}]"),
-                    "unique",
-                    "this address is listed twice",
-                ));
-            } else {
+            if !out.contains(&e) {
                 out.push(e);
             }
         }

@@ -42,7 +42,6 @@ on_both_backends! {
             ("/api/v1/users", json!({"emails": ["x@example.test"]}), 422, "display_name", "required"),
             ("/api/v1/users", json!({"display_name": "x".repeat(129), "emails": ["x@example.test"]}), 422, "display_name", "max-length"),
             ("/api/v1/users", json!({"display_name": "X", "emails": ["not-an-email"]}), 422, "emails[0]", "email"),
-            ("/api/v1/users", json!({"display_name": "X", "emails": ["a@example.test", "A@example.test"]}), 422, "emails[1]", "unique"),
             ("/api/v1/users", json!({"display_name": "X", "emails": []}), 422, "emails", "required"),
             ("/api/v1/users", json!({"display_name": "X", "emails": ["admin@example.test"]}), 409, "emails[0]", "unique"),
             ("/api/v1/users", json!({"display_name": "X", "emails": [7]}), 422, "emails[0]", "type"),

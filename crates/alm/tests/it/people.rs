@@ -207,3 +207,13 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn an_address_listed_twice_is_kept_once(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let (st, user) = s.admin().post("/api/v1/users", json!({"display_name": "Kim", "emails": ["kim@example.test", " KIM@example.test", "kim.b@example.test"]})).await;
+        assert_eq!(st, 201, "{user}");
+        assert_eq!(user["emails"], json!(["kim@example.test", "kim.b@example.test"]));
+        s.stop().await;
+    }
+}
