@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .merge(api::session::oidc_router())
+        .merge(crate::ui::home::router())
         .merge(api::health::router())
         .fallback(|| async { api::error::ApiError::NotFound { what: "route" } })
         .layer(middleware::from_fn_with_state(state.clone(), audit_denials))

@@ -1,5 +1,6 @@
 //! alm-server: the HTTP server of alm. `api/` (REST + OpenAPI), `auth/` (sessions, tokens,
-//! CSRF, OIDC), `services/` (use cases), and `app` which wires them together.
+//! CSRF, OIDC), `services/` (use cases), `ui/` (pages for browsers), and `app` which wires
+//! them together.
 //!
 //! Handlers parse and authorise, call one service function, and render; services own the
 //! transactions; SQL lives only in alm-store.
@@ -10,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod services;
 pub mod state;
+pub mod ui;
 
 pub use app::{build_state, router, start, RunningServer};
 pub use config::Config;

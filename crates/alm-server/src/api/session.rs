@@ -10,11 +10,12 @@ use crate::services::audit::{record_refusal, Subject};
 use crate::services::login::{self, Credential, NewSession, PasswordLogin};
 use crate::services::Actor;
 use crate::state::AppState;
+use crate::ui::message_page as page;
 use alm_store::audit_log::Outcome;
 use alm_store::oidc_logins::{self, PendingLogin};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -128,25 +129,6 @@ async fn logout(State(s): State<AppState>, auth: Authenticated) -> ApiResult<Res
         ),
     );
     Ok(response)
-}
-
-/// A small self-contained page for login outcomes people see in the browser.
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let esc = |t: &str| {
-        t.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · alm</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem\">\
-         <h1>{t}</h1><p>{m}</p><p><a href=\"/auth/oidc/login\">Try again</a></p></body></html>",
-        t = esc(title),
-        m = esc(message)
-    );
-    (status, Html(body)).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -113,6 +113,29 @@ fn configuration_mistakes_are_refused_by_name() {
     let _ = std::fs::remove_dir_all(&db_dir);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backup_is_a_pg_dump_archive() {
+    let s = TestServer::start(Backend::Postgres).await;
+    let target = s.db.dir.join("backup.pgdump");
+    let out = alm_cli(
+        &s.db,
+        &["db", "backup", "--output", target.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = Command::new("pg_restore")
+        .arg("--list")
+        .arg(&target)
+        .output()
+        .expect("pg_restore");
+    assert!(listing.status.success(), "{}", text(&listing));
+    let toc = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        toc.contains("TABLE DATA public audit_log") && toc.contains("TABLE DATA public users"),
+        "{toc}"
+    );
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn sqlite_backup_is_a_consistent_readable_copy() {
     let s = TestServer::start(Backend::Sqlite).await;

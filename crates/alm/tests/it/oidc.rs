@@ -168,6 +168,9 @@ on_both_backends! {
         assert_eq!(st, 200, "{body}");
         assert_eq!(body["user"]["id"], json!(alice));
         assert_eq!(body["authenticated_by"], "session");
+        let (st, home) = me.get("/").await;
+        assert_eq!(st, 200);
+        assert!(home.as_str().unwrap().contains("signed in as <strong>Alice</strong>"), "{home}");
 
         let (status, page, _) = browser_login(&s.base, "mallory@example.test").await;
         assert_eq!(status, 403);
