@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . tests/peers/oidc.sh
+. tests/peers/samba.sh
 
 started=$(date +%s)
 export ALM_TEST_CACHE=${ALM_TEST_CACHE:-$HOME/.cache/alm-test}
@@ -25,12 +26,14 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
 command -v node >/dev/null || apt_install nodejs
 command -v npm >/dev/null || apt_install npm
+samba_install
 
 
 work=$(mktemp -d /tmp/alm-test.XXXXXX)
 chmod 755 "$work"
 cleanup() {
   local rc=$?
+  samba_stop || true
   pg_stop
   rm -rf "$work"
   exit $rc
@@ -41,7 +44,14 @@ say "starting PostgreSQL"
 pg_start "$work/pg"
 echo "PostgreSQL ready on port $PG_PORT" >&2
 
+say "starting a Samba Active Directory domain controller (LDAPS with a test CA)"
+samba_start "$work/samba"
+export ALMTEST_AD_URL=$SAMBA_LDAPS_URL ALMTEST_AD_CA_FILE=$SAMBA_CA_FILE ALMTEST_AD_BASE_DN=$SAMBA_BASE_DN \
+  ALMTEST_AD_BIND=$SAMBA_ADMIN_UPN ALMTEST_AD_PASSWORD=$SAMBA_ADMIN_PASSWORD
+echo "Samba AD ready at $SAMBA_LDAPS_URL ($SAMBA_REALM)" >&2
+
 say "installing the OIDC test provider"
+
 oidc_install "$ALM_TEST_CACHE/oidc"
 export ALMTEST_OIDC_DIR=$ALM_TEST_CACHE/oidc
 

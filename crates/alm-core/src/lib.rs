@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod email;
+pub mod filetime;
 pub mod ids;
 pub mod names;
 pub mod paging;

@@ -1,5 +1,6 @@
 //! Test fixtures: fresh databases on both backends, an in-process server, an HTTP client.
 
+pub mod ad;
 pub mod api;
 pub mod db;
 pub mod server;

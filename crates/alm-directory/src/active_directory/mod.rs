@@ -1,0 +1,210 @@
+//! Active Directory over LDAPS (ldap3 + rustls with ring). One bound connection is kept and
+//! shared by operations (LDAP multiplexes them); it is dropped and made anew after a
+//! connection-level failure.
+
+mod errors;
+mod read;
+mod write;
+
+pub use read::{ACCOUNT_ATTRIBUTES, ACCOUNT_FILTER};
+
+use crate::config::DirectoryConfig;
+use crate::entry::{ChangeSet, DirectoryEntry, GroupEntry, NewGmsa, NewUser, OuEntry};
+use crate::error::{DirectoryError, DirectoryResult};
+use crate::secret::Secret;
+use crate::{Directory, Lookup};
+use alm_core::filetime::AccountExpires;
+use async_trait::async_trait;
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+pub struct ActiveDirectory {
+    config: DirectoryConfig,
+    url: String,
+    tls: Arc<ClientConfig>,
+    connection: Mutex<Option<Ldap>>,
+}
+
+impl std::fmt::Debug for ActiveDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActiveDirectory")
+            .field("url", &self.url)
+            .field("bind", &self.config.bind_identity)
+            .finish()
+    }
+}
+
+/// A TLS client that trusts `ca_pem` (or the system's store) and verifies the server's name.
+fn tls_config(ca_pem: Option<&str>) -> DirectoryResult<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    match ca_pem {
+        Some(pem) => {
+            let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| DirectoryError::Config(format!("ca certificate: not PEM ({e})")))?;
+            if certs.is_empty() {
+                return Err(DirectoryError::Config(
+                    "ca certificate: no certificate in the PEM text".into(),
+                ));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| DirectoryError::Config(format!("ca certificate: {e}")))?;
+            }
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            for cert in native.certs {
+                let _ = roots.add(cert);
+            }
+            if roots.is_empty() {
+                return Err(DirectoryError::Config(
+                    "no CA certificate configured and the system trust store is empty".into(),
+                ));
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DirectoryError::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+impl ActiveDirectory {
+    /// Checks the configuration; connects lazily, on the first operation.
+    pub fn new(config: DirectoryConfig) -> DirectoryResult<Self> {
+        let url = config.validated_url()?;
+        let tls = Arc::new(tls_config(config.ca_pem.as_deref())?);
+        Ok(Self {
+            config,
+            url,
+            tls,
+            connection: Mutex::new(None),
+        })
+    }
+
+    pub fn base_dn(&self) -> &str {
+        &self.config.base_dn
+    }
+
+    async fn connect(&self) -> DirectoryResult<Ldap> {
+        let settings = LdapConnSettings::new()
+            .set_config(self.tls.clone())
+            .set_conn_timeout(self.config.timeout);
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.url)
+            .await
+            .map_err(|e| errors::from_ldap(e, &self.url, ""))?;
+        ldap3::drive!(conn);
+        let result = ldap
+            .with_timeout(self.config.timeout)
+            .simple_bind(
+                &self.config.bind_identity,
+                self.config.bind_password.expose(),
+            )
+            .await
+            .map_err(|e| errors::from_ldap(e, &self.url, &self.config.bind_identity))?;
+        if result.rc != 0 {
+            return Err(errors::from_result(&result, &self.config.bind_identity));
+        }
+        Ok(ldap)
+    }
+
+    /// The shared bound connection, made on first use or after a failure.
+    pub(crate) async fn handle(&self) -> DirectoryResult<Ldap> {
+        let mut slot = self.connection.lock().await;
+        if let Some(ldap) = slot.as_mut() {
+            if !ldap.is_closed() {
+                let mut ldap = ldap.clone();
+                ldap.with_timeout(self.config.timeout);
+                return Ok(ldap);
+            }
+        }
+        let ldap = self.connect().await?;
+        *slot = Some(ldap.clone());
+        let mut ldap = ldap;
+        ldap.with_timeout(self.config.timeout);
+        Ok(ldap)
+    }
+
+    /// Maps an ldap3 error; after a connection-level failure the next call reconnects.
+    pub(crate) fn fail(&self, error: LdapError, dn: &str) -> DirectoryError {
+        let mapped = errors::from_ldap(error, &self.url, dn);
+        if matches!(
+            mapped,
+            DirectoryError::Unreachable { .. } | DirectoryError::Tls { .. }
+        ) {
+            if let Ok(mut slot) = self.connection.try_lock() {
+                *slot = None;
+            }
+        }
+        mapped
+    }
+}
+
+#[async_trait]
+impl Directory for ActiveDirectory {
+    async fn check(&self) -> DirectoryResult<()> {
+        // A fresh bind, not the cached connection: this is the test of the way in.
+        let mut ldap = self.connect().await?;
+        let _ = ldap.unbind().await;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &NewUser) -> DirectoryResult<DirectoryEntry> {
+        self.add_user(user).await
+    }
+
+    async fn create_gmsa(&self, gmsa: &NewGmsa) -> DirectoryResult<DirectoryEntry> {
+        self.add_gmsa(gmsa).await
+    }
+
+    async fn set_password(&self, dn: &str, password: &Secret) -> DirectoryResult<()> {
+        self.replace_password(dn, password).await
+    }
+
+    async fn set_enabled(&self, dn: &str, enabled: bool) -> DirectoryResult<()> {
+        self.change_enabled(dn, enabled).await
+    }
+
+    async fn set_account_expires(&self, dn: &str, expires: AccountExpires) -> DirectoryResult<()> {
+        self.replace_account_expires(dn, expires).await
+    }
+
+    async fn move_to(&self, dn: &str, new_parent_dn: &str) -> DirectoryResult<String> {
+        self.move_entry(dn, new_parent_dn).await
+    }
+
+    async fn delete(&self, dn: &str) -> DirectoryResult<()> {
+        self.delete_entry(dn).await
+    }
+
+    async fn find(&self, lookup: &Lookup) -> DirectoryResult<Option<DirectoryEntry>> {
+        self.find_account(lookup).await
+    }
+
+    async fn users(&self, base_dn: Option<&str>) -> DirectoryResult<Vec<DirectoryEntry>> {
+        self.search_accounts(base_dn).await
+    }
+
+    async fn groups(&self, base_dn: Option<&str>) -> DirectoryResult<Vec<GroupEntry>> {
+        self.search_groups(base_dn).await
+    }
+
+    async fn organizational_units(&self, base_dn: Option<&str>) -> DirectoryResult<Vec<OuEntry>> {
+        self.search_ous(base_dn).await
+    }
+
+    async fn highest_usn(&self) -> DirectoryResult<i64> {
+        self.root_usn().await
+    }
+
+    async fn changes_since(&self, usn: i64) -> DirectoryResult<ChangeSet> {
+        self.search_changes(usn).await
+    }
+}
