@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . tests/peers/oidc.sh
 . tests/peers/samba.sh
+. tests/peers/openbao.sh
+. tests/peers/moto.sh
 
 started=$(date +%s)
 export ALM_TEST_CACHE=${ALM_TEST_CACHE:-$HOME/.cache/alm-test}
@@ -34,6 +36,8 @@ chmod 755 "$work"
 cleanup() {
   local rc=$?
   samba_stop || true
+  openbao_stop || true
+  moto_stop || true
   pg_stop
   rm -rf "$work"
   exit $rc
@@ -50,7 +54,21 @@ export ALMTEST_AD_URL=$SAMBA_LDAPS_URL ALMTEST_AD_CA_FILE=$SAMBA_CA_FILE ALMTEST
   ALMTEST_AD_BIND=$SAMBA_ADMIN_UPN ALMTEST_AD_PASSWORD=$SAMBA_ADMIN_PASSWORD
 echo "Samba AD ready at $SAMBA_LDAPS_URL ($SAMBA_REALM)" >&2
 
+say "starting OpenBao (dev server, KV v2) and moto (Secrets Manager, signatures checked)"
+openbao_install "$ALM_TEST_CACHE"
+moto_install "$ALM_TEST_CACHE"
+bao_port=$(free_port)
+moto_port=$(free_port)
+# OpenBao also listens on its port + 1 (cluster listener).
+while ((moto_port == bao_port + 1 || moto_port == bao_port)); do moto_port=$(free_port); done
+openbao_start "$work/openbao" "$bao_port"
+moto_start "$work/moto" "$moto_port"
+export ALMTEST_OPENBAO_ADDR=$OPENBAO_ADDR ALMTEST_OPENBAO_TOKEN=$OPENBAO_TOKEN ALMTEST_OPENBAO_ALM_TOKEN=$OPENBAO_ALM_TOKEN \
+  ALMTEST_MOTO_ENDPOINT=$MOTO_ENDPOINT ALMTEST_MOTO_REGION=$MOTO_REGION \
+  ALMTEST_MOTO_ACCESS_KEY_ID=$MOTO_ACCESS_KEY_ID ALMTEST_MOTO_SECRET_ACCESS_KEY=$MOTO_SECRET_ACCESS_KEY
+
 say "installing the OIDC test provider"
+
 
 oidc_install "$ALM_TEST_CACHE/oidc"
 export ALMTEST_OIDC_DIR=$ALM_TEST_CACHE/oidc

@@ -11,10 +11,12 @@ pub mod names;
 pub mod paging;
 pub mod permissions;
 pub mod roles;
+pub mod secret;
 pub mod validation;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use email::Email;
 pub use ids::{GroupId, RoleId, SessionId, TokenId, UserId};
 pub use names::ObjectName;
+pub use secret::Secret;
 pub use validation::{FieldError, ValidationErrors};

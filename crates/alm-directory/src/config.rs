@@ -1,7 +1,7 @@
 //! How to reach a directory: LDAPS only, the server certificate always verified.
 
 use crate::error::DirectoryError;
-use crate::secret::Secret;
+use alm_core::Secret;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]

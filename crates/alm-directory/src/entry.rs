@@ -1,8 +1,8 @@
 //! What alm reads from and writes to a directory, in alm's terms.
 
-use crate::secret::Secret;
 use crate::security_descriptor::Sid;
 use alm_core::filetime::AccountExpires;
+use alm_core::Secret;
 use std::collections::BTreeMap;
 
 /// What kind of object an entry is.

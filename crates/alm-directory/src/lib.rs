@@ -10,17 +10,17 @@ pub mod config;
 pub mod entry;
 pub mod error;
 pub mod password;
-pub mod secret;
 pub mod security_descriptor;
 pub mod uac;
 
 pub use active_directory::ActiveDirectory;
+/// Passwords in memory; defined in core so directories and vaults share one type.
+pub use alm_core::Secret;
 pub use config::DirectoryConfig;
 pub use entry::{
     ChangeSet, DirectoryEntry, EntryKind, GroupEntry, KerberosEncryption, NewGmsa, NewUser, OuEntry,
 };
 pub use error::{DirectoryError, DirectoryResult};
-pub use secret::Secret;
 
 use alm_core::filetime::AccountExpires;
 use async_trait::async_trait;

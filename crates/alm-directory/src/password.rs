@@ -2,8 +2,8 @@
 //! classes set per domain, and always acceptable to Active Directory's default complexity
 //! policy (three of the character categories, no sAMAccountName or display-name token).
 
-use crate::secret::Secret;
 use alm_core::FieldError;
+use alm_core::Secret;
 use rand::rngs::OsRng;
 use rand::Rng;
 

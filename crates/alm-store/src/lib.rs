@@ -7,6 +7,7 @@
 
 pub mod api_tokens;
 pub mod audit_log;
+pub mod crypto;
 pub mod db;
 pub mod dialect;
 pub mod error;

@@ -16,3 +16,4 @@ mod oidc;
 mod people;
 mod permission_matrix;
 mod storage;
+mod vault;
