@@ -66,6 +66,10 @@ typed_id!(
     /// A login session (the id, never the cookie value).
     SessionId
 );
+typed_id!(
+    /// A directory domain alm connects to.
+    DomainId
+);
 
 #[cfg(test)]
 mod tests {

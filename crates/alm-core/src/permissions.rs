@@ -256,6 +256,10 @@ markers!(
     ApiTokenRead = ApiToken: Read,
     ApiTokenDelete = ApiToken: Delete,
     AuditRead = Audit: Read,
+    DomainCreate = DirectoryService: Create,
+    DomainRead = DirectoryService: Read,
+    DomainUpdate = DirectoryService: Update,
+    DomainDelete = DirectoryService: Delete,
 );
 
 #[cfg(test)]

@@ -60,6 +60,25 @@ pub async fn open_database(config: &Config, clock: &dyn Clock) -> anyhow::Result
     Ok(db)
 }
 
+/// The master key from the configuration, or from its file (created on first start).
+pub fn load_master_key(config: &Config) -> anyhow::Result<alm_store::crypto::MasterKey> {
+    use alm_store::crypto::MasterKey;
+    match &config.secrets.master_key {
+        Some(text) => {
+            MasterKey::from_text(text).map_err(|e| anyhow::anyhow!("secrets.master_key: {e}"))
+        }
+        None => {
+            let path = config.master_key_file();
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            MasterKey::load_or_create(&path)
+                .map_err(|e| anyhow::anyhow!("secrets.master_key_file: {e}"))
+        }
+    }
+}
+
 /// Everything a running server needs, after start-up.
 pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let db = open_database(&config, clock.as_ref()).await?;
@@ -70,6 +89,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         )?)),
         None => None,
     };
+    let master_key = Arc::new(load_master_key(&config)?);
     let limiter = LoginLimiter::new(
         config.auth.max_failed_logins,
         time::Duration::minutes(i64::from(config.auth.lockout_minutes)),
@@ -81,6 +101,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         limiter: Arc::new(limiter),
         oidc,
         metrics: metrics_handle(),
+        master_key,
     })
 }
 

@@ -29,6 +29,19 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+}
+
+/// The master key that seals secrets at rest. It never goes into the database; replicas over
+/// one PostgreSQL must all be given the same key (`master_key` or `master_key_file`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// 32 bytes as 64 hex digits or base64 (prefer `ALM_SECRETS__MASTER_KEY_FILE`).
+    pub master_key: Option<String>,
+    /// A key file; default `<data_dir>/master.key`, created (mode 600) on first start.
+    pub master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -150,6 +163,8 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("auth.oidc.extra_scopes", Kind::List),
     ("log.format", Kind::Text),
     ("log.level", Kind::Text),
+    ("secrets.master_key", Kind::Secret),
+    ("secrets.master_key_file", Kind::Text),
 ];
 
 /// `ALM_*` variables that are not configuration keys but are read elsewhere.
@@ -312,6 +327,14 @@ impl Config {
         self.public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// Where the master key file is (when the key is not given directly).
+    pub fn master_key_file(&self) -> PathBuf {
+        self.secrets
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
     }
 
     /// The public base URL without a trailing slash.

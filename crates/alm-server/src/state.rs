@@ -5,6 +5,7 @@ use crate::auth::oidc::OidcClient;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Config;
 use alm_core::Clock;
+use alm_store::crypto::MasterKey;
 use alm_store::Db;
 use std::sync::Arc;
 
@@ -16,4 +17,6 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     pub oidc: Option<Arc<OidcClient>>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Seals and opens secrets stored in the database.
+    pub master_key: Arc<MasterKey>,
 }

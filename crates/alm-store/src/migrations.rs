@@ -17,11 +17,18 @@ pub struct Migration {
 }
 
 /// The chain. Append only; never edit a migration that has been released.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "people, roles, sessions, api tokens and the audit chain",
-    sql: include_str!("../migrations/0001_people_audit_auth.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "people, roles, sessions, api tokens and the audit chain",
+        sql: include_str!("../migrations/0001_people_audit_auth.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "directory domains",
+        sql: include_str!("../migrations/0002_domains.sql"),
+    },
+];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.last().map(|m| m.version).unwrap_or(0)

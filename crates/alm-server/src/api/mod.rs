@@ -5,6 +5,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod domains;
 pub mod error;
 pub mod extract;
 pub mod groups;
@@ -223,4 +224,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(roles::router())
         .merge(api_tokens::router())
         .merge(audit::router())
+        .merge(domains::router())
 }

@@ -1,0 +1,448 @@
+//! Directory domains (SPEC §6.1): add, edit, remove, and test the connection.
+//!
+//! The bind password is sealed with the master key before it is stored, with the domain's id
+//! as associated data; it is opened only to bind, and never returned, logged or audited.
+//! Until the engine protocol exists, the connection test runs from the server itself.
+
+use super::audit::{record, Subject};
+use super::{Actor, ServiceError, ServiceResult};
+use alm_core::permissions::{perm, Can};
+use alm_core::{Clock, DomainId, FieldError, ObjectName, Secret, ValidationErrors};
+use alm_directory::password::PasswordPolicy;
+use alm_directory::{ActiveDirectory, Directory, DirectoryConfig, DirectoryError};
+use alm_store::crypto::MasterKey;
+use alm_store::domains::{self, DomainRecord};
+use alm_store::Db;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Duration;
+
+pub const KIND_ACTIVE_DIRECTORY: &str = "active-directory";
+
+/// The generated-password rules of a domain, as stored and as the API shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordRules {
+    pub length: usize,
+    pub lowercase: bool,
+    pub uppercase: bool,
+    pub digits: bool,
+    pub symbols: bool,
+}
+
+impl Default for PasswordRules {
+    fn default() -> Self {
+        let p = PasswordPolicy::default();
+        Self {
+            length: p.length,
+            lowercase: p.lowercase,
+            uppercase: p.uppercase,
+            digits: p.digits,
+            symbols: p.symbols,
+        }
+    }
+}
+
+impl From<PasswordRules> for PasswordPolicy {
+    fn from(r: PasswordRules) -> Self {
+        PasswordPolicy {
+            length: r.length,
+            lowercase: r.lowercase,
+            uppercase: r.uppercase,
+            digits: r.digits,
+            symbols: r.symbols,
+        }
+    }
+}
+
+/// A domain as callers see it: everything but the password.
+#[derive(Debug, Clone)]
+pub struct DomainInfo {
+    pub record: DomainRecord,
+    pub password_rules: PasswordRules,
+}
+
+pub struct DomainInput {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub bind_identity: Option<String>,
+    /// `None` on update keeps the stored password.
+    pub bind_password: Option<String>,
+    /// `Some(None)` removes a configured CA (then the system's store is trusted).
+    pub ca_pem: Option<Option<String>>,
+    pub base_dn: Option<String>,
+    pub password_rules: Option<PasswordRules>,
+}
+
+/// The outcome of a connection test.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOutcome {
+    pub ok: bool,
+    /// `unreachable`, `tls`, `bad-credentials`, … when it failed.
+    pub problem: Option<String>,
+    pub message: String,
+}
+
+fn password_context(id: DomainId) -> String {
+    format!("domain:{id}:bind_password")
+}
+
+fn text_field(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: &str,
+    max: usize,
+) -> Option<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        errors.push(FieldError::new(field, "required", "must not be empty"));
+        None
+    } else if v.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            "max-length",
+            format!("must have at most {max} characters"),
+        ));
+        None
+    } else {
+        Some(v.to_owned())
+    }
+}
+
+/// The directory configuration of a stored domain (opens the password).
+fn directory_config(record: &DomainRecord, key: &MasterKey) -> ServiceResult<DirectoryConfig> {
+    let password = key
+        .open(&record.bind_password_sealed, &password_context(record.id))
+        .map_err(|e| {
+            ServiceError::NotAllowed(format!("the domain's stored password cannot be read: {e}"))
+        })?;
+    Ok(DirectoryConfig {
+        url: record.url.clone(),
+        bind_identity: record.bind_identity.clone(),
+        bind_password: Secret::new(password.as_str()),
+        ca_pem: record.ca_pem.clone(),
+        base_dn: record.base_dn.clone(),
+        timeout: Duration::from_secs(20),
+    })
+}
+
+/// Validates the merged fields of a domain and builds the record to store.
+fn build_record(
+    id: DomainId,
+    input: DomainInput,
+    before: Option<&DomainRecord>,
+    key: &MasterKey,
+    now: time::OffsetDateTime,
+) -> ServiceResult<DomainInfo> {
+    let mut errors = ValidationErrors::new();
+    let pick = |new: Option<String>, old: Option<&String>| new.or_else(|| old.cloned());
+    let name = match pick(input.name, before.map(|b| &b.name)) {
+        Some(n) => errors
+            .check(ObjectName::parse("name", &n))
+            .map(|n| n.as_str().to_owned()),
+        None => {
+            errors.push(FieldError::new("name", "required", "a name is required"));
+            None
+        }
+    };
+    let mut required =
+        |field: &str, new: Option<String>, old: Option<&String>, max: usize| match pick(new, old) {
+            Some(v) => text_field(&mut errors, field, &v, max),
+            None => {
+                errors.push(FieldError::new(
+                    field,
+                    "required",
+                    format!("{field} is required"),
+                ));
+                None
+            }
+        };
+    let url = required("url", input.url, before.map(|b| &b.url), 512);
+    let bind_identity = required(
+        "bind_identity",
+        input.bind_identity,
+        before.map(|b| &b.bind_identity),
+        512,
+    );
+    let base_dn = required("base_dn", input.base_dn, before.map(|b| &b.base_dn), 1024);
+    if let Some(b) = &base_dn {
+        if !b.contains('=') {
+            errors.push(FieldError::new(
+                "base_dn",
+                "format",
+                "expected a DN such as DC=corp,DC=example,DC=com",
+            ));
+        }
+    }
+    let sealed = match (&input.bind_password, before) {
+        (Some(p), _) if p.is_empty() => {
+            errors.push(FieldError::new(
+                "bind_password",
+                "required",
+                "must not be empty",
+            ));
+            None
+        }
+        (Some(p), _) if p.len() > 512 => {
+            errors.push(FieldError::new(
+                "bind_password",
+                "max-length",
+                "must have at most 512 bytes",
+            ));
+            None
+        }
+        (Some(p), _) => Some(key.seal(p, &password_context(id))),
+        (None, Some(b)) => Some(b.bind_password_sealed.clone()),
+        (None, None) => {
+            errors.push(FieldError::new(
+                "bind_password",
+                "required",
+                "the bind identity's password is required",
+            ));
+            None
+        }
+    };
+    let ca_pem = match input.ca_pem {
+        Some(ca) => ca.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()),
+        None => before.and_then(|b| b.ca_pem.clone()),
+    };
+    let rules = input
+        .password_rules
+        .or_else(|| before.and_then(|b| serde_json::from_str(&b.password_policy).ok()))
+        .unwrap_or_default();
+    errors.check(PasswordPolicy::from(rules).validate("password_rules"));
+    // The URL and the CA certificate are checked by building the client, without connecting.
+    if let (Some(url), Some(identity), Some(base)) = (&url, &bind_identity, &base_dn) {
+        let probe = DirectoryConfig {
+            url: url.clone(),
+            bind_identity: identity.clone(),
+            bind_password: Secret::new("-"),
+            ca_pem: ca_pem.clone(),
+            base_dn: base.clone(),
+            timeout: Duration::from_secs(1),
+        };
+        if let Err(e) = ActiveDirectory::new(probe) {
+            let field = if e.to_string().contains("ca certificate") {
+                "ca_pem"
+            } else {
+                "url"
+            };
+            errors.push(FieldError::new(field, "format", e.to_string()));
+        }
+    }
+    errors.into_result()?;
+    let created_at = before.map(|b| b.created_at).unwrap_or(now);
+    Ok(DomainInfo {
+        record: DomainRecord {
+            id,
+            name: name.expect("checked"),
+            kind: KIND_ACTIVE_DIRECTORY.into(),
+            url: url.expect("checked"),
+            bind_identity: bind_identity.expect("checked"),
+            bind_password_sealed: sealed.expect("checked"),
+            ca_pem,
+            base_dn: base_dn.expect("checked"),
+            password_policy: serde_json::to_string(&rules).expect("plain struct"),
+            created_at,
+            updated_at: now,
+        },
+        password_rules: rules,
+    })
+}
+
+fn info(record: DomainRecord) -> DomainInfo {
+    let password_rules = serde_json::from_str(&record.password_policy).unwrap_or_default();
+    DomainInfo {
+        record,
+        password_rules,
+    }
+}
+
+fn name_taken() -> ServiceError {
+    ServiceError::Conflict(FieldError::new(
+        "name",
+        "unique",
+        "a domain with this name already exists",
+    ))
+}
+
+fn summary(d: &DomainRecord) -> serde_json::Value {
+    json!({"name": d.name, "url": d.url, "bind_identity": d.bind_identity, "base_dn": d.base_dn, "has_ca": d.ca_pem.is_some()})
+}
+
+pub async fn create(
+    db: &Db,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    can: &Can<perm::DomainCreate>,
+    actor: &Actor,
+    input: DomainInput,
+) -> ServiceResult<DomainInfo> {
+    let _ = can;
+    let now = clock.now();
+    let built = build_record(DomainId::new_v7(now), input, None, key, now)?;
+    let mut tx = db.begin_write().await?;
+    if domains::find_by_name(&mut tx, &built.record.name)
+        .await?
+        .is_some()
+    {
+        return Err(name_taken());
+    }
+    domains::insert(&mut tx, &built.record).await.map_err(|e| {
+        if e.is_unique_violation() {
+            name_taken()
+        } else {
+            e.into()
+        }
+    })?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "domain.created",
+        Subject::new("domain", built.record.id),
+        json!({"after": summary(&built.record)}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(built)
+}
+
+pub async fn list(db: &Db, can: &Can<perm::DomainRead>) -> ServiceResult<Vec<DomainInfo>> {
+    let _ = can;
+    let mut conn = db.read().await?;
+    Ok(domains::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(info)
+        .collect())
+}
+
+pub async fn get(db: &Db, can: &Can<perm::DomainRead>, id: DomainId) -> ServiceResult<DomainInfo> {
+    let _ = can;
+    let mut conn = db.read().await?;
+    domains::get(&mut conn, id)
+        .await?
+        .map(info)
+        .ok_or(ServiceError::NotFound { what: "domain" })
+}
+
+pub async fn update(
+    db: &Db,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    can: &Can<perm::DomainUpdate>,
+    actor: &Actor,
+    id: DomainId,
+    input: DomainInput,
+) -> ServiceResult<DomainInfo> {
+    let _ = can;
+    let password_changed = input.bind_password.is_some();
+    let mut tx = db.begin_write().await?;
+    let before = domains::get(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "domain" })?;
+    let built = build_record(id, input, Some(&before), key, clock.now())?;
+    if let Some(other) = domains::find_by_name(&mut tx, &built.record.name).await? {
+        if other != id {
+            return Err(name_taken());
+        }
+    }
+    domains::update(&mut tx, &built.record).await?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "domain.updated",
+        Subject::new("domain", id),
+        json!({"before": summary(&before), "after": summary(&built.record), "bind_password_changed": password_changed}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(built)
+}
+
+pub async fn delete(
+    db: &Db,
+    clock: &dyn Clock,
+    can: &Can<perm::DomainDelete>,
+    actor: &Actor,
+    id: DomainId,
+) -> ServiceResult<()> {
+    let _ = can;
+    let mut tx = db.begin_write().await?;
+    let before = domains::get(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "domain" })?;
+    domains::delete(&mut tx, id).await?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "domain.deleted",
+        Subject::new("domain", id),
+        json!({"before": summary(&before)}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn problem_kind(e: &DirectoryError) -> &'static str {
+    match e {
+        DirectoryError::Unreachable { .. } => "unreachable",
+        DirectoryError::Tls { .. } => "tls",
+        DirectoryError::BadCredentials { .. } => "bad-credentials",
+        DirectoryError::InsufficientRights { .. } => "insufficient-rights",
+        DirectoryError::AlreadyExists { .. } => "already-exists",
+        DirectoryError::PasswordPolicy { .. } => "password-policy",
+        DirectoryError::NoSuchObject { .. } => "no-such-object",
+        DirectoryError::Config(_) => "configuration",
+        DirectoryError::Other(_) => "other",
+    }
+}
+
+/// Binds to the domain with its stored credentials and says what happened.
+pub async fn check(
+    db: &Db,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    can: &Can<perm::DomainRead>,
+    actor: &Actor,
+    id: DomainId,
+) -> ServiceResult<CheckOutcome> {
+    let domain = get(db, can, id).await?;
+    let outcome = match ActiveDirectory::new(directory_config(&domain.record, key)?) {
+        Ok(ad) => match ad.check().await {
+            Ok(()) => CheckOutcome {
+                ok: true,
+                problem: None,
+                message: format!(
+                    "bound to {} as {}",
+                    domain.record.url, domain.record.bind_identity
+                ),
+            },
+            Err(e) => CheckOutcome {
+                ok: false,
+                problem: Some(problem_kind(&e).into()),
+                message: e.to_string(),
+            },
+        },
+        Err(e) => CheckOutcome {
+            ok: false,
+            problem: Some(problem_kind(&e).into()),
+            message: e.to_string(),
+        },
+    };
+    let mut tx = db.begin_write().await?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "domain.checked",
+        Subject::new("domain", id),
+        json!({"ok": outcome.ok, "problem": outcome.problem}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}

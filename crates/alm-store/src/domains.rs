@@ -1,0 +1,129 @@
+//! Directory domains. The bind password is stored sealed (`crypto.rs`); this module never
+//! sees it in the clear.
+
+use crate::error::{StoreError, StoreResult};
+use crate::time_codec::{from_db, to_db};
+use crate::users::conflict_or;
+use alm_core::DomainId;
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainRecord {
+    pub id: DomainId,
+    pub name: String,
+    /// `active-directory` (Azure AD comes later).
+    pub kind: String,
+    pub url: String,
+    pub bind_identity: String,
+    pub bind_password_sealed: String,
+    pub ca_pem: Option<String>,
+    pub base_dn: String,
+    /// The password policy as JSON text (the server owns its shape).
+    pub password_policy: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "id, name, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, password_policy, created_at, updated_at";
+
+fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
+    let id: String = row.try_get("id")?;
+    Ok(DomainRecord {
+        id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("domain id {id:?}")))?,
+        name: row.try_get("name")?,
+        kind: row.try_get("kind")?,
+        url: row.try_get("url")?,
+        bind_identity: row.try_get("bind_identity")?,
+        bind_password_sealed: row.try_get("bind_password_sealed")?,
+        ca_pem: row.try_get("ca_pem")?,
+        base_dn: row.try_get("base_dn")?,
+        password_policy: row.try_get("password_policy")?,
+        created_at: from_db(row.try_get("created_at")?)?,
+        updated_at: from_db(row.try_get("updated_at")?)?,
+    })
+}
+
+pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO domains (id, name, name_key, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, \
+         password_policy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(d.id.to_string())
+    .bind(&d.name)
+    .bind(d.name.to_lowercase())
+    .bind(&d.kind)
+    .bind(&d.url)
+    .bind(&d.bind_identity)
+    .bind(&d.bind_password_sealed)
+    .bind(d.ca_pem.as_deref())
+    .bind(&d.base_dn)
+    .bind(&d.password_policy)
+    .bind(to_db(d.created_at))
+    .bind(to_db(d.updated_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, "a domain with this name"))?;
+    Ok(())
+}
+
+pub async fn update(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE domains SET name = $1, name_key = $2, url = $3, bind_identity = $4, bind_password_sealed = $5, \
+         ca_pem = $6, base_dn = $7, password_policy = $8, updated_at = $9 WHERE id = $10",
+    )
+    .bind(&d.name)
+    .bind(d.name.to_lowercase())
+    .bind(&d.url)
+    .bind(&d.bind_identity)
+    .bind(&d.bind_password_sealed)
+    .bind(d.ca_pem.as_deref())
+    .bind(&d.base_dn)
+    .bind(&d.password_policy)
+    .bind(to_db(d.updated_at))
+    .bind(d.id.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, "a domain with this name"))?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut AnyConnection, id: DomainId) -> StoreResult<Option<DomainRecord>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM domains WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+pub async fn find_by_name(conn: &mut AnyConnection, name: &str) -> StoreResult<Option<DomainId>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM domains WHERE name_key = $1")
+        .bind(name.to_lowercase())
+        .fetch_optional(&mut *conn)
+        .await?;
+    id.map(|s| {
+        s.parse()
+            .map_err(|_| StoreError::Corrupt(format!("domain id {s:?}")))
+    })
+    .transpose()
+}
+
+/// Every domain, by name (there are few: one per directory).
+pub async fn list(conn: &mut AnyConnection) -> StoreResult<Vec<DomainRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM domains ORDER BY name_key, id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+pub async fn delete(conn: &mut AnyConnection, id: DomainId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM domains WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Domains through the API: the bind password sealed at rest and never shown, the connection
+//! check against the real Samba DC, and bad input named field by field.
+
+use crate::support::{ad, on_both_backends, TestServer};
+use serde_json::{json, Value};
+
+fn samba_domain(name: &str) -> Value {
+    let c = ad::config();
+    json!({
+        "name": name,
+        "url": c.url,
+        "bind_identity": c.bind_identity,
+        "bind_password": c.bind_password.expose(),
+        "ca_pem": c.ca_pem,
+        "base_dn": c.base_dn,
+    })
+}
+
+on_both_backends! {
+    async fn a_domain_keeps_its_password_sealed_and_checks_its_connection(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let password = ad::config().bind_password.expose().to_owned();
+        let (st, domain) = admin.post("/api/v1/domains", samba_domain("Corp")).await;
+        assert_eq!(st, 201, "{domain}");
+        assert!(!domain.to_string().contains(&password), "the password is never returned");
+        assert_eq!(domain["password_rules"]["length"], 24);
+        let id = domain["id"].as_str().unwrap().to_owned();
+
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&s.db.url).await.unwrap();
+        let sealed: String = sqlx::query_scalar("SELECT bind_password_sealed FROM domains WHERE id = $1").bind(&id).fetch_one(&mut conn).await.unwrap();
+        assert!(sealed.starts_with("v1:") && !sealed.contains(&password), "sealed at rest");
+
+        let (st, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
+        assert_eq!((st, check["ok"].as_bool()), (200, Some(true)), "{check}");
+
+        let (st, _) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"bind_password": "not-the-password"})).await;
+        assert_eq!(st, 200);
+        let (_, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
+        assert_eq!((check["ok"].as_bool(), check["problem"].as_str()), (Some(false), Some("bad-credentials")), "{check}");
+        assert!(!check["message"].as_str().unwrap().contains("not-the-password"));
+
+        let (_, _) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"bind_password": password, "url": "ldaps://127.0.0.1:1"})).await;
+        let (_, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
+        assert_eq!(check["problem"], "unreachable", "{check}");
+        let (_, check_tls) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": ad::config().url, "ca_pem": ""})).await;
+        assert!(check_tls["ca_pem"].is_null(), "an empty ca_pem removes the CA");
+        let (_, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
+        assert_eq!(check["problem"], "tls", "the system store does not trust the test CA: {check}");
+
+        let (_, audit) = admin.get(&format!("/api/v1/audit?object_type=domain&object_id={id}&sort=seq")).await;
+        let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+        assert_eq!(actions[..3], ["domain.created", "domain.checked", "domain.updated"]);
+        assert_eq!(audit["items"][2]["summary"]["bind_password_changed"], true);
+        assert!(!audit.to_string().contains(&password) && !audit.to_string().contains("not-the-password"));
+
+        assert_eq!(admin.delete(&format!("/api/v1/domains/{id}")).await.0, 204);
+        assert_eq!(admin.get(&format!("/api/v1/domains/{id}")).await.0, 404);
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn bad_domains_are_refused_field_by_field(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        assert_eq!(admin.post("/api/v1/domains", samba_domain("Taken")).await.0, 201);
+        let with = |key: &str, value: Value| {
+            let mut d = samba_domain("Other");
+            d[key] = value;
+            d
+        };
+        let cases = [
+            (with("url", json!("ldap://127.0.0.1:389")), 422, "url"),
+            (with("url", json!("not a url")), 422, "url"),
+            (with("ca_pem", json!("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----")), 422, "ca_pem"),
+            (with("base_dn", json!("corp.example.test")), 422, "base_dn"),
+            (with("bind_password", json!("")), 422, "bind_password"),
+            (with("password_rules", json!({"length": 8, "lowercase": true, "uppercase": true, "digits": true, "symbols": true})), 422, "password_rules.length"),
+            (with("password_rules", json!({"length": 20, "lowercase": true, "uppercase": true, "digits": false, "symbols": false})), 422, "password_rules"),
+            (with("name", json!("taken")), 409, "name"),
+            (with("colour", json!("red")), 422, "colour"),
+        ];
+        for (body, status, field) in cases {
+            let (st, problem) = admin.post("/api/v1/domains", body.clone()).await;
+            assert_eq!((st, problem["errors"][0]["field"].as_str()), (status, Some(field)), "{body}: {problem}");
+        }
+        let mut missing = samba_domain("Other");
+        missing.as_object_mut().unwrap().remove("bind_password");
+        let (st, problem) = admin.post("/api/v1/domains", missing).await;
+        assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("bind_password")));
+        let (_, list) = admin.get("/api/v1/domains").await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "nothing else was stored");
+        s.stop().await;
+    }
+}
