@@ -104,7 +104,10 @@ fn configuration_mistakes_are_refused_by_name() {
     let out = run(&["db", "migrate"], &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("applied migrations [1]"),
+        text(&out).contains(&format!(
+            "schema is at version {}",
+            alm_store::migrations::latest_version()
+        )) && text(&out).contains("applied migrations [1, "),
         "{}",
         text(&out)
     );
