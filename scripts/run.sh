@@ -77,11 +77,16 @@ token_id=$(api "http://$listen/api/v1/api-tokens?sort=-created_at&limit=1" | pyt
 api -X DELETE "http://$listen/api/v1/api-tokens/$token_id" >/dev/null
 
 password_line=$(grep -m1 'one-time password' "$data_dir/alm.log" || true)
+if [[ -n $password_line ]]; then
+  password=${password_line##*: }
+else
+  password="(set at the first start; \`$bin admin reset-password $admin_email --data-dir $data_dir\` sets a new one)"
+fi
 cat <<TXT
 
 alm is running at http://$listen
   administrator:  $admin_email
-  password:       ${password_line:+${password_line##*: }}${password_line:-(set at the first start; \`$bin admin reset-password $admin_email --data-dir $data_dir\` sets a new one)}
+  password:       $password
   log in:         curl -c cookies.txt -H 'content-type: application/json' \\
                     -d '{"email":"$admin_email","password":"PASSWORD"}' http://$listen/api/v1/auth/login
   API:            http://$listen/api/v1/openapi.json

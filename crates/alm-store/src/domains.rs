@@ -120,7 +120,9 @@ pub async fn list(conn: &mut AnyConnection) -> StoreResult<Vec<DomainRecord>> {
     rows.iter().map(decode).collect()
 }
 
+/// Removes the domain and everything synced from it.
 pub async fn delete(conn: &mut AnyConnection, id: DomainId) -> StoreResult<()> {
+    crate::directory_sync::forget_domain(conn, id).await?;
     sqlx::query("DELETE FROM domains WHERE id = $1")
         .bind(id.to_string())
         .execute(&mut *conn)

@@ -10,6 +10,7 @@ pub mod audit_log;
 pub mod crypto;
 pub mod db;
 pub mod dialect;
+pub mod directory_sync;
 pub mod domains;
 pub mod error;
 pub mod groups;

@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "directory domains",
         sql: include_str!("../migrations/0002_domains.sql"),
     },
+    Migration {
+        version: 3,
+        name: "directory sync: objects, state and runs",
+        sql: include_str!("../migrations/0003_directory_sync.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

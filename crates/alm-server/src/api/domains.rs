@@ -1,13 +1,16 @@
 //! `/api/v1/domains`: the directories alm connects to (SPEC §6.1). The bind password is
 //! write-only: accepted on create and update, never returned.
 
-use super::error::ApiResult;
-use super::extract::{parse_id, ApiJson};
+use super::error::{ApiError, ApiResult};
+use super::extract::{parse_id, ApiJson, ApiQuery};
+use super::page_of;
 use crate::auth::principal::Authenticated;
+use crate::services::domain_sync::{self, SyncMode};
 use crate::services::domains::{self as svc, CheckOutcome, DomainInfo, DomainInput, PasswordRules};
 use crate::state::AppState;
 use alm_core::permissions::perm;
 use alm_core::DomainId;
+use alm_store::directory_sync::{DirectoryObject, SyncRun};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -157,11 +160,196 @@ impl From<CheckOutcome> for CheckView {
     }
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncRunView {
+    pub id: String,
+    /// `full` or `incremental`.
+    pub mode: String,
+    /// `succeeded` or `failed` (a failed sync changed nothing).
+    pub outcome: String,
+    pub added: u64,
+    pub updated: u64,
+    pub removed: u64,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+}
+
+impl From<SyncRun> for SyncRunView {
+    fn from(r: SyncRun) -> Self {
+        Self {
+            id: r.id,
+            mode: r.mode,
+            outcome: r.outcome,
+            added: r.added,
+            updated: r.updated,
+            removed: r.removed,
+            error: r.error,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectoryObjectView {
+    /// The objectGUID.
+    pub guid: String,
+    /// `user`, `gmsa`, `msa`, `group` or `ou`.
+    pub kind: String,
+    pub dn: String,
+    pub name: String,
+    pub enabled: bool,
+    /// Kind-specific details (UPN, description, accountExpires, members, SID).
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub synced_at: OffsetDateTime,
+}
+
+impl From<DirectoryObject> for DirectoryObjectView {
+    fn from(o: DirectoryObject) -> Self {
+        Self {
+            guid: o.guid,
+            kind: o.kind,
+            dn: o.dn,
+            name: o.name,
+            enabled: o.enabled,
+            details: serde_json::from_str(&o.details).unwrap_or(serde_json::Value::Null),
+            synced_at: o.synced_at,
+        }
+    }
+}
+
+page_of!(DirectoryObjectPage, DirectoryObjectView);
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SyncQuery {
+    /// `full` or `incremental` (the default once a full sync has run).
+    #[param(pattern = "^(full|incremental)$")]
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ObjectQuery {
+    /// `user`, `gmsa`, `msa`, `group` or `ou`.
+    #[param(pattern = "^(user|gmsa|msa|group|ou)$")]
+    pub kind: Option<String>,
+    /// Part of the name or DN, case-insensitive.
+    pub q: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub offset: Option<u64>,
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_domains, create_domain))
         .routes(routes!(get_domain, update_domain, delete_domain))
         .routes(routes!(check_domain))
+        .routes(routes!(sync_domain))
+        .routes(routes!(list_sync_runs))
+        .routes(routes!(list_objects))
+}
+
+fn bad_query(field: &str, rule: &str, message: &str) -> ApiError {
+    ApiError::BadRequest {
+        detail: format!("{field}: {message}"),
+        errors: vec![alm_core::FieldError::new(field, rule, message)],
+    }
+}
+
+/// Sync the domain's directory now; answers with the run (a failed run changed nothing).
+#[utoipa::path(post, path = "/api/v1/domains/{id}/sync", tag = "domains", params(("id" = String, Path, description = ID), SyncQuery),
+    responses((status = 200, body = SyncRunView)))]
+async fn sync_domain(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<SyncQuery>,
+) -> ApiResult<Json<SyncRunView>> {
+    let can = auth.can::<perm::DomainUpdate>()?;
+    let id: DomainId = parse_id(&id, "domain")?;
+    let mode = match q.mode.as_deref() {
+        None => None,
+        Some("full") => Some(SyncMode::Full),
+        Some("incremental") => Some(SyncMode::Incremental),
+        Some(_) => return Err(bad_query("mode", "one-of", "must be full or incremental")),
+    };
+    let run = domain_sync::run(
+        &s.db,
+        s.clock.as_ref(),
+        &s.master_key,
+        &can,
+        &auth.principal.actor,
+        id,
+        mode,
+    )
+    .await?;
+    Ok(Json(run.into()))
+}
+
+/// The latest 100 sync runs, newest first.
+#[utoipa::path(get, path = "/api/v1/domains/{id}/sync-runs", tag = "domains", params(("id" = String, Path, description = ID)),
+    responses((status = 200, body = Vec<SyncRunView>)))]
+async fn list_sync_runs(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<SyncRunView>>> {
+    let can = auth.can::<perm::DomainRead>()?;
+    let id: DomainId = parse_id(&id, "domain")?;
+    Ok(Json(
+        domain_sync::runs(&s.db, &can, id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// What the last syncs found in the directory: OUs, accounts and groups.
+#[utoipa::path(get, path = "/api/v1/domains/{id}/objects", tag = "domains", params(("id" = String, Path, description = ID), ObjectQuery),
+    responses((status = 200, body = DirectoryObjectPage)))]
+async fn list_objects(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ObjectQuery>,
+) -> ApiResult<Json<DirectoryObjectPage>> {
+    let can = auth.can::<perm::DomainRead>()?;
+    let id: DomainId = parse_id(&id, "domain")?;
+    if let Some(k) = q.kind.as_deref() {
+        if !["user", "gmsa", "msa", "group", "ou"].contains(&k) {
+            return Err(bad_query(
+                "kind",
+                "one-of",
+                "must be user, gmsa, msa, group or ou",
+            ));
+        }
+    }
+    let page =
+        alm_core::paging::PageRequest::parse(q.limit, q.offset, None, &["name"]).map_err(|e| {
+            ApiError::BadRequest {
+                detail: e.to_string(),
+                errors: e.0,
+            }
+        })?;
+    let query = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let (items, total) =
+        domain_sync::objects(&s.db, &can, id, q.kind.as_deref(), query, &page).await?;
+    Ok(Json(DirectoryObjectPage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 const ID: &str = "Domain id";

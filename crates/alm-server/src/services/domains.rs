@@ -401,6 +401,15 @@ fn problem_kind(e: &DirectoryError) -> &'static str {
     }
 }
 
+/// The directory client of a stored domain.
+pub(crate) fn directory_client(
+    record: &DomainRecord,
+    key: &MasterKey,
+) -> ServiceResult<ActiveDirectory> {
+    ActiveDirectory::new(directory_config(record, key)?)
+        .map_err(|e| ServiceError::NotAllowed(e.to_string()))
+}
+
 /// Binds to the domain with its stored credentials and says what happened.
 pub async fn check(
     db: &Db,

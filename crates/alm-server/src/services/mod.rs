@@ -6,6 +6,7 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod bootstrap;
+pub mod domain_sync;
 pub mod domains;
 pub mod groups;
 pub mod login;

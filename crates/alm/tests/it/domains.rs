@@ -95,3 +95,80 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+/// A domain whose base DN is a fresh OU of the Samba DC, so the sync's counts are exact even
+/// while other tests change the rest of the directory.
+async fn scoped_domain(s: &TestServer, ou: &str) -> String {
+    let mut body = samba_domain(&format!(
+        "Scoped {}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    ));
+    body["base_dn"] = json!(ou);
+    let (st, d) = s.admin().post("/api/v1/domains", body).await;
+    assert_eq!(st, 201, "{d}");
+    d["id"].as_str().unwrap().to_owned()
+}
+
+on_both_backends! {
+    async fn sync_is_full_then_incremental_and_counts_exactly(backend: Backend) {
+        use alm_directory::{Directory, NewUser};
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let dir = ad::connect();
+        let ou = ad::test_ou(&dir, "sync").await;
+        let sub = dir.create_organizational_unit("apps", &ou).await.unwrap();
+        let user = |name: &str, parent: &str| NewUser {
+            parent_dn: parent.to_owned(),
+            sam_account_name: name.to_owned(),
+            user_principal_name: format!("{name}@corp.example.test"),
+            description: None,
+            attributes: vec![],
+            password: alm_directory::password::PasswordPolicy::default().generate(name, ""),
+            enabled: true,
+            account_expires: alm_core::filetime::AccountExpires::Never,
+        };
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+        let a = dir.create_user(&user(&format!("sa{tag}"), &ou)).await.unwrap();
+        let b = dir.create_user(&user(&format!("sb{tag}"), &sub)).await.unwrap();
+        dir.create_group(&format!("sg{tag}"), &ou, &[a.dn.clone(), b.dn.clone()]).await.unwrap();
+        let id = scoped_domain(&s, &ou).await;
+
+        let (st, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        assert_eq!(st, 200, "{run}");
+        assert_eq!((run["mode"].as_str(), run["outcome"].as_str()), (Some("full"), Some("succeeded")), "{run}");
+        assert_eq!((run["added"].as_u64(), run["updated"].as_u64(), run["removed"].as_u64()), (Some(5), Some(0), Some(0)), "2 OUs, 2 users, 1 group: {run}");
+        let (_, groups) = admin.get(&format!("/api/v1/domains/{id}/objects?kind=group")).await;
+        assert_eq!(groups["total"], 1);
+        assert_eq!(groups["items"][0]["details"]["members"].as_array().unwrap().len(), 2);
+
+        // Two changes and one new account: the incremental run sees exactly those.
+        dir.set_enabled(&a.dn, false).await.unwrap();
+        dir.create_user(&user(&format!("sc{tag}"), &sub)).await.unwrap();
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        assert_eq!((run["mode"].as_str(), run["added"].as_u64(), run["updated"].as_u64()), (Some("incremental"), Some(1), Some(1)), "{run}");
+        let (_, users) = admin.get(&format!("/api/v1/domains/{id}/objects?kind=user&q=sa{tag}")).await;
+        assert_eq!(users["items"][0]["enabled"], false, "the disable is seen");
+
+        // A deletion shows up at the next full sync.
+        dir.delete(&b.dn).await.unwrap();
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=full")).await;
+        assert_eq!((run["mode"].as_str(), run["removed"].as_u64()), (Some("full"), Some(1)), "{run}");
+
+        // The directory unreachable: the run fails and nothing in alm changes.
+        let before = admin.get(&format!("/api/v1/domains/{id}/objects?limit=500")).await.1;
+        admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": "ldaps://127.0.0.1:1"})).await;
+        s.clock.advance(time::Duration::minutes(1));
+        let (st, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=full")).await;
+        assert_eq!((st, run["outcome"].as_str()), (200, Some("failed")), "{run}");
+        assert!(run["error"].as_str().unwrap().contains("unreachable"), "{run}");
+        let after = admin.get(&format!("/api/v1/domains/{id}/objects?limit=500")).await.1;
+        assert_eq!(before["total"], after["total"], "a failed sync removes nothing");
+        let (_, runs) = admin.get(&format!("/api/v1/domains/{id}/sync-runs")).await;
+        let outcomes: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["failed", "succeeded", "succeeded", "succeeded"], "newest first");
+        assert_eq!(admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=sideways")).await.0, 400);
+        s.stop().await;
+    }
+}

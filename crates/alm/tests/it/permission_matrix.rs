@@ -82,6 +82,9 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
                                                                            [401, 403, 403, 403, 403, 401, 200]),
         (M::DELETE, "/api/v1/domains/{domain}", None,                      [401, 403, 403, 403, 403, 401, 204]),
         (M::POST, "/api/v1/domains/{domain}/check", None,                  [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/domains/{domain}/sync", None,                   [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/domains/{domain}/sync-runs", None,               [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/domains/{domain}/objects", None,                 [401, 403, 403, 403, 403, 401, 200]),
     ]
 }
 

@@ -1,0 +1,267 @@
+//! What alm holds of a domain's directory: synced objects, the sync high-water mark, and the
+//! record of every sync run.
+
+use crate::error::{StoreError, StoreResult};
+use crate::time_codec::{from_db, to_db};
+use crate::users::like_pattern;
+use alm_core::DomainId;
+use sqlx::{AnyConnection, Row};
+use std::collections::HashSet;
+use time::OffsetDateTime;
+
+/// One synced directory object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryObject {
+    pub guid: String,
+    /// `user`, `gmsa`, `msa`, `group` or `ou`.
+    pub kind: String,
+    pub dn: String,
+    /// sAMAccountName, or the OU's name.
+    pub name: String,
+    pub enabled: bool,
+    pub usn_changed: i64,
+    /// JSON with the kind's details (UPN, description, members, …).
+    pub details: String,
+    pub synced_at: OffsetDateTime,
+}
+
+fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DirectoryObject> {
+    Ok(DirectoryObject {
+        guid: row.try_get("guid")?,
+        kind: row.try_get("kind")?,
+        dn: row.try_get("dn")?,
+        name: row.try_get("name")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        usn_changed: row.try_get("usn_changed")?,
+        details: row.try_get("details")?,
+        synced_at: from_db(row.try_get("synced_at")?)?,
+    })
+}
+
+/// Stores the object; returns true when it was new.
+pub async fn upsert(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    o: &DirectoryObject,
+) -> StoreResult<bool> {
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM directory_objects WHERE domain_id = $1 AND guid = $2")
+            .bind(domain.to_string())
+            .bind(&o.guid)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let sql = if exists.is_some() {
+        "UPDATE directory_objects SET kind = $3, dn = $4, name = $5, enabled = $6, usn_changed = $7, details = $8, \
+         synced_at = $9 WHERE domain_id = $1 AND guid = $2"
+    } else {
+        "INSERT INTO directory_objects (domain_id, guid, kind, dn, name, enabled, usn_changed, details, synced_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    };
+    sqlx::query(sql)
+        .bind(domain.to_string())
+        .bind(&o.guid)
+        .bind(&o.kind)
+        .bind(&o.dn)
+        .bind(&o.name)
+        .bind(i64::from(o.enabled))
+        .bind(o.usn_changed)
+        .bind(&o.details)
+        .bind(to_db(o.synced_at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(exists.is_none())
+}
+
+pub async fn guids(conn: &mut AnyConnection, domain: DomainId) -> StoreResult<HashSet<String>> {
+    let all: Vec<String> =
+        sqlx::query_scalar("SELECT guid FROM directory_objects WHERE domain_id = $1")
+            .bind(domain.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(all.into_iter().collect())
+}
+
+pub async fn remove(conn: &mut AnyConnection, domain: DomainId, guid: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM directory_objects WHERE domain_id = $1 AND guid = $2")
+        .bind(domain.to_string())
+        .bind(guid)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Objects of a domain, by kind and name, filtered and paged.
+pub async fn list(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    kind: Option<&str>,
+    query: Option<&str>,
+    limit: u32,
+    offset: u64,
+) -> StoreResult<(Vec<DirectoryObject>, u64)> {
+    let mut conditions = vec!["domain_id = $1".to_owned()];
+    let mut binds = vec![domain.to_string()];
+    if let Some(k) = kind {
+        binds.push(k.to_owned());
+        conditions.push(format!("kind = ${}", binds.len()));
+    }
+    if let Some(q) = query {
+        binds.push(like_pattern(q));
+        let n = binds.len();
+        conditions.push(format!(
+            "(LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(dn) LIKE ${n} ESCAPE '\\')"
+        ));
+    }
+    let where_clause = conditions.join(" AND ");
+    let count_sql = format!("SELECT COUNT(*) FROM directory_objects WHERE {where_clause}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    for b in &binds {
+        count = count.bind(b.clone());
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    let n = binds.len();
+    let sql = format!(
+        "SELECT guid, kind, dn, name, enabled, usn_changed, details, synced_at FROM directory_objects \
+         WHERE {where_clause} ORDER BY kind, LOWER(name), guid LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let mut q = sqlx::query(&sql);
+    for b in &binds {
+        q = q.bind(b.clone());
+    }
+    let rows = q
+        .bind(i64::from(limit))
+        .bind(offset as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok((
+        rows.iter().map(decode).collect::<StoreResult<_>>()?,
+        total as u64,
+    ))
+}
+
+/// Where the last sync stopped: (highest USN seen, time of the last full sync).
+pub async fn state(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+) -> StoreResult<Option<(i64, OffsetDateTime)>> {
+    let row = sqlx::query(
+        "SELECT highest_usn, last_full_sync_at FROM domain_sync_state WHERE domain_id = $1",
+    )
+    .bind(domain.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| -> StoreResult<_> {
+        Ok((
+            r.try_get("highest_usn")?,
+            from_db(r.try_get("last_full_sync_at")?)?,
+        ))
+    })
+    .transpose()
+}
+
+pub async fn set_state(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    highest_usn: i64,
+    last_full_sync_at: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM domain_sync_state WHERE domain_id = $1")
+        .bind(domain.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO domain_sync_state (domain_id, highest_usn, last_full_sync_at) VALUES ($1, $2, $3)")
+        .bind(domain.to_string())
+        .bind(highest_usn)
+        .bind(to_db(last_full_sync_at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRun {
+    pub id: String,
+    pub domain_id: DomainId,
+    /// `full` or `incremental`.
+    pub mode: String,
+    pub started_at: OffsetDateTime,
+    pub finished_at: OffsetDateTime,
+    /// `succeeded` or `failed`.
+    pub outcome: String,
+    pub added: u64,
+    pub updated: u64,
+    pub removed: u64,
+    pub error: Option<String>,
+}
+
+pub async fn insert_run(conn: &mut AnyConnection, run: &SyncRun) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO domain_sync_runs (id, domain_id, mode, started_at, finished_at, outcome, added, updated, removed, error) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&run.id)
+    .bind(run.domain_id.to_string())
+    .bind(&run.mode)
+    .bind(to_db(run.started_at))
+    .bind(to_db(run.finished_at))
+    .bind(&run.outcome)
+    .bind(run.added as i64)
+    .bind(run.updated as i64)
+    .bind(run.removed as i64)
+    .bind(run.error.as_deref())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The latest runs of a domain, newest first.
+pub async fn runs(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    limit: u32,
+) -> StoreResult<Vec<SyncRun>> {
+    let rows = sqlx::query(
+        "SELECT id, domain_id, mode, started_at, finished_at, outcome, added, updated, removed, error \
+         FROM domain_sync_runs WHERE domain_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+    )
+    .bind(domain.to_string())
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| -> StoreResult<SyncRun> {
+            let domain: String = r.try_get("domain_id")?;
+            Ok(SyncRun {
+                id: r.try_get("id")?,
+                domain_id: domain
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("domain id {domain:?}")))?,
+                mode: r.try_get("mode")?,
+                started_at: from_db(r.try_get("started_at")?)?,
+                finished_at: from_db(r.try_get("finished_at")?)?,
+                outcome: r.try_get("outcome")?,
+                added: r.try_get::<i64, _>("added")? as u64,
+                updated: r.try_get::<i64, _>("updated")? as u64,
+                removed: r.try_get::<i64, _>("removed")? as u64,
+                error: r.try_get("error")?,
+            })
+        })
+        .collect()
+}
+
+/// Removes everything synced for a domain (when the domain is removed).
+pub async fn forget_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreResult<()> {
+    for sql in [
+        "DELETE FROM directory_objects WHERE domain_id = $1",
+        "DELETE FROM domain_sync_state WHERE domain_id = $1",
+        "DELETE FROM domain_sync_runs WHERE domain_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(domain.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
