@@ -16,8 +16,7 @@ use alm_core::filetime::AccountExpires;
 use alm_core::Secret;
 use async_trait::async_trait;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
-use rustls::pki_types::CertificateDer;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::ClientConfig;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -37,43 +36,9 @@ impl std::fmt::Debug for ActiveDirectory {
     }
 }
 
-/// A TLS client that trusts `ca_pem` (or the system's store) and verifies the server's name.
+/// The shared TLS client configuration (alm-tls), errors as configuration problems.
 fn tls_config(ca_pem: Option<&str>) -> DirectoryResult<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    match ca_pem {
-        Some(pem) => {
-            let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut pem.as_bytes())
-                .collect::<Result<_, _>>()
-                .map_err(|e| DirectoryError::Config(format!("ca certificate: not PEM ({e})")))?;
-            if certs.is_empty() {
-                return Err(DirectoryError::Config(
-                    "ca certificate: no certificate in the PEM text".into(),
-                ));
-            }
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| DirectoryError::Config(format!("ca certificate: {e}")))?;
-            }
-        }
-        None => {
-            let native = rustls_native_certs::load_native_certs();
-            for cert in native.certs {
-                let _ = roots.add(cert);
-            }
-            if roots.is_empty() {
-                return Err(DirectoryError::Config(
-                    "no CA certificate configured and the system trust store is empty".into(),
-                ));
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DirectoryError::Config(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    alm_tls::client_config(ca_pem).map_err(|e| DirectoryError::Config(e.to_string()))
 }
 
 impl ActiveDirectory {
