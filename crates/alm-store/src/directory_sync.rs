@@ -193,13 +193,16 @@ pub struct SyncRun {
     pub added: u64,
     pub updated: u64,
     pub removed: u64,
+    /// Users the user sync created and disabled in alm.
+    pub users_created: u64,
+    pub users_disabled: u64,
     pub error: Option<String>,
 }
 
 pub async fn insert_run(conn: &mut AnyConnection, run: &SyncRun) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO domain_sync_runs (id, domain_id, mode, started_at, finished_at, outcome, added, updated, removed, error) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO domain_sync_runs (id, domain_id, mode, started_at, finished_at, outcome, added, updated, removed, \
+         users_created, users_disabled, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&run.id)
     .bind(run.domain_id.to_string())
@@ -210,6 +213,8 @@ pub async fn insert_run(conn: &mut AnyConnection, run: &SyncRun) -> StoreResult<
     .bind(run.added as i64)
     .bind(run.updated as i64)
     .bind(run.removed as i64)
+    .bind(run.users_created as i64)
+    .bind(run.users_disabled as i64)
     .bind(run.error.as_deref())
     .execute(&mut *conn)
     .await?;
@@ -223,7 +228,8 @@ pub async fn runs(
     limit: u32,
 ) -> StoreResult<Vec<SyncRun>> {
     let rows = sqlx::query(
-        "SELECT id, domain_id, mode, started_at, finished_at, outcome, added, updated, removed, error \
+        "SELECT id, domain_id, mode, started_at, finished_at, outcome, added, updated, removed, users_created, \
+         users_disabled, error \
          FROM domain_sync_runs WHERE domain_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
     )
     .bind(domain.to_string())
@@ -245,6 +251,8 @@ pub async fn runs(
                 added: r.try_get::<i64, _>("added")? as u64,
                 updated: r.try_get::<i64, _>("updated")? as u64,
                 removed: r.try_get::<i64, _>("removed")? as u64,
+                users_created: r.try_get::<i64, _>("users_created")? as u64,
+                users_disabled: r.try_get::<i64, _>("users_disabled")? as u64,
                 error: r.try_get("error")?,
             })
         })
@@ -257,6 +265,7 @@ pub async fn forget_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreR
         "DELETE FROM directory_objects WHERE domain_id = $1",
         "DELETE FROM domain_sync_state WHERE domain_id = $1",
         "DELETE FROM domain_sync_runs WHERE domain_id = $1",
+        "DELETE FROM domain_user_sync WHERE domain_id = $1",
     ] {
         sqlx::query(sql)
             .bind(domain.to_string())
@@ -264,4 +273,70 @@ pub async fn forget_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreR
             .await?;
     }
     Ok(())
+}
+
+/// Which directory groups feed alm's users for a domain, and the mass-disable guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSyncConfig {
+    pub group_guids: Vec<String>,
+    pub max_disable_percent: u32,
+}
+
+pub async fn user_sync_config(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+) -> StoreResult<Option<UserSyncConfig>> {
+    let row = sqlx::query(
+        "SELECT group_guids, max_disable_percent FROM domain_user_sync WHERE domain_id = $1",
+    )
+    .bind(domain.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| -> StoreResult<UserSyncConfig> {
+        let text: String = r.try_get("group_guids")?;
+        Ok(UserSyncConfig {
+            group_guids: serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("group_guids: {e}")))?,
+            max_disable_percent: r.try_get::<i64, _>("max_disable_percent")? as u32,
+        })
+    })
+    .transpose()
+}
+
+pub async fn set_user_sync_config(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    config: &UserSyncConfig,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM domain_user_sync WHERE domain_id = $1")
+        .bind(domain.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO domain_user_sync (domain_id, group_guids, max_disable_percent, updated_at) VALUES ($1, $2, $3, $4)")
+        .bind(domain.to_string())
+        .bind(serde_json::to_string(&config.group_guids).expect("strings"))
+        .bind(i64::from(config.max_disable_percent))
+        .bind(to_db(at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Every object of the given kinds in a domain (user sync works on the stored picture).
+pub async fn all_of_kinds(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    kinds: &[&str],
+) -> StoreResult<Vec<DirectoryObject>> {
+    let placeholders = crate::in_list(2, kinds.len());
+    let sql = format!(
+        "SELECT guid, kind, dn, name, enabled, usn_changed, details, synced_at FROM directory_objects \
+         WHERE domain_id = $1 AND kind IN ({placeholders})"
+    );
+    let mut q = sqlx::query(&sql).bind(domain.to_string());
+    for k in kinds {
+        q = q.bind(k.to_string());
+    }
+    q.fetch_all(&mut *conn).await?.iter().map(decode).collect()
 }

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "directory sync: objects, state and runs",
         sql: include_str!("../migrations/0003_directory_sync.sql"),
     },
+    Migration {
+        version: 4,
+        name: "user sync from directory groups",
+        sql: include_str!("../migrations/0004_user_sync.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -46,6 +46,14 @@ pub struct UserRecord {
     pub updated_at: OffsetDateTime,
 }
 
+/// Where a synced user comes from in a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryLink {
+    pub domain: alm_core::DomainId,
+    pub account: String,
+    pub guid: String,
+}
+
 pub struct NewUser<'a> {
     pub id: UserId,
     pub display_name: &'a str,
@@ -53,6 +61,7 @@ pub struct NewUser<'a> {
     pub enabled: bool,
     pub source: UserSource,
     pub password_hash: Option<&'a str>,
+    pub directory: Option<&'a DirectoryLink>,
     pub at: OffsetDateTime,
 }
 
@@ -71,14 +80,17 @@ pub struct UserFilter {
 /// Inserts the user, its emails and its membership of Everyone.
 pub async fn insert(conn: &mut AnyConnection, user: &NewUser<'_>) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO users (id, display_name, enabled, source, password_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        "INSERT INTO users (id, display_name, enabled, source, password_hash, directory_domain, directory_account, \
+         directory_guid, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
     )
     .bind(user.id.to_string())
     .bind(user.display_name)
     .bind(i64::from(user.enabled))
     .bind(user.source.as_str())
     .bind(user.password_hash)
+    .bind(user.directory.map(|d| d.domain.to_string()))
+    .bind(user.directory.map(|d| d.account.clone()))
+    .bind(user.directory.map(|d| d.guid.clone()))
     .bind(to_db(user.at))
     .execute(&mut *conn)
     .await?;
@@ -355,6 +367,29 @@ pub async fn role_ids(conn: &mut AnyConnection, id: UserId) -> StoreResult<Vec<a
         .map(|s| {
             s.parse()
                 .map_err(|_| StoreError::Corrupt(format!("role id {s:?}")))
+        })
+        .collect()
+}
+
+/// Users synced from a domain: (id, objectGUID in the directory, enabled in alm).
+pub async fn synced_from(
+    conn: &mut AnyConnection,
+    domain: alm_core::DomainId,
+) -> StoreResult<Vec<(UserId, String, bool)>> {
+    let rows = sqlx::query("SELECT id, directory_guid, enabled FROM users WHERE directory_domain = $1 AND source = 'synced'")
+        .bind(domain.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("id")?;
+            Ok((
+                id.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("user id {id:?}")))?,
+                r.try_get::<Option<String>, _>("directory_guid")?
+                    .unwrap_or_default(),
+                r.try_get::<i64, _>("enabled")? != 0,
+            ))
         })
         .collect()
 }

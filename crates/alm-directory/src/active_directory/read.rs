@@ -34,6 +34,7 @@ pub const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "msDS-SupportedEncryptionTypes",
     "dNSHostName",
     "msDS-AllowedToDelegateTo",
+    "mail",
 ];
 pub const GROUP_ATTRIBUTES: &[&str] = &[
     "objectGUID",

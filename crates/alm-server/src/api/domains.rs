@@ -170,6 +170,9 @@ pub struct SyncRunView {
     pub added: u64,
     pub updated: u64,
     pub removed: u64,
+    /// Users the user sync created and disabled.
+    pub users_created: u64,
+    pub users_disabled: u64,
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
@@ -186,6 +189,8 @@ impl From<SyncRun> for SyncRunView {
             added: r.added,
             updated: r.updated,
             removed: r.removed,
+            users_created: r.users_created,
+            users_disabled: r.users_disabled,
             error: r.error,
             started_at: r.started_at,
             finished_at: r.finished_at,
@@ -257,6 +262,83 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_domain))
         .routes(routes!(list_sync_runs))
         .routes(routes!(list_objects))
+        .routes(routes!(get_user_sync, set_user_sync))
+}
+
+/// User sync: the directory groups whose members (through child groups too) become alm users.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserSyncBody {
+    /// objectGUIDs of groups a sync of this domain has found (`GET …/objects?kind=group`).
+    #[schema(value_type = Vec<String>, format = Uuid)]
+    pub group_guids: Vec<uuid::Uuid>,
+    /// A sync that would disable more than this share of the synced users stops and alerts
+    /// instead (default 10).
+    #[schema(minimum = 0, maximum = 100)]
+    pub max_disable_percent: Option<u32>,
+}
+
+/// The domain's user-sync settings (an empty group list: user sync is off).
+#[utoipa::path(get, path = "/api/v1/domains/{id}/user-sync", tag = "domains", params(("id" = String, Path, description = ID)),
+    responses((status = 200, body = UserSyncBody)))]
+async fn get_user_sync(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserSyncBody>> {
+    let can = auth.can::<perm::DomainRead>()?;
+    let id: DomainId = parse_id(&id, "domain")?;
+    let config = crate::services::user_sync::settings(&s.db, &can, id).await?;
+    Ok(Json(match config {
+        Some(c) => UserSyncBody {
+            group_guids: c
+                .group_guids
+                .iter()
+                .filter_map(|g| g.parse().ok())
+                .collect(),
+            max_disable_percent: Some(c.max_disable_percent),
+        },
+        None => UserSyncBody {
+            group_guids: vec![],
+            max_disable_percent: Some(crate::services::user_sync::DEFAULT_MAX_DISABLE_PERCENT),
+        },
+    }))
+}
+
+/// Choose the groups whose members become alm users; applied at every sync.
+#[utoipa::path(put, path = "/api/v1/domains/{id}/user-sync", tag = "domains", params(("id" = String, Path, description = ID)),
+    request_body = UserSyncBody, responses((status = 200, body = UserSyncBody)))]
+async fn set_user_sync(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UserSyncBody>,
+) -> ApiResult<Json<UserSyncBody>> {
+    let can = auth.can::<perm::DomainUpdate>()?;
+    let id: DomainId = parse_id(&id, "domain")?;
+    let config = alm_store::directory_sync::UserSyncConfig {
+        group_guids: body.group_guids.iter().map(|g| g.to_string()).collect(),
+        max_disable_percent: body
+            .max_disable_percent
+            .unwrap_or(crate::services::user_sync::DEFAULT_MAX_DISABLE_PERCENT),
+    };
+    let saved = crate::services::user_sync::configure(
+        &s.db,
+        s.clock.as_ref(),
+        &can,
+        &auth.principal.actor,
+        id,
+        config,
+    )
+    .await?;
+    Ok(Json(UserSyncBody {
+        group_guids: saved
+            .group_guids
+            .iter()
+            .filter_map(|g| g.parse().ok())
+            .collect(),
+        max_disable_percent: Some(saved.max_disable_percent),
+    }))
 }
 
 fn bad_query(field: &str, rule: &str, message: &str) -> ApiError {

@@ -67,6 +67,8 @@ fn account(e: &DirectoryEntry, at: OffsetDateTime) -> DirectoryObject {
             "user_account_control": e.user_account_control,
             "account_expires": expires,
             "sid": e.sid.as_ref().map(|s| s.to_string()),
+            "display_name": e.first("displayName"),
+            "mail": e.first("mail"),
         })
         .to_string(),
         synced_at: at,
@@ -173,6 +175,8 @@ pub async fn run(
         added: 0,
         updated: 0,
         removed: 0,
+        users_created: 0,
+        users_disabled: 0,
         error: None,
     };
     let mut tx = db.begin_write().await?;
@@ -198,6 +202,15 @@ pub async fn run(
                     run.removed += 1;
                 }
             }
+            if let Some(config) = directory_sync::user_sync_config(&mut tx, id).await? {
+                match super::user_sync::apply(&mut tx, clock, id, &config).await? {
+                    Ok(users) => {
+                        run.users_created = users.created;
+                        run.users_disabled = users.disabled;
+                    }
+                    Err(guard) => return stopped_by_guard(db, clock, actor, tx, run, guard).await,
+                }
+            }
             let last_full = if mode == SyncMode::Full {
                 started_at
             } else {
@@ -219,6 +232,43 @@ pub async fn run(
     )
     .await?;
     tx.commit().await?;
+    Ok(run)
+}
+
+/// The mass-disable guard tripped: everything this sync did is rolled back; only the failed
+/// run and the alert are recorded.
+async fn stopped_by_guard(
+    db: &Db,
+    clock: &dyn Clock,
+    actor: &Actor,
+    tx: alm_store::WriteTx,
+    mut run: SyncRun,
+    guard: super::user_sync::GuardTripped,
+) -> ServiceResult<SyncRun> {
+    drop(tx);
+    run.outcome = "failed".into();
+    (
+        run.added,
+        run.updated,
+        run.removed,
+        run.users_created,
+        run.users_disabled,
+    ) = (0, 0, 0, 0, 0);
+    run.error = Some(guard.to_string());
+    run.finished_at = clock.now();
+    let mut tx = db.begin_write().await?;
+    directory_sync::insert_run(&mut tx, &run).await?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "domain.user-sync-stopped",
+        Subject::new("domain", run.domain_id),
+        json!({"alert": true, "would_disable": guard.would_disable, "synced_users": guard.synced_enabled, "max_percent": guard.max_percent}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::warn!(domain = %run.domain_id, would_disable = guard.would_disable, "user sync stopped by the mass-disable guard");
     Ok(run)
 }
 

@@ -11,6 +11,7 @@ pub mod domains;
 pub mod groups;
 pub mod login;
 pub mod roles;
+pub mod user_sync;
 pub mod users;
 
 use alm_core::permissions::{Denied, EffectivePermissions};

@@ -105,6 +105,7 @@ pub(crate) async fn insert_user(
     source: UserSource,
     password_hash: Option<&str>,
 ) -> ServiceResult<UserDetail> {
+    let directory = None;
     let mut errors = ValidationErrors::new();
     let name = errors.check(ObjectName::parse("display_name", &input.display_name));
     let emails = parse_emails("emails", &input.emails, &mut errors);
@@ -123,6 +124,7 @@ pub(crate) async fn insert_user(
             enabled: input.enabled,
             source,
             password_hash,
+            directory,
             at: now,
         },
     )

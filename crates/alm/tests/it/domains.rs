@@ -172,3 +172,81 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn user_sync_brings_group_members_in_and_the_guard_stops_mass_disables(backend: Backend) {
+        use alm_directory::{Directory, NewUser};
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let dir = ad::connect();
+        let ou = ad::test_ou(&dir, "usync").await;
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned();
+        let person = |n: usize| NewUser {
+            parent_dn: ou.clone(),
+            sam_account_name: format!("p{n}{tag}"),
+            user_principal_name: format!("p{n}{tag}@corp.example.test"),
+            description: None,
+            attributes: vec![("mail".into(), vec![format!("person{n}.{tag}@example.test")]), ("displayName".into(), vec![format!("Person {n}")])],
+            password: alm_directory::password::PasswordPolicy::default().generate("p", ""),
+            enabled: true,
+            account_expires: alm_core::filetime::AccountExpires::Never,
+        };
+        let mut people = Vec::new();
+        for n in 1..=5 {
+            people.push(dir.create_user(&person(n)).await.unwrap());
+        }
+        // Staff = p1, p2 and the nested group Admins (p3); p4 and p5 are outside.
+        let nested = dir.create_group(&format!("admins{tag}"), &ou, &[people[2].dn.clone()]).await.unwrap();
+        dir.create_group(&format!("staff{tag}"), &ou, &[people[0].dn.clone(), people[1].dn.clone(), nested]).await.unwrap();
+        let id = scoped_domain(&s, &ou).await;
+        admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        let (_, groups) = admin.get(&format!("/api/v1/domains/{id}/objects?kind=group&q=staff{tag}")).await;
+        let staff = groups["items"][0]["guid"].as_str().unwrap().to_owned();
+
+        let (st, problem) = admin.put(&format!("/api/v1/domains/{id}/user-sync"), json!({"group_guids": [uuid::Uuid::new_v4()]})).await;
+        assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("group_guids[0]")), "{problem}");
+        let (st, config) = admin.put(&format!("/api/v1/domains/{id}/user-sync"), json!({"group_guids": [staff], "max_disable_percent": 40})).await;
+        assert_eq!((st, config["max_disable_percent"].as_u64()), (200, Some(40)), "{config}");
+
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        assert_eq!((run["outcome"].as_str(), run["users_created"].as_u64()), (Some("succeeded"), Some(3)), "{run}");
+        let (_, users) = admin.get(&format!("/api/v1/users?q={tag}")).await;
+        let mut emails: Vec<&str> = users["items"].as_array().unwrap().iter().map(|u| u["emails"][0].as_str().unwrap()).collect();
+        emails.sort();
+        assert_eq!(emails, [format!("person1.{tag}@example.test"), format!("person2.{tag}@example.test"), format!("person3.{tag}@example.test")]);
+        assert!(users["items"].as_array().unwrap().iter().all(|u| u["source"] == "synced" && u["enabled"] == true));
+        assert!(users["items"].as_array().unwrap().iter().any(|u| u["display_name"] == "Person 3"), "nested member with its display name");
+
+        // One of three disabled in the directory (33% ≤ 40%): disabled in alm at the next sync.
+        dir.set_enabled(&people[0].dn, false).await.unwrap();
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        assert_eq!((run["outcome"].as_str(), run["users_disabled"].as_u64()), (Some("succeeded"), Some(1)), "{run}");
+        let (_, disabled) = admin.get(&format!("/api/v1/users?q=person1.{tag}")).await;
+        assert_eq!(disabled["items"][0]["enabled"], false);
+        let (_, events) = admin.get("/api/v1/audit?action=user.disabled-by-sync").await;
+        assert_eq!(events["total"], 1);
+
+        // Both remaining members disabled at once (2 of 2 = 100% > 40%): the guard stops the sync.
+        dir.set_enabled(&people[1].dn, false).await.unwrap();
+        dir.set_enabled(&people[2].dn, false).await.unwrap();
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        assert_eq!(run["outcome"], "failed", "{run}");
+        assert!(run["error"].as_str().unwrap().contains("mass-disable guard"), "{run}");
+        let (_, still) = admin.get(&format!("/api/v1/users?q={tag}&enabled=true")).await;
+        assert_eq!(still["total"], 2, "nothing was disabled");
+        let (_, alert) = admin.get("/api/v1/audit?action=domain.user-sync-stopped").await;
+        assert_eq!(alert["items"][0]["summary"]["would_disable"], 2);
+
+        // The directory unreachable: no user is disabled either.
+        admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": "ldaps://127.0.0.1:1"})).await;
+        admin.put(&format!("/api/v1/domains/{id}/user-sync"), json!({"group_guids": [staff], "max_disable_percent": 100})).await;
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        assert_eq!(run["outcome"], "failed");
+        let (_, still) = admin.get(&format!("/api/v1/users?q={tag}&enabled=true")).await;
+        assert_eq!(still["total"], 2, "an unreachable directory disables nobody");
+        s.stop().await;
+    }
+}

@@ -85,6 +85,9 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::POST, "/api/v1/domains/{domain}/sync", None,                   [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/domains/{domain}/sync-runs", None,               [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/domains/{domain}/objects", None,                 [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/domains/{domain}/user-sync", None,               [401, 403, 403, 403, 403, 401, 200]),
+        (M::PUT, "/api/v1/domains/{domain}/user-sync", body(json!({"group_guids": []})),
+                                                                           [401, 403, 403, 403, 403, 401, 200]),
     ]
 }
 

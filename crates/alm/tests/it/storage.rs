@@ -37,6 +37,7 @@ async fn add_user(db: &Db, name: &str, email: &str) -> UserId {
             enabled: true,
             source: UserSource::Local,
             password_hash: None,
+            directory: None,
             at: T0,
         },
     )
@@ -70,7 +71,7 @@ on_both_backends! {
         let mut tx = db.begin_write().await.unwrap();
         let err = users::insert(
             &mut tx,
-            &NewUser { id: UserId::new_v7(T0), display_name: "Alias", emails: &emails, enabled: true, source: UserSource::Local, password_hash: None, at: T0 },
+            &NewUser { id: UserId::new_v7(T0), display_name: "Alias", emails: &emails, enabled: true, source: UserSource::Local, password_hash: None, directory: None, at: T0 },
         )
         .await
         .unwrap_err();
