@@ -11,6 +11,7 @@ pub mod names;
 pub mod paging;
 pub mod permissions;
 pub mod roles;
+pub mod schedule;
 pub mod secret;
 pub mod validation;
 

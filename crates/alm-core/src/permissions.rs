@@ -223,6 +223,16 @@ impl EffectivePermissions {
     }
 }
 
+/// A capability for alm's own scheduled work (the system actor), never for a request: the
+/// scheduler runs syncs and sweeps with it. Scope: everything.
+pub fn system_capability<P: PermissionMarker>() -> Can<P> {
+    Can {
+        actor: UserId(uuid::Uuid::nil()),
+        scope: Scope::All,
+        _marker: PhantomData,
+    }
+}
+
 macro_rules! markers {
     ($($name:ident = $feature:ident : $right:ident),+ $(,)?) => {
         /// Marker types for [`Can`], one per permission a service can require.

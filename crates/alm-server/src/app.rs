@@ -199,6 +199,36 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     response
 }
 
+/// Checks scheduled work at the top of each hour, for the life of the process.
+/// (One process today; with several replicas a PostgreSQL advisory lock will elect the one
+/// that runs it — the lifecycle scheduler's issue.)
+pub fn spawn_scheduler(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let now = state.clock.now();
+            let wait = alm_core::schedule::next_top_of_hour(now) - now;
+            tokio::time::sleep(
+                wait.try_into()
+                    .unwrap_or(std::time::Duration::from_secs(60)),
+            )
+            .await;
+            match crate::services::scheduled_sync::run_due(
+                &state.db,
+                state.clock.as_ref(),
+                &state.master_key,
+            )
+            .await
+            {
+                Ok(runs) if !runs.is_empty() => {
+                    tracing::info!(runs = runs.len(), "scheduled domain syncs ran")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "scheduled domain syncs could not run"),
+            }
+        }
+    })
+}
+
 /// A server bound to its address and running in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,

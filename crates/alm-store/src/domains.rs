@@ -21,11 +21,17 @@ pub struct DomainRecord {
     pub base_dn: String,
     /// The password policy as JSON text (the server owns its shape).
     pub password_policy: String,
+    /// The daily sync time, `HH:MM` UTC; `None`: no scheduled sync.
+    pub sync_time: Option<String>,
+    /// When the scheduled sync is next due.
+    pub next_sync_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
-const COLUMNS: &str = "id, name, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, password_policy, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, password_policy, \
+    sync_time, next_sync_at, created_at, updated_at";
 
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
     let id: String = row.try_get("id")?;
@@ -41,6 +47,8 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
         ca_pem: row.try_get("ca_pem")?,
         base_dn: row.try_get("base_dn")?,
         password_policy: row.try_get("password_policy")?,
+        sync_time: row.try_get("sync_time")?,
+        next_sync_at: crate::time_codec::opt_from_db(row.try_get("next_sync_at")?)?,
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
     })
@@ -49,7 +57,8 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
 pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO domains (id, name, name_key, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, \
-         password_policy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         password_policy, sync_time, next_sync_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(d.id.to_string())
     .bind(&d.name)
@@ -61,6 +70,8 @@ pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
     .bind(d.ca_pem.as_deref())
     .bind(&d.base_dn)
     .bind(&d.password_policy)
+    .bind(d.sync_time.as_deref())
+    .bind(d.next_sync_at.map(to_db))
     .bind(to_db(d.created_at))
     .bind(to_db(d.updated_at))
     .execute(&mut *conn)
@@ -72,7 +83,7 @@ pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
 pub async fn update(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
     sqlx::query(
         "UPDATE domains SET name = $1, name_key = $2, url = $3, bind_identity = $4, bind_password_sealed = $5, \
-         ca_pem = $6, base_dn = $7, password_policy = $8, updated_at = $9 WHERE id = $10",
+         ca_pem = $6, base_dn = $7, password_policy = $8, sync_time = $9, next_sync_at = $10, updated_at = $11 WHERE id = $12",
     )
     .bind(&d.name)
     .bind(d.name.to_lowercase())
@@ -82,6 +93,8 @@ pub async fn update(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
     .bind(d.ca_pem.as_deref())
     .bind(&d.base_dn)
     .bind(&d.password_policy)
+    .bind(d.sync_time.as_deref())
+    .bind(d.next_sync_at.map(to_db))
     .bind(to_db(d.updated_at))
     .bind(d.id.to_string())
     .execute(&mut *conn)
@@ -124,6 +137,38 @@ pub async fn list(conn: &mut AnyConnection) -> StoreResult<Vec<DomainRecord>> {
 pub async fn delete(conn: &mut AnyConnection, id: DomainId) -> StoreResult<()> {
     crate::directory_sync::forget_domain(conn, id).await?;
     sqlx::query("DELETE FROM domains WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Domains whose scheduled sync is due at `now` (by the `next_sync_at` index).
+pub async fn due_for_sync(
+    conn: &mut AnyConnection,
+    now: OffsetDateTime,
+) -> StoreResult<Vec<DomainId>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM domains WHERE next_sync_at IS NOT NULL AND next_sync_at <= $1 ORDER BY next_sync_at, id",
+    )
+    .bind(to_db(now))
+    .fetch_all(&mut *conn)
+    .await?;
+    ids.iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| StoreError::Corrupt(format!("domain id {s:?}")))
+        })
+        .collect()
+}
+
+pub async fn set_next_sync(
+    conn: &mut AnyConnection,
+    id: DomainId,
+    at: Option<OffsetDateTime>,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE domains SET next_sync_at = $1 WHERE id = $2")
+        .bind(at.map(to_db))
         .bind(id.to_string())
         .execute(&mut *conn)
         .await?;

@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "user sync from directory groups",
         sql: include_str!("../migrations/0004_user_sync.sql"),
     },
+    Migration {
+        version: 5,
+        name: "scheduled domain syncs",
+        sql: include_str!("../migrations/0005_scheduled_sync.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -68,6 +68,11 @@ pub struct DomainView {
     pub ca_pem: Option<String>,
     pub base_dn: String,
     pub password_rules: PasswordRulesBody,
+    /// Daily sync time, `HH:MM` UTC, if scheduled.
+    pub sync_time: Option<String>,
+    /// When the scheduled sync is next due.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_sync_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -86,6 +91,8 @@ impl From<DomainInfo> for DomainView {
             ca_pem: r.ca_pem,
             base_dn: r.base_dn,
             password_rules: d.password_rules.into(),
+            sync_time: r.sync_time,
+            next_sync_at: r.next_sync_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -116,6 +123,10 @@ pub struct CreateDomainBody {
     #[schema(min_length = 1, max_length = 1024)]
     pub base_dn: String,
     pub password_rules: Option<PasswordRulesBody>,
+    /// Daily sync time, `HH:MM` UTC (checked at the top of each hour; a time already past
+    /// today first runs tomorrow). Omit for no scheduled sync.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub sync_time: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -139,6 +150,9 @@ pub struct UpdateDomainBody {
     #[schema(min_length = 1, max_length = 1024)]
     pub base_dn: Option<String>,
     pub password_rules: Option<PasswordRulesBody>,
+    /// `HH:MM` UTC; an empty string turns the scheduled sync off.
+    #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9])?$")]
+    pub sync_time: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -468,6 +482,7 @@ async fn create_domain(
         ca_pem: Some(body.ca_pem),
         base_dn: Some(body.base_dn),
         password_rules: body.password_rules.map(Into::into),
+        sync_time: body.sync_time.map(Some),
     };
     let d = svc::create(
         &s.db,
@@ -514,6 +529,9 @@ async fn update_domain(
             .map(|c| Some(c).filter(|c| !c.trim().is_empty())),
         base_dn: body.base_dn,
         password_rules: body.password_rules.map(Into::into),
+        sync_time: body
+            .sync_time
+            .map(|t| Some(t).filter(|t| !t.trim().is_empty())),
     };
     Ok(Json(
         svc::update(

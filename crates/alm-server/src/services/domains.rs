@@ -71,6 +71,8 @@ pub struct DomainInput {
     pub ca_pem: Option<Option<String>>,
     pub base_dn: Option<String>,
     pub password_rules: Option<PasswordRules>,
+    /// `Some(Some("HH:MM"))` sets the daily sync time (UTC), `Some(None)` turns it off.
+    pub sync_time: Option<Option<String>>,
 }
 
 /// The outcome of a connection test.
@@ -210,6 +212,31 @@ fn build_record(
         .or_else(|| before.and_then(|b| serde_json::from_str(&b.password_policy).ok()))
         .unwrap_or_default();
     errors.check(PasswordPolicy::from(rules).validate("password_rules"));
+    // A new or changed sync time is first due at its next occurrence (a time already past
+    // today runs tomorrow); an unchanged one keeps its due instant.
+    let (sync_time, next_sync_at) = match input.sync_time {
+        None => (
+            before.and_then(|b| b.sync_time.clone()),
+            before.and_then(|b| b.next_sync_at),
+        ),
+        Some(None) => (None, None),
+        Some(Some(text)) => {
+            match errors.check(alm_core::schedule::parse_time_of_day("sync_time", &text)) {
+                Some(t) => {
+                    let text = format!("{:02}:{:02}", t.hour(), t.minute());
+                    let unchanged =
+                        before.is_some_and(|b| b.sync_time.as_deref() == Some(text.as_str()));
+                    let next = if unchanged {
+                        before.and_then(|b| b.next_sync_at)
+                    } else {
+                        Some(alm_core::schedule::next_daily_run(now, t))
+                    };
+                    (Some(text), next)
+                }
+                None => (None, None),
+            }
+        }
+    };
     // The URL and the CA certificate are checked by building the client, without connecting.
     if let (Some(url), Some(identity), Some(base)) = (&url, &bind_identity, &base_dn) {
         let probe = DirectoryConfig {
@@ -242,6 +269,8 @@ fn build_record(
             ca_pem,
             base_dn: base_dn.expect("checked"),
             password_policy: serde_json::to_string(&rules).expect("plain struct"),
+            sync_time,
+            next_sync_at,
             created_at,
             updated_at: now,
         },

@@ -11,6 +11,7 @@ pub mod domains;
 pub mod groups;
 pub mod login;
 pub mod roles;
+pub mod scheduled_sync;
 pub mod user_sync;
 pub mod users;
 

@@ -32,6 +32,7 @@ pub async fn run(args: ConfigArgs, listen: Option<String>) -> anyhow::Result<Exi
         }
     }
     let server = alm_server::start(state.clone(), &listen).await?;
+    let scheduler = alm_server::app::spawn_scheduler(state.clone());
     let base = state
         .config
         .public_url
@@ -49,6 +50,7 @@ pub async fn run(args: ConfigArgs, listen: Option<String>) -> anyhow::Result<Exi
     tracing::info!(addr = %server.addr, backend = state.db.backend().name(), "alm serving");
     shutdown_signal().await;
     tracing::info!("shutting down");
+    scheduler.abort();
     server.shutdown().await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -80,6 +80,7 @@ on_both_backends! {
             (with("password_rules", json!({"length": 8, "lowercase": true, "uppercase": true, "digits": true, "symbols": true})), 422, "password_rules.length"),
             (with("password_rules", json!({"length": 20, "lowercase": true, "uppercase": true, "digits": false, "symbols": false})), 422, "password_rules"),
             (with("name", json!("taken")), 409, "name"),
+            (with("sync_time", json!("25:00")), 422, "sync_time"),
             (with("colour", json!("red")), 422, "colour"),
         ];
         for (body, status, field) in cases {
@@ -247,6 +248,42 @@ on_both_backends! {
         assert_eq!(run["outcome"], "failed");
         let (_, still) = admin.get(&format!("/api/v1/users?q={tag}&enabled=true")).await;
         assert_eq!(still["total"], 2, "an unreachable directory disables nobody");
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn scheduled_syncs_run_when_due_and_a_past_time_waits_for_tomorrow(backend: Backend) {
+        use alm_server::services::scheduled_sync::run_due;
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let dir = ad::connect();
+        let ou = ad::test_ou(&dir, "sched").await;
+        // The test clock says 2026-11-29 10:00 UTC: 09:00 has passed today.
+        let mut body = samba_domain("Scheduled");
+        body["base_dn"] = json!(ou);
+        body["sync_time"] = json!("09:00");
+        let (st, d) = admin.post("/api/v1/domains", body).await;
+        assert_eq!(st, 201, "{d}");
+        assert_eq!(d["next_sync_at"], "2026-11-30T09:00:00Z", "a time already past today runs tomorrow");
+        let id = d["id"].as_str().unwrap().to_owned();
+        let state = s.state();
+        assert!(run_due(&state.db, s.clock.as_ref(), &state.master_key).await.unwrap().is_empty(), "not due yet");
+
+        // The hourly check after 09:00 tomorrow runs it, as the system, and schedules the next.
+        s.clock.set(time::macros::datetime!(2026-11-30 10:00 UTC));
+        let runs = run_due(&state.db, s.clock.as_ref(), &state.master_key).await.unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!((runs[0].outcome.as_str(), runs[0].mode.as_str()), ("succeeded", "full"));
+        let (_, d) = admin.get(&format!("/api/v1/domains/{id}")).await;
+        assert_eq!(d["next_sync_at"], "2026-12-01T09:00:00Z");
+        assert!(run_due(&state.db, s.clock.as_ref(), &state.master_key).await.unwrap().is_empty(), "once a day");
+        let (_, audit) = admin.get(&format!("/api/v1/audit?action=domain.synced&object_id={id}")).await;
+        assert_eq!(audit["items"][0]["actor_kind"], "system");
+
+        // Turning the schedule off.
+        let (_, d) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"sync_time": ""})).await;
+        assert!(d["sync_time"].is_null() && d["next_sync_at"].is_null(), "{d}");
         s.stop().await;
     }
 }
