@@ -70,6 +70,10 @@ typed_id!(
     /// A directory domain alm connects to.
     DomainId
 );
+typed_id!(
+    /// A vault alm keeps credentials in.
+    VaultId
+);
 
 #[cfg(test)]
 mod tests {

@@ -270,6 +270,10 @@ markers!(
     DomainRead = DirectoryService: Read,
     DomainUpdate = DirectoryService: Update,
     DomainDelete = DirectoryService: Delete,
+    VaultCreate = Vault: Create,
+    VaultRead = Vault: Read,
+    VaultUpdate = Vault: Update,
+    VaultDelete = Vault: Delete,
 );
 
 #[cfg(test)]

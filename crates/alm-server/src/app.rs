@@ -57,6 +57,9 @@ pub async fn open_database(config: &Config, clock: &dyn Clock) -> anyhow::Result
     bootstrap::ensure_builtins(&db, clock)
         .await
         .context("cannot create the built-in roles and groups")?;
+    crate::services::vaults::ensure_builtin(&db, clock)
+        .await
+        .context("cannot create the built-in vault")?;
     Ok(db)
 }
 

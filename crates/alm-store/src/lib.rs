@@ -21,6 +21,7 @@ pub mod roles;
 pub mod sessions;
 pub mod time_codec;
 pub mod users;
+pub mod vaults;
 
 pub use db::{Backend, Db, WriteTx};
 pub use error::StoreError;

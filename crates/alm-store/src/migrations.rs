@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "scheduled domain syncs",
         sql: include_str!("../migrations/0005_scheduled_sync.sql"),
     },
+    Migration {
+        version: 6,
+        name: "vaults and the built-in vault's entries",
+        sql: include_str!("../migrations/0006_vaults.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -14,6 +14,7 @@ pub mod me;
 pub mod roles;
 pub mod session;
 pub mod users;
+pub mod vaults;
 
 use crate::state::AppState;
 use error::Problem;
@@ -225,4 +226,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(api_tokens::router())
         .merge(audit::router())
         .merge(domains::router())
+        .merge(vaults::router())
 }

@@ -14,6 +14,7 @@ pub mod roles;
 pub mod scheduled_sync;
 pub mod user_sync;
 pub mod users;
+pub mod vaults;
 
 use alm_core::permissions::{Denied, EffectivePermissions};
 use alm_core::{FieldError, UserId, ValidationErrors};

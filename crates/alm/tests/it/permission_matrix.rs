@@ -86,6 +86,13 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::GET, "/api/v1/domains/{domain}/sync-runs", None,               [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/domains/{domain}/objects", None,                 [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/domains/{domain}/user-sync", None,               [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/vaults", None,                                   [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/vaults", body(json!({"name": "V {unique}", "kind": "openbao", "address": "http://127.0.0.1:1", "credential": "x"})),
+                                                                           [401, 403, 403, 403, 403, 401, 201]),
+        (M::GET, "/api/v1/vaults/{vault}", None,                           [401, 403, 403, 403, 403, 401, 200]),
+        (M::PATCH, "/api/v1/vaults/{vault}", body(json!({"mount": "kv"})), [401, 403, 403, 403, 403, 401, 200]),
+        (M::DELETE, "/api/v1/vaults/{vault}", None,                        [401, 403, 403, 403, 403, 401, 204]),
+        (M::POST, "/api/v1/vaults/{vault}/check", None,                    [401, 403, 403, 403, 403, 401, 200]),
         (M::PUT, "/api/v1/domains/{domain}/user-sync", body(json!({"group_guids": []})),
                                                                            [401, 403, 403, 403, 403, 401, 200]),
     ]
@@ -139,6 +146,13 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         )
         .await;
     let domain = domain["id"].as_str().unwrap().to_owned();
+    let (_, vault) = admin
+        .post(
+            "/api/v1/vaults",
+            json!({"name": format!("Fixture vault {n}"), "kind": "openbao", "address": "http://127.0.0.1:1", "credential": "x"}),
+        )
+        .await;
+    let vault = vault["id"].as_str().unwrap().to_owned();
     vec![
         ("{user}", user.clone()),
         ("{member}", user),
@@ -146,6 +160,7 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         ("{role}", role),
         ("{token}", token),
         ("{domain}", domain),
+        ("{vault}", vault),
     ]
 }
 
@@ -201,7 +216,8 @@ on_both_backends! {
         let rows = table();
         let mut covered: BTreeSet<(String, String)> =
             rows.iter().map(|(m, p, _, _)| (m.to_string(), p.replace("{member}", "{user_id}").replace("{user}", "{id}").replace("{group}", "{id}").replace("{role}", "{id}").replace("{token}", "{id}")
-                .replace("{domain}", "{id}"))).collect();
+                .replace("{domain}", "{id}")
+                .replace("{vault}", "{id}"))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));
         assert_eq!(covered, documented, "the matrix must list every documented route, and only those");
 

@@ -170,3 +170,68 @@ async fn aws_secrets_manager_refuses_a_wrong_secret_key() {
     );
     assert!(!e.to_string().contains("Passw0rd"), "{e}");
 }
+
+mod through_the_server {
+    use super::*;
+    use crate::support::{on_both_backends, TestServer};
+    use serde_json::json;
+
+    on_both_backends! {
+        async fn the_builtin_vault_seals_entries_in_alms_database(backend: Backend) {
+            let s = TestServer::start(backend).await;
+            let (_, vaults) = s.admin().get("/api/v1/vaults").await;
+            let builtin = vaults.as_array().unwrap().iter().find(|v| v["kind"] == "builtin").expect("created at first start").clone();
+            let id: alm_core::VaultId = builtin["id"].as_str().unwrap().parse().unwrap();
+            let state = s.state();
+            let clock: Arc<dyn alm_core::Clock> = s.clock.clone();
+            let vault = alm_server::services::vaults::BuiltinVault::new(state.db.clone(), state.master_key.clone(), clock, id);
+            round_trip(&vault, &folder("alm")).await;
+            vault.put("alm", "kept", &secret("kept", "Kept-Passw0rd!")).await.unwrap();
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&s.db.url).await.unwrap();
+            let sealed: String = sqlx::query_scalar("SELECT payload_sealed FROM builtin_vault_entries WHERE name = 'kept'").fetch_one(&mut conn).await.unwrap();
+            assert!(sealed.starts_with("v1:") && !sealed.contains("Kept-Passw0rd"), "sealed at rest");
+            let (st, _) = s.admin().delete(&format!("/api/v1/vaults/{id}")).await;
+            assert_eq!(st, 409, "the built-in vault stays");
+            s.stop().await;
+        }
+    }
+
+    on_both_backends! {
+        async fn external_vaults_are_configured_checked_and_refused_field_by_field(backend: Backend) {
+            let s = TestServer::start(backend).await;
+            let admin = s.admin();
+            let (st, bao) = admin.post("/api/v1/vaults", json!({"name": "OpenBao", "kind": "openbao", "address": env("ALMTEST_OPENBAO_ADDR"), "credential": env("ALMTEST_OPENBAO_ALM_TOKEN")})).await;
+            assert_eq!(st, 201, "{bao}");
+            assert!(!bao.to_string().contains(&env("ALMTEST_OPENBAO_ALM_TOKEN")) && bao["has_credential"] == true);
+            let bao_id = bao["id"].as_str().unwrap();
+            let (_, check) = admin.post_empty(&format!("/api/v1/vaults/{bao_id}/check")).await;
+            assert_eq!(check["ok"], true, "{check}");
+            admin.patch(&format!("/api/v1/vaults/{bao_id}"), json!({"credential": "not-a-token"})).await;
+            let (_, check) = admin.post_empty(&format!("/api/v1/vaults/{bao_id}/check")).await;
+            assert_eq!((check["ok"].as_bool(), check["problem"].as_str()), (Some(false), Some("bad-credentials")), "{check}");
+
+            let (st, aws) = admin.post("/api/v1/vaults", json!({"name": "AWS", "kind": "aws-secrets-manager", "region": env("ALMTEST_MOTO_REGION"),
+                "access_key_id": env("ALMTEST_MOTO_ACCESS_KEY_ID"), "endpoint": env("ALMTEST_MOTO_ENDPOINT"), "credential": env("ALMTEST_MOTO_SECRET_ACCESS_KEY")})).await;
+            assert_eq!(st, 201, "{aws}");
+            let (_, check) = admin.post_empty(&format!("/api/v1/vaults/{}/check", aws["id"].as_str().unwrap())).await;
+            assert_eq!(check["ok"], true, "{check}");
+
+            for (body, field) in [
+                (json!({"name": "X", "kind": "azure-key-vault", "credential": "t"}), "kind"),
+                (json!({"name": "X", "kind": "openbao", "credential": "t"}), "address"),
+                (json!({"name": "X", "kind": "openbao", "address": "vault.example.com", "credential": "t"}), "address"),
+                (json!({"name": "X", "kind": "aws-secrets-manager", "region": "EU West", "access_key_id": "k", "credential": "t"}), "region"),
+                (json!({"name": "X", "kind": "openbao", "address": "https://vault.example.com"}), "credential"),
+                (json!({"name": "openbao", "kind": "openbao", "address": "https://vault.example.com", "credential": "t"}), "name"),
+            ] {
+                let (st, problem) = admin.post("/api/v1/vaults", body.clone()).await;
+                assert!(st == 422 || st == 409, "{body}: {st}");
+                assert_eq!(problem["errors"][0]["field"].as_str(), Some(field), "{body}: {problem}");
+            }
+            let (_, list) = admin.get("/api/v1/vaults").await;
+            assert_eq!(list.as_array().unwrap().len(), 3, "built-in, OpenBao, AWS and nothing else");
+            s.stop().await;
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! `/api/v1/vaults`: where provisioned credentials are kept (SPEC §7.6). The credential (a
+//! token, a secret access key) is write-only.
+
+use super::domains::CheckView;
+use super::error::ApiResult;
+use super::extract::{parse_id, ApiJson};
+use crate::auth::principal::Authenticated;
+use crate::services::vaults::{self as svc, VaultInfo, VaultInput, VaultSettings};
+use crate::state::AppState;
+use alm_core::permissions::perm;
+use alm_core::VaultId;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultView {
+    pub id: VaultId,
+    pub name: String,
+    /// `builtin`, `openbao` or `aws-secrets-manager`.
+    pub kind: String,
+    /// OpenBao / HashiCorp Vault: the URL.
+    pub address: Option<String>,
+    /// OpenBao: the KV v2 mount (default `secret`).
+    pub mount: Option<String>,
+    pub namespace: Option<String>,
+    /// AWS: the region, access key id and optional endpoint.
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub endpoint: Option<String>,
+    pub ca_pem: Option<String>,
+    /// Whether a credential is stored (it is never shown).
+    pub has_credential: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<VaultInfo> for VaultView {
+    fn from(v: VaultInfo) -> Self {
+        let s = v.settings;
+        Self {
+            id: v.record.id,
+            name: v.record.name,
+            kind: v.record.kind,
+            address: s.address,
+            mount: s.mount,
+            namespace: s.namespace,
+            region: s.region,
+            access_key_id: s.access_key_id,
+            endpoint: s.endpoint,
+            ca_pem: s.ca_pem,
+            has_credential: v.record.credential_sealed.is_some(),
+            created_at: v.record.created_at,
+            updated_at: v.record.updated_at,
+        }
+    }
+}
+
+/// A vault's settings; which ones apply depends on `kind`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VaultBody {
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub name: Option<String>,
+    /// `openbao` or `aws-secrets-manager` (fixed once created).
+    #[schema(pattern = "^(openbao|aws-secrets-manager)$")]
+    pub kind: Option<String>,
+    pub address: Option<String>,
+    pub mount: Option<String>,
+    pub namespace: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub endpoint: Option<String>,
+    pub ca_pem: Option<String>,
+    /// The token (OpenBao) or secret access key (AWS); write-only; omit to keep the stored one.
+    #[schema(min_length = 1, max_length = 4096, format = Password)]
+    pub credential: Option<String>,
+}
+
+impl From<VaultBody> for VaultInput {
+    fn from(b: VaultBody) -> Self {
+        VaultInput {
+            name: b.name,
+            kind: b.kind,
+            settings: VaultSettings {
+                address: b.address,
+                mount: b.mount,
+                namespace: b.namespace,
+                region: b.region,
+                access_key_id: b.access_key_id,
+                endpoint: b.endpoint,
+                ca_pem: b.ca_pem,
+            },
+            credential: b.credential,
+        }
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_vaults, create_vault))
+        .routes(routes!(get_vault, update_vault, delete_vault))
+        .routes(routes!(check_vault))
+}
+
+const ID: &str = "Vault id";
+
+/// Every vault (the built-in one first created at first start).
+#[utoipa::path(get, path = "/api/v1/vaults", tag = "vaults", responses((status = 200, body = Vec<VaultView>)))]
+async fn list_vaults(
+    State(s): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<Vec<VaultView>>> {
+    let can = auth.can::<perm::VaultRead>()?;
+    Ok(Json(
+        svc::list(&s.db, &can)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Add an OpenBao / HashiCorp Vault or AWS Secrets Manager vault.
+#[utoipa::path(post, path = "/api/v1/vaults", tag = "vaults", request_body = VaultBody, responses((status = 201, body = VaultView)))]
+async fn create_vault(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<VaultBody>,
+) -> ApiResult<(StatusCode, Json<VaultView>)> {
+    let can = auth.can::<perm::VaultCreate>()?;
+    let v = svc::create(
+        &s.db,
+        s.clock.as_ref(),
+        &s.master_key,
+        &can,
+        &auth.principal.actor,
+        body.into(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(v.into())))
+}
+
+/// One vault.
+#[utoipa::path(get, path = "/api/v1/vaults/{id}", tag = "vaults", params(("id" = String, Path, description = ID)), responses((status = 200, body = VaultView)))]
+async fn get_vault(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VaultView>> {
+    let can = auth.can::<perm::VaultRead>()?;
+    let id: VaultId = parse_id(&id, "vault")?;
+    Ok(Json(svc::get(&s.db, &can, id).await?.into()))
+}
+
+/// Change a vault's settings or credential; fields left out keep their values.
+#[utoipa::path(patch, path = "/api/v1/vaults/{id}", tag = "vaults", params(("id" = String, Path, description = ID)),
+    request_body = VaultBody, responses((status = 200, body = VaultView)))]
+async fn update_vault(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<VaultBody>,
+) -> ApiResult<Json<VaultView>> {
+    let can = auth.can::<perm::VaultUpdate>()?;
+    let id: VaultId = parse_id(&id, "vault")?;
+    Ok(Json(
+        svc::update(
+            &s.db,
+            s.clock.as_ref(),
+            &s.master_key,
+            &can,
+            &auth.principal.actor,
+            id,
+            body.into(),
+        )
+        .await?
+        .into(),
+    ))
+}
+
+/// Remove a vault (not the built-in one).
+#[utoipa::path(delete, path = "/api/v1/vaults/{id}", tag = "vaults", params(("id" = String, Path, description = ID)), responses((status = 204)))]
+async fn delete_vault(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let can = auth.can::<perm::VaultDelete>()?;
+    let id: VaultId = parse_id(&id, "vault")?;
+    svc::delete(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Authenticate to the vault now with the stored credential.
+#[utoipa::path(post, path = "/api/v1/vaults/{id}/check", tag = "vaults", params(("id" = String, Path, description = ID)), responses((status = 200, body = CheckView)))]
+async fn check_vault(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CheckView>> {
+    let can = auth.can::<perm::VaultRead>()?;
+    let id: VaultId = parse_id(&id, "vault")?;
+    Ok(Json(
+        svc::check(
+            &s.db,
+            &s.clock,
+            &s.master_key,
+            &can,
+            &auth.principal.actor,
+            id,
+        )
+        .await?
+        .into(),
+    ))
+}

@@ -1,0 +1,202 @@
+//! Vault settings and the built-in vault's entries. Credentials and entries are stored sealed
+//! (`crypto.rs`); this module never sees them in the clear.
+
+use crate::error::{StoreError, StoreResult};
+use crate::time_codec::{from_db, to_db};
+use crate::users::conflict_or;
+use alm_core::VaultId;
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultRecord {
+    pub id: VaultId,
+    pub name: String,
+    /// `builtin`, `openbao` or `aws-secrets-manager`.
+    pub kind: String,
+    /// Non-secret settings as JSON (the server owns their shape).
+    pub settings: String,
+    pub credential_sealed: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "id, name, kind, settings, credential_sealed, created_at, updated_at";
+
+fn decode(row: &sqlx::any::AnyRow) -> StoreResult<VaultRecord> {
+    let id: String = row.try_get("id")?;
+    Ok(VaultRecord {
+        id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("vault id {id:?}")))?,
+        name: row.try_get("name")?,
+        kind: row.try_get("kind")?,
+        settings: row.try_get("settings")?,
+        credential_sealed: row.try_get("credential_sealed")?,
+        created_at: from_db(row.try_get("created_at")?)?,
+        updated_at: from_db(row.try_get("updated_at")?)?,
+    })
+}
+
+pub async fn insert(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO vaults (id, name, name_key, kind, settings, credential_sealed, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(v.id.to_string())
+    .bind(&v.name)
+    .bind(v.name.to_lowercase())
+    .bind(&v.kind)
+    .bind(&v.settings)
+    .bind(v.credential_sealed.as_deref())
+    .bind(to_db(v.created_at))
+    .bind(to_db(v.updated_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, "a vault with this name"))?;
+    Ok(())
+}
+
+pub async fn update(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE vaults SET name = $1, name_key = $2, settings = $3, credential_sealed = $4, updated_at = $5 WHERE id = $6",
+    )
+    .bind(&v.name)
+    .bind(v.name.to_lowercase())
+    .bind(&v.settings)
+    .bind(v.credential_sealed.as_deref())
+    .bind(to_db(v.updated_at))
+    .bind(v.id.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, "a vault with this name"))?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut AnyConnection, id: VaultId) -> StoreResult<Option<VaultRecord>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vaults WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+pub async fn find_by_name(conn: &mut AnyConnection, name: &str) -> StoreResult<Option<VaultId>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM vaults WHERE name_key = $1")
+        .bind(name.to_lowercase())
+        .fetch_optional(&mut *conn)
+        .await?;
+    id.map(|s| {
+        s.parse()
+            .map_err(|_| StoreError::Corrupt(format!("vault id {s:?}")))
+    })
+    .transpose()
+}
+
+pub async fn find_builtin(conn: &mut AnyConnection) -> StoreResult<Option<VaultId>> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM vaults WHERE kind = 'builtin' ORDER BY created_at LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    id.map(|s| {
+        s.parse()
+            .map_err(|_| StoreError::Corrupt(format!("vault id {s:?}")))
+    })
+    .transpose()
+}
+
+pub async fn list(conn: &mut AnyConnection) -> StoreResult<Vec<VaultRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM vaults ORDER BY name_key, id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+pub async fn delete(conn: &mut AnyConnection, id: VaultId) -> StoreResult<()> {
+    for sql in [
+        "DELETE FROM builtin_vault_entries WHERE vault_id = $1",
+        "DELETE FROM vaults WHERE id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A built-in vault entry, still sealed.
+pub async fn entry(
+    conn: &mut AnyConnection,
+    vault: VaultId,
+    folder: &str,
+    name: &str,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT payload_sealed FROM builtin_vault_entries WHERE vault_id = $1 AND folder = $2 AND name = $3")
+        .bind(vault.to_string())
+        .bind(folder)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?)
+}
+
+/// Stores an entry (replacing one at the same place).
+pub async fn put_entry(
+    conn: &mut AnyConnection,
+    vault: VaultId,
+    folder: &str,
+    name: &str,
+    sealed: &str,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    let exists = entry(conn, vault, folder, name).await?.is_some();
+    let sql = if exists {
+        "UPDATE builtin_vault_entries SET payload_sealed = $4, updated_at = $5 WHERE vault_id = $1 AND folder = $2 AND name = $3"
+    } else {
+        "INSERT INTO builtin_vault_entries (vault_id, folder, name, payload_sealed, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)"
+    };
+    sqlx::query(sql)
+        .bind(vault.to_string())
+        .bind(folder)
+        .bind(name)
+        .bind(sealed)
+        .bind(to_db(at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_entry(
+    conn: &mut AnyConnection,
+    vault: VaultId,
+    folder: &str,
+    name: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM builtin_vault_entries WHERE vault_id = $1 AND folder = $2 AND name = $3",
+    )
+    .bind(vault.to_string())
+    .bind(folder)
+    .bind(name)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn entry_names(
+    conn: &mut AnyConnection,
+    vault: VaultId,
+    folder: &str,
+) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM builtin_vault_entries WHERE vault_id = $1 AND folder = $2 ORDER BY name",
+    )
+    .bind(vault.to_string())
+    .bind(folder)
+    .fetch_all(&mut *conn)
+    .await?)
+}
