@@ -12,13 +12,16 @@
 #   - incremental sync after 100 changed users: POST …/sync?mode=incremental.
 # Each is measured BENCH_ROUNDS times (default 3) and the median reported; raw dumps and
 # full syncs alternate so that load from elsewhere hits both alike. Targets: full sync
-# ≤ 1.5 × raw dump; incremental ≤ 1 s. Then (BENCH_PHASES=1, the default) alm is restarted
-# with debug logging of HTTP requests and SQL statements, and one more full and incremental
-# sync are split into phases (LDAP read, database writes) from the log timestamps. Those
-# runs are slower than the measured ones (every statement is logged) and are not counted.
+# ≤ 1.5 × raw dump; incremental ≤ 1 s. With BENCH_PHASES=1 (the default), tcpdump records
+# the SYN/FIN packets of the LDAPS connections so each measured step is split into "LDAP
+# connection open" and "the rest" (alm drops its connection before writing its database);
+# then alm is restarted with debug logging of HTTP requests and SQL statements, and one
+# more full and incremental sync are split into phases from the log timestamps (not
+# counted in the figures).
 #
-# Takes about 10 minutes on 2 cores with a warm cargo target directory, most of it
-# filling the directory. Needs root (Samba), and 127.0.0.2 free of another DC (the
+# Takes about 7 minutes on 2 cores with a warm cargo target directory (3 more to rebuild
+# alm), most of it filling the directory (bench/README.md, bench/RESULTS.md). Needs root
+# (Samba), tcpdump (installed with apt when missing) and 127.0.0.2 free of another DC (the
 # address is added to lo when missing and removed again at the end).
 #
 # Knobs (environment): BENCH_USERS (20000), BENCH_GROUPS (2000), BENCH_ROUNDS (3),
@@ -46,6 +49,7 @@ expected=$((1 + users + groups)) # the OU itself, its users and groups
 command -v cargo >/dev/null || die "cargo not found"
 command -v curl >/dev/null || apt_install curl ca-certificates
 samba_install
+[[ $phases != 1 ]] || command -v tcpdump >/dev/null || apt_install tcpdump
 
 # now: seconds since the epoch with microseconds, "." as separator whatever the locale.
 now() { local t=$EPOCHREALTIME; echo "${t/,/.}"; }
@@ -64,10 +68,12 @@ echo "built in $(elapsed "$t") s: $bin" >&2
 work=$(mktemp -d /tmp/almb.XXXXXX)
 added_addr=0
 alm_pid=
+tcpdump_pid=
 cleanup() {
   local rc=$?
   set +e
   if [[ -n $alm_pid ]]; then kill "$alm_pid" 2>/dev/null && wait "$alm_pid" 2>/dev/null; fi
+  if [[ -n $tcpdump_pid ]]; then kill "$tcpdump_pid" 2>/dev/null && wait "$tcpdump_pid" 2>/dev/null; fi
   [[ -f $work/samba/samba.pid ]] && samba_stop "$work/samba"
   if ((added_addr)); then ip addr del "$SAMBA_ADDR/8" dev lo; fi
   if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi
@@ -210,15 +216,34 @@ api -X POST -o "$work/check.json" "$url/api/v1/domains/$domain/check"
 [[ $(json "$work/check.json" 'd["ok"]') == True ]] || { cat "$work/check.json" >&2; die "the domain check failed"; }
 echo "domain $domain: $(json "$work/check.json" 'd["message"]')" >&2
 
-# sync MODE OUT: POST …/sync?mode=MODE, answer in OUT.json; prints the seconds curl took.
+# step NAME START [SECONDS]: NAME ran from START to now (and took SECONDS, when given).
+step() { echo "$1 $2 $(now) ${3:-}" >>"$work/steps"; }
+# sync MODE OUT [STEP]: POST …/sync?mode=MODE, answer in OUT.json; prints the seconds curl
+# took (and records them as step STEP).
 sync() {
-  local out
+  local out t
+  t=$(now)
   out=$(api -X POST -o "$2.json" -w '%{http_code} %{time_total}' "$url/api/v1/domains/$domain/sync?mode=$1")
+  [[ -z ${3:-} ]] || step "$3" "$t" "${out#* }"
   [[ ${out%% *} == 200 && $(json "$2.json" 'd["outcome"]') == succeeded ]] ||
     { cat "$2.json" >&2; die "$1 sync: HTTP ${out%% *}"; }
   echo "${out#* }"
 }
 counts() { json "$1.json" '"added %d, updated %d, removed %d" % (d["added"], d["updated"], d["removed"])'; }
+
+# With BENCH_PHASES=1, tcpdump records the opening (SYN) and closing (FIN) packets of
+# every LDAPS connection (a kernel filter: nothing else is captured, alm is untouched) and
+# $work/steps the start and end of every timed step. alm's sync opens one connection and
+# drops it when the directory has been read, before it writes to its database, so per
+# step: time with the LDAP connection open vs the rest.
+: >"$work/steps"
+if [[ $phases == 1 ]]; then
+  tcpdump -i lo -n -tt -l -U "host $SAMBA_ADDR and tcp port 636 and (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0)" \
+    >"$work/tcp.log" 2>"$work/tcpdump.err" &
+  tcpdump_pid=$!
+  for ((i = 0; i < 50; i++)); do grep -q 'listening on' "$work/tcpdump.err" && break; sleep 0.1; done
+  grep -q 'listening on' "$work/tcpdump.err" || { cat "$work/tcpdump.err" >&2; die "tcpdump did not start"; }
+fi
 
 say "raw dump and full sync, $rounds rounds each, alternating"
 raw=() full=()
@@ -226,7 +251,8 @@ for ((r = 1; r <= rounds; r++)); do
   t=$(now)
   dump /dev/null
   raw+=("$(elapsed "$t")")
-  full+=("$(sync full "$work/full-$r")")
+  step "raw-$r" "$t"
+  full+=("$(sync full "$work/full-$r" "full-$r")")
   n=$(json "$work/full-$r.json" 'd["added"] + d["updated"]')
   [[ $n == "$expected" && $(json "$work/full-$r.json" 'd["removed"]') == 0 ]] ||
     die "full sync $r saw $n objects, expected $expected: $(counts "$work/full-$r")"
@@ -247,7 +273,7 @@ say "incremental sync after $changes changed users, $rounds rounds"
 incr=()
 for ((r = 1; r <= rounds; r++)); do
   change $(((r - 1) * changes)) "$r"
-  incr+=("$(sync incremental "$work/incr-$r")")
+  incr+=("$(sync incremental "$work/incr-$r" "incr-$r")")
   [[ $(json "$work/incr-$r.json" 'd["updated"]') == "$changes" && $(json "$work/incr-$r.json" 'd["added"] + d["removed"]') == 0 ]] ||
     die "incremental sync $r: $(counts "$work/incr-$r"), expected $changes updated"
   printf '  round %d: incremental sync %6.3f s (%s)\n' "$r" "${incr[-1]}" "$(counts "$work/incr-$r")" >&2
@@ -261,7 +287,40 @@ ratio=$(awk -v f="$full_m" -v r="$raw_m" 'BEGIN { printf "%.2f", f / r }')
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "PASS" : "MISS" }'; }
 
 if [[ $phases == 1 ]]; then
-  say "phases: one more full and incremental sync with debug logging (not counted above)"
+  sleep 0.5 # the last FIN
+  kill "$tcpdump_pid" && { wait "$tcpdump_pid" || true; }
+  tcpdump_pid=
+  say "phases of the measured steps: time with LDAPS connections open (from tcpdump) vs the rest"
+  python3 - "$work/steps" "$work/tcp.log" <<'PY'
+import re, sys
+steps = [l.split() + [None] for l in open(sys.argv[1])]
+conns = {}  # client endpoint -> [syn time, first fin time]
+pkt = re.compile(r'^(\d+\.\d+) IP (\S+) > (\S+): Flags \[([^\]]*)\]')
+for line in open(sys.argv[2]):
+    m = pkt.match(line)
+    if not m:
+        continue
+    t, src, dst, flags = float(m.group(1)), m.group(2), m.group(3).rstrip(':'), m.group(4)
+    client = dst if src.endswith('.636') else src
+    if flags == 'S':
+        conns[client] = [t, None]
+    elif 'F' in flags and client in conns and conns[client][1] is None:
+        conns[client][1] = t
+split = {}
+for name, start, end, total, *_ in steps:
+    start, end = float(start), float(end)
+    total = float(total) if total else end - start
+    inside = [(s, f) for s, f in conns.values() if start <= s <= end and f is not None]
+    ldap = sum(f - s for s, f in inside)
+    print(f"  {name:7s} {total:7.3f} s: {len(inside)} LDAPS connection(s) open {ldap:7.3f} s, "
+          f"the rest {total - ldap:6.3f} s", file=sys.stderr)
+    split.setdefault(name.split('-')[0], []).append((ldap, total - ldap))
+med = lambda v: sorted(v)[len(v) // 2]
+for kind, v in split.items():
+    print(f"  median {kind:4s}: LDAPS connections open {med([a for a, _ in v]):.3f} s, "
+          f"the rest {med([b for _, b in v]):.3f} s", file=sys.stderr)
+PY
+  say "phases: one more full and incremental sync with debug logging (not counted in the figures)"
   stop_alm
   start_alm "$work/alm-debug.log" 'info,tower_http=debug,sqlx::query=debug'
   p_full=$(sync full "$work/phase-full")
@@ -307,10 +366,12 @@ for name, run, total in zip(["full", "incremental"], runs, totals):
             sql_s += float(m.group(1))
     before = times[i] - run["start"]
     after = run["end"] - times[i + 1]
+    objs = [t for t, l in lines if "sqlx::query" in l and "directory_objects" in l]
     print(f"  {name:11s} sync (curl {float(total):.3f} s, server {run['end'] - run['start']:.3f} s): "
           f"before LDAP {before:.3f} s, LDAP read {gap:.3f} s, database {after:.3f} s "
-          f"({len(queries)} statements, {upserts} on directory_objects, {sql_s:.3f} s inside sqlite)",
-          file=sys.stderr)
+          f"({len(queries)} statements, {upserts} on directory_objects, {sql_s:.3f} s inside SQLite; "
+          f"directory_objects statements {objs[-1] - objs[0]:.3f} s, after them to the answer "
+          f"{run['end'] - objs[-1]:.3f} s)", file=sys.stderr)
 PY
 fi
 

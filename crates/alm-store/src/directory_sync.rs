@@ -38,19 +38,16 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DirectoryObject> {
     })
 }
 
-/// Stores the object; returns true when it was new.
-pub async fn upsert(
+/// Stores the object, inserting or updating as `known` says (the caller read the domain's
+/// GUIDs once with [`guids`]: one statement per object instead of two, which matters at tens
+/// of thousands of objects — measured in bench/RESULTS.md).
+pub async fn store(
     conn: &mut AnyConnection,
     domain: DomainId,
     o: &DirectoryObject,
-) -> StoreResult<bool> {
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM directory_objects WHERE domain_id = $1 AND guid = $2")
-            .bind(domain.to_string())
-            .bind(&o.guid)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let sql = if exists.is_some() {
+    known: bool,
+) -> StoreResult<()> {
+    let sql = if known {
         "UPDATE directory_objects SET kind = $3, dn = $4, name = $5, enabled = $6, usn_changed = $7, details = $8, \
          synced_at = $9 WHERE domain_id = $1 AND guid = $2"
     } else {
@@ -69,7 +66,7 @@ pub async fn upsert(
         .bind(to_db(o.synced_at))
         .execute(&mut *conn)
         .await?;
-    Ok(exists.is_none())
+    Ok(())
 }
 
 pub async fn guids(conn: &mut AnyConnection, domain: DomainId) -> StoreResult<HashSet<String>> {

@@ -189,11 +189,14 @@ pub async fn run(
             let before = directory_sync::guids(&mut tx, id).await?;
             let mut seen = std::collections::HashSet::new();
             for object in &snapshot.objects {
-                seen.insert(object.guid.clone());
-                if directory_sync::upsert(&mut tx, id, object).await? {
-                    run.added += 1;
-                } else {
+                // An object listed twice in one read is stored once, then updated.
+                let first_time = seen.insert(object.guid.clone());
+                let known = before.contains(&object.guid) || !first_time;
+                directory_sync::store(&mut tx, id, object, known).await?;
+                if known {
                     run.updated += 1;
+                } else {
+                    run.added += 1;
                 }
             }
             if mode == SyncMode::Full {
