@@ -247,13 +247,11 @@ fn build_record(
             base_dn: base.clone(),
             timeout: Duration::from_secs(1),
         };
-        if let Err(e) = ActiveDirectory::new(probe) {
-            let field = if e.to_string().contains("ca certificate") {
-                "ca_pem"
-            } else {
-                "url"
-            };
-            errors.push(FieldError::new(field, "format", e.to_string()));
+        // The URL is checked on its own; with a valid URL, what remains to fail is the CA.
+        if let Err(e) = probe.validated_url() {
+            errors.push(FieldError::new("url", "format", e.to_string()));
+        } else if let Err(e) = ActiveDirectory::new(probe) {
+            errors.push(FieldError::new("ca_pem", "format", e.to_string()));
         }
     }
     errors.into_result()?;

@@ -573,6 +573,19 @@ pub async fn delete(
     Ok(())
 }
 
+/// The name a failed check reports, by error kind (as the domain check names its problems).
+fn problem_kind(e: &VaultError) -> &'static str {
+    match e {
+        VaultError::Unreachable { .. } => "unreachable",
+        VaultError::Tls { .. } => "tls",
+        VaultError::Unauthorized { .. } => "bad-credentials",
+        VaultError::Forbidden { .. } => "insufficient-rights",
+        VaultError::Conflict { .. } => "conflict",
+        VaultError::Config(_) => "configuration",
+        VaultError::Other(_) => "other",
+    }
+}
+
 /// Authenticates to the vault now and says what happened.
 pub async fn check(
     db: &Db,
@@ -583,9 +596,13 @@ pub async fn check(
     id: VaultId,
 ) -> ServiceResult<super::domains::CheckOutcome> {
     let v = get(db, can, id).await?;
+    // The problem is named from the error's kind, not from its wording.
     let result = match open(&v.record, db, key, clock) {
-        Ok(vault) => vault.check().await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+        Ok(vault) => vault
+            .check()
+            .await
+            .map_err(|e| (problem_kind(&e), e.to_string())),
+        Err(e) => Err(("configuration", e.to_string())),
     };
     let outcome = match result {
         Ok(()) => super::domains::CheckOutcome {
@@ -593,22 +610,11 @@ pub async fn check(
             problem: None,
             message: format!("authenticated to {}", v.record.name),
         },
-        Err(message) => {
-            let problem = if message.contains("unreachable") {
-                "unreachable"
-            } else if message.contains("TLS") {
-                "tls"
-            } else if message.contains("credentials") {
-                "bad-credentials"
-            } else {
-                "other"
-            };
-            super::domains::CheckOutcome {
-                ok: false,
-                problem: Some(problem.into()),
-                message,
-            }
-        }
+        Err((problem, message)) => super::domains::CheckOutcome {
+            ok: false,
+            problem: Some(problem.into()),
+            message,
+        },
     };
     let mut tx = db.begin_write().await?;
     record(
