@@ -74,6 +74,18 @@ typed_id!(
     /// A vault alm keeps credentials in.
     VaultId
 );
+typed_id!(
+    /// A pool of engines serving domains and vaults.
+    PoolId
+);
+typed_id!(
+    /// An engine (in-process or remote).
+    EngineId
+);
+typed_id!(
+    /// A job in the engine queue.
+    JobId
+);
 
 #[cfg(test)]
 mod tests {

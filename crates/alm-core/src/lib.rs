@@ -17,7 +17,9 @@ pub mod validation;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use email::Email;
-pub use ids::{DomainId, GroupId, RoleId, SessionId, TokenId, UserId, VaultId};
+pub use ids::{
+    DomainId, EngineId, GroupId, JobId, PoolId, RoleId, SessionId, TokenId, UserId, VaultId,
+};
 pub use names::ObjectName;
 pub use secret::Secret;
 pub use validation::{FieldError, ValidationErrors};

@@ -274,6 +274,10 @@ markers!(
     VaultRead = Vault: Read,
     VaultUpdate = Vault: Update,
     VaultDelete = Vault: Delete,
+    EngineCreate = Engine: Create,
+    EngineRead = Engine: Read,
+    EngineUpdate = Engine: Update,
+    EngineDelete = Engine: Delete,
 );
 
 #[cfg(test)]

@@ -60,6 +60,9 @@ pub async fn open_database(config: &Config, clock: &dyn Clock) -> anyhow::Result
     crate::services::vaults::ensure_builtin(&db, clock)
         .await
         .context("cannot create the built-in vault")?;
+    crate::services::engines::ensure_default_pool(&db, clock)
+        .await
+        .context("cannot create the default engine pool")?;
     Ok(db)
 }
 
@@ -97,9 +100,16 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         config.auth.max_failed_logins,
         time::Duration::minutes(i64::from(config.auth.lockout_minutes)),
     );
+    let queue = Arc::new(crate::services::jobs::Queue::new(
+        db.clone(),
+        clock.clone(),
+        master_key.clone(),
+        std::time::Duration::from_secs(u64::from(config.engines.lease_seconds)),
+    ));
     Ok(AppState {
         db,
         clock,
+        queue,
         config: Arc::new(config),
         limiter: Arc::new(limiter),
         oidc,
@@ -215,18 +225,12 @@ pub fn spawn_scheduler(state: AppState) -> tokio::task::JoinHandle<()> {
                     .unwrap_or(std::time::Duration::from_secs(60)),
             )
             .await;
-            match crate::services::scheduled_sync::run_due(
-                &state.db,
-                state.clock.as_ref(),
-                &state.master_key,
-            )
-            .await
-            {
-                Ok(runs) if !runs.is_empty() => {
-                    tracing::info!(runs = runs.len(), "scheduled domain syncs ran")
+            match crate::services::scheduled_sync::queue_due(&state.queue).await {
+                Ok(jobs) if !jobs.is_empty() => {
+                    tracing::info!(jobs = jobs.len(), "scheduled domain syncs queued")
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "scheduled domain syncs could not run"),
+                Err(e) => tracing::error!(error = %e, "scheduled domain syncs could not be queued"),
             }
         }
     })
@@ -238,11 +242,17 @@ pub struct RunningServer {
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    engine: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// Stops accepting, lets requests in flight finish, and waits.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(engine) = self.engine.take() {
+            // Jobs it was running go back to the queue when their leases run out.
+            engine.abort();
+            let _ = engine.await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -270,10 +280,16 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
         })
         .await
     });
+    let engine = if state.config.engines.in_process {
+        Some(crate::engine_host::spawn(state.clone()).await?)
+    } else {
+        None
+    };
     Ok(RunningServer {
         addr,
         state,
         stop: Some(stop_tx),
         task,
+        engine,
     })
 }

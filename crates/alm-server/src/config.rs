@@ -31,6 +31,34 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub secrets: SecretsConfig,
+    #[serde(default)]
+    pub engines: EnginesConfig,
+}
+
+/// Engines (SPEC §5): the one inside `alm serve`, and how long a job lease lasts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnginesConfig {
+    /// Run an engine inside this process, serving the default pool (single-process mode).
+    #[serde(default = "yes")]
+    pub in_process: bool,
+    /// How long a leased job stays with its engine without a heartbeat before it is queued
+    /// again for another engine.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u32,
+}
+
+impl Default for EnginesConfig {
+    fn default() -> Self {
+        Self {
+            in_process: true,
+            lease_seconds: default_lease_seconds(),
+        }
+    }
+}
+
+fn default_lease_seconds() -> u32 {
+    60
 }
 
 /// The master key that seals secrets at rest. It never goes into the database; replicas over
@@ -165,6 +193,8 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("log.level", Kind::Text),
     ("secrets.master_key", Kind::Secret),
     ("secrets.master_key_file", Kind::Text),
+    ("engines.in_process", Kind::Bool),
+    ("engines.lease_seconds", Kind::Number),
 ];
 
 /// `ALM_*` variables that are not configuration keys but are read elsewhere.
@@ -174,6 +204,11 @@ pub const OTHER_ENV: &[&str] = &[
     "ALM_ADMIN_PASSWORD",
     "ALM_ADMIN_PASSWORD_FILE",
     "ALM_LOG",
+    // `alm engine` reads these; a server on the same host must not refuse them.
+    "ALM_ENGINE_SERVER",
+    "ALM_ENGINE_TOKEN",
+    "ALM_ENGINE_DATA_DIR",
+    "ALM_ENGINE_SERVER_CA",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +304,12 @@ impl Config {
         }
         if let Some(url) = &self.database.url {
             alm_store::Backend::from_url(url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        if !(3..=3600).contains(&self.engines.lease_seconds) {
+            return bad(
+                "engines.lease_seconds",
+                "a number of seconds from 3 to 3600",
+            );
         }
         if !(1..=720).contains(&self.auth.session_hours) {
             return bad("auth.session_hours", "a number of hours from 1 to 720");

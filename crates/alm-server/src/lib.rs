@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod engine_host;
 pub mod services;
 pub mod state;
 pub mod ui;

@@ -19,4 +19,6 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Seals and opens secrets stored in the database.
     pub master_key: Arc<MasterKey>,
+    /// The engine job queue.
+    pub queue: Arc<crate::services::jobs::Queue>,
 }

@@ -25,13 +25,15 @@ pub struct DomainRecord {
     pub sync_time: Option<String>,
     /// When the scheduled sync is next due.
     pub next_sync_at: Option<OffsetDateTime>,
+    /// The engine pool that serves this domain (`None` only before the default pool exists).
+    pub pool_id: Option<alm_core::PoolId>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
 const COLUMNS: &str =
     "id, name, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, password_policy, \
-    sync_time, next_sync_at, created_at, updated_at";
+    sync_time, next_sync_at, pool_id, created_at, updated_at";
 
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
     let id: String = row.try_get("id")?;
@@ -49,6 +51,13 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
         password_policy: row.try_get("password_policy")?,
         sync_time: row.try_get("sync_time")?,
         next_sync_at: crate::time_codec::opt_from_db(row.try_get("next_sync_at")?)?,
+        pool_id: row
+            .try_get::<Option<String>, _>("pool_id")?
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("pool id {p:?}")))
+            })
+            .transpose()?,
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
     })
@@ -57,8 +66,8 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
 pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO domains (id, name, name_key, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, \
-         password_policy, sync_time, next_sync_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         password_policy, sync_time, next_sync_at, created_at, updated_at, pool_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(d.id.to_string())
     .bind(&d.name)
@@ -74,6 +83,7 @@ pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
     .bind(d.next_sync_at.map(to_db))
     .bind(to_db(d.created_at))
     .bind(to_db(d.updated_at))
+    .bind(d.pool_id.map(|p| p.to_string()))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a domain with this name"))?;
@@ -83,7 +93,7 @@ pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
 pub async fn update(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
     sqlx::query(
         "UPDATE domains SET name = $1, name_key = $2, url = $3, bind_identity = $4, bind_password_sealed = $5, \
-         ca_pem = $6, base_dn = $7, password_policy = $8, sync_time = $9, next_sync_at = $10, updated_at = $11 WHERE id = $12",
+         ca_pem = $6, base_dn = $7, password_policy = $8, sync_time = $9, next_sync_at = $10, updated_at = $11, pool_id = $13 WHERE id = $12",
     )
     .bind(&d.name)
     .bind(d.name.to_lowercase())
@@ -97,6 +107,7 @@ pub async fn update(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
     .bind(d.next_sync_at.map(to_db))
     .bind(to_db(d.updated_at))
     .bind(d.id.to_string())
+    .bind(d.pool_id.map(|p| p.to_string()))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a domain with this name"))?;

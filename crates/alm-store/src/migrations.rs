@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "vaults and the built-in vault's entries",
         sql: include_str!("../migrations/0006_vaults.sql"),
     },
+    Migration {
+        version: 7,
+        name: "engines, pools and the job queue",
+        sql: include_str!("../migrations/0007_engines.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

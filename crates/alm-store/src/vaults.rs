@@ -17,11 +17,14 @@ pub struct VaultRecord {
     /// Non-secret settings as JSON (the server owns their shape).
     pub settings: String,
     pub credential_sealed: Option<String>,
+    /// The engine pool that reaches this vault (`None` only before the default pool exists).
+    pub pool_id: Option<alm_core::PoolId>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
-const COLUMNS: &str = "id, name, kind, settings, credential_sealed, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, kind, settings, credential_sealed, pool_id, created_at, updated_at";
 
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<VaultRecord> {
     let id: String = row.try_get("id")?;
@@ -33,6 +36,13 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<VaultRecord> {
         kind: row.try_get("kind")?,
         settings: row.try_get("settings")?,
         credential_sealed: row.try_get("credential_sealed")?,
+        pool_id: row
+            .try_get::<Option<String>, _>("pool_id")?
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("pool id {p:?}")))
+            })
+            .transpose()?,
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
     })
@@ -40,8 +50,8 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<VaultRecord> {
 
 pub async fn insert(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO vaults (id, name, name_key, kind, settings, credential_sealed, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO vaults (id, name, name_key, kind, settings, credential_sealed, created_at, updated_at, pool_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(v.id.to_string())
     .bind(&v.name)
@@ -51,6 +61,7 @@ pub async fn insert(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()
     .bind(v.credential_sealed.as_deref())
     .bind(to_db(v.created_at))
     .bind(to_db(v.updated_at))
+    .bind(v.pool_id.map(|p| p.to_string()))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a vault with this name"))?;
@@ -59,7 +70,7 @@ pub async fn insert(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()
 
 pub async fn update(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE vaults SET name = $1, name_key = $2, settings = $3, credential_sealed = $4, updated_at = $5 WHERE id = $6",
+        "UPDATE vaults SET name = $1, name_key = $2, settings = $3, credential_sealed = $4, updated_at = $5, pool_id = $7 WHERE id = $6",
     )
     .bind(&v.name)
     .bind(v.name.to_lowercase())
@@ -67,6 +78,7 @@ pub async fn update(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()
     .bind(v.credential_sealed.as_deref())
     .bind(to_db(v.updated_at))
     .bind(v.id.to_string())
+    .bind(v.pool_id.map(|p| p.to_string()))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a vault with this name"))?;

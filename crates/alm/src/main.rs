@@ -39,6 +39,12 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// Run a remote engine: register with an activation token once, then do the directory
+    /// and vault work of its pool.
+    Engine {
+        #[command(flatten)]
+        args: commands::engine::EngineArgs,
+    },
     /// Administrator tools that work on the database directly.
     Admin {
         #[command(subcommand)]
@@ -74,6 +80,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve { config, listen } => commands::serve::run(config, listen).await,
+            Command::Engine { args } => commands::engine::run(args).await,
             Command::Admin { command } => commands::admin::run(command).await,
             Command::Db { command } => commands::db::run(command).await,
             Command::Healthcheck { url } => commands::healthcheck::run(&url).await,

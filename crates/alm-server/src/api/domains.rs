@@ -6,7 +6,7 @@ use super::extract::{parse_id, ApiJson, ApiQuery};
 use super::page_of;
 use crate::auth::principal::Authenticated;
 use crate::services::domain_sync::{self, SyncMode};
-use crate::services::domains::{self as svc, CheckOutcome, DomainInfo, DomainInput, PasswordRules};
+use crate::services::domains::{self as svc, DomainInfo, DomainInput, PasswordRules};
 use crate::state::AppState;
 use alm_core::permissions::perm;
 use alm_core::DomainId;
@@ -73,6 +73,9 @@ pub struct DomainView {
     /// When the scheduled sync is next due.
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_sync_at: Option<OffsetDateTime>,
+    /// The engine pool that serves the domain.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub pool_id: Option<alm_core::PoolId>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -93,6 +96,7 @@ impl From<DomainInfo> for DomainView {
             password_rules: d.password_rules.into(),
             sync_time: r.sync_time,
             next_sync_at: r.next_sync_at,
+            pool_id: r.pool_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -127,6 +131,9 @@ pub struct CreateDomainBody {
     /// today first runs tomorrow). Omit for no scheduled sync.
     #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub sync_time: Option<String>,
+    /// The engine pool that serves the domain (default: the default pool).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub pool_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -153,26 +160,12 @@ pub struct UpdateDomainBody {
     /// `HH:MM` UTC; an empty string turns the scheduled sync off.
     #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9])?$")]
     pub sync_time: Option<String>,
+    /// Move the domain to another engine pool.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub pool_id: Option<uuid::Uuid>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CheckView {
-    pub ok: bool,
-    /// When it failed: `unreachable`, `tls`, `bad-credentials`, `insufficient-rights`, …
-    pub problem: Option<String>,
-    /// What happened and what to do.
-    pub message: String,
-}
-
-impl From<CheckOutcome> for CheckView {
-    fn from(c: CheckOutcome) -> Self {
-        Self {
-            ok: c.ok,
-            problem: c.problem,
-            message: c.message,
-        }
-    }
-}
+pub use super::engines::{CalibrationView, CheckView, JobView};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncRunView {
@@ -273,6 +266,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_domains, create_domain))
         .routes(routes!(get_domain, update_domain, delete_domain))
         .routes(routes!(check_domain))
+        .routes(routes!(domain_calibration))
         .routes(routes!(sync_domain))
         .routes(routes!(list_sync_runs))
         .routes(routes!(list_objects))
@@ -362,15 +356,17 @@ fn bad_query(field: &str, rule: &str, message: &str) -> ApiError {
     }
 }
 
-/// Sync the domain's directory now; answers with the run (a failed run changed nothing).
+/// Sync the domain's directory now: an engine of the domain's pool reads it. Answers with the
+/// run when it finishes within a minute (a failed run changed nothing), or 202 with the job.
 #[utoipa::path(post, path = "/api/v1/domains/{id}/sync", tag = "domains", params(("id" = String, Path, description = ID), SyncQuery),
-    responses((status = 200, body = SyncRunView)))]
+    responses((status = 200, body = SyncRunView), (status = 202, body = JobView)))]
 async fn sync_domain(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<SyncQuery>,
-) -> ApiResult<Json<SyncRunView>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let can = auth.can::<perm::DomainUpdate>()?;
     let id: DomainId = parse_id(&id, "domain")?;
     let mode = match q.mode.as_deref() {
@@ -379,17 +375,45 @@ async fn sync_domain(
         Some("incremental") => Some(SyncMode::Incremental),
         Some(_) => return Err(bad_query("mode", "one-of", "must be full or incremental")),
     };
-    let run = domain_sync::run(
-        &s.db,
-        s.clock.as_ref(),
-        &s.master_key,
-        &can,
-        &auth.principal.actor,
-        id,
-        mode,
-    )
-    .await?;
-    Ok(Json(run.into()))
+    let job = domain_sync::request(&s.queue, &can, &auth.principal.actor, id, mode).await?;
+    let job = s
+        .queue
+        .wait(&[job.id], SYNC_WAIT)
+        .await?
+        .pop()
+        .unwrap_or(job);
+    if let Some(run) = domain_sync::run_of(&s.db, &job).await? {
+        return Ok(Json(SyncRunView::from(run)).into_response());
+    }
+    if job.status == alm_store::jobs::FAILED {
+        return Err(ApiError::NotAllowed(format!(
+            "the sync job failed: {}",
+            job.error.as_deref().unwrap_or("no reason given")
+        )));
+    }
+    Ok((StatusCode::ACCEPTED, Json(JobView::from(job))).into_response())
+}
+
+/// How long a sync request waits for its job before answering 202.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Which engines of the pool could reach the domain at their last calibration.
+#[utoipa::path(get, path = "/api/v1/domains/{id}/calibration", tag = "domains", params(("id" = String, Path, description = ID)),
+    responses((status = 200, body = Vec<CalibrationView>)))]
+async fn domain_calibration(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<CalibrationView>>> {
+    let can = auth.can::<perm::DomainRead>()?;
+    let id: DomainId = parse_id(&id, "domain")?;
+    Ok(Json(
+        svc::calibrations(&s.db, &can, id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// The latest 100 sync runs, newest first.
@@ -483,6 +507,7 @@ async fn create_domain(
         base_dn: Some(body.base_dn),
         password_rules: body.password_rules.map(Into::into),
         sync_time: body.sync_time.map(Some),
+        pool_id: body.pool_id.map(alm_core::PoolId),
     };
     let d = svc::create(
         &s.db,
@@ -532,6 +557,7 @@ async fn update_domain(
         sync_time: body
             .sync_time
             .map(|t| Some(t).filter(|t| !t.trim().is_empty())),
+        pool_id: body.pool_id.map(alm_core::PoolId),
     };
     Ok(Json(
         svc::update(
@@ -561,7 +587,8 @@ async fn delete_domain(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Bind to the domain with its stored credentials now; the answer says what went wrong.
+/// Ask every active engine of the domain's pool to bind with the stored credentials now
+/// (calibration); the answer says, per engine, what went wrong.
 #[utoipa::path(post, path = "/api/v1/domains/{id}/check", tag = "domains", params(("id" = String, Path, description = ID)), responses((status = 200, body = CheckView)))]
 async fn check_domain(
     State(s): State<AppState>,
@@ -571,15 +598,8 @@ async fn check_domain(
     let can = auth.can::<perm::DomainRead>()?;
     let id: DomainId = parse_id(&id, "domain")?;
     Ok(Json(
-        svc::check(
-            &s.db,
-            s.clock.as_ref(),
-            &s.master_key,
-            &can,
-            &auth.principal.actor,
-            id,
-        )
-        .await?
-        .into(),
+        svc::check(&s.queue, &can, &auth.principal.actor, id)
+            .await?
+            .into(),
     ))
 }

@@ -76,6 +76,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound { what } => ApiError::NotFound { what },
             ServiceError::Conflict(f) => ApiError::Conflict(f),
             ServiceError::NotAllowed(m) => ApiError::NotAllowed(m),
+            ServiceError::Unauthenticated(m) => ApiError::Unauthorized(m),
             ServiceError::Forbidden { denied, actor } => ApiError::Forbidden {
                 actor: Some(actor),
                 needed: Some(denied.needed),

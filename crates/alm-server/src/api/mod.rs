@@ -6,6 +6,8 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod domains;
+pub mod engine_protocol;
+pub mod engines;
 pub mod error;
 pub mod extract;
 pub mod groups;
@@ -227,4 +229,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(domains::router())
         .merge(vaults::router())
+        .merge(engines::router())
+        .merge(engine_protocol::router())
 }

@@ -36,6 +36,9 @@ pub struct VaultView {
     pub ca_pem: Option<String>,
     /// Whether a credential is stored (it is never shown).
     pub has_credential: bool,
+    /// The engine pool that reaches the vault (the built-in vault needs no engine).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub pool_id: Option<alm_core::PoolId>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -57,6 +60,7 @@ impl From<VaultInfo> for VaultView {
             endpoint: s.endpoint,
             ca_pem: s.ca_pem,
             has_credential: v.record.credential_sealed.is_some(),
+            pool_id: v.record.pool_id,
             created_at: v.record.created_at,
             updated_at: v.record.updated_at,
         }
@@ -86,6 +90,9 @@ pub struct VaultBody {
     /// The token (OpenBao) or secret access key (AWS); write-only; omit to keep the stored one.
     #[schema(min_length = 1, max_length = 4096, format = Password)]
     pub credential: Option<String>,
+    /// The engine pool that reaches the vault (default: the default pool).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub pool_id: Option<uuid::Uuid>,
 }
 
 impl From<VaultBody> for VaultInput {
@@ -103,6 +110,7 @@ impl From<VaultBody> for VaultInput {
                 ca_pem: b.ca_pem,
             },
             credential: b.credential,
+            pool_id: b.pool_id.map(alm_core::PoolId),
         }
     }
 }
@@ -112,6 +120,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_vaults, create_vault))
         .routes(routes!(get_vault, update_vault, delete_vault))
         .routes(routes!(check_vault))
+        .routes(routes!(vault_calibration))
 }
 
 const ID: &str = "Vault id";
@@ -203,7 +212,27 @@ async fn delete_vault(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Authenticate to the vault now with the stored credential.
+/// Which engines of the pool could authenticate to the vault at their last calibration.
+#[utoipa::path(get, path = "/api/v1/vaults/{id}/calibration", tag = "vaults", params(("id" = String, Path, description = ID)),
+    responses((status = 200, body = Vec<super::engines::CalibrationView>)))]
+async fn vault_calibration(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<super::engines::CalibrationView>>> {
+    let can = auth.can::<perm::VaultRead>()?;
+    let id: VaultId = parse_id(&id, "vault")?;
+    Ok(Json(
+        svc::calibrations(&s.db, &can, id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Authenticate to the vault now with the stored credential: alm itself for the built-in
+/// vault, every active engine of the vault's pool (calibration) for the others.
 #[utoipa::path(post, path = "/api/v1/vaults/{id}/check", tag = "vaults", params(("id" = String, Path, description = ID)), responses((status = 200, body = CheckView)))]
 async fn check_vault(
     State(s): State<AppState>,
@@ -213,15 +242,8 @@ async fn check_vault(
     let can = auth.can::<perm::VaultRead>()?;
     let id: VaultId = parse_id(&id, "vault")?;
     Ok(Json(
-        svc::check(
-            &s.db,
-            &s.clock,
-            &s.master_key,
-            &can,
-            &auth.principal.actor,
-            id,
-        )
-        .await?
-        .into(),
+        svc::check(&s.queue, &can, &auth.principal.actor, id)
+            .await?
+            .into(),
     ))
 }

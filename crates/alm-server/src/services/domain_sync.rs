@@ -2,175 +2,133 @@
 //! and groups with their members. The first sync is full; later ones ask only for objects
 //! changed since the last one (`uSNChanged`), and a full sync can be asked for at any time.
 //!
-//! Safety: everything is read from the directory before anything is written, and the writes
-//! happen in one transaction, so a sync that fails midway or cannot reach the directory
-//! changes nothing in alm; the run is recorded either way. Until the engine protocol exists
-//! the sync runs in the server process.
+//! A sync is a job: an engine of the domain's pool reads the directory and hands back what it
+//! read; [`apply`] writes it in one transaction together with marking the job done, so a
+//! result counts once even if an engine died and another one ran the job again.
+//!
+//! Safety: everything is read from the directory before anything is written, so a sync that
+//! fails midway or cannot reach the directory changes nothing in alm; the run is recorded
+//! either way.
 
 use super::audit::{record, Subject};
-use super::domains::directory_client;
+use super::jobs::{NewJob, Queue, KIND_DOMAIN_SYNC};
 use super::{Actor, ServiceError, ServiceResult};
-use alm_core::filetime::AccountExpires;
 use alm_core::permissions::{perm, Can};
-use alm_core::{Clock, DomainId};
-use alm_directory::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupEntry, OuEntry};
-use alm_store::crypto::MasterKey;
+use alm_core::DomainId;
+pub use alm_engine::protocol::SyncMode;
+use alm_engine::protocol::SyncSnapshot;
 use alm_store::directory_sync::{self, DirectoryObject, SyncRun};
+use alm_store::jobs::{self, JobRecord, SUCCEEDED};
 use alm_store::{domains, Db};
 use serde_json::json;
 use time::OffsetDateTime;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncMode {
-    Full,
-    Incremental,
-}
-
-impl SyncMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncMode::Full => "full",
-            SyncMode::Incremental => "incremental",
-        }
-    }
-}
-
-/// What was read from the directory, before anything is written.
-struct Snapshot {
-    objects: Vec<DirectoryObject>,
-    /// The directory's highest USN read before the search: the next sync starts after it.
-    highest_usn: i64,
-}
-
-fn account(e: &DirectoryEntry, at: OffsetDateTime) -> DirectoryObject {
-    let kind = match e.kind {
-        EntryKind::Gmsa => "gmsa",
-        EntryKind::Msa => "msa",
-        _ => "user",
-    };
-    let expires = match e.account_expires {
-        AccountExpires::Never => serde_json::Value::Null,
-        AccountExpires::At(t) => json!(t
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()),
-    };
-    DirectoryObject {
-        guid: e.guid.to_string(),
-        kind: kind.into(),
-        dn: e.dn.clone(),
-        name: e.sam_account_name.clone(),
-        enabled: e.enabled(),
-        usn_changed: e.usn_changed,
-        details: json!({
-            "user_principal_name": e.user_principal_name,
-            "description": e.description,
-            "user_account_control": e.user_account_control,
-            "account_expires": expires,
-            "sid": e.sid.as_ref().map(|s| s.to_string()),
-            "display_name": e.first("displayName"),
-            "mail": e.first("mail"),
-        })
-        .to_string(),
-        synced_at: at,
-    }
-}
-
-fn group(g: &GroupEntry, at: OffsetDateTime) -> DirectoryObject {
-    DirectoryObject {
-        guid: g.guid.to_string(),
-        kind: "group".into(),
-        dn: g.dn.clone(),
-        name: g.sam_account_name.clone(),
-        enabled: true,
-        usn_changed: g.usn_changed,
-        details: json!({"members": g.members, "sid": g.sid.as_ref().map(|s| s.to_string())})
-            .to_string(),
-        synced_at: at,
-    }
-}
-
-fn ou(o: &OuEntry, at: OffsetDateTime) -> DirectoryObject {
-    DirectoryObject {
-        guid: o.guid.to_string(),
-        kind: "ou".into(),
-        dn: o.dn.clone(),
-        name: o.name.clone(),
-        enabled: true,
-        usn_changed: o.usn_changed,
-        details: "{}".into(),
-        synced_at: at,
-    }
-}
-
-async fn read_directory(
-    directory: &dyn Directory,
-    mode: SyncMode,
-    since: i64,
-    at: OffsetDateTime,
-) -> Result<Snapshot, DirectoryError> {
-    let highest_usn = directory.highest_usn().await?;
-    let mut objects = Vec::new();
-    match mode {
-        SyncMode::Full => {
-            objects.extend(
-                directory
-                    .organizational_units(None)
-                    .await?
-                    .iter()
-                    .map(|o| ou(o, at)),
-            );
-            objects.extend(directory.users(None).await?.iter().map(|u| account(u, at)));
-            objects.extend(directory.groups(None).await?.iter().map(|g| group(g, at)));
-        }
-        SyncMode::Incremental => {
-            let changes = directory.changes_since(since + 1).await?;
-            objects.extend(changes.organizational_units.iter().map(|o| ou(o, at)));
-            objects.extend(changes.users.iter().map(|u| account(u, at)));
-            objects.extend(changes.groups.iter().map(|g| group(g, at)));
-        }
-    }
-    Ok(Snapshot {
-        objects,
-        highest_usn,
-    })
-}
-
-/// Runs a sync now and returns its record (also when it failed).
-pub async fn run(
-    db: &Db,
-    clock: &dyn Clock,
-    key: &MasterKey,
+/// Queues a sync of the domain (or returns the one already queued or running).
+pub async fn request(
+    queue: &Queue,
     can: &Can<perm::DomainUpdate>,
     actor: &Actor,
     id: DomainId,
     requested: Option<SyncMode>,
-) -> ServiceResult<SyncRun> {
+) -> ServiceResult<JobRecord> {
     let _ = can;
-    let (domain, state) = {
-        let mut conn = db.read().await?;
-        let domain = domains::get(&mut conn, id)
-            .await?
-            .ok_or(ServiceError::NotFound { what: "domain" })?;
-        (domain, directory_sync::state(&mut conn, id).await?)
-    };
+    let mut tx = queue.db.begin_write().await?;
+    let domain = domains::get(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "domain" })?;
+    let state = directory_sync::state(&mut tx, id).await?;
     // Without a previous sync there is nothing to be incremental from.
     let mode = match (requested, state) {
         (Some(SyncMode::Incremental), Some(_)) | (None, Some(_)) => SyncMode::Incremental,
         _ => SyncMode::Full,
     };
-    let started_at = clock.now();
-    let read = match directory_client(&domain, key) {
-        Ok(ad) => read_directory(&ad, mode, state.map(|s| s.0).unwrap_or(0), started_at)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let pool = domain
+        .pool_id
+        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))?;
+    let job = queue
+        .enqueue(
+            &mut tx,
+            NewJob {
+                kind: KIND_DOMAIN_SYNC,
+                pool,
+                engine: None,
+                subject_type: "domain",
+                subject_id: id.to_string(),
+                payload: json!({"mode": mode.as_str(), "since_usn": state.map(|s| s.0).unwrap_or(0)}),
+                dedupe_key: Some(format!("{KIND_DOMAIN_SYNC}:{id}")),
+                actor,
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    queue.wake();
+    Ok(job)
+}
+
+/// The run a finished sync job recorded.
+pub async fn run_of(db: &Db, job: &JobRecord) -> ServiceResult<Option<SyncRun>> {
+    let Some(run_id) = job
+        .result
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+        .and_then(|v| v["run_id"].as_str().map(str::to_owned))
+    else {
+        return Ok(None);
     };
+    let id: DomainId = job
+        .subject_id
+        .parse()
+        .map_err(|_| ServiceError::NotFound { what: "domain" })?;
+    let mut conn = db.read().await?;
+    Ok(directory_sync::runs(&mut conn, id, 100)
+        .await?
+        .into_iter()
+        .find(|r| r.id == run_id))
+}
+
+fn stored(o: alm_engine::protocol::SyncedObject, at: OffsetDateTime) -> DirectoryObject {
+    DirectoryObject {
+        guid: o.guid,
+        kind: o.kind,
+        dn: o.dn,
+        name: o.name,
+        enabled: o.enabled,
+        usn_changed: o.usn_changed,
+        details: o.details,
+        synced_at: at,
+    }
+}
+
+/// Writes what an engine read (or records why it could not), marking the job done in the
+/// same transaction. Refused when the lease is no longer the engine's.
+pub async fn apply(
+    queue: &Queue,
+    job: &JobRecord,
+    lease_id: &str,
+    engine_actor: &Actor,
+    read: Result<SyncSnapshot, String>,
+) -> ServiceResult<SyncRun> {
+    let db = &queue.db;
+    let clock = queue.clock.as_ref();
+    let actor = super::actor_from_json(&job.requested_by);
+    let id: DomainId = job
+        .subject_id
+        .parse()
+        .map_err(|_| ServiceError::NotFound { what: "domain" })?;
+    let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+    let mode = if payload["mode"] == "full" {
+        SyncMode::Full
+    } else {
+        SyncMode::Incremental
+    };
+    let started_at = job.leased_at.unwrap_or(job.created_at);
+    let now = clock.now();
     let mut run = SyncRun {
         id: alm_core::ids::uuid_v7_at(started_at).to_string(),
         domain_id: id,
         mode: mode.as_str().into(),
         started_at,
-        finished_at: clock.now(),
+        finished_at: now,
         outcome: "failed".into(),
         added: 0,
         updated: 0,
@@ -180,6 +138,26 @@ pub async fn run(
         error: None,
     };
     let mut tx = db.begin_write().await?;
+    let summary = json!({"run_id": run.id}).to_string();
+    if !jobs::finish(
+        &mut tx,
+        job.id,
+        lease_id,
+        SUCCEEDED,
+        Some(&summary),
+        None,
+        now,
+    )
+    .await?
+    {
+        return Err(super::jobs::lease_lost());
+    }
+    let Some(domain) = domains::get(&mut tx, id).await? else {
+        // Removed while the engine was reading: keep nothing but the finished job.
+        tx.commit().await?;
+        return Err(ServiceError::NotFound { what: "domain" });
+    };
+    let state = directory_sync::state(&mut tx, id).await?;
     match read {
         Err(error) => {
             // Nothing read, nothing written: only the failed run is recorded.
@@ -188,11 +166,11 @@ pub async fn run(
         Ok(snapshot) => {
             let before = directory_sync::guids(&mut tx, id).await?;
             let mut seen = std::collections::HashSet::new();
-            for object in &snapshot.objects {
+            for object in snapshot.objects {
                 // An object listed twice in one read is stored once, then updated.
                 let first_time = seen.insert(object.guid.clone());
                 let known = before.contains(&object.guid) || !first_time;
-                directory_sync::store(&mut tx, id, object, known).await?;
+                directory_sync::store(&mut tx, id, &stored(object, now), known).await?;
                 if known {
                     run.updated += 1;
                 } else {
@@ -211,7 +189,13 @@ pub async fn run(
                         run.users_created = users.created;
                         run.users_disabled = users.disabled;
                     }
-                    Err(guard) => return stopped_by_guard(db, clock, actor, tx, run, guard).await,
+                    Err(guard) => {
+                        drop(tx);
+                        return stopped_by_guard(
+                            queue, job, lease_id, &summary, &actor, run, guard,
+                        )
+                        .await;
+                    }
                 }
             }
             let last_full = if mode == SyncMode::Full {
@@ -221,6 +205,16 @@ pub async fn run(
             };
             directory_sync::set_state(&mut tx, id, snapshot.highest_usn, last_full).await?;
             run.outcome = "succeeded".into();
+            // A scheduled sync that was due is next due at its time tomorrow; a failed one
+            // stays due and runs again at the next hourly check.
+            if let (Some(time), Some(due)) = (&domain.sync_time, domain.next_sync_at) {
+                if due <= now {
+                    if let Ok(t) = alm_core::schedule::parse_time_of_day("sync_time", time) {
+                        let next = alm_core::schedule::next_daily_run(now, t);
+                        domains::set_next_sync(&mut tx, id, Some(next)).await?;
+                    }
+                }
+            }
         }
     }
     run.finished_at = clock.now();
@@ -228,10 +222,11 @@ pub async fn run(
     record(
         &mut tx,
         clock,
-        actor,
+        &actor,
         "domain.synced",
         Subject::new("domain", id),
-        json!({"mode": run.mode, "outcome": run.outcome, "added": run.added, "updated": run.updated, "removed": run.removed, "error": run.error}),
+        json!({"mode": run.mode, "outcome": run.outcome, "added": run.added, "updated": run.updated,
+               "removed": run.removed, "error": run.error, "job_id": job.id.to_string(), "engine": engine_actor.name}),
     )
     .await?;
     tx.commit().await?;
@@ -239,16 +234,17 @@ pub async fn run(
 }
 
 /// The mass-disable guard tripped: everything this sync did is rolled back; only the failed
-/// run and the alert are recorded.
+/// run, the finished job and the alert are recorded.
 async fn stopped_by_guard(
-    db: &Db,
-    clock: &dyn Clock,
+    queue: &Queue,
+    job: &JobRecord,
+    lease_id: &str,
+    summary: &str,
     actor: &Actor,
-    tx: alm_store::WriteTx,
     mut run: SyncRun,
     guard: super::user_sync::GuardTripped,
 ) -> ServiceResult<SyncRun> {
-    drop(tx);
+    let clock = queue.clock.as_ref();
     run.outcome = "failed".into();
     (
         run.added,
@@ -259,7 +255,20 @@ async fn stopped_by_guard(
     ) = (0, 0, 0, 0, 0);
     run.error = Some(guard.to_string());
     run.finished_at = clock.now();
-    let mut tx = db.begin_write().await?;
+    let mut tx = queue.db.begin_write().await?;
+    if !jobs::finish(
+        &mut tx,
+        job.id,
+        lease_id,
+        SUCCEEDED,
+        Some(summary),
+        None,
+        clock.now(),
+    )
+    .await?
+    {
+        return Err(super::jobs::lease_lost());
+    }
     directory_sync::insert_run(&mut tx, &run).await?;
     record(
         &mut tx,

@@ -1,15 +1,17 @@
 //! Directory domains (SPEC §6.1): add, edit, remove, and test the connection.
 //!
 //! The bind password is sealed with the master key before it is stored, with the domain's id
-//! as associated data; it is opened only to bind, and never returned, logged or audited.
-//! Until the engine protocol exists, the connection test runs from the server itself.
+//! as associated data; it is opened only to hand it to an engine of the domain's pool with a
+//! leased job, and never returned, logged or audited. The server itself never binds: the
+//! connection test is a calibration job for every active engine of the pool.
 
 use super::audit::{record, Subject};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can};
 use alm_core::{Clock, DomainId, FieldError, ObjectName, Secret, ValidationErrors};
 use alm_directory::password::PasswordPolicy;
-use alm_directory::{ActiveDirectory, Directory, DirectoryConfig, DirectoryError};
+use alm_directory::{ActiveDirectory, DirectoryConfig};
+use alm_engine::protocol::{DomainConnection, WireSecret};
 use alm_store::crypto::MasterKey;
 use alm_store::domains::{self, DomainRecord};
 use alm_store::Db;
@@ -73,16 +75,12 @@ pub struct DomainInput {
     pub password_rules: Option<PasswordRules>,
     /// `Some(Some("HH:MM"))` sets the daily sync time (UTC), `Some(None)` turns it off.
     pub sync_time: Option<Option<String>>,
+    /// The engine pool that serves the domain; `None`: the default pool (on create) or the
+    /// current one (on update).
+    pub pool_id: Option<alm_core::PoolId>,
 }
 
-/// The outcome of a connection test.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckOutcome {
-    pub ok: bool,
-    /// `unreachable`, `tls`, `bad-credentials`, … when it failed.
-    pub problem: Option<String>,
-    pub message: String,
-}
+pub use super::calibration::CheckOutcome;
 
 fn password_context(id: DomainId) -> String {
     format!("domain:{id}:bind_password")
@@ -110,20 +108,22 @@ fn text_field(
     }
 }
 
-/// The directory configuration of a stored domain (opens the password).
-fn directory_config(record: &DomainRecord, key: &MasterKey) -> ServiceResult<DirectoryConfig> {
+/// How an engine reaches a stored domain (opens the password, for a leased job only).
+pub(crate) fn connection(
+    record: &DomainRecord,
+    key: &MasterKey,
+) -> ServiceResult<DomainConnection> {
     let password = key
         .open(&record.bind_password_sealed, &password_context(record.id))
         .map_err(|e| {
             ServiceError::NotAllowed(format!("the domain's stored password cannot be read: {e}"))
         })?;
-    Ok(DirectoryConfig {
+    Ok(DomainConnection {
         url: record.url.clone(),
         bind_identity: record.bind_identity.clone(),
-        bind_password: Secret::new(password.as_str()),
+        bind_password: WireSecret(password.as_str().to_owned()),
         ca_pem: record.ca_pem.clone(),
         base_dn: record.base_dn.clone(),
-        timeout: Duration::from_secs(20),
     })
 }
 
@@ -269,6 +269,7 @@ fn build_record(
             password_policy: serde_json::to_string(&rules).expect("plain struct"),
             sync_time,
             next_sync_at,
+            pool_id: before.and_then(|b| b.pool_id),
             created_at,
             updated_at: now,
         },
@@ -293,7 +294,8 @@ fn name_taken() -> ServiceError {
 }
 
 fn summary(d: &DomainRecord) -> serde_json::Value {
-    json!({"name": d.name, "url": d.url, "bind_identity": d.bind_identity, "base_dn": d.base_dn, "has_ca": d.ca_pem.is_some()})
+    json!({"name": d.name, "url": d.url, "bind_identity": d.bind_identity, "base_dn": d.base_dn, "has_ca": d.ca_pem.is_some(),
+           "pool_id": d.pool_id.map(|p| p.to_string())})
 }
 
 pub async fn create(
@@ -306,8 +308,10 @@ pub async fn create(
 ) -> ServiceResult<DomainInfo> {
     let _ = can;
     let now = clock.now();
-    let built = build_record(DomainId::new_v7(now), input, None, key, now)?;
+    let requested_pool = input.pool_id;
+    let mut built = build_record(DomainId::new_v7(now), input, None, key, now)?;
     let mut tx = db.begin_write().await?;
+    built.record.pool_id = Some(super::engines::resolve_pool(&mut tx, requested_pool).await?);
     if domains::find_by_name(&mut tx, &built.record.name)
         .await?
         .is_some()
@@ -368,7 +372,10 @@ pub async fn update(
     let before = domains::get(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound { what: "domain" })?;
-    let built = build_record(id, input, Some(&before), key, clock.now())?;
+    let requested_pool = input.pool_id;
+    let mut built = build_record(id, input, Some(&before), key, clock.now())?;
+    built.record.pool_id =
+        Some(super::engines::resolve_pool(&mut tx, requested_pool.or(before.pool_id)).await?);
     if let Some(other) = domains::find_by_name(&mut tx, &built.record.name).await? {
         if other != id {
             return Err(name_taken());
@@ -414,65 +421,33 @@ pub async fn delete(
     Ok(())
 }
 
-fn problem_kind(e: &DirectoryError) -> &'static str {
-    match e {
-        DirectoryError::Unreachable { .. } => "unreachable",
-        DirectoryError::Tls { .. } => "tls",
-        DirectoryError::BadCredentials { .. } => "bad-credentials",
-        DirectoryError::InsufficientRights { .. } => "insufficient-rights",
-        DirectoryError::AlreadyExists { .. } => "already-exists",
-        DirectoryError::PasswordPolicy { .. } => "password-policy",
-        DirectoryError::NoSuchObject { .. } => "no-such-object",
-        DirectoryError::Config(_) => "configuration",
-        DirectoryError::Other(_) => "other",
-    }
-}
-
-/// The directory client of a stored domain.
-pub(crate) fn directory_client(
-    record: &DomainRecord,
-    key: &MasterKey,
-) -> ServiceResult<ActiveDirectory> {
-    ActiveDirectory::new(directory_config(record, key)?)
-        .map_err(|e| ServiceError::NotAllowed(e.to_string()))
-}
-
-/// Binds to the domain with its stored credentials and says what happened.
+/// Asks every active engine of the domain's pool to bind with the stored credentials, and
+/// says what each found.
 pub async fn check(
-    db: &Db,
-    clock: &dyn Clock,
-    key: &MasterKey,
+    queue: &super::jobs::Queue,
     can: &Can<perm::DomainRead>,
     actor: &Actor,
     id: DomainId,
 ) -> ServiceResult<CheckOutcome> {
-    let domain = get(db, can, id).await?;
-    let outcome = match ActiveDirectory::new(directory_config(&domain.record, key)?) {
-        Ok(ad) => match ad.check().await {
-            Ok(()) => CheckOutcome {
-                ok: true,
-                problem: None,
-                message: format!(
-                    "bound to {} as {}",
-                    domain.record.url, domain.record.bind_identity
-                ),
-            },
-            Err(e) => CheckOutcome {
-                ok: false,
-                problem: Some(problem_kind(&e).into()),
-                message: e.to_string(),
-            },
-        },
-        Err(e) => CheckOutcome {
-            ok: false,
-            problem: Some(problem_kind(&e).into()),
-            message: e.to_string(),
-        },
-    };
-    let mut tx = db.begin_write().await?;
+    let domain = get(&queue.db, can, id).await?;
+    let pool = domain
+        .record
+        .pool_id
+        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))?;
+    let outcome = super::calibration::calibrate(
+        queue,
+        actor,
+        super::jobs::KIND_DOMAIN_CHECK,
+        "domain",
+        id.to_string(),
+        pool,
+        super::calibration::CHECK_WAIT,
+    )
+    .await?;
+    let mut tx = queue.db.begin_write().await?;
     record(
         &mut tx,
-        clock,
+        queue.clock.as_ref(),
         actor,
         "domain.checked",
         Subject::new("domain", id),
@@ -481,4 +456,15 @@ pub async fn check(
     .await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// The latest calibration of each engine for the domain.
+pub async fn calibrations(
+    db: &Db,
+    can: &Can<perm::DomainRead>,
+    id: DomainId,
+) -> ServiceResult<Vec<alm_store::engines::Calibration>> {
+    get(db, can, id).await?;
+    let mut conn = db.read().await?;
+    Ok(alm_store::engines::calibrations(&mut conn, "domain", &id.to_string()).await?)
 }

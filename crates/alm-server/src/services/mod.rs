@@ -6,9 +6,12 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod bootstrap;
+pub mod calibration;
 pub mod domain_sync;
 pub mod domains;
+pub mod engines;
 pub mod groups;
+pub mod jobs;
 pub mod login;
 pub mod roles;
 pub mod scheduled_sync;
@@ -41,6 +44,28 @@ impl Actor {
     }
 }
 
+/// The actor as stored with a queued job, to be named in the audit record of its outcome.
+pub fn actor_to_json(actor: &Actor) -> String {
+    serde_json::json!({
+        "user_id": actor.user_id.map(|u| u.to_string()),
+        "name": actor.name,
+        "email": actor.email,
+        "source_ip": actor.source_ip,
+    })
+    .to_string()
+}
+
+pub fn actor_from_json(text: &str) -> Actor {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let text = |k: &str| v[k].as_str().map(str::to_owned);
+    Actor {
+        user_id: v["user_id"].as_str().and_then(|u| u.parse().ok()),
+        name: text("name"),
+        email: text("email"),
+        source_ip: text("source_ip"),
+    }
+}
+
 /// An authenticated user acting now: identity and effective permissions.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -60,6 +85,9 @@ pub enum ServiceError {
     /// The action is not possible in the object's current state (e.g. disabling Everyone).
     #[error("{0}")]
     NotAllowed(String),
+    /// A credential that is unknown, expired or used up (engines, activation tokens).
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("{denied}")]
     Forbidden { denied: Denied, actor: UserId },
     #[error(transparent)]

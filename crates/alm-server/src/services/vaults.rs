@@ -3,9 +3,11 @@
 //! configured through the API with their credential sealed at rest and never returned.
 
 use super::audit::{record, Subject};
+use super::calibration::CheckOutcome;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can};
 use alm_core::{Clock, FieldError, ObjectName, Secret, ValidationErrors, VaultId};
+use alm_engine::protocol::{VaultConnection, WireSecret};
 use alm_store::crypto::MasterKey;
 use alm_store::vaults::{self, VaultRecord};
 use alm_store::Db;
@@ -48,6 +50,9 @@ pub struct VaultInput {
     pub settings: VaultSettings,
     /// The token (OpenBao) or secret access key (AWS); `None` on update keeps it.
     pub credential: Option<String>,
+    /// The engine pool that reaches the vault; `None`: the default pool (on create) or the
+    /// current one (on update).
+    pub pool_id: Option<alm_core::PoolId>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +204,7 @@ pub async fn ensure_builtin(db: &Db, clock: &dyn Clock) -> ServiceResult<()> {
                 kind: KIND_BUILTIN.into(),
                 settings: "{}".into(),
                 credential_sealed: None,
+                pool_id: None,
                 created_at: now,
                 updated_at: now,
             },
@@ -218,65 +224,39 @@ pub async fn ensure_builtin(db: &Db, clock: &dyn Clock) -> ServiceResult<()> {
     Ok(())
 }
 
-/// The client for a stored vault.
-pub fn open(
-    record: &VaultRecord,
-    db: &Db,
-    key: &Arc<MasterKey>,
-    clock: &Arc<dyn Clock>,
-) -> ServiceResult<Box<dyn Vault>> {
-    let settings: VaultSettings = serde_json::from_str(&record.settings).unwrap_or_default();
-    let credential = || -> ServiceResult<Secret> {
-        let sealed = record
-            .credential_sealed
-            .as_deref()
-            .ok_or_else(|| ServiceError::NotAllowed("the vault has no credential".into()))?;
-        let text = key
-            .open(sealed, &credential_context(record.id))
-            .map_err(|e| {
-                ServiceError::NotAllowed(format!(
-                    "the vault's stored credential cannot be read: {e}"
-                ))
-            })?;
-        Ok(Secret::new(text.as_str()))
-    };
-    let timeout = Duration::from_secs(15);
-    let not_allowed = |e: VaultError| ServiceError::NotAllowed(e.to_string());
+fn credential(record: &VaultRecord, key: &MasterKey) -> ServiceResult<String> {
+    let sealed = record
+        .credential_sealed
+        .as_deref()
+        .ok_or_else(|| ServiceError::NotAllowed("the vault has no credential".into()))?;
+    key.open(sealed, &credential_context(record.id))
+        .map(|t| t.as_str().to_owned())
+        .map_err(|e| {
+            ServiceError::NotAllowed(format!("the vault's stored credential cannot be read: {e}"))
+        })
+}
+
+/// How an engine reaches a stored external vault (opens the credential, for a leased job only).
+pub(crate) fn connection(record: &VaultRecord, key: &MasterKey) -> ServiceResult<VaultConnection> {
+    let s: VaultSettings = serde_json::from_str(&record.settings).unwrap_or_default();
     Ok(match record.kind.as_str() {
-        KIND_BUILTIN => Box::new(BuiltinVault::new(
-            db.clone(),
-            key.clone(),
-            clock.clone(),
-            record.id,
-        )),
-        KIND_OPENBAO => Box::new(
-            OpenBaoVault::new(OpenBaoConfig {
-                address: settings.address.unwrap_or_default(),
-                token: credential()?,
-                mount: settings.mount.unwrap_or_else(|| "secret".into()),
-                namespace: settings.namespace,
-                ca_pem: settings.ca_pem,
-                timeout,
-            })
-            .map_err(not_allowed)?,
-        ),
-        KIND_AWS => Box::new(
-            AwsSecretsManager::new(
-                AwsConfig {
-                    region: settings.region.unwrap_or_default(),
-                    access_key_id: settings.access_key_id.unwrap_or_default(),
-                    secret_access_key: credential()?,
-                    endpoint: settings.endpoint,
-                    ca_pem: settings.ca_pem,
-                    timeout,
-                },
-                clock.clone(),
-            )
-            .map_err(not_allowed)?,
-        ),
+        KIND_OPENBAO => VaultConnection::Openbao {
+            address: s.address.unwrap_or_default(),
+            mount: s.mount.unwrap_or_else(|| "secret".into()),
+            namespace: s.namespace,
+            ca_pem: s.ca_pem,
+            token: WireSecret(credential(record, key)?),
+        },
+        KIND_AWS => VaultConnection::AwsSecretsManager {
+            region: s.region.unwrap_or_default(),
+            access_key_id: s.access_key_id.unwrap_or_default(),
+            endpoint: s.endpoint,
+            ca_pem: s.ca_pem,
+            secret_access_key: WireSecret(credential(record, key)?),
+        },
         other => {
             return Err(ServiceError::NotAllowed(format!(
-                "unknown vault kind {other:?}"
+                "a {other} vault is not reached through engines"
             )))
         }
     })
@@ -424,6 +404,7 @@ fn build(
             kind,
             settings: serde_json::to_string(&s).expect("plain struct"),
             credential_sealed: sealed,
+            pool_id: before.and_then(|b| b.pool_id),
             created_at: before.map(|b| b.created_at).unwrap_or(now),
             updated_at: now,
         },
@@ -453,8 +434,10 @@ pub async fn create(
 ) -> ServiceResult<VaultInfo> {
     let _ = can;
     let now = clock.now();
-    let built = build(VaultId::new_v7(now), input, None, key, now)?;
+    let requested_pool = input.pool_id;
+    let mut built = build(VaultId::new_v7(now), input, None, key, now)?;
     let mut tx = db.begin_write().await?;
+    built.record.pool_id = Some(super::engines::resolve_pool(&mut tx, requested_pool).await?);
     if vaults::find_by_name(&mut tx, &built.record.name)
         .await?
         .is_some()
@@ -522,7 +505,10 @@ pub async fn update(
             "the built-in vault has no settings or credential; only its name can change".into(),
         ));
     }
-    let built = build(id, input, Some(&before), key, clock.now())?;
+    let requested_pool = input.pool_id;
+    let mut built = build(id, input, Some(&before), key, clock.now())?;
+    built.record.pool_id =
+        Some(super::engines::resolve_pool(&mut tx, requested_pool.or(before.pool_id)).await?);
     if let Some(other) = vaults::find_by_name(&mut tx, &built.record.name).await? {
         if other != id {
             return Err(name_taken());
@@ -573,53 +559,56 @@ pub async fn delete(
     Ok(())
 }
 
-/// The name a failed check reports, by error kind (as the domain check names its problems).
-fn problem_kind(e: &VaultError) -> &'static str {
-    match e {
-        VaultError::Unreachable { .. } => "unreachable",
-        VaultError::Tls { .. } => "tls",
-        VaultError::Unauthorized { .. } => "bad-credentials",
-        VaultError::Forbidden { .. } => "insufficient-rights",
-        VaultError::Conflict { .. } => "conflict",
-        VaultError::Config(_) => "configuration",
-        VaultError::Other(_) => "other",
-    }
-}
-
-/// Authenticates to the vault now and says what happened.
+/// Checks the vault: the built-in one here (alm's own database), an external one through a
+/// calibration job for every active engine of its pool.
 pub async fn check(
-    db: &Db,
-    clock: &Arc<dyn Clock>,
-    key: &Arc<MasterKey>,
+    queue: &super::jobs::Queue,
     can: &Can<perm::VaultRead>,
     actor: &Actor,
     id: VaultId,
-) -> ServiceResult<super::domains::CheckOutcome> {
-    let v = get(db, can, id).await?;
-    // The problem is named from the error's kind, not from its wording.
-    let result = match open(&v.record, db, key, clock) {
-        Ok(vault) => vault
-            .check()
-            .await
-            .map_err(|e| (problem_kind(&e), e.to_string())),
-        Err(e) => Err(("configuration", e.to_string())),
+) -> ServiceResult<CheckOutcome> {
+    let v = get(&queue.db, can, id).await?;
+    let outcome = if v.record.kind == KIND_BUILTIN {
+        let vault = BuiltinVault::new(
+            queue.db.clone(),
+            queue.key.clone(),
+            queue.clock.clone(),
+            v.record.id,
+        );
+        match vault.check().await {
+            Ok(()) => CheckOutcome {
+                ok: true,
+                problem: None,
+                message: format!("{} answers (alm's own database)", v.record.name),
+                engines: vec![],
+            },
+            Err(e) => CheckOutcome {
+                ok: false,
+                problem: Some("unreachable".into()),
+                message: e.to_string(),
+                engines: vec![],
+            },
+        }
+    } else {
+        let pool = v
+            .record
+            .pool_id
+            .ok_or_else(|| ServiceError::NotAllowed("the vault has no engine pool".into()))?;
+        super::calibration::calibrate(
+            queue,
+            actor,
+            super::jobs::KIND_VAULT_CHECK,
+            "vault",
+            id.to_string(),
+            pool,
+            super::calibration::CHECK_WAIT,
+        )
+        .await?
     };
-    let outcome = match result {
-        Ok(()) => super::domains::CheckOutcome {
-            ok: true,
-            problem: None,
-            message: format!("authenticated to {}", v.record.name),
-        },
-        Err((problem, message)) => super::domains::CheckOutcome {
-            ok: false,
-            problem: Some(problem.into()),
-            message,
-        },
-    };
-    let mut tx = db.begin_write().await?;
+    let mut tx = queue.db.begin_write().await?;
     record(
         &mut tx,
-        clock.as_ref(),
+        queue.clock.as_ref(),
         actor,
         "vault.checked",
         Subject::new("vault", id),
@@ -628,4 +617,15 @@ pub async fn check(
     .await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// The latest calibration of each engine for the vault.
+pub async fn calibrations(
+    db: &Db,
+    can: &Can<perm::VaultRead>,
+    id: VaultId,
+) -> ServiceResult<Vec<alm_store::engines::Calibration>> {
+    get(db, can, id).await?;
+    let mut conn = db.read().await?;
+    Ok(alm_store::engines::calibrations(&mut conn, "vault", &id.to_string()).await?)
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod db;
+pub mod engine;
 pub mod healthcheck;
 pub mod serve;
 

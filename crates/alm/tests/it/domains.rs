@@ -32,8 +32,13 @@ on_both_backends! {
         let sealed: String = sqlx::query_scalar("SELECT bind_password_sealed FROM domains WHERE id = $1").bind(&id).fetch_one(&mut conn).await.unwrap();
         assert!(sealed.starts_with("v1:") && !sealed.contains(&password), "sealed at rest");
 
+        // The check is a calibration: the pool's one engine (the in-process one) binds.
         let (st, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
         assert_eq!((st, check["ok"].as_bool()), (200, Some(true)), "{check}");
+        assert_eq!(check["engines"].as_array().unwrap().len(), 1, "{check}");
+        assert!(check["engines"][0]["engine_name"].as_str().unwrap().starts_with("in-process"), "{check}");
+        let (_, calibrated) = admin.get(&format!("/api/v1/domains/{id}/calibration")).await;
+        assert_eq!((calibrated[0]["ok"].as_bool(), calibrated[0]["engine_id"].clone()), (Some(true), check["engines"][0]["engine_id"].clone()), "{calibrated}");
 
         let (st, _) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"bind_password": "not-the-password"})).await;
         assert_eq!(st, 200);
@@ -51,8 +56,8 @@ on_both_backends! {
 
         let (_, audit) = admin.get(&format!("/api/v1/audit?object_type=domain&object_id={id}&sort=seq")).await;
         let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
-        assert_eq!(actions[..3], ["domain.created", "domain.checked", "domain.updated"]);
-        assert_eq!(audit["items"][2]["summary"]["bind_password_changed"], true);
+        assert_eq!(actions[..4], ["domain.created", "domain.calibrated", "domain.checked", "domain.updated"]);
+        assert_eq!(audit["items"][3]["summary"]["bind_password_changed"], true);
         assert!(!audit.to_string().contains(&password) && !audit.to_string().contains("not-the-password"));
 
         assert_eq!(admin.delete(&format!("/api/v1/domains/{id}")).await.0, 204);
@@ -254,7 +259,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn scheduled_syncs_run_when_due_and_a_past_time_waits_for_tomorrow(backend: Backend) {
-        use alm_server::services::scheduled_sync::run_due;
+        use alm_server::services::scheduled_sync::queue_due;
         let s = TestServer::start(backend).await;
         let admin = s.admin();
         let dir = ad::connect();
@@ -268,16 +273,20 @@ on_both_backends! {
         assert_eq!(d["next_sync_at"], "2026-11-30T09:00:00Z", "a time already past today runs tomorrow");
         let id = d["id"].as_str().unwrap().to_owned();
         let state = s.state();
-        assert!(run_due(&state.db, s.clock.as_ref(), &state.master_key).await.unwrap().is_empty(), "not due yet");
+        assert!(queue_due(&state.queue).await.unwrap().is_empty(), "not due yet");
 
-        // The hourly check after 09:00 tomorrow runs it, as the system, and schedules the next.
+        // The hourly check after 09:00 tomorrow queues it, as the system; the in-process engine
+        // runs it, and the next one is due tomorrow.
         s.clock.set(time::macros::datetime!(2026-11-30 10:00 UTC));
-        let runs = run_due(&state.db, s.clock.as_ref(), &state.master_key).await.unwrap();
-        assert_eq!(runs.len(), 1);
-        assert_eq!((runs[0].outcome.as_str(), runs[0].mode.as_str()), ("succeeded", "full"));
+        let jobs = queue_due(&state.queue).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        let done = state.queue.wait(&[jobs[0].id], std::time::Duration::from_secs(60)).await.unwrap();
+        assert_eq!(done[0].status, "succeeded", "{:?}", done[0]);
+        let run = alm_server::services::domain_sync::run_of(&state.db, &done[0]).await.unwrap().expect("a run");
+        assert_eq!((run.outcome.as_str(), run.mode.as_str()), ("succeeded", "full"));
         let (_, d) = admin.get(&format!("/api/v1/domains/{id}")).await;
         assert_eq!(d["next_sync_at"], "2026-12-01T09:00:00Z");
-        assert!(run_due(&state.db, s.clock.as_ref(), &state.master_key).await.unwrap().is_empty(), "once a day");
+        assert!(queue_due(&state.queue).await.unwrap().is_empty(), "once a day");
         let (_, audit) = admin.get(&format!("/api/v1/audit?action=domain.synced&object_id={id}")).await;
         assert_eq!(audit["items"][0]["actor_kind"], "system");
 

@@ -12,6 +12,7 @@ mod bad_input;
 mod cli;
 mod directory;
 mod domains;
+mod engines;
 mod login;
 mod oidc;
 mod people;

@@ -95,6 +95,34 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::POST, "/api/v1/vaults/{vault}/check", None,                    [401, 403, 403, 403, 403, 401, 200]),
         (M::PUT, "/api/v1/domains/{domain}/user-sync", body(json!({"group_guids": []})),
                                                                            [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/domains/{domain}/calibration", None,             [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/vaults/{vault}/calibration", None,               [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/engine-pools", None,                             [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/engine-pools", body(json!({"name": "P {unique}"})),
+                                                                           [401, 403, 403, 403, 403, 401, 201]),
+        (M::GET, "/api/v1/engine-pools/{pool}", None,                      [401, 403, 403, 403, 403, 401, 200]),
+        (M::PATCH, "/api/v1/engine-pools/{pool}", body(json!({"description": "changed"})),
+                                                                           [401, 403, 403, 403, 403, 401, 200]),
+        (M::DELETE, "/api/v1/engine-pools/{pool}", None,                   [401, 403, 403, 403, 403, 401, 204]),
+        (M::POST, "/api/v1/engine-activation-tokens", None,                [401, 403, 403, 403, 403, 401, 201]),
+        (M::GET, "/api/v1/engines", None,                                  [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/engines/{engine}", None,                         [401, 403, 403, 403, 403, 401, 200]),
+        (M::PATCH, "/api/v1/engines/{engine}", body(json!({"pool_id": "{pool}", "active": true})),
+                                                                           [401, 403, 403, 403, 403, 401, 200]),
+        (M::DELETE, "/api/v1/engines/{engine}", None,                      [401, 403, 403, 403, 403, 401, 204]),
+        (M::GET, "/api/v1/engines/{engine}/logs", None,                    [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/jobs", None,                                     [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/jobs/{job}", None,                               [401, 403, 403, 403, 403, 401, 200]),
+        // The engine protocol takes engine credentials and activation tokens, never a person's.
+        (M::POST, "/api/v1/engine/register", body(json!({"activation_token": "alma_unknown", "name": "e", "host": "h", "version": "1"})),
+                                                                           [401, 401, 401, 401, 401, 401, 401]),
+        (M::POST, "/api/v1/engine/lease", body(json!({"wait_seconds": 0, "max_jobs": 1})),
+                                                                           [401, 401, 401, 401, 401, 401, 401]),
+        (M::POST, "/api/v1/engine/heartbeat", body(json!({"job_ids": []})),
+                                                                           [401, 401, 401, 401, 401, 401, 401]),
+        (M::POST, "/api/v1/engine/logs", body(json!({"lines": []})),       [401, 401, 401, 401, 401, 401, 401]),
+        (M::POST, "/api/v1/engine/jobs/{job}/complete", body(json!({"outcome": "failed", "lease_id": "x", "error": "e"})),
+                                                                           [401, 401, 401, 401, 401, 401, 401]),
     ]
 }
 
@@ -153,7 +181,33 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         )
         .await;
     let vault = vault["id"].as_str().unwrap().to_owned();
+    let (_, pool) = admin
+        .post(
+            "/api/v1/engine-pools",
+            json!({"name": format!("Fixture pool {n}")}),
+        )
+        .await;
+    let pool = pool["id"].as_str().unwrap().to_owned();
+    let (_, activation) = admin.post_empty("/api/v1/engine-activation-tokens").await;
+    let (st, engine) = s
+        .anonymous()
+        .post(
+            "/api/v1/engine/register",
+            json!({"activation_token": activation["token"], "name": format!("fixture {n}"), "host": "fixture.example.test", "version": "test"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{engine}");
+    let engine = engine["engine_id"].as_str().unwrap().to_owned();
+    // A finished job: the sync of the unreachable domain (it fails, and is recorded).
+    admin
+        .post_empty(&format!("/api/v1/domains/{domain}/sync"))
+        .await;
+    let (_, jobs) = admin.get("/api/v1/jobs?limit=1").await;
+    let job = jobs[0]["id"].as_str().unwrap().to_owned();
     vec![
+        ("{pool}", pool),
+        ("{engine}", engine),
+        ("{job}", job),
         ("{user}", user.clone()),
         ("{member}", user),
         ("{group}", group),
@@ -217,7 +271,7 @@ on_both_backends! {
         let mut covered: BTreeSet<(String, String)> =
             rows.iter().map(|(m, p, _, _)| (m.to_string(), p.replace("{member}", "{user_id}").replace("{user}", "{id}").replace("{group}", "{id}").replace("{role}", "{id}").replace("{token}", "{id}")
                 .replace("{domain}", "{id}")
-                .replace("{vault}", "{id}"))).collect();
+                .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}"))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));
         assert_eq!(covered, documented, "the matrix must list every documented route, and only those");
 

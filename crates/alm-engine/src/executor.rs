@@ -1,0 +1,251 @@
+//! Runs one task against the directory or the vault it names and reports what happened.
+//! Failures of the directory or vault (unreachable, refused, bad certificate) are results,
+//! named by their kind; only a task the engine cannot run at all is an error.
+
+use crate::protocol::{
+    DomainConnection, Problem, SyncMode, SyncSnapshot, SyncedObject, Task, TaskResult,
+    VaultConnection,
+};
+use alm_core::filetime::AccountExpires;
+use alm_core::{Clock, Secret};
+use alm_directory::{
+    ActiveDirectory, Directory, DirectoryConfig, DirectoryEntry, DirectoryError, EntryKind,
+    GroupEntry, OuEntry,
+};
+use alm_vault::aws::{AwsConfig, AwsSecretsManager};
+use alm_vault::openbao::{OpenBaoConfig, OpenBaoVault};
+use alm_vault::{Vault, VaultError};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Per-operation timeout towards directories and vaults.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Executor {
+    clock: Arc<dyn Clock>,
+}
+
+impl Executor {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock }
+    }
+
+    pub async fn run(&self, task: &Task) -> TaskResult {
+        match task {
+            Task::DomainCheck { domain } => {
+                let outcome = match connect(domain) {
+                    Ok(ad) => ad.check().await,
+                    Err(e) => Err(e),
+                };
+                TaskResult::Check {
+                    message: match &outcome {
+                        Ok(()) => format!("bound to {} as {}", domain.url, domain.bind_identity),
+                        Err(e) => e.to_string(),
+                    },
+                    problem: outcome.err().map(|e| directory_problem(&e)),
+                }
+            }
+            Task::DomainSync {
+                domain,
+                mode,
+                since_usn,
+            } => {
+                let read = match connect(domain) {
+                    Ok(ad) => read_directory(&ad, *mode, *since_usn).await,
+                    Err(e) => Err(e),
+                };
+                match read {
+                    Ok(snapshot) => TaskResult::DomainSync {
+                        snapshot: Some(snapshot),
+                        problem: None,
+                    },
+                    Err(e) => TaskResult::DomainSync {
+                        snapshot: None,
+                        problem: Some(directory_problem(&e)),
+                    },
+                }
+            }
+            Task::VaultCheck { vault } => {
+                let outcome = match self.open_vault(vault) {
+                    Ok(v) => v.check().await,
+                    Err(e) => Err(e),
+                };
+                TaskResult::Check {
+                    message: match &outcome {
+                        Ok(()) => "authenticated to the vault".into(),
+                        Err(e) => e.to_string(),
+                    },
+                    problem: outcome.err().map(|e| vault_problem(&e)),
+                }
+            }
+        }
+    }
+
+    fn open_vault(&self, vault: &VaultConnection) -> Result<Box<dyn Vault>, VaultError> {
+        Ok(match vault {
+            VaultConnection::Openbao {
+                address,
+                mount,
+                namespace,
+                ca_pem,
+                token,
+            } => Box::new(OpenBaoVault::new(OpenBaoConfig {
+                address: address.clone(),
+                token: Secret::new(token.0.as_str()),
+                mount: mount.clone(),
+                namespace: namespace.clone(),
+                ca_pem: ca_pem.clone(),
+                timeout: TIMEOUT,
+            })?),
+            VaultConnection::AwsSecretsManager {
+                region,
+                access_key_id,
+                endpoint,
+                ca_pem,
+                secret_access_key,
+            } => Box::new(AwsSecretsManager::new(
+                AwsConfig {
+                    region: region.clone(),
+                    access_key_id: access_key_id.clone(),
+                    secret_access_key: Secret::new(secret_access_key.0.as_str()),
+                    endpoint: endpoint.clone(),
+                    ca_pem: ca_pem.clone(),
+                    timeout: TIMEOUT,
+                },
+                self.clock.clone(),
+            )?),
+        })
+    }
+}
+
+fn connect(domain: &DomainConnection) -> Result<ActiveDirectory, DirectoryError> {
+    ActiveDirectory::new(DirectoryConfig {
+        url: domain.url.clone(),
+        bind_identity: domain.bind_identity.clone(),
+        bind_password: Secret::new(domain.bind_password.0.as_str()),
+        ca_pem: domain.ca_pem.clone(),
+        base_dn: domain.base_dn.clone(),
+        timeout: TIMEOUT,
+    })
+}
+
+/// The kind of a directory failure, as checks and sync runs name it.
+pub fn directory_problem(e: &DirectoryError) -> Problem {
+    let kind = match e {
+        DirectoryError::Unreachable { .. } => "unreachable",
+        DirectoryError::Tls { .. } => "tls",
+        DirectoryError::BadCredentials { .. } => "bad-credentials",
+        DirectoryError::InsufficientRights { .. } => "insufficient-rights",
+        DirectoryError::AlreadyExists { .. } => "already-exists",
+        DirectoryError::PasswordPolicy { .. } => "password-policy",
+        DirectoryError::NoSuchObject { .. } => "no-such-object",
+        DirectoryError::Config(_) => "configuration",
+        DirectoryError::Other(_) => "other",
+    };
+    Problem {
+        problem: kind.into(),
+        message: e.to_string(),
+    }
+}
+
+/// The kind of a vault failure (named from the error's kind, not from its wording).
+pub fn vault_problem(e: &VaultError) -> Problem {
+    let kind = match e {
+        VaultError::Unreachable { .. } => "unreachable",
+        VaultError::Tls { .. } => "tls",
+        VaultError::Unauthorized { .. } => "bad-credentials",
+        VaultError::Forbidden { .. } => "insufficient-rights",
+        VaultError::Conflict { .. } => "conflict",
+        VaultError::Config(_) => "configuration",
+        VaultError::Other(_) => "other",
+    };
+    Problem {
+        problem: kind.into(),
+        message: e.to_string(),
+    }
+}
+
+fn account(e: &DirectoryEntry) -> SyncedObject {
+    let kind = match e.kind {
+        EntryKind::Gmsa => "gmsa",
+        EntryKind::Msa => "msa",
+        _ => "user",
+    };
+    let expires = match e.account_expires {
+        AccountExpires::Never => serde_json::Value::Null,
+        AccountExpires::At(t) => json!(t
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()),
+    };
+    SyncedObject {
+        guid: e.guid.to_string(),
+        kind: kind.into(),
+        dn: e.dn.clone(),
+        name: e.sam_account_name.clone(),
+        enabled: e.enabled(),
+        usn_changed: e.usn_changed,
+        details: json!({
+            "user_principal_name": e.user_principal_name,
+            "description": e.description,
+            "user_account_control": e.user_account_control,
+            "account_expires": expires,
+            "sid": e.sid.as_ref().map(|s| s.to_string()),
+            "display_name": e.first("displayName"),
+            "mail": e.first("mail"),
+        })
+        .to_string(),
+    }
+}
+
+fn group(g: &GroupEntry) -> SyncedObject {
+    SyncedObject {
+        guid: g.guid.to_string(),
+        kind: "group".into(),
+        dn: g.dn.clone(),
+        name: g.sam_account_name.clone(),
+        enabled: true,
+        usn_changed: g.usn_changed,
+        details: json!({"members": g.members, "sid": g.sid.as_ref().map(|s| s.to_string())})
+            .to_string(),
+    }
+}
+
+fn ou(o: &OuEntry) -> SyncedObject {
+    SyncedObject {
+        guid: o.guid.to_string(),
+        kind: "ou".into(),
+        dn: o.dn.clone(),
+        name: o.name.clone(),
+        enabled: true,
+        usn_changed: o.usn_changed,
+        details: "{}".into(),
+    }
+}
+
+/// Reads OUs, accounts and groups: all of them, or those changed after `since_usn`.
+pub async fn read_directory(
+    directory: &dyn Directory,
+    mode: SyncMode,
+    since_usn: i64,
+) -> Result<SyncSnapshot, DirectoryError> {
+    let highest_usn = directory.highest_usn().await?;
+    let mut objects = Vec::new();
+    match mode {
+        SyncMode::Full => {
+            objects.extend(directory.organizational_units(None).await?.iter().map(ou));
+            objects.extend(directory.users(None).await?.iter().map(account));
+            objects.extend(directory.groups(None).await?.iter().map(group));
+        }
+        SyncMode::Incremental => {
+            let changes = directory.changes_since(since_usn + 1).await?;
+            objects.extend(changes.organizational_units.iter().map(ou));
+            objects.extend(changes.users.iter().map(account));
+            objects.extend(changes.groups.iter().map(group));
+        }
+    }
+    Ok(SyncSnapshot {
+        objects,
+        highest_usn,
+    })
+}

@@ -1,0 +1,13 @@
+//! alm-engine: the worker that does all directory and vault work (SPEC §5), and the protocol
+//! it shares with the server. The same runner serves the engine inside `alm serve` (through a
+//! direct transport) and a remote `alm engine` process (over HTTPS).
+
+pub mod executor;
+pub mod http;
+pub mod protocol;
+pub mod runner;
+pub mod state_file;
+pub mod transport;
+
+pub use executor::Executor;
+pub use transport::{Transport, TransportError};

@@ -1,0 +1,296 @@
+//! The engine protocol (SPEC §5, ARCHITECTURE "Engine protocol"): the messages the server and
+//! its engines exchange, over HTTPS + JSON for remote engines and by value for the in-process
+//! engine. One definition for both sides, so they cannot drift apart.
+//!
+//! Secrets a task needs (a bind password, a vault token) travel only inside a leased task, in
+//! a [`WireSecret`] whose `Debug` hides the value; the server never stores them in the queue.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Paths under the server's base URL.
+pub const REGISTER_PATH: &str = "/api/v1/engine/register";
+pub const LEASE_PATH: &str = "/api/v1/engine/lease";
+pub const HEARTBEAT_PATH: &str = "/api/v1/engine/heartbeat";
+pub const LOGS_PATH: &str = "/api/v1/engine/logs";
+/// `{id}` is the job id.
+pub const COMPLETE_PATH: &str = "/api/v1/engine/jobs/{id}/complete";
+
+/// Engine credentials start with this, so secret scanners and people recognise them.
+pub const CREDENTIAL_PREFIX: &str = "alme_";
+
+/// A secret inside a protocol message: serialised as plain text (the transport is TLS), never
+/// shown by `Debug`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+#[serde(transparent)]
+pub struct WireSecret(pub String);
+
+impl std::fmt::Debug for WireSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WireSecret(****)")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub activation_token: WireSecret,
+    /// A name for people (default: the host name).
+    pub name: String,
+    pub host: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterResponse {
+    pub engine_id: String,
+    /// The engine's own credential from now on (shown once, stored hashed by the server).
+    pub credential: WireSecret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRequest {
+    /// How long the server may hold the request open when no job is waiting (long poll).
+    pub wait_seconds: u32,
+    /// At most this many jobs in one answer.
+    pub max_jobs: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeaseResponse {
+    pub jobs: Vec<LeasedJob>,
+    /// Send a heartbeat at least this often to keep the leases.
+    pub heartbeat_seconds: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeasedJob {
+    pub job_id: String,
+    /// Names this lease; completion must quote it.
+    pub lease_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub lease_expires_at: OffsetDateTime,
+    pub task: Task,
+}
+
+/// How to reach a domain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DomainConnection {
+    pub url: String,
+    pub bind_identity: String,
+    pub bind_password: WireSecret,
+    pub ca_pem: Option<String>,
+    pub base_dn: String,
+}
+
+/// How to reach a vault (the kinds an engine talks to; the built-in vault lives in the server).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum VaultConnection {
+    Openbao {
+        address: String,
+        mount: String,
+        namespace: Option<String>,
+        ca_pem: Option<String>,
+        token: WireSecret,
+    },
+    AwsSecretsManager {
+        region: String,
+        access_key_id: String,
+        endpoint: Option<String>,
+        ca_pem: Option<String>,
+        secret_access_key: WireSecret,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncMode {
+    Full,
+    Incremental,
+}
+
+impl SyncMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Full => "full",
+            SyncMode::Incremental => "incremental",
+        }
+    }
+}
+
+/// What a job asks an engine to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Task {
+    /// Calibration: bind to the domain and say whether it worked.
+    DomainCheck { domain: DomainConnection },
+    /// Read the directory (everything, or what changed after `since_usn`).
+    DomainSync {
+        domain: DomainConnection,
+        mode: SyncMode,
+        since_usn: i64,
+    },
+    /// Calibration: authenticate to the vault and say whether it worked.
+    VaultCheck { vault: VaultConnection },
+}
+
+impl Task {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Task::DomainCheck { .. } => "domain-check",
+            Task::DomainSync { .. } => "domain-sync",
+            Task::VaultCheck { .. } => "vault-check",
+        }
+    }
+}
+
+/// Why a check or a read failed, as a kind a program can act on and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Problem {
+    /// `unreachable`, `tls`, `bad-credentials`, `insufficient-rights`, `configuration`, …
+    pub problem: String,
+    pub message: String,
+}
+
+/// One object read from the directory, in the shape the server stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncedObject {
+    pub guid: String,
+    /// `user`, `gmsa`, `msa`, `group` or `ou`.
+    pub kind: String,
+    pub dn: String,
+    pub name: String,
+    pub enabled: bool,
+    pub usn_changed: i64,
+    /// Kind-specific details, JSON text.
+    pub details: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncSnapshot {
+    pub objects: Vec<SyncedObject>,
+    /// The directory's highest USN read before the search: the next sync starts after it.
+    pub highest_usn: i64,
+}
+
+/// What a task produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TaskResult {
+    /// The outcome of a check: `problem` is `None` when it worked.
+    Check {
+        message: String,
+        problem: Option<Problem>,
+    },
+    /// A directory read, or why it could not be made.
+    DomainSync {
+        snapshot: Option<SyncSnapshot>,
+        problem: Option<Problem>,
+    },
+}
+
+/// An engine's report on a leased job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Completion {
+    /// The task ran; its result (which may describe a failure of the directory or vault).
+    Done {
+        lease_id: String,
+        result: TaskResult,
+    },
+    /// The engine could not run the task at all; the server retries it later.
+    Failed { lease_id: String, error: String },
+}
+
+impl Completion {
+    pub fn lease_id(&self) -> &str {
+        match self {
+            Completion::Done { lease_id, .. } | Completion::Failed { lease_id, .. } => lease_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// The jobs the engine is working on: their leases are extended.
+    pub job_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogLine {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// `info`, `warn` or `error`.
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LogBatch {
+    pub lines: Vec<LogLine>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let task = Task::DomainCheck {
+            domain: DomainConnection {
+                url: "ldaps://dc".into(),
+                bind_identity: "svc".into(),
+                bind_password: WireSecret("hunter2-secret".into()),
+                ca_pem: None,
+                base_dn: "DC=x".into(),
+            },
+        };
+        let shown = format!("{task:?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(shown.contains("WireSecret(****)"), "{shown}");
+    }
+
+    #[test]
+    fn a_task_names_its_kind_on_the_wire() {
+        let task = Task::DomainSync {
+            domain: DomainConnection {
+                url: "ldaps://dc".into(),
+                bind_identity: "svc".into(),
+                bind_password: WireSecret("p".into()),
+                ca_pem: None,
+                base_dn: "DC=x".into(),
+            },
+            mode: SyncMode::Incremental,
+            since_usn: 41,
+        };
+        let wire = serde_json::to_value(&task).unwrap();
+        assert_eq!(wire["kind"], "domain-sync");
+        assert_eq!(wire["mode"], "incremental");
+        assert_eq!(wire["domain"]["bind_password"], "p");
+        let back: Task = serde_json::from_value(wire).unwrap();
+        assert_eq!(back.kind(), "domain-sync");
+    }
+}

@@ -1,0 +1,582 @@
+//! `/api/v1/engine-pools`, `/api/v1/engines`, `/api/v1/engine-activation-tokens` and
+//! `/api/v1/jobs`: what administrators do with engines (SPEC §5). The engines' own protocol is
+//! in [`super::engine_protocol`].
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{parse_id, ApiJson, ApiQuery};
+use crate::auth::principal::Authenticated;
+use crate::services::calibration::{CheckOutcome, EngineCheck};
+use crate::services::engines::{self as svc, EngineChange, PoolInput};
+use crate::state::AppState;
+use alm_core::permissions::perm;
+use alm_core::{EngineId, JobId, PoolId};
+use alm_store::engines::{Calibration, EngineRecord, LogLine, PoolRecord};
+use alm_store::jobs::JobRecord;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+// ---- views shared with domains and vaults ----
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EngineCheckView {
+    pub engine_id: EngineId,
+    pub engine_name: String,
+    pub ok: bool,
+    pub problem: Option<String>,
+    pub message: String,
+}
+
+impl From<EngineCheck> for EngineCheckView {
+    fn from(c: EngineCheck) -> Self {
+        Self {
+            engine_id: c.engine_id,
+            engine_name: c.engine_name,
+            ok: c.ok,
+            problem: c.problem,
+            message: c.message,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckView {
+    /// True when at least one engine of the pool (or alm, for the built-in vault) got through.
+    pub ok: bool,
+    /// When it failed: `unreachable`, `tls`, `bad-credentials`, `insufficient-rights`,
+    /// `no-engine`, `timeout`, …
+    pub problem: Option<String>,
+    /// What happened and what to do.
+    pub message: String,
+    /// Each engine's answer.
+    pub engines: Vec<EngineCheckView>,
+}
+
+impl From<CheckOutcome> for CheckView {
+    fn from(c: CheckOutcome) -> Self {
+        Self {
+            ok: c.ok,
+            problem: c.problem,
+            message: c.message,
+            engines: c.engines.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalibrationView {
+    pub engine_id: EngineId,
+    pub engine_name: String,
+    pub ok: bool,
+    pub problem: Option<String>,
+    pub message: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+}
+
+impl From<Calibration> for CalibrationView {
+    fn from(c: Calibration) -> Self {
+        Self {
+            engine_id: c.engine_id,
+            engine_name: c.engine_name,
+            ok: c.ok,
+            problem: c.problem,
+            message: c.message,
+            checked_at: c.checked_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: JobId,
+    /// `domain-sync`, `domain-check` or `vault-check`.
+    pub kind: String,
+    pub pool_id: PoolId,
+    /// Set when only this engine may run the job (calibration).
+    pub engine_id: Option<EngineId>,
+    pub subject_type: String,
+    pub subject_id: String,
+    /// `queued`, `leased`, `succeeded` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub leased_by: Option<EngineId>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub lease_expires_at: Option<OffsetDateTime>,
+    /// A short summary of the outcome.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+impl From<JobRecord> for JobView {
+    fn from(j: JobRecord) -> Self {
+        Self {
+            id: j.id,
+            kind: j.kind,
+            pool_id: j.pool_id,
+            engine_id: j.engine_id,
+            subject_type: j.subject_type,
+            subject_id: j.subject_id,
+            status: j.status,
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            leased_by: j.leased_by,
+            lease_expires_at: j.lease_expires_at,
+            result: j.result.and_then(|r| serde_json::from_str(&r).ok()),
+            error: j.error,
+            created_at: j.created_at,
+            finished_at: j.finished_at,
+        }
+    }
+}
+
+// ---- pools ----
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoolView {
+    pub id: PoolId,
+    pub name: String,
+    pub description: String,
+    /// New domains and vaults join the default pool; the in-process engine serves it.
+    pub is_default: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<PoolRecord> for PoolView {
+    fn from(p: PoolRecord) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            is_default: p.is_default,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolBody {
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub name: Option<String>,
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+}
+
+// ---- engines ----
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EngineView {
+    pub id: EngineId,
+    pub name: String,
+    pub host: String,
+    pub version: String,
+    /// `None`: unassigned.
+    pub pool_id: Option<PoolId>,
+    pub active: bool,
+    /// `unassigned`, `inactive` or `active`.
+    pub status: String,
+    /// The engine inside `alm serve`.
+    pub in_process: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+    /// The last time it asked for work, sent a heartbeat or a result.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen_at: Option<OffsetDateTime>,
+    pub last_address: Option<String>,
+}
+
+impl From<EngineRecord> for EngineView {
+    fn from(e: EngineRecord) -> Self {
+        let status = match (e.pool_id, e.active) {
+            (None, _) => "unassigned",
+            (Some(_), false) => "inactive",
+            (Some(_), true) => "active",
+        };
+        Self {
+            id: e.id,
+            name: e.name,
+            host: e.host,
+            version: e.version,
+            pool_id: e.pool_id,
+            active: e.active,
+            status: status.into(),
+            in_process: e.in_process,
+            registered_at: e.registered_at,
+            last_seen_at: e.last_seen_at,
+            last_address: e.last_address,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EngineQuery {
+    /// Only engines not yet assigned to a pool.
+    pub unassigned: Option<bool>,
+    /// Only the engines of this pool.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub pool_id: Option<uuid::Uuid>,
+}
+
+/// Assign an engine to a pool and (de)activate it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngineBody {
+    /// The pool to serve; an empty string unassigns the engine.
+    #[schema(pattern = "^([0-9a-fA-F-]{36})?$")]
+    pub pool_id: Option<String>,
+    /// Only an assigned engine can be active.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivationTokenView {
+    /// Give it to `alm engine --server URL --token …`; shown once, valid 8 hours, registers
+    /// one engine.
+    pub token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogLineView {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// `info`, `warn` or `error`.
+    pub level: String,
+    pub message: String,
+}
+
+impl From<LogLine> for LogLineView {
+    fn from(l: LogLine) -> Self {
+        Self {
+            at: l.at,
+            level: l.level,
+            message: l.message,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LimitQuery {
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct JobQuery {
+    /// `queued`, `leased`, `succeeded` or `failed`.
+    #[param(pattern = "^(queued|leased|succeeded|failed)$")]
+    pub status: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+fn limit(value: Option<u32>, default: i64) -> ApiResult<i64> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=1000).contains(&n) => Ok(i64::from(n)),
+        Some(_) => Err(ApiError::BadRequest {
+            detail: "limit: must be from 1 to 1000".into(),
+            errors: vec![alm_core::FieldError::new(
+                "limit",
+                "range",
+                "must be from 1 to 1000",
+            )],
+        }),
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_pools, create_pool))
+        .routes(routes!(get_pool, update_pool, delete_pool))
+        .routes(routes!(create_activation_token))
+        .routes(routes!(list_engines))
+        .routes(routes!(get_engine, update_engine, delete_engine))
+        .routes(routes!(engine_logs))
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
+}
+
+const POOL_ID: &str = "Engine pool id";
+const ENGINE_ID: &str = "Engine id";
+
+/// Every engine pool.
+#[utoipa::path(get, path = "/api/v1/engine-pools", tag = "engines", responses((status = 200, body = Vec<PoolView>)))]
+async fn list_pools(
+    State(s): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<Vec<PoolView>>> {
+    let can = auth.can::<perm::EngineRead>()?;
+    Ok(Json(
+        svc::pools(&s.db, &can)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Add an engine pool.
+#[utoipa::path(post, path = "/api/v1/engine-pools", tag = "engines", request_body = PoolBody, responses((status = 201, body = PoolView)))]
+async fn create_pool(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<PoolBody>,
+) -> ApiResult<(StatusCode, Json<PoolView>)> {
+    let can = auth.can::<perm::EngineCreate>()?;
+    let pool = svc::create_pool(
+        &s.db,
+        s.clock.as_ref(),
+        &can,
+        &auth.principal.actor,
+        PoolInput {
+            name: body.name,
+            description: body.description,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(pool.into())))
+}
+
+/// One engine pool.
+#[utoipa::path(get, path = "/api/v1/engine-pools/{id}", tag = "engines", params(("id" = String, Path, description = POOL_ID)), responses((status = 200, body = PoolView)))]
+async fn get_pool(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PoolView>> {
+    let can = auth.can::<perm::EngineRead>()?;
+    let id: PoolId = parse_id(&id, "engine pool")?;
+    Ok(Json(svc::pool(&s.db, &can, id).await?.into()))
+}
+
+/// Rename or describe an engine pool.
+#[utoipa::path(patch, path = "/api/v1/engine-pools/{id}", tag = "engines", params(("id" = String, Path, description = POOL_ID)),
+    request_body = PoolBody, responses((status = 200, body = PoolView)))]
+async fn update_pool(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PoolBody>,
+) -> ApiResult<Json<PoolView>> {
+    let can = auth.can::<perm::EngineUpdate>()?;
+    let id: PoolId = parse_id(&id, "engine pool")?;
+    let pool = svc::update_pool(
+        &s.db,
+        s.clock.as_ref(),
+        &can,
+        &auth.principal.actor,
+        id,
+        PoolInput {
+            name: body.name,
+            description: body.description,
+        },
+    )
+    .await?;
+    Ok(Json(pool.into()))
+}
+
+/// Remove an engine pool that nothing uses (the default pool stays).
+#[utoipa::path(delete, path = "/api/v1/engine-pools/{id}", tag = "engines", params(("id" = String, Path, description = POOL_ID)), responses((status = 204)))]
+async fn delete_pool(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let can = auth.can::<perm::EngineDelete>()?;
+    let id: PoolId = parse_id(&id, "engine pool")?;
+    svc::delete_pool(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Make an activation token for registering one engine (valid 8 hours, shown once).
+#[utoipa::path(post, path = "/api/v1/engine-activation-tokens", tag = "engines", responses((status = 201, body = ActivationTokenView)))]
+async fn create_activation_token(
+    State(s): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<(StatusCode, Json<ActivationTokenView>)> {
+    let can = auth.can::<perm::EngineCreate>()?;
+    let t =
+        svc::create_activation_token(&s.db, s.clock.as_ref(), &can, &auth.principal.actor).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ActivationTokenView {
+            token: t.token,
+            expires_at: t.expires_at,
+        }),
+    ))
+}
+
+/// Registered engines (`?unassigned=true`: those waiting for a pool).
+#[utoipa::path(get, path = "/api/v1/engines", tag = "engines", params(EngineQuery), responses((status = 200, body = Vec<EngineView>)))]
+async fn list_engines(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(q): ApiQuery<EngineQuery>,
+) -> ApiResult<Json<Vec<EngineView>>> {
+    let can = auth.can::<perm::EngineRead>()?;
+    Ok(Json(
+        svc::list(
+            &s.db,
+            &can,
+            q.unassigned.unwrap_or(false),
+            q.pool_id.map(PoolId),
+        )
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect(),
+    ))
+}
+
+/// One engine.
+#[utoipa::path(get, path = "/api/v1/engines/{id}", tag = "engines", params(("id" = String, Path, description = ENGINE_ID)), responses((status = 200, body = EngineView)))]
+async fn get_engine(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EngineView>> {
+    let can = auth.can::<perm::EngineRead>()?;
+    let id: EngineId = parse_id(&id, "engine")?;
+    Ok(Json(svc::get(&s.db, &can, id).await?.into()))
+}
+
+/// Assign an engine to a pool, activate or deactivate it.
+#[utoipa::path(patch, path = "/api/v1/engines/{id}", tag = "engines", params(("id" = String, Path, description = ENGINE_ID)),
+    request_body = EngineBody, responses((status = 200, body = EngineView)))]
+async fn update_engine(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EngineBody>,
+) -> ApiResult<Json<EngineView>> {
+    let can = auth.can::<perm::EngineUpdate>()?;
+    let id: EngineId = parse_id(&id, "engine")?;
+    let pool_id = match body.pool_id.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(text) => Some(Some(text.parse::<PoolId>().map_err(|_| {
+            ApiError::Validation(
+                alm_core::FieldError::new("pool_id", "format", "expected a pool id (UUID)").into(),
+            )
+        })?)),
+    };
+    let engine = svc::update(
+        &s.db,
+        s.clock.as_ref(),
+        &can,
+        &auth.principal.actor,
+        id,
+        EngineChange {
+            pool_id,
+            active: body.active,
+        },
+    )
+    .await?;
+    s.queue.wake();
+    Ok(Json(engine.into()))
+}
+
+/// Remove an engine: its credential stops working at once; jobs it held are queued again.
+#[utoipa::path(delete, path = "/api/v1/engines/{id}", tag = "engines", params(("id" = String, Path, description = ENGINE_ID)), responses((status = 204)))]
+async fn delete_engine(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let can = auth.can::<perm::EngineDelete>()?;
+    let id: EngineId = parse_id(&id, "engine")?;
+    svc::delete(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, id).await?;
+    s.queue.wake();
+    s.queue.notify_finished();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The engine's abbreviated log, newest first (Audit → Engine logs).
+#[utoipa::path(get, path = "/api/v1/engines/{id}/logs", tag = "engines", params(("id" = String, Path, description = ENGINE_ID), LimitQuery),
+    responses((status = 200, body = Vec<LogLineView>)))]
+async fn engine_logs(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> ApiResult<Json<Vec<LogLineView>>> {
+    let can = auth.can::<perm::EngineRead>()?;
+    let id: EngineId = parse_id(&id, "engine")?;
+    Ok(Json(
+        svc::logs(&s.db, &can, id, limit(q.limit, 200)?)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Jobs in the engine queue, newest first.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "engines", params(JobQuery), responses((status = 200, body = Vec<JobView>)))]
+async fn list_jobs(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(q): ApiQuery<JobQuery>,
+) -> ApiResult<Json<Vec<JobView>>> {
+    let can = auth.can::<perm::EngineRead>()?;
+    if let Some(st) = q.status.as_deref() {
+        if !["queued", "leased", "succeeded", "failed"].contains(&st) {
+            return Err(ApiError::BadRequest {
+                detail: "status: must be queued, leased, succeeded or failed".into(),
+                errors: vec![alm_core::FieldError::new(
+                    "status",
+                    "one-of",
+                    "must be queued, leased, succeeded or failed",
+                )],
+            });
+        }
+    }
+    Ok(Json(
+        s.queue
+            .list(&can, q.status.as_deref(), limit(q.limit, 100)?)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// One job.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "engines", params(("id" = String, Path, description = "Job id")), responses((status = 200, body = JobView)))]
+async fn get_job(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobView>> {
+    let can = auth.can::<perm::EngineRead>()?;
+    let id: JobId = parse_id(&id, "job")?;
+    Ok(Json(s.queue.get(&can, id).await?.into()))
+}

@@ -1,0 +1,341 @@
+//! The engine protocol with real `alm engine` processes (SPEC §5): registration with an
+//! activation token (8 hours, one engine), assignment and activation, a job whose engine is
+//! killed with SIGKILL while holding the lease going to another engine and completing exactly
+//! once, and a removed engine's credential stopping at once.
+//!
+//! The server runs without its in-process engine, with 5-second leases, and the test moves its
+//! clock past a lease instead of waiting for one.
+
+use crate::support::{ad, on_both_backends, Api, TestServer};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+
+const SETTINGS: &[(&str, &str)] = &[
+    ("ALM_ENGINES__IN_PROCESS", "false"),
+    ("ALM_ENGINES__LEASE_SECONDS", "5"),
+];
+
+/// Polls `check` every 100 ms until it gives a value; fails naming `what` after a minute (a
+/// bound against hanging, not a timing assertion).
+async fn until<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..600 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+/// An `alm engine` process with its own data directory; its stderr goes to a file there.
+struct EngineProcess {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl EngineProcess {
+    fn start(base: &str, token: &str, label: &str) -> Self {
+        let dir = crate::support::db::temp_dir(label);
+        let log = std::fs::File::create(dir.join("engine.log")).expect("engine log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_alm"))
+            .args(["engine", "--server", base, "--name", label, "--data-dir"])
+            .arg(&dir)
+            .env("ALM_ENGINE_TOKEN", token)
+            .env("ALM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start alm engine");
+        Self { child, dir }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("engine.log")).unwrap_or_default()
+    }
+
+    fn credential(&self) -> String {
+        let state: Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.join("engine.json")).expect("engine.json"),
+        )
+        .unwrap();
+        state["credential"].as_str().unwrap().to_owned()
+    }
+
+    fn kill(&mut self) {
+        // std's kill is SIGKILL on Unix: no goodbye, the lease stays where it was.
+        self.child.kill().expect("SIGKILL the engine");
+        self.child.wait().expect("reap the engine");
+    }
+}
+
+impl Drop for EngineProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (a minute at most) for the process to exit.
+async fn exited(engine: &mut EngineProcess, what: &str) -> std::process::ExitStatus {
+    for _ in 0..600 {
+        if let Some(status) = engine.child.try_wait().unwrap() {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("gave up waiting for {what} to exit: {}", engine.log());
+}
+
+async fn activation_token(admin: &Api) -> String {
+    let (st, t) = admin.post_empty("/api/v1/engine-activation-tokens").await;
+    assert_eq!(st, 201, "{t}");
+    assert!(t["token"].as_str().unwrap().starts_with("alma_"));
+    t["token"].as_str().unwrap().to_owned()
+}
+
+/// Waits for the engine named `name` to register (unassigned) and returns its id.
+async fn registered(admin: &Api, name: &str, engine: &EngineProcess) -> String {
+    until(
+        &format!("engine {name} to register ({})", engine.log()),
+        || async {
+            let (_, list) = admin.get("/api/v1/engines?unassigned=true").await;
+            list.as_array()?
+                .iter()
+                .find(|e| e["name"] == name)
+                .map(|e| e["id"].as_str().unwrap().to_owned())
+        },
+    )
+    .await
+}
+
+async fn assign(admin: &Api, engine: &str, pool: &str) {
+    let (st, e) = admin
+        .patch(
+            &format!("/api/v1/engines/{engine}"),
+            json!({"pool_id": pool, "active": true}),
+        )
+        .await;
+    assert_eq!((st, e["status"].as_str()), (200, Some("active")), "{e}");
+}
+
+/// A TCP relay to the Samba DC that the test can hold: while `forward` is off it accepts
+/// connections and keeps them silent, so an engine blocks mid-job holding its lease.
+struct Relay {
+    port: u16,
+    forward: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
+    held: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    async fn start() -> Self {
+        let target = url::Url::parse(&ad::config().url).unwrap();
+        let target = format!(
+            "{}:{}",
+            target.host_str().unwrap(),
+            target.port().unwrap_or(636)
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let relay = Self {
+            port,
+            forward: Arc::default(),
+            accepted: Arc::default(),
+            held: Arc::default(),
+        };
+        let (forward, accepted, held) = (
+            relay.forward.clone(),
+            relay.accepted.clone(),
+            relay.held.clone(),
+        );
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                if !forward.load(Ordering::SeqCst) {
+                    held.lock().unwrap().push(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        relay
+    }
+
+    fn open(&self) {
+        self.forward.store(true, Ordering::SeqCst);
+        self.held.lock().unwrap().clear();
+    }
+}
+
+on_both_backends! {
+    async fn a_killed_engines_job_goes_to_another_engine_and_completes_once(backend: Backend) {
+        let s = TestServer::start_with(backend, SETTINGS).await;
+        let admin = s.admin();
+        let (st, pool) = admin.post("/api/v1/engine-pools", json!({"name": "Remote site"})).await;
+        assert_eq!(st, 201, "{pool}");
+        let pool = pool["id"].as_str().unwrap().to_owned();
+
+        // A domain in that pool, reached through the relay, scoped to a fresh OU.
+        let dir = ad::connect();
+        let ou = ad::test_ou(&dir, "lease").await;
+        let relay = Relay::start().await;
+        let c = ad::config();
+        let (st, domain) = admin.post("/api/v1/domains", json!({
+            "name": "Behind the relay", "url": format!("ldaps://127.0.0.1:{}", relay.port),
+            "bind_identity": c.bind_identity, "bind_password": c.bind_password.expose(),
+            "ca_pem": c.ca_pem, "base_dn": ou, "pool_id": pool,
+        })).await;
+        assert_eq!(st, 201, "{domain}");
+        assert_eq!(domain["pool_id"], pool.as_str());
+        let domain = domain["id"].as_str().unwrap().to_owned();
+
+        // Engine A registers, waits unassigned, is assigned and activated.
+        let mut a = EngineProcess::start(&s.base, &activation_token(&admin).await, "engine-a");
+        let a_id = registered(&admin, "engine-a", &a).await;
+        let (_, listed) = admin.get(&format!("/api/v1/engines/{a_id}")).await;
+        assert_eq!((listed["status"].as_str(), listed["in_process"].as_bool()), (Some("unassigned"), Some(false)), "{listed}");
+        assign(&admin, &a_id, &pool).await;
+
+        // A sync is queued; A leases it and blocks on the silent relay, holding the lease.
+        let state = s.state();
+        let can = alm_core::permissions::system_capability::<alm_core::permissions::perm::DomainUpdate>();
+        let job = alm_server::services::domain_sync::request(
+            &state.queue, &can, &alm_server::services::Actor::system(), domain.parse().unwrap(), None,
+        ).await.unwrap();
+        let job_id = job.id.to_string();
+        until(&format!("engine A to lease the job and connect ({})", a.log()), || async {
+            let (_, j) = admin.get(&format!("/api/v1/jobs/{job_id}")).await;
+            (j["status"] == "leased" && j["leased_by"] == a_id.as_str() && relay.accepted.load(Ordering::SeqCst) > 0).then_some(())
+        }).await;
+        let a_credential = a.credential();
+        a.kill();
+
+        // Engine B joins the pool. The job stays A's until A's lease runs out.
+        relay.open();
+        let b = EngineProcess::start(&s.base, &activation_token(&admin).await, "engine-b");
+        let b_id = registered(&admin, "engine-b", &b).await;
+        assign(&admin, &b_id, &pool).await;
+        let (_, j) = admin.get(&format!("/api/v1/jobs/{job_id}")).await;
+        assert_eq!((j["status"].as_str(), j["leased_by"].as_str()), (Some("leased"), Some(a_id.as_str())), "{j}");
+        s.clock.advance(time::Duration::seconds(6));
+
+        let done = until(&format!("engine B to complete the job ({})", b.log()), || async {
+            let (_, j) = admin.get(&format!("/api/v1/jobs/{job_id}")).await;
+            (j["status"] != "leased" && j["status"] != "queued").then_some(j)
+        }).await;
+        assert_eq!((done["status"].as_str(), done["leased_by"].as_str(), done["attempts"].as_i64()),
+                   (Some("succeeded"), Some(b_id.as_str()), Some(2)), "{done}");
+
+        // Exactly once: one run, one audit record; A's late word is refused and changes nothing.
+        let (_, runs) = admin.get(&format!("/api/v1/domains/{domain}/sync-runs")).await;
+        assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+        assert_eq!((runs[0]["outcome"].as_str(), runs[0]["mode"].as_str()), (Some("succeeded"), Some("full")), "{runs}");
+        assert!(runs[0]["added"].as_u64().unwrap() >= 1, "the OU itself was read: {runs}");
+        let late = json!({"outcome": "done", "lease_id": "the-lease-a-held",
+                          "result": {"kind": "domain-sync", "snapshot": {"objects": [], "highest_usn": 1}, "problem": null}});
+        let (st, answer) = Api::with_token(&s.base, &a_credential)
+            .post(&format!("/api/v1/engine/jobs/{job_id}/complete"), late).await;
+        assert_eq!(st, 409, "{answer}");
+        let (_, runs) = admin.get(&format!("/api/v1/domains/{domain}/sync-runs")).await;
+        assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+        let (_, audit) = admin.get(&format!("/api/v1/audit?action=domain.synced&object_id={domain}")).await;
+        assert_eq!(audit["total"], 1, "{audit}");
+
+        // B's abbreviated log reached the server.
+        let logged = until("engine B's log lines", || async {
+            let (_, lines) = admin.get(&format!("/api/v1/engines/{b_id}/logs")).await;
+            let text = lines.to_string();
+            text.contains(&format!("job {job_id} (domain-sync) done")).then_some(text)
+        }).await;
+        assert!(!logged.contains(c.bind_password.expose()), "no password in engine logs");
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn activation_tokens_last_eight_hours_and_register_one_engine(backend: Backend) {
+        let s = TestServer::start_with(backend, SETTINGS).await;
+        let admin = s.admin();
+        let anon = s.anonymous();
+        let first = activation_token(&admin).await;
+        let second = activation_token(&admin).await;
+        let register = |token: &str, name: &str| json!({"activation_token": token, "name": name, "host": "h.example.test", "version": "test"});
+
+        s.clock.advance(time::Duration::hours(8) - time::Duration::seconds(1));
+        let (st, ok) = anon.post("/api/v1/engine/register", register(&first, "in-time")).await;
+        assert_eq!(st, 201, "a token one second short of 8 hours still registers: {ok}");
+        assert!(ok["credential"].as_str().unwrap().starts_with("alme_"));
+        let (st, again) = anon.post("/api/v1/engine/register", register(&first, "twice")).await;
+        assert_eq!(st, 401, "{again}");
+        assert!(again["detail"].as_str().unwrap().contains("used already"), "{again}");
+
+        s.clock.advance(time::Duration::seconds(1));
+        let (st, late) = anon.post("/api/v1/engine/register", register(&second, "late")).await;
+        assert_eq!(st, 401, "{late}");
+        assert!(late["detail"].as_str().unwrap().contains("expired"), "{late}");
+        let (st, unknown) = anon.post("/api/v1/engine/register", register("alma_not-a-token", "x")).await;
+        assert_eq!((st, unknown["detail"].as_str().unwrap().contains("unknown")), (401, true), "{unknown}");
+
+        // The real binary says the same and exits with failure, registering nothing.
+        let third = activation_token(&admin).await;
+        s.clock.advance(time::Duration::hours(9));
+        let mut expired = EngineProcess::start(&s.base, &third, "too-late");
+        let status = exited(&mut expired, "the engine with an expired token").await;
+        assert!(!status.success());
+        assert!(expired.log().contains("expired"), "{}", expired.log());
+        assert!(!expired.dir.join("engine.json").exists(), "no credential was stored");
+
+        // Bad registrations name the field.
+        let (st, bad) = anon.post("/api/v1/engine/register", json!({"activation_token": first, "name": "", "host": "h", "version": "1"})).await;
+        assert_eq!((st, bad["errors"][0]["field"].as_str()), (422, Some("name")), "{bad}");
+        let (_, engines) = admin.get("/api/v1/engines").await;
+        let names: Vec<&str> = engines.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["in-time"], "only the one good registration left an engine");
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_removed_engines_credential_stops_working_at_once(backend: Backend) {
+        let s = TestServer::start_with(backend, SETTINGS).await;
+        let admin = s.admin();
+        let engine = EngineProcess::start(&s.base, &activation_token(&admin).await, "doomed");
+        let id = registered(&admin, "doomed", &engine).await;
+        let credential = engine.credential();
+        let as_engine = Api::with_token(&s.base, &credential);
+        let (st, lease) = as_engine.post("/api/v1/engine/lease", json!({"wait_seconds": 0, "max_jobs": 1})).await;
+        assert_eq!((st, lease["jobs"].as_array().map(Vec::len)), (200, Some(0)), "an unassigned engine gets no work: {lease}");
+        // A person's token is not an engine credential, and an engine credential is no API token.
+        assert_eq!(admin.post("/api/v1/engine/lease", json!({"wait_seconds": 0, "max_jobs": 1})).await.0, 401);
+        assert_eq!(as_engine.get("/api/v1/me").await.0, 401);
+
+        assert_eq!(admin.delete(&format!("/api/v1/engines/{id}")).await.0, 204);
+        let (st, refused) = as_engine.post("/api/v1/engine/heartbeat", json!({"job_ids": []})).await;
+        assert_eq!(st, 401, "{refused}");
+        assert_eq!(as_engine.post("/api/v1/engine/lease", json!({"wait_seconds": 0, "max_jobs": 1})).await.0, 401);
+
+        // The running process hears it and stops, saying what to do.
+        let mut engine = engine;
+        let status = exited(&mut engine, "the removed engine").await;
+        assert!(!status.success());
+        assert!(engine.log().contains("register again"), "{}", engine.log());
+        let (_, audit) = admin.get(&format!("/api/v1/audit?object_id={id}&sort=seq")).await;
+        let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["engine.registered", "engine.deleted"]);
+        s.stop().await;
+    }
+}
