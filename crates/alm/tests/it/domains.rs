@@ -1,6 +1,7 @@
 //! Domains through the API: the bind password sealed at rest and never shown, the connection
 //! check against the real Samba DC, and bad input named field by field.
 
+use crate::support::relay::Relay;
 use crate::support::{ad, on_both_backends, TestServer};
 use serde_json::{json, Value};
 
@@ -293,6 +294,76 @@ on_both_backends! {
         // Turning the schedule off.
         let (_, d) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"sync_time": ""})).await;
         assert!(d["sync_time"].is_null() && d["next_sync_at"].is_null(), "{d}");
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_dc_that_stops_in_the_middle_of_a_sync_disables_nobody(backend: Backend) {
+        use alm_directory::{Directory, NewUser};
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let dir = ad::connect();
+        let ou = ad::test_ou(&dir, "midsync").await;
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned();
+        // Long descriptions make the users' part of the read the bulk of the bytes, so cutting
+        // at half of a full sync's bytes cuts inside the read of the accounts.
+        let account = |name: String| NewUser {
+            parent_dn: ou.clone(),
+            sam_account_name: name.clone(),
+            user_principal_name: format!("{name}@corp.example.test"),
+            description: Some("x".repeat(1000)),
+            attributes: vec![("mail".into(), vec![format!("{name}@example.test")])],
+            password: alm_directory::password::PasswordPolicy::default().generate("p", ""),
+            enabled: true,
+            account_expires: alm_core::filetime::AccountExpires::Never,
+        };
+        let mut members = Vec::new();
+        for n in 1..=3 {
+            members.push(dir.create_user(&account(format!("m{n}{tag}"))).await.unwrap().dn);
+        }
+        for n in 1..=12 {
+            dir.create_user(&account(format!("f{n}{tag}"))).await.unwrap();
+        }
+        dir.create_group(&format!("team{tag}"), &ou, &members).await.unwrap();
+
+        let relay = Relay::start().await;
+        relay.open();
+        let mut body = samba_domain("Through the relay");
+        body["base_dn"] = json!(ou);
+        body["url"] = json!(format!("ldaps://127.0.0.1:{}", relay.port));
+        let (st, d) = admin.post("/api/v1/domains", body).await;
+        assert_eq!(st, 201, "{d}");
+        let id = d["id"].as_str().unwrap().to_owned();
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        assert_eq!(run["outcome"], "succeeded", "{run}");
+        let (_, groups) = admin.get(&format!("/api/v1/domains/{id}/objects?kind=group&q=team{tag}")).await;
+        let team = groups["items"][0]["guid"].as_str().unwrap().to_owned();
+        admin.put(&format!("/api/v1/domains/{id}/user-sync"), json!({"group_guids": [team], "max_disable_percent": 100})).await;
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=full")).await;
+        assert_eq!((run["outcome"].as_str(), run["users_created"].as_u64()), (Some("succeeded"), Some(3)), "{run}");
+        let full_sync_bytes = relay.last_bytes();
+
+        // Two members leave in the directory; then the DC dies halfway through the next read.
+        dir.set_enabled(&members[0], false).await.unwrap();
+        dir.set_enabled(&members[1], false).await.unwrap();
+        relay.cut_after(full_sync_bytes / 2);
+        s.clock.advance(time::Duration::minutes(1));
+        let objects_before = admin.get(&format!("/api/v1/domains/{id}/objects?limit=500")).await.1;
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=full")).await;
+        assert_eq!(run["outcome"], "failed", "the cut read fails the run: {run}");
+        assert!(relay.last_bytes() > 0 && relay.last_bytes() < full_sync_bytes, "the DC answered part of the read");
+        let (_, enabled) = admin.get(&format!("/api/v1/users?q={tag}&enabled=true")).await;
+        assert_eq!(enabled["total"], 3, "nobody was disabled by a sync that did not finish");
+        let objects_after = admin.get(&format!("/api/v1/domains/{id}/objects?limit=500")).await.1;
+        assert_eq!(objects_before, objects_after, "and nothing synced changed");
+
+        // The DC back: the same sync now disables the two who left (the test could fail).
+        relay.cut_after(0);
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=full")).await;
+        assert_eq!((run["outcome"].as_str(), run["users_disabled"].as_u64()), (Some("succeeded"), Some(2)), "{run}");
         s.stop().await;
     }
 }

@@ -6,14 +6,13 @@
 //! The server runs without its in-process engine, with 5-second leases, and the test moves its
 //! clock past a lease instead of waiting for one.
 
+use crate::support::relay::Relay;
 use crate::support::{ad, on_both_backends, Api, TestServer};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
 
 const SETTINGS: &[(&str, &str)] = &[
     ("ALM_ENGINES__IN_PROCESS", "false"),
@@ -125,60 +124,6 @@ async fn assign(admin: &Api, engine: &str, pool: &str) {
         )
         .await;
     assert_eq!((st, e["status"].as_str()), (200, Some("active")), "{e}");
-}
-
-/// A TCP relay to the Samba DC that the test can hold: while `forward` is off it accepts
-/// connections and keeps them silent, so an engine blocks mid-job holding its lease.
-struct Relay {
-    port: u16,
-    forward: Arc<AtomicBool>,
-    accepted: Arc<AtomicUsize>,
-    held: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl Relay {
-    async fn start() -> Self {
-        let target = url::Url::parse(&ad::config().url).unwrap();
-        let target = format!(
-            "{}:{}",
-            target.host_str().unwrap(),
-            target.port().unwrap_or(636)
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let relay = Self {
-            port,
-            forward: Arc::default(),
-            accepted: Arc::default(),
-            held: Arc::default(),
-        };
-        let (forward, accepted, held) = (
-            relay.forward.clone(),
-            relay.accepted.clone(),
-            relay.held.clone(),
-        );
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                accepted.fetch_add(1, Ordering::SeqCst);
-                if !forward.load(Ordering::SeqCst) {
-                    held.lock().unwrap().push(inbound);
-                    continue;
-                }
-                let target = target.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        });
-        relay
-    }
-
-    fn open(&self) {
-        self.forward.store(true, Ordering::SeqCst);
-        self.held.lock().unwrap().clear();
-    }
 }
 
 on_both_backends! {
