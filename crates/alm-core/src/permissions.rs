@@ -278,6 +278,7 @@ markers!(
     EngineRead = Engine: Read,
     EngineUpdate = Engine: Update,
     EngineDelete = Engine: Delete,
+    ConfigurationRead = Configuration: Read,
 );
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod permissions;
 pub mod roles;
 pub mod sessions;
 pub mod time_codec;
+pub mod usage;
 pub mod users;
 pub mod vaults;
 

@@ -15,6 +15,7 @@ pub mod health;
 pub mod me;
 pub mod roles;
 pub mod session;
+pub mod usage;
 pub mod users;
 pub mod vaults;
 
@@ -231,4 +232,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(vaults::router())
         .merge(engines::router())
         .merge(engine_protocol::router())
+        .merge(usage::router())
 }

@@ -44,6 +44,16 @@ impl Actor {
     }
 }
 
+/// The usage counts (users and engines in use).
+pub async fn usage(
+    db: &alm_store::Db,
+    can: &alm_core::permissions::Can<alm_core::permissions::perm::ConfigurationRead>,
+) -> ServiceResult<alm_store::usage::Usage> {
+    let _ = can;
+    let mut conn = db.read().await?;
+    Ok(alm_store::usage::usage(&mut conn).await?)
+}
+
 /// The actor as stored with a queued job, to be named in the audit record of its outcome.
 pub fn actor_to_json(actor: &Actor) -> String {
     serde_json::json!({

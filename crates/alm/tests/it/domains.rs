@@ -224,6 +224,10 @@ on_both_backends! {
         assert_eq!(emails, [format!("person1.{tag}@example.test"), format!("person2.{tag}@example.test"), format!("person3.{tag}@example.test")]);
         assert!(users["items"].as_array().unwrap().iter().all(|u| u["source"] == "synced" && u["enabled"] == true));
         assert!(users["items"].as_array().unwrap().iter().any(|u| u["display_name"] == "Person 3"), "nested member with its display name");
+        // The usage page counts them, and the one (in-process) engine.
+        let (_, usage) = admin.get("/api/v1/usage").await;
+        assert_eq!((usage["users"].as_i64(), usage["users_synced"].as_i64(), usage["users_enabled"].as_i64()), (Some(4), Some(3), Some(4)), "{usage}");
+        assert_eq!((usage["engines"].as_i64(), usage["engines_active"].as_i64(), usage["engines_unassigned"].as_i64()), (Some(1), Some(1), Some(0)), "{usage}");
 
         // One of three disabled in the directory (33% ≤ 40%): disabled in alm at the next sync.
         dir.set_enabled(&people[0].dn, false).await.unwrap();

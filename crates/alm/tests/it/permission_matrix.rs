@@ -111,6 +111,7 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
                                                                            [401, 403, 403, 403, 403, 401, 200]),
         (M::DELETE, "/api/v1/engines/{engine}", None,                      [401, 403, 403, 403, 403, 401, 204]),
         (M::GET, "/api/v1/engines/{engine}/logs", None,                    [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/usage", None,                                    [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/jobs", None,                                     [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/jobs/{job}", None,                               [401, 403, 403, 403, 403, 401, 200]),
         // The engine protocol takes engine credentials and activation tokens, never a person's.
