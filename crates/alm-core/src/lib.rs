@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod roles;
 pub mod schedule;
 pub mod secret;
+pub mod templates;
 pub mod validation;
 
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -279,6 +279,10 @@ markers!(
     EngineUpdate = Engine: Update,
     EngineDelete = Engine: Delete,
     ConfigurationRead = Configuration: Read,
+    TemplateCreate = ProvisionTemplate: Create,
+    TemplateRead = ProvisionTemplate: Read,
+    TemplateUpdate = ProvisionTemplate: Update,
+    TemplateDelete = ProvisionTemplate: Delete,
 );
 
 #[cfg(test)]

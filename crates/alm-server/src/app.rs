@@ -150,6 +150,9 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
         .layer(middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // A bug that panics in a handler answers 500 like any internal error, instead of
+        // dropping the connection (the details go to the log only).
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(
             // Spans carry the method and path only: query strings can hold OIDC codes.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -157,6 +160,18 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %what, "a request handler panicked");
+    axum::response::IntoResponse::into_response(api::error::ApiError::Internal(anyhow::anyhow!(
+        "a request handler panicked"
+    )))
 }
 
 /// Records every refused request (401/403) in the audit log, whoever refused it.

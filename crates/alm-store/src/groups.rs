@@ -327,3 +327,23 @@ pub async fn set_roles(
     }
     Ok(())
 }
+
+/// The enabled members of an enabled group (nobody when the group is disabled).
+pub async fn enabled_member_ids(
+    conn: &mut AnyConnection,
+    group: GroupId,
+) -> StoreResult<Vec<UserId>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT u.id FROM group_members m JOIN users u ON u.id = m.user_id JOIN alm_groups g ON g.id = m.group_id \
+         WHERE m.group_id = $1 AND u.enabled = 1 AND g.enabled = 1",
+    )
+    .bind(group.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    ids.iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| StoreError::Corrupt(format!("user id {s:?}")))
+        })
+        .collect()
+}

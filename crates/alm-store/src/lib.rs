@@ -21,6 +21,7 @@ pub mod oidc_logins;
 pub mod permissions;
 pub mod roles;
 pub mod sessions;
+pub mod templates;
 pub mod time_codec;
 pub mod usage;
 pub mod users;

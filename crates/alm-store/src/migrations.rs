@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "engines, pools and the job queue",
         sql: include_str!("../migrations/0007_engines.sql"),
     },
+    Migration {
+        version: 8,
+        name: "workflow templates and their versions",
+        sql: include_str!("../migrations/0008_templates.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

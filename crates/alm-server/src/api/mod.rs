@@ -15,6 +15,7 @@ pub mod health;
 pub mod me;
 pub mod roles;
 pub mod session;
+pub mod templates;
 pub mod usage;
 pub mod users;
 pub mod vaults;
@@ -233,4 +234,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(engines::router())
         .merge(engine_protocol::router())
         .merge(usage::router())
+        .merge(templates::router())
 }

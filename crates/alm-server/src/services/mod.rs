@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod login;
 pub mod roles;
 pub mod scheduled_sync;
+pub mod templates;
 pub mod user_sync;
 pub mod users;
 pub mod vaults;

@@ -18,4 +18,5 @@ mod oidc;
 mod people;
 mod permission_matrix;
 mod storage;
+mod templates;
 mod vault;

@@ -114,6 +114,18 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::GET, "/api/v1/usage", None,                                    [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/jobs", None,                                     [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/jobs/{job}", None,                               [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/templates", None,                                [401, 403, 200, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/templates", body(json!({"name": "T {unique}", "definition": "{definition}"})),
+                                                                           [401, 403, 403, 403, 403, 401, 201]),
+        (M::GET, "/api/v1/templates/{template}", None,                     [401, 403, 404, 403, 403, 401, 200]),
+        (M::PATCH, "/api/v1/templates/{draft}", body(json!({"name": "Renamed {unique}"})),
+                                                                           [401, 403, 403, 403, 403, 401, 200]),
+        (M::DELETE, "/api/v1/templates/{draft}", None,                     [401, 403, 403, 403, 403, 401, 204]),
+        (M::GET, "/api/v1/templates/{template}/versions", None,            [401, 403, 404, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/templates/{template}/versions", None,           [401, 403, 403, 403, 403, 401, 201]),
+        (M::POST, "/api/v1/templates/{draft}/publish", None,               [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/templates/{template}/unpublish", None,          [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/templates/{template}/disable", None,            [401, 403, 403, 403, 403, 401, 200]),
         // The engine protocol takes engine credentials and activation tokens, never a person's.
         (M::POST, "/api/v1/engine/register", body(json!({"activation_token": "alma_unknown", "name": "e", "host": "h", "version": "1"})),
                                                                            [401, 401, 401, 401, 401, 401, 401]),
@@ -205,7 +217,61 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         .await;
     let (_, jobs) = admin.get("/api/v1/jobs?limit=1").await;
     let job = jobs[0]["id"].as_str().unwrap().to_owned();
+    // The fixture domain is never reachable: its one OU is written as a sync would.
+    let ou = format!("OU=Fixture {n},DC=corp,DC=example,DC=test");
+    {
+        let state = s.state();
+        let mut tx = state.db.begin_write().await.unwrap();
+        alm_store::directory_sync::store(
+            &mut tx,
+            domain.parse().unwrap(),
+            &alm_store::directory_sync::DirectoryObject {
+                guid: uuid::Uuid::new_v4().to_string(),
+                kind: "ou".into(),
+                dn: ou.clone(),
+                name: format!("Fixture {n}"),
+                enabled: true,
+                usn_changed: 1,
+                details: "{}".into(),
+                synced_at: alm_core::Clock::now(s.clock.as_ref()),
+            },
+            false,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let definition = json!({
+        "account_type": "ad-user", "eol_action": "disable", "vault_id": vault, "folders": ["svc"],
+        "domain_id": domain, "ous": [ou], "audience_groups": [group],
+        "lifecycle": {"intervals": ["1y"]}, "steps": [{"groups": [group], "min_approvals": 1}],
+    });
+    let (st, template) = admin
+        .post(
+            "/api/v1/templates",
+            json!({"name": format!("Fixture template {n}"), "definition": definition}),
+        )
+        .await;
+    assert_eq!(st, 201, "{template}");
+    let template = template["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        admin
+            .post_empty(&format!("/api/v1/templates/{template}/publish"))
+            .await
+            .0,
+        200
+    );
+    let (_, draft) = admin
+        .post(
+            "/api/v1/templates",
+            json!({"name": format!("Fixture draft {n}"), "definition": definition}),
+        )
+        .await;
+    let draft = draft["id"].as_str().unwrap().to_owned();
     vec![
+        ("\"{definition}\"", definition.to_string()),
+        ("{template}", template),
+        ("{draft}", draft),
         ("{pool}", pool),
         ("{engine}", engine),
         ("{job}", job),
@@ -272,7 +338,8 @@ on_both_backends! {
         let mut covered: BTreeSet<(String, String)> =
             rows.iter().map(|(m, p, _, _)| (m.to_string(), p.replace("{member}", "{user_id}").replace("{user}", "{id}").replace("{group}", "{id}").replace("{role}", "{id}").replace("{token}", "{id}")
                 .replace("{domain}", "{id}")
-                .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}"))).collect();
+                .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}")
+                .replace("{template}", "{id}").replace("{draft}", "{id}"))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));
         assert_eq!(covered, documented, "the matrix must list every documented route, and only those");
 

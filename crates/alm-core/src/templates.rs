@@ -1,0 +1,1000 @@
+//! Workflow templates (SPEC §2.4): what one kind of service account looks like, who may ask for
+//! it, who approves it and how it is retired; the rules a definition must meet; and the states
+//! of a template and of its versions. Pure: facts that need the database (does the OU exist,
+//! how many distinct approvers does a step reach) come in through [`Facts`].
+
+use crate::ids::{DomainId, GroupId, UserId, VaultId};
+use crate::validation::{FieldError, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountType {
+    AdUser,
+    Gmsa,
+}
+
+/// What happens at the end of the lifecycle (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum EolAction {
+    Review,
+    Disable,
+    Expire,
+    Delete,
+}
+
+/// Kerberos encryption of a gMSA (SPEC §2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum KerberosEncryption {
+    None,
+    Des,
+    Rc4,
+    Aes128,
+    Aes256,
+}
+
+/// A review or expiry period offered to requesters: `N` days (`30d`) or `N` years (`1y`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Interval {
+    Days(u32),
+    Years(u32),
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Interval::Days(n) => write!(f, "{n}d"),
+            Interval::Years(n) => write!(f, "{n}y"),
+        }
+    }
+}
+
+impl FromStr for Interval {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not an interval such as 30d or 1y");
+        // Split before the last character, wherever its bytes start (input may be any UTF-8).
+        let cut = s.char_indices().last().map(|(i, _)| i).unwrap_or(0);
+        let (number, unit) = s.split_at(cut);
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: u32 = number.parse().map_err(|_| bad())?;
+        if n == 0 {
+            return Err(format!("{s:?}: an interval must be longer than zero"));
+        }
+        match unit {
+            "d" if n <= 36_500 => Ok(Interval::Days(n)),
+            "y" if n <= 100 => Ok(Interval::Years(n)),
+            "d" | "y" => Err(format!("{s:?}: at most 36500 days or 100 years")),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Serialize for Interval {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AttributeRule {
+    /// The LDAP attribute name, e.g. `department`.
+    pub name: String,
+    #[serde(default)]
+    pub required: bool,
+    /// Whether the requester may change the default.
+    #[serde(default = "yes")]
+    pub editable: bool,
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalStep {
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub users: Vec<UserId>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub groups: Vec<GroupId>,
+    /// "Require at least K approvals" from distinct eligible approvers.
+    pub min_approvals: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Ownership {
+    #[serde(default)]
+    pub allow_group_owners: bool,
+    #[serde(default)]
+    pub requester_only_owner: bool,
+    #[serde(default = "one")]
+    pub min_owners: u32,
+    #[serde(default = "five")]
+    pub max_owners: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+fn five() -> u32 {
+    5
+}
+
+impl Default for Ownership {
+    fn default() -> Self {
+        Self {
+            allow_group_owners: false,
+            requester_only_owner: false,
+            min_owners: 1,
+            max_owners: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Lifecycle {
+    /// The periods requesters choose from, e.g. `["90d", "1y"]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub intervals: Vec<Interval>,
+    /// Renewal opens this many days before EOL.
+    #[serde(default = "fifteen")]
+    pub renewal_window_days: u32,
+    #[serde(default = "yes")]
+    pub notify_renewal_open: bool,
+    /// A reminder every N days once renewal is open.
+    #[serde(default)]
+    pub reminder_every_days: Option<u32>,
+    /// Urgent reminders every N hours …
+    #[serde(default)]
+    pub urgent_every_hours: Option<u32>,
+    /// … starting N days before EOL.
+    #[serde(default)]
+    pub urgent_from_days: Option<u32>,
+    #[serde(default)]
+    pub include_admins_in_reminders: bool,
+    /// Stop reminders N days after they started.
+    #[serde(default)]
+    pub stop_reminders_after_days: Option<u32>,
+}
+
+fn fifteen() -> u32 {
+    15
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GmsaSettings {
+    /// Who may retrieve the managed password.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub password_reader_users: Vec<UserId>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub password_reader_groups: Vec<GroupId>,
+    pub encryption: KerberosEncryption,
+    /// Unique across requests.
+    #[serde(default)]
+    pub service_principal_names: Vec<String>,
+    pub dns_host_name: String,
+}
+
+/// Everything a template version says (the name lives on the template).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TemplateDefinition {
+    // 1. Setup
+    pub account_type: AccountType,
+    pub eol_action: EolAction,
+    /// Terms of service the requester must accept.
+    #[serde(default)]
+    pub terms: String,
+    /// What the accounts are for, shown to requesters.
+    #[serde(default)]
+    pub purpose: String,
+    // 2. Vault
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub vault_id: VaultId,
+    /// Folders where secrets go (the first is the default).
+    pub folders: Vec<String>,
+    #[serde(default)]
+    pub allow_folder_override: bool,
+    // 3. Directory
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub domain_id: DomainId,
+    /// Prepended to the requested name.
+    #[serde(default)]
+    pub name_prefix: String,
+    /// The full name (prefix included) must match it.
+    #[serde(default)]
+    pub name_regex: Option<String>,
+    /// OU distinguished names accounts may be created in (the first is the default).
+    pub ous: Vec<String>,
+    #[serde(default)]
+    pub allow_sub_ous: bool,
+    #[serde(default)]
+    pub attributes: Vec<AttributeRule>,
+    #[serde(default)]
+    pub cannot_change_password: bool,
+    /// Where disabled accounts are moved.
+    #[serde(default)]
+    pub retirement_ou: Option<String>,
+    /// Groups whose members may request with this template.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub audience_groups: Vec<GroupId>,
+    /// Required for `gmsa` templates, refused for others.
+    #[serde(default)]
+    pub gmsa: Option<GmsaSettings>,
+    // 4. Ownership
+    #[serde(default)]
+    pub ownership: Ownership,
+    // 5. Lifecycle
+    pub lifecycle: Lifecycle,
+    // 6. Approval flow
+    pub steps: Vec<ApprovalStep>,
+    #[serde(default)]
+    pub hide_approver_names: bool,
+}
+
+/// What only the database knows, looked up by the service before validating.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub domain_exists: bool,
+    pub vault_exists: bool,
+    /// OU DNs the domain's sync has seen, lowercased.
+    pub known_ous: HashSet<String>,
+    /// Per step: distinct enabled users the step's users and groups (through membership) reach.
+    pub eligible_approvers: Vec<usize>,
+    /// Users and groups named anywhere that do not exist, as (field, id).
+    pub unknown_principals: Vec<(String, String)>,
+}
+
+/// Characters sAMAccountName refuses (SPEC §2.5).
+pub const FORBIDDEN_NAME_CHARS: &[char] = &[
+    '"', '/', '\\', '[', ']', ':', ';', '|', '=', ',', '+', '*', '?', '<', '>', '@',
+];
+
+/// Attributes a template may not set: alm sets them itself, or they are security-sensitive.
+const RESERVED_ATTRIBUTES: &[&str] = &[
+    "samaccountname",
+    "userprincipalname",
+    "unicodepwd",
+    "userpassword",
+    "useraccountcontrol",
+    "accountexpires",
+    "objectclass",
+    "objectguid",
+    "objectsid",
+    "distinguishedname",
+    "cn",
+    "name",
+    "memberof",
+    "primarygroupid",
+    "admincount",
+    "ntsecuritydescriptor",
+    "msds-allowedtodelegateto",
+    "serviceprincipalname",
+];
+
+fn is_ldap_attribute_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && name.len() <= 64
+}
+
+fn looks_like_dn(dn: &str) -> bool {
+    dn.contains('=') && !dn.trim().is_empty() && dn.len() <= 1024
+}
+
+fn folder_ok(folder: &str) -> bool {
+    !folder.is_empty()
+        && folder.len() <= 256
+        && folder
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && !folder.chars().any(char::is_control)
+}
+
+fn dns_name_ok(name: &str) -> bool {
+    name.len() <= 253
+        && name.contains('.')
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// `service/host[:port][/name]`, as Active Directory stores SPNs.
+fn spn_ok(spn: &str) -> bool {
+    let mut parts = spn.splitn(2, '/');
+    let (Some(service), Some(rest)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    !service.is_empty()
+        && service
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !rest.is_empty()
+        && !rest.chars().any(|c| c.is_whitespace() || c.is_control())
+        && spn.len() <= 512
+}
+
+/// A step naming someone unknown is reported for that; its approver count would only echo it.
+fn step_has_unknown(facts: &Facts, step: usize) -> bool {
+    let prefix = format!("steps[{step}].");
+    facts
+        .unknown_principals
+        .iter()
+        .any(|(field, _)| field.starts_with(&prefix))
+}
+
+impl TemplateDefinition {
+    /// Checks every rule of SPEC §2.4 and names each failing field.
+    pub fn validate(&self, facts: &Facts) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        let mut push = |field: String, rule: &str, message: String| {
+            e.push(FieldError::new(field, rule, message));
+        };
+        if self.terms.chars().count() > 20_000 {
+            push(
+                "terms".into(),
+                "max-length",
+                "at most 20000 characters".into(),
+            );
+        }
+        if self.purpose.chars().count() > 2_000 {
+            push(
+                "purpose".into(),
+                "max-length",
+                "at most 2000 characters".into(),
+            );
+        }
+        // Vault
+        if !facts.vault_exists {
+            push("vault_id".into(), "exists", "no vault has this id".into());
+        }
+        if self.folders.is_empty() {
+            push("folders".into(), "required", "at least one folder".into());
+        }
+        for (i, f) in self.folders.iter().enumerate() {
+            if !folder_ok(f) {
+                push(
+                    format!("folders[{i}]"),
+                    "format",
+                    "a path such as service-accounts/web (no empty, . or .. parts)".into(),
+                );
+            }
+        }
+        // Directory
+        if !facts.domain_exists {
+            push("domain_id".into(), "exists", "no domain has this id".into());
+        }
+        if let Some(c) = self
+            .name_prefix
+            .chars()
+            .find(|c| FORBIDDEN_NAME_CHARS.contains(c) || c.is_control() || c.is_whitespace())
+        {
+            push(
+                "name_prefix".into(),
+                "characters",
+                format!("{c:?} is not allowed in an account name"),
+            );
+        }
+        let max_name = match self.account_type {
+            AccountType::AdUser => 20,
+            AccountType::Gmsa => 15,
+        };
+        if self.name_prefix.chars().count() >= max_name {
+            push(
+                "name_prefix".into(),
+                "max-length",
+                format!("must leave room in a {max_name}-character name"),
+            );
+        }
+        if let Some(re) = &self.name_regex {
+            if re.len() > 512 {
+                push(
+                    "name_regex".into(),
+                    "max-length",
+                    "at most 512 characters".into(),
+                );
+            } else if let Err(err) = regex::Regex::new(re) {
+                push(
+                    "name_regex".into(),
+                    "regex",
+                    format!(
+                        "does not compile: {}",
+                        err.to_string().lines().last().unwrap_or("")
+                    ),
+                );
+            }
+        }
+        if self.ous.is_empty() {
+            push("ous".into(), "required", "at least one OU".into());
+        }
+        for (i, ou) in self.ous.iter().enumerate() {
+            if !looks_like_dn(ou) {
+                push(
+                    format!("ous[{i}]"),
+                    "format",
+                    "an OU distinguished name".into(),
+                );
+            } else if facts.domain_exists && !facts.known_ous.contains(&ou.to_lowercase()) {
+                push(
+                    format!("ous[{i}]"),
+                    "exists",
+                    "no OU with this DN in the domain's last sync (sync the domain first)".into(),
+                );
+            }
+        }
+        if let Some(ou) = &self.retirement_ou {
+            if !looks_like_dn(ou) {
+                push(
+                    "retirement_ou".into(),
+                    "format",
+                    "an OU distinguished name".into(),
+                );
+            } else if facts.domain_exists && !facts.known_ous.contains(&ou.to_lowercase()) {
+                push(
+                    "retirement_ou".into(),
+                    "exists",
+                    "no OU with this DN in the domain's last sync".into(),
+                );
+            }
+        }
+        let mut seen = HashSet::new();
+        for (i, a) in self.attributes.iter().enumerate() {
+            let key = a.name.to_ascii_lowercase();
+            if !is_ldap_attribute_name(&a.name) {
+                push(
+                    format!("attributes[{i}].name"),
+                    "format",
+                    "an LDAP attribute name (letters, digits, -)".into(),
+                );
+            } else if RESERVED_ATTRIBUTES.contains(&key.as_str()) {
+                push(
+                    format!("attributes[{i}].name"),
+                    "reserved",
+                    format!(
+                        "{} is set by alm itself or may not be set by a template",
+                        a.name
+                    ),
+                );
+            } else if !seen.insert(key) {
+                push(
+                    format!("attributes[{i}].name"),
+                    "unique",
+                    "listed twice".into(),
+                );
+            }
+            if a.required && !a.editable && a.default.as_deref().is_none_or(str::is_empty) {
+                push(
+                    format!("attributes[{i}].default"),
+                    "required",
+                    "a required attribute the requester cannot edit needs a default".into(),
+                );
+            }
+        }
+        if self.audience_groups.is_empty() {
+            push(
+                "audience_groups".into(),
+                "required",
+                "at least one group may request with this template".into(),
+            );
+        }
+        match (&self.gmsa, self.account_type) {
+            (None, AccountType::Gmsa) => push(
+                "gmsa".into(),
+                "required",
+                "a gmsa template needs its gMSA settings".into(),
+            ),
+            (Some(_), AccountType::AdUser) => push(
+                "gmsa".into(),
+                "not-allowed",
+                "gMSA settings apply to gmsa templates only".into(),
+            ),
+            (Some(g), AccountType::Gmsa) => {
+                if !dns_name_ok(&g.dns_host_name) {
+                    push(
+                        "gmsa.dns_host_name".into(),
+                        "format",
+                        "a DNS host name such as web01.corp.example.com".into(),
+                    );
+                }
+                let mut spns = HashSet::new();
+                for (i, spn) in g.service_principal_names.iter().enumerate() {
+                    if !spn_ok(spn) {
+                        push(
+                            format!("gmsa.service_principal_names[{i}]"),
+                            "format",
+                            "service/host[:port], e.g. HTTP/web01.corp.example.com".into(),
+                        );
+                    } else if !spns.insert(spn.to_lowercase()) {
+                        push(
+                            format!("gmsa.service_principal_names[{i}]"),
+                            "unique",
+                            "listed twice".into(),
+                        );
+                    }
+                }
+                if g.password_reader_users.is_empty() && g.password_reader_groups.is_empty() {
+                    push(
+                        "gmsa.password_reader_groups".into(),
+                        "required",
+                        "someone must be allowed to retrieve the password".into(),
+                    );
+                }
+            }
+            (None, AccountType::AdUser) => {}
+        }
+        if self.eol_action == EolAction::Expire && self.account_type == AccountType::Gmsa {
+            // accountExpires does not stop a gMSA's password from being retrieved and used.
+            push(
+                "eol_action".into(),
+                "not-allowed",
+                "expire does not apply to gMSAs; use disable or delete".into(),
+            );
+        }
+        // Ownership
+        let o = &self.ownership;
+        if o.min_owners == 0 {
+            push(
+                "ownership.min_owners".into(),
+                "range",
+                "at least 1 (no account is left without an owner)".into(),
+            );
+        }
+        if o.min_owners > o.max_owners {
+            push(
+                "ownership.min_owners".into(),
+                "range",
+                format!("must not exceed max_owners ({})", o.max_owners),
+            );
+        }
+        if o.max_owners > 100 {
+            push("ownership.max_owners".into(), "range", "at most 100".into());
+        }
+        if o.requester_only_owner && o.min_owners > 1 {
+            push(
+                "ownership.requester_only_owner".into(),
+                "conflict",
+                "with the requester as the only owner, min_owners must be 1".into(),
+            );
+        }
+        // Lifecycle
+        let l = &self.lifecycle;
+        if l.intervals.is_empty() {
+            push(
+                "lifecycle.intervals".into(),
+                "required",
+                "at least one interval such as 90d or 1y".into(),
+            );
+        }
+        let mut intervals = HashSet::new();
+        for (i, interval) in l.intervals.iter().enumerate() {
+            if !intervals.insert(*interval) {
+                push(
+                    format!("lifecycle.intervals[{i}]"),
+                    "unique",
+                    "listed twice".into(),
+                );
+            }
+        }
+        let positive = [
+            ("lifecycle.renewal_window_days", Some(l.renewal_window_days)),
+            ("lifecycle.reminder_every_days", l.reminder_every_days),
+            ("lifecycle.urgent_every_hours", l.urgent_every_hours),
+            ("lifecycle.urgent_from_days", l.urgent_from_days),
+            (
+                "lifecycle.stop_reminders_after_days",
+                l.stop_reminders_after_days,
+            ),
+        ];
+        for (field, value) in positive {
+            if value == Some(0) {
+                push(field.into(), "range", "must be greater than 0".into());
+            }
+        }
+        if l.urgent_every_hours.is_some() != l.urgent_from_days.is_some() {
+            push(
+                "lifecycle.urgent_from_days".into(),
+                "required",
+                "urgent reminders need both urgent_every_hours and urgent_from_days".into(),
+            );
+        }
+        // Approval flow
+        if self.steps.is_empty() {
+            push(
+                "steps".into(),
+                "required",
+                "at least one approval step".into(),
+            );
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            if step.users.is_empty() && step.groups.is_empty() {
+                push(
+                    format!("steps[{i}]"),
+                    "required",
+                    "a step lists at least one user or group".into(),
+                );
+            }
+            if step.min_approvals == 0 {
+                push(
+                    format!("steps[{i}].min_approvals"),
+                    "range",
+                    "at least 1".into(),
+                );
+            } else if let Some(&eligible) = facts
+                .eligible_approvers
+                .get(i)
+                .filter(|_| !step_has_unknown(facts, i))
+            {
+                if step.min_approvals as usize > eligible {
+                    push(
+                        format!("steps[{i}].min_approvals"),
+                        "range",
+                        format!(
+                            "{} approvals needed but the step reaches only {eligible} distinct enabled approver(s)",
+                            step.min_approvals
+                        ),
+                    );
+                }
+            }
+        }
+        for (field, id) in &facts.unknown_principals {
+            push(
+                field.clone(),
+                "exists",
+                format!("no user or group has the id {id}"),
+            );
+        }
+        e.into_result()
+    }
+}
+
+/// A template's state (SPEC §2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum TemplateState {
+    /// Never published.
+    Draft,
+    /// Used by new requests.
+    Published,
+    /// Not offered to requesters; editable again (as a new version).
+    Unpublished,
+    /// No new requests, for good.
+    Disabled,
+}
+
+impl TemplateState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateState::Draft => "draft",
+            TemplateState::Published => "published",
+            TemplateState::Unpublished => "unpublished",
+            TemplateState::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Draft,
+            Self::Published,
+            Self::Unpublished,
+            Self::Disabled,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// A version's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum VersionState {
+    /// Being prepared; the only state in which a version changes.
+    Draft,
+    /// Prepared by someone without `provision-template-workflow:manage`; waits for a holder.
+    NeedsApproval,
+    /// The version new requests use.
+    Published,
+    /// Was published; a newer version replaced it (accounts made from it keep it).
+    Superseded,
+}
+
+impl VersionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Draft => "draft",
+            VersionState::NeedsApproval => "needs-approval",
+            VersionState::Published => "published",
+            VersionState::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Draft,
+            Self::NeedsApproval,
+            Self::Published,
+            Self::Superseded,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// What asking to publish the latest version leads to, or why it cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishStep {
+    /// The version becomes the published one.
+    Publish,
+    /// The version waits for a holder of `provision-template-workflow:manage`.
+    AskApproval,
+}
+
+/// The publish rule: a disabled template never comes back; a draft (or a version waiting for
+/// approval) is published by a workflow manager, and only sent for approval by anyone else; a
+/// version already published just re-publishes an unpublished template.
+pub fn publish_step(
+    template: TemplateState,
+    version: VersionState,
+    workflow_manager: bool,
+) -> Result<PublishStep, String> {
+    match (template, version) {
+        (TemplateState::Disabled, _) => Err("a disabled template cannot be published".into()),
+        (TemplateState::Published, VersionState::Published) => {
+            Err("the template is published already; create a new version to change it".into())
+        }
+        (_, VersionState::Superseded) => Err("a superseded version cannot be published".into()),
+        (TemplateState::Unpublished, VersionState::Published) => Ok(PublishStep::Publish),
+        (_, VersionState::NeedsApproval) if !workflow_manager => Err(
+            "this version waits for a holder of provision-template-workflow:manage to approve it"
+                .into(),
+        ),
+        (_, VersionState::Draft | VersionState::NeedsApproval) if workflow_manager => {
+            Ok(PublishStep::Publish)
+        }
+        (_, VersionState::Draft) => Ok(PublishStep::AskApproval),
+        (TemplateState::Draft, VersionState::Published) => {
+            Err("a draft template has no published version".into())
+        }
+        _ => Err("the template cannot be published in its current state".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn gid() -> GroupId {
+        GroupId(Uuid::new_v4())
+    }
+
+    fn definition() -> TemplateDefinition {
+        TemplateDefinition {
+            account_type: AccountType::AdUser,
+            eol_action: EolAction::Disable,
+            terms: "Be nice".into(),
+            purpose: "Web services".into(),
+            vault_id: VaultId(Uuid::new_v4()),
+            folders: vec!["svc/web".into()],
+            allow_folder_override: false,
+            domain_id: DomainId(Uuid::new_v4()),
+            name_prefix: "svc-".into(),
+            name_regex: Some("^svc-[a-z0-9-]+$".into()),
+            ous: vec!["OU=Service,DC=corp,DC=example,DC=test".into()],
+            allow_sub_ous: false,
+            attributes: vec![AttributeRule {
+                name: "department".into(),
+                required: true,
+                editable: true,
+                default: None,
+            }],
+            cannot_change_password: true,
+            retirement_ou: None,
+            audience_groups: vec![gid()],
+            gmsa: None,
+            ownership: Ownership::default(),
+            lifecycle: Lifecycle {
+                intervals: vec![Interval::Days(90), Interval::Years(1)],
+                renewal_window_days: 15,
+                notify_renewal_open: true,
+                reminder_every_days: Some(7),
+                urgent_every_hours: Some(12),
+                urgent_from_days: Some(3),
+                include_admins_in_reminders: false,
+                stop_reminders_after_days: None,
+            },
+            steps: vec![ApprovalStep {
+                users: vec![],
+                groups: vec![gid()],
+                min_approvals: 2,
+            }],
+            hide_approver_names: false,
+        }
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            domain_exists: true,
+            vault_exists: true,
+            known_ous: ["ou=service,dc=corp,dc=example,dc=test".to_string()].into(),
+            eligible_approvers: vec![3],
+            unknown_principals: vec![],
+        }
+    }
+
+    fn fields(result: Result<(), ValidationErrors>) -> Vec<String> {
+        result.unwrap_err().0.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_complete_definition_is_valid() {
+        assert!(definition().validate(&facts()).is_ok());
+    }
+
+    #[test]
+    fn each_broken_rule_names_its_field() {
+        type Change = Box<dyn Fn(&mut TemplateDefinition)>;
+        let cases: Vec<(Change, &str)> = vec![
+            (
+                Box::new(|d| d.name_regex = Some("svc-(".into())),
+                "name_regex",
+            ),
+            (
+                Box::new(|d| d.steps[0].min_approvals = 4),
+                "steps[0].min_approvals",
+            ),
+            (
+                Box::new(|d| d.steps[0].min_approvals = 0),
+                "steps[0].min_approvals",
+            ),
+            (
+                Box::new(|d| d.ownership.min_owners = 6),
+                "ownership.min_owners",
+            ),
+            (
+                Box::new(|d| d.ownership.min_owners = 0),
+                "ownership.min_owners",
+            ),
+            (
+                Box::new(|d| d.lifecycle.intervals.clear()),
+                "lifecycle.intervals",
+            ),
+            (
+                Box::new(|d| d.lifecycle.renewal_window_days = 0),
+                "lifecycle.renewal_window_days",
+            ),
+            (
+                Box::new(|d| d.ous[0] = "OU=Elsewhere,DC=corp,DC=example,DC=test".into()),
+                "ous[0]",
+            ),
+            (Box::new(|d| d.ous.clear()), "ous"),
+            (Box::new(|d| d.folders[0] = "a/../b".into()), "folders[0]"),
+            (Box::new(|d| d.name_prefix = "svc@".into()), "name_prefix"),
+            (
+                Box::new(|d| d.attributes[0].name = "unicodePwd".into()),
+                "attributes[0].name",
+            ),
+            (Box::new(|d| d.audience_groups.clear()), "audience_groups"),
+            (Box::new(|d| d.steps.clear()), "steps"),
+            (Box::new(|d| d.account_type = AccountType::Gmsa), "gmsa"),
+            (
+                Box::new(|d| d.lifecycle.urgent_from_days = None),
+                "lifecycle.urgent_from_days",
+            ),
+        ];
+        for (change, field) in cases {
+            let mut d = definition();
+            change(&mut d);
+            assert_eq!(fields(d.validate(&facts())), [field], "{field}");
+        }
+    }
+
+    #[test]
+    fn facts_from_the_database_are_checked() {
+        let f = Facts {
+            domain_exists: false,
+            vault_exists: false,
+            unknown_principals: vec![("audience_groups[0]".into(), "x".into())],
+            ..facts()
+        };
+        assert_eq!(
+            fields(definition().validate(&f)),
+            ["vault_id", "domain_id", "audience_groups[0]"]
+        );
+    }
+
+    #[test]
+    fn gmsa_settings_are_checked() {
+        let mut d = definition();
+        d.account_type = AccountType::Gmsa;
+        d.name_prefix = "g-".into();
+        d.gmsa = Some(GmsaSettings {
+            password_reader_users: vec![],
+            password_reader_groups: vec![],
+            encryption: KerberosEncryption::Aes256,
+            service_principal_names: vec!["HTTP/web01.corp.example.test".into(), "bad spn".into()],
+            dns_host_name: "web01".into(),
+        });
+        assert_eq!(
+            fields(d.validate(&facts())),
+            [
+                "gmsa.dns_host_name",
+                "gmsa.service_principal_names[1]",
+                "gmsa.password_reader_groups"
+            ]
+        );
+    }
+
+    #[test]
+    fn intervals_read_and_write_as_text() {
+        assert_eq!("30d".parse::<Interval>(), Ok(Interval::Days(30)));
+        assert_eq!("2y".parse::<Interval>(), Ok(Interval::Years(2)));
+        for bad in [
+            "0d", "d", "30", "3w", "-1d", "101y", "", "1é", "é", "+1d", "1 d",
+        ] {
+            assert!(bad.parse::<Interval>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            serde_json::to_string(&Interval::Years(1)).unwrap(),
+            "\"1y\""
+        );
+    }
+
+    #[test]
+    fn publishing_follows_the_workflow_rule() {
+        use PublishStep::*;
+        use TemplateState as T;
+        use VersionState as V;
+        assert_eq!(publish_step(T::Draft, V::Draft, true), Ok(Publish));
+        assert_eq!(publish_step(T::Draft, V::Draft, false), Ok(AskApproval));
+        assert!(publish_step(T::Draft, V::NeedsApproval, false).is_err());
+        assert_eq!(publish_step(T::Draft, V::NeedsApproval, true), Ok(Publish));
+        assert_eq!(
+            publish_step(T::Unpublished, V::Published, false),
+            Ok(Publish)
+        );
+        assert!(publish_step(T::Published, V::Published, true).is_err());
+        assert!(publish_step(T::Disabled, V::Draft, true).is_err());
+        assert_eq!(publish_step(T::Published, V::Draft, true), Ok(Publish));
+    }
+}

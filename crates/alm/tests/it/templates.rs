@@ -1,0 +1,297 @@
+//! Workflow templates through the API (SPEC §2.4): every rule checked with its field, the
+//! states and versions, the audience deciding who sees a template, and the publishing
+//! workflow for authors without `provision-template-workflow:manage`. The domain's OUs come
+//! from a real sync of the Samba DC.
+
+use crate::support::{ad, on_both_backends, Api, TestServer};
+use serde_json::{json, Value};
+
+/// A domain scoped to a fresh OU with a child OU `Accounts`, synced; returns (domain id, the
+/// child OU's DN).
+async fn synced_domain(s: &TestServer) -> (String, String) {
+    let dir = ad::connect();
+    let ou = ad::test_ou(&dir, "tmpl").await;
+    let accounts = dir
+        .create_organizational_unit("Accounts", &ou)
+        .await
+        .expect("child OU");
+    let c = ad::config();
+    let (st, d) = s
+        .admin()
+        .post(
+            "/api/v1/domains",
+            json!({"name": format!("Templates {}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
+                   "url": c.url, "bind_identity": c.bind_identity, "bind_password": c.bind_password.expose(),
+                   "ca_pem": c.ca_pem, "base_dn": ou}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    let id = d["id"].as_str().unwrap().to_owned();
+    let (_, run) = s
+        .admin()
+        .post_empty(&format!("/api/v1/domains/{id}/sync"))
+        .await;
+    assert_eq!(run["outcome"], "succeeded", "{run}");
+    (id, accounts)
+}
+
+async fn builtin_vault(admin: &Api) -> String {
+    let (_, vaults) = admin.get("/api/v1/vaults").await;
+    vaults
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["kind"] == "builtin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn group_with(admin: &Api, name: &str, members: &[&str]) -> String {
+    let (st, g) = admin.post("/api/v1/groups", json!({"name": name})).await;
+    assert_eq!(st, 201, "{g}");
+    let id = g["id"].as_str().unwrap().to_owned();
+    for m in members {
+        let (st, body) = admin
+            .post(
+                &format!("/api/v1/groups/{id}/members"),
+                json!({"user_id": m}),
+            )
+            .await;
+        assert_eq!(st, 200, "{body}");
+    }
+    id
+}
+
+struct World {
+    domain: String,
+    ou: String,
+    vault: String,
+    audience: String,
+    approvers: String,
+    approver_ids: Vec<String>,
+    final_approver: String,
+    requester: Api,
+    outsider: Api,
+}
+
+async fn world(s: &TestServer) -> World {
+    let admin = s.admin();
+    let (domain, ou) = synced_domain(s).await;
+    let vault = builtin_vault(&admin).await;
+    let requester_role = s.role_id("requester").await;
+    let (req_id, req_token) = s.user_with_token("Requester", "req@example.test").await;
+    let (out_id, out_token) = s.user_with_token("Outsider", "out@example.test").await;
+    for u in [&req_id, &out_id] {
+        admin
+            .post(
+                &format!("/api/v1/roles/{requester_role}/members"),
+                json!({"user_id": u}),
+            )
+            .await;
+    }
+    let mut approver_ids = Vec::new();
+    for n in 1..=3 {
+        approver_ids.push(
+            s.user_with_token(&format!("Approver {n}"), &format!("appr{n}@example.test"))
+                .await
+                .0,
+        );
+    }
+    let (final_approver, _) = s.user_with_token("Final", "final@example.test").await;
+    let audience = group_with(&admin, "Web team", &[&req_id]).await;
+    let refs: Vec<&str> = approver_ids.iter().map(String::as_str).collect();
+    let approvers = group_with(&admin, "Approvers", &refs).await;
+    World {
+        domain,
+        ou,
+        vault,
+        audience,
+        approvers,
+        approver_ids,
+        final_approver,
+        requester: Api::with_token(&s.base, &req_token),
+        outsider: Api::with_token(&s.base, &out_token),
+    }
+}
+
+fn definition(w: &World) -> Value {
+    json!({
+        "account_type": "ad-user",
+        "eol_action": "expire",
+        "terms": "Service accounts are reviewed yearly.",
+        "purpose": "Web services",
+        "vault_id": w.vault,
+        "folders": ["service-accounts/web"],
+        "domain_id": w.domain,
+        "name_prefix": "svc-",
+        "name_regex": "^svc-[a-z0-9-]+$",
+        "ous": [w.ou],
+        "attributes": [{"name": "department", "required": true, "editable": true, "default": "IT"}],
+        "cannot_change_password": true,
+        "audience_groups": [w.audience],
+        "ownership": {"min_owners": 1, "max_owners": 3},
+        "lifecycle": {"intervals": ["90d", "1y"], "renewal_window_days": 15, "reminder_every_days": 7},
+        "steps": [
+            {"groups": [w.approvers], "min_approvals": 2},
+            {"users": [w.final_approver], "min_approvals": 1}
+        ],
+        "hide_approver_names": true
+    })
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+on_both_backends! {
+    async fn templates_are_published_versioned_and_offered_to_their_audience(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let (st, t) = admin.post("/api/v1/templates", json!({"name": "Web service account", "definition": definition(&w)})).await;
+        assert_eq!(st, 201, "{t}");
+        let id = t["id"].as_str().unwrap().to_owned();
+        assert_eq!((t["state"].as_str(), t["version"]["number"].as_i64(), t["version"]["state"].as_str()), (Some("draft"), Some(1), Some("draft")), "{t}");
+        assert_eq!(t["version"]["definition"]["lifecycle"]["intervals"], json!(["90d", "1y"]));
+        assert!(ids(&w.requester.get("/api/v1/templates").await.1).is_empty(), "a draft is not offered");
+
+        let (st, t) = admin.post_empty(&format!("/api/v1/templates/{id}/publish")).await;
+        assert_eq!((st, t["state"].as_str(), t["published_version"].as_i64()), (200, Some("published"), Some(1)), "{t}");
+        assert_eq!(ids(&w.requester.get("/api/v1/templates").await.1), std::slice::from_ref(&id), "offered to its audience");
+        assert!(ids(&w.outsider.get("/api/v1/templates").await.1).is_empty(), "not to others");
+        assert_eq!(w.outsider.get(&format!("/api/v1/templates/{id}")).await.0, 404);
+        assert_eq!(w.requester.post(&format!("/api/v1/templates/{id}/publish"), json!({})).await.0, 403);
+
+        // A published template is never edited in place; a new version is.
+        let mut changed = definition(&w);
+        changed["purpose"] = json!("Web and API services");
+        let (st, refused) = admin.patch(&format!("/api/v1/templates/{id}"), json!({"definition": changed})).await;
+        assert_eq!(st, 409, "{refused}");
+        let (st, v2) = admin.post_empty(&format!("/api/v1/templates/{id}/versions")).await;
+        assert_eq!((st, v2["version"]["number"].as_i64(), v2["version"]["state"].as_str()), (201, Some(2), Some("draft")), "{v2}");
+        assert_eq!(admin.post_empty(&format!("/api/v1/templates/{id}/versions")).await.0, 409, "one draft at a time");
+        let (st, v2) = admin.patch(&format!("/api/v1/templates/{id}"), json!({"definition": changed})).await;
+        assert_eq!((st, v2["version"]["definition"]["purpose"].as_str()), (200, Some("Web and API services")), "{v2}");
+        let (_, seen) = w.requester.get(&format!("/api/v1/templates/{id}")).await;
+        assert_eq!((seen["version"]["number"].as_i64(), seen["version"]["definition"]["purpose"].as_str()), (Some(1), Some("Web services")), "requesters keep seeing the published version");
+        admin.post_empty(&format!("/api/v1/templates/{id}/publish")).await;
+        let (_, versions) = admin.get(&format!("/api/v1/templates/{id}/versions")).await;
+        let states: Vec<(i64, &str)> = versions.as_array().unwrap().iter().map(|v| (v["number"].as_i64().unwrap(), v["state"].as_str().unwrap())).collect();
+        assert_eq!(states, [(1, "superseded"), (2, "published")], "the old version stays readable");
+        let (_, seen) = w.requester.get(&format!("/api/v1/templates/{id}")).await;
+        assert_eq!(seen["version"]["number"], 2);
+
+        // Unpublished: no longer offered; a change becomes version 3; published again.
+        admin.post_empty(&format!("/api/v1/templates/{id}/unpublish")).await;
+        assert!(ids(&w.requester.get("/api/v1/templates").await.1).is_empty());
+        let (st, v3) = admin.patch(&format!("/api/v1/templates/{id}"), json!({"definition": definition(&w)})).await;
+        assert_eq!((st, v3["version"]["number"].as_i64(), v3["published_version"].as_i64()), (200, Some(3), Some(2)), "{v3}");
+        let (_, t) = admin.post_empty(&format!("/api/v1/templates/{id}/publish")).await;
+        assert_eq!((t["state"].as_str(), t["published_version"].as_i64()), (Some("published"), Some(3)), "{t}");
+
+        // Disabled for good; a published template is kept.
+        let (st, t) = admin.post_empty(&format!("/api/v1/templates/{id}/disable")).await;
+        assert_eq!((st, t["state"].as_str()), (200, Some("disabled")));
+        assert_eq!(admin.post_empty(&format!("/api/v1/templates/{id}/publish")).await.0, 409);
+        assert_eq!(admin.delete(&format!("/api/v1/templates/{id}")).await.0, 409);
+        let (st, draft) = admin.post("/api/v1/templates", json!({"name": "Scratch", "definition": definition(&w)})).await;
+        assert_eq!(st, 201);
+        assert_eq!(admin.delete(&format!("/api/v1/templates/{}", draft["id"].as_str().unwrap())).await.0, 204);
+
+        let (_, audit) = admin.get(&format!("/api/v1/audit?object_type=template&object_id={id}&sort=seq")).await;
+        let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["template.created", "template.published", "template.version-created", "template.updated",
+                             "template.published", "template.unpublished", "template.updated", "template.published",
+                             "template.deactivated"]);
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn an_author_without_workflow_manage_needs_approval_to_publish(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let (author, token) = s.user_with_token("Author", "author@example.test").await;
+        let (_, role) = admin.post("/api/v1/roles", json!({"name": "Template author",
+            "permissions": ["provision-template:create", "provision-template:read", "provision-template:update"]})).await;
+        let role = role["id"].as_str().unwrap().to_owned();
+        admin.post(&format!("/api/v1/roles/{role}/members"), json!({"user_id": author})).await;
+        let author = Api::with_token(&s.base, &token);
+
+        let (st, t) = author.post("/api/v1/templates", json!({"name": "Authored", "definition": definition(&w)})).await;
+        assert_eq!(st, 201, "{t}");
+        let id = t["id"].as_str().unwrap().to_owned();
+        assert_eq!(ids(&author.get("/api/v1/templates").await.1), std::slice::from_ref(&id), "authors see their own drafts");
+        let (st, t) = author.post_empty(&format!("/api/v1/templates/{id}/publish")).await;
+        assert_eq!((st, t["state"].as_str(), t["version"]["state"].as_str()), (200, Some("draft"), Some("needs-approval")), "{t}");
+        let (st, again) = author.post_empty(&format!("/api/v1/templates/{id}/publish")).await;
+        assert_eq!(st, 409, "only a workflow manager approves: {again}");
+        let (st, t) = admin.post_empty(&format!("/api/v1/templates/{id}/publish")).await;
+        assert_eq!((st, t["state"].as_str(), t["version"]["state"].as_str()), (200, Some("published"), Some("published")), "{t}");
+        let (_, audit) = admin.get(&format!("/api/v1/audit?object_type=template&object_id={id}&sort=seq")).await;
+        let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["template.created", "template.needs-approval", "template.published"]);
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn bad_templates_are_refused_field_by_field(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let with = |path: &[&str], value: Value| {
+            let mut d = definition(&w);
+            let mut at = &mut d;
+            for p in &path[..path.len() - 1] {
+                at = match p.parse::<usize>() {
+                    Ok(i) => &mut at[i],
+                    Err(_) => &mut at[*p],
+                };
+            }
+            let last = path[path.len() - 1];
+            match last.parse::<usize>() {
+                Ok(i) => at[i] = value,
+                Err(_) => at[last] = value,
+            }
+            d
+        };
+        let cases = [
+            (with(&["name_regex"], json!("^svc-(")), "name_regex"),
+            (with(&["steps", "0", "min_approvals"], json!(4)), "steps[0].min_approvals"),
+            (with(&["ownership", "min_owners"], json!(4)), "ownership.min_owners"),
+            (with(&["ous", "0"], json!("OU=Nowhere,DC=corp,DC=example,DC=test")), "ous[0]"),
+            (with(&["audience_groups", "0"], json!(uuid::Uuid::new_v4())), "audience_groups[0]"),
+            (with(&["steps", "1", "users", "0"], json!(uuid::Uuid::new_v4())), "steps[1].users[0]"),
+            (with(&["vault_id"], json!(uuid::Uuid::new_v4())), "vault_id"),
+            (with(&["domain_id"], json!(uuid::Uuid::new_v4())), "domain_id"),
+            (with(&["name_prefix"], json!("svc*")), "name_prefix"),
+            (with(&["attributes", "0", "name"], json!("unicodePwd")), "attributes[0].name"),
+            (with(&["account_type"], json!("gmsa")), "gmsa"),
+            (with(&["lifecycle", "intervals"], json!(["0d"])), "definition.lifecycle.intervals[0]"),
+            (with(&["lifecycle", "intervals"], json!(["3w"])), "definition.lifecycle.intervals[0]"),
+            (with(&["eol_action"], json!("explode")), "definition.eol_action"),
+        ];
+        for (d, field) in cases {
+            let (st, problem) = admin.post("/api/v1/templates", json!({"name": "Bad", "definition": d})).await;
+            assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some(field)), "{problem}");
+        }
+        // A disabled approver does not count: 3 approvers, one disabled, K = 3 is too many.
+        assert_eq!(admin.post_empty(&format!("/api/v1/users/{}/disable", w.approver_ids[0])).await.0, 200);
+        let (st, problem) = admin.post("/api/v1/templates", json!({"name": "Bad", "definition": with(&["steps", "0", "min_approvals"], json!(3))})).await;
+        assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("steps[0].min_approvals")), "{problem}");
+        assert!(problem["errors"][0]["message"].as_str().unwrap().contains("only 2"), "{problem}");
+        let (st, problem) = admin.post("/api/v1/templates", json!({"name": " ", "definition": definition(&w)})).await;
+        assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("name")), "{problem}");
+        let (_, list) = admin.get("/api/v1/templates").await;
+        assert!(list.as_array().unwrap().is_empty(), "nothing was created: {list}");
+        s.stop().await;
+    }
+}
