@@ -10,6 +10,7 @@ pub mod ids;
 pub mod names;
 pub mod paging;
 pub mod permissions;
+pub mod requests;
 pub mod roles;
 pub mod schedule;
 pub mod secret;

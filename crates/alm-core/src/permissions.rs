@@ -283,6 +283,12 @@ markers!(
     TemplateRead = ProvisionTemplate: Read,
     TemplateUpdate = ProvisionTemplate: Update,
     TemplateDelete = ProvisionTemplate: Delete,
+    RequestCreate = ProvisionRequest: Create,
+    RequestRead = ProvisionRequest: Read,
+    RequestUpdate = ProvisionRequest: Update,
+    RequestDelete = ProvisionRequest: Delete,
+    ApprovalRead = ProvisionApproval: Read,
+    ApprovalUpdate = ProvisionApproval: Update,
 );
 
 #[cfg(test)]

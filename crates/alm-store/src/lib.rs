@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod migrations;
 pub mod oidc_logins;
 pub mod permissions;
+pub mod requests;
 pub mod roles;
 pub mod sessions;
 pub mod templates;

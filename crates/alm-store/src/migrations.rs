@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "workflow templates and their versions",
         sql: include_str!("../migrations/0008_templates.sql"),
     },
+    Migration {
+        version: 9,
+        name: "requests and approvals",
+        sql: include_str!("../migrations/0009_requests.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod groups;
 pub mod health;
 pub mod me;
+pub mod requests;
 pub mod roles;
 pub mod session;
 pub mod templates;
@@ -235,4 +236,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(engine_protocol::router())
         .merge(usage::router())
         .merge(templates::router())
+        .merge(requests::router())
 }

@@ -4,6 +4,7 @@
 //! web UI calls the very same functions (ARCHITECTURE.md).
 
 pub mod api_tokens;
+pub mod approvals;
 pub mod audit;
 pub mod bootstrap;
 pub mod calibration;
@@ -13,6 +14,7 @@ pub mod engines;
 pub mod groups;
 pub mod jobs;
 pub mod login;
+pub mod requests;
 pub mod roles;
 pub mod scheduled_sync;
 pub mod templates;

@@ -72,22 +72,9 @@ async fn facts(conn: &mut Conn, d: &TemplateDefinition) -> ServiceResult<Facts> 
     let mut unknown = Vec::new();
     let mut eligible = Vec::new();
     for (i, step) in d.steps.iter().enumerate() {
-        let mut reach: HashSet<UserId> = HashSet::new();
-        for (j, u) in step.users.iter().enumerate() {
-            match users::get(conn, *u).await? {
-                Some(user) if user.enabled => {
-                    reach.insert(user.id);
-                }
-                Some(_) => {}
-                None => unknown.push((format!("steps[{i}].users[{j}]"), u.to_string())),
-            }
-        }
-        for (j, g) in step.groups.iter().enumerate() {
-            if groups::get(conn, *g).await?.is_none() {
-                unknown.push((format!("steps[{i}].groups[{j}]"), g.to_string()));
-                continue;
-            }
-            reach.extend(groups::enabled_member_ids(conn, *g).await?);
+        let (reach, missing) = step_reach(conn, step).await?;
+        for (kind, j, id) in missing {
+            unknown.push((format!("steps[{i}].{kind}[{j}]"), id));
         }
         eligible.push(reach.len());
     }
@@ -115,6 +102,33 @@ async fn facts(conn: &mut Conn, d: &TemplateDefinition) -> ServiceResult<Facts> 
         eligible_approvers: eligible,
         unknown_principals: unknown,
     })
+}
+
+/// The distinct enabled users a step reaches (its users, and enabled members of its enabled
+/// groups), and the users and groups it names that do not exist as (list, index, id).
+pub(crate) async fn step_reach(
+    conn: &mut Conn,
+    step: &alm_core::templates::ApprovalStep,
+) -> ServiceResult<(HashSet<UserId>, Vec<(&'static str, usize, String)>)> {
+    let mut reach = HashSet::new();
+    let mut missing = Vec::new();
+    for (j, u) in step.users.iter().enumerate() {
+        match users::get(conn, *u).await? {
+            Some(user) if user.enabled => {
+                reach.insert(user.id);
+            }
+            Some(_) => {}
+            None => missing.push(("users", j, u.to_string())),
+        }
+    }
+    for (j, g) in step.groups.iter().enumerate() {
+        if groups::get(conn, *g).await?.is_none() {
+            missing.push(("groups", j, g.to_string()));
+            continue;
+        }
+        reach.extend(groups::enabled_member_ids(conn, *g).await?);
+    }
+    Ok((reach, missing))
 }
 
 async fn validate(conn: &mut Conn, d: &TemplateDefinition) -> ServiceResult<()> {

@@ -17,6 +17,7 @@ mod login;
 mod oidc;
 mod people;
 mod permission_matrix;
+mod requests;
 mod storage;
 mod templates;
 mod vault;

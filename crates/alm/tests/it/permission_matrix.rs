@@ -117,15 +117,27 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::GET, "/api/v1/templates", None,                                [401, 403, 200, 403, 403, 401, 200]),
         (M::POST, "/api/v1/templates", body(json!({"name": "T {unique}", "definition": "{definition}"})),
                                                                            [401, 403, 403, 403, 403, 401, 201]),
-        (M::GET, "/api/v1/templates/{template}", None,                     [401, 403, 404, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/templates/{template}", None,                     [401, 403, 200, 403, 403, 401, 200]),
         (M::PATCH, "/api/v1/templates/{draft}", body(json!({"name": "Renamed {unique}"})),
                                                                            [401, 403, 403, 403, 403, 401, 200]),
         (M::DELETE, "/api/v1/templates/{draft}", None,                     [401, 403, 403, 403, 403, 401, 204]),
-        (M::GET, "/api/v1/templates/{template}/versions", None,            [401, 403, 404, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/templates/{template}/versions", None,            [401, 403, 200, 403, 403, 401, 200]),
         (M::POST, "/api/v1/templates/{template}/versions", None,           [401, 403, 403, 403, 403, 401, 201]),
         (M::POST, "/api/v1/templates/{draft}/publish", None,               [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/templates/{template}/unpublish", None,          [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/templates/{template}/disable", None,            [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/requests", None,                                 [401, 403, 200, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/requests", body(json!("{reqbody}")),            [401, 403, 201, 403, 403, 401, 201]),
+        (M::GET, "/api/v1/requests/{request}", None,                       [401, 403, 404, 403, 403, 401, 200]),
+        (M::PUT, "/api/v1/requests/{draftreq}", body(json!("{reqbody}")), [401, 403, 404, 403, 403, 401, 200]),
+        (M::DELETE, "/api/v1/requests/{draftreq}", None,                   [401, 403, 404, 403, 403, 401, 204]),
+        (M::POST, "/api/v1/requests/{draftreq}/submit", None,              [401, 403, 404, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/requests/{request}/withdraw", None,             [401, 403, 404, 403, 403, 401, 204]),
+        (M::GET, "/api/v1/approvals", None,                                [401, 403, 403, 200, 403, 401, 200]),
+        // Only an approver of the current step decides; the administrator sees it but is not one.
+        (M::POST, "/api/v1/approvals/{request}/approve", body(json!({})), [401, 403, 403, 404, 403, 401, 409]),
+        (M::POST, "/api/v1/approvals/{request}/deny", body(json!({"reason": "no"})),
+                                                                           [401, 403, 403, 404, 403, 401, 409]),
         // The engine protocol takes engine credentials and activation tokens, never a person's.
         (M::POST, "/api/v1/engine/register", body(json!({"activation_token": "alma_unknown", "name": "e", "host": "h", "version": "1"})),
                                                                            [401, 401, 401, 401, 401, 401, 401]),
@@ -241,9 +253,19 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         .unwrap();
         tx.commit().await.unwrap();
     }
+    let (_, everyone) = admin.get("/api/v1/groups?limit=500").await;
+    let everyone = everyone["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["builtin"] == true && g["name"] == "Everyone")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let definition = json!({
         "account_type": "ad-user", "eol_action": "disable", "vault_id": vault, "folders": ["svc"],
-        "domain_id": domain, "ous": [ou], "audience_groups": [group],
+        "domain_id": domain, "ous": [ou], "audience_groups": [everyone],
         "lifecycle": {"intervals": ["1y"]}, "steps": [{"groups": [group], "min_approvals": 1}],
     });
     let (st, template) = admin
@@ -268,7 +290,28 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         )
         .await;
     let draft = draft["id"].as_str().unwrap().to_owned();
+    // Requests by the administrator: one waiting for approval, one draft.
+    let reqbody = |name: String| json!({"template_id": template, "account_name": name, "interval": "1y", "justification": "fixture"});
+    let (st, request) = admin
+        .post("/api/v1/requests", reqbody(format!("pend{n}")))
+        .await;
+    assert_eq!(st, 201, "{request}");
+    let request = request["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        admin
+            .post_empty(&format!("/api/v1/requests/{request}/submit"))
+            .await
+            .0,
+        200
+    );
+    let (_, draftreq) = admin
+        .post("/api/v1/requests", reqbody(format!("draft{n}")))
+        .await;
+    let draftreq = draftreq["id"].as_str().unwrap().to_owned();
     vec![
+        ("\"{reqbody}\"", reqbody("r{unique}".into()).to_string()),
+        ("{request}", request),
+        ("{draftreq}", draftreq),
         ("\"{definition}\"", definition.to_string()),
         ("{template}", template),
         ("{draft}", draft),
@@ -339,7 +382,8 @@ on_both_backends! {
             rows.iter().map(|(m, p, _, _)| (m.to_string(), p.replace("{member}", "{user_id}").replace("{user}", "{id}").replace("{group}", "{id}").replace("{role}", "{id}").replace("{token}", "{id}")
                 .replace("{domain}", "{id}")
                 .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}")
-                .replace("{template}", "{id}").replace("{draft}", "{id}"))).collect();
+                .replace("{template}", "{id}").replace("{draft}", "{id}")
+                .replace("{request}", "{id}").replace("{draftreq}", "{id}"))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));
         assert_eq!(covered, documented, "the matrix must list every documented route, and only those");
 

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 /// A domain scoped to a fresh OU with a child OU `Accounts`, synced; returns (domain id, the
 /// child OU's DN).
-async fn synced_domain(s: &TestServer) -> (String, String) {
+pub(crate) async fn synced_domain(s: &TestServer) -> (String, String) {
     let dir = ad::connect();
     let ou = ad::test_ou(&dir, "tmpl").await;
     let accounts = dir
@@ -35,7 +35,7 @@ async fn synced_domain(s: &TestServer) -> (String, String) {
     (id, accounts)
 }
 
-async fn builtin_vault(admin: &Api) -> String {
+pub(crate) async fn builtin_vault(admin: &Api) -> String {
     let (_, vaults) = admin.get("/api/v1/vaults").await;
     vaults
         .as_array()
@@ -48,7 +48,7 @@ async fn builtin_vault(admin: &Api) -> String {
         .to_owned()
 }
 
-async fn group_with(admin: &Api, name: &str, members: &[&str]) -> String {
+pub(crate) async fn group_with(admin: &Api, name: &str, members: &[&str]) -> String {
     let (st, g) = admin.post("/api/v1/groups", json!({"name": name})).await;
     assert_eq!(st, 201, "{g}");
     let id = g["id"].as_str().unwrap().to_owned();
@@ -64,19 +64,24 @@ async fn group_with(admin: &Api, name: &str, members: &[&str]) -> String {
     id
 }
 
-struct World {
-    domain: String,
-    ou: String,
-    vault: String,
-    audience: String,
-    approvers: String,
-    approver_ids: Vec<String>,
-    final_approver: String,
-    requester: Api,
-    outsider: Api,
+pub(crate) struct World {
+    pub domain: String,
+    pub ou: String,
+    pub vault: String,
+    pub audience: String,
+    pub approvers: String,
+    pub approver_ids: Vec<String>,
+    pub final_approver: String,
+    pub requester: Api,
+    pub requester_id: String,
+    pub outsider: Api,
+    /// The three members of the Approvers group, then the final approver; all with the
+    /// Approver role.
+    pub approver_apis: Vec<Api>,
+    pub final_api: Api,
 }
 
-async fn world(s: &TestServer) -> World {
+pub(crate) async fn world(s: &TestServer) -> World {
     let admin = s.admin();
     let (domain, ou) = synced_domain(s).await;
     let vault = builtin_vault(&admin).await;
@@ -91,15 +96,29 @@ async fn world(s: &TestServer) -> World {
             )
             .await;
     }
+    let approver_role = s.role_id("approver").await;
     let mut approver_ids = Vec::new();
+    let mut approver_apis = Vec::new();
     for n in 1..=3 {
-        approver_ids.push(
-            s.user_with_token(&format!("Approver {n}"), &format!("appr{n}@example.test"))
-                .await
-                .0,
-        );
+        let (id, token) = s
+            .user_with_token(&format!("Approver {n}"), &format!("appr{n}@example.test"))
+            .await;
+        admin
+            .post(
+                &format!("/api/v1/roles/{approver_role}/members"),
+                json!({"user_id": id}),
+            )
+            .await;
+        approver_ids.push(id);
+        approver_apis.push(Api::with_token(&s.base, &token));
     }
-    let (final_approver, _) = s.user_with_token("Final", "final@example.test").await;
+    let (final_approver, final_token) = s.user_with_token("Final", "final@example.test").await;
+    admin
+        .post(
+            &format!("/api/v1/roles/{approver_role}/members"),
+            json!({"user_id": final_approver}),
+        )
+        .await;
     let audience = group_with(&admin, "Web team", &[&req_id]).await;
     let refs: Vec<&str> = approver_ids.iter().map(String::as_str).collect();
     let approvers = group_with(&admin, "Approvers", &refs).await;
@@ -112,11 +131,14 @@ async fn world(s: &TestServer) -> World {
         approver_ids,
         final_approver,
         requester: Api::with_token(&s.base, &req_token),
+        requester_id: req_id,
         outsider: Api::with_token(&s.base, &out_token),
+        approver_apis,
+        final_api: Api::with_token(&s.base, &final_token),
     }
 }
 
-fn definition(w: &World) -> Value {
+pub(crate) fn definition(w: &World) -> Value {
     json!({
         "account_type": "ad-user",
         "eol_action": "expire",

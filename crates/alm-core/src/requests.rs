@@ -1,0 +1,539 @@
+//! Requests and approvals (SPEC §2.5, §2.6), the pure parts: the account-name rules, the
+//! checks of a request against its template, the states, and when an approval step is done.
+
+use crate::ids::{GroupId, UserId};
+use crate::templates::{AccountType, Interval, TemplateDefinition, FORBIDDEN_NAME_CHARS};
+use crate::validation::{FieldError, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+
+/// A request's state (SPEC §2.5). `submitted` is passed through at once to step 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestState {
+    Draft,
+    PendingApproval,
+    Approved,
+    QueuedForProvisioning,
+    Provisioning,
+    Provisioned,
+    ProvisioningFailed,
+    Rejected,
+    Withdrawn,
+}
+
+impl RequestState {
+    pub const ALL: [RequestState; 9] = [
+        Self::Draft,
+        Self::PendingApproval,
+        Self::Approved,
+        Self::QueuedForProvisioning,
+        Self::Provisioning,
+        Self::Provisioned,
+        Self::ProvisioningFailed,
+        Self::Rejected,
+        Self::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::PendingApproval => "pending-approval",
+            Self::Approved => "approved",
+            Self::QueuedForProvisioning => "queued-for-provisioning",
+            Self::Provisioning => "provisioning",
+            Self::Provisioned => "provisioned",
+            Self::ProvisioningFailed => "provisioning-failed",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the request holds its account name (no second request or account may take it).
+    pub fn holds_name(self) -> bool {
+        !matches!(self, Self::Draft | Self::Rejected | Self::Withdrawn)
+    }
+
+    /// Whether the requester may still withdraw it.
+    pub fn withdrawable(self) -> bool {
+        matches!(self, Self::Draft | Self::PendingApproval)
+    }
+}
+
+/// Checks a requested account name against the template and returns the full name (prefix
+/// applied). sAMAccountName: at most 20 characters (15 for a gMSA, before its trailing `$`),
+/// none of `"/\[]:;|=,+*?<>@`, no control characters, no leading or trailing space or dot.
+pub fn full_account_name(
+    field: &str,
+    requested: &str,
+    template: &TemplateDefinition,
+) -> Result<String, FieldError> {
+    let requested = requested.trim();
+    if requested.is_empty() {
+        return Err(FieldError::new(
+            field,
+            "required",
+            "an account name is required",
+        ));
+    }
+    let full = format!("{}{}", template.name_prefix, requested);
+    let max = match template.account_type {
+        AccountType::AdUser => 20,
+        AccountType::Gmsa => 15,
+    };
+    if full.chars().count() > max {
+        return Err(FieldError::new(
+            field,
+            "max-length",
+            format!(
+                "{full:?} has {} characters; at most {max} with the prefix {:?}",
+                full.chars().count(),
+                template.name_prefix
+            ),
+        ));
+    }
+    if let Some(c) = full
+        .chars()
+        .find(|c| FORBIDDEN_NAME_CHARS.contains(c) || c.is_control())
+    {
+        return Err(FieldError::new(
+            field,
+            "characters",
+            format!("{c:?} is not allowed in an account name"),
+        ));
+    }
+    if full.ends_with('.') || full.ends_with(' ') || full.starts_with(' ') {
+        return Err(FieldError::new(
+            field,
+            "characters",
+            "an account name may not start with a space or end with a space or dot",
+        ));
+    }
+    if let Some(re) = &template.name_regex {
+        let matches = regex::Regex::new(re)
+            .ok()
+            .and_then(|r| r.find(&full))
+            .is_some_and(|m| m.start() == 0 && m.end() == full.len());
+        if !matches {
+            return Err(FieldError::new(
+                field,
+                "pattern",
+                format!("{full:?} does not match the template's pattern {re}"),
+            ));
+        }
+    }
+    Ok(full)
+}
+
+/// Who will own the account besides the requester (the first owner).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Owners {
+    #[serde(default)]
+    pub users: Vec<UserId>,
+    #[serde(default)]
+    pub groups: Vec<GroupId>,
+}
+
+/// What a requester fills in (SPEC §2.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestDetails {
+    pub interval: Interval,
+    pub justification: String,
+    pub description: String,
+    pub attributes: BTreeMap<String, String>,
+    pub owners: Owners,
+    /// The OU to create the account in (the template's first when not chosen).
+    pub ou: String,
+    /// The vault folder (the template's first when not chosen).
+    pub folder: String,
+    pub terms_accepted: bool,
+}
+
+/// The checks of a request against its template version that need no database. `requester`
+/// is the first owner; `owners` are the others.
+pub fn check_details(
+    template: &TemplateDefinition,
+    requester: UserId,
+    d: &RequestDetails,
+) -> Result<(), ValidationErrors> {
+    let mut e = ValidationErrors::new();
+    if !template.terms.trim().is_empty() && !d.terms_accepted {
+        e.push(FieldError::new(
+            "terms_accepted",
+            "required",
+            "the template's terms of service must be accepted",
+        ));
+    }
+    if !template.lifecycle.intervals.contains(&d.interval) {
+        let offered: Vec<String> = template
+            .lifecycle
+            .intervals
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        e.push(FieldError::new(
+            "interval",
+            "one-of",
+            format!("must be one of {}", offered.join(", ")),
+        ));
+    }
+    let justification = d.justification.trim();
+    if justification.is_empty() {
+        e.push(FieldError::new(
+            "justification",
+            "required",
+            "say why the account is needed",
+        ));
+    } else if justification.chars().count() > 2000 {
+        e.push(FieldError::new(
+            "justification",
+            "max-length",
+            "at most 2000 characters",
+        ));
+    }
+    if d.description.chars().count() > 1024 {
+        e.push(FieldError::new(
+            "description",
+            "max-length",
+            "at most 1024 characters (the directory's limit)",
+        ));
+    }
+    // Attributes: only the template's; required ones present; fixed ones unchanged.
+    for name in d.attributes.keys() {
+        if !template
+            .attributes
+            .iter()
+            .any(|a| a.name.eq_ignore_ascii_case(name))
+        {
+            e.push(FieldError::new(
+                format!("attributes.{name}"),
+                "unknown",
+                "the template does not have this attribute",
+            ));
+        }
+    }
+    for rule in &template.attributes {
+        let given = d
+            .attributes
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&rule.name))
+            .map(|(_, v)| v.trim());
+        let value = given.filter(|v| !v.is_empty()).or(rule.default.as_deref());
+        let field = format!("attributes.{}", rule.name);
+        if rule.required && value.is_none_or(str::is_empty) {
+            e.push(FieldError::new(
+                field.clone(),
+                "required",
+                "a value is required",
+            ));
+        }
+        if !rule.editable {
+            if let Some(v) = given.filter(|v| Some(*v) != rule.default.as_deref()) {
+                let _ = v;
+                e.push(FieldError::new(
+                    field.clone(),
+                    "read-only",
+                    "the template fixes this value",
+                ));
+            }
+        }
+        if value.is_some_and(|v| v.chars().count() > 1024 || v.chars().any(char::is_control)) {
+            e.push(FieldError::new(
+                field,
+                "format",
+                "at most 1024 printable characters",
+            ));
+        }
+    }
+    // Owners: the requester first; others within the template's rules.
+    let o = &template.ownership;
+    let mut users: HashSet<UserId> = HashSet::from([requester]);
+    users.extend(d.owners.users.iter().copied());
+    let groups: HashSet<GroupId> = d.owners.groups.iter().copied().collect();
+    if o.requester_only_owner && (users.len() > 1 || !groups.is_empty()) {
+        e.push(FieldError::new(
+            "owners",
+            "not-allowed",
+            "the requester is the only owner with this template",
+        ));
+    }
+    if !o.allow_group_owners && !groups.is_empty() {
+        e.push(FieldError::new(
+            "owners.groups",
+            "not-allowed",
+            "the template does not allow group owners",
+        ));
+    }
+    let count = (users.len() + groups.len()) as u32;
+    if count < o.min_owners || count > o.max_owners {
+        e.push(FieldError::new(
+            "owners",
+            "range",
+            format!(
+                "{count} owner(s) with the requester; the template wants {} to {}",
+                o.min_owners, o.max_owners
+            ),
+        ));
+    }
+    // Where the account and its secret go.
+    let ou_ok = template.ous.iter().any(|t| {
+        d.ou.eq_ignore_ascii_case(t)
+            || (template.allow_sub_ous
+                && d.ou.len() > t.len()
+                && d.ou
+                    .to_lowercase()
+                    .ends_with(&format!(",{}", t.to_lowercase())))
+    });
+    if !ou_ok {
+        e.push(FieldError::new(
+            "ou",
+            "one-of",
+            if template.allow_sub_ous {
+                "must be one of the template's OUs or an OU below one"
+            } else {
+                "must be one of the template's OUs"
+            },
+        ));
+    }
+    let folder_ok = template.folders.iter().any(|f| {
+        d.folder == *f
+            || (template.allow_folder_override
+                && d.folder.starts_with(&format!("{f}/"))
+                && d.folder[f.len() + 1..]
+                    .split('/')
+                    .all(|p| !p.is_empty() && p != "." && p != ".."))
+    });
+    if !folder_ok {
+        e.push(FieldError::new(
+            "folder",
+            "one-of",
+            if template.allow_folder_override {
+                "must be one of the template's folders or a sub-folder of one"
+            } else {
+                "must be one of the template's folders"
+            },
+        ));
+    }
+    e.into_result()
+}
+
+/// Whether a step is complete: at least `k` distinct eligible approvers approved. Approvals by
+/// anyone not eligible (or the requester) never count.
+pub fn step_complete(
+    approvals: &[UserId],
+    eligible: &HashSet<UserId>,
+    requester: UserId,
+    k: u32,
+) -> bool {
+    let distinct: HashSet<&UserId> = approvals
+        .iter()
+        .filter(|a| eligible.contains(a) && **a != requester)
+        .collect();
+    distinct.len() as u32 >= k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{DomainId, VaultId};
+    use crate::templates::*;
+    use uuid::Uuid;
+
+    fn template() -> TemplateDefinition {
+        TemplateDefinition {
+            account_type: AccountType::AdUser,
+            eol_action: EolAction::Expire,
+            terms: "Terms".into(),
+            purpose: String::new(),
+            vault_id: VaultId(Uuid::nil()),
+            folders: vec!["svc".into()],
+            allow_folder_override: true,
+            domain_id: DomainId(Uuid::nil()),
+            name_prefix: "svc-".into(),
+            name_regex: Some("svc-[a-z0-9-]+".into()),
+            ous: vec!["OU=Svc,DC=corp,DC=test".into()],
+            allow_sub_ous: true,
+            attributes: vec![
+                AttributeRule {
+                    name: "department".into(),
+                    required: true,
+                    editable: true,
+                    default: None,
+                },
+                AttributeRule {
+                    name: "company".into(),
+                    required: false,
+                    editable: false,
+                    default: Some("Corp".into()),
+                },
+            ],
+            cannot_change_password: false,
+            retirement_ou: None,
+            audience_groups: vec![],
+            gmsa: None,
+            ownership: Ownership {
+                allow_group_owners: false,
+                requester_only_owner: false,
+                min_owners: 1,
+                max_owners: 2,
+            },
+            lifecycle: Lifecycle {
+                intervals: vec![Interval::Days(90)],
+                renewal_window_days: 15,
+                notify_renewal_open: true,
+                reminder_every_days: None,
+                urgent_every_hours: None,
+                urgent_from_days: None,
+                include_admins_in_reminders: false,
+                stop_reminders_after_days: None,
+            },
+            steps: vec![],
+            hide_approver_names: false,
+        }
+    }
+
+    fn details() -> RequestDetails {
+        RequestDetails {
+            interval: Interval::Days(90),
+            justification: "for the web shop".into(),
+            description: "web shop".into(),
+            attributes: [("department".to_string(), "IT".to_string())].into(),
+            owners: Owners::default(),
+            ou: "OU=Svc,DC=corp,DC=test".into(),
+            folder: "svc".into(),
+            terms_accepted: true,
+        }
+    }
+
+    fn me() -> UserId {
+        UserId(Uuid::from_u128(1))
+    }
+
+    #[test]
+    fn names_get_the_prefix_and_follow_the_directory_rules() {
+        let t = template();
+        assert_eq!(full_account_name("n", "web01", &t).unwrap(), "svc-web01");
+        let rule = |name: &str| full_account_name("n", name, &t).unwrap_err().rule;
+        assert_eq!(rule("web-shop-frontend-1"), "max-length"); // 23 with the prefix
+        assert_eq!(rule("web*1"), "characters");
+        assert_eq!(rule("Web01"), "pattern"); // upper case is outside [a-z0-9-]
+        assert_eq!(rule(" "), "required");
+        assert_eq!(
+            full_account_name("n", "a123456789012345", &t)
+                .unwrap()
+                .len(),
+            20
+        );
+        let mut gmsa = template();
+        gmsa.account_type = AccountType::Gmsa;
+        gmsa.name_regex = None;
+        assert_eq!(
+            full_account_name("n", "a12345678901", &gmsa)
+                .unwrap_err()
+                .rule,
+            "max-length"
+        );
+        assert_eq!(
+            full_account_name("n", "a1234567890", &gmsa).unwrap(),
+            "svc-a1234567890"
+        );
+    }
+
+    #[test]
+    fn a_pattern_must_match_the_whole_name() {
+        let mut t = template();
+        t.name_regex = Some("web".into());
+        assert_eq!(
+            full_account_name("n", "web", &t).unwrap_err().rule,
+            "pattern"
+        );
+        t.name_regex = Some("svc-web".into());
+        assert!(full_account_name("n", "web", &t).is_ok());
+    }
+
+    #[test]
+    fn details_are_checked_against_the_template() {
+        let t = template();
+        assert!(check_details(&t, me(), &details()).is_ok());
+        type Change = Box<dyn Fn(&mut RequestDetails)>;
+        let cases: Vec<(Change, &str)> = vec![
+            (Box::new(|d| d.terms_accepted = false), "terms_accepted"),
+            (Box::new(|d| d.interval = Interval::Years(1)), "interval"),
+            (Box::new(|d| d.justification = " ".into()), "justification"),
+            (
+                Box::new(|d| {
+                    d.attributes.clear();
+                }),
+                "attributes.department",
+            ),
+            (
+                Box::new(|d| {
+                    d.attributes.insert("company".into(), "Other".into());
+                }),
+                "attributes.company",
+            ),
+            (
+                Box::new(|d| {
+                    d.attributes.insert("title".into(), "x".into());
+                }),
+                "attributes.title",
+            ),
+            (
+                Box::new(|d| {
+                    d.owners.users = vec![UserId(Uuid::from_u128(2)), UserId(Uuid::from_u128(3))]
+                }),
+                "owners",
+            ),
+            (
+                Box::new(|d| d.owners.groups = vec![GroupId(Uuid::from_u128(4))]),
+                "owners.groups",
+            ),
+            (Box::new(|d| d.ou = "OU=Other,DC=corp,DC=test".into()), "ou"),
+            (Box::new(|d| d.folder = "other".into()), "folder"),
+            (Box::new(|d| d.folder = "svc/../x".into()), "folder"),
+        ];
+        for (change, field) in cases {
+            let mut d = details();
+            change(&mut d);
+            let errors = check_details(&t, me(), &d).unwrap_err();
+            let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, [field], "{field}");
+        }
+        let mut d = details();
+        d.ou = "OU=Web,OU=Svc,DC=corp,DC=test".into();
+        d.folder = "svc/web".into();
+        d.owners.users = vec![me()];
+        assert!(
+            check_details(&t, me(), &d).is_ok(),
+            "sub-OU, sub-folder, requester named twice"
+        );
+    }
+
+    #[test]
+    fn a_step_needs_k_distinct_eligible_approvers_never_the_requester() {
+        let (a, b, c) = (
+            UserId(Uuid::from_u128(10)),
+            UserId(Uuid::from_u128(11)),
+            UserId(Uuid::from_u128(12)),
+        );
+        let eligible: HashSet<UserId> = [a, b, me()].into();
+        assert!(
+            !step_complete(&[a, a], &eligible, me(), 2),
+            "twice counts once"
+        );
+        assert!(
+            !step_complete(&[a, c], &eligible, me(), 2),
+            "c is not eligible"
+        );
+        assert!(
+            !step_complete(&[a, me()], &eligible, me(), 2),
+            "the requester never counts"
+        );
+        assert!(step_complete(&[a, b], &eligible, me(), 2));
+    }
+}

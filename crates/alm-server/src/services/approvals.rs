@@ -1,0 +1,156 @@
+//! Approvals (SPEC §2.6): an approver sees the requests waiting at a step that lists them
+//! (directly or through a group; with `provision-approval:manage`, all of them), approves, or
+//! denies with a reason. A step is complete when K distinct eligible approvers approved; then
+//! the next step starts, or the request is approved. A denial at any step rejects it.
+//! Separation of duties: a requester never approves their own request.
+
+use super::audit::{record, Subject};
+use super::requests::{decision, definition, info, RequestInfo};
+use super::templates::step_reach;
+use super::{Actor, ServiceError, ServiceResult};
+use alm_core::permissions::{perm, Can, Scope};
+use alm_core::requests::{step_complete, RequestState};
+use alm_core::{Clock, FieldError, UserId};
+use alm_store::requests as store;
+use alm_store::{Conn, Db};
+use serde_json::json;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+/// Who may decide at the request's current step.
+async fn eligible_now(
+    conn: &mut Conn,
+    r: &store::RequestRecord,
+) -> ServiceResult<Option<(usize, u32, HashSet<UserId>)>> {
+    if RequestState::parse(&r.state) != Some(RequestState::PendingApproval) {
+        return Ok(None);
+    }
+    let Some(step) = r.current_step else {
+        return Ok(None);
+    };
+    let d = definition(conn, r.template_id, r.template_version).await?;
+    let Some(s) = d.steps.get((step - 1) as usize) else {
+        return Ok(None);
+    };
+    let (reach, _) = step_reach(conn, s).await?;
+    Ok(Some((d.steps.len(), s.min_approvals, reach)))
+}
+
+/// The requests waiting for the caller (all waiting requests with `manage`).
+pub async fn pending(db: &Db, can: &Can<perm::ApprovalRead>) -> ServiceResult<Vec<RequestInfo>> {
+    let mut conn = db.read().await?;
+    let waiting = store::list(
+        &mut conn,
+        None,
+        Some(RequestState::PendingApproval.as_str()),
+        1000,
+    )
+    .await?;
+    let mut out = Vec::new();
+    for r in waiting {
+        let mine = match eligible_now(&mut conn, &r).await? {
+            Some((_, _, reach)) => reach.contains(&can.actor()) && r.requester_id != can.actor(),
+            None => false,
+        };
+        if mine || can.scope() == Scope::All {
+            out.push(info(&mut conn, r, can.actor(), Scope::All).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// Approves (`reason` optional) or denies (`reason` required) at the current step.
+pub async fn decide(
+    db: &Db,
+    clock: &dyn Clock,
+    can: &Can<perm::ApprovalUpdate>,
+    actor: &Actor,
+    id: Uuid,
+    approve: bool,
+    reason: Option<String>,
+) -> ServiceResult<RequestInfo> {
+    let now = clock.now();
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if !approve && reason.is_none() {
+        return Err(FieldError::new("reason", "required", "say why the request is denied").into());
+    }
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
+        return Err(FieldError::new("reason", "max-length", "at most 2000 characters").into());
+    }
+    let mut tx = db.begin_write().await?;
+    let mut r = store::get(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "request" })?;
+    let Some((steps, k, eligible)) = eligible_now(&mut tx, &r).await? else {
+        return Err(ServiceError::NotAllowed(format!(
+            "the request is {}, not waiting for approval",
+            r.state
+        )));
+    };
+    let me = can.actor();
+    if !eligible.contains(&me) {
+        if can.scope() != Scope::All {
+            return Err(ServiceError::NotFound { what: "request" });
+        }
+        return Err(ServiceError::NotAllowed(
+            "you are not an approver of the request's current step".into(),
+        ));
+    }
+    if r.requester_id == me {
+        return Err(ServiceError::NotAllowed(
+            "separation of duties: a requester never approves their own request".into(),
+        ));
+    }
+    let step = r.current_step.unwrap_or(1);
+    if !store::add_decision(
+        &mut tx,
+        &decision(&r, step, me, approve, reason.clone(), now),
+    )
+    .await?
+    {
+        return Err(ServiceError::NotAllowed(
+            "you decided at this step already; the same approver counts once".into(),
+        ));
+    }
+    let action = if !approve {
+        r.state = RequestState::Rejected.as_str().into();
+        r.rejection_reason = reason.clone();
+        r.current_step = None;
+        r.decided_at = Some(now);
+        "request.rejected"
+    } else {
+        let approved: Vec<UserId> = store::decisions(&mut tx, id)
+            .await?
+            .into_iter()
+            .filter(|a| a.step == step && a.decision == "approved")
+            .map(|a| a.approver_id)
+            .collect();
+        if !step_complete(&approved, &eligible, r.requester_id, k) {
+            "request.approval-recorded"
+        } else if (step as usize) < steps {
+            r.current_step = Some(step + 1);
+            "request.step-approved"
+        } else {
+            r.state = RequestState::Approved.as_str().into();
+            r.current_step = None;
+            r.decided_at = Some(now);
+            "request.approved"
+        }
+    };
+    r.updated_at = now;
+    store::update(&mut tx, &r).await?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        action,
+        Subject::new("request", id),
+        json!({"account_name": r.account_name, "step": step, "state": r.state, "approve": approve}),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut conn = db.read().await?;
+    info(&mut conn, r, me, Scope::All).await
+}

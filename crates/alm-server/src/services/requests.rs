@@ -1,0 +1,536 @@
+//! Requests (SPEC §2.5): a requester asks for an account through a published template whose
+//! audience includes them. Drafts can be edited and deleted; submitting pins the template's
+//! published version and starts approval step 1; a request can be withdrawn until approved.
+//!
+//! The account name is unique per domain: a live request, or an object of that name in the
+//! domain's last sync, blocks it (managed accounts join the check when they exist). The
+//! partial unique index on `requests` closes the race between two submits.
+
+use super::audit::{record, Subject};
+use super::{Actor, ServiceError, ServiceResult};
+use alm_core::permissions::{perm, Can, Scope};
+use alm_core::requests::{check_details, full_account_name, Owners, RequestDetails, RequestState};
+use alm_core::templates::{Interval, TemplateDefinition, TemplateState};
+use alm_core::{Clock, FieldError, GroupId, UserId, ValidationErrors};
+use alm_store::requests::{self as store, ApprovalRecord, RequestRecord};
+use alm_store::{directory_sync, groups, templates, users, Conn, Db};
+use serde_json::json;
+use std::collections::{BTreeMap, HashSet};
+use uuid::Uuid;
+
+/// What a requester fills in.
+#[derive(Debug, Clone)]
+pub struct RequestInput {
+    pub template_id: Uuid,
+    pub account_name: String,
+    pub interval: Interval,
+    pub justification: String,
+    pub description: String,
+    pub attributes: BTreeMap<String, String>,
+    pub owners: Owners,
+    pub ou: Option<String>,
+    pub folder: Option<String>,
+    pub terms_accepted: bool,
+}
+
+/// A decision as a reader may see it (approver hidden from requesters when the template says so).
+#[derive(Debug, Clone)]
+pub struct DecisionInfo {
+    pub step: i64,
+    pub approver_id: Option<UserId>,
+    pub approver_name: Option<String>,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub decided_at: time::OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub record: RequestRecord,
+    pub details: RequestDetails,
+    pub template_name: String,
+    pub steps: usize,
+    pub decisions: Vec<DecisionInfo>,
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound { what: "request" }
+}
+
+fn state(r: &RequestRecord) -> RequestState {
+    RequestState::parse(&r.state).unwrap_or(RequestState::Withdrawn)
+}
+
+pub(crate) fn details_of(r: &RequestRecord) -> ServiceResult<RequestDetails> {
+    serde_json::from_str(&r.details).map_err(|e| {
+        ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+            "request {}: {e}",
+            r.id
+        )))
+    })
+}
+
+/// The definition of a template version.
+pub(crate) async fn definition(
+    conn: &mut Conn,
+    template: Uuid,
+    version: i64,
+) -> ServiceResult<TemplateDefinition> {
+    let v = templates::version(conn, template, version)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "template" })?;
+    serde_json::from_str(&v.definition).map_err(|e| {
+        ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+            "template {template} version {version}: {e}"
+        )))
+    })
+}
+
+/// The published template version the caller may request with, or why not (as a field error).
+async fn offered(
+    conn: &mut Conn,
+    template: Uuid,
+    caller: UserId,
+) -> ServiceResult<(String, i64, TemplateDefinition)> {
+    let refused = |message: &str| -> ServiceError {
+        FieldError::new("template_id", "offered", message.to_owned()).into()
+    };
+    let t = templates::get(conn, template)
+        .await?
+        .ok_or_else(|| refused("no template has this id"))?;
+    let version = match (TemplateState::parse(&t.state), t.published_version) {
+        (Some(TemplateState::Published), Some(v)) => v,
+        _ => return Err(refused("the template is not published")),
+    };
+    let d = definition(conn, template, version).await?;
+    let mine: HashSet<GroupId> = users::group_ids(conn, caller).await?.into_iter().collect();
+    if !d.audience_groups.iter().any(|g| mine.contains(g)) {
+        return Err(refused(
+            "the template is not offered to you (you are in none of its audience groups)",
+        ));
+    }
+    Ok((t.name, version, d))
+}
+
+/// Validates the input against the template and the database; returns the full name and
+/// the details to store.
+async fn checked(
+    conn: &mut Conn,
+    d: &TemplateDefinition,
+    requester: UserId,
+    input: &RequestInput,
+    this: Uuid,
+) -> ServiceResult<(String, RequestDetails)> {
+    let mut errors = ValidationErrors::new();
+    let name = errors.check(full_account_name("account_name", &input.account_name, d));
+    let details = RequestDetails {
+        interval: input.interval,
+        justification: input.justification.trim().to_owned(),
+        description: input.description.trim().to_owned(),
+        attributes: input
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+            .collect(),
+        owners: input.owners.clone(),
+        ou: input
+            .ou
+            .clone()
+            .unwrap_or_else(|| d.ous.first().cloned().unwrap_or_default()),
+        folder: input
+            .folder
+            .clone()
+            .unwrap_or_else(|| d.folders.first().cloned().unwrap_or_default()),
+        terms_accepted: input.terms_accepted,
+    };
+    if let Err(e) = check_details(d, requester, &details) {
+        errors.0.extend(e.0);
+    }
+    for (i, u) in details.owners.users.iter().enumerate() {
+        if !users::get(conn, *u).await?.is_some_and(|u| u.enabled) {
+            errors.push(FieldError::new(
+                format!("owners.users[{i}]"),
+                "exists",
+                "no enabled user has this id",
+            ));
+        }
+    }
+    for (i, g) in details.owners.groups.iter().enumerate() {
+        if !groups::get(conn, *g).await?.is_some_and(|g| g.enabled) {
+            errors.push(FieldError::new(
+                format!("owners.groups[{i}]"),
+                "exists",
+                "no enabled group has this id",
+            ));
+        }
+    }
+    errors.into_result()?;
+    let name = name.expect("checked");
+    name_is_free(conn, d, &name, this).await?;
+    Ok((name, details))
+}
+
+/// No live request and no directory object may already have the name on the domain.
+async fn name_is_free(
+    conn: &mut Conn,
+    d: &TemplateDefinition,
+    name: &str,
+    this: Uuid,
+) -> ServiceResult<()> {
+    if store::name_held_by_other(conn, d.domain_id, name, this).await? {
+        return Err(ServiceError::Conflict(FieldError::new(
+            "account_name",
+            "unique",
+            format!("{name} is taken by another request on this domain"),
+        )));
+    }
+    let in_directory = directory_sync::all_of_kinds(conn, d.domain_id, &["user", "gmsa", "msa"])
+        .await?
+        .iter()
+        .any(|o| {
+            o.name.eq_ignore_ascii_case(name)
+                || o.name.trim_end_matches('$').eq_ignore_ascii_case(name)
+        });
+    if in_directory {
+        return Err(ServiceError::Conflict(FieldError::new(
+            "account_name",
+            "unique",
+            format!("an account named {name} exists in the directory already"),
+        )));
+    }
+    Ok(())
+}
+
+fn conflict_or(e: alm_store::StoreError) -> ServiceError {
+    match e {
+        alm_store::StoreError::Conflict { what } => ServiceError::Conflict(FieldError::new(
+            "account_name",
+            "unique",
+            format!("{what} exists already"),
+        )),
+        other => other.into(),
+    }
+}
+
+fn summary(r: &RequestRecord) -> serde_json::Value {
+    json!({"account_name": r.account_name, "state": r.state, "template_id": r.template_id.to_string(),
+           "template_version": r.template_version, "step": r.current_step})
+}
+
+/// Saves a new draft.
+pub async fn create(
+    db: &Db,
+    clock: &dyn Clock,
+    can: &Can<perm::RequestCreate>,
+    actor: &Actor,
+    input: RequestInput,
+) -> ServiceResult<RequestInfo> {
+    let now = clock.now();
+    let id = alm_core::ids::uuid_v7_at(now);
+    let mut tx = db.begin_write().await?;
+    let (template_name, version, d) = offered(&mut tx, input.template_id, can.actor()).await?;
+    let (name, details) = checked(&mut tx, &d, can.actor(), &input, id).await?;
+    let r = RequestRecord {
+        id,
+        template_id: input.template_id,
+        template_version: version,
+        requester_id: can.actor(),
+        domain_id: d.domain_id,
+        account_name: name,
+        state: RequestState::Draft.as_str().into(),
+        current_step: None,
+        details: serde_json::to_string(&details).expect("plain data"),
+        rejection_reason: None,
+        created_at: now,
+        updated_at: now,
+        submitted_at: None,
+        decided_at: None,
+    };
+    store::insert(&mut tx, &r).await.map_err(conflict_or)?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "request.created",
+        Subject::new("request", id),
+        summary(&r),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RequestInfo {
+        record: r,
+        details,
+        template_name,
+        steps: d.steps.len(),
+        decisions: vec![],
+    })
+}
+
+/// The request if the capability reaches it (its requester, or `manage`).
+async fn reachable<P: alm_core::permissions::PermissionMarker>(
+    conn: &mut Conn,
+    can: &Can<P>,
+    id: Uuid,
+) -> ServiceResult<RequestRecord> {
+    let r = store::get(conn, id).await?.ok_or_else(not_found)?;
+    if !can.reaches(r.requester_id) {
+        return Err(not_found());
+    }
+    Ok(r)
+}
+
+/// Changes a draft.
+pub async fn update(
+    db: &Db,
+    clock: &dyn Clock,
+    can: &Can<perm::RequestUpdate>,
+    actor: &Actor,
+    id: Uuid,
+    input: RequestInput,
+) -> ServiceResult<RequestInfo> {
+    let now = clock.now();
+    let mut tx = db.begin_write().await?;
+    let mut r = reachable(&mut tx, can, id).await?;
+    if state(&r) != RequestState::Draft {
+        return Err(ServiceError::NotAllowed(format!(
+            "a {} request cannot change; withdraw it and make a new one",
+            r.state
+        )));
+    }
+    let (template_name, version, d) = offered(&mut tx, input.template_id, r.requester_id).await?;
+    let (name, details) = checked(&mut tx, &d, r.requester_id, &input, id).await?;
+    r.template_id = input.template_id;
+    r.template_version = version;
+    r.domain_id = d.domain_id;
+    r.account_name = name;
+    r.details = serde_json::to_string(&details).expect("plain data");
+    r.updated_at = now;
+    store::update(&mut tx, &r).await.map_err(conflict_or)?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "request.updated",
+        Subject::new("request", id),
+        summary(&r),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RequestInfo {
+        record: r,
+        details,
+        template_name,
+        steps: d.steps.len(),
+        decisions: vec![],
+    })
+}
+
+/// Submits a draft: checked again against the template's newest published version, the name
+/// taken, approval step 1 started.
+pub async fn submit(
+    db: &Db,
+    clock: &dyn Clock,
+    can: &Can<perm::RequestUpdate>,
+    actor: &Actor,
+    id: Uuid,
+) -> ServiceResult<RequestInfo> {
+    let now = clock.now();
+    let mut tx = db.begin_write().await?;
+    let mut r = reachable(&mut tx, can, id).await?;
+    if state(&r) != RequestState::Draft {
+        return Err(ServiceError::NotAllowed(format!(
+            "only a draft can be submitted; this request is {}",
+            r.state
+        )));
+    }
+    let details = details_of(&r)?;
+    let input = RequestInput {
+        template_id: r.template_id,
+        account_name: r.account_name.clone(),
+        interval: details.interval,
+        justification: details.justification.clone(),
+        description: details.description.clone(),
+        attributes: details.attributes.clone(),
+        owners: details.owners.clone(),
+        ou: Some(details.ou.clone()),
+        folder: Some(details.folder.clone()),
+        terms_accepted: details.terms_accepted,
+    };
+    let (template_name, version, d) = offered(&mut tx, r.template_id, r.requester_id).await?;
+    // The stored name has the prefix applied already: check it as the full name.
+    let mut unprefixed = input.clone();
+    unprefixed.account_name = r
+        .account_name
+        .strip_prefix(&d.name_prefix)
+        .unwrap_or(&r.account_name)
+        .to_owned();
+    let (name, details) = checked(&mut tx, &d, r.requester_id, &unprefixed, id).await?;
+    r.account_name = name;
+    r.template_version = version;
+    r.details = serde_json::to_string(&details).expect("plain data");
+    r.state = RequestState::PendingApproval.as_str().into();
+    r.current_step = Some(1);
+    r.submitted_at = Some(now);
+    r.updated_at = now;
+    store::update(&mut tx, &r).await.map_err(conflict_or)?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "request.submitted",
+        Subject::new("request", id),
+        summary(&r),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RequestInfo {
+        record: r,
+        details,
+        template_name,
+        steps: d.steps.len(),
+        decisions: vec![],
+    })
+}
+
+/// Withdraws a draft or a request waiting for approval (its name is free again).
+pub async fn withdraw(
+    db: &Db,
+    clock: &dyn Clock,
+    can: &Can<perm::RequestUpdate>,
+    actor: &Actor,
+    id: Uuid,
+) -> ServiceResult<()> {
+    let now = clock.now();
+    let mut tx = db.begin_write().await?;
+    let mut r = reachable(&mut tx, can, id).await?;
+    if !state(&r).withdrawable() {
+        return Err(ServiceError::NotAllowed(format!(
+            "a {} request cannot be withdrawn",
+            r.state
+        )));
+    }
+    r.state = RequestState::Withdrawn.as_str().into();
+    r.current_step = None;
+    r.decided_at = Some(now);
+    r.updated_at = now;
+    store::update(&mut tx, &r).await?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "request.withdrawn",
+        Subject::new("request", id),
+        summary(&r),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a draft.
+pub async fn delete(
+    db: &Db,
+    clock: &dyn Clock,
+    can: &Can<perm::RequestDelete>,
+    actor: &Actor,
+    id: Uuid,
+) -> ServiceResult<()> {
+    let mut tx = db.begin_write().await?;
+    let r = reachable(&mut tx, can, id).await?;
+    if state(&r) != RequestState::Draft {
+        return Err(ServiceError::NotAllowed(
+            "only a draft can be deleted; withdraw a submitted request instead".into(),
+        ));
+    }
+    store::delete(&mut tx, id).await?;
+    record(
+        &mut tx,
+        clock,
+        actor,
+        "request.deleted",
+        Subject::new("request", id),
+        summary(&r),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A request with its decisions; approver names hidden from a requester (without `manage`)
+/// when the template hides them.
+pub(crate) async fn info(
+    conn: &mut Conn,
+    r: RequestRecord,
+    reader: UserId,
+    scope: Scope,
+) -> ServiceResult<RequestInfo> {
+    let d = definition(conn, r.template_id, r.template_version).await?;
+    let name = templates::get(conn, r.template_id)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let hide = d.hide_approver_names && reader == r.requester_id && scope != Scope::All;
+    let mut decisions = Vec::new();
+    for a in store::decisions(conn, r.id).await? {
+        let approver_name = if hide {
+            None
+        } else {
+            users::get(conn, a.approver_id)
+                .await?
+                .map(|u| u.display_name)
+        };
+        decisions.push(DecisionInfo {
+            step: a.step,
+            approver_id: (!hide).then_some(a.approver_id),
+            approver_name,
+            decision: a.decision,
+            reason: a.reason,
+            decided_at: a.decided_at,
+        });
+    }
+    Ok(RequestInfo {
+        details: details_of(&r)?,
+        record: r,
+        template_name: name,
+        steps: d.steps.len(),
+        decisions,
+    })
+}
+
+pub async fn get(db: &Db, can: &Can<perm::RequestRead>, id: Uuid) -> ServiceResult<RequestInfo> {
+    let mut conn = db.read().await?;
+    let r = reachable(&mut conn, can, id).await?;
+    info(&mut conn, r, can.actor(), can.scope()).await
+}
+
+pub async fn list(
+    db: &Db,
+    can: &Can<perm::RequestRead>,
+    state: Option<&str>,
+) -> ServiceResult<Vec<RequestInfo>> {
+    let mut conn = db.read().await?;
+    let who = (can.scope() != Scope::All).then_some(can.actor());
+    let mut out = Vec::new();
+    for r in store::list(&mut conn, who, state, 500).await? {
+        out.push(info(&mut conn, r, can.actor(), can.scope()).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn decision(
+    r: &RequestRecord,
+    step: i64,
+    approver: UserId,
+    approve: bool,
+    reason: Option<String>,
+    at: time::OffsetDateTime,
+) -> ApprovalRecord {
+    ApprovalRecord {
+        request_id: r.id,
+        step,
+        approver_id: approver,
+        decision: if approve { "approved" } else { "denied" }.into(),
+        reason,
+        decided_at: at,
+    }
+}

@@ -1,0 +1,254 @@
+//! Requests and their approvals. The details a requester fills in are JSON text; their shape
+//! and rules belong to `alm_core::requests`.
+
+use crate::error::{StoreError, StoreResult};
+use crate::time_codec::{from_db, opt_from_db, to_db};
+use alm_core::{DomainId, UserId};
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub id: Uuid,
+    pub template_id: Uuid,
+    pub template_version: i64,
+    pub requester_id: UserId,
+    pub domain_id: DomainId,
+    /// The full account name (prefix applied).
+    pub account_name: String,
+    pub state: String,
+    /// 1-based, while pending approval.
+    pub current_step: Option<i64>,
+    /// JSON text (`RequestDetails`).
+    pub details: String,
+    pub rejection_reason: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub submitted_at: Option<OffsetDateTime>,
+    pub decided_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRecord {
+    pub request_id: Uuid,
+    pub step: i64,
+    pub approver_id: UserId,
+    /// `approved` or `denied`.
+    pub decision: String,
+    pub reason: Option<String>,
+    pub decided_at: OffsetDateTime,
+}
+
+const COLUMNS: &str =
+    "id, template_id, template_version, requester_id, domain_id, account_name, state, \
+    current_step, details, rejection_reason, created_at, updated_at, submitted_at, decided_at";
+
+fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} {text:?}")))
+}
+
+fn decode(row: &sqlx::any::AnyRow) -> StoreResult<RequestRecord> {
+    Ok(RequestRecord {
+        id: parse(row.try_get("id")?, "request id")?,
+        template_id: parse(row.try_get("template_id")?, "template id")?,
+        template_version: row.try_get("template_version")?,
+        requester_id: parse(row.try_get("requester_id")?, "user id")?,
+        domain_id: parse(row.try_get("domain_id")?, "domain id")?,
+        account_name: row.try_get("account_name")?,
+        state: row.try_get("state")?,
+        current_step: row.try_get("current_step")?,
+        details: row.try_get("details")?,
+        rejection_reason: row.try_get("rejection_reason")?,
+        created_at: from_db(row.try_get("created_at")?)?,
+        updated_at: from_db(row.try_get("updated_at")?)?,
+        submitted_at: opt_from_db(row.try_get("submitted_at")?)?,
+        decided_at: opt_from_db(row.try_get("decided_at")?)?,
+    })
+}
+
+fn name_held(e: sqlx::Error) -> StoreError {
+    let err = StoreError::from(e);
+    if err.is_unique_violation() {
+        StoreError::Conflict {
+            what: "a request or account with this name on this domain",
+        }
+    } else {
+        err
+    }
+}
+
+pub async fn insert(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO requests ({COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ))
+    .bind(r.id.to_string())
+    .bind(r.template_id.to_string())
+    .bind(r.template_version)
+    .bind(r.requester_id.to_string())
+    .bind(r.domain_id.to_string())
+    .bind(&r.account_name)
+    .bind(&r.state)
+    .bind(r.current_step)
+    .bind(&r.details)
+    .bind(r.rejection_reason.as_deref())
+    .bind(to_db(r.created_at))
+    .bind(to_db(r.updated_at))
+    .bind(r.submitted_at.map(to_db))
+    .bind(r.decided_at.map(to_db))
+    .bind(r.account_name.to_lowercase())
+    .execute(&mut *conn)
+    .await
+    .map_err(name_held)?;
+    Ok(())
+}
+
+pub async fn update(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE requests SET template_version = $1, account_name = $2, name_key = $3, state = $4, \
+         current_step = $5, details = $6, rejection_reason = $7, updated_at = $8, submitted_at = $9, \
+         decided_at = $10 WHERE id = $11",
+    )
+    .bind(r.template_version)
+    .bind(&r.account_name)
+    .bind(r.account_name.to_lowercase())
+    .bind(&r.state)
+    .bind(r.current_step)
+    .bind(&r.details)
+    .bind(r.rejection_reason.as_deref())
+    .bind(to_db(r.updated_at))
+    .bind(r.submitted_at.map(to_db))
+    .bind(r.decided_at.map(to_db))
+    .bind(r.id.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(name_held)?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut AnyConnection, id: Uuid) -> StoreResult<Option<RequestRecord>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM requests WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
+
+pub async fn delete(conn: &mut AnyConnection, id: Uuid) -> StoreResult<()> {
+    sqlx::query("DELETE FROM requests WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Requests, newest first: one requester's, or everyone's.
+pub async fn list(
+    conn: &mut AnyConnection,
+    requester: Option<UserId>,
+    state: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<RequestRecord>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
+    let mut n = 0;
+    if requester.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND requester_id = ${n}"));
+    }
+    if state.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND state = ${n}"));
+    }
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT ${}",
+        n + 1
+    ));
+    let mut q = sqlx::query(&sql);
+    if let Some(r) = requester {
+        q = q.bind(r.to_string());
+    }
+    if let Some(s) = state {
+        q = q.bind(s);
+    }
+    q.bind(limit)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+/// Whether a live request (not this one) holds the name on the domain.
+pub async fn name_held_by_other(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    full_name: &str,
+    except: Uuid,
+) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM requests WHERE domain_id = $1 AND name_key = $2 AND id <> $3 \
+         AND state NOT IN ('draft', 'rejected', 'withdrawn')",
+    )
+    .bind(domain.to_string())
+    .bind(full_name.to_lowercase())
+    .bind(except.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Adds an approval or denial; false when this approver already decided at this step.
+pub async fn add_decision(conn: &mut AnyConnection, a: &ApprovalRecord) -> StoreResult<bool> {
+    let exists: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM request_approvals WHERE request_id = $1 AND step = $2 AND approver_id = $3",
+    )
+    .bind(a.request_id.to_string())
+    .bind(a.step)
+    .bind(a.approver_id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO request_approvals (request_id, step, approver_id, decision, reason, decided_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(a.request_id.to_string())
+    .bind(a.step)
+    .bind(a.approver_id.to_string())
+    .bind(&a.decision)
+    .bind(a.reason.as_deref())
+    .bind(to_db(a.decided_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+pub async fn decisions(
+    conn: &mut AnyConnection,
+    request: Uuid,
+) -> StoreResult<Vec<ApprovalRecord>> {
+    sqlx::query(
+        "SELECT request_id, step, approver_id, decision, reason, decided_at FROM request_approvals \
+         WHERE request_id = $1 ORDER BY step, decided_at, approver_id",
+    )
+    .bind(request.to_string())
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(ApprovalRecord {
+            request_id: parse(r.try_get("request_id")?, "request id")?,
+            step: r.try_get("step")?,
+            approver_id: parse(r.try_get("approver_id")?, "user id")?,
+            decision: r.try_get("decision")?,
+            reason: r.try_get("reason")?,
+            decided_at: from_db(r.try_get("decided_at")?)?,
+        })
+    })
+    .collect()
+}
