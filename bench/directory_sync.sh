@@ -327,31 +327,37 @@ PY
   change $((rounds * changes)) phase
   p_incr=$(sync incremental "$work/phase-incr")
   stop_alm
-  # Each sync request's log lines, in order: the long silence between the last query
-  # before the LDAP reads (domain, sync state) and the first one after them is the LDAP
-  # read; from there to the end of the request, the database writes (upserts, removals,
-  # user sync, state, run, audit, commit).
+  # Each sync's log lines, in order: the long silence between the last query before the
+  # LDAP reads (queueing and leasing the job) and the first one after them is the engine's
+  # LDAP read; from there to the end of the request, the database writes of the completion
+  # (upserts, removals, user sync, state, run, audit, commit) and the request's wake-up.
   python3 - "$work/alm-debug.log" "$p_full" "$p_incr" <<'PY'
 import re, sys
 from datetime import datetime
 log, totals = sys.argv[1], sys.argv[2:]
 ts = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z')
 ansi = re.compile(r'\x1b\[[0-9;]*m')
-runs, cur = [], None
+# The request span gives each sync's start and end; the engine's work (LDAP read, then the
+# completion that writes the database) runs in its own task, so every line inside that time
+# window belongs to the sync.
+entries, runs, cur = [], [], None
 for line in open(log, errors="replace"):
     line = ansi.sub("", line)
     m = ts.match(line)
-    if not m or "/sync}" not in line:
+    if not m:
         continue
     t = datetime.fromisoformat(m.group(1)[:26]).timestamp()
+    entries.append((t, line))
+    if "/sync}" not in line:
+        continue
     if "started processing request" in line:
-        cur = {"lines": [], "start": t}
+        cur = {"start": t}
         runs.append(cur)
-    elif cur is not None:
-        cur["lines"].append((t, line))
-        if "finished processing request" in line:
-            cur["end"] = t
-            cur = None
+    elif cur is not None and "finished processing request" in line:
+        cur["end"] = t
+        cur = None
+for run in runs:
+    run["lines"] = [(t, l) for t, l in entries if run["start"] < t <= run.get("end", t)]
 for name, run, total in zip(["full", "incremental"], runs, totals):
     lines = run["lines"]
     times = [run["start"]] + [t for t, _ in lines]
@@ -366,7 +372,7 @@ for name, run, total in zip(["full", "incremental"], runs, totals):
             sql_s += float(m.group(1))
     before = times[i] - run["start"]
     after = run["end"] - times[i + 1]
-    objs = [t for t, l in lines if "sqlx::query" in l and "directory_objects" in l]
+    objs = [t for t, l in lines if "sqlx::query" in l and "directory_objects" in l] or [run["end"]]
     print(f"  {name:11s} sync (curl {float(total):.3f} s, server {run['end'] - run['start']:.3f} s): "
           f"before LDAP {before:.3f} s, LDAP read {gap:.3f} s, database {after:.3f} s "
           f"({len(queries)} statements, {upserts} on directory_objects, {sql_s:.3f} s inside SQLite; "

@@ -289,6 +289,7 @@ markers!(
     RequestDelete = ProvisionRequest: Delete,
     ApprovalRead = ProvisionApproval: Read,
     ApprovalUpdate = ProvisionApproval: Update,
+    AccountRead = ManagedAccount: Read,
 );
 
 #[cfg(test)]

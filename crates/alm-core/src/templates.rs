@@ -48,6 +48,25 @@ pub enum Interval {
     Years(u32),
 }
 
+impl Interval {
+    /// The EOL date of a lifecycle that starts on `start` (SPEC §4): N days later, or the same
+    /// day N years later (29 February falls back to 28 February in a common year).
+    pub fn end_date(self, start: time::Date) -> time::Date {
+        match self {
+            Interval::Days(n) => start
+                .checked_add(time::Duration::days(i64::from(n)))
+                .unwrap_or(time::Date::MAX),
+            Interval::Years(n) => {
+                let year = start.year().saturating_add(n as i32);
+                start
+                    .replace_year(year)
+                    .or_else(|_| time::Date::from_calendar_date(year, time::Month::February, 28))
+                    .unwrap_or(time::Date::MAX)
+            }
+        }
+    }
+}
+
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -962,6 +981,31 @@ mod tests {
                 "gmsa.service_principal_names[1]",
                 "gmsa.password_reader_groups"
             ]
+        );
+    }
+
+    #[test]
+    fn intervals_end_on_the_calendar_day() {
+        use time::macros::date;
+        assert_eq!(
+            Interval::Days(90).end_date(date!(2026 - 11 - 29)),
+            date!(2027 - 02 - 27)
+        );
+        assert_eq!(
+            Interval::Days(1).end_date(date!(2028 - 02 - 28)),
+            date!(2028 - 02 - 29)
+        );
+        assert_eq!(
+            Interval::Years(1).end_date(date!(2026 - 11 - 29)),
+            date!(2027 - 11 - 29)
+        );
+        assert_eq!(
+            Interval::Years(1).end_date(date!(2028 - 02 - 29)),
+            date!(2029 - 02 - 28)
+        );
+        assert_eq!(
+            Interval::Years(4).end_date(date!(2028 - 02 - 29)),
+            date!(2032 - 02 - 29)
         );
     }
 

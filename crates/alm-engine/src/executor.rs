@@ -79,10 +79,28 @@ impl Executor {
                     problem: outcome.err().map(|e| vault_problem(&e)),
                 }
             }
+            Task::ProvisionUser(p) => match crate::provision::run(
+                self,
+                &p.domain,
+                &p.account,
+                p.vault.as_ref(),
+                &p.secret,
+            )
+            .await
+            {
+                Ok(account) => TaskResult::Provisioned {
+                    account: Some(account),
+                    problem: None,
+                },
+                Err(problem) => TaskResult::Provisioned {
+                    account: None,
+                    problem: Some(problem),
+                },
+            },
         }
     }
 
-    fn open_vault(&self, vault: &VaultConnection) -> Result<Box<dyn Vault>, VaultError> {
+    pub(crate) fn open_vault(&self, vault: &VaultConnection) -> Result<Box<dyn Vault>, VaultError> {
         Ok(match vault {
             VaultConnection::Openbao {
                 address,
@@ -119,7 +137,7 @@ impl Executor {
     }
 }
 
-fn connect(domain: &DomainConnection) -> Result<ActiveDirectory, DirectoryError> {
+pub(crate) fn connect(domain: &DomainConnection) -> Result<ActiveDirectory, DirectoryError> {
     ActiveDirectory::new(DirectoryConfig {
         url: domain.url.clone(),
         bind_identity: domain.bind_identity.clone(),

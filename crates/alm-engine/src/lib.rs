@@ -5,6 +5,7 @@
 pub mod executor;
 pub mod http;
 pub mod protocol;
+pub mod provision;
 pub mod runner;
 pub mod state_file;
 pub mod transport;

@@ -130,6 +130,60 @@ impl SyncMode {
     }
 }
 
+/// The rules for a generated password (the domain's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordRules {
+    pub length: usize,
+    pub lowercase: bool,
+    pub uppercase: bool,
+    pub digits: bool,
+    pub symbols: bool,
+}
+
+/// The directory account to make (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountSpec {
+    pub sam_account_name: String,
+    pub user_principal_name: String,
+    pub description: String,
+    /// The OU to create it in.
+    pub ou: String,
+    /// Template attributes with their values.
+    pub attributes: Vec<(String, String)>,
+    /// `accountExpires`: the EOL instant for `expire` templates.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    pub password_rules: PasswordRules,
+}
+
+/// Where the credential goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecretSpec {
+    pub folder: String,
+    pub name: String,
+    /// The domain's name, stored with the secret.
+    pub domain: String,
+    pub notes: String,
+}
+
+/// What provisioning made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProvisionedAccount {
+    pub dn: String,
+    pub guid: String,
+    pub sid: Option<String>,
+    /// False when an earlier attempt had created it already (looked up, not created twice).
+    pub created: bool,
+    /// The vault's id of the secret (external vaults).
+    pub secret_ref: Option<String>,
+    /// The password, for the built-in vault (alm's database), which the server seals itself.
+    pub password: Option<WireSecret>,
+}
+
 /// What a job asks an engine to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -145,6 +199,20 @@ pub enum Task {
     },
     /// Calibration: authenticate to the vault and say whether it worked.
     VaultCheck { vault: VaultConnection },
+    /// Create (or find, on a retry) the account, set its password and store the credential:
+    /// in `vault`, or, with no vault, hand the password back for alm's built-in vault.
+    ProvisionUser(Box<ProvisionTask>),
+}
+
+/// What provisioning an account needs (boxed in [`Task`]: it is the largest task by far).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProvisionTask {
+    pub domain: DomainConnection,
+    pub account: AccountSpec,
+    /// `None`: alm's built-in vault (the password goes back to the server).
+    pub vault: Option<VaultConnection>,
+    pub secret: SecretSpec,
 }
 
 impl Task {
@@ -153,6 +221,7 @@ impl Task {
             Task::DomainCheck { .. } => "domain-check",
             Task::DomainSync { .. } => "domain-sync",
             Task::VaultCheck { .. } => "vault-check",
+            Task::ProvisionUser { .. } => "provision",
         }
     }
 }
@@ -202,6 +271,11 @@ pub enum TaskResult {
     /// A directory read, or why it could not be made.
     DomainSync {
         snapshot: Option<SyncSnapshot>,
+        problem: Option<Problem>,
+    },
+    /// The account and its secret, or why not (the server retries with back-off).
+    Provisioned {
+        account: Option<ProvisionedAccount>,
         problem: Option<Problem>,
     },
 }

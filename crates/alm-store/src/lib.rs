@@ -5,6 +5,7 @@
 //! in [`dialect`]. Instants are stored as BIGINT microseconds since the Unix epoch (UTC) and
 //! booleans as 0/1, the two forms both backends read back identically through `Any`.
 
+pub mod accounts;
 pub mod api_tokens;
 pub mod audit_log;
 pub mod crypto;

@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "requests and approvals",
         sql: include_str!("../migrations/0009_requests.sql"),
     },
+    Migration {
+        version: 10,
+        name: "managed accounts and their owners",
+        sql: include_str!("../migrations/0010_managed_accounts.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -23,6 +23,8 @@ pub struct RequestRecord {
     /// JSON text (`RequestDetails`).
     pub details: String,
     pub rejection_reason: Option<String>,
+    /// Why the last provisioning attempt failed (it is retried with back-off).
+    pub failure_reason: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub submitted_at: Option<OffsetDateTime>,
@@ -42,7 +44,7 @@ pub struct ApprovalRecord {
 
 const COLUMNS: &str =
     "id, template_id, template_version, requester_id, domain_id, account_name, state, \
-    current_step, details, rejection_reason, created_at, updated_at, submitted_at, decided_at";
+    current_step, details, rejection_reason, created_at, updated_at, submitted_at, decided_at, failure_reason";
 
 fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
     text.parse()
@@ -61,6 +63,7 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<RequestRecord> {
         current_step: row.try_get("current_step")?,
         details: row.try_get("details")?,
         rejection_reason: row.try_get("rejection_reason")?,
+        failure_reason: row.try_get("failure_reason")?,
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
         submitted_at: opt_from_db(row.try_get("submitted_at")?)?,
@@ -81,7 +84,7 @@ fn name_held(e: sqlx::Error) -> StoreError {
 
 pub async fn insert(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<()> {
     sqlx::query(&format!(
-        "INSERT INTO requests ({COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        "INSERT INTO requests ({COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(r.id.to_string())
     .bind(r.template_id.to_string())
@@ -97,6 +100,7 @@ pub async fn insert(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
     .bind(to_db(r.updated_at))
     .bind(r.submitted_at.map(to_db))
     .bind(r.decided_at.map(to_db))
+    .bind(r.failure_reason.as_deref())
     .bind(r.account_name.to_lowercase())
     .execute(&mut *conn)
     .await
@@ -108,7 +112,7 @@ pub async fn update(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
     sqlx::query(
         "UPDATE requests SET template_version = $1, account_name = $2, name_key = $3, state = $4, \
          current_step = $5, details = $6, rejection_reason = $7, updated_at = $8, submitted_at = $9, \
-         decided_at = $10 WHERE id = $11",
+         decided_at = $10, failure_reason = $12 WHERE id = $11",
     )
     .bind(r.template_version)
     .bind(&r.account_name)
@@ -121,6 +125,7 @@ pub async fn update(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
     .bind(r.submitted_at.map(to_db))
     .bind(r.decided_at.map(to_db))
     .bind(r.id.to_string())
+    .bind(r.failure_reason.as_deref())
     .execute(&mut *conn)
     .await
     .map_err(name_held)?;

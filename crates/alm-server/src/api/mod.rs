@@ -3,6 +3,7 @@
 //! The OpenAPI document is generated from the handlers' annotations (utoipa) and served at
 //! `/api/v1/openapi.json`; every operation also lists the problem responses it may give.
 
+pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
 pub mod domains;
@@ -237,4 +238,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(usage::router())
         .merge(templates::router())
         .merge(requests::router())
+        .merge(accounts::router())
 }

@@ -363,16 +363,7 @@ async fn approve_request(
 ) -> ApiResult<Json<RequestView>> {
     let can = auth.can::<perm::ApprovalUpdate>()?;
     let id: Uuid = parse_id(&id, "request")?;
-    let r = approvals::decide(
-        &s.db,
-        s.clock.as_ref(),
-        &can,
-        &auth.principal.actor,
-        id,
-        true,
-        body.reason,
-    )
-    .await?;
+    let r = approvals::decide(&s.queue, &can, &auth.principal.actor, id, true, body.reason).await?;
     Ok(Json(r.into()))
 }
 
@@ -388,8 +379,7 @@ async fn deny_request(
     let can = auth.can::<perm::ApprovalUpdate>()?;
     let id: Uuid = parse_id(&id, "request")?;
     let r = approvals::decide(
-        &s.db,
-        s.clock.as_ref(),
+        &s.queue,
         &can,
         &auth.principal.actor,
         id,

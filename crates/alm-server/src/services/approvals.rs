@@ -10,7 +10,7 @@ use super::templates::step_reach;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can, Scope};
 use alm_core::requests::{step_complete, RequestState};
-use alm_core::{Clock, FieldError, UserId};
+use alm_core::{FieldError, UserId};
 use alm_store::requests as store;
 use alm_store::{Conn, Db};
 use serde_json::json;
@@ -61,14 +61,14 @@ pub async fn pending(db: &Db, can: &Can<perm::ApprovalRead>) -> ServiceResult<Ve
 
 /// Approves (`reason` optional) or denies (`reason` required) at the current step.
 pub async fn decide(
-    db: &Db,
-    clock: &dyn Clock,
+    queue: &super::jobs::Queue,
     can: &Can<perm::ApprovalUpdate>,
     actor: &Actor,
     id: Uuid,
     approve: bool,
     reason: Option<String>,
 ) -> ServiceResult<RequestInfo> {
+    let (db, clock) = (&queue.db, queue.clock.as_ref());
     let now = clock.now();
     let reason = reason
         .map(|r| r.trim().to_owned())
@@ -133,9 +133,10 @@ pub async fn decide(
             r.current_step = Some(step + 1);
             "request.step-approved"
         } else {
-            r.state = RequestState::Approved.as_str().into();
+            // Approved: provisioning is queued in the same transaction (SPEC §3).
             r.current_step = None;
             r.decided_at = Some(now);
+            super::provisioning::queue(queue, &mut tx, &mut r, actor).await?;
             "request.approved"
         }
     };
@@ -151,6 +152,7 @@ pub async fn decide(
     )
     .await?;
     tx.commit().await?;
+    queue.wake();
     let mut conn = db.read().await?;
     info(&mut conn, r, me, Scope::All).await
 }

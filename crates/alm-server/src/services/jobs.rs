@@ -13,7 +13,7 @@ use alm_engine::protocol::{Completion, LeaseResponse, LeasedJob, SyncMode, Task,
 use alm_store::crypto::MasterKey;
 use alm_store::engines::{self, EngineRecord};
 use alm_store::jobs::{self, JobRecord, FAILED, LEASED, QUEUED, SUCCEEDED};
-use alm_store::{domains, vaults, Db, WriteTx};
+use alm_store::{domains, vaults, Conn, Db};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 pub const KIND_DOMAIN_CHECK: &str = "domain-check";
 pub const KIND_DOMAIN_SYNC: &str = "domain-sync";
 pub const KIND_VAULT_CHECK: &str = "vault-check";
+pub const KIND_PROVISION: &str = "provision";
 
 /// Attempts before a job fails for good.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -68,7 +69,7 @@ impl Queue {
     }
 
     /// Queues a job inside the caller's transaction; call [`Queue::wake`] after the commit.
-    pub async fn enqueue(&self, tx: &mut WriteTx, new: NewJob<'_>) -> ServiceResult<JobRecord> {
+    pub async fn enqueue(&self, tx: &mut Conn, new: NewJob<'_>) -> ServiceResult<JobRecord> {
         let now = self.clock.now();
         let job = JobRecord {
             id: JobId::new_v7(now),
@@ -180,6 +181,11 @@ impl Queue {
         }
         let mut out = Vec::new();
         for job in leased {
+            if job.kind == KIND_PROVISION {
+                let mut tx = self.db.begin_write().await?;
+                super::provisioning::started(&mut tx, &job, now).await?;
+                tx.commit().await?;
+            }
             match self.task_for(&job).await {
                 Ok(task) => out.push(LeasedJob {
                     job_id: job.id.to_string(),
@@ -251,6 +257,7 @@ impl Queue {
                     vault: super::vaults::connection(&vault, &self.key).map_err(unreadable)?,
                 })
             }
+            KIND_PROVISION => super::provisioning::task(&mut conn, &self.key, job).await,
             other => Err(format!("unknown job kind {other:?}")),
         }
     }
@@ -305,6 +312,17 @@ impl Queue {
                         .await
                         .map(drop)
                 }
+                (KIND_PROVISION, TaskResult::Provisioned { account, problem }) => {
+                    let result = match (account, problem) {
+                        (Some(a), None) => Ok(a),
+                        (_, Some(p)) => Err(p),
+                        (None, None) => Err(alm_engine::protocol::Problem {
+                            problem: "other".into(),
+                            message: "the engine reported nothing".into(),
+                        }),
+                    };
+                    super::provisioning::complete(self, &job, &lease_id, &actor, result).await
+                }
                 (_, other) => {
                     let error = format!(
                         "the engine answered a {} job with a result of another kind ({other:?})",
@@ -320,7 +338,12 @@ impl Queue {
 
     /// The engine could not run the job: queued again after a pause that doubles with each
     /// attempt, or failed for good after the last one.
-    async fn failed(&self, job: &JobRecord, lease_id: &str, error: &str) -> ServiceResult<()> {
+    pub(crate) async fn failed(
+        &self,
+        job: &JobRecord,
+        lease_id: &str,
+        error: &str,
+    ) -> ServiceResult<()> {
         let now = self.clock.now();
         let error: String = error.chars().take(2000).collect();
         let mut tx = self.db.begin_write().await?;
@@ -332,6 +355,9 @@ impl Queue {
         };
         if !held {
             return Err(lease_lost());
+        }
+        if job.kind == KIND_PROVISION {
+            super::provisioning::failed(&mut tx, job, &error, now).await?;
         }
         tx.commit().await?;
         self.wake();

@@ -3,6 +3,7 @@
 //! holds the change and its audit record, and returns plain data. No HTTP here, so the future
 //! web UI calls the very same functions (ARCHITECTURE.md).
 
+pub mod accounts;
 pub mod api_tokens;
 pub mod approvals;
 pub mod audit;
@@ -14,6 +15,7 @@ pub mod engines;
 pub mod groups;
 pub mod jobs;
 pub mod login;
+pub mod provisioning;
 pub mod requests;
 pub mod roles;
 pub mod scheduled_sync;

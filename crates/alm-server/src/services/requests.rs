@@ -184,6 +184,13 @@ async fn name_is_free(
             format!("{name} is taken by another request on this domain"),
         )));
     }
+    if alm_store::accounts::name_in_use(conn, d.domain_id, name).await? {
+        return Err(ServiceError::Conflict(FieldError::new(
+            "account_name",
+            "unique",
+            format!("a managed account named {name} exists on this domain"),
+        )));
+    }
     let in_directory = directory_sync::all_of_kinds(conn, d.domain_id, &["user", "gmsa", "msa"])
         .await?
         .iter()
@@ -241,6 +248,7 @@ pub async fn create(
         current_step: None,
         details: serde_json::to_string(&details).expect("plain data"),
         rejection_reason: None,
+        failure_reason: None,
         created_at: now,
         updated_at: now,
         submitted_at: None,

@@ -84,13 +84,39 @@ impl BuiltinVault {
     }
 
     fn context(&self, folder: &str, name: &str) -> String {
-        format!("vault:{}:entry:{folder}/{name}", self.id)
+        entry_context(self.id, folder, name)
     }
 
     fn split(id: &SecretRef) -> VaultResult<(&str, &str)> {
         id.0.rsplit_once('/')
             .ok_or_else(|| VaultError::Other(format!("{}: not a built-in vault id", id.0)))
     }
+}
+
+/// The associated data of a built-in vault entry: vault, folder and name.
+fn entry_context(vault: VaultId, folder: &str, name: &str) -> String {
+    format!("vault:{vault}:entry:{folder}/{name}")
+}
+
+/// A built-in vault entry sealed for storage (also used inside other transactions, e.g. when
+/// provisioning stores a new account's password with the account).
+pub(crate) fn seal_entry(
+    key: &MasterKey,
+    vault: VaultId,
+    folder: &str,
+    name: &str,
+    secret: &VaultSecret,
+) -> String {
+    let entry = Entry {
+        domain: secret.domain.clone(),
+        username: secret.username.clone(),
+        password: secret.password.expose().to_owned(),
+        notes: secret.notes.clone(),
+    };
+    key.seal(
+        &serde_json::to_string(&entry).expect("plain struct"),
+        &entry_context(vault, folder, name),
+    )
 }
 
 fn store_err(e: alm_store::StoreError) -> VaultError {
@@ -122,16 +148,7 @@ impl Vault for BuiltinVault {
 
     async fn put(&self, folder: &str, name: &str, secret: &VaultSecret) -> VaultResult<SecretRef> {
         check_names(folder, name)?;
-        let entry = Entry {
-            domain: secret.domain.clone(),
-            username: secret.username.clone(),
-            password: secret.password.expose().to_owned(),
-            notes: secret.notes.clone(),
-        };
-        let sealed = self.key.seal(
-            &serde_json::to_string(&entry).expect("plain struct"),
-            &self.context(folder, name),
-        );
+        let sealed = seal_entry(&self.key, self.id, folder, name, secret);
         let mut tx = self.db.begin_write().await.map_err(store_err)?;
         vaults::put_entry(&mut tx, self.id, folder, name, &sealed, self.clock.now())
             .await

@@ -17,6 +17,7 @@ mod login;
 mod oidc;
 mod people;
 mod permission_matrix;
+mod provisioning;
 mod requests;
 mod storage;
 mod templates;

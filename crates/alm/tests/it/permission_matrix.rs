@@ -138,6 +138,9 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::POST, "/api/v1/approvals/{request}/approve", body(json!({})), [401, 403, 403, 404, 403, 401, 409]),
         (M::POST, "/api/v1/approvals/{request}/deny", body(json!({"reason": "no"})),
                                                                            [401, 403, 403, 404, 403, 401, 409]),
+        (M::GET, "/api/v1/accounts", None,                                 [401, 200, 200, 200, 200, 401, 200]),
+        // Owned by the fixture user, whom none of the principals is.
+        (M::GET, "/api/v1/accounts/{account}", None,                       [401, 404, 404, 404, 404, 401, 200]),
         // The engine protocol takes engine credentials and activation tokens, never a person's.
         (M::POST, "/api/v1/engine/register", body(json!({"activation_token": "alma_unknown", "name": "e", "host": "h", "version": "1"})),
                                                                            [401, 401, 401, 401, 401, 401, 401]),
@@ -308,7 +311,50 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         .post("/api/v1/requests", reqbody(format!("draft{n}")))
         .await;
     let draftreq = draftreq["id"].as_str().unwrap().to_owned();
+    // A managed account owned by the fixture user (written as provisioning would).
+    let account = uuid::Uuid::new_v4();
+    {
+        let state = s.state();
+        let now = alm_core::Clock::now(s.clock.as_ref());
+        let mut tx = state.db.begin_write().await.unwrap();
+        alm_store::accounts::insert(
+            &mut tx,
+            &alm_store::accounts::AccountRecord {
+                id: account,
+                domain_id: domain.parse().unwrap(),
+                name: format!("fixture{n}"),
+                dn: format!("CN=fixture{n},{ou}"),
+                guid: uuid::Uuid::new_v4().to_string(),
+                account_type: "ad-user".into(),
+                description: String::new(),
+                status: "active".into(),
+                template_id: template.parse().unwrap(),
+                template_version: 1,
+                request_id: None,
+                interval: "1y".into(),
+                eol_action: "disable".into(),
+                lifecycle_start: now,
+                eol_at: now,
+                vault_id: vault.parse().unwrap(),
+                secret_ref: format!("svc/fixture{n}"),
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .await
+        .unwrap();
+        alm_store::accounts::add_owner(
+            &mut tx,
+            account,
+            alm_store::accounts::Owner::User(user.parse().unwrap()),
+            now,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
     vec![
+        ("{account}", account.to_string()),
         ("\"{reqbody}\"", reqbody("r{unique}".into()).to_string()),
         ("{request}", request),
         ("{draftreq}", draftreq),
@@ -383,7 +429,7 @@ on_both_backends! {
                 .replace("{domain}", "{id}")
                 .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}")
                 .replace("{template}", "{id}").replace("{draft}", "{id}")
-                .replace("{request}", "{id}").replace("{draftreq}", "{id}"))).collect();
+                .replace("{request}", "{id}").replace("{draftreq}", "{id}").replace("{account}", "{id}"))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));
         assert_eq!(covered, documented, "the matrix must list every documented route, and only those");
 

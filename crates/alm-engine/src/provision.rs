@@ -1,0 +1,155 @@
+//! Provisioning an Active Directory user (SPEC §3), idempotently: look before you create.
+//!
+//! 1. The account is looked up by sAMAccountName. Missing: it is created in one add with a
+//!    fresh password that meets the domain's rules, enabled, with its UPN, description,
+//!    attributes and `accountExpires`. Present (an earlier attempt made it): it is reused.
+//! 2. The credential goes to the vault. An external vault that already holds the secret for
+//!    this account means an earlier attempt finished both steps: nothing changes. Otherwise
+//!    (a new account, or one whose secret write failed) a fresh password is set on the account
+//!    before it is stored, so the stored password is always the account's.
+//! 3. With the built-in vault (no vault here) the password goes back to the server, which
+//!    seals it in the same transaction that records the account; a retry sets a new one.
+//!
+//! A failure anywhere leaves either nothing, or an account the next attempt completes.
+
+use crate::executor::{directory_problem, vault_problem};
+use crate::protocol::{
+    AccountSpec, DomainConnection, Problem, ProvisionedAccount, SecretSpec, VaultConnection,
+    WireSecret,
+};
+use alm_core::filetime::AccountExpires;
+use alm_core::Secret;
+use alm_directory::password::PasswordPolicy;
+use alm_directory::{Directory, Lookup, NewUser};
+use alm_vault::{Vault, VaultSecret};
+
+fn policy(spec: &AccountSpec) -> PasswordPolicy {
+    let r = spec.password_rules;
+    PasswordPolicy {
+        length: r.length,
+        lowercase: r.lowercase,
+        uppercase: r.uppercase,
+        digits: r.digits,
+        symbols: r.symbols,
+    }
+}
+
+/// Runs the provisioning steps with an already built directory client and vault.
+pub async fn provision_user(
+    directory: &dyn Directory,
+    vault: Option<&dyn Vault>,
+    spec: &AccountSpec,
+    secret: &SecretSpec,
+) -> Result<ProvisionedAccount, Problem> {
+    let policy = policy(spec);
+    let existing = directory
+        .find(&Lookup::SamAccountName(spec.sam_account_name.clone()))
+        .await
+        .map_err(|e| directory_problem(&e))?;
+    let (entry, created, fresh_password) = match existing {
+        Some(entry) => (entry, false, None),
+        None => {
+            let password = policy.generate(&spec.sam_account_name, "");
+            let entry = directory
+                .create_user(&NewUser {
+                    parent_dn: spec.ou.clone(),
+                    sam_account_name: spec.sam_account_name.clone(),
+                    user_principal_name: spec.user_principal_name.clone(),
+                    description: Some(spec.description.clone()).filter(|d| !d.is_empty()),
+                    attributes: spec
+                        .attributes
+                        .iter()
+                        .map(|(k, v)| (k.clone(), vec![v.clone()]))
+                        .collect(),
+                    password: password.clone(),
+                    enabled: true,
+                    account_expires: spec
+                        .expires_at
+                        .map(AccountExpires::At)
+                        .unwrap_or(AccountExpires::Never),
+                })
+                .await
+                .map_err(|e| directory_problem(&e))?;
+            (entry, true, Some(password))
+        }
+    };
+    // An external vault that already has the secret: an earlier attempt finished.
+    if let (Some(v), false) = (vault, created) {
+        if let Some(found) = v
+            .find(&secret.folder, &secret.name)
+            .await
+            .map_err(|e| vault_problem(&e))?
+        {
+            return Ok(ProvisionedAccount {
+                dn: entry.dn,
+                guid: entry.guid.to_string(),
+                sid: entry.sid.map(|s| s.to_string()),
+                created,
+                secret_ref: Some(found.0),
+                password: None,
+            });
+        }
+    }
+    let password = match fresh_password {
+        Some(p) => p,
+        None => {
+            // Reused account without a stored secret: give it a password we can store.
+            let p = policy.generate(&spec.sam_account_name, "");
+            directory
+                .set_password(&entry.dn, &p)
+                .await
+                .map_err(|e| directory_problem(&e))?;
+            if !entry.enabled() {
+                directory
+                    .set_enabled(&entry.dn, true)
+                    .await
+                    .map_err(|e| directory_problem(&e))?;
+            }
+            p
+        }
+    };
+    let secret_ref = match vault {
+        Some(v) => Some(
+            v.put(
+                &secret.folder,
+                &secret.name,
+                &VaultSecret {
+                    domain: secret.domain.clone(),
+                    username: spec.sam_account_name.clone(),
+                    password: Secret::new(password.expose()),
+                    notes: secret.notes.clone(),
+                },
+            )
+            .await
+            .map_err(|e| vault_problem(&e))?
+            .0,
+        ),
+        None => None,
+    };
+    Ok(ProvisionedAccount {
+        dn: entry.dn,
+        guid: entry.guid.to_string(),
+        sid: entry.sid.map(|s| s.to_string()),
+        created,
+        password: vault
+            .is_none()
+            .then(|| WireSecret(password.expose().to_owned())),
+        secret_ref,
+    })
+}
+
+/// The connection-level wrapper the executor calls.
+pub async fn run(
+    executor: &crate::executor::Executor,
+    domain: &DomainConnection,
+    account: &AccountSpec,
+    vault: Option<&VaultConnection>,
+    secret: &SecretSpec,
+) -> Result<ProvisionedAccount, Problem> {
+    let directory = crate::executor::connect(domain).map_err(|e| directory_problem(&e))?;
+    let vault = match vault {
+        Some(v) => Some(executor.open_vault(v).map_err(|e| vault_problem(&e))?),
+        None => None,
+    };
+    provision_user(&directory, vault.as_deref(), account, secret).await
+}

@@ -1,0 +1,138 @@
+//! `/api/v1/accounts`: managed accounts (SPEC §2.7) as their owners (or, with
+//! `managed-account:manage`, administrators) see them.
+
+use super::error::ApiResult;
+use super::extract::parse_id;
+use crate::auth::principal::Authenticated;
+use crate::services::accounts::{self as svc, AccountInfo};
+use crate::state::AppState;
+use alm_core::permissions::perm;
+use alm_core::{DomainId, VaultId};
+use alm_store::accounts::Owner;
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnerView {
+    /// `user` or `group`.
+    pub kind: String,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: Uuid,
+    pub name: String,
+    pub domain_id: DomainId,
+    pub dn: String,
+    /// The objectGUID.
+    pub guid: String,
+    /// `ad-user` or `gmsa`.
+    pub account_type: String,
+    pub description: String,
+    /// `active`, `disabled`, `expired`, `deleted`, `renewing`, …
+    pub status: String,
+    pub template_id: Uuid,
+    /// The template version the account was made from.
+    pub template_version: i64,
+    pub request_id: Option<Uuid>,
+    pub interval: String,
+    /// `review`, `disable`, `expire` or `delete`.
+    pub eol_action: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub lifecycle_start: OffsetDateTime,
+    /// The EOL instant: 00:00 UTC of the EOL date.
+    #[serde(with = "time::serde::rfc3339")]
+    pub eol_at: OffsetDateTime,
+    pub vault_id: VaultId,
+    /// The secret's id in the vault (never the secret).
+    pub secret_ref: String,
+    /// The requester first.
+    pub owners: Vec<OwnerView>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<AccountInfo> for AccountView {
+    fn from(i: AccountInfo) -> Self {
+        let a = i.record;
+        Self {
+            id: a.id,
+            name: a.name,
+            domain_id: a.domain_id,
+            dn: a.dn,
+            guid: a.guid,
+            account_type: a.account_type,
+            description: a.description,
+            status: a.status,
+            template_id: a.template_id,
+            template_version: a.template_version,
+            request_id: a.request_id,
+            interval: a.interval,
+            eol_action: a.eol_action,
+            lifecycle_start: a.lifecycle_start,
+            eol_at: a.eol_at,
+            vault_id: a.vault_id,
+            secret_ref: a.secret_ref,
+            owners: i
+                .owners
+                .into_iter()
+                .map(|o| match o {
+                    Owner::User(u) => OwnerView {
+                        kind: "user".into(),
+                        id: u.0,
+                    },
+                    Owner::Group(g) => OwnerView {
+                        kind: "group".into(),
+                        id: g.0,
+                    },
+                })
+                .collect(),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_accounts))
+        .routes(routes!(get_account))
+}
+
+/// The accounts the caller owns (every account with `managed-account:manage`).
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", responses((status = 200, body = Vec<AccountView>)))]
+async fn list_accounts(
+    State(s): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<Vec<AccountView>>> {
+    let can = auth.can::<perm::AccountRead>()?;
+    Ok(Json(
+        svc::list(&s.db, &can)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// One managed account.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, body = AccountView)))]
+async fn get_account(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccountView>> {
+    let can = auth.can::<perm::AccountRead>()?;
+    let id: Uuid = parse_id(&id, "account")?;
+    Ok(Json(svc::get(&s.db, &can, id).await?.into()))
+}

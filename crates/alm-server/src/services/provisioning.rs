@@ -1,0 +1,365 @@
+//! Provisioning (SPEC §3): the final approval queues a `provision` job for the domain's pool
+//! in the same transaction; an engine makes the account and stores its credential
+//! (`alm_engine::provision`, look before you create); the result becomes, in one transaction
+//! with the job's completion, the managed account (`active`, lifecycle from 00:00 UTC of the
+//! provisioning day, the requester first owner), the request `provisioned`, and the audit
+//! records. A failure marks the request `provisioning-failed` with the reason while the job is
+//! retried with back-off.
+
+use super::audit::{record, Subject};
+use super::jobs::{NewJob, Queue, KIND_PROVISION};
+use super::requests::{definition, details_of};
+use super::{Actor, ServiceError, ServiceResult};
+use alm_core::filetime::eol_instant;
+use alm_core::requests::RequestState;
+use alm_core::templates::{AccountType, EolAction};
+use alm_engine::protocol::{
+    AccountSpec, PasswordRules, Problem, ProvisionTask, ProvisionedAccount, SecretSpec, Task,
+};
+use alm_store::accounts::{self, AccountRecord, Owner};
+use alm_store::crypto::MasterKey;
+use alm_store::jobs::{self, JobRecord, SUCCEEDED};
+use alm_store::requests::{self as store, RequestRecord};
+use alm_store::{domains, vaults, Conn, WriteTx};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Queues provisioning of an approved request (inside the approval's transaction).
+pub(crate) async fn queue(
+    queue: &Queue,
+    tx: &mut Conn,
+    r: &mut RequestRecord,
+    actor: &Actor,
+) -> ServiceResult<()> {
+    let domain = domains::get(tx, r.domain_id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "domain" })?;
+    let pool = domain
+        .pool_id
+        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))?;
+    queue
+        .enqueue(
+            tx,
+            NewJob {
+                kind: KIND_PROVISION,
+                pool,
+                engine: None,
+                subject_type: "request",
+                subject_id: r.id.to_string(),
+                payload: json!({}),
+                dedupe_key: Some(format!("{KIND_PROVISION}:{}", r.id)),
+                actor,
+            },
+        )
+        .await?;
+    r.state = RequestState::QueuedForProvisioning.as_str().into();
+    Ok(())
+}
+
+/// The lifecycle of an account provisioned at `at`: it starts at 00:00 UTC of that day and
+/// ends at the EOL instant of the interval's end date.
+fn lifecycle(
+    at: OffsetDateTime,
+    interval: alm_core::templates::Interval,
+) -> (OffsetDateTime, OffsetDateTime) {
+    let start = eol_instant(at.date());
+    (start, eol_instant(interval.end_date(at.date())))
+}
+
+/// `DC=corp,DC=example,DC=com` → `corp.example.com` (the UPN suffix).
+fn dns_name(base_dn: &str) -> String {
+    base_dn
+        .split(',')
+        .filter_map(|part| {
+            let (k, v) = part.trim().split_once('=')?;
+            k.eq_ignore_ascii_case("dc").then(|| v.trim().to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The task for a leased provisioning job: everything the engine needs, the domain's bind
+/// password and the vault's credential opened for this lease only.
+pub(crate) async fn task(
+    conn: &mut Conn,
+    key: &MasterKey,
+    job: &JobRecord,
+) -> Result<Task, String> {
+    let err = |e: ServiceError| e.to_string();
+    let id: Uuid = job
+        .subject_id
+        .parse()
+        .map_err(|_| "bad request id".to_owned())?;
+    let r = store::get(conn, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the request was removed")?;
+    let d = definition(conn, r.template_id, r.template_version)
+        .await
+        .map_err(err)?;
+    if d.account_type != AccountType::AdUser {
+        return Err("only ad-user accounts are provisioned by this version of alm".into());
+    }
+    let details = details_of(&r).map_err(err)?;
+    let domain = domains::get(conn, r.domain_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the domain was removed")?;
+    let connection = super::domains::connection(&domain, key).map_err(err)?;
+    let rules: super::domains::PasswordRules =
+        serde_json::from_str(&domain.password_policy).unwrap_or_default();
+    let at = job.leased_at.unwrap_or(job.created_at);
+    let (_, eol) = lifecycle(at, details.interval);
+    let attributes = d
+        .attributes
+        .iter()
+        .filter_map(|rule| {
+            let given = details
+                .attributes
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&rule.name))
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty());
+            given
+                .or_else(|| rule.default.clone())
+                .map(|v| (rule.name.clone(), v))
+        })
+        .collect();
+    let vault = vaults::get(conn, d.vault_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the template's vault was removed")?;
+    let vault_connection = if vault.kind == super::vaults::KIND_BUILTIN {
+        None
+    } else {
+        Some(super::vaults::connection(&vault, key).map_err(err)?)
+    };
+    Ok(Task::ProvisionUser(Box::new(ProvisionTask {
+        domain: connection,
+        account: AccountSpec {
+            sam_account_name: r.account_name.clone(),
+            user_principal_name: format!("{}@{}", r.account_name, dns_name(&domain.base_dn)),
+            description: details.description.clone(),
+            ou: details.ou.clone(),
+            attributes,
+            expires_at: (d.eol_action == EolAction::Expire).then_some(eol),
+            password_rules: PasswordRules {
+                length: rules.length,
+                lowercase: rules.lowercase,
+                uppercase: rules.uppercase,
+                digits: rules.digits,
+                symbols: rules.symbols,
+            },
+        },
+        vault: vault_connection,
+        secret: SecretSpec {
+            folder: details.folder.clone(),
+            name: r.account_name.clone(),
+            domain: domain.name.clone(),
+            notes: format!("Managed by alm (request {})", r.id),
+        },
+    })))
+}
+
+/// Marks the request as being provisioned when an engine takes the job.
+pub(crate) async fn started(
+    tx: &mut WriteTx,
+    job: &JobRecord,
+    now: OffsetDateTime,
+) -> ServiceResult<()> {
+    let Ok(id) = job.subject_id.parse::<Uuid>() else {
+        return Ok(());
+    };
+    if let Some(mut r) = store::get(tx, id).await? {
+        r.state = RequestState::Provisioning.as_str().into();
+        r.updated_at = now;
+        store::update(tx, &r).await?;
+    }
+    Ok(())
+}
+
+/// A failed attempt: the request shows `provisioning-failed` with the reason (retried).
+pub(crate) async fn failed(
+    tx: &mut WriteTx,
+    job: &JobRecord,
+    reason: &str,
+    now: OffsetDateTime,
+) -> ServiceResult<()> {
+    let Ok(id) = job.subject_id.parse::<Uuid>() else {
+        return Ok(());
+    };
+    if let Some(mut r) = store::get(tx, id).await? {
+        r.state = RequestState::ProvisioningFailed.as_str().into();
+        r.failure_reason = Some(reason.chars().take(2000).collect());
+        r.updated_at = now;
+        store::update(tx, &r).await?;
+    }
+    Ok(())
+}
+
+/// Records what the engine made, exactly once (with the job's completion).
+pub(crate) async fn complete(
+    queue: &Queue,
+    job: &JobRecord,
+    lease_id: &str,
+    engine_actor: &Actor,
+    result: Result<ProvisionedAccount, Problem>,
+) -> ServiceResult<()> {
+    let made = match result {
+        Ok(made) => made,
+        Err(problem) => {
+            let reason = format!("{}: {}", problem.problem, problem.message);
+            return queue.failed(job, lease_id, &reason).await;
+        }
+    };
+    let now = queue.clock.now();
+    let id: Uuid = job
+        .subject_id
+        .parse()
+        .map_err(|_| ServiceError::NotFound { what: "request" })?;
+    let account_id = alm_core::ids::uuid_v7_at(now);
+    let mut tx = queue.db.begin_write().await?;
+    let summary =
+        json!({"account_id": account_id.to_string(), "created": made.created}).to_string();
+    if !jobs::finish(
+        &mut tx,
+        job.id,
+        lease_id,
+        SUCCEEDED,
+        Some(&summary),
+        None,
+        now,
+    )
+    .await?
+    {
+        return Err(super::jobs::lease_lost());
+    }
+    let mut r = store::get(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "request" })?;
+    let d = definition(&mut tx, r.template_id, r.template_version).await?;
+    let details = details_of(&r)?;
+    let secret_ref = match (&made.secret_ref, &made.password) {
+        (Some(reference), _) => reference.clone(),
+        (None, Some(password)) => {
+            let domain = domains::get(&mut tx, r.domain_id)
+                .await?
+                .map(|d| d.name)
+                .unwrap_or_default();
+            let sealed = super::vaults::seal_entry(
+                &queue.key,
+                d.vault_id,
+                &details.folder,
+                &r.account_name,
+                &alm_vault::VaultSecret {
+                    domain,
+                    username: r.account_name.clone(),
+                    password: alm_core::Secret::new(password.0.as_str()),
+                    notes: format!("Managed by alm (request {})", r.id),
+                },
+            );
+            vaults::put_entry(
+                &mut tx,
+                d.vault_id,
+                &details.folder,
+                &r.account_name,
+                &sealed,
+                now,
+            )
+            .await?;
+            format!("{}/{}", details.folder, r.account_name)
+        }
+        (None, None) => {
+            return Err(ServiceError::NotAllowed(
+                "the engine reported no secret for the account".into(),
+            ))
+        }
+    };
+    let (start, eol) = lifecycle(job.leased_at.unwrap_or(now), details.interval);
+    let account = AccountRecord {
+        id: account_id,
+        domain_id: r.domain_id,
+        name: r.account_name.clone(),
+        dn: made.dn.clone(),
+        guid: made.guid.clone(),
+        account_type: "ad-user".into(),
+        description: details.description.clone(),
+        status: "active".into(),
+        template_id: r.template_id,
+        template_version: r.template_version,
+        request_id: Some(r.id),
+        interval: details.interval.to_string(),
+        eol_action: serde_json::to_value(d.eol_action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        lifecycle_start: start,
+        eol_at: eol,
+        vault_id: d.vault_id,
+        secret_ref,
+        created_at: now,
+        updated_at: now,
+    };
+    accounts::insert(&mut tx, &account).await?;
+    accounts::add_owner(&mut tx, account.id, Owner::User(r.requester_id), now).await?;
+    for u in details
+        .owners
+        .users
+        .iter()
+        .filter(|u| **u != r.requester_id)
+    {
+        accounts::add_owner(&mut tx, account.id, Owner::User(*u), now).await?;
+    }
+    for g in &details.owners.groups {
+        accounts::add_owner(&mut tx, account.id, Owner::Group(*g), now).await?;
+    }
+    r.state = RequestState::Provisioned.as_str().into();
+    r.failure_reason = None;
+    r.updated_at = now;
+    store::update(&mut tx, &r).await?;
+    let requester = super::actor_from_json(&job.requested_by);
+    record(
+        &mut tx,
+        queue.clock.as_ref(),
+        engine_actor,
+        "account.created",
+        Subject::new("account", account.id),
+        json!({"name": account.name, "dn": account.dn, "request_id": r.id.to_string(), "created": made.created,
+               "eol_at": account.eol_at.unix_timestamp(), "vault_id": account.vault_id.to_string()}),
+    )
+    .await?;
+    record(
+        &mut tx,
+        queue.clock.as_ref(),
+        &requester,
+        "request.provisioned",
+        Subject::new("request", r.id),
+        json!({"account_id": account.id.to_string(), "account_name": account.name}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_upn_suffix_comes_from_the_base_dn() {
+        assert_eq!(dns_name("DC=corp,DC=example,DC=test"), "corp.example.test");
+        assert_eq!(dns_name("OU=x, dc=Corp ,DC=test"), "Corp.test");
+    }
+
+    #[test]
+    fn the_lifecycle_starts_at_midnight_of_the_provisioning_day() {
+        let (start, eol) = lifecycle(
+            datetime!(2026-11-29 23:59:59 UTC),
+            alm_core::templates::Interval::Days(90),
+        );
+        assert_eq!(start, datetime!(2026-11-29 00:00 UTC));
+        assert_eq!(eol, datetime!(2027-02-27 00:00 UTC));
+    }
+}

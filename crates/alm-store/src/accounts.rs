@@ -1,0 +1,210 @@
+//! Managed accounts and their owners (SPEC §2.7).
+
+use crate::error::{StoreError, StoreResult};
+use crate::time_codec::{from_db, to_db};
+use alm_core::{DomainId, GroupId, UserId, VaultId};
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub id: Uuid,
+    pub domain_id: DomainId,
+    pub name: String,
+    pub dn: String,
+    pub guid: String,
+    /// `ad-user` or `gmsa`.
+    pub account_type: String,
+    pub description: String,
+    /// `active`, `disabled`, `expired`, `deleted`, `renewing`, …
+    pub status: String,
+    pub template_id: Uuid,
+    pub template_version: i64,
+    pub request_id: Option<Uuid>,
+    /// `90d`, `1y`, …
+    pub interval: String,
+    pub eol_action: String,
+    pub lifecycle_start: OffsetDateTime,
+    pub eol_at: OffsetDateTime,
+    pub vault_id: VaultId,
+    pub secret_ref: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    User(UserId),
+    Group(GroupId),
+}
+
+const COLUMNS: &str = "id, domain_id, name, dn, guid, account_type, description, status, template_id, \
+    template_version, request_id, interval, eol_action, lifecycle_start, eol_at, vault_id, secret_ref, \
+    created_at, updated_at";
+
+fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} {text:?}")))
+}
+
+fn decode(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
+    let request: Option<String> = row.try_get("request_id")?;
+    Ok(AccountRecord {
+        id: parse(row.try_get("id")?, "account id")?,
+        domain_id: parse(row.try_get("domain_id")?, "domain id")?,
+        name: row.try_get("name")?,
+        dn: row.try_get("dn")?,
+        guid: row.try_get("guid")?,
+        account_type: row.try_get("account_type")?,
+        description: row.try_get("description")?,
+        status: row.try_get("status")?,
+        template_id: parse(row.try_get("template_id")?, "template id")?,
+        template_version: row.try_get("template_version")?,
+        request_id: request.map(|r| parse(r, "request id")).transpose()?,
+        interval: row.try_get("interval")?,
+        eol_action: row.try_get("eol_action")?,
+        lifecycle_start: from_db(row.try_get("lifecycle_start")?)?,
+        eol_at: from_db(row.try_get("eol_at")?)?,
+        vault_id: parse(row.try_get("vault_id")?, "vault id")?,
+        secret_ref: row.try_get("secret_ref")?,
+        created_at: from_db(row.try_get("created_at")?)?,
+        updated_at: from_db(row.try_get("updated_at")?)?,
+    })
+}
+
+pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO managed_accounts ({COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+    ))
+    .bind(a.id.to_string())
+    .bind(a.domain_id.to_string())
+    .bind(&a.name)
+    .bind(&a.dn)
+    .bind(&a.guid)
+    .bind(&a.account_type)
+    .bind(&a.description)
+    .bind(&a.status)
+    .bind(a.template_id.to_string())
+    .bind(a.template_version)
+    .bind(a.request_id.map(|r| r.to_string()))
+    .bind(&a.interval)
+    .bind(&a.eol_action)
+    .bind(to_db(a.lifecycle_start))
+    .bind(to_db(a.eol_at))
+    .bind(a.vault_id.to_string())
+    .bind(&a.secret_ref)
+    .bind(to_db(a.created_at))
+    .bind(to_db(a.updated_at))
+    .bind(a.name.to_lowercase())
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| crate::users::conflict_or(e, "a managed account with this name on this domain"))?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut AnyConnection, id: Uuid) -> StoreResult<Option<AccountRecord>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM managed_accounts WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(decode)
+    .transpose()
+}
+
+/// Accounts, by name: all, or those owned by the user directly or through one of `groups`.
+pub async fn list(
+    conn: &mut AnyConnection,
+    owned_by: Option<(UserId, &[GroupId])>,
+) -> StoreResult<Vec<AccountRecord>> {
+    let rows = match owned_by {
+        None => {
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM managed_accounts ORDER BY name_key, id"
+            ))
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Some((user, groups)) => {
+            let placeholders = crate::in_list(2, groups.len());
+            let group_clause = if groups.is_empty() {
+                String::new()
+            } else {
+                format!(" OR (o.owner_type = 'group' AND o.owner_id IN ({placeholders}))")
+            };
+            let sql = format!(
+                "SELECT {COLUMNS} FROM managed_accounts WHERE id IN (SELECT o.account_id FROM account_owners o \
+                 WHERE (o.owner_type = 'user' AND o.owner_id = $1){group_clause}) ORDER BY name_key, id"
+            );
+            let mut q = sqlx::query(&sql).bind(user.to_string());
+            for g in groups {
+                q = q.bind(g.to_string());
+            }
+            q.fetch_all(&mut *conn).await?
+        }
+    };
+    rows.iter().map(decode).collect()
+}
+
+/// Whether a live (not deleted) account has the name on the domain.
+pub async fn name_in_use(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    name: &str,
+) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM managed_accounts WHERE domain_id = $1 AND name_key = $2 AND status <> 'deleted'",
+    )
+    .bind(domain.to_string())
+    .bind(name.to_lowercase())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
+pub async fn add_owner(
+    conn: &mut AnyConnection,
+    account: Uuid,
+    owner: Owner,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    let (kind, id) = match owner {
+        Owner::User(u) => ("user", u.to_string()),
+        Owner::Group(g) => ("group", g.to_string()),
+    };
+    sqlx::query(
+        "INSERT INTO account_owners (account_id, owner_type, owner_id, added_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(account.to_string())
+    .bind(kind)
+    .bind(id)
+    .bind(to_db(at))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| crate::users::conflict_or(e, "this owner"))?;
+    Ok(())
+}
+
+/// Owners in the order they were added.
+pub async fn owners(conn: &mut AnyConnection, account: Uuid) -> StoreResult<Vec<Owner>> {
+    sqlx::query(
+        "SELECT owner_type, owner_id FROM account_owners WHERE account_id = $1 ORDER BY added_at, owner_type, owner_id",
+    )
+    .bind(account.to_string())
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        let kind: String = r.try_get("owner_type")?;
+        let id: String = r.try_get("owner_id")?;
+        Ok(match kind.as_str() {
+            "group" => Owner::Group(parse(id, "group id")?),
+            _ => Owner::User(parse(id, "user id")?),
+        })
+    })
+    .collect()
+}

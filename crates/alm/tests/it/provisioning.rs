@@ -1,0 +1,236 @@
+//! End to end (SPEC §3): a request approved in two steps becomes an account in the Samba DC
+//! — in the chosen OU, enabled, with its UPN, description, attributes and `accountExpires` at
+//! the EOL instant — whose password is in the vault (OpenBao, or alm's built-in vault) and
+//! binds to the directory as that account; the managed account is active with the requester
+//! as owner; the audit chain verifies.
+
+use crate::support::{ad, on_both_backends, TestServer};
+use crate::templates::{definition, world, World};
+use alm_directory::{ActiveDirectory, Directory, DirectoryConfig, Lookup};
+use alm_vault::Vault;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set (bash scripts/test.sh sets it)"))
+}
+
+async fn openbao_vault(s: &TestServer) -> String {
+    let (st, v) = s
+        .admin()
+        .post(
+            "/api/v1/vaults",
+            json!({"name": format!("OpenBao {}", uuid::Uuid::new_v4().simple()), "kind": "openbao",
+                   "address": env("ALMTEST_OPENBAO_ADDR"), "credential": env("ALMTEST_OPENBAO_ALM_TOKEN")}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// Publishes the world's template with `vault` and a unique folder, requests `name`, and
+/// runs both approval steps; returns (request id, folder).
+async fn approved(s: &TestServer, w: &World, vault: &str, name: &str) -> (String, String) {
+    let admin = s.admin();
+    let folder = format!(
+        "alm/prov-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let mut d = definition(w);
+    d["vault_id"] = json!(vault);
+    d["folders"] = json!([folder]);
+    let (st, t) = admin
+        .post(
+            "/api/v1/templates",
+            json!({"name": format!("Provisioned {name}"), "definition": d}),
+        )
+        .await;
+    assert_eq!(st, 201, "{t}");
+    let template = t["id"].as_str().unwrap().to_owned();
+    admin
+        .post_empty(&format!("/api/v1/templates/{template}/publish"))
+        .await;
+    let (st, r) = w
+        .requester
+        .post(
+            "/api/v1/requests",
+            json!({"template_id": template, "account_name": name, "interval": "90d",
+                   "justification": "end to end", "description": "Provisioned by the tests",
+                   "attributes": {"department": "Sales"}, "terms_accepted": true}),
+        )
+        .await;
+    assert_eq!(st, 201, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        w.requester
+            .post_empty(&format!("/api/v1/requests/{id}/submit"))
+            .await
+            .0,
+        200
+    );
+    for api in [&w.approver_apis[0], &w.approver_apis[1], &w.final_api] {
+        let (st, r) = api
+            .post(&format!("/api/v1/approvals/{id}/approve"), json!({}))
+            .await;
+        assert_eq!(st, 200, "{r}");
+    }
+    (id, folder)
+}
+
+async fn provisioned(w: &World, id: &str) -> Value {
+    for _ in 0..600 {
+        let (_, r) = w.requester.get(&format!("/api/v1/requests/{id}")).await;
+        if r["state"] == "provisioned" {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, r) = w.requester.get(&format!("/api/v1/requests/{id}")).await;
+    panic!("the request was not provisioned: {r}");
+}
+
+/// The account as the directory has it, and proof that `password` binds as it.
+async fn check_in_directory(w: &World, name: &str, password: &str) {
+    let dir = ad::connect();
+    let entry = dir
+        .find(&Lookup::SamAccountName(name.into()))
+        .await
+        .unwrap()
+        .expect("the account exists in AD");
+    assert!(
+        entry
+            .dn
+            .to_lowercase()
+            .ends_with(&format!(",{}", w.ou.to_lowercase())),
+        "in the chosen OU: {}",
+        entry.dn
+    );
+    assert!(entry.enabled(), "enabled");
+    assert_eq!(
+        entry.user_principal_name.as_deref(),
+        Some(format!("{name}@corp.example.test").as_str())
+    );
+    assert_eq!(
+        entry.description.as_deref(),
+        Some("Provisioned by the tests")
+    );
+    assert_eq!(entry.first("department"), Some("Sales"));
+    // The test clock says 2026-11-29: 90 days on, 00:00 UTC (an expire template).
+    assert_eq!(
+        entry.account_expires,
+        alm_core::filetime::AccountExpires::At(time::macros::datetime!(2027-02-27 00:00 UTC))
+    );
+    let mut config: DirectoryConfig = ad::config();
+    config.bind_identity = format!("{name}@corp.example.test");
+    config.bind_password = alm_core::Secret::new(password);
+    ActiveDirectory::new(config)
+        .unwrap()
+        .check()
+        .await
+        .expect("the stored password binds as the new account");
+}
+
+async fn account_of(s: &TestServer, w: &World, request: &str) -> Value {
+    let (_, list) = w.requester.get("/api/v1/accounts").await;
+    let account = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["request_id"] == request)
+        .cloned()
+        .unwrap_or_else(|| panic!("the requester owns the account: {list}"));
+    assert_eq!(account["status"], "active");
+    assert_eq!(
+        account["owners"],
+        json!([{"kind": "user", "id": w.requester_id}])
+    );
+    assert_eq!(account["eol_at"], "2027-02-27T00:00:00Z");
+    assert_eq!(account["lifecycle_start"], "2026-11-29T00:00:00Z");
+    let (_, theirs) = w
+        .outsider
+        .get(&format!(
+            "/api/v1/accounts/{}",
+            account["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(theirs["status"], 404, "not an owner: {theirs}");
+    let (_, audit) = s
+        .admin()
+        .get(&format!(
+            "/api/v1/audit?object_type=account&object_id={}",
+            account["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(audit["items"][0]["action"], "account.created");
+    account
+}
+
+async fn audit_verifies(s: &TestServer) {
+    let mut conn = s.state().db.read().await.unwrap();
+    let report = alm_store::audit_log::verify(&mut conn).await.unwrap();
+    assert!(report.first_broken.is_none(), "{report:?}");
+}
+
+on_both_backends! {
+    async fn an_approved_request_becomes_an_ad_account_with_its_password_in_openbao(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let w = world(&s).await;
+        let vault = openbao_vault(&s).await;
+        let name_part = format!("e2e{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let (id, folder) = approved(&s, &w, &vault, &name_part).await;
+        let r = provisioned(&w, &id).await;
+        let name = r["account_name"].as_str().unwrap().to_owned();
+        let account = account_of(&s, &w, &id).await;
+        assert_eq!(account["secret_ref"].as_str().unwrap(), format!("{folder}/{name}"));
+
+        let bao = alm_vault::openbao::OpenBaoVault::new(alm_vault::openbao::OpenBaoConfig {
+            address: env("ALMTEST_OPENBAO_ADDR"),
+            token: alm_core::Secret::new(env("ALMTEST_OPENBAO_TOKEN")),
+            mount: "secret".into(),
+            namespace: None,
+            ca_pem: None,
+            timeout: Duration::from_secs(10),
+        }).unwrap();
+        let secret = bao.get(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap().expect("the secret is in OpenBao");
+        assert_eq!((secret.username.as_str(), secret.domain.is_empty()), (name.as_str(), false));
+        assert_eq!(bao.list(&folder).await.unwrap(), std::slice::from_ref(&name), "exactly one secret");
+        check_in_directory(&w, &name, secret.password.expose()).await;
+        // The password is in no API answer and no audit record.
+        let (_, audit) = s.admin().get("/api/v1/audit?limit=500").await;
+        assert!(!audit.to_string().contains(secret.password.expose()));
+        assert!(!s.admin().get(&format!("/api/v1/requests/{id}")).await.1.to_string().contains(secret.password.expose()));
+        audit_verifies(&s).await;
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn with_the_built_in_vault_the_password_is_sealed_in_alm(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let w = world(&s).await;
+        let name_part = format!("bi{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let (id, folder) = approved(&s, &w, &w.vault, &name_part).await;
+        let r = provisioned(&w, &id).await;
+        let name = r["account_name"].as_str().unwrap().to_owned();
+        let account = account_of(&s, &w, &id).await;
+        let state = s.state();
+        let builtin = alm_server::services::vaults::BuiltinVault::new(
+            state.db.clone(), state.master_key.clone(), state.clock.clone(), w.vault.parse().unwrap(),
+        );
+        let secret = builtin
+            .get(&alm_vault::SecretRef(account["secret_ref"].as_str().unwrap().to_owned()))
+            .await
+            .unwrap()
+            .expect("the secret is in the built-in vault");
+        assert_eq!(account["secret_ref"].as_str().unwrap(), format!("{folder}/{name}"));
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&s.db.url).await.unwrap();
+        let sealed: String = sqlx::query_scalar("SELECT payload_sealed FROM builtin_vault_entries WHERE name = $1")
+            .bind(&name).fetch_one(&mut conn).await.unwrap();
+        assert!(!sealed.contains(secret.password.expose()), "sealed at rest");
+        check_in_directory(&w, &name, secret.password.expose()).await;
+        audit_verifies(&s).await;
+        s.stop().await;
+    }
+}
