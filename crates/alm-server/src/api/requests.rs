@@ -69,6 +69,8 @@ pub struct RequestView {
     pub terms_accepted: bool,
     /// The approver's reason, when rejected.
     pub rejection_reason: Option<String>,
+    /// Why the last provisioning attempt failed (it is retried with back-off).
+    pub failure_reason: Option<String>,
     pub decisions: Vec<DecisionView>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -106,6 +108,7 @@ impl From<RequestInfo> for RequestView {
             folder: d.folder,
             terms_accepted: d.terms_accepted,
             rejection_reason: r.rejection_reason,
+            failure_reason: r.failure_reason,
             decisions: i
                 .decisions
                 .into_iter()

@@ -14,14 +14,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-const SETTINGS: &[(&str, &str)] = &[
+pub(crate) const SETTINGS: &[(&str, &str)] = &[
     ("ALM_ENGINES__IN_PROCESS", "false"),
     ("ALM_ENGINES__LEASE_SECONDS", "5"),
 ];
 
 /// Polls `check` every 100 ms until it gives a value; fails naming `what` after a minute (a
 /// bound against hanging, not a timing assertion).
-async fn until<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn until<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -36,13 +36,13 @@ where
 }
 
 /// An `alm engine` process with its own data directory; its stderr goes to a file there.
-struct EngineProcess {
+pub(crate) struct EngineProcess {
     child: Child,
     dir: PathBuf,
 }
 
 impl EngineProcess {
-    fn start(base: &str, token: &str, label: &str) -> Self {
+    pub(crate) fn start(base: &str, token: &str, label: &str) -> Self {
         let dir = crate::support::db::temp_dir(label);
         let log = std::fs::File::create(dir.join("engine.log")).expect("engine log file");
         let child = Command::new(env!("CARGO_BIN_EXE_alm"))
@@ -57,7 +57,7 @@ impl EngineProcess {
         Self { child, dir }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("engine.log")).unwrap_or_default()
     }
 
@@ -69,7 +69,7 @@ impl EngineProcess {
         state["credential"].as_str().unwrap().to_owned()
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         // std's kill is SIGKILL on Unix: no goodbye, the lease stays where it was.
         self.child.kill().expect("SIGKILL the engine");
         self.child.wait().expect("reap the engine");
@@ -94,7 +94,7 @@ async fn exited(engine: &mut EngineProcess, what: &str) -> std::process::ExitSta
     panic!("gave up waiting for {what} to exit: {}", engine.log());
 }
 
-async fn activation_token(admin: &Api) -> String {
+pub(crate) async fn activation_token(admin: &Api) -> String {
     let (st, t) = admin.post_empty("/api/v1/engine-activation-tokens").await;
     assert_eq!(st, 201, "{t}");
     assert!(t["token"].as_str().unwrap().starts_with("alma_"));
@@ -102,7 +102,7 @@ async fn activation_token(admin: &Api) -> String {
 }
 
 /// Waits for the engine named `name` to register (unassigned) and returns its id.
-async fn registered(admin: &Api, name: &str, engine: &EngineProcess) -> String {
+pub(crate) async fn registered(admin: &Api, name: &str, engine: &EngineProcess) -> String {
     until(
         &format!("engine {name} to register ({})", engine.log()),
         || async {
@@ -116,7 +116,7 @@ async fn registered(admin: &Api, name: &str, engine: &EngineProcess) -> String {
     .await
 }
 
-async fn assign(admin: &Api, engine: &str, pool: &str) {
+pub(crate) async fn assign(admin: &Api, engine: &str, pool: &str) {
     let (st, e) = admin
         .patch(
             &format!("/api/v1/engines/{engine}"),

@@ -234,3 +234,127 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+fn openbao_client() -> alm_vault::openbao::OpenBaoVault {
+    alm_vault::openbao::OpenBaoVault::new(alm_vault::openbao::OpenBaoConfig {
+        address: env("ALMTEST_OPENBAO_ADDR"),
+        token: alm_core::Secret::new(env("ALMTEST_OPENBAO_TOKEN")),
+        mount: "secret".into(),
+        namespace: None,
+        ca_pem: None,
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+/// How many directory objects have the sAMAccountName (under the test's OU).
+async fn objects_named(w: &World, name: &str) -> usize {
+    ad::connect()
+        .users(Some(&w.ou))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|u| u.sam_account_name.eq_ignore_ascii_case(name))
+        .count()
+}
+
+on_both_backends! {
+    async fn a_vault_outage_during_provisioning_is_retried_to_one_account_and_one_secret(backend: Backend) {
+        use crate::support::relay::Relay;
+        let s = TestServer::start(backend).await;
+        let w = world(&s).await;
+        // OpenBao behind a relay that refuses every connection: the vault is down.
+        let bao = url::Url::parse(&env("ALMTEST_OPENBAO_ADDR")).unwrap();
+        let relay = Relay::start_to(format!("{}:{}", bao.host_str().unwrap(), bao.port().unwrap())).await;
+        relay.refuse();
+        let (st, v) = s.admin().post("/api/v1/vaults", json!({"name": "OpenBao behind a relay", "kind": "openbao",
+            "address": format!("http://127.0.0.1:{}", relay.port), "credential": env("ALMTEST_OPENBAO_ALM_TOKEN")})).await;
+        assert_eq!(st, 201, "{v}");
+        let name_part = format!("vo{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let (id, folder) = approved(&s, &w, v["id"].as_str().unwrap(), &name_part).await;
+
+        // The first attempt made the account, could not store the secret, and says so.
+        let mut failed = Value::Null;
+        for _ in 0..600 {
+            let (_, r) = w.requester.get(&format!("/api/v1/requests/{id}")).await;
+            if r["state"] == "provisioning-failed" {
+                failed = r;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(failed["state"], "provisioning-failed", "{failed}");
+        assert!(failed["failure_reason"].as_str().unwrap().starts_with("unreachable"), "{failed}");
+        let name = failed["account_name"].as_str().unwrap().to_owned();
+        assert_eq!(objects_named(&w, &name).await, 1, "the half state is visible: the account exists");
+
+        // The vault is back; the retry (after its back-off) completes the same account.
+        relay.open();
+        s.clock.advance(time::Duration::seconds(11));
+        provisioned(&w, &id).await;
+        assert_eq!(objects_named(&w, &name).await, 1, "exactly one account");
+        let bao = openbao_client();
+        assert_eq!(bao.list(&folder).await.unwrap(), std::slice::from_ref(&name), "exactly one secret");
+        let secret = bao.get(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap().unwrap();
+        check_in_directory(&w, &name, secret.password.expose()).await;
+        let (_, jobs) = s.admin().get("/api/v1/jobs?limit=50").await;
+        let job = jobs.as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
+        assert_eq!((job["status"].as_str(), job["attempts"].as_i64()), (Some("succeeded"), Some(2)), "{job}");
+        assert_eq!(job["result"]["created"], false, "the second attempt found the account instead of making one");
+        audit_verifies(&s).await;
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn an_engine_killed_during_provisioning_leaves_one_account_and_one_secret(backend: Backend) {
+        use crate::engines::{activation_token, assign, registered, until, EngineProcess, SETTINGS};
+        use crate::support::relay::Relay;
+        use std::sync::atomic::Ordering;
+        let s = TestServer::start_with(backend, SETTINGS).await;
+        let admin = s.admin();
+        // No in-process engine here: engines A and B register and serve the default pool.
+        let (_, pools) = admin.get("/api/v1/engine-pools").await;
+        let pool = pools.as_array().unwrap().iter().find(|p| p["is_default"] == true).unwrap()["id"].as_str().unwrap().to_owned();
+        let mut a = EngineProcess::start(&s.base, &activation_token(&admin).await, "prov-a");
+        let a_id = registered(&admin, "prov-a", &a).await;
+        assign(&admin, &a_id, &pool).await;
+        let w = world(&s).await;
+        // From now on the domain is reached through a relay that holds connections silent.
+        let relay = Relay::start().await;
+        let (st, d) = admin.patch(&format!("/api/v1/domains/{}", w.domain), json!({"url": format!("ldaps://127.0.0.1:{}", relay.port)})).await;
+        assert_eq!(st, 200, "{d}");
+        let vault = openbao_vault(&s).await;
+        let name_part = format!("k{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let (id, folder) = approved(&s, &w, &vault, &name_part).await;
+
+        // A takes the provisioning job and blocks on the directory; it dies holding the lease.
+        until(&format!("engine A to start provisioning ({})", a.log()), || async {
+            let (_, r) = w.requester.get(&format!("/api/v1/requests/{id}")).await;
+            (r["state"] == "provisioning" && relay.accepted.load(Ordering::SeqCst) > 0).then_some(())
+        }).await;
+        a.kill();
+        relay.open();
+        let b = EngineProcess::start(&s.base, &activation_token(&admin).await, "prov-b");
+        let b_id = registered(&admin, "prov-b", &b).await;
+        assign(&admin, &b_id, &pool).await;
+        s.clock.advance(time::Duration::seconds(6));
+
+        let r = provisioned(&w, &id).await;
+        let name = r["account_name"].as_str().unwrap().to_owned();
+        assert_eq!(objects_named(&w, &name).await, 1, "exactly one account");
+        let bao = openbao_client();
+        assert_eq!(bao.list(&folder).await.unwrap(), std::slice::from_ref(&name), "exactly one secret");
+        let secret = bao.get(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap().unwrap();
+        relay.cut_after(0);
+        check_in_directory(&w, &name, secret.password.expose()).await;
+        let (_, accounts) = admin.get("/api/v1/accounts").await;
+        assert_eq!(accounts.as_array().unwrap().iter().filter(|x| x["name"] == name.as_str()).count(), 1, "one managed account");
+        let (_, jobs) = admin.get("/api/v1/jobs?limit=50").await;
+        let job = jobs.as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
+        assert_eq!((job["status"].as_str(), job["leased_by"].as_str()), (Some("succeeded"), Some(b_id.as_str())), "{job}");
+        audit_verifies(&s).await;
+        drop(b);
+        s.stop().await;
+    }
+}

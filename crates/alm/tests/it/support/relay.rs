@@ -1,8 +1,9 @@
-//! A TCP relay in front of the Samba DC that a test controls, to make the directory misbehave
-//! the way a real network or a dying DC does: hold connections silent (an engine then blocks
-//! mid-job), or cut every connection after a number of bytes from the DC (the DC stopping in
-//! the middle of a read). LDAPS runs through it unchanged; the DC's certificate names
-//! 127.0.0.1, so `ldaps://127.0.0.1:<relay port>` verifies.
+//! A TCP relay in front of a peer (the Samba DC by default, or OpenBao) that a test controls,
+//! to make it misbehave the way a real network or a dying server does: hold connections silent
+//! (an engine then blocks mid-job), refuse them (the peer is down), or cut every connection
+//! after a number of bytes from the peer (the DC stopping in the middle of a read). LDAPS runs
+//! through it unchanged; the DC's certificate names 127.0.0.1, so
+//! `ldaps://127.0.0.1:<relay port>` verifies.
 
 use super::ad;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -19,17 +20,24 @@ pub struct Relay {
     last_bytes: Arc<AtomicU64>,
     pub accepted: Arc<AtomicUsize>,
     held: Arc<Mutex<Vec<TcpStream>>>,
+    /// While not forwarding: drop connections at once instead of holding them.
+    refusing: Arc<AtomicBool>,
 }
 
 impl Relay {
-    /// Starts holding connections silent; [`Relay::open`] lets traffic through.
+    /// A relay to the Samba DC, holding connections silent until [`Relay::open`].
     pub async fn start() -> Self {
         let target = url::Url::parse(&ad::config().url).unwrap();
-        let target = format!(
+        Self::start_to(format!(
             "{}:{}",
             target.host_str().unwrap(),
             target.port().unwrap_or(636)
-        );
+        ))
+        .await
+    }
+
+    /// A relay to `host:port`, holding connections silent until [`Relay::open`].
+    pub async fn start_to(target: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let relay = Self {
             port: listener.local_addr().unwrap().port(),
@@ -38,19 +46,23 @@ impl Relay {
             last_bytes: Arc::default(),
             accepted: Arc::default(),
             held: Arc::default(),
+            refusing: Arc::default(),
         };
-        let (forward, cut_after, last_bytes, accepted, held) = (
+        let (forward, cut_after, last_bytes, accepted, held, refusing) = (
             relay.forward.clone(),
             relay.cut_after.clone(),
             relay.last_bytes.clone(),
             relay.accepted.clone(),
             relay.held.clone(),
+            relay.refusing.clone(),
         );
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 accepted.fetch_add(1, Ordering::SeqCst);
                 if !forward.load(Ordering::SeqCst) {
-                    held.lock().unwrap().push(inbound);
+                    if !refusing.load(Ordering::SeqCst) {
+                        held.lock().unwrap().push(inbound);
+                    }
                     continue;
                 }
                 let Ok(outbound) = TcpStream::connect(&target).await else {
@@ -63,6 +75,12 @@ impl Relay {
             }
         });
         relay
+    }
+
+    /// The peer is down: every connection is closed at once.
+    pub fn refuse(&self) {
+        self.refusing.store(true, Ordering::SeqCst);
+        self.forward.store(false, Ordering::SeqCst);
     }
 
     /// Lets traffic through (and drops the connections held so far).
