@@ -290,6 +290,7 @@ markers!(
     ApprovalRead = ProvisionApproval: Read,
     ApprovalUpdate = ProvisionApproval: Update,
     AccountRead = ManagedAccount: Read,
+    AccountUpdate = ManagedAccount: Update,
 );
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ CREATE TABLE account_owners (
     account_id TEXT NOT NULL REFERENCES managed_accounts (id),
     owner_type TEXT NOT NULL,
     owner_id TEXT NOT NULL,
+    -- The order owners were added in (the requester first); instants can tie.
+    position INTEGER NOT NULL,
     added_at BIGINT NOT NULL,
     PRIMARY KEY (account_id, owner_type, owner_id)
 );

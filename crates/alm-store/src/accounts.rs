@@ -176,12 +176,19 @@ pub async fn add_owner(
         Owner::User(u) => ("user", u.to_string()),
         Owner::Group(g) => ("group", g.to_string()),
     };
+    let next: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(position), 0) + 1 FROM account_owners WHERE account_id = $1",
+    )
+    .bind(account.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query(
-        "INSERT INTO account_owners (account_id, owner_type, owner_id, added_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO account_owners (account_id, owner_type, owner_id, position, added_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(account.to_string())
     .bind(kind)
     .bind(id)
+    .bind(next)
     .bind(to_db(at))
     .execute(&mut *conn)
     .await
@@ -192,7 +199,7 @@ pub async fn add_owner(
 /// Owners in the order they were added.
 pub async fn owners(conn: &mut AnyConnection, account: Uuid) -> StoreResult<Vec<Owner>> {
     sqlx::query(
-        "SELECT owner_type, owner_id FROM account_owners WHERE account_id = $1 ORDER BY added_at, owner_type, owner_id",
+        "SELECT owner_type, owner_id FROM account_owners WHERE account_id = $1 ORDER BY position",
     )
     .bind(account.to_string())
     .fetch_all(&mut *conn)
@@ -207,4 +214,87 @@ pub async fn owners(conn: &mut AnyConnection, account: Uuid) -> StoreResult<Vec<
         })
     })
     .collect()
+}
+
+/// An owner counts while enabled: a user who is enabled, or an enabled group with at least
+/// one enabled member.
+const ENABLED_OWNER: &str = "EXISTS (SELECT 1 FROM account_owners o2 \
+    LEFT JOIN users u ON o2.owner_type = 'user' AND u.id = o2.owner_id \
+    LEFT JOIN alm_groups g ON o2.owner_type = 'group' AND g.id = o2.owner_id \
+    WHERE o2.account_id = a.id AND ((o2.owner_type = 'user' AND u.enabled = 1) \
+      OR (o2.owner_type = 'group' AND g.enabled = 1 AND EXISTS (SELECT 1 FROM group_members m \
+          JOIN users u2 ON u2.id = m.user_id WHERE m.group_id = g.id AND u2.enabled = 1))))";
+
+/// Live accounts with no enabled owner left (SPEC §2.7 orphans), optionally only those that
+/// `owner` owns.
+pub async fn orphaned(
+    conn: &mut AnyConnection,
+    owner: Option<Owner>,
+) -> StoreResult<Vec<AccountRecord>> {
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = match owner {
+        None => {
+            sqlx::query(&format!(
+                "SELECT {cols} FROM managed_accounts a WHERE a.status <> 'deleted' AND NOT {ENABLED_OWNER} \
+                 ORDER BY a.name_key, a.id"
+            ))
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Some(o) => {
+            let (kind, id) = match o {
+                Owner::User(u) => ("user", u.to_string()),
+                Owner::Group(g) => ("group", g.to_string()),
+            };
+            sqlx::query(&format!(
+                "SELECT {cols} FROM managed_accounts a JOIN account_owners o ON o.account_id = a.id \
+                 WHERE o.owner_type = $1 AND o.owner_id = $2 AND a.status <> 'deleted' AND NOT {ENABLED_OWNER} \
+                 ORDER BY a.name_key, a.id"
+            ))
+            .bind(kind)
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    rows.iter().map(decode).collect()
+}
+
+pub async fn remove_owner(
+    conn: &mut AnyConnection,
+    account: Uuid,
+    owner: Owner,
+) -> StoreResult<bool> {
+    let (kind, id) = match owner {
+        Owner::User(u) => ("user", u.to_string()),
+        Owner::Group(g) => ("group", g.to_string()),
+    };
+    let done = sqlx::query(
+        "DELETE FROM account_owners WHERE account_id = $1 AND owner_type = $2 AND owner_id = $3",
+    )
+    .bind(account.to_string())
+    .bind(kind)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// How many accounts an owner owns.
+pub async fn owned_count(conn: &mut AnyConnection, owner: Owner) -> StoreResult<i64> {
+    let (kind, id) = match owner {
+        Owner::User(u) => ("user", u.to_string()),
+        Owner::Group(g) => ("group", g.to_string()),
+    };
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM account_owners WHERE owner_type = $1 AND owner_id = $2",
+    )
+    .bind(kind)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?)
 }

@@ -106,22 +106,105 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_accounts))
         .routes(routes!(get_account))
+        .routes(routes!(add_owner))
+        .routes(routes!(remove_owner))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccountQuery {
+    /// Only accounts left without an enabled owner (SPEC §2.7 orphans).
+    pub orphaned: Option<bool>,
+}
+
+/// A new owner: a user or (where the template allows) a group.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerBody {
+    pub user_id: Option<Uuid>,
+    pub group_id: Option<Uuid>,
+}
+
+fn owner_of(body: OwnerBody) -> ApiResult<Owner> {
+    match (body.user_id, body.group_id) {
+        (Some(u), None) => Ok(Owner::User(alm_core::UserId(u))),
+        (None, Some(g)) => Ok(Owner::Group(alm_core::GroupId(g))),
+        _ => Err(super::error::ApiError::Validation(
+            alm_core::FieldError::new("user_id", "one-of", "give either user_id or group_id")
+                .into(),
+        )),
+    }
+}
+
+/// Add an owner (within the template's ownership rules).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/owners", tag = "accounts", params(("id" = String, Path, description = "Account id")),
+    request_body = OwnerBody, responses((status = 200, body = AccountView)))]
+async fn add_owner(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    super::extract::ApiJson(body): super::extract::ApiJson<OwnerBody>,
+) -> ApiResult<Json<AccountView>> {
+    let can = auth.can::<perm::AccountUpdate>()?;
+    let id: Uuid = parse_id(&id, "account")?;
+    let owner = owner_of(body)?;
+    let a = svc::add_owner(
+        &s.db,
+        s.clock.as_ref(),
+        &can,
+        &auth.principal.actor,
+        id,
+        owner,
+    )
+    .await?;
+    Ok(Json(a.into()))
+}
+
+/// Remove an owner; never below the template's minimum, never the last enabled owner.
+#[utoipa::path(delete, path = "/api/v1/accounts/{id}/owners/{kind}/{owner_id}", tag = "accounts",
+    params(("id" = String, Path, description = "Account id"), ("kind" = String, Path, description = "`user` or `group`"),
+           ("owner_id" = String, Path, description = "User or group id")),
+    responses((status = 200, body = AccountView)))]
+async fn remove_owner(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path((id, kind, owner_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<AccountView>> {
+    let can = auth.can::<perm::AccountUpdate>()?;
+    let id: Uuid = parse_id(&id, "account")?;
+    let owner_id: Uuid = parse_id(&owner_id, "owner")?;
+    let owner = match kind.as_str() {
+        "user" => Owner::User(alm_core::UserId(owner_id)),
+        "group" => Owner::Group(alm_core::GroupId(owner_id)),
+        _ => return Err(super::error::ApiError::NotFound { what: "owner" }),
+    };
+    let a = svc::remove_owner(
+        &s.db,
+        s.clock.as_ref(),
+        &can,
+        &auth.principal.actor,
+        id,
+        owner,
+    )
+    .await?;
+    Ok(Json(a.into()))
 }
 
 /// The accounts the caller owns (every account with `managed-account:manage`).
-#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", responses((status = 200, body = Vec<AccountView>)))]
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(AccountQuery), responses((status = 200, body = Vec<AccountView>)))]
 async fn list_accounts(
     State(s): State<AppState>,
     auth: Authenticated,
+    super::extract::ApiQuery(q): super::extract::ApiQuery<AccountQuery>,
 ) -> ApiResult<Json<Vec<AccountView>>> {
     let can = auth.can::<perm::AccountRead>()?;
-    Ok(Json(
-        svc::list(&s.db, &can)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let found = if q.orphaned == Some(true) {
+        svc::orphaned(&s.db, &can).await?
+    } else {
+        svc::list(&s.db, &can).await?
+    };
+    Ok(Json(found.into_iter().map(Into::into).collect()))
 }
 
 /// One managed account.

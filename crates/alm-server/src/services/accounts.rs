@@ -60,3 +60,181 @@ pub async fn get(db: &Db, can: &Can<perm::AccountRead>, id: Uuid) -> ServiceResu
     let owners = accounts::owners(&mut conn, id).await?;
     Ok(AccountInfo { record, owners })
 }
+
+/// Refuses a change that would leave accounts of `owner` without an enabled owner (SPEC §2.7
+/// orphan protection). Runs inside the change's transaction, after the change, so dropping the
+/// transaction undoes it.
+pub(crate) async fn refuse_orphans(conn: &mut Conn, owner: Owner, what: &str) -> ServiceResult<()> {
+    let orphans = accounts::orphaned(conn, Some(owner)).await?;
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = orphans.iter().take(10).map(|a| a.name.as_str()).collect();
+    Err(ServiceError::NotAllowed(format!(
+        "{what} is the last enabled owner of {} managed account(s) ({}); give them another owner first",
+        orphans.len(),
+        names.join(", ")
+    )))
+}
+
+/// Accounts without an enabled owner (within the caller's reach).
+pub async fn orphaned(db: &Db, can: &Can<perm::AccountRead>) -> ServiceResult<Vec<AccountInfo>> {
+    let mut conn = db.read().await?;
+    let mine = owned_by(&mut conn, can).await?;
+    let mut out = Vec::new();
+    for record in accounts::orphaned(&mut conn, None).await? {
+        if mine.as_ref().is_some_and(|m| !m.contains(&record.id)) {
+            continue;
+        }
+        let owners = accounts::owners(&mut conn, record.id).await?;
+        out.push(AccountInfo { record, owners });
+    }
+    Ok(out)
+}
+
+fn owner_field(owner: Owner) -> &'static str {
+    match owner {
+        Owner::User(_) => "user_id",
+        Owner::Group(_) => "group_id",
+    }
+}
+
+/// The account if the caller may change it (an owner, or `manage`), with its template's
+/// ownership rules.
+async fn changeable(
+    conn: &mut Conn,
+    can: &Can<perm::AccountUpdate>,
+    id: Uuid,
+) -> ServiceResult<(AccountRecord, alm_core::templates::Ownership)> {
+    let record = accounts::get(conn, id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "account" })?;
+    if can.scope() != Scope::All {
+        let groups = users::group_ids(conn, can.actor()).await?;
+        let mine = accounts::list(conn, Some((can.actor(), &groups))).await?;
+        if !mine.iter().any(|a| a.id == id) {
+            return Err(ServiceError::NotFound { what: "account" });
+        }
+    }
+    let d = super::requests::definition(conn, record.template_id, record.template_version).await?;
+    Ok((record, d.ownership))
+}
+
+/// Adds an owner within the template's rules.
+pub async fn add_owner(
+    db: &Db,
+    clock: &dyn alm_core::Clock,
+    can: &Can<perm::AccountUpdate>,
+    actor: &super::Actor,
+    id: Uuid,
+    owner: Owner,
+) -> ServiceResult<AccountInfo> {
+    use alm_core::FieldError;
+    let now = clock.now();
+    let mut tx = db.begin_write().await?;
+    let (record, rules) = changeable(&mut tx, can, id).await?;
+    let field = owner_field(owner);
+    if rules.requester_only_owner {
+        return Err(ServiceError::NotAllowed(
+            "the template makes the requester the only owner".into(),
+        ));
+    }
+    match owner {
+        Owner::Group(_) if !rules.allow_group_owners => {
+            return Err(FieldError::new(
+                field,
+                "not-allowed",
+                "the template does not allow group owners",
+            )
+            .into())
+        }
+        Owner::User(u) if !users::get(&mut tx, u).await?.is_some_and(|u| u.enabled) => {
+            return Err(FieldError::new(field, "exists", "no enabled user has this id").into())
+        }
+        Owner::Group(g)
+            if !alm_store::groups::get(&mut tx, g)
+                .await?
+                .is_some_and(|g| g.enabled) =>
+        {
+            return Err(FieldError::new(field, "exists", "no enabled group has this id").into())
+        }
+        _ => {}
+    }
+    let count = accounts::owners(&mut tx, id).await?.len() as u32;
+    if count + 1 > rules.max_owners {
+        return Err(ServiceError::NotAllowed(format!(
+            "the template allows at most {} owner(s)",
+            rules.max_owners
+        )));
+    }
+    accounts::add_owner(&mut tx, id, owner, now)
+        .await
+        .map_err(|e| match e {
+            alm_store::StoreError::Conflict { .. } => {
+                ServiceError::Conflict(FieldError::new(field, "unique", "already an owner"))
+            }
+            other => other.into(),
+        })?;
+    super::audit::record(
+        &mut tx,
+        clock,
+        actor,
+        "account.owner-added",
+        super::audit::Subject::new("account", id),
+        serde_json::json!({"name": record.name, field: owner_id(owner)}),
+    )
+    .await?;
+    let owners = accounts::owners(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(AccountInfo { record, owners })
+}
+
+fn owner_id(owner: Owner) -> String {
+    match owner {
+        Owner::User(u) => u.to_string(),
+        Owner::Group(g) => g.to_string(),
+    }
+}
+
+/// Removes an owner, never below the template's minimum nor leaving no enabled owner.
+pub async fn remove_owner(
+    db: &Db,
+    clock: &dyn alm_core::Clock,
+    can: &Can<perm::AccountUpdate>,
+    actor: &super::Actor,
+    id: Uuid,
+    owner: Owner,
+) -> ServiceResult<AccountInfo> {
+    let mut tx = db.begin_write().await?;
+    let (record, rules) = changeable(&mut tx, can, id).await?;
+    if !accounts::remove_owner(&mut tx, id, owner).await? {
+        return Err(ServiceError::NotFound { what: "owner" });
+    }
+    let owners = accounts::owners(&mut tx, id).await?;
+    if (owners.len() as u32) < rules.min_owners {
+        return Err(ServiceError::NotAllowed(format!(
+            "the template wants at least {} owner(s)",
+            rules.min_owners
+        )));
+    }
+    if accounts::orphaned(&mut tx, None)
+        .await?
+        .iter()
+        .any(|a| a.id == id)
+    {
+        return Err(ServiceError::NotAllowed(
+            "this is the account's last enabled owner; add another owner first".into(),
+        ));
+    }
+    super::audit::record(
+        &mut tx,
+        clock,
+        actor,
+        "account.owner-removed",
+        super::audit::Subject::new("account", id),
+        serde_json::json!({"name": record.name, owner_field(owner): owner_id(owner)}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(AccountInfo { record, owners })
+}

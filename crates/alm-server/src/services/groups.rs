@@ -209,6 +209,14 @@ pub async fn set_enabled(
         return Ok(before);
     }
     groups::set_enabled(&mut tx, id, enabled, clock.now()).await?;
+    if !enabled {
+        super::accounts::refuse_orphans(
+            &mut tx,
+            alm_store::accounts::Owner::Group(id),
+            "this group",
+        )
+        .await?;
+    }
     record(
         &mut tx,
         clock,
@@ -243,6 +251,13 @@ pub async fn delete(
         return Err(ServiceError::NotAllowed(
             "the group Everyone cannot be deleted".into(),
         ));
+    }
+    let owned =
+        alm_store::accounts::owned_count(&mut tx, alm_store::accounts::Owner::Group(id)).await?;
+    if owned > 0 {
+        return Err(ServiceError::NotAllowed(format!(
+            "the group owns {owned} managed account(s); remove it from their owners first"
+        )));
     }
     groups::delete(&mut tx, id).await?;
     record(

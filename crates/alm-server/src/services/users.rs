@@ -269,6 +269,10 @@ pub async fn set_enabled(
         return Ok(before);
     }
     users::set_enabled(&mut tx, id, enabled, now).await?;
+    if !enabled {
+        super::accounts::refuse_orphans(&mut tx, alm_store::accounts::Owner::User(id), "this user")
+            .await?;
+    }
     let ended = if enabled {
         0
     } else {

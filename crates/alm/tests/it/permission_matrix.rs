@@ -141,6 +141,9 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::GET, "/api/v1/accounts", None,                                 [401, 200, 200, 200, 200, 401, 200]),
         // Owned by the fixture user, whom none of the principals is.
         (M::GET, "/api/v1/accounts/{account}", None,                       [401, 404, 404, 404, 404, 401, 200]),
+        (M::POST, "/api/v1/accounts/{account}/owners", body(json!({"user_id": "{other}"})),
+                                                                           [401, 404, 404, 404, 404, 401, 200]),
+        (M::DELETE, "/api/v1/accounts/{account}/owners/user/{user}", None, [401, 404, 404, 404, 404, 401, 200]),
         // The engine protocol takes engine credentials and activation tokens, never a person's.
         (M::POST, "/api/v1/engine/register", body(json!({"activation_token": "alma_unknown", "name": "e", "host": "h", "version": "1"})),
                                                                            [401, 401, 401, 401, 401, 401, 401]),
@@ -311,7 +314,11 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         .post("/api/v1/requests", reqbody(format!("draft{n}")))
         .await;
     let draftreq = draftreq["id"].as_str().unwrap().to_owned();
-    // A managed account owned by the fixture user (written as provisioning would).
+    // A managed account owned by the fixture user and a keeper (written as provisioning
+    // would), so the fixture user may be disabled or removed without orphaning it.
+    let (keeper, _) = s
+        .user_with_token(&format!("Keeper {n}"), &format!("keeper{n}@example.test"))
+        .await;
     let account = uuid::Uuid::new_v4();
     {
         let state = s.state();
@@ -343,18 +350,24 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         )
         .await
         .unwrap();
-        alm_store::accounts::add_owner(
-            &mut tx,
-            account,
-            alm_store::accounts::Owner::User(user.parse().unwrap()),
-            now,
-        )
-        .await
-        .unwrap();
+        for owner in [&user, &keeper] {
+            alm_store::accounts::add_owner(
+                &mut tx,
+                account,
+                alm_store::accounts::Owner::User(owner.parse().unwrap()),
+                now,
+            )
+            .await
+            .unwrap();
+        }
         tx.commit().await.unwrap();
     }
+    let (other, _) = s
+        .user_with_token(&format!("Other {n}"), &format!("other{n}@example.test"))
+        .await;
     vec![
         ("{account}", account.to_string()),
+        ("{other}", other),
         ("\"{reqbody}\"", reqbody("r{unique}".into()).to_string()),
         ("{request}", request),
         ("{draftreq}", draftreq),
@@ -424,12 +437,14 @@ on_both_backends! {
             }
         }
         let rows = table();
-        let mut covered: BTreeSet<(String, String)> =
+        let covered: BTreeSet<(String, String)> =
             rows.iter().map(|(m, p, _, _)| (m.to_string(), p.replace("{member}", "{user_id}").replace("{user}", "{id}").replace("{group}", "{id}").replace("{role}", "{id}").replace("{token}", "{id}")
                 .replace("{domain}", "{id}")
                 .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}")
                 .replace("{template}", "{id}").replace("{draft}", "{id}")
                 .replace("{request}", "{id}").replace("{draftreq}", "{id}").replace("{account}", "{id}"))).collect();
+        // The owner route names its user as {owner_id}.
+        let mut covered: BTreeSet<(String, String)> = covered.into_iter().map(|(m, p)| (m, p.replace("/owners/user/{id}", "/owners/{kind}/{owner_id}"))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));
         assert_eq!(covered, documented, "the matrix must list every documented route, and only those");
 

@@ -358,3 +358,48 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn owners_change_within_the_template_rules_and_an_account_is_never_orphaned(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let name_part = format!("ow{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let (id, _) = approved(&s, &w, &w.vault, &name_part).await;
+        provisioned(&w, &id).await;
+        let account = account_of(&s, &w, &id).await;
+        let acc = account["id"].as_str().unwrap().to_owned();
+        let owners = |a: &Value| a["owners"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        let (approver1, final_id) = (w.approver_ids[0].clone(), w.final_approver.clone());
+
+        // The template: one to three owners, no groups.
+        let (st, a) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"user_id": approver1})).await;
+        assert_eq!((st, owners(&a)), (200, vec![w.requester_id.clone(), approver1.clone()]), "{a}");
+        let (st, p) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"group_id": w.audience})).await;
+        assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some("group_id")), "{p}");
+        let (st, p) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"user_id": approver1})).await;
+        assert_eq!(st, 409, "already an owner: {p}");
+        assert_eq!(w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"user_id": final_id})).await.0, 200);
+        let (st, p) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"user_id": w.approver_ids[1]})).await;
+        assert_eq!(st, 409, "at most three: {p}");
+        assert_eq!(w.outsider.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"user_id": w.approver_ids[1]})).await.0, 404, "not an owner");
+
+        // Owners leave; the last enabled owner cannot be disabled or removed.
+        let (st, a) = w.requester.delete(&format!("/api/v1/accounts/{acc}/owners/user/{}", w.requester_id)).await;
+        assert_eq!((st, owners(&a)), (200, vec![approver1.clone(), final_id.clone()]), "{a}");
+        assert_eq!(admin.post_empty(&format!("/api/v1/users/{approver1}/disable")).await.0, 200);
+        let (st, refused) = admin.post_empty(&format!("/api/v1/users/{final_id}/disable")).await;
+        assert_eq!(st, 409, "{refused}");
+        assert!(refused["detail"].as_str().unwrap().contains(account["name"].as_str().unwrap()), "names the account: {refused}");
+        let (_, still) = admin.get(&format!("/api/v1/users/{final_id}")).await;
+        assert_eq!(still["enabled"], true, "nothing changed");
+        let (st, refused) = admin.delete(&format!("/api/v1/accounts/{acc}/owners/user/{final_id}")).await;
+        assert_eq!(st, 409, "{refused}");
+        let (_, orphans) = admin.get("/api/v1/accounts?orphaned=true").await;
+        assert!(orphans.as_array().unwrap().is_empty(), "{orphans}");
+        let (_, audit) = admin.get(&format!("/api/v1/audit?object_type=account&object_id={acc}&sort=seq")).await;
+        let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["account.created", "account.owner-added", "account.owner-added", "account.owner-removed"]);
+        s.stop().await;
+    }
+}
