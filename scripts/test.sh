@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 . tests/peers/samba.sh
 . tests/peers/openbao.sh
 . tests/peers/moto.sh
+. tests/peers/smtp.sh
 
 started=$(date +%s)
 export ALM_TEST_CACHE=${ALM_TEST_CACHE:-$HOME/.cache/alm-test}
@@ -66,6 +67,9 @@ moto_start "$work/moto" "$moto_port"
 export ALMTEST_OPENBAO_ADDR=$OPENBAO_ADDR ALMTEST_OPENBAO_TOKEN=$OPENBAO_TOKEN ALMTEST_OPENBAO_ALM_TOKEN=$OPENBAO_ALM_TOKEN \
   ALMTEST_MOTO_ENDPOINT=$MOTO_ENDPOINT ALMTEST_MOTO_REGION=$MOTO_REGION \
   ALMTEST_MOTO_ACCESS_KEY_ID=$MOTO_ACCESS_KEY_ID ALMTEST_MOTO_SECRET_ACCESS_KEY=$MOTO_SECRET_ACCESS_KEY
+
+say "installing aiosmtpd (each notification test runs its own SMTP server)"
+smtp_install "$ALM_TEST_CACHE"
 
 say "installing the OIDC test provider"
 

@@ -291,6 +291,8 @@ markers!(
     ApprovalUpdate = ProvisionApproval: Update,
     AccountRead = ManagedAccount: Read,
     AccountUpdate = ManagedAccount: Update,
+    NotificationRead = EmailNotification: Read,
+    NotificationUpdate = EmailNotification: Update,
 );
 
 #[cfg(test)]

@@ -105,6 +105,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         clock.clone(),
         master_key.clone(),
         std::time::Duration::from_secs(u64::from(config.engines.lease_seconds)),
+        config.base_url(),
     ));
     Ok(AppState {
         db,
@@ -251,6 +252,60 @@ pub fn spawn_scheduler(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// The SMTP sender from the configuration (`None` without `smtp.host`).
+pub fn smtp_sender(config: &Config) -> anyhow::Result<Option<alm_notify::smtp::SmtpSender>> {
+    let c = &config.smtp;
+    let Some(host) = &c.host else {
+        return Ok(None);
+    };
+    let ca_pem = match &c.ca_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("smtp.ca_file: cannot read {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let sender = alm_notify::smtp::SmtpSender::new(&alm_notify::smtp::SmtpConfig {
+        host: host.clone(),
+        port: c.port,
+        security: alm_notify::smtp::Security::parse(&c.security)
+            .context("smtp.security: none, starttls or tls")?,
+        username: c.username.clone(),
+        password: c.password.as_deref().map(alm_core::Secret::new),
+        from: c.from.clone(),
+        ca_pem,
+        timeout: std::time::Duration::from_secs(30),
+    })
+    .map_err(anyhow::Error::msg)?;
+    Ok(Some(sender))
+}
+
+/// Delivers the outbox for the life of the process (SPEC §7.2): due messages every half
+/// second, failures retried with back-off. Without SMTP settings mail waits in the outbox.
+fn spawn_mailer(state: &AppState) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(sender) = smtp_sender(&state.config)? else {
+        tracing::warn!("no smtp.host configured: emails wait in the outbox");
+        return Ok(None);
+    };
+    let state = state.clone();
+    Ok(Some(tokio::spawn(async move {
+        loop {
+            match crate::services::notifications::deliver_due(
+                &state.db,
+                state.clock.as_ref(),
+                &sender,
+            )
+            .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sent = n, "emails sent"),
+                Err(e) => tracing::error!(error = %e, "the outbox could not be read"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    })))
+}
+
 /// A server bound to its address and running in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -258,11 +313,16 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: Option<tokio::task::JoinHandle<()>>,
+    mailer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// Stops accepting, lets requests in flight finish, and waits.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(mailer) = self.mailer.take() {
+            mailer.abort();
+            let _ = mailer.await;
+        }
         if let Some(engine) = self.engine.take() {
             // Jobs it was running go back to the queue when their leases run out.
             engine.abort();
@@ -300,11 +360,13 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
     } else {
         None
     };
+    let mailer = spawn_mailer(&state)?;
     Ok(RunningServer {
         addr,
         state,
         stop: Some(stop_tx),
         task,
         engine,
+        mailer,
     })
 }

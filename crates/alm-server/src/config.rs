@@ -33,6 +33,51 @@ pub struct Config {
     pub secrets: SecretsConfig,
     #[serde(default)]
     pub engines: EnginesConfig,
+    /// Where email goes out (SPEC §7.2); without `smtp.host`, emails wait in the outbox.
+    #[serde(default)]
+    pub smtp: SmtpSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: Option<String>,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    #[serde(default = "default_smtp_security")]
+    pub security: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender address.
+    #[serde(default = "default_smtp_from")]
+    pub from: String,
+    /// PEM file of the CA that signed the SMTP server's certificate (default: system store).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: default_smtp_port(),
+            security: default_smtp_security(),
+            username: None,
+            password: None,
+            from: default_smtp_from(),
+            ca_file: None,
+        }
+    }
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_smtp_security() -> String {
+    "starttls".into()
+}
+fn default_smtp_from() -> String {
+    "alm@localhost".into()
 }
 
 /// Engines (SPEC §5): the one inside `alm serve`, and how long a job lease lasts.
@@ -195,6 +240,13 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("secrets.master_key_file", Kind::Text),
     ("engines.in_process", Kind::Bool),
     ("engines.lease_seconds", Kind::Number),
+    ("smtp.host", Kind::Text),
+    ("smtp.port", Kind::Number),
+    ("smtp.security", Kind::Text),
+    ("smtp.username", Kind::Text),
+    ("smtp.password", Kind::Secret),
+    ("smtp.from", Kind::Text),
+    ("smtp.ca_file", Kind::Text),
 ];
 
 /// `ALM_*` variables that are not configuration keys but are read elsewhere.
@@ -304,6 +356,12 @@ impl Config {
         }
         if let Some(url) = &self.database.url {
             alm_store::Backend::from_url(url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        if alm_notify::smtp::Security::parse(&self.smtp.security).is_none() {
+            return bad("smtp.security", "none, starttls or tls");
+        }
+        if !self.smtp.from.contains('@') {
+            return bad("smtp.from", "an email address such as alm@example.com");
         }
         if !(3..=3600).contains(&self.engines.lease_seconds) {
             return bad(

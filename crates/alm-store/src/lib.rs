@@ -18,6 +18,7 @@ pub mod error;
 pub mod groups;
 pub mod jobs;
 pub mod migrations;
+pub mod notifications;
 pub mod oidc_logins;
 pub mod permissions;
 pub mod requests;

@@ -68,6 +68,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "managed accounts and their owners",
         sql: include_str!("../migrations/0010_managed_accounts.sql"),
     },
+    Migration {
+        version: 11,
+        name: "email templates, the outbox and the inbox",
+        sql: include_str!("../migrations/0011_notifications.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -394,6 +394,29 @@ pub async fn synced_from(
         .collect()
 }
 
+/// Enabled users holding the built-in role `key` while it is enabled, directly or through an
+/// enabled group (the recipients of administrators' notifications).
+pub async fn with_builtin_role(conn: &mut AnyConnection, key: &str) -> StoreResult<Vec<UserId>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT u.id FROM users u WHERE u.enabled = 1 AND ( \
+           EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                   WHERE ur.user_id = u.id AND r.builtin_key = $1 AND r.enabled = 1) \
+           OR EXISTS (SELECT 1 FROM group_members m JOIN alm_groups g ON g.id = m.group_id \
+                      JOIN group_roles gr ON gr.group_id = g.id JOIN roles r ON r.id = gr.role_id \
+                      WHERE m.user_id = u.id AND g.enabled = 1 AND r.builtin_key = $1 AND r.enabled = 1)) \
+         ORDER BY u.id",
+    )
+    .bind(key)
+    .fetch_all(&mut *conn)
+    .await?;
+    ids.iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| StoreError::Corrupt(format!("user id {s:?}")))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,6 +156,7 @@ async fn add_owner(
         &auth.principal.actor,
         id,
         owner,
+        &s.config.base_url(),
     )
     .await?;
     Ok(Json(a.into()))
@@ -186,6 +187,7 @@ async fn remove_owner(
         &auth.principal.actor,
         id,
         owner,
+        &s.config.base_url(),
     )
     .await?;
     Ok(Json(a.into()))

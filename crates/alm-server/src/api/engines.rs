@@ -297,7 +297,8 @@ pub struct JobQuery {
     pub limit: Option<u32>,
 }
 
-fn limit(value: Option<u32>, default: i64) -> ApiResult<i64> {
+/// A `limit` query value: 1 to 1000, or the default.
+pub(crate) fn limit(value: Option<u32>, default: i64) -> ApiResult<i64> {
     match value {
         None => Ok(default),
         Some(n) if (1..=1000).contains(&n) => Ok(i64::from(n)),

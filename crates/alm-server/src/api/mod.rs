@@ -14,6 +14,7 @@ pub mod extract;
 pub mod groups;
 pub mod health;
 pub mod me;
+pub mod notifications;
 pub mod requests;
 pub mod roles;
 pub mod session;
@@ -239,4 +240,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(templates::router())
         .merge(requests::router())
         .merge(accounts::router())
+        .merge(notifications::router())
 }

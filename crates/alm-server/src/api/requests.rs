@@ -322,7 +322,7 @@ async fn submit_request(
 ) -> ApiResult<Json<RequestView>> {
     let can = auth.can::<perm::RequestUpdate>()?;
     let id: Uuid = parse_id(&id, "request")?;
-    let r = svc::submit(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, id).await?;
+    let r = svc::submit(&s.queue, &can, &auth.principal.actor, id).await?;
     Ok(Json(r.into()))
 }
 

@@ -254,6 +254,7 @@ async fn publish_template(
         &auth.principal.actor,
         id,
         manager,
+        &s.config.base_url(),
     )
     .await?;
     Ok(Json(t.into()))

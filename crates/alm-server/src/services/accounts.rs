@@ -128,6 +128,7 @@ pub async fn add_owner(
     actor: &super::Actor,
     id: Uuid,
     owner: Owner,
+    base_url: &str,
 ) -> ServiceResult<AccountInfo> {
     use alm_core::FieldError;
     let now = clock.now();
@@ -185,8 +186,49 @@ pub async fn add_owner(
     )
     .await?;
     let owners = accounts::owners(&mut tx, id).await?;
+    tell_owners(
+        &mut tx,
+        &record,
+        &owners,
+        &[owner],
+        "an owner was added",
+        base_url,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(AccountInfo { record, owners })
+}
+
+/// Tells the owners (the old ones too) that ownership changed (SPEC §7.1).
+async fn tell_owners(
+    conn: &mut Conn,
+    record: &AccountRecord,
+    owners: &[Owner],
+    also: &[Owner],
+    change: &str,
+    base_url: &str,
+    now: time::OffsetDateTime,
+) -> ServiceResult<()> {
+    let mut people = Vec::new();
+    for o in owners.iter().chain(also) {
+        match o {
+            Owner::User(u) => people.push(*u),
+            Owner::Group(g) => {
+                people.extend(alm_store::groups::enabled_member_ids(conn, *g).await?)
+            }
+        }
+    }
+    super::notifications::emit(
+        conn,
+        now,
+        alm_notify::events::ACCOUNT_OWNERSHIP_CHANGED,
+        &serde_json::json!({"account": {"name": record.name, "change": change,
+                                        "url": format!("{base_url}/api/v1/accounts/{}", record.id)}}),
+        people,
+        Some(("account", record.id.to_string())),
+    )
+    .await
 }
 
 fn owner_id(owner: Owner) -> String {
@@ -204,7 +246,9 @@ pub async fn remove_owner(
     actor: &super::Actor,
     id: Uuid,
     owner: Owner,
+    base_url: &str,
 ) -> ServiceResult<AccountInfo> {
+    let now = clock.now();
     let mut tx = db.begin_write().await?;
     let (record, rules) = changeable(&mut tx, can, id).await?;
     if !accounts::remove_owner(&mut tx, id, owner).await? {
@@ -233,6 +277,16 @@ pub async fn remove_owner(
         "account.owner-removed",
         super::audit::Subject::new("account", id),
         serde_json::json!({"name": record.name, owner_field(owner): owner_id(owner)}),
+    )
+    .await?;
+    tell_owners(
+        &mut tx,
+        &record,
+        &owners,
+        &[owner],
+        "an owner was removed",
+        base_url,
+        now,
     )
     .await?;
     tx.commit().await?;

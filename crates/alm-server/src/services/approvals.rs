@@ -142,6 +142,35 @@ pub async fn decide(
     };
     r.updated_at = now;
     store::update(&mut tx, &r).await?;
+    match action {
+        "request.step-approved" => {
+            let d = definition(&mut tx, r.template_id, r.template_version).await?;
+            super::requests::notify_step(&mut tx, &queue.base_url, &r, &d, now).await?;
+        }
+        "request.approved" => {
+            super::requests::notify_requester(
+                &mut tx,
+                &queue.base_url,
+                &r,
+                alm_notify::events::REQUEST_APPROVED,
+                None,
+                now,
+            )
+            .await?;
+        }
+        "request.rejected" => {
+            super::requests::notify_requester(
+                &mut tx,
+                &queue.base_url,
+                &r,
+                alm_notify::events::REQUEST_REJECTED,
+                reason.as_deref(),
+                now,
+            )
+            .await?;
+        }
+        _ => {}
+    }
     record(
         &mut tx,
         clock,

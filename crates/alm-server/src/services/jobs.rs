@@ -52,17 +52,26 @@ pub struct Queue {
     pub clock: Arc<dyn Clock>,
     pub key: Arc<MasterKey>,
     pub lease: Duration,
+    /// alm's public base URL, for links in notifications.
+    pub base_url: String,
     queued: Notify,
     finished: Notify,
 }
 
 impl Queue {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, key: Arc<MasterKey>, lease: Duration) -> Self {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        key: Arc<MasterKey>,
+        lease: Duration,
+        base_url: String,
+    ) -> Self {
         Self {
             db,
             clock,
             key,
             lease,
+            base_url,
             queued: Notify::new(),
             finished: Notify::new(),
         }
@@ -357,7 +366,7 @@ impl Queue {
             return Err(lease_lost());
         }
         if job.kind == KIND_PROVISION {
-            super::provisioning::failed(&mut tx, job, &error, now).await?;
+            super::provisioning::failed(self, &mut tx, job, &error, now).await?;
         }
         tx.commit().await?;
         self.wake();

@@ -15,6 +15,7 @@ pub mod engines;
 pub mod groups;
 pub mod jobs;
 pub mod login;
+pub mod notifications;
 pub mod provisioning;
 pub mod requests;
 pub mod roles;

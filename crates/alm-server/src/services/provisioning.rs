@@ -181,6 +181,7 @@ pub(crate) async fn started(
 
 /// A failed attempt: the request shows `provisioning-failed` with the reason (retried).
 pub(crate) async fn failed(
+    queue: &Queue,
     tx: &mut WriteTx,
     job: &JobRecord,
     reason: &str,
@@ -190,6 +191,18 @@ pub(crate) async fn failed(
         return Ok(());
     };
     if let Some(mut r) = store::get(tx, id).await? {
+        // The requester hears of the first failure, not of every retry.
+        if r.state != RequestState::ProvisioningFailed.as_str() {
+            super::requests::notify_requester(
+                tx,
+                &queue.base_url,
+                &r,
+                alm_notify::events::REQUEST_PROVISIONING_FAILED,
+                Some(reason),
+                now,
+            )
+            .await?;
+        }
         r.state = RequestState::ProvisioningFailed.as_str().into();
         r.failure_reason = Some(reason.chars().take(2000).collect());
         r.updated_at = now;
@@ -318,6 +331,15 @@ pub(crate) async fn complete(
     r.failure_reason = None;
     r.updated_at = now;
     store::update(&mut tx, &r).await?;
+    super::requests::notify_requester(
+        &mut tx,
+        &queue.base_url,
+        &r,
+        alm_notify::events::REQUEST_PROVISIONED,
+        None,
+        now,
+    )
+    .await?;
     let requester = super::actor_from_json(&job.requested_by);
     record(
         &mut tx,

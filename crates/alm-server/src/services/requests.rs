@@ -336,12 +336,12 @@ pub async fn update(
 /// Submits a draft: checked again against the template's newest published version, the name
 /// taken, approval step 1 started.
 pub async fn submit(
-    db: &Db,
-    clock: &dyn Clock,
+    queue: &super::jobs::Queue,
     can: &Can<perm::RequestUpdate>,
     actor: &Actor,
     id: Uuid,
 ) -> ServiceResult<RequestInfo> {
+    let (db, clock) = (&queue.db, queue.clock.as_ref());
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
@@ -390,6 +390,7 @@ pub async fn submit(
         summary(&r),
     )
     .await?;
+    notify_step(&mut tx, &queue.base_url, &r, &d, now).await?;
     tx.commit().await?;
     Ok(RequestInfo {
         record: r,
@@ -541,4 +542,50 @@ pub(crate) fn decision(
         reason,
         decided_at: at,
     }
+}
+
+/// Tells the approvers of the request's current step that it waits for them (the requester
+/// never approves their own request, so is never told).
+pub(crate) async fn notify_step(
+    conn: &mut Conn,
+    base_url: &str,
+    r: &RequestRecord,
+    d: &TemplateDefinition,
+    now: time::OffsetDateTime,
+) -> ServiceResult<()> {
+    let Some(step) = r.current_step.and_then(|s| d.steps.get((s - 1) as usize)) else {
+        return Ok(());
+    };
+    let (reach, _) = super::templates::step_reach(conn, step).await?;
+    let params = super::notifications::request_params(conn, base_url, r, None).await?;
+    super::notifications::emit(
+        conn,
+        now,
+        alm_notify::events::REQUEST_STEP_REQUIRES_APPROVAL,
+        &params,
+        reach.into_iter().filter(|u| *u != r.requester_id),
+        Some(("request", r.id.to_string())),
+    )
+    .await
+}
+
+/// Tells the requester about their request.
+pub(crate) async fn notify_requester(
+    conn: &mut Conn,
+    base_url: &str,
+    r: &RequestRecord,
+    event: alm_notify::events::EventKind,
+    reason: Option<&str>,
+    now: time::OffsetDateTime,
+) -> ServiceResult<()> {
+    let params = super::notifications::request_params(conn, base_url, r, reason).await?;
+    super::notifications::emit(
+        conn,
+        now,
+        event,
+        &params,
+        [r.requester_id],
+        Some(("request", r.id.to_string())),
+    )
+    .await
 }

@@ -453,6 +453,7 @@ pub async fn publish(
     actor: &Actor,
     id: Uuid,
     workflow_manager: bool,
+    base_url: &str,
 ) -> ServiceResult<TemplateInfo> {
     let now = clock.now();
     let mut tx = db.begin_write().await?;
@@ -468,6 +469,17 @@ pub async fn publish(
         PublishStep::AskApproval => {
             v.state = VersionState::NeedsApproval.as_str().into();
             v.submitted_by = Some(can.actor().to_string());
+            let admins = super::notifications::system_administrators(&mut tx).await?;
+            super::notifications::emit(
+                &mut tx,
+                now,
+                alm_notify::events::TEMPLATE_NEEDS_APPROVAL,
+                &json!({"template": {"name": t.name, "version": v.version.to_string(),
+                                     "url": format!("{base_url}/api/v1/templates/{id}")}}),
+                admins,
+                Some(("template", id.to_string())),
+            )
+            .await?;
             "template.needs-approval"
         }
         PublishStep::Publish => {

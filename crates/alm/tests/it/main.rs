@@ -14,6 +14,7 @@ mod directory;
 mod domains;
 mod engines;
 mod login;
+mod notifications;
 mod oidc;
 mod people;
 mod permission_matrix;

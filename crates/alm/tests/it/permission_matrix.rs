@@ -144,6 +144,16 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::POST, "/api/v1/accounts/{account}/owners", body(json!({"user_id": "{other}"})),
                                                                            [401, 404, 404, 404, 404, 401, 200]),
         (M::DELETE, "/api/v1/accounts/{account}/owners/user/{user}", None, [401, 404, 404, 404, 404, 401, 200]),
+        (M::GET, "/api/v1/email-templates", None,                          [401, 403, 403, 403, 403, 401, 200]),
+        (M::PUT, "/api/v1/email-templates/{event}", body(json!({"enabled": true})),
+                                                                           [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/email-templates/{event}/preview", body(json!({})),
+                                                                           [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/outbox", None,                                   [401, 403, 403, 403, 403, 401, 200]),
+        // Everyone has an inbox of their own; nobody reads another's entry.
+        (M::GET, "/api/v1/inbox", None,                                    [401, 200, 200, 200, 200, 401, 200]),
+        (M::POST, "/api/v1/inbox/{entry}/read", None,                      [401, 404, 404, 404, 404, 401, 404]),
+        (M::POST, "/api/v1/inbox/read-all", None,                          [401, 200, 200, 200, 200, 401, 200]),
         // The engine protocol takes engine credentials and activation tokens, never a person's.
         (M::POST, "/api/v1/engine/register", body(json!({"activation_token": "alma_unknown", "name": "e", "host": "h", "version": "1"})),
                                                                            [401, 401, 401, 401, 401, 401, 401]),
@@ -366,6 +376,8 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         .user_with_token(&format!("Other {n}"), &format!("other{n}@example.test"))
         .await;
     vec![
+        ("{event}", "request.approved".to_string()),
+        ("{entry}", uuid::Uuid::new_v4().to_string()),
         ("{account}", account.to_string()),
         ("{other}", other),
         ("\"{reqbody}\"", reqbody("r{unique}".into()).to_string()),
@@ -442,7 +454,7 @@ on_both_backends! {
                 .replace("{domain}", "{id}")
                 .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}")
                 .replace("{template}", "{id}").replace("{draft}", "{id}")
-                .replace("{request}", "{id}").replace("{draftreq}", "{id}").replace("{account}", "{id}"))).collect();
+                .replace("{request}", "{id}").replace("{draftreq}", "{id}").replace("{account}", "{id}").replace("{entry}", "{id}"))).collect();
         // The owner route names its user as {owner_id}.
         let mut covered: BTreeSet<(String, String)> = covered.into_iter().map(|(m, p)| (m, p.replace("/owners/user/{id}", "/owners/{kind}/{owner_id}"))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));

@@ -5,6 +5,7 @@ pub mod api;
 pub mod db;
 pub mod relay;
 pub mod server;
+pub mod smtp;
 
 pub use api::Api;
 pub use db::{Backend, TestDb};

@@ -1,0 +1,163 @@
+//! The events people are told about by email and in their inbox (SPEC §7.1), each with the
+//! parameters its texts may use, its default texts, whom it goes to by default, and the inbox
+//! category it files under (SPEC §7.3).
+
+/// Inbox categories.
+pub const MY_REQUESTS: &str = "requests";
+pub const MY_APPROVALS: &str = "approvals";
+pub const MY_ACCOUNTS: &str = "accounts";
+pub const ADMINISTRATION: &str = "administration";
+
+/// Who receives an event by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    SystemAdministrators,
+    ApproversOfTheStep,
+    Requester,
+    Owners,
+    Nobody,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventKind {
+    /// Stable key, e.g. `request.step-requires-approval`.
+    pub key: &'static str,
+    pub title: &'static str,
+    pub audience: Audience,
+    pub category: &'static str,
+    pub parameters: &'static [&'static str],
+    pub subject: &'static str,
+    pub body: &'static str,
+    /// Whether the email goes out unless an administrator switches it on or off.
+    pub enabled: bool,
+}
+
+const REQUEST_PARAMS: &[&str] = &[
+    "request.id",
+    "request.account_name",
+    "request.template",
+    "request.state",
+    "request.step",
+    "request.reason",
+    "request.requester",
+    "request.url",
+];
+
+pub const TEMPLATE_NEEDS_APPROVAL: EventKind = EventKind {
+    key: "template.needs-approval",
+    title: "Template needs approval",
+    audience: Audience::SystemAdministrators,
+    category: ADMINISTRATION,
+    parameters: &["template.name", "template.version", "template.url"],
+    subject: "Template {{template.name}} needs your approval",
+    body: "Version {{template.version}} of the workflow template {{template.name}} waits for a \
+           holder of provision-template-workflow:manage to publish it.\n\n{{template.url}}\n",
+    enabled: true,
+};
+
+pub const REQUEST_STEP_REQUIRES_APPROVAL: EventKind = EventKind {
+    key: "request.step-requires-approval",
+    title: "Request waits for your approval",
+    audience: Audience::ApproversOfTheStep,
+    category: MY_APPROVALS,
+    parameters: REQUEST_PARAMS,
+    subject: "Approval needed: {{request.account_name}}",
+    body: "{{request.requester}} requests the service account {{request.account_name}} \
+           ({{request.template}}). Step {{request.step}} waits for your decision.\n\n{{request.url}}\n",
+    enabled: true,
+};
+
+pub const REQUEST_APPROVED: EventKind = EventKind {
+    key: "request.approved",
+    title: "Request approved",
+    audience: Audience::Requester,
+    category: MY_REQUESTS,
+    parameters: REQUEST_PARAMS,
+    subject: "Approved: {{request.account_name}}",
+    body: "Your request for {{request.account_name}} was approved; the account is being \
+           created.\n\n{{request.url}}\n",
+    enabled: true,
+};
+
+pub const REQUEST_REJECTED: EventKind = EventKind {
+    key: "request.rejected",
+    title: "Request rejected",
+    audience: Audience::Requester,
+    category: MY_REQUESTS,
+    parameters: REQUEST_PARAMS,
+    subject: "Rejected: {{request.account_name}}",
+    body: "Your request for {{request.account_name}} was rejected.\n\nReason: {{request.reason}}\n\n{{request.url}}\n",
+    enabled: true,
+};
+
+pub const REQUEST_PROVISIONED: EventKind = EventKind {
+    key: "request.provisioned",
+    title: "Account created",
+    audience: Audience::Requester,
+    category: MY_REQUESTS,
+    parameters: REQUEST_PARAMS,
+    subject: "Created: {{request.account_name}}",
+    body: "The service account {{request.account_name}} exists now; you are its owner and its \
+           password is in the template's vault.\n\n{{request.url}}\n",
+    enabled: true,
+};
+
+pub const REQUEST_PROVISIONING_FAILED: EventKind = EventKind {
+    key: "request.provisioning-failed",
+    title: "Provisioning failed",
+    audience: Audience::Requester,
+    category: MY_REQUESTS,
+    parameters: REQUEST_PARAMS,
+    subject: "Not created yet: {{request.account_name}}",
+    body: "Creating {{request.account_name}} failed and is retried.\n\nReason: {{request.reason}}\n\n{{request.url}}\n",
+    enabled: true,
+};
+
+pub const ACCOUNT_OWNERSHIP_CHANGED: EventKind = EventKind {
+    key: "account.ownership-changed",
+    title: "Ownership changed",
+    audience: Audience::Owners,
+    category: MY_ACCOUNTS,
+    parameters: &["account.name", "account.change", "account.url"],
+    subject: "Owners of {{account.name}} changed",
+    body: "The owners of {{account.name}} changed: {{account.change}}.\n\n{{account.url}}\n",
+    enabled: true,
+};
+
+/// Every event with email and inbox texts.
+pub const ALL: &[EventKind] = &[
+    TEMPLATE_NEEDS_APPROVAL,
+    REQUEST_STEP_REQUIRES_APPROVAL,
+    REQUEST_APPROVED,
+    REQUEST_REJECTED,
+    REQUEST_PROVISIONED,
+    REQUEST_PROVISIONING_FAILED,
+    ACCOUNT_OWNERSHIP_CHANGED,
+];
+
+pub fn by_key(key: &str) -> Option<EventKind> {
+    ALL.iter().copied().find(|e| e.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::unknown_placeholders;
+
+    #[test]
+    fn default_texts_use_only_their_events_parameters() {
+        for e in ALL {
+            assert!(
+                unknown_placeholders(e.subject, e.parameters).is_empty(),
+                "{}",
+                e.key
+            );
+            assert!(
+                unknown_placeholders(e.body, e.parameters).is_empty(),
+                "{}",
+                e.key
+            );
+            assert_eq!(by_key(e.key), Some(*e));
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Email templates, the outbox and the inbox (SPEC §7.1–§7.3).
+
+use crate::error::{StoreError, StoreResult};
+use crate::time_codec::{from_db, opt_from_db, to_db};
+use alm_core::UserId;
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailTemplate {
+    pub event: String,
+    pub subject: String,
+    pub body: String,
+    pub enabled: bool,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub channel: String,
+    pub event: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: OffsetDateTime,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxEntry {
+    pub id: String,
+    pub user_id: UserId,
+    pub category: String,
+    pub event: String,
+    pub title: String,
+    pub body: String,
+    pub subject_type: Option<String>,
+    pub subject_id: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub read_at: Option<OffsetDateTime>,
+}
+
+// ---- templates ----
+
+pub async fn template(conn: &mut AnyConnection, event: &str) -> StoreResult<Option<EmailTemplate>> {
+    let row = sqlx::query(
+        "SELECT event, subject, body, enabled, updated_at FROM email_templates WHERE event = $1",
+    )
+    .bind(event)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(EmailTemplate {
+            event: r.try_get("event")?,
+            subject: r.try_get("subject")?,
+            body: r.try_get("body")?,
+            enabled: r.try_get::<i32, _>("enabled")? != 0,
+            updated_at: from_db(r.try_get("updated_at")?)?,
+        })
+    })
+    .transpose()
+}
+
+/// Writes a template (insert or replace).
+pub async fn put_template(conn: &mut AnyConnection, t: &EmailTemplate) -> StoreResult<()> {
+    sqlx::query("DELETE FROM email_templates WHERE event = $1")
+        .bind(&t.event)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO email_templates (event, subject, body, enabled, updated_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&t.event)
+    .bind(&t.subject)
+    .bind(&t.body)
+    .bind(i32::from(t.enabled))
+    .bind(to_db(t.updated_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+// ---- outbox ----
+
+pub async fn enqueue(conn: &mut AnyConnection, m: &OutboxMessage) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox (id, channel, event, recipient, subject, body, status, attempts, next_attempt_at, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&m.id)
+    .bind(&m.channel)
+    .bind(&m.event)
+    .bind(&m.recipient)
+    .bind(&m.subject)
+    .bind(&m.body)
+    .bind(&m.status)
+    .bind(m.attempts)
+    .bind(to_db(m.next_attempt_at))
+    .bind(to_db(m.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn decode_message(r: &sqlx::any::AnyRow) -> StoreResult<OutboxMessage> {
+    Ok(OutboxMessage {
+        id: r.try_get("id")?,
+        channel: r.try_get("channel")?,
+        event: r.try_get("event")?,
+        recipient: r.try_get("recipient")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: from_db(r.try_get("next_attempt_at")?)?,
+        last_error: r.try_get("last_error")?,
+        created_at: from_db(r.try_get("created_at")?)?,
+        sent_at: opt_from_db(r.try_get("sent_at")?)?,
+    })
+}
+
+const MESSAGE_COLUMNS: &str = "id, channel, event, recipient, subject, body, status, attempts, \
+    next_attempt_at, last_error, created_at, sent_at";
+
+/// Claims up to `max` due messages until `lease_until` (a claim another worker holds is skipped).
+pub async fn claim_due(
+    conn: &mut AnyConnection,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+    max: i64,
+) -> StoreResult<Vec<OutboxMessage>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+         AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at, id LIMIT $2",
+    )
+    .bind(to_db(now))
+    .bind(max)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::new();
+    for id in ids {
+        let won = sqlx::query(
+            "UPDATE outbox SET lease_until = $1 WHERE id = $2 AND status = 'pending' \
+             AND (lease_until IS NULL OR lease_until < $3)",
+        )
+        .bind(to_db(lease_until))
+        .bind(&id)
+        .bind(to_db(now))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if won {
+            let row = sqlx::query(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = $1"
+            ))
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await?;
+            out.push(decode_message(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Records an attempt: sent, or failed (`retry_at` set: try again then; `None`: given up).
+pub async fn record_attempt(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: OffsetDateTime,
+    error: Option<&str>,
+    retry_at: Option<OffsetDateTime>,
+) -> StoreResult<()> {
+    let (status, next) = match (error, retry_at) {
+        (None, _) => ("sent", now),
+        (Some(_), Some(at)) => ("pending", at),
+        (Some(_), None) => ("failed", now),
+    };
+    sqlx::query(
+        "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, lease_until = NULL, \
+         last_error = $3, sent_at = $4 WHERE id = $5",
+    )
+    .bind(status)
+    .bind(to_db(next))
+    .bind(error)
+    .bind(error.is_none().then(|| to_db(now)))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The newest messages, optionally of one status.
+pub async fn messages(
+    conn: &mut AnyConnection,
+    status: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<OutboxMessage>> {
+    let sql = match status {
+        Some(_) => format!(
+            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE status = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        ),
+        None => format!(
+            "SELECT {MESSAGE_COLUMNS} FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1"
+        ),
+    };
+    let mut q = sqlx::query(&sql);
+    if let Some(s) = status {
+        q = q.bind(s);
+    }
+    q.bind(limit)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(decode_message)
+        .collect()
+}
+
+// ---- inbox ----
+
+pub async fn add_inbox(conn: &mut AnyConnection, e: &InboxEntry) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO inbox (id, user_id, category, event, title, body, subject_type, subject_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&e.id)
+    .bind(e.user_id.to_string())
+    .bind(&e.category)
+    .bind(&e.event)
+    .bind(&e.title)
+    .bind(&e.body)
+    .bind(e.subject_type.as_deref())
+    .bind(e.subject_id.as_deref())
+    .bind(to_db(e.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn inbox(
+    conn: &mut AnyConnection,
+    user: UserId,
+    unread_only: bool,
+    limit: i64,
+) -> StoreResult<Vec<InboxEntry>> {
+    let filter = if unread_only {
+        " AND read_at IS NULL"
+    } else {
+        ""
+    };
+    sqlx::query(&format!(
+        "SELECT id, user_id, category, event, title, body, subject_type, subject_id, created_at, read_at \
+         FROM inbox WHERE user_id = $1{filter} ORDER BY created_at DESC, id DESC LIMIT $2"
+    ))
+    .bind(user.to_string())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        let user: String = r.try_get("user_id")?;
+        Ok(InboxEntry {
+            id: r.try_get("id")?,
+            user_id: user
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("user id {user:?}")))?,
+            category: r.try_get("category")?,
+            event: r.try_get("event")?,
+            title: r.try_get("title")?,
+            body: r.try_get("body")?,
+            subject_type: r.try_get("subject_type")?,
+            subject_id: r.try_get("subject_id")?,
+            created_at: from_db(r.try_get("created_at")?)?,
+            read_at: opt_from_db(r.try_get("read_at")?)?,
+        })
+    })
+    .collect()
+}
+
+/// Unread entries per category.
+pub async fn unread_counts(
+    conn: &mut AnyConnection,
+    user: UserId,
+) -> StoreResult<Vec<(String, i64)>> {
+    sqlx::query(
+        "SELECT category, COUNT(*) AS n FROM inbox WHERE user_id = $1 AND read_at IS NULL GROUP BY category ORDER BY category",
+    )
+    .bind(user.to_string())
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("category")?, r.try_get("n")?)))
+    .collect()
+}
+
+/// Marks one entry (or all of the user's, with `None`) read; returns how many changed.
+pub async fn mark_read(
+    conn: &mut AnyConnection,
+    user: UserId,
+    id: Option<&str>,
+    at: OffsetDateTime,
+) -> StoreResult<u64> {
+    let done =
+        match id {
+            Some(id) => sqlx::query(
+                "UPDATE inbox SET read_at = $1 WHERE user_id = $2 AND id = $3 AND read_at IS NULL",
+            )
+            .bind(to_db(at))
+            .bind(user.to_string())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?,
+            None => {
+                sqlx::query("UPDATE inbox SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL")
+                    .bind(to_db(at))
+                    .bind(user.to_string())
+                    .execute(&mut *conn)
+                    .await?
+            }
+        };
+    Ok(done.rows_affected())
+}

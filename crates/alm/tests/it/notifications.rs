@@ -1,0 +1,177 @@
+//! Notifications (SPEC §7.1–§7.3) against a real SMTP server (aiosmtpd): the core flow sends
+//! exactly the expected emails to exactly the expected people; editable texts are checked and
+//! previewed; a disabled email still reaches the inbox; an SMTP outage never blocks a request
+//! and its mail is delivered once the server is back.
+
+use crate::support::relay::Relay;
+use crate::support::smtp::{Mail, SmtpSink};
+use crate::support::{on_both_backends, TestServer};
+use crate::templates::{definition, world, World};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn start(backend: crate::support::db::Backend, smtp_port: u16) -> TestServer {
+    let settings = [
+        ("ALM_SMTP__HOST", "127.0.0.1".to_string()),
+        ("ALM_SMTP__PORT", smtp_port.to_string()),
+        ("ALM_SMTP__SECURITY", "none".into()),
+        ("ALM_SMTP__FROM", "alm@example.test".into()),
+    ];
+    let refs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    TestServer::start_with(backend, &refs).await
+}
+
+async fn publish(s: &TestServer, w: &World) -> String {
+    let (st, t) = s
+        .admin()
+        .post(
+            "/api/v1/templates",
+            json!({"name": "Mailed", "definition": definition(w)}),
+        )
+        .await;
+    assert_eq!(st, 201, "{t}");
+    let id = t["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.admin()
+            .post_empty(&format!("/api/v1/templates/{id}/publish"))
+            .await
+            .0,
+        200
+    );
+    id
+}
+
+async fn submit(w: &World, template: &str, name: &str) -> String {
+    let (st, r) = w
+        .requester
+        .post(
+            "/api/v1/requests",
+            json!({"template_id": template, "account_name": name, "interval": "90d",
+        "justification": "mail", "attributes": {"department": "IT"}, "terms_accepted": true}),
+        )
+        .await;
+    assert_eq!(st, 201, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let (st, r) = w
+        .requester
+        .post_empty(&format!("/api/v1/requests/{id}/submit"))
+        .await;
+    assert_eq!(st, 200, "{r}");
+    id
+}
+
+/// Waits until `n` mails arrived and nothing is left to send.
+async fn mails(s: &TestServer, sink: &SmtpSink, n: usize) -> Vec<Mail> {
+    for _ in 0..600 {
+        let (_, pending) = s.admin().get("/api/v1/outbox?status=pending").await;
+        let got = sink.mails();
+        if got.len() >= n && pending.as_array().is_some_and(|p| p.is_empty()) {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("expected {n} mails, got {:?}", sink.mails());
+}
+
+fn who_got(mails: &[Mail], subject_start: &str) -> Vec<String> {
+    let mut to: Vec<String> = mails
+        .iter()
+        .filter(|m| m.subject.starts_with(subject_start))
+        .map(|m| m.to.clone())
+        .collect();
+    to.sort();
+    to
+}
+
+on_both_backends! {
+    async fn the_core_flow_mails_exactly_the_expected_people(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let s = start(backend, sink.port).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+
+        // Texts are checked and previewed; the "approved" email is switched off.
+        let (st, bad) = admin.put("/api/v1/email-templates/request.rejected", json!({"body": "Because {{request.why}}"})).await;
+        assert_eq!((st, bad["errors"][0]["field"].as_str()), (422, Some("body")), "{bad}");
+        let (_, preview) = admin.post("/api/v1/email-templates/request.rejected/preview", json!({"subject": "No: {{request.account_name}}"})).await;
+        assert_eq!(preview["subject"], "No: <request.account_name>", "{preview}");
+        let (st, t) = admin.put("/api/v1/email-templates/request.approved", json!({"enabled": false})).await;
+        assert_eq!((st, t["enabled"].as_bool()), (200, Some(false)), "{t}");
+        let (st, t) = admin.put("/api/v1/email-templates/request.provisioned",
+            json!({"subject": "Ready: {{request.account_name}}", "body": "{{request.account_name}} is yours. {{request.url}}"})).await;
+        assert_eq!(st, 200, "{t}");
+        assert_eq!(admin.put("/api/v1/email-templates/no.such-event", json!({"enabled": true})).await.0, 404);
+
+        let template = publish(&s, &w).await;
+        let name_part = format!("m{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let id = submit(&w, &template, &name_part).await;
+        let got = mails(&s, &sink, 3).await;
+        assert_eq!(who_got(&got, "Approval needed"), ["appr1@example.test", "appr2@example.test", "appr3@example.test"], "step 1: {got:?}");
+        for api in [&w.approver_apis[0], &w.approver_apis[1], &w.final_api] {
+            assert_eq!(api.post(&format!("/api/v1/approvals/{id}/approve"), json!({})).await.0, 200);
+        }
+        for _ in 0..600 {
+            if w.requester.get(&format!("/api/v1/requests/{id}")).await.1["state"] == "provisioned" { break; }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let got = mails(&s, &sink, 5).await;
+        let account = format!("svc-{name_part}");
+        assert_eq!(got.len(), 5, "exactly these mails: {got:?}");
+        assert_eq!(who_got(&got, "Approval needed"), ["appr1@example.test", "appr2@example.test", "appr3@example.test", "final@example.test"]);
+        assert_eq!(who_got(&got, &format!("Ready: {account}")), ["req@example.test"], "the edited text: {got:?}");
+        assert!(got.iter().any(|m| m.subject.starts_with("Ready:") && m.body.contains(&format!("/api/v1/requests/{id}"))), "{got:?}");
+        assert!(who_got(&got, "Approved").is_empty(), "switched off");
+
+        // The inbox has every event, the switched-off one too, with unread counts.
+        let (_, inbox) = w.requester.get("/api/v1/inbox").await;
+        let mut events: Vec<&str> = inbox["entries"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+        events.sort();
+        assert_eq!(events, ["request.approved", "request.provisioned"], "{inbox}");
+        assert_eq!(inbox["unread"]["requests"], 2);
+        let first = inbox["entries"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(w.requester.post_empty(&format!("/api/v1/inbox/{first}/read")).await.0, 200);
+        assert_eq!(w.requester.post_empty(&format!("/api/v1/inbox/{first}/read")).await.0, 404, "read already");
+        assert_eq!(w.outsider.post_empty(&format!("/api/v1/inbox/{}/read", inbox["entries"][1]["id"].as_str().unwrap())).await.0, 404, "not theirs");
+        let (_, inbox) = w.requester.get("/api/v1/inbox?unread=true").await;
+        assert_eq!((inbox["entries"].as_array().unwrap().len(), inbox["unread"]["requests"].as_i64()), (1, Some(1)), "{inbox}");
+        let (_, approver) = w.approver_apis[0].get("/api/v1/inbox").await;
+        assert_eq!(approver["unread"]["approvals"], 1, "{approver}");
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn an_smtp_outage_never_blocks_a_request_and_the_mail_arrives_later(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let relay = Relay::start_to(format!("127.0.0.1:{}", sink.port)).await;
+        relay.refuse();
+        let s = start(backend, relay.port).await;
+        let w = world(&s).await;
+        let template = publish(&s, &w).await;
+        let id = submit(&w, &template, &format!("o{}", &uuid::Uuid::new_v4().simple().to_string()[..6])).await;
+        let (_, r) = w.requester.get(&format!("/api/v1/requests/{id}")).await;
+        assert_eq!(r["state"], "pending-approval", "the request went on");
+
+        // Tried, failed, waiting with the reason.
+        let mut waiting = Value::Null;
+        for _ in 0..600 {
+            let (_, pending) = s.admin().get("/api/v1/outbox?status=pending").await;
+            if pending.as_array().unwrap().len() == 3 && pending.as_array().unwrap().iter().all(|m| m["attempts"].as_i64() >= Some(1)) {
+                waiting = pending;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(waiting[0]["last_error"].is_string(), "{waiting}");
+        assert!(sink.mails().is_empty());
+
+        // The server is back: the next attempts (after the back-off) deliver all three.
+        relay.open();
+        s.clock.advance(time::Duration::hours(1));
+        let got = mails(&s, &sink, 3).await;
+        assert_eq!(who_got(&got, "Approval needed"), ["appr1@example.test", "appr2@example.test", "appr3@example.test"]);
+        let (_, sent) = s.admin().get("/api/v1/outbox?status=sent").await;
+        assert_eq!(sent.as_array().unwrap().len(), 3, "{sent}");
+        s.stop().await;
+    }
+}
