@@ -29,6 +29,8 @@ pub struct AccountRecord {
     pub eol_at: OffsetDateTime,
     pub vault_id: VaultId,
     pub secret_ref: String,
+    /// `present`, `disabled-in-directory` or `missing`, as the last domain sync saw it.
+    pub directory_state: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -41,7 +43,7 @@ pub enum Owner {
 
 const COLUMNS: &str = "id, domain_id, name, dn, guid, account_type, description, status, template_id, \
     template_version, request_id, interval, eol_action, lifecycle_start, eol_at, vault_id, secret_ref, \
-    created_at, updated_at";
+    created_at, updated_at, directory_state";
 
 fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
     text.parse()
@@ -68,6 +70,7 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
         eol_at: from_db(row.try_get("eol_at")?)?,
         vault_id: parse(row.try_get("vault_id")?, "vault id")?,
         secret_ref: row.try_get("secret_ref")?,
+        directory_state: row.try_get("directory_state")?,
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
     })
@@ -76,7 +79,7 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
 pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<()> {
     sqlx::query(&format!(
         "INSERT INTO managed_accounts ({COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     ))
     .bind(a.id.to_string())
     .bind(a.domain_id.to_string())
@@ -97,6 +100,7 @@ pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<
     .bind(&a.secret_ref)
     .bind(to_db(a.created_at))
     .bind(to_db(a.updated_at))
+    .bind(&a.directory_state)
     .bind(a.name.to_lowercase())
     .execute(&mut *conn)
     .await
@@ -297,4 +301,68 @@ pub async fn owned_count(conn: &mut AnyConnection, owner: Owner) -> StoreResult<
     .bind(id)
     .fetch_one(&mut *conn)
     .await?)
+}
+
+/// A managed account whose directory state changed at a sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryChange {
+    pub id: Uuid,
+    pub name: String,
+    pub before: String,
+    pub after: String,
+    pub old_dn: String,
+    pub new_dn: String,
+}
+
+/// Compares the domain's live managed accounts with the objects its sync stored (by
+/// objectGUID): gone → `missing`, disabled while alm thinks it active → `disabled-in-directory`,
+/// else `present`; a moved object updates the DN. Returns what changed.
+pub async fn reconcile_directory(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    at: OffsetDateTime,
+) -> StoreResult<Vec<DirectoryChange>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.name, a.status, a.dn, a.directory_state, o.dn AS object_dn, o.enabled AS object_enabled \
+         FROM managed_accounts a LEFT JOIN directory_objects o ON o.domain_id = a.domain_id AND o.guid = a.guid \
+         WHERE a.domain_id = $1 AND a.status <> 'deleted'",
+    )
+    .bind(domain.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changes = Vec::new();
+    for r in &rows {
+        let object_dn: Option<String> = r.try_get("object_dn")?;
+        let object_enabled: Option<i64> = r.try_get("object_enabled")?;
+        let status: String = r.try_get("status")?;
+        let before: String = r.try_get("directory_state")?;
+        let old_dn: String = r.try_get("dn")?;
+        let after = match (&object_dn, object_enabled) {
+            (None, _) => "missing",
+            (Some(_), Some(0)) if status == "active" => "disabled-in-directory",
+            _ => "present",
+        };
+        let new_dn = object_dn.clone().unwrap_or_else(|| old_dn.clone());
+        if before != after || new_dn != old_dn {
+            let id: String = r.try_get("id")?;
+            sqlx::query(
+                "UPDATE managed_accounts SET directory_state = $1, dn = $2, directory_checked_at = $3 WHERE id = $4",
+            )
+            .bind(after)
+            .bind(&new_dn)
+            .bind(to_db(at))
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
+            changes.push(DirectoryChange {
+                id: parse(id, "account id")?,
+                name: r.try_get("name")?,
+                before,
+                after: after.to_owned(),
+                old_dn,
+                new_dn,
+            });
+        }
+    }
+    Ok(changes)
 }

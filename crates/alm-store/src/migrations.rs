@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "email templates, the outbox and the inbox",
         sql: include_str!("../migrations/0011_notifications.sql"),
     },
+    Migration {
+        version: 12,
+        name: "the directory state of managed accounts",
+        sql: include_str!("../migrations/0012_account_directory_state.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

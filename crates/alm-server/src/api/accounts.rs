@@ -53,6 +53,9 @@ pub struct AccountView {
     pub vault_id: VaultId,
     /// The secret's id in the vault (never the secret).
     pub secret_ref: String,
+    /// What the last domain sync saw: `present`, `disabled-in-directory` (disabled outside
+    /// alm) or `missing` (deleted outside alm).
+    pub directory_state: String,
     /// The requester first.
     pub owners: Vec<OwnerView>,
     #[serde(with = "time::serde::rfc3339")]
@@ -82,6 +85,7 @@ impl From<AccountInfo> for AccountView {
             eol_at: a.eol_at,
             vault_id: a.vault_id,
             secret_ref: a.secret_ref,
+            directory_state: a.directory_state,
             owners: i
                 .owners
                 .into_iter()

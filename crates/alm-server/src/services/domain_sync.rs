@@ -183,6 +183,24 @@ pub async fn apply(
                     run.removed += 1;
                 }
             }
+            // Managed accounts disabled, deleted or moved outside alm (SPEC §6.1). Deletions
+            // are seen by full syncs only (an incremental read returns what changed).
+            let changes = alm_store::accounts::reconcile_directory(&mut tx, id, now).await?;
+            for c in changes
+                .iter()
+                .filter(|c| mode == SyncMode::Full || c.after != "missing")
+            {
+                record(
+                    &mut tx,
+                    clock,
+                    engine_actor,
+                    "account.directory-changed",
+                    Subject::new("account", c.id),
+                    json!({"name": c.name, "before": c.before, "after": c.after,
+                           "old_dn": c.old_dn, "new_dn": c.new_dn, "alert": c.after != "present"}),
+                )
+                .await?;
+            }
             if let Some(config) = directory_sync::user_sync_config(&mut tx, id).await? {
                 match super::user_sync::apply(&mut tx, clock, id, &config).await? {
                     Ok(users) => {

@@ -311,6 +311,7 @@ pub(crate) async fn complete(
         eol_at: eol,
         vault_id: d.vault_id,
         secret_ref,
+        directory_state: "present".into(),
         created_at: now,
         updated_at: now,
     };

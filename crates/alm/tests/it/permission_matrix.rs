@@ -354,6 +354,7 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
                 eol_at: now,
                 vault_id: vault.parse().unwrap(),
                 secret_ref: format!("svc/fixture{n}"),
+                directory_state: "present".into(),
                 created_at: now,
                 updated_at: now,
             },

@@ -230,6 +230,25 @@ on_both_backends! {
             .bind(&name).fetch_one(&mut conn).await.unwrap();
         assert!(!sealed.contains(secret.password.expose()), "sealed at rest");
         check_in_directory(&w, &name, secret.password.expose()).await;
+
+        // Changed outside alm: the domain's next syncs see it and say so.
+        let acc = account["id"].as_str().unwrap().to_owned();
+        let dir = ad::connect();
+        let entry = dir.find(&Lookup::SamAccountName(name.clone())).await.unwrap().unwrap();
+        dir.set_enabled(&entry.dn, false).await.unwrap();
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = s.admin().post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await;
+        assert_eq!((run["outcome"].as_str(), run["mode"].as_str()), (Some("succeeded"), Some("incremental")), "{run}");
+        let (_, seen) = s.admin().get(&format!("/api/v1/accounts/{acc}")).await;
+        assert_eq!(seen["directory_state"], "disabled-in-directory", "{seen}");
+        dir.delete(&entry.dn).await.unwrap();
+        s.clock.advance(time::Duration::minutes(1));
+        s.admin().post_empty(&format!("/api/v1/domains/{}/sync?mode=full", w.domain)).await;
+        let (_, seen) = s.admin().get(&format!("/api/v1/accounts/{acc}")).await;
+        assert_eq!(seen["directory_state"], "missing", "{seen}");
+        let (_, audit) = s.admin().get(&format!("/api/v1/audit?action=account.directory-changed&object_id={acc}&sort=seq")).await;
+        let states: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["summary"]["after"].as_str().unwrap()).collect();
+        assert_eq!(states, ["disabled-in-directory", "missing"], "{audit}");
         audit_verifies(&s).await;
         s.stop().await;
     }
