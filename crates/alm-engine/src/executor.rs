@@ -79,6 +79,29 @@ impl Executor {
                     problem: outcome.err().map(|e| vault_problem(&e)),
                 }
             }
+            Task::VaultSync { vault, secret_ids } => {
+                let checked = async {
+                    let v = self.open_vault(vault)?;
+                    let mut missing = Vec::new();
+                    for id in secret_ids {
+                        if v.get(&alm_vault::SecretRef(id.clone())).await?.is_none() {
+                            missing.push(id.clone());
+                        }
+                    }
+                    Ok::<_, VaultError>(missing)
+                }
+                .await;
+                match checked {
+                    Ok(missing) => TaskResult::VaultSync {
+                        missing,
+                        problem: None,
+                    },
+                    Err(e) => TaskResult::VaultSync {
+                        missing: vec![],
+                        problem: Some(vault_problem(&e)),
+                    },
+                }
+            }
             Task::ProvisionUser(p) => match crate::provision::run(
                 self,
                 &p.domain,

@@ -202,6 +202,11 @@ pub enum Task {
     /// Create (or find, on a retry) the account, set its password and store the credential:
     /// in `vault`, or, with no vault, hand the password back for alm's built-in vault.
     ProvisionUser(Box<ProvisionTask>),
+    /// Vault sync: which of these secret ids the vault no longer has.
+    VaultSync {
+        vault: VaultConnection,
+        secret_ids: Vec<String>,
+    },
 }
 
 /// What provisioning an account needs (boxed in [`Task`]: it is the largest task by far).
@@ -221,7 +226,8 @@ impl Task {
             Task::DomainCheck { .. } => "domain-check",
             Task::DomainSync { .. } => "domain-sync",
             Task::VaultCheck { .. } => "vault-check",
-            Task::ProvisionUser { .. } => "provision",
+            Task::ProvisionUser(_) => "provision",
+            Task::VaultSync { .. } => "vault-sync",
         }
     }
 }
@@ -271,6 +277,11 @@ pub enum TaskResult {
     /// A directory read, or why it could not be made.
     DomainSync {
         snapshot: Option<SyncSnapshot>,
+        problem: Option<Problem>,
+    },
+    /// The secret ids the vault does not have, or why the vault could not be read.
+    VaultSync {
+        missing: Vec<String>,
         problem: Option<Problem>,
     },
     /// The account and its secret, or why not (the server retries with back-off).

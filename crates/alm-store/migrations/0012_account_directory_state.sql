@@ -3,3 +3,5 @@
 
 ALTER TABLE managed_accounts ADD COLUMN directory_state TEXT NOT NULL DEFAULT 'present';
 ALTER TABLE managed_accounts ADD COLUMN directory_checked_at BIGINT;
+-- Whether the account's secret is in its vault, as the last vault sync saw it (SPEC §7.6).
+ALTER TABLE managed_accounts ADD COLUMN secret_state TEXT NOT NULL DEFAULT 'present';

@@ -31,6 +31,8 @@ pub struct AccountRecord {
     pub secret_ref: String,
     /// `present`, `disabled-in-directory` or `missing`, as the last domain sync saw it.
     pub directory_state: String,
+    /// `present` or `missing`, as the last vault sync saw the secret.
+    pub secret_state: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -43,7 +45,7 @@ pub enum Owner {
 
 const COLUMNS: &str = "id, domain_id, name, dn, guid, account_type, description, status, template_id, \
     template_version, request_id, interval, eol_action, lifecycle_start, eol_at, vault_id, secret_ref, \
-    created_at, updated_at, directory_state";
+    created_at, updated_at, directory_state, secret_state";
 
 fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
     text.parse()
@@ -71,6 +73,7 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
         vault_id: parse(row.try_get("vault_id")?, "vault id")?,
         secret_ref: row.try_get("secret_ref")?,
         directory_state: row.try_get("directory_state")?,
+        secret_state: row.try_get("secret_state")?,
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
     })
@@ -79,7 +82,7 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
 pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<()> {
     sqlx::query(&format!(
         "INSERT INTO managed_accounts ({COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
     ))
     .bind(a.id.to_string())
     .bind(a.domain_id.to_string())
@@ -101,6 +104,7 @@ pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<
     .bind(to_db(a.created_at))
     .bind(to_db(a.updated_at))
     .bind(&a.directory_state)
+    .bind(&a.secret_state)
     .bind(a.name.to_lowercase())
     .execute(&mut *conn)
     .await
@@ -365,4 +369,26 @@ pub async fn reconcile_directory(
         }
     }
     Ok(changes)
+}
+
+/// The live accounts whose secret is in `vault`.
+pub async fn in_vault(conn: &mut AnyConnection, vault: VaultId) -> StoreResult<Vec<AccountRecord>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM managed_accounts WHERE vault_id = $1 AND status <> 'deleted' ORDER BY name_key, id"
+    ))
+    .bind(vault.to_string())
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(decode)
+    .collect()
+}
+
+pub async fn set_secret_state(conn: &mut AnyConnection, id: Uuid, state: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE managed_accounts SET secret_state = $1 WHERE id = $2")
+        .bind(state)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -56,6 +56,8 @@ pub struct AccountView {
     /// What the last domain sync saw: `present`, `disabled-in-directory` (disabled outside
     /// alm) or `missing` (deleted outside alm).
     pub directory_state: String,
+    /// `present`, or `missing` when the last vault sync did not find the secret.
+    pub secret_state: String,
     /// The requester first.
     pub owners: Vec<OwnerView>,
     #[serde(with = "time::serde::rfc3339")]
@@ -86,6 +88,7 @@ impl From<AccountInfo> for AccountView {
             vault_id: a.vault_id,
             secret_ref: a.secret_ref,
             directory_state: a.directory_state,
+            secret_state: a.secret_state,
             owners: i
                 .owners
                 .into_iter()

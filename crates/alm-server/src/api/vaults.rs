@@ -121,6 +121,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_vault, update_vault, delete_vault))
         .routes(routes!(check_vault))
         .routes(routes!(vault_calibration))
+        .routes(routes!(sync_vault))
 }
 
 const ID: &str = "Vault id";
@@ -246,4 +247,36 @@ async fn check_vault(
             .await?
             .into(),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultSyncView {
+    /// Managed accounts whose secret was looked for.
+    pub checked: usize,
+    /// Names of the managed accounts whose secret is missing.
+    pub missing: Vec<String>,
+    /// The pool's engines calibrated against the vault (external vaults).
+    pub calibration: Option<CheckView>,
+    /// Why the vault could not be read (then nothing changed).
+    pub error: Option<String>,
+}
+
+/// Sync the vault now: calibrate the pool's engines and find managed accounts whose secret is
+/// missing (each account's `secret_state` is updated; a new loss raises an alert).
+#[utoipa::path(post, path = "/api/v1/vaults/{id}/sync", tag = "vaults", params(("id" = String, Path, description = ID)),
+    responses((status = 200, body = VaultSyncView)))]
+async fn sync_vault(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VaultSyncView>> {
+    let can = auth.can::<perm::VaultUpdate>()?;
+    let id: VaultId = parse_id(&id, "vault")?;
+    let o = crate::services::vault_sync::sync(&s.queue, &can, &auth.principal.actor, id).await?;
+    Ok(Json(VaultSyncView {
+        checked: o.checked,
+        missing: o.missing,
+        calibration: o.calibration.map(Into::into),
+        error: o.error,
+    }))
 }

@@ -23,6 +23,7 @@ pub const KIND_DOMAIN_CHECK: &str = "domain-check";
 pub const KIND_DOMAIN_SYNC: &str = "domain-sync";
 pub const KIND_VAULT_CHECK: &str = "vault-check";
 pub const KIND_PROVISION: &str = "provision";
+pub const KIND_VAULT_SYNC: &str = "vault-sync";
 
 /// Attempts before a job fails for good.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -267,6 +268,7 @@ impl Queue {
                 })
             }
             KIND_PROVISION => super::provisioning::task(&mut conn, &self.key, job).await,
+            KIND_VAULT_SYNC => super::vault_sync::task(&mut conn, &self.key, job).await,
             other => Err(format!("unknown job kind {other:?}")),
         }
     }
@@ -320,6 +322,13 @@ impl Queue {
                     super::domain_sync::apply(self, &job, &lease_id, &actor, read)
                         .await
                         .map(drop)
+                }
+                (KIND_VAULT_SYNC, TaskResult::VaultSync { missing, problem }) => {
+                    let result = match problem {
+                        Some(p) => Err(p),
+                        None => Ok(missing),
+                    };
+                    super::vault_sync::complete(self, &job, &lease_id, &actor, result).await
                 }
                 (KIND_PROVISION, TaskResult::Provisioned { account, problem }) => {
                     let result = match (account, problem) {

@@ -23,6 +23,7 @@ pub mod scheduled_sync;
 pub mod templates;
 pub mod user_sync;
 pub mod users;
+pub mod vault_sync;
 pub mod vaults;
 
 use alm_core::permissions::{Denied, EffectivePermissions};

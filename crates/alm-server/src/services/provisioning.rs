@@ -312,6 +312,7 @@ pub(crate) async fn complete(
         vault_id: d.vault_id,
         secret_ref,
         directory_state: "present".into(),
+        secret_state: "present".into(),
         created_at: now,
         updated_at: now,
     };

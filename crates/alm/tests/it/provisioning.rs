@@ -196,6 +196,18 @@ on_both_backends! {
         assert_eq!((secret.username.as_str(), secret.domain.is_empty()), (name.as_str(), false));
         assert_eq!(bao.list(&folder).await.unwrap(), std::slice::from_ref(&name), "exactly one secret");
         check_in_directory(&w, &name, secret.password.expose()).await;
+
+        // Vault sync: the engines are calibrated and every account's secret is looked for.
+        let (st, synced) = s.admin().post_empty(&format!("/api/v1/vaults/{vault}/sync")).await;
+        assert_eq!((st, synced["checked"].as_u64(), synced["calibration"]["ok"].as_bool()), (200, Some(1), Some(true)), "{synced}");
+        assert_eq!(synced["missing"], json!([]), "{synced}");
+        bao.delete(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap();
+        let (_, synced) = s.admin().post_empty(&format!("/api/v1/vaults/{vault}/sync")).await;
+        assert_eq!(synced["missing"], json!([name]), "{synced}");
+        let (_, seen) = s.admin().get(&format!("/api/v1/accounts/{}", account["id"].as_str().unwrap())).await;
+        assert_eq!(seen["secret_state"], "missing", "{seen}");
+        let (_, alert) = s.admin().get("/api/v1/audit?action=account.secret-state-changed").await;
+        assert_eq!(alert["items"][0]["summary"]["alert"], true, "{alert}");
         // The password is in no API answer and no audit record.
         let (_, audit) = s.admin().get("/api/v1/audit?limit=500").await;
         assert!(!audit.to_string().contains(secret.password.expose()));
@@ -230,6 +242,11 @@ on_both_backends! {
             .bind(&name).fetch_one(&mut conn).await.unwrap();
         assert!(!sealed.contains(secret.password.expose()), "sealed at rest");
         check_in_directory(&w, &name, secret.password.expose()).await;
+        let (_, synced) = s.admin().post_empty(&format!("/api/v1/vaults/{}/sync", w.vault)).await;
+        assert_eq!((synced["checked"].as_u64(), synced["missing"].clone()), (Some(1), json!([])), "{synced}");
+        builtin.delete(&alm_vault::SecretRef(account["secret_ref"].as_str().unwrap().to_owned())).await.unwrap();
+        let (_, synced) = s.admin().post_empty(&format!("/api/v1/vaults/{}/sync", w.vault)).await;
+        assert_eq!(synced["missing"], json!([name]), "{synced}");
 
         // Changed outside alm: the domain's next syncs see it and say so.
         let acc = account["id"].as_str().unwrap().to_owned();

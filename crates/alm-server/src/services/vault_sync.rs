@@ -1,0 +1,250 @@
+//! Vault sync (SPEC §7.6, §5): finds managed accounts whose secret is missing from their vault.
+//! The built-in vault is checked here (it is alm's database); an external vault is checked by
+//! an engine of its pool (a `vault-sync` job listing the secret ids), after the pool's engines
+//! are calibrated against it, as SPEC §5 asks of every vault sync. Each account's
+//! `secret_state` is updated, and an account whose secret went missing raises an alert.
+
+use super::audit::{record, Subject};
+use super::calibration::{calibrate, CheckOutcome, CHECK_WAIT};
+use super::jobs::{lease_lost, NewJob, Queue, KIND_VAULT_CHECK, KIND_VAULT_SYNC};
+use super::{Actor, ServiceError, ServiceResult};
+use alm_core::permissions::{perm, Can};
+use alm_core::VaultId;
+use alm_engine::protocol::{Problem, Task};
+use alm_store::accounts::{self, AccountRecord};
+use alm_store::jobs::{self, JobRecord, FAILED, SUCCEEDED};
+use alm_store::{vaults, Conn, WriteTx};
+use serde_json::json;
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// What a vault sync found.
+#[derive(Debug, Clone)]
+pub struct VaultSyncOutcome {
+    /// Accounts whose secret was looked for.
+    pub checked: usize,
+    /// Names of the accounts whose secret is missing.
+    pub missing: Vec<String>,
+    /// Calibration of the pool's engines (external vaults).
+    pub calibration: Option<CheckOutcome>,
+    /// Why the vault could not be read (nothing was changed then).
+    pub error: Option<String>,
+}
+
+/// Updates each account's secret state and alerts on new losses; returns the missing names.
+async fn apply(
+    tx: &mut WriteTx,
+    queue: &Queue,
+    actor: &Actor,
+    vault: VaultId,
+    all: &[AccountRecord],
+    missing_refs: &HashSet<String>,
+) -> ServiceResult<Vec<String>> {
+    let mut missing = Vec::new();
+    for a in all {
+        let now_missing = missing_refs.contains(&a.secret_ref);
+        let state = if now_missing { "missing" } else { "present" };
+        if now_missing {
+            missing.push(a.name.clone());
+        }
+        if a.secret_state != state {
+            accounts::set_secret_state(tx, a.id, state).await?;
+            record(
+                tx,
+                queue.clock.as_ref(),
+                actor,
+                "account.secret-state-changed",
+                Subject::new("account", a.id),
+                json!({"name": a.name, "vault_id": vault.to_string(), "before": a.secret_state,
+                       "after": state, "alert": now_missing}),
+            )
+            .await?;
+        }
+    }
+    record(
+        tx,
+        queue.clock.as_ref(),
+        actor,
+        "vault.synced",
+        Subject::new("vault", vault),
+        json!({"checked": all.len(), "missing": missing.len()}),
+    )
+    .await?;
+    Ok(missing)
+}
+
+/// Runs a vault sync now and waits (a minute at most) for its answer.
+pub async fn sync(
+    queue: &Queue,
+    can: &Can<perm::VaultUpdate>,
+    actor: &Actor,
+    id: VaultId,
+) -> ServiceResult<VaultSyncOutcome> {
+    let _ = can;
+    let (vault, all) = {
+        let mut conn = queue.db.read().await?;
+        let vault = vaults::get(&mut conn, id)
+            .await?
+            .ok_or(ServiceError::NotFound { what: "vault" })?;
+        (vault, accounts::in_vault(&mut conn, id).await?)
+    };
+    if vault.kind == super::vaults::KIND_BUILTIN {
+        let mut tx = queue.db.begin_write().await?;
+        let mut gone = HashSet::new();
+        for a in &all {
+            let present = match a.secret_ref.rsplit_once('/') {
+                Some((folder, name)) => vaults::entry(&mut tx, id, folder, name).await?.is_some(),
+                None => false,
+            };
+            if !present {
+                gone.insert(a.secret_ref.clone());
+            }
+        }
+        let missing = apply(&mut tx, queue, actor, id, &all, &gone).await?;
+        tx.commit().await?;
+        return Ok(VaultSyncOutcome {
+            checked: all.len(),
+            missing,
+            calibration: None,
+            error: None,
+        });
+    }
+    let pool = vault
+        .pool_id
+        .ok_or_else(|| ServiceError::NotAllowed("the vault has no engine pool".into()))?;
+    let calibration = calibrate(
+        queue,
+        actor,
+        KIND_VAULT_CHECK,
+        "vault",
+        id.to_string(),
+        pool,
+        CHECK_WAIT,
+    )
+    .await?;
+    let mut tx = queue.db.begin_write().await?;
+    let job = queue
+        .enqueue(
+            &mut tx,
+            NewJob {
+                kind: KIND_VAULT_SYNC,
+                pool,
+                engine: None,
+                subject_type: "vault",
+                subject_id: id.to_string(),
+                payload: json!({}),
+                dedupe_key: Some(format!("{KIND_VAULT_SYNC}:{id}")),
+                actor,
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    queue.wake();
+    let done = queue
+        .wait(&[job.id], Duration::from_secs(60))
+        .await?
+        .pop()
+        .unwrap_or(job);
+    let result: serde_json::Value = done
+        .result
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default();
+    let error = match done.status.as_str() {
+        SUCCEEDED => result["error"].as_str().map(str::to_owned),
+        FAILED => Some(done.error.unwrap_or_else(|| "the vault sync failed".into())),
+        _ => Some(format!("no engine answered yet (job {})", done.id)),
+    };
+    Ok(VaultSyncOutcome {
+        checked: result["checked"].as_u64().unwrap_or(0) as usize,
+        missing: result["missing"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        calibration: Some(calibration),
+        error,
+    })
+}
+
+/// The task of a leased vault-sync job: the vault's connection and its accounts' secret ids.
+pub(crate) async fn task(
+    conn: &mut Conn,
+    key: &alm_store::crypto::MasterKey,
+    job: &JobRecord,
+) -> Result<Task, String> {
+    let id: VaultId = job
+        .subject_id
+        .parse()
+        .map_err(|_| "bad vault id".to_owned())?;
+    let vault = vaults::get(conn, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the vault was removed")?;
+    let secret_ids = accounts::in_vault(conn, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|a| a.secret_ref)
+        .collect();
+    Ok(Task::VaultSync {
+        vault: super::vaults::connection(&vault, key).map_err(|e| e.to_string())?,
+        secret_ids,
+    })
+}
+
+/// Applies an engine's answer, once (with the job's completion).
+pub(crate) async fn complete(
+    queue: &Queue,
+    job: &JobRecord,
+    lease_id: &str,
+    engine_actor: &Actor,
+    result: Result<Vec<String>, Problem>,
+) -> ServiceResult<()> {
+    let id: VaultId = job
+        .subject_id
+        .parse()
+        .map_err(|_| ServiceError::NotFound { what: "vault" })?;
+    let now = queue.clock.now();
+    let mut tx = queue.db.begin_write().await?;
+    let summary = match &result {
+        Err(p) => json!({"error": format!("{}: {}", p.problem, p.message)}),
+        Ok(_) => json!({}),
+    };
+    if let Ok(missing) = &result {
+        let all = accounts::in_vault(&mut tx, id).await?;
+        let gone: HashSet<String> = missing.iter().cloned().collect();
+        let names = apply(&mut tx, queue, engine_actor, id, &all, &gone).await?;
+        let summary = json!({"checked": all.len(), "missing": names});
+        if !jobs::finish(
+            &mut tx,
+            job.id,
+            lease_id,
+            SUCCEEDED,
+            Some(&summary.to_string()),
+            None,
+            now,
+        )
+        .await?
+        {
+            return Err(lease_lost());
+        }
+    } else if !jobs::finish(
+        &mut tx,
+        job.id,
+        lease_id,
+        SUCCEEDED,
+        Some(&summary.to_string()),
+        None,
+        now,
+    )
+    .await?
+    {
+        return Err(lease_lost());
+    }
+    tx.commit().await?;
+    Ok(())
+}
