@@ -292,6 +292,9 @@ pub struct Facts {
     pub vault_exists: bool,
     /// OU DNs the domain's sync has seen, lowercased.
     pub known_ous: HashSet<String>,
+    /// The schema's attribute names from the domain's last full sync, lowercased (empty: not
+    /// synced yet, then names are checked for form only).
+    pub known_attributes: HashSet<String>,
     /// Per step: distinct enabled users the step's users and groups (through membership) reach.
     pub eligible_approvers: Vec<usize>,
     /// Users and groups named anywhere that do not exist, as (field, id).
@@ -512,6 +515,12 @@ impl TemplateDefinition {
                         "{} is set by alm itself or may not be set by a template",
                         a.name
                     ),
+                );
+            } else if !facts.known_attributes.is_empty() && !facts.known_attributes.contains(&key) {
+                push(
+                    format!("attributes[{i}].name"),
+                    "exists",
+                    format!("the domain's schema has no attribute {}", a.name),
                 );
             } else if !seen.insert(key) {
                 push(
@@ -876,6 +885,7 @@ mod tests {
             domain_exists: true,
             vault_exists: true,
             known_ous: ["ou=service,dc=corp,dc=example,dc=test".to_string()].into(),
+            known_attributes: ["department".to_string(), "company".to_string()].into(),
             eligible_approvers: vec![3],
             unknown_principals: vec![],
         }
@@ -931,6 +941,10 @@ mod tests {
             (Box::new(|d| d.name_prefix = "svc@".into()), "name_prefix"),
             (
                 Box::new(|d| d.attributes[0].name = "unicodePwd".into()),
+                "attributes[0].name",
+            ),
+            (
+                Box::new(|d| d.attributes[0].name = "favouriteColour".into()),
                 "attributes[0].name",
             ),
             (Box::new(|d| d.audience_groups.clear()), "audience_groups"),

@@ -62,6 +62,8 @@ pub trait Directory: Send + Sync {
     async fn organizational_units(&self, base_dn: Option<&str>) -> DirectoryResult<Vec<OuEntry>>;
     /// The directory's current highest update sequence number (the start of an incremental sync).
     async fn highest_usn(&self) -> DirectoryResult<i64>;
+    /// The attribute names of the directory's schema (what templates may set).
+    async fn attribute_names(&self) -> DirectoryResult<Vec<String>>;
     /// Users, groups and OUs changed at or after `usn`.
     async fn changes_since(&self, usn: i64) -> DirectoryResult<ChangeSet>;
 }

@@ -272,8 +272,10 @@ pub async fn read_directory(
 ) -> Result<SyncSnapshot, DirectoryError> {
     let highest_usn = directory.highest_usn().await?;
     let mut objects = Vec::new();
+    let mut attribute_names = Vec::new();
     match mode {
         SyncMode::Full => {
+            attribute_names = directory.attribute_names().await?;
             objects.extend(directory.organizational_units(None).await?.iter().map(ou));
             objects.extend(directory.users(None).await?.iter().map(account));
             objects.extend(directory.groups(None).await?.iter().map(group));
@@ -288,5 +290,6 @@ pub async fn read_directory(
     Ok(SyncSnapshot {
         objects,
         highest_usn,
+        attribute_names,
     })
 }

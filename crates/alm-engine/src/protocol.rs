@@ -262,6 +262,9 @@ pub struct SyncSnapshot {
     pub objects: Vec<SyncedObject>,
     /// The directory's highest USN read before the search: the next sync starts after it.
     pub highest_usn: i64,
+    /// The schema's attribute names (full syncs only; empty otherwise).
+    #[serde(default)]
+    pub attribute_names: Vec<String>,
 }
 
 /// What a task produced.

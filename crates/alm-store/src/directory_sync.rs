@@ -258,6 +258,10 @@ pub async fn runs(
 
 /// Removes everything synced for a domain (when the domain is removed).
 pub async fn forget_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM directory_attributes WHERE domain_id = $1")
+        .bind(domain.to_string())
+        .execute(&mut *conn)
+        .await?;
     for sql in [
         "DELETE FROM directory_objects WHERE domain_id = $1",
         "DELETE FROM domain_sync_state WHERE domain_id = $1",
@@ -336,4 +340,53 @@ pub async fn all_of_kinds(
         q = q.bind(k.to_string());
     }
     q.fetch_all(&mut *conn).await?.iter().map(decode).collect()
+}
+
+/// Replaces the domain's schema attribute names.
+pub async fn replace_attributes(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    names: &[String],
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM directory_attributes WHERE domain_id = $1")
+        .bind(domain.to_string())
+        .execute(&mut *conn)
+        .await?;
+    let mut seen = HashSet::new();
+    for name in names {
+        if !seen.insert(name.to_lowercase()) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO directory_attributes (domain_id, name, name_key) VALUES ($1, $2, $3)",
+        )
+        .bind(domain.to_string())
+        .bind(name)
+        .bind(name.to_lowercase())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The domain's schema attribute names (all, or those containing `query`), sorted.
+pub async fn attributes(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    query: Option<&str>,
+) -> StoreResult<Vec<String>> {
+    let pattern = format!(
+        "%{}%",
+        query
+            .unwrap_or_default()
+            .to_lowercase()
+            .replace(['%', '_'], "")
+    );
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM directory_attributes WHERE domain_id = $1 AND name_key LIKE $2 ORDER BY name_key",
+    )
+    .bind(domain.to_string())
+    .bind(pattern)
+    .fetch_all(&mut *conn)
+    .await?)
 }

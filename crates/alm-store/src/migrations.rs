@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the directory state of managed accounts",
         sql: include_str!("../migrations/0012_account_directory_state.sql"),
     },
+    Migration {
+        version: 13,
+        name: "the attribute names of each domain's schema",
+        sql: include_str!("../migrations/0013_directory_attributes.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -169,6 +169,10 @@ impl Directory for ActiveDirectory {
         self.root_usn().await
     }
 
+    async fn attribute_names(&self) -> DirectoryResult<Vec<String>> {
+        self.schema_attributes().await
+    }
+
     async fn changes_since(&self, usn: i64) -> DirectoryResult<ChangeSet> {
         self.search_changes(usn).await
     }

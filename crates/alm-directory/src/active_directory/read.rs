@@ -296,6 +296,28 @@ impl ActiveDirectory {
             .collect()
     }
 
+    /// The `lDAPDisplayName` of every attribute in the schema, sorted.
+    pub(crate) async fn schema_attributes(&self) -> DirectoryResult<Vec<String>> {
+        let root = self.read_entry("", &["schemaNamingContext"]).await?;
+        let schema = root
+            .and_then(|e| text(&e, "schemaNamingContext"))
+            .ok_or_else(|| {
+                DirectoryError::Other("the rootDSE has no schemaNamingContext".into())
+            })?;
+        let mut names: Vec<String> = self
+            .paged_search(
+                &schema,
+                "(objectClass=attributeSchema)",
+                &["lDAPDisplayName"],
+            )
+            .await?
+            .iter()
+            .filter_map(|e| text(e, "lDAPDisplayName"))
+            .collect();
+        names.sort_by_key(|n| n.to_ascii_lowercase());
+        Ok(names)
+    }
+
     pub(crate) async fn root_usn(&self) -> DirectoryResult<i64> {
         let root = self.read_entry("", &["highestCommittedUSN"]).await?;
         root.and_then(|e| text(&e, "highestCommittedUSN"))

@@ -270,6 +270,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_domain))
         .routes(routes!(list_sync_runs))
         .routes(routes!(list_objects))
+        .routes(routes!(list_attributes))
         .routes(routes!(get_user_sync, set_user_sync))
 }
 
@@ -601,5 +602,29 @@ async fn check_domain(
         svc::check(&s.queue, &can, &auth.principal.actor, id)
             .await?
             .into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AttributeQuery {
+    /// Part of the name, case-insensitive.
+    pub q: Option<String>,
+}
+
+/// The attribute names of the domain's schema (from its last full sync): what templates may set.
+#[utoipa::path(get, path = "/api/v1/domains/{id}/attributes", tag = "domains", params(("id" = String, Path, description = ID), AttributeQuery),
+    responses((status = 200, body = Vec<String>)))]
+async fn list_attributes(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AttributeQuery>,
+) -> ApiResult<Json<Vec<String>>> {
+    let can = auth.can::<perm::DomainRead>()?;
+    let id: DomainId = parse_id(&id, "domain")?;
+    Ok(Json(
+        domain_sync::attributes(&s.db, &can, id, q.q.as_deref()).await?,
     ))
 }

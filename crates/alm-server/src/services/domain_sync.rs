@@ -177,6 +177,9 @@ pub async fn apply(
                     run.added += 1;
                 }
             }
+            if mode == SyncMode::Full && !snapshot.attribute_names.is_empty() {
+                directory_sync::replace_attributes(&mut tx, id, &snapshot.attribute_names).await?;
+            }
             if mode == SyncMode::Full {
                 for gone in before.difference(&seen) {
                     directory_sync::remove(&mut tx, id, gone).await?;
@@ -329,4 +332,19 @@ pub async fn objects(
         .await?
         .ok_or(ServiceError::NotFound { what: "domain" })?;
     Ok(directory_sync::list(&mut conn, id, kind, query, page.limit, page.offset).await?)
+}
+
+/// The schema attribute names the domain's last full sync found.
+pub async fn attributes(
+    db: &Db,
+    can: &Can<perm::DomainRead>,
+    id: DomainId,
+    query: Option<&str>,
+) -> ServiceResult<Vec<String>> {
+    let _ = can;
+    let mut conn = db.read().await?;
+    domains::get(&mut conn, id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "domain" })?;
+    Ok(directory_sync::attributes(&mut conn, id, query).await?)
 }

@@ -69,6 +69,15 @@ async fn facts(conn: &mut Conn, d: &TemplateDefinition) -> ServiceResult<Facts> 
     } else {
         HashSet::new()
     };
+    let known_attributes = if domain_exists {
+        directory_sync::attributes(conn, d.domain_id, None)
+            .await?
+            .into_iter()
+            .map(|a| a.to_lowercase())
+            .collect()
+    } else {
+        HashSet::new()
+    };
     let mut unknown = Vec::new();
     let mut eligible = Vec::new();
     for (i, step) in d.steps.iter().enumerate() {
@@ -99,6 +108,7 @@ async fn facts(conn: &mut Conn, d: &TemplateDefinition) -> ServiceResult<Facts> 
         domain_exists,
         vault_exists,
         known_ous,
+        known_attributes,
         eligible_approvers: eligible,
         unknown_principals: unknown,
     })

@@ -96,6 +96,7 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::PUT, "/api/v1/domains/{domain}/user-sync", body(json!({"group_guids": []})),
                                                                            [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/domains/{domain}/calibration", None,             [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/domains/{domain}/attributes", None,              [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/vaults/{vault}/calibration", None,               [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/vaults/{vault}/sync", None,                     [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/engine-pools", None,                             [401, 403, 403, 403, 403, 401, 200]),

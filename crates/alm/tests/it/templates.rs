@@ -32,6 +32,19 @@ pub(crate) async fn synced_domain(s: &TestServer) -> (String, String) {
         .post_empty(&format!("/api/v1/domains/{id}/sync"))
         .await;
     assert_eq!(run["outcome"], "succeeded", "{run}");
+    // The full sync read the schema's attribute names too.
+    let (_, attributes) = s
+        .admin()
+        .get(&format!("/api/v1/domains/{id}/attributes?q=DEPART"))
+        .await;
+    assert!(
+        attributes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "department"),
+        "{attributes}"
+    );
     (id, accounts)
 }
 
@@ -296,6 +309,7 @@ on_both_backends! {
             (with(&["domain_id"], json!(uuid::Uuid::new_v4())), "domain_id"),
             (with(&["name_prefix"], json!("svc*")), "name_prefix"),
             (with(&["attributes", "0", "name"], json!("unicodePwd")), "attributes[0].name"),
+            (with(&["attributes", "0", "name"], json!("favouriteColour")), "attributes[0].name"),
             (with(&["account_type"], json!("gmsa")), "gmsa"),
             (with(&["lifecycle", "intervals"], json!(["0d"])), "definition.lifecycle.intervals[0]"),
             (with(&["lifecycle", "intervals"], json!(["3w"])), "definition.lifecycle.intervals[0]"),
