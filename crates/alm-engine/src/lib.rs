@@ -12,3 +12,12 @@ pub mod transport;
 
 pub use executor::Executor;
 pub use transport::{Transport, TransportError};
+
+/// This machine's host name (names the in-process engine and a remote engine by default).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

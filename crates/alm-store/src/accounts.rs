@@ -392,3 +392,32 @@ pub async fn set_secret_state(conn: &mut AnyConnection, id: Uuid, state: &str) -
         .await?;
     Ok(())
 }
+
+/// Whether `user` owns the account, directly or through one of `groups`.
+pub async fn is_owner(
+    conn: &mut AnyConnection,
+    account: Uuid,
+    user: UserId,
+    groups: &[GroupId],
+) -> StoreResult<bool> {
+    let group_clause = if groups.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " OR (owner_type = 'group' AND owner_id IN ({}))",
+            crate::in_list(3, groups.len())
+        )
+    };
+    let sql = format!(
+        "SELECT COUNT(*) FROM account_owners WHERE account_id = $1 \
+         AND ((owner_type = 'user' AND owner_id = $2){group_clause})"
+    );
+    let mut q = sqlx::query_scalar(&sql)
+        .bind(account.to_string())
+        .bind(user.to_string());
+    for g in groups {
+        q = q.bind(g.to_string());
+    }
+    let n: i64 = q.fetch_one(&mut *conn).await?;
+    Ok(n > 0)
+}

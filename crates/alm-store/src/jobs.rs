@@ -361,3 +361,24 @@ pub async fn release_engine(
     .await?;
     Ok(())
 }
+
+/// Whether a lease call has anything to write: a job this engine may take now, or a lease
+/// that ran out. Lets an idle long poll stay read-only (SQLite has one writer).
+pub async fn anything_due(
+    conn: &mut AnyConnection,
+    pool: Option<PoolId>,
+    engine: EngineId,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT id FROM jobs WHERE (status = 'leased' AND lease_expires_at < $1) \
+         OR (status = 'queued' AND pool_id = $2 AND not_before <= $1 AND (engine_id IS NULL OR engine_id = $3)) \
+         LIMIT 1) due",
+    )
+    .bind(to_db(now))
+    .bind(pool.map(|p| p.to_string()).unwrap_or_default())
+    .bind(engine.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}

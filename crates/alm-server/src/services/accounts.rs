@@ -13,21 +13,18 @@ pub struct AccountInfo {
     pub owners: Vec<Owner>,
 }
 
-async fn owned_by(
+/// Whether the capability reaches the account: `manage`, or an owner (directly or through a
+/// group).
+async fn reaches<P: alm_core::permissions::PermissionMarker>(
     conn: &mut Conn,
-    can: &Can<perm::AccountRead>,
-) -> ServiceResult<Option<Vec<Uuid>>> {
+    can: &Can<P>,
+    id: Uuid,
+) -> ServiceResult<bool> {
     if can.scope() == Scope::All {
-        return Ok(None);
+        return Ok(true);
     }
     let groups = users::group_ids(conn, can.actor()).await?;
-    Ok(Some(
-        accounts::list(conn, Some((can.actor(), &groups)))
-            .await?
-            .into_iter()
-            .map(|a| a.id)
-            .collect(),
-    ))
+    Ok(accounts::is_owner(conn, id, can.actor(), &groups).await?)
 }
 
 pub async fn list(db: &Db, can: &Can<perm::AccountRead>) -> ServiceResult<Vec<AccountInfo>> {
@@ -49,10 +46,8 @@ pub async fn list(db: &Db, can: &Can<perm::AccountRead>) -> ServiceResult<Vec<Ac
 
 pub async fn get(db: &Db, can: &Can<perm::AccountRead>, id: Uuid) -> ServiceResult<AccountInfo> {
     let mut conn = db.read().await?;
-    if let Some(mine) = owned_by(&mut conn, can).await? {
-        if !mine.contains(&id) {
-            return Err(ServiceError::NotFound { what: "account" });
-        }
+    if !reaches(&mut conn, can, id).await? {
+        return Err(ServiceError::NotFound { what: "account" });
     }
     let record = accounts::get(&mut conn, id)
         .await?
@@ -80,10 +75,9 @@ pub(crate) async fn refuse_orphans(conn: &mut Conn, owner: Owner, what: &str) ->
 /// Accounts without an enabled owner (within the caller's reach).
 pub async fn orphaned(db: &Db, can: &Can<perm::AccountRead>) -> ServiceResult<Vec<AccountInfo>> {
     let mut conn = db.read().await?;
-    let mine = owned_by(&mut conn, can).await?;
     let mut out = Vec::new();
     for record in accounts::orphaned(&mut conn, None).await? {
-        if mine.as_ref().is_some_and(|m| !m.contains(&record.id)) {
+        if !reaches(&mut conn, can, record.id).await? {
             continue;
         }
         let owners = accounts::owners(&mut conn, record.id).await?;
@@ -109,12 +103,8 @@ async fn changeable(
     let record = accounts::get(conn, id)
         .await?
         .ok_or(ServiceError::NotFound { what: "account" })?;
-    if can.scope() != Scope::All {
-        let groups = users::group_ids(conn, can.actor()).await?;
-        let mine = accounts::list(conn, Some((can.actor(), &groups))).await?;
-        if !mine.iter().any(|a| a.id == id) {
-            return Err(ServiceError::NotFound { what: "account" });
-        }
+    if !reaches(conn, can, id).await? {
+        return Err(ServiceError::NotFound { what: "account" });
     }
     let d = super::requests::definition(conn, record.template_id, record.template_version).await?;
     Ok((record, d.ownership))

@@ -414,7 +414,7 @@ pub async fn ensure_in_process_engine(
     clock: &dyn Clock,
     pool: PoolId,
 ) -> ServiceResult<EngineRecord> {
-    let host = hostname();
+    let host = alm_engine::host_name();
     let mut tx = db.begin_write().await?;
     let existing = engines::engines(&mut tx, false, None)
         .await?
@@ -452,14 +452,6 @@ pub async fn ensure_in_process_engine(
     };
     tx.commit().await?;
     Ok(engine)
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 // ---- administration ----

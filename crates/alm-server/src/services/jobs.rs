@@ -169,16 +169,24 @@ impl Queue {
 
     async fn lease_now(&self, engine: &EngineRecord, max: i64) -> ServiceResult<Vec<LeasedJob>> {
         let now = self.clock.now();
+        {
+            let mut conn = self.db.read().await?;
+            let Some(current) = engines::engine(&mut conn, engine.id).await? else {
+                // Removed while it waited: its credential is gone, and so is this request.
+                return Err(ServiceError::Unauthenticated(
+                    "the engine was removed".into(),
+                ));
+            };
+            let pool = current.pool_id.filter(|_| current.active);
+            if !jobs::anything_due(&mut conn, pool, engine.id, now).await? {
+                return Ok(Vec::new());
+            }
+        }
         let mut tx = self.db.begin_write().await?;
         let expired = jobs::expire_leases(&mut tx, now).await?;
-        // Only an active engine of a pool gets work.
-        let Some(current) = engines::engine(&mut tx, engine.id).await? else {
-            // Removed while it waited: its credential is gone, and so is this request.
-            return Err(ServiceError::Unauthenticated(
-                "the engine was removed".into(),
-            ));
-        };
-        let leased = match current.pool_id.filter(|_| current.active) {
+        // Only an active engine of a pool gets work (read again inside the transaction).
+        let current = engines::engine(&mut tx, engine.id).await?;
+        let leased = match current.and_then(|c| c.pool_id.filter(|_| c.active)) {
             Some(pool) => {
                 let until = now + self.lease;
                 jobs::lease(&mut tx, pool, engine.id, max, now, until).await?

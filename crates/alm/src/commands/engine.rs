@@ -44,14 +44,6 @@ pub struct EngineArgs {
     pub name: Option<String>,
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 pub async fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     let filter = std::env::var("ALM_LOG").unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
@@ -102,7 +94,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
                 anyhow::anyhow!("--server: required to register (the alm server's URL)")
             })?;
             let server = http::server_url(server).map_err(anyhow::Error::msg)?;
-            let host = hostname();
+            let host = alm_engine::host_name();
             let answer = http::register(
                 &server,
                 ca_pem.as_deref(),
