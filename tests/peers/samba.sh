@@ -247,6 +247,15 @@ samba_start() {
     cat "$dir/provision.log" >&2
     return 1
   fi
+  # The default minimum password age (one day) would stop an account changing its own
+  # password right after it was made; the tests of "cannot change password" need the
+  # directory's access check, not its age rule, to be what answers.
+  if ! samba-tool domain passwordsettings set --min-pwd-age=0 -s "$dir/etc/smb.conf" \
+    >>"$dir/provision.log" 2>&1; then
+    echo "samba_start: setting the minimum password age failed; $dir/provision.log:" >&2
+    cat "$dir/provision.log" >&2
+    return 1
+  fi
   echo "samba_start: provisioned $SAMBA_REALM in $(_samba_since "$t0")" >&2
 
   # setsid gives samba its own session, so samba_stop can find every worker

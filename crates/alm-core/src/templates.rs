@@ -221,10 +221,29 @@ pub struct GmsaSettings {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub password_reader_groups: Vec<GroupId>,
     pub encryption: KerberosEncryption,
-    /// Unique across requests.
+    /// Unique across requests: `{name}` stands for the account's name (`HTTP/{name}.corp.example.com`),
+    /// so one template serves many accounts without two claiming the same SPN.
     #[serde(default)]
     pub service_principal_names: Vec<String>,
+    /// `{name}` may stand for the account's name here too.
     pub dns_host_name: String,
+}
+
+/// What `{name}` stands for in gMSA settings.
+pub const ACCOUNT_NAME_PLACEHOLDER: &str = "{name}";
+
+impl GmsaSettings {
+    /// The DNS host name and SPNs of the account `name` (placeholders filled in).
+    pub fn for_account(&self, name: &str) -> (String, Vec<String>) {
+        let fill = |s: &str| s.replace(ACCOUNT_NAME_PLACEHOLDER, name);
+        (
+            fill(&self.dns_host_name),
+            self.service_principal_names
+                .iter()
+                .map(|s| fill(s))
+                .collect(),
+        )
+    }
 }
 
 /// Everything a template version says (the name lives on the template).
@@ -556,7 +575,9 @@ impl TemplateDefinition {
                 "gMSA settings apply to gmsa templates only".into(),
             ),
             (Some(g), AccountType::Gmsa) => {
-                if !dns_name_ok(&g.dns_host_name) {
+                // Checked with a sample name in place of `{name}`.
+                let (host, expanded) = g.for_account("account");
+                if !dns_name_ok(&host) {
                     push(
                         "gmsa.dns_host_name".into(),
                         "format",
@@ -564,7 +585,7 @@ impl TemplateDefinition {
                     );
                 }
                 let mut spns = HashSet::new();
-                for (i, spn) in g.service_principal_names.iter().enumerate() {
+                for (i, spn) in expanded.iter().enumerate() {
                     if !spn_ok(spn) {
                         push(
                             format!("gmsa.service_principal_names[{i}]"),
@@ -995,6 +1016,20 @@ mod tests {
                 "gmsa.service_principal_names[1]",
                 "gmsa.password_reader_groups"
             ]
+        );
+        let g = GmsaSettings {
+            password_reader_users: vec![],
+            password_reader_groups: vec![],
+            encryption: KerberosEncryption::Aes256,
+            service_principal_names: vec!["HTTP/{name}.corp.example.test".into()],
+            dns_host_name: "{name}.corp.example.test".into(),
+        };
+        assert_eq!(
+            g.for_account("gweb"),
+            (
+                "gweb.corp.example.test".to_owned(),
+                vec!["HTTP/gweb.corp.example.test".to_owned()]
+            )
         );
     }
 

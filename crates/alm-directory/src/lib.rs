@@ -10,6 +10,7 @@ pub mod config;
 pub mod entry;
 pub mod error;
 pub mod password;
+pub mod password_change_acl;
 pub mod security_descriptor;
 pub mod uac;
 
@@ -44,6 +45,9 @@ pub trait Directory: Send + Sync {
     async fn create_gmsa(&self, gmsa: &NewGmsa) -> DirectoryResult<DirectoryEntry>;
     /// Sets a new password on an account.
     async fn set_password(&self, dn: &str, password: &Secret) -> DirectoryResult<()>;
+    /// Denies the account the right to change its own password (deny ACEs for Everyone and
+    /// SELF); true when the DACL changed, false when the ACEs were there already.
+    async fn deny_password_change(&self, dn: &str) -> DirectoryResult<bool>;
     /// Enables or disables the account (userAccountControl ACCOUNTDISABLE).
     async fn set_enabled(&self, dn: &str, enabled: bool) -> DirectoryResult<()>;
     /// Writes `accountExpires` exactly (SPEC §4.3).

@@ -131,6 +131,31 @@ pub fn gmsa_membership(readers: &[Sid]) -> Vec<u8> {
     sd
 }
 
+/// The SIDs that ACCESS_ALLOWED ACEs of a self-relative descriptor's DACL name, in order
+/// (who may retrieve a gMSA's password); `None` when the bytes are not such a descriptor.
+pub fn allowed_sids(sd: &[u8]) -> Option<Vec<Sid>> {
+    let u16_at = |at: usize| sd.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let dacl = u32::from_le_bytes(sd.get(16..20)?.try_into().ok()?) as usize;
+    if dacl == 0 {
+        return Some(vec![]);
+    }
+    let count = u16_at(dacl + 4)? as usize;
+    let mut at = dacl + 8;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let kind = *sd.get(at)?;
+        let size = u16_at(at + 2)? as usize;
+        if size < 8 {
+            return None;
+        }
+        if kind == 0x00 {
+            out.push(Sid::from_bytes(sd.get(at + 8..at + size)?).ok()?);
+        }
+        at += size;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +196,7 @@ mod tests {
             0x000f_01ff
         );
         assert_eq!(Sid::from_bytes(&ace[8..]).unwrap(), reader);
+        assert_eq!(allowed_sids(&sd), Some(vec![reader]));
+        assert_eq!(allowed_sids(&sd[..30]), None);
     }
 }

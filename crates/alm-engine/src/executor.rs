@@ -102,7 +102,7 @@ impl Executor {
                     },
                 }
             }
-            Task::ProvisionUser(p) => match crate::provision::run(
+            Task::Provision(p) => match crate::provision::run(
                 self,
                 &p.domain,
                 &p.account,

@@ -156,6 +156,27 @@ pub struct AccountSpec {
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
     pub password_rules: PasswordRules,
+    /// Deny the account the right to change its own password (SPEC §3): deny ACEs for
+    /// Everyone and SELF on the "Change Password" right, as Active Directory Users and
+    /// Computers writes them (the `PASSWD_CANT_CHANGE` flag alone is ignored by the directory).
+    #[serde(default)]
+    pub cannot_change_password: bool,
+    /// Set for a group managed service account: the object to make instead of a user.
+    #[serde(default)]
+    pub gmsa: Option<GmsaSpec>,
+}
+
+/// A gMSA's parameters (SPEC §2.4), with the password readers already resolved to SIDs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GmsaSpec {
+    pub dns_host_name: String,
+    pub service_principal_names: Vec<String>,
+    pub encryption: alm_core::templates::KerberosEncryption,
+    /// `S-1-5-21-…` of the principals that may retrieve the managed password.
+    pub password_readers: Vec<String>,
+    /// Days between password changes.
+    pub password_interval_days: u32,
 }
 
 /// Where the credential goes.
@@ -199,9 +220,10 @@ pub enum Task {
     },
     /// Calibration: authenticate to the vault and say whether it worked.
     VaultCheck { vault: VaultConnection },
-    /// Create (or find, on a retry) the account, set its password and store the credential:
-    /// in `vault`, or, with no vault, hand the password back for alm's built-in vault.
-    ProvisionUser(Box<ProvisionTask>),
+    /// Create (or find, on a retry) the account; for an `ad-user`, set its password and store
+    /// the credential: in `vault`, or, with no vault, hand the password back for alm's built-in
+    /// vault. A gMSA has no password to store (the directory manages it).
+    Provision(Box<ProvisionTask>),
     /// Vault sync: which of these secret ids the vault no longer has.
     VaultSync {
         vault: VaultConnection,
@@ -226,7 +248,7 @@ impl Task {
             Task::DomainCheck { .. } => "domain-check",
             Task::DomainSync { .. } => "domain-sync",
             Task::VaultCheck { .. } => "vault-check",
-            Task::ProvisionUser(_) => "provision",
+            Task::Provision(_) => "provision",
             Task::VaultSync { .. } => "vault-sync",
         }
     }

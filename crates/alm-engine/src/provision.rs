@@ -10,17 +10,21 @@
 //! 3. With the built-in vault (no vault here) the password goes back to the server, which
 //!    seals it in the same transaction that records the account; a retry sets a new one.
 //!
+//! "Cannot change password" (deny ACEs) is applied after the add and again on every retry:
+//! applying it twice changes nothing, so a crash between the add and the ACL write is mended.
+//! A gMSA is looked up (`name$`) and created the same way; it has no password to store.
+//!
 //! A failure anywhere leaves either nothing, or an account the next attempt completes.
 
 use crate::executor::{directory_problem, vault_problem};
 use crate::protocol::{
-    AccountSpec, DomainConnection, Problem, ProvisionedAccount, SecretSpec, VaultConnection,
-    WireSecret,
+    AccountSpec, DomainConnection, GmsaSpec, Problem, ProvisionedAccount, SecretSpec,
+    VaultConnection, WireSecret,
 };
 use alm_core::filetime::AccountExpires;
 use alm_core::Secret;
 use alm_directory::password::PasswordPolicy;
-use alm_directory::{Directory, Lookup, NewUser};
+use alm_directory::{Directory, KerberosEncryption, Lookup, NewGmsa, NewUser};
 use alm_vault::{Vault, VaultSecret};
 
 fn policy(spec: &AccountSpec) -> PasswordPolicy {
@@ -73,6 +77,12 @@ pub async fn provision_user(
             (entry, true, Some(password))
         }
     };
+    if spec.cannot_change_password {
+        directory
+            .deny_password_change(&entry.dn)
+            .await
+            .map_err(|e| directory_problem(&e))?;
+    }
     // An external vault that already has the secret: an earlier attempt finished.
     if let (Some(v), false) = (vault, created) {
         if let Some(found) = v
@@ -138,6 +148,67 @@ pub async fn provision_user(
     })
 }
 
+fn encryption(e: alm_core::templates::KerberosEncryption) -> KerberosEncryption {
+    use alm_core::templates::KerberosEncryption as T;
+    match e {
+        T::None => KerberosEncryption::None,
+        T::Des => KerberosEncryption::Des,
+        T::Rc4 => KerberosEncryption::Rc4,
+        T::Aes128 => KerberosEncryption::Aes128,
+        T::Aes256 => KerberosEncryption::Aes256,
+    }
+}
+
+/// Creates the gMSA unless an earlier attempt did (looked up by `name$`).
+pub async fn provision_gmsa(
+    directory: &dyn Directory,
+    spec: &AccountSpec,
+    gmsa: &GmsaSpec,
+) -> Result<ProvisionedAccount, Problem> {
+    let sam = format!("{}$", spec.sam_account_name);
+    let existing = directory
+        .find(&Lookup::SamAccountName(sam))
+        .await
+        .map_err(|e| directory_problem(&e))?;
+    let (entry, created) = match existing {
+        Some(entry) => (entry, false),
+        None => {
+            let readers = gmsa
+                .password_readers
+                .iter()
+                .map(|s| {
+                    s.parse().map_err(|e| Problem {
+                        problem: "configuration".into(),
+                        message: format!("password reader {s}: {e}"),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let entry = directory
+                .create_gmsa(&NewGmsa {
+                    parent_dn: spec.ou.clone(),
+                    name: spec.sam_account_name.clone(),
+                    dns_host_name: gmsa.dns_host_name.clone(),
+                    service_principal_names: gmsa.service_principal_names.clone(),
+                    encryption: encryption(gmsa.encryption),
+                    password_readers: readers,
+                    password_interval_days: gmsa.password_interval_days,
+                    description: Some(spec.description.clone()).filter(|d| !d.is_empty()),
+                })
+                .await
+                .map_err(|e| directory_problem(&e))?;
+            (entry, true)
+        }
+    };
+    Ok(ProvisionedAccount {
+        dn: entry.dn,
+        guid: entry.guid.to_string(),
+        sid: entry.sid.map(|s| s.to_string()),
+        created,
+        secret_ref: None,
+        password: None,
+    })
+}
+
 /// The connection-level wrapper the executor calls.
 pub async fn run(
     executor: &crate::executor::Executor,
@@ -151,5 +222,8 @@ pub async fn run(
         Some(v) => Some(executor.open_vault(v).map_err(|e| vault_problem(&e))?),
         None => None,
     };
-    provision_user(&directory, vault.as_deref(), account, secret).await
+    match &account.gmsa {
+        Some(gmsa) => provision_gmsa(&directory, account, gmsa).await,
+        None => provision_user(&directory, vault.as_deref(), account, secret).await,
+    }
 }

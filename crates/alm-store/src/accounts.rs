@@ -373,8 +373,9 @@ pub async fn reconcile_directory(
 
 /// The live accounts whose secret is in `vault`.
 pub async fn in_vault(conn: &mut AnyConnection, vault: VaultId) -> StoreResult<Vec<AccountRecord>> {
+    // A gMSA has no secret (the directory manages its password): its reference is empty.
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM managed_accounts WHERE vault_id = $1 AND status <> 'deleted' ORDER BY name_key, id"
+        "SELECT {COLUMNS} FROM managed_accounts WHERE vault_id = $1 AND status <> 'deleted' AND secret_ref <> '' ORDER BY name_key, id"
     ))
     .bind(vault.to_string())
     .fetch_all(&mut *conn)

@@ -390,3 +390,21 @@ pub async fn attributes(
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// The synced directory account of an alm user in this domain (user sync links them), as its
+/// details JSON; `None` when the user has no account there.
+pub async fn linked_account_details(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    user: alm_core::UserId,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT o.details FROM users u JOIN directory_objects o \
+         ON o.domain_id = u.directory_domain AND o.guid = u.directory_guid \
+         WHERE u.id = $1 AND u.directory_domain = $2",
+    )
+    .bind(user.to_string())
+    .bind(domain.to_string())
+    .fetch_optional(&mut *conn)
+    .await?)
+}

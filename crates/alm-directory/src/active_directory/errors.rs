@@ -24,6 +24,11 @@ pub fn from_result(result: &LdapResult, dn: &str) -> DirectoryError {
         rc::NO_SUCH_OBJECT => DirectoryError::NoSuchObject { dn: dn.to_owned() },
         rc::INSUFFICIENT_ACCESS_RIGHTS => DirectoryError::InsufficientRights { detail },
         rc::ENTRY_ALREADY_EXISTS => DirectoryError::AlreadyExists { detail },
+        // Samba's access-control module refuses a password change the DACL denies with a
+        // constraint violation ("error in module acl"): it is a missing right, not a rule.
+        rc::CONSTRAINT_VIOLATION if detail.contains("module acl") => {
+            DirectoryError::InsufficientRights { detail }
+        }
         rc::CONSTRAINT_VIOLATION | rc::UNWILLING_TO_PERFORM if is_password_policy(&detail) => {
             DirectoryError::PasswordPolicy { detail }
         }
@@ -147,6 +152,14 @@ mod tests {
         assert!(matches!(
             from_result(&dup, "cn=x"),
             DirectoryError::AlreadyExists { .. }
+        ));
+        let acl = result(
+            19,
+            "error in module acl: Constraint violation during LDB_MODIFY (19)",
+        );
+        assert!(matches!(
+            from_result(&acl, "CN=x"),
+            DirectoryError::InsufficientRights { .. }
         ));
         let spn = result(19, "0000202F: samldb: spn[HTTP/gm1] would cause a conflict");
         assert!(matches!(

@@ -125,6 +125,10 @@ impl Directory for ActiveDirectory {
         self.add_user(user).await
     }
 
+    async fn deny_password_change(&self, dn: &str) -> DirectoryResult<bool> {
+        self.deny_own_password_change(dn).await
+    }
+
     async fn create_gmsa(&self, gmsa: &NewGmsa) -> DirectoryResult<DirectoryEntry> {
         self.add_gmsa(gmsa).await
     }

@@ -51,7 +51,7 @@ pub const ACCOUNT_FILTER: &str = "(|(&(objectCategory=person)(objectClass=user))
 
 /// An attribute's raw bytes, wherever ldap3 put it: binary values that happen to be valid
 /// UTF-8 (an objectGUID can be) land among the text attributes.
-fn raw_bytes(entry: &SearchEntry, name: &str) -> Option<Vec<u8>> {
+pub(crate) fn raw_bytes(entry: &SearchEntry, name: &str) -> Option<Vec<u8>> {
     if let Some((_, v)) = entry
         .bin_attrs
         .iter()
@@ -212,6 +212,23 @@ impl ActiveDirectory {
             Err(ldap3::LdapError::LdapResult { result }) if result.rc == 32 => Ok(None),
             Err(e) => Err(from_ldap(e, &self.url, dn)),
         }
+    }
+
+    /// Who may retrieve a gMSA's password: the SIDs its `msDS-GroupMSAMembership` allows.
+    pub async fn gmsa_password_readers(
+        &self,
+        dn: &str,
+    ) -> DirectoryResult<Vec<crate::security_descriptor::Sid>> {
+        let entry = self
+            .read_entry(dn, &["msDS-GroupMSAMembership"])
+            .await?
+            .ok_or_else(|| DirectoryError::NoSuchObject { dn: dn.to_owned() })?;
+        let Some(sd) = raw_bytes(&entry, "msDS-GroupMSAMembership") else {
+            return Ok(vec![]);
+        };
+        crate::security_descriptor::allowed_sids(&sd).ok_or_else(|| {
+            DirectoryError::Other(format!("{dn}: unreadable msDS-GroupMSAMembership"))
+        })
     }
 
     pub(crate) async fn group_entry(&self, entry: &SearchEntry) -> DirectoryResult<GroupEntry> {

@@ -5,10 +5,14 @@ use super::read::{account, ACCOUNT_ATTRIBUTES};
 use super::ActiveDirectory;
 use crate::entry::{DirectoryEntry, NewGmsa, NewUser};
 use crate::error::{DirectoryError, DirectoryResult};
+use crate::password_change_acl::{
+    with_password_change_denied, SD_FLAGS_CONTROL_OID, SD_FLAGS_DACL_ONLY,
+};
 use crate::security_descriptor::gmsa_membership;
 use crate::{uac, Lookup};
 use alm_core::filetime::AccountExpires;
 use alm_core::Secret;
+use ldap3::controls::RawControl;
 use ldap3::{dn_escape, ldap_escape, Mod};
 use std::collections::HashSet;
 
@@ -204,6 +208,79 @@ impl ActiveDirectory {
         }
         self.add(&dn, attrs).await?;
         Ok(dn)
+    }
+
+    /// Reads the DACL (SD-flags control: the DACL only, so owner, group and SACL are neither
+    /// needed nor touched), adds the deny ACEs when missing and writes it back.
+    pub(crate) async fn deny_own_password_change(&self, dn: &str) -> DirectoryResult<bool> {
+        let control = || RawControl {
+            ctype: SD_FLAGS_CONTROL_OID.to_owned(),
+            crit: true,
+            val: Some(SD_FLAGS_DACL_ONLY.to_vec()),
+        };
+        let mut ldap = self.handle().await?;
+        let result = ldap
+            .with_controls(vec![control()])
+            .search(
+                dn,
+                ldap3::Scope::Base,
+                "(objectClass=*)",
+                vec!["nTSecurityDescriptor"],
+            )
+            .await
+            .map_err(|e| self.fail(e, dn))?;
+        let (entries, _) = result
+            .success()
+            .map_err(|e| super::errors::from_ldap(e, &self.url, dn))?;
+        let entry = entries
+            .into_iter()
+            .next()
+            .map(ldap3::SearchEntry::construct)
+            .ok_or_else(|| DirectoryError::NoSuchObject { dn: dn.to_owned() })?;
+        let current = super::read::raw_bytes(&entry, "nTSecurityDescriptor").ok_or_else(|| {
+            DirectoryError::Other(format!(
+                "{dn}: the security descriptor is not readable (the bind identity needs READ_CONTROL)"
+            ))
+        })?;
+        let Some(updated) = with_password_change_denied(&current)
+            .map_err(|e| DirectoryError::Other(format!("{dn}: {e}")))?
+        else {
+            return Ok(false);
+        };
+        let value: HashSet<Vec<u8>> = [updated].into_iter().collect();
+        let result = ldap
+            .with_controls(vec![control()])
+            .modify(
+                dn,
+                vec![Mod::Replace(b"nTSecurityDescriptor".to_vec(), value)],
+            )
+            .await
+            .map_err(|e| self.fail(e, dn))?;
+        if result.rc != 0 {
+            return Err(super::errors::from_result(&result, dn));
+        }
+        Ok(true)
+    }
+
+    /// The bound account changes its own password, as a person at a keyboard would (delete the
+    /// old value, add the new one, in one modify); with a reset (`replace`) an administrator
+    /// sets it instead. Used to prove "cannot change password" against the directory itself.
+    pub async fn change_own_password(
+        &self,
+        dn: &str,
+        old: &Secret,
+        new: &Secret,
+    ) -> DirectoryResult<()> {
+        let old: HashSet<Vec<u8>> = [unicode_pwd(old)].into_iter().collect();
+        let new: HashSet<Vec<u8>> = [unicode_pwd(new)].into_iter().collect();
+        self.modify(
+            dn,
+            vec![
+                Mod::Delete(b"unicodePwd".to_vec(), old),
+                Mod::Add(b"unicodePwd".to_vec(), new),
+            ],
+        )
+        .await
     }
 
     pub(crate) async fn replace_password(

@@ -211,6 +211,12 @@ impl Queue {
                     lease_expires_at: job.lease_expires_at.unwrap_or(now),
                     task,
                 }),
+                Err(why) if job.kind == KIND_PROVISION => {
+                    // What provisioning needs may come right (a gMSA reader synced later):
+                    // retried with back-off, and the request shows the reason meanwhile.
+                    self.failed(&job, job.lease_id.as_deref().unwrap_or_default(), &why)
+                        .await?;
+                }
                 Err(why) => {
                     // The subject is gone or unreadable: the job can never run.
                     let mut tx = self.db.begin_write().await?;

@@ -14,13 +14,14 @@ use alm_core::filetime::eol_instant;
 use alm_core::requests::RequestState;
 use alm_core::templates::{AccountType, EolAction};
 use alm_engine::protocol::{
-    AccountSpec, PasswordRules, Problem, ProvisionTask, ProvisionedAccount, SecretSpec, Task,
+    AccountSpec, GmsaSpec, PasswordRules, Problem, ProvisionTask, ProvisionedAccount, SecretSpec,
+    Task,
 };
 use alm_store::accounts::{self, AccountRecord, Owner};
 use alm_store::crypto::MasterKey;
 use alm_store::jobs::{self, JobRecord, SUCCEEDED};
 use alm_store::requests::{self as store, RequestRecord};
-use alm_store::{domains, vaults, Conn, WriteTx};
+use alm_store::{directory_sync, domains, groups, vaults, Conn, WriteTx};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -98,9 +99,6 @@ pub(crate) async fn task(
     let d = definition(conn, r.template_id, r.template_version)
         .await
         .map_err(err)?;
-    if d.account_type != AccountType::AdUser {
-        return Err("only ad-user accounts are provisioned by this version of alm".into());
-    }
     let details = details_of(&r).map_err(err)?;
     let domain = domains::get(conn, r.domain_id)
         .await
@@ -135,7 +133,21 @@ pub(crate) async fn task(
     } else {
         Some(super::vaults::connection(&vault, key).map_err(err)?)
     };
-    Ok(Task::ProvisionUser(Box::new(ProvisionTask {
+    let gmsa = match (&d.gmsa, d.account_type) {
+        (Some(g), AccountType::Gmsa) => {
+            let (dns_host_name, service_principal_names) = g.for_account(&r.account_name);
+            Some(GmsaSpec {
+                dns_host_name,
+                service_principal_names,
+                encryption: g.encryption,
+                password_readers: reader_sids(conn, r.domain_id, g).await?,
+                password_interval_days: GMSA_PASSWORD_INTERVAL_DAYS,
+            })
+        }
+        (None, AccountType::Gmsa) => return Err("the gmsa template has no gMSA settings".into()),
+        _ => None,
+    };
+    Ok(Task::Provision(Box::new(ProvisionTask {
         domain: connection,
         account: AccountSpec {
             sam_account_name: r.account_name.clone(),
@@ -151,6 +163,8 @@ pub(crate) async fn task(
                 digits: rules.digits,
                 symbols: rules.symbols,
             },
+            cannot_change_password: d.cannot_change_password && gmsa.is_none(),
+            gmsa,
         },
         vault: vault_connection,
         secret: SecretSpec {
@@ -160,6 +174,56 @@ pub(crate) async fn task(
             notes: format!("Managed by alm (request {})", r.id),
         },
     })))
+}
+
+/// Active Directory's default for `msDS-ManagedPasswordInterval` (the template has no field
+/// for it, SPEC §2.4).
+const GMSA_PASSWORD_INTERVAL_DAYS: u32 = 30;
+
+/// The SIDs of the principals that may retrieve a gMSA's password. Template readers are alm
+/// users and groups (SPEC §2.4; alm groups are not directory groups, §2.2), so each becomes
+/// the directory account user sync linked it to in this domain: a reader user must have one;
+/// members of reader groups without one are passed over. Resolved when the job is leased, so
+/// group membership counts as it is at provisioning.
+async fn reader_sids(
+    conn: &mut Conn,
+    domain: alm_core::DomainId,
+    g: &alm_core::templates::GmsaSettings,
+) -> Result<Vec<String>, String> {
+    let sid_of = |details: Option<String>| {
+        details
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            .and_then(|v| v["sid"].as_str().map(str::to_owned))
+    };
+    let mut sids = Vec::new();
+    for user in &g.password_reader_users {
+        let details = directory_sync::linked_account_details(conn, domain, *user)
+            .await
+            .map_err(|e| e.to_string())?;
+        let sid = sid_of(details).ok_or_else(|| {
+            format!("gMSA password reader (user {user}) has no synced account in the domain: add them to the domain's user sync")
+        })?;
+        sids.push(sid);
+    }
+    for group in &g.password_reader_groups {
+        for member in groups::enabled_member_ids(conn, *group)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let details = directory_sync::linked_account_details(conn, domain, member)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(sid) = sid_of(details) {
+                sids.push(sid);
+            }
+        }
+    }
+    sids.sort();
+    sids.dedup();
+    if sids.is_empty() {
+        return Err("none of the gMSA's password readers has a synced account in the domain: add them to the domain's user sync".into());
+    }
+    Ok(sids)
 }
 
 /// Marks the request as being provisioned when an engine takes the job.
@@ -283,12 +347,15 @@ pub(crate) async fn complete(
             .await?;
             format!("{}/{}", details.folder, r.account_name)
         }
+        // A gMSA's password is the directory's own: there is nothing to store.
+        (None, None) if d.account_type == AccountType::Gmsa => String::new(),
         (None, None) => {
             return Err(ServiceError::NotAllowed(
                 "the engine reported no secret for the account".into(),
             ))
         }
     };
+    let gmsa = d.account_type == AccountType::Gmsa;
     let (start, eol) = lifecycle(job.leased_at.unwrap_or(now), details.interval);
     let account = AccountRecord {
         id: account_id,
@@ -296,7 +363,7 @@ pub(crate) async fn complete(
         name: r.account_name.clone(),
         dn: made.dn.clone(),
         guid: made.guid.clone(),
-        account_type: "ad-user".into(),
+        account_type: if gmsa { "gmsa" } else { "ad-user" }.into(),
         description: details.description.clone(),
         status: "active".into(),
         template_id: r.template_id,
@@ -312,7 +379,8 @@ pub(crate) async fn complete(
         vault_id: d.vault_id,
         secret_ref,
         directory_state: "present".into(),
-        secret_state: "present".into(),
+        // `none`: nothing in a vault to look for (vault sync passes it over).
+        secret_state: if gmsa { "none" } else { "present" }.into(),
         created_at: now,
         updated_at: now,
     };

@@ -424,3 +424,45 @@ async fn a_thousand_generated_passwords_are_accepted_by_the_directory() {
             .expect("14 characters, no symbols");
     }
 }
+
+#[tokio::test]
+async fn cannot_change_password_is_enforced_by_the_directory() {
+    let ad = ad::connect();
+    let ou = ad::test_ou(&ad, "ccp").await;
+    let policy = PasswordPolicy::default();
+    let mut made = Vec::new();
+    for prefix in ["free", "held"] {
+        let name = sam(prefix);
+        let user = new_user(&ou, &name);
+        let entry = ad.create_user(&user).await.unwrap();
+        made.push((entry.dn, user.user_principal_name, user.password));
+    }
+    // Twice: the second time finds the ACEs and changes nothing.
+    assert!(ad.deny_password_change(&made[1].0).await.unwrap());
+    assert!(!ad.deny_password_change(&made[1].0).await.unwrap());
+
+    for (i, (dn, upn, password)) in made.iter().enumerate() {
+        let mut config = ad::config();
+        config.bind_identity = upn.clone();
+        config.bind_password = password.clone();
+        let as_itself = ActiveDirectory::new(config).unwrap();
+        let new = policy.generate("x", "");
+        let changed = as_itself.change_own_password(dn, password, &new).await;
+        if i == 0 {
+            changed.expect("an account without the deny ACEs changes its own password");
+            bind_as(upn, &new).await.expect("the new password binds");
+        } else {
+            let e = changed.expect_err("the deny ACEs stop the account changing its password");
+            assert!(
+                matches!(e, DirectoryError::InsufficientRights { .. }),
+                "{e:?}"
+            );
+            bind_as(upn, password)
+                .await
+                .expect("the old password still binds");
+            // An administrator's reset still works (alm rotates passwords this way).
+            ad.set_password(dn, &new).await.unwrap();
+            bind_as(upn, &new).await.unwrap();
+        }
+    }
+}

@@ -124,11 +124,25 @@ async fn check_in_directory(w: &World, name: &str, password: &str) {
     let mut config: DirectoryConfig = ad::config();
     config.bind_identity = format!("{name}@corp.example.test");
     config.bind_password = alm_core::Secret::new(password);
-    ActiveDirectory::new(config)
-        .unwrap()
+    let as_itself = ActiveDirectory::new(config).unwrap();
+    as_itself
         .check()
         .await
         .expect("the stored password binds as the new account");
+    // The template says "cannot change password": the directory refuses the account's own
+    // change (the test DC has no minimum password age, so only the DACL can refuse it).
+    let e = as_itself
+        .change_own_password(
+            &entry.dn,
+            &alm_core::Secret::new(password),
+            &alm_directory::password::PasswordPolicy::default().generate("x", ""),
+        )
+        .await
+        .expect_err("the account cannot change its own password");
+    assert!(
+        matches!(e, alm_directory::DirectoryError::InsufficientRights { .. }),
+        "{e:?}"
+    );
 }
 
 async fn account_of(s: &TestServer, w: &World, request: &str) -> Value {
@@ -436,6 +450,162 @@ on_both_backends! {
         let (_, audit) = admin.get(&format!("/api/v1/audit?object_type=account&object_id={acc}&sort=seq")).await;
         let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["account.created", "account.owner-added", "account.owner-added", "account.owner-removed"]);
+        s.stop().await;
+    }
+}
+
+/// An alm user linked by user sync to a new directory account under `parent`; returns
+/// (alm user id, the account's SID).
+async fn synced_reader(s: &TestServer, w: &World, parent: &str, tag: &str) -> (String, String) {
+    let admin = s.admin();
+    let dir = ad::connect();
+    let reader = dir
+        .create_user(&alm_directory::NewUser {
+            parent_dn: parent.to_owned(),
+            sam_account_name: format!("rd{tag}"),
+            user_principal_name: format!("rd{tag}@corp.example.test"),
+            description: None,
+            attributes: vec![
+                ("mail".into(), vec![format!("reader.{tag}@example.test")]),
+                ("displayName".into(), vec![format!("Reader {tag}")]),
+            ],
+            password: alm_directory::password::PasswordPolicy::default().generate("r", ""),
+            enabled: true,
+            account_expires: alm_core::filetime::AccountExpires::Never,
+        })
+        .await
+        .unwrap();
+    dir.create_group(
+        &format!("readers{tag}"),
+        parent,
+        std::slice::from_ref(&reader.dn),
+    )
+    .await
+    .unwrap();
+    admin
+        .post_empty(&format!("/api/v1/domains/{}/sync", w.domain))
+        .await;
+    let (_, groups) = admin
+        .get(&format!(
+            "/api/v1/domains/{}/objects?kind=group&q=readers{tag}",
+            w.domain
+        ))
+        .await;
+    let guid = groups["items"][0]["guid"].as_str().unwrap().to_owned();
+    let (st, c) = admin
+        .put(
+            &format!("/api/v1/domains/{}/user-sync", w.domain),
+            json!({"group_guids": [guid], "max_disable_percent": 100}),
+        )
+        .await;
+    assert_eq!(st, 200, "{c}");
+    s.clock.advance(time::Duration::minutes(1));
+    let (_, run) = admin
+        .post_empty(&format!("/api/v1/domains/{}/sync", w.domain))
+        .await;
+    assert_eq!(run["users_created"], 1, "{run}");
+    let (_, users) = admin.get(&format!("/api/v1/users?q=reader.{tag}")).await;
+    let id = users["items"][0]["id"].as_str().unwrap().to_owned();
+    (id, reader.sid.expect("objectSid").to_string())
+}
+
+on_both_backends! {
+    async fn a_gmsa_request_becomes_a_gmsa_whose_password_readers_are_the_readers_directory_accounts(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let w = world(&s).await;
+        let admin = s.admin();
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned();
+        let parent = w.ou.split_once(',').unwrap().1.to_owned();
+        let (reader, reader_sid) = synced_reader(&s, &w, &parent, &tag).await;
+        // A reader group whose other member (the requester) has no directory account: passed over.
+        let readers = crate::templates::group_with(&admin, &format!("gMSA readers {tag}"), &[&reader, &w.requester_id]).await;
+
+        let mut d = definition(&w);
+        d["account_type"] = json!("gmsa");
+        d["eol_action"] = json!("disable");
+        d["name_prefix"] = json!("g");
+        d["name_regex"] = json!(null);
+        d["attributes"] = json!([]);
+        d["cannot_change_password"] = json!(false);
+        d["gmsa"] = json!({"password_reader_users": [reader], "password_reader_groups": [readers],
+                           "encryption": "aes256", "service_principal_names": ["HTTP/{name}.corp.example.test"],
+                           "dns_host_name": "{name}.corp.example.test"});
+        let (st, t) = admin.post("/api/v1/templates", json!({"name": format!("gMSA {tag}"), "definition": d})).await;
+        assert_eq!(st, 201, "{t}");
+        let template = t["id"].as_str().unwrap().to_owned();
+        assert_eq!(admin.post_empty(&format!("/api/v1/templates/{template}/publish")).await.0, 200);
+        let (st, r) = w.requester.post("/api/v1/requests", json!({"template_id": template, "account_name": tag, "interval": "90d",
+            "justification": "gMSA end to end", "description": "gMSA by the tests", "terms_accepted": true})).await;
+        assert_eq!(st, 201, "{r}");
+        let id = r["id"].as_str().unwrap().to_owned();
+        let name = format!("g{tag}");
+        assert_eq!(r["account_name"], name.as_str());
+        assert_eq!(w.requester.post_empty(&format!("/api/v1/requests/{id}/submit")).await.0, 200);
+        for api in [&w.approver_apis[0], &w.approver_apis[1], &w.final_api] {
+            let (st, r) = api.post(&format!("/api/v1/approvals/{id}/approve"), json!({})).await;
+            assert_eq!(st, 200, "{r}");
+        }
+        provisioned(&w, &id).await;
+
+        let dir = ad::connect();
+        let gmsa = dir.find(&Lookup::SamAccountName(format!("{name}$"))).await.unwrap().expect("the gMSA exists in AD");
+        assert_eq!(gmsa.kind, alm_directory::EntryKind::Gmsa);
+        assert_eq!(gmsa.dn, format!("CN={name},{}", w.ou));
+        assert_eq!(gmsa.first("dNSHostName"), Some(format!("{name}.corp.example.test").as_str()));
+        assert_eq!(gmsa.attributes["serviceprincipalname"], vec![format!("HTTP/{name}.corp.example.test")]);
+        assert_eq!(gmsa.first("msDS-SupportedEncryptionTypes"), Some("16"), "AES256 only");
+        assert_eq!(gmsa.first("msDS-ManagedPasswordInterval"), Some("30"));
+        assert_eq!(gmsa.description.as_deref(), Some("gMSA by the tests"));
+        let allowed: Vec<String> = dir.gmsa_password_readers(&gmsa.dn).await.unwrap().iter().map(ToString::to_string).collect();
+        assert_eq!(allowed, vec![reader_sid], "exactly the reader's directory account");
+
+        let (_, list) = w.requester.get("/api/v1/accounts").await;
+        let account = list.as_array().unwrap().iter().find(|a| a["request_id"] == id.as_str()).cloned().unwrap_or_else(|| panic!("{list}"));
+        assert_eq!((account["account_type"].as_str(), account["status"].as_str()), (Some("gmsa"), Some("active")), "{account}");
+        assert_eq!((account["secret_ref"].as_str(), account["secret_state"].as_str()), (Some(""), Some("none")), "no secret: {account}");
+        assert_eq!(account["guid"], gmsa.guid.to_string());
+        assert_eq!(account["owners"], json!([{"kind": "user", "id": w.requester_id}]));
+        // Vault sync looks for no secret of a gMSA.
+        let (_, synced) = admin.post_empty(&format!("/api/v1/vaults/{}/sync", w.vault)).await;
+        assert_eq!((synced["checked"].as_u64(), &synced["missing"]), (Some(0), &json!([])), "{synced}");
+        audit_verifies(&s).await;
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_gmsa_whose_readers_have_no_directory_account_fails_with_the_reason(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let w = world(&s).await;
+        let admin = s.admin();
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned();
+        let mut d = definition(&w);
+        d["account_type"] = json!("gmsa");
+        d["eol_action"] = json!("delete");
+        d["name_prefix"] = json!("g");
+        d["name_regex"] = json!(null);
+        d["attributes"] = json!([]);
+        d["gmsa"] = json!({"password_reader_users": [w.requester_id], "encryption": "aes128",
+                           "service_principal_names": [], "dns_host_name": "{name}.corp.example.test"});
+        let (_, t) = admin.post("/api/v1/templates", json!({"name": format!("gMSA {tag}"), "definition": d})).await;
+        let template = t["id"].as_str().unwrap().to_owned();
+        admin.post_empty(&format!("/api/v1/templates/{template}/publish")).await;
+        let (_, r) = w.requester.post("/api/v1/requests", json!({"template_id": template, "account_name": tag, "interval": "90d",
+            "justification": "no readers", "description": "", "terms_accepted": true})).await;
+        let id = r["id"].as_str().unwrap().to_owned();
+        w.requester.post_empty(&format!("/api/v1/requests/{id}/submit")).await;
+        for api in [&w.approver_apis[0], &w.approver_apis[1], &w.final_api] {
+            api.post(&format!("/api/v1/approvals/{id}/approve"), json!({})).await;
+        }
+        let mut seen = Value::Null;
+        for _ in 0..300 {
+            seen = w.requester.get(&format!("/api/v1/requests/{id}")).await.1;
+            if seen["state"] == "provisioning-failed" { break; }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(seen["state"], "provisioning-failed", "{seen}");
+        assert!(seen["failure_reason"].as_str().unwrap().contains("has no synced account in the domain"), "{seen}");
+        assert!(ad::connect().find(&Lookup::SamAccountName(format!("g{tag}$"))).await.unwrap().is_none(), "nothing in AD");
         s.stop().await;
     }
 }
