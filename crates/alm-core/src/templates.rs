@@ -404,6 +404,50 @@ fn step_has_unknown(facts: &Facts, step: usize) -> bool {
 }
 
 impl TemplateDefinition {
+    /// Where the definition names the group, as field paths (SPEC §2.2: a disabled group in
+    /// use by templates is offered for replacement).
+    pub fn group_uses(&self, group: GroupId) -> Vec<String> {
+        let mut uses = Vec::new();
+        if self.audience_groups.contains(&group) {
+            uses.push("audience_groups".to_owned());
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            if step.groups.contains(&group) {
+                uses.push(format!("steps[{i}].groups"));
+            }
+        }
+        if let Some(g) = &self.gmsa {
+            if g.password_reader_groups.contains(&group) {
+                uses.push("gmsa.password_reader_groups".to_owned());
+            }
+        }
+        uses
+    }
+
+    /// The definition with `old` replaced by `new` wherever it is named; where `new` is named
+    /// already, `old` is just removed (a group counts once in a list).
+    pub fn with_group_replaced(&self, old: GroupId, new: GroupId) -> Self {
+        let swap = |list: &[GroupId]| -> Vec<GroupId> {
+            let mut out: Vec<GroupId> = Vec::with_capacity(list.len());
+            for g in list {
+                let g = if *g == old { new } else { *g };
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+            out
+        };
+        let mut d = self.clone();
+        d.audience_groups = swap(&self.audience_groups);
+        for step in &mut d.steps {
+            step.groups = swap(&step.groups);
+        }
+        if let Some(g) = &mut d.gmsa {
+            g.password_reader_groups = swap(&g.password_reader_groups);
+        }
+        d
+    }
+
     /// Checks every rule of SPEC §2.4 and names each failing field.
     pub fn validate(&self, facts: &Facts) -> Result<(), ValidationErrors> {
         let mut e = ValidationErrors::new();
@@ -1031,6 +1075,23 @@ mod tests {
                 vec!["HTTP/gweb.corp.example.test".to_owned()]
             )
         );
+    }
+
+    #[test]
+    fn a_group_is_found_and_replaced_wherever_it_is_named() {
+        let mut d = definition();
+        let old = GroupId(Uuid::from_u128(7));
+        let new = GroupId(Uuid::from_u128(8));
+        let other = GroupId(Uuid::from_u128(9));
+        d.audience_groups = vec![old, other];
+        d.steps[0].groups = vec![new, old];
+        assert_eq!(d.group_uses(old), ["audience_groups", "steps[0].groups"]);
+        assert!(d.group_uses(GroupId(Uuid::from_u128(10))).is_empty());
+        let r = d.with_group_replaced(old, new);
+        assert_eq!(r.audience_groups, [new, other], "in place, order kept");
+        assert_eq!(r.steps[0].groups, [new], "named once");
+        assert!(r.group_uses(old).is_empty());
+        assert_eq!(r.steps[0].users, d.steps[0].users, "nothing else changes");
     }
 
     #[test]

@@ -243,27 +243,40 @@ async fn enable_group(
     ))
 }
 
-/// Disable a group: its members lose what they had only through it.
-#[utoipa::path(post, path = "/api/v1/groups/{id}/disable", tag = "groups", params(("id" = String, Path, description = ID)), responses((status = 200, body = GroupView)))]
+/// A disabled group, with the replacement offer: the templates that still name it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupDisabledView {
+    #[serde(flatten)]
+    pub group: GroupView,
+    /// Templates that name the group; `POST …/replace-in-templates` replaces it in all of them.
+    pub template_uses: Vec<super::group_replacement::TemplateUseView>,
+}
+
+/// Disable a group: its members lose what they had only through it. The answer lists the
+/// workflow templates that still name it, for the replacement offer (SPEC §2.2).
+#[utoipa::path(post, path = "/api/v1/groups/{id}/disable", tag = "groups", params(("id" = String, Path, description = ID)), responses((status = 200, body = GroupDisabledView)))]
 async fn disable_group(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<GroupView>> {
+) -> ApiResult<Json<GroupDisabledView>> {
     let can = auth.can::<perm::GroupUpdate>()?;
     let id: GroupId = parse_id(&id, "group")?;
-    Ok(Json(
-        svc::set_enabled(
-            &s.db,
-            s.clock.as_ref(),
-            &can,
-            &auth.principal.actor,
-            id,
-            false,
-        )
-        .await?
-        .into(),
-    ))
+    let group = svc::set_enabled(
+        &s.db,
+        s.clock.as_ref(),
+        &can,
+        &auth.principal.actor,
+        id,
+        false,
+    )
+    .await?;
+    let mut conn = s.db.read().await?;
+    let uses = crate::services::group_replacement::uses(&mut conn, id).await?;
+    Ok(Json(GroupDisabledView {
+        group: group.into(),
+        template_uses: uses.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// The group's members.

@@ -11,6 +11,7 @@ pub mod engine_protocol;
 pub mod engines;
 pub mod error;
 pub mod extract;
+pub mod group_replacement;
 pub mod groups;
 pub mod health;
 pub mod me;
@@ -229,6 +230,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(session::router())
         .merge(users::router())
         .merge(groups::router())
+        .merge(group_replacement::router())
         .merge(roles::router())
         .merge(api_tokens::router())
         .merge(audit::router())

@@ -12,6 +12,7 @@ pub mod calibration;
 pub mod domain_sync;
 pub mod domains;
 pub mod engines;
+pub mod group_replacement;
 pub mod groups;
 pub mod jobs;
 pub mod login;

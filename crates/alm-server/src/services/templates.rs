@@ -39,15 +39,15 @@ fn name_taken() -> ServiceError {
     ))
 }
 
-fn state(t: &TemplateRecord) -> TemplateState {
+pub(super) fn state(t: &TemplateRecord) -> TemplateState {
     TemplateState::parse(&t.state).unwrap_or(TemplateState::Disabled)
 }
 
-fn version_state(v: &VersionRecord) -> VersionState {
+pub(super) fn version_state(v: &VersionRecord) -> VersionState {
     VersionState::parse(&v.state).unwrap_or(VersionState::Superseded)
 }
 
-fn decode(v: &VersionRecord) -> ServiceResult<TemplateDefinition> {
+pub(super) fn decode(v: &VersionRecord) -> ServiceResult<TemplateDefinition> {
     serde_json::from_str(&v.definition).map_err(|e| {
         ServiceError::Store(alm_store::StoreError::Corrupt(format!(
             "template {} version {}: {e}",
@@ -141,7 +141,7 @@ pub(crate) async fn step_reach(
     Ok((reach, missing))
 }
 
-async fn validate(conn: &mut Conn, d: &TemplateDefinition) -> ServiceResult<()> {
+pub(super) async fn validate(conn: &mut Conn, d: &TemplateDefinition) -> ServiceResult<()> {
     let facts = facts(conn, d).await?;
     Ok(d.validate(&facts)?)
 }
@@ -383,7 +383,7 @@ pub async fn update(
     })
 }
 
-fn new_version_from(
+pub(super) fn new_version_from(
     t: &TemplateRecord,
     from: &VersionRecord,
     author: UserId,

@@ -51,6 +51,9 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::DELETE, "/api/v1/groups/{group}", None,                        [401, 403, 403, 403, 403, 401, 204]),
         (M::POST, "/api/v1/groups/{group}/enable", None,                   [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/groups/{group}/disable", None,                  [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/groups/{group}/template-uses", None,             [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/groups/{group}/replace-in-templates", body(json!({"replacement_group_id": "{group2}"})),
+                                                                           [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/groups/{group}/members", None,                   [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/groups/{group}/members", body(json!({"user_id": "{user}"})),
                                                                            [401, 403, 403, 403, 403, 401, 200]),
@@ -201,6 +204,20 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
     admin
         .post(
             &format!("/api/v1/roles/{role}/members"),
+            json!({"user_id": user}),
+        )
+        .await;
+    // A second group with the same member: the replacement for the first in templates.
+    let (_, group2) = admin
+        .post(
+            "/api/v1/groups",
+            json!({"name": format!("Fixture group {n} bis")}),
+        )
+        .await;
+    let group2 = group2["id"].as_str().unwrap().to_owned();
+    admin
+        .post(
+            &format!("/api/v1/groups/{group2}/members"),
             json!({"user_id": user}),
         )
         .await;
@@ -395,6 +412,7 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         ("{job}", job),
         ("{user}", user.clone()),
         ("{member}", user),
+        ("{group2}", group2),
         ("{group}", group),
         ("{role}", role),
         ("{token}", token),

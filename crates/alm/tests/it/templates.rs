@@ -331,3 +331,70 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn a_disabled_group_is_offered_for_replacement_in_the_templates_that_name_it(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let (_, a) = admin.post("/api/v1/templates", json!({"name": "Uses audience (published)", "definition": definition(&w)})).await;
+        let a = a["id"].as_str().unwrap().to_owned();
+        assert_eq!(admin.post_empty(&format!("/api/v1/templates/{a}/publish")).await.0, 200);
+        let (_, b) = admin.post("/api/v1/templates", json!({"name": "Uses audience (draft)", "definition": definition(&w)})).await;
+        let b = b["id"].as_str().unwrap().to_owned();
+
+        // Disabling the audience group answers with the offer.
+        let (st, disabled) = admin.post_empty(&format!("/api/v1/groups/{}/disable", w.audience)).await;
+        assert_eq!((st, disabled["enabled"].as_bool()), (200, Some(false)), "{disabled}");
+        let mut uses: Vec<(String, Value)> = disabled["template_uses"].as_array().unwrap().iter()
+            .map(|u| (u["template_id"].as_str().unwrap().to_owned(), u["versions"].clone())).collect();
+        uses.sort_by_key(|(id, _)| (id != &a, id.clone()));
+        assert_eq!(uses, vec![
+            (a.clone(), json!([{"version": 1, "state": "published", "fields": ["audience_groups"]}])),
+            (b.clone(), json!([{"version": 1, "state": "draft", "fields": ["audience_groups"]}])),
+        ]);
+        let (_, again) = admin.get(&format!("/api/v1/groups/{}/template-uses", w.audience)).await;
+        assert_eq!(again, disabled["template_uses"]);
+
+        // Bad replacements change nothing.
+        let url = format!("/api/v1/groups/{}/replace-in-templates", w.audience);
+        let off = group_with(&admin, "Switched off", &[&w.requester_id]).await;
+        admin.post_empty(&format!("/api/v1/groups/{off}/disable")).await;
+        for (replacement, rule) in [(w.audience.clone(), "different"), (uuid::Uuid::new_v4().to_string(), "exists"), (off, "enabled")] {
+            let (st, p) = admin.post(&url, json!({"replacement_group_id": replacement})).await;
+            assert_eq!((st, p["errors"][0]["field"].as_str(), p["errors"][0]["rule"].as_str()), (422, Some("replacement_group_id"), Some(rule)), "{p}");
+        }
+        // The approvers (3 people, K = 2) replaced by a group of one: step 1 could never complete.
+        let lone = group_with(&admin, "Lone approver", &[&w.approver_ids[0]]).await;
+        let (st, p) = admin.post(&format!("/api/v1/groups/{}/replace-in-templates", w.approvers), json!({"replacement_group_id": lone})).await;
+        assert_eq!(st, 422, "{p}");
+        let mut fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        fields.sort();
+        let mut expected = vec![format!("templates[{a}].steps[0].min_approvals"), format!("templates[{b}].steps[0].min_approvals")];
+        expected.sort();
+        assert_eq!(fields, expected, "both templates named: {p}");
+        assert_eq!(admin.get(&format!("/api/v1/templates/{a}")).await.1["published_version"], 1, "nothing changed");
+        // A requester may not replace (it publishes versions).
+        assert_eq!(w.requester.post(&url, json!({"replacement_group_id": lone})).await.0, 403);
+
+        let web2 = group_with(&admin, "Web team 2", &[&w.requester_id]).await;
+        let (st, done) = admin.post(&url, json!({"replacement_group_id": web2})).await;
+        assert_eq!(st, 200, "{done}");
+        let mut done: Vec<(String, String, i64)> = done.as_array().unwrap().iter()
+            .map(|d| (d["template_id"].as_str().unwrap().to_owned(), d["action"].as_str().unwrap().to_owned(), d["version"].as_i64().unwrap())).collect();
+        done.sort_by_key(|(id, ..)| (id != &a, id.clone()));
+        assert_eq!(done, vec![(a.clone(), "published-new-version".to_owned(), 2), (b.clone(), "edited-draft".to_owned(), 1)]);
+        let (_, t) = admin.get(&format!("/api/v1/templates/{a}")).await;
+        assert_eq!((t["published_version"].as_i64(), &t["version"]["definition"]["audience_groups"]), (Some(2), &json!([web2])), "{t}");
+        let (_, versions) = admin.get(&format!("/api/v1/templates/{a}/versions")).await;
+        let first = versions.as_array().unwrap().iter().find(|v| v["number"] == 1).unwrap();
+        assert_eq!((first["state"].as_str(), &first["definition"]["audience_groups"]), (Some("superseded"), &json!([w.audience])), "old versions stay as they were");
+        let (_, t) = admin.get(&format!("/api/v1/templates/{b}")).await;
+        assert_eq!((t["version"]["state"].as_str(), &t["version"]["definition"]["audience_groups"]), (Some("draft"), &json!([web2])));
+        assert_eq!(ids(&w.requester.get("/api/v1/templates").await.1), std::slice::from_ref(&a), "offered through the new group");
+        assert_eq!(admin.get(&format!("/api/v1/groups/{}/template-uses", w.audience)).await.1, json!([]));
+        let (_, audit) = admin.get("/api/v1/audit?action=template.group-replaced").await;
+        assert_eq!(audit["total"], 2, "{audit}");
+        s.stop().await;
+    }
+}
