@@ -124,6 +124,26 @@ pub const ACCOUNT_OWNERSHIP_CHANGED: EventKind = EventKind {
     enabled: true,
 };
 
+pub const DOMAIN_USERS_DISABLED_BY_SYNC: EventKind = EventKind {
+    key: "domain.users-disabled-by-sync",
+    title: "Users disabled by a directory sync",
+    audience: Audience::SystemAdministrators,
+    category: ADMINISTRATION,
+    parameters: &[
+        "domain.name",
+        "sync.users_disabled",
+        "sync.orphaned_count",
+        "sync.orphaned_accounts",
+        "domain.url",
+    ],
+    subject: "{{domain.name}}: {{sync.users_disabled}} user(s) disabled, {{sync.orphaned_count}} account(s) without an owner",
+    body: "The directory sync of {{domain.name}} disabled {{sync.users_disabled}} user(s) who \
+           left the synced groups or were disabled in the directory.\n\nManaged accounts left \
+           without an enabled owner ({{sync.orphaned_count}}): {{sync.orphaned_accounts}}\n\n\
+           Give them new owners: GET /api/v1/accounts?orphaned=true lists them.\n\n{{domain.url}}\n",
+    enabled: true,
+};
+
 /// Every event with email and inbox texts.
 pub const ALL: &[EventKind] = &[
     TEMPLATE_NEEDS_APPROVAL,
@@ -133,6 +153,7 @@ pub const ALL: &[EventKind] = &[
     REQUEST_PROVISIONED,
     REQUEST_PROVISIONING_FAILED,
     ACCOUNT_OWNERSHIP_CHANGED,
+    DOMAIN_USERS_DISABLED_BY_SYNC,
 ];
 
 pub fn by_key(key: &str) -> Option<EventKind> {

@@ -99,6 +99,36 @@ fn stored(o: alm_engine::protocol::SyncedObject, at: OffsetDateTime) -> Director
     }
 }
 
+/// Tells the system administrators whom a sync disabled and which accounts lost their last
+/// enabled owner (SPEC §7.1 "users disabled by sync", §2.7 orphan alert).
+async fn notify_users_disabled(
+    tx: &mut alm_store::WriteTx,
+    queue: &Queue,
+    domain: &alm_store::domains::DomainRecord,
+    users: &super::user_sync::UserSyncOutcome,
+) -> ServiceResult<()> {
+    let admins = super::notifications::system_administrators(tx).await?;
+    let orphaned = if users.orphaned.is_empty() {
+        "none".to_owned()
+    } else {
+        users.orphaned.join(", ")
+    };
+    super::notifications::emit(
+        tx,
+        queue.clock.now(),
+        alm_notify::events::DOMAIN_USERS_DISABLED_BY_SYNC,
+        &serde_json::json!({
+            "domain": {"name": domain.name, "url": format!("{}/api/v1/domains/{}", queue.base_url, domain.id)},
+            "sync": {"users_disabled": users.disabled.to_string(),
+                     "orphaned_count": users.orphaned.len().to_string(),
+                     "orphaned_accounts": orphaned},
+        }),
+        admins,
+        Some(("domain", domain.id.to_string())),
+    )
+    .await
+}
+
 /// Writes what an engine read (or records why it could not), marking the job done in the
 /// same transaction. Refused when the lease is no longer the engine's.
 pub async fn apply(
@@ -209,6 +239,9 @@ pub async fn apply(
                     Ok(users) => {
                         run.users_created = users.created;
                         run.users_disabled = users.disabled;
+                        if users.disabled > 0 {
+                            notify_users_disabled(&mut tx, queue, &domain, &users).await?;
+                        }
                     }
                     Err(guard) => {
                         drop(tx);

@@ -18,10 +18,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 pub const DEFAULT_MAX_DISABLE_PERCENT: u32 = 10;
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct UserSyncOutcome {
     pub created: u64,
     pub disabled: u64,
+    /// Names of the managed accounts the disabled users left without an enabled owner.
+    pub orphaned: Vec<String>,
 }
 
 /// The mass-disable guard stopped the sync.
@@ -177,8 +179,17 @@ pub async fn apply(
         .await?;
         outcome.created += 1;
     }
+    let mut orphaned: Vec<alm_store::accounts::AccountRecord> = Vec::new();
     for id in to_disable {
         users::set_enabled(tx, id, false, now).await?;
+        // Accounts this user was the last enabled owner of (SPEC §2.7: listed and alerted).
+        for a in
+            alm_store::accounts::orphaned(tx, Some(alm_store::accounts::Owner::User(id))).await?
+        {
+            if !orphaned.iter().any(|o| o.id == a.id) {
+                orphaned.push(a);
+            }
+        }
         let ended = sessions::delete_for_user(tx, id).await?;
         record(
             tx,
@@ -191,6 +202,18 @@ pub async fn apply(
         .await?;
         outcome.disabled += 1;
     }
+    for a in &orphaned {
+        record(
+            tx,
+            clock,
+            &system,
+            "account.orphaned",
+            Subject::new("account", a.id),
+            json!({"alert": true, "name": a.name, "domain": domain, "cause": "user sync"}),
+        )
+        .await?;
+    }
+    outcome.orphaned = orphaned.iter().map(|a| a.name.clone()).collect();
     Ok(Ok(outcome))
 }
 

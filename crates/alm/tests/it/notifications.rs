@@ -10,7 +10,7 @@ use crate::templates::{definition, world, World};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn start(backend: crate::support::db::Backend, smtp_port: u16) -> TestServer {
+pub(crate) async fn start(backend: crate::support::db::Backend, smtp_port: u16) -> TestServer {
     let settings = [
         ("ALM_SMTP__HOST", "127.0.0.1".to_string()),
         ("ALM_SMTP__PORT", smtp_port.to_string()),
@@ -61,7 +61,7 @@ async fn submit(w: &World, template: &str, name: &str) -> String {
 }
 
 /// Waits until `n` mails arrived and nothing is left to send.
-async fn mails(s: &TestServer, sink: &SmtpSink, n: usize) -> Vec<Mail> {
+pub(crate) async fn mails(s: &TestServer, sink: &SmtpSink, n: usize) -> Vec<Mail> {
     for _ in 0..600 {
         let (_, pending) = s.admin().get("/api/v1/outbox?status=pending").await;
         let got = sink.mails();
@@ -73,7 +73,7 @@ async fn mails(s: &TestServer, sink: &SmtpSink, n: usize) -> Vec<Mail> {
     panic!("expected {n} mails, got {:?}", sink.mails());
 }
 
-fn who_got(mails: &[Mail], subject_start: &str) -> Vec<String> {
+pub(crate) fn who_got(mails: &[Mail], subject_start: &str) -> Vec<String> {
     let mut to: Vec<String> = mails
         .iter()
         .filter(|m| m.subject.starts_with(subject_start))
@@ -172,6 +172,62 @@ on_both_backends! {
         assert_eq!(who_got(&got, "Approval needed"), ["appr1@example.test", "appr2@example.test", "appr3@example.test"]);
         let (_, sent) = s.admin().get("/api/v1/outbox?status=sent").await;
         assert_eq!(sent.as_array().unwrap().len(), 3, "{sent}");
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_user_sync_that_leaves_an_account_without_an_owner_alerts_the_administrators(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let s = start(backend, sink.port).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned();
+        let parent = w.ou.split_once(',').unwrap().1.to_owned();
+        let (owner, _) = crate::provisioning::synced_reader(&s, &w, &parent, &tag).await;
+        // Two accounts: one owned by the synced user alone, one with a second, local owner.
+        let template = publish(&s, &w).await;
+        let mut names = Vec::new();
+        for (i, extra) in [None, Some(w.requester_id.clone())].into_iter().enumerate() {
+            let id = uuid::Uuid::new_v4();
+            let name = format!("orph{i}{tag}");
+            let state = s.state();
+            let now = alm_core::Clock::now(s.clock.as_ref());
+            let mut tx = state.db.begin_write().await.unwrap();
+            alm_store::accounts::insert(&mut tx, &alm_store::accounts::AccountRecord {
+                id, domain_id: w.domain.parse().unwrap(), name: name.clone(), dn: format!("CN={name},{}", w.ou),
+                guid: uuid::Uuid::new_v4().to_string(), account_type: "ad-user".into(), description: String::new(),
+                status: "active".into(), template_id: template.parse().unwrap(), template_version: 1, request_id: None,
+                interval: "90d".into(), eol_action: "expire".into(), lifecycle_start: now, eol_at: now,
+                vault_id: w.vault.parse().unwrap(), secret_ref: format!("x/{name}"), directory_state: "present".into(),
+                secret_state: "present".into(), created_at: now, updated_at: now,
+            }).await.unwrap();
+            for o in std::iter::once(owner.clone()).chain(extra) {
+                alm_store::accounts::add_owner(&mut tx, id, alm_store::accounts::Owner::User(o.parse().unwrap()), now).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+            names.push(name);
+        }
+        let dir = crate::support::ad::connect();
+        let entry = alm_directory::Directory::find(&dir, &alm_directory::Lookup::SamAccountName(format!("rd{tag}"))).await.unwrap().unwrap();
+        alm_directory::Directory::set_enabled(&dir, &entry.dn, false).await.unwrap();
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await;
+        assert_eq!(run["users_disabled"], 1, "{run}");
+
+        let (_, orphaned) = admin.get("/api/v1/accounts?orphaned=true").await;
+        let listed: Vec<&str> = orphaned.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+        assert_eq!(listed, [names[0].as_str()], "only the account with no enabled owner left");
+        let (_, alert) = admin.get("/api/v1/audit?action=account.orphaned").await;
+        assert_eq!((alert["total"].as_i64(), &alert["items"][0]["summary"]["alert"]), (Some(1), &json!(true)), "{alert}");
+        let got = mails(&s, &sink, 1).await;
+        let alerts: Vec<&Mail> = got.iter().filter(|m| m.subject.contains("user(s) disabled")).collect();
+        assert_eq!(alerts.len(), 1, "{got:?}");
+        assert_eq!(alerts[0].to, "admin@example.test");
+        assert!(alerts[0].subject.ends_with(": 1 user(s) disabled, 1 account(s) without an owner"), "{:?}", alerts[0].subject);
+        assert!(alerts[0].body.contains(&names[0]) && !alerts[0].body.contains(&names[1]), "{:?}", alerts[0].body);
+        let (_, inbox) = admin.get("/api/v1/inbox").await;
+        assert!(inbox["entries"].as_array().unwrap().iter().any(|e| e["event"] == "domain.users-disabled-by-sync"), "{inbox}");
         s.stop().await;
     }
 }

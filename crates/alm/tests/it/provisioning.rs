@@ -188,7 +188,9 @@ async fn audit_verifies(s: &TestServer) {
 
 on_both_backends! {
     async fn an_approved_request_becomes_an_ad_account_with_its_password_in_openbao(backend: Backend) {
-        let s = TestServer::start(backend).await;
+        use crate::notifications::{mails, who_got};
+        let sink = crate::support::smtp::SmtpSink::start().await;
+        let s = crate::notifications::start(backend, sink.port).await;
         let w = world(&s).await;
         let vault = openbao_vault(&s).await;
         let name_part = format!("e2e{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
@@ -210,6 +212,16 @@ on_both_backends! {
         assert_eq!((secret.username.as_str(), secret.domain.is_empty()), (name.as_str(), false));
         assert_eq!(bao.list(&folder).await.unwrap(), std::slice::from_ref(&name), "exactly one secret");
         check_in_directory(&w, &name, secret.password.expose()).await;
+
+        // Exactly these emails, to exactly these people: each step's approvers, then the
+        // requester's "approved" and "created".
+        let got = mails(&s, &sink, 6).await;
+        assert_eq!(got.len(), 6, "{got:?}");
+        assert_eq!(who_got(&got, &format!("Approval needed: {name}")),
+            ["appr1@example.test", "appr2@example.test", "appr3@example.test", "final@example.test"], "{got:?}");
+        assert_eq!(who_got(&got, &format!("Approved: {name}")), ["req@example.test"], "{got:?}");
+        assert_eq!(who_got(&got, &format!("Created: {name}")), ["req@example.test"], "{got:?}");
+        assert!(got.iter().all(|m| !m.body.contains(secret.password.expose())), "no password in a mail");
 
         // Vault sync: the engines are calibrated and every account's secret is looked for.
         let (st, synced) = s.admin().post_empty(&format!("/api/v1/vaults/{vault}/sync")).await;
@@ -456,7 +468,12 @@ on_both_backends! {
 
 /// An alm user linked by user sync to a new directory account under `parent`; returns
 /// (alm user id, the account's SID).
-async fn synced_reader(s: &TestServer, w: &World, parent: &str, tag: &str) -> (String, String) {
+pub(crate) async fn synced_reader(
+    s: &TestServer,
+    w: &World,
+    parent: &str,
+    tag: &str,
+) -> (String, String) {
     let admin = s.admin();
     let dir = ad::connect();
     let reader = dir
