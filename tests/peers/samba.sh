@@ -191,7 +191,11 @@ samba_start() {
 
   # Without the address on an interface samba starts, logs "no network
   # interfaces found" and never listens.
-  if ! ip -o addr show 2>/dev/null | grep -Fq " $SAMBA_ADDR/"; then
+  # The listing is read whole before matching: `ip ... | grep -q` under
+  # pipefail fails at random when grep exits before ip has written all.
+  local addrs
+  addrs=$(ip -o addr show 2>/dev/null) || addrs=
+  if [[ $addrs != *" $SAMBA_ADDR/"* ]]; then
     echo "samba_start: $SAMBA_ADDR is not configured on any interface (e.g. ip addr add $SAMBA_ADDR/8 dev lo)" >&2
     return 1
   fi

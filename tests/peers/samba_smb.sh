@@ -36,14 +36,19 @@ SAMBA_SMB_WINBINDD_DIR=${SAMBA_SMB_WINBINDD_DIR:-/run/samba/winbindd}
 # SAMBA_SMB_DOMAIN, SAMBA_SMB_USER (Administrator), SAMBA_SMB_PASSWORD.
 samba_smb_start() {
   local dir=${1:?usage: samba_smb_start DIR}
-  if ! ip -o addr show 2>/dev/null | grep -Fq " $SAMBA_SMB_ADDR/"; then
+  # Whole listings, then a match: `cmd | grep -q` under pipefail fails at
+  # random when grep exits before cmd has written everything.
+  local listing
+  listing=$(ip -o addr show 2>/dev/null) || listing=
+  if [[ $listing != *" $SAMBA_SMB_ADDR/"* ]]; then
     if [[ $SAMBA_SMB_ADDR == 127.* && $(id -u) == 0 ]]; then
       ip addr add "$SAMBA_SMB_ADDR/8" dev lo || return 1
     fi
   fi
   # This DC's winbindd needs the machine's default winbindd socket (see
   # SAMBA_EXTRA_OPTIONS below): refuse to start when someone listens there.
-  if ss -Hxl 2>/dev/null | grep -qF " $SAMBA_SMB_WINBINDD_DIR/pipe "; then
+  listing=$(ss -Hxl 2>/dev/null) || listing=
+  if [[ $listing == *" $SAMBA_SMB_WINBINDD_DIR/pipe "* ]]; then
     echo "samba_smb_start: a winbindd already listens on $SAMBA_SMB_WINBINDD_DIR/pipe (a system winbind," >&2
     echo "  or another samba_smb_start DC); this DC needs that socket for its SMB logons" >&2
     return 1
