@@ -36,6 +36,7 @@ SAMBA_SMB_WINBINDD_DIR=${SAMBA_SMB_WINBINDD_DIR:-/run/samba/winbindd}
 # SAMBA_SMB_DOMAIN, SAMBA_SMB_USER (Administrator), SAMBA_SMB_PASSWORD.
 samba_smb_start() {
   local dir=${1:?usage: samba_smb_start DIR}
+  command -v net >/dev/null || { echo "samba_smb_start: net (Debian samba-common-bin) not found" >&2; return 1; }
   # Whole listings, then a match: `cmd | grep -q` under pipefail fails at
   # random when grep exits before cmd has written everything.
   local listing
@@ -91,7 +92,9 @@ samba_smb_start() {
   for ((i = 0; i < 120; i++)); do
     if (exec 3<>"/dev/tcp/$SAMBA_SMB_ADDR/445") 2>/dev/null; then
       echo "samba_smb_start: SMB answers on $SAMBA_SMB_ADDR:445" >&2
-      return 0
+      _samba_smb_start_names "$dir" && return 0
+      samba_smb_stop
+      return 1
     fi
     _samba_alive "$SAMBA_SMB_PID" || break
     sleep 0.25
@@ -100,6 +103,35 @@ samba_smb_start() {
   cat "$dir/samba.log" >&2
   samba_smb_stop
   return 1
+}
+
+# _samba_smb_start_names DIR: Samba's services all run as LocalSystem; give
+# two of them the other forms a Windows service's start account takes, so
+# the tests see them: WINS runs as the domain account $SAMBA_SMB_DOMAIN\svc_wins,
+# RemoteRegistry as the local account .\localsvc. Samba's service control
+# reads them from its registry (HKLM\...\Services\NAME\ObjectName), whose
+# keys it creates on the first svcctl call: hence a `net rpc service list`
+# first (it also starts samba-dcerpcd, ~2 s, which the tests then save).
+# Samba's own client must then show the new accounts.
+_samba_smb_start_names() {
+  local dir=$1 conf=$1/etc/smb.conf key='HKLM\SYSTEM\CurrentControlSet\Services' out
+  local auth=$dir/net-auth
+  # The password goes through a file, not the command line (ps shows those).
+  (umask 077 && printf 'username=%s\npassword=%s\ndomain=%s\n' "$SAMBA_SMB_USER" "$SAMBA_SMB_PASSWORD" \
+    "$SAMBA_SMB_DOMAIN" >"$auth") || return 1
+  if ! out=$(net rpc service list -S "$SAMBA_SMB_ADDR" -A "$auth" 2>&1); then
+    echo "samba_smb_start: net rpc service list failed: $out" >&2
+    return 1
+  fi
+  net registry -s "$conf" setvalue "$key\WINS" ObjectName sz "$SAMBA_SMB_DOMAIN\svc_wins" >&2 &&
+    net registry -s "$conf" setvalue "$key\RemoteRegistry" ObjectName sz '.\localsvc' >&2 ||
+    { echo "samba_smb_start: setting the services' start accounts (net registry) failed" >&2; return 1; }
+  out=$(net rpc service status WINS -S "$SAMBA_SMB_ADDR" -A "$auth" 2>&1) || out=
+  if [[ $out != *"Start Name           = $SAMBA_SMB_DOMAIN\svc_wins"* ]]; then
+    echo "samba_smb_start: Samba does not show WINS's new start account:" >&2
+    echo "$out" >&2
+    return 1
+  fi
 }
 
 # samba_smb_stop: stop the DC of samba_smb_start (by the pid in its DIR).

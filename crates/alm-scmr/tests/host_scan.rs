@@ -38,15 +38,19 @@ async fn lists_samba_services_with_the_start_names_net_rpc_reports() {
         started.elapsed()
     );
 
-    // Expected values as Samba 4.17's own client shows them:
+    // Expected values as Samba 4.17's own client shows them for the DC of
+    // tests/peers/samba_smb.sh (which gives WINS and RemoteRegistry other start accounts):
     //   net rpc service list -S ADDR -U 'DOMAIN\Administrator%…'
     //   net rpc service status NAME -S ADDR -U …   ("Start Name", "Start Type", state)
-    // Spooler, NETLOGON and RemoteRegistry: running, start type 0x3, LocalSystem, smbd;
-    // WINS: stopped, start type 0x4, LocalSystem, nmbd.
+    // Spooler, NETLOGON: running, start type 0x3, LocalSystem, smbd;
+    // RemoteRegistry: running, 0x3, .\localsvc, smbd;
+    // WINS: stopped, 0x4, DOMAIN\svc_wins, nmbd.
+    let domain_account = format!("{}\\svc_wins", env("ALMTEST_SMB_DOMAIN"));
     let expected = [
         (
             "Spooler",
             "Print Spooler",
+            "LocalSystem",
             ServiceState::Running,
             StartType::Manual,
             "/svcctl/smbd",
@@ -54,6 +58,7 @@ async fn lists_samba_services_with_the_start_names_net_rpc_reports() {
         (
             "NETLOGON",
             "Net Logon",
+            "LocalSystem",
             ServiceState::Running,
             StartType::Manual,
             "/svcctl/smbd",
@@ -61,6 +66,7 @@ async fn lists_samba_services_with_the_start_names_net_rpc_reports() {
         (
             "RemoteRegistry",
             "Remote Registry Service",
+            ".\\localsvc",
             ServiceState::Running,
             StartType::Manual,
             "/svcctl/smbd",
@@ -68,18 +74,19 @@ async fn lists_samba_services_with_the_start_names_net_rpc_reports() {
         (
             "WINS",
             "Windows Internet Name Service (WINS)",
+            &domain_account,
             ServiceState::Stopped,
             StartType::Disabled,
             "/svcctl/nmbd",
         ),
     ];
-    for (name, display, state, start_type, binary) in expected {
+    for (name, display, start_name, state, start_type, binary) in expected {
         let s = services
             .iter()
             .find(|s| s.name == name)
             .unwrap_or_else(|| panic!("{name} missing from {services:#?}"));
         assert_eq!(s.display_name, display, "{s:#?}");
-        assert_eq!(s.start_name, "LocalSystem", "{s:#?}");
+        assert_eq!(s.start_name, start_name, "{s:#?}");
         assert_eq!(s.state, state, "{s:#?}");
         assert_eq!(s.start_type, start_type, "{s:#?}");
         assert!(s.binary_path.ends_with(binary), "{s:#?}");
