@@ -134,13 +134,41 @@ _samba_smb_start_names() {
   fi
 }
 
-# samba_smb_stop: stop the DC of samba_smb_start (by the pid in its DIR).
+# _samba_smb_helpers DIR: pids of the processes started with DIR's smb.conf
+# that are no longer in samba's process tree: smbd starts samba-dcerpcd (and
+# its rpcd_* workers) on the first named-pipe call, and samba-dcerpcd
+# detaches into a session of its own, so samba_stop does not see it.
+_samba_smb_helpers() {
+  local conf="--configfile=$1/etc/smb.conf" pid args out=
+  while read -r pid args; do
+    [[ " $args " == *" $conf "* ]] && out+=" $pid"
+  done < <(ps -eo pid=,args=)
+  echo "${out# }"
+}
+
+# samba_smb_stop: stop the DC of samba_smb_start (by the pid in its DIR) and
+# the RPC helpers smbd started for it.
 samba_smb_stop() {
   [[ -n ${SAMBA_SMB_DIR:-} ]] || return 0
-  local saved=${SAMBA_PID:-}
+  local saved=${SAMBA_PID:-} rc=0 left p i
   # samba_stop DIR reads the pid from DIR/samba.pid; keep the default DC's
   # SAMBA_PID as it was.
-  samba_stop "$SAMBA_SMB_DIR" || { SAMBA_PID=$saved; return 1; }
+  samba_stop "$SAMBA_SMB_DIR" || rc=1
   SAMBA_PID=$saved
-  SAMBA_SMB_DIR=
+  left=$(_samba_smb_helpers "$SAMBA_SMB_DIR")
+  # shellcheck disable=SC2086 # a list of pids
+  [[ -z $left ]] || kill -TERM $left 2>/dev/null || true
+  for ((i = 0; i < 25; i++)); do
+    left=$(_samba_smb_helpers "$SAMBA_SMB_DIR")
+    [[ -z $left ]] && break
+    sleep 0.2
+  done
+  if [[ -n $left ]]; then
+    for p in $left; do kill -KILL "$p" 2>/dev/null || true; done
+    sleep 0.2
+    left=$(_samba_smb_helpers "$SAMBA_SMB_DIR")
+    [[ -z $left ]] || { echo "samba_smb_stop: RPC helpers of the DC are still there: $left" >&2; rc=1; }
+  fi
+  ((rc == 0)) && SAMBA_SMB_DIR=
+  return "$rc"
 }
