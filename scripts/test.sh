@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . tests/peers/oidc.sh
 . tests/peers/samba.sh
+. tests/peers/samba_smb.sh
 . tests/peers/openbao.sh
 . tests/peers/moto.sh
 . tests/peers/smtp.sh
@@ -36,6 +37,7 @@ work=$(mktemp -d /tmp/alm-test.XXXXXX)
 chmod 755 "$work"
 cleanup() {
   local rc=$?
+  samba_smb_stop || true
   samba_stop || true
   openbao_stop || true
   moto_stop || true
@@ -54,6 +56,11 @@ samba_start "$work/samba"
 export ALMTEST_AD_URL=$SAMBA_LDAPS_URL ALMTEST_AD_CA_FILE=$SAMBA_CA_FILE ALMTEST_AD_BASE_DN=$SAMBA_BASE_DN \
   ALMTEST_AD_BIND=$SAMBA_ADMIN_UPN ALMTEST_AD_PASSWORD=$SAMBA_ADMIN_PASSWORD
 echo "Samba AD ready at $SAMBA_LDAPS_URL ($SAMBA_REALM)" >&2
+
+say "starting a second Samba DC with smbd (host scan tests: SMB2 + MS-SCMR) on $SAMBA_SMB_ADDR"
+samba_smb_start "$work/samba-smb"
+export ALMTEST_SMB_ADDR=$SAMBA_SMB_ADDR ALMTEST_SMB_DOMAIN=$SAMBA_SMB_DOMAIN ALMTEST_SMB_USER=$SAMBA_SMB_USER \
+  ALMTEST_SMB_PASSWORD=$SAMBA_SMB_PASSWORD
 
 say "starting OpenBao (dev server, KV v2) and moto (Secrets Manager, signatures checked)"
 openbao_install "$ALM_TEST_CACHE"

@@ -49,6 +49,10 @@ SAMBA_SERVER_SERVICES=${SAMBA_SERVER_SERVICES:-rpc ldap cldap kdc drepl winbindd
 # TCP ports that must be free on SAMBA_ADDR before starting (the ones the
 # services above listen on).
 SAMBA_TCP_PORTS=${SAMBA_TCP_PORTS:-88 135 389 464 636 3268 3269}
+# Extra smb.conf options for the provision step, one "name=value" per array
+# element (empty by default). tests/peers/samba_smb.sh uses it for smbd's
+# ports.
+[[ $(declare -p SAMBA_EXTRA_OPTIONS 2>/dev/null) == "declare -a"* ]] || SAMBA_EXTRA_OPTIONS=()
 
 # samba_install: install the Debian packages when samba-tool, samba or
 # ldapsearch (or openssl, ss, ip) are missing; a machine that has them from
@@ -187,7 +191,11 @@ samba_start() {
 
   # Without the address on an interface samba starts, logs "no network
   # interfaces found" and never listens.
-  if ! ip -o addr show 2>/dev/null | grep -Fq " $SAMBA_ADDR/"; then
+  # The listing is read whole before matching: `ip ... | grep -q` under
+  # pipefail fails at random when grep exits before ip has written all.
+  local addrs
+  addrs=$(ip -o addr show 2>/dev/null) || addrs=
+  if [[ $addrs != *" $SAMBA_ADDR/"* ]]; then
     echo "samba_start: $SAMBA_ADDR is not configured on any interface (e.g. ip addr add $SAMBA_ADDR/8 dev lo)" >&2
     return 1
   fi
@@ -230,7 +238,8 @@ samba_start() {
   # would not collide with it. DNS is not served (--dns-backend=NONE): tests
   # connect by address.
   : >"$dir/provision.conf"
-  local t0=$EPOCHREALTIME
+  local t0=$EPOCHREALTIME extra=()
+  for cmd in "${SAMBA_EXTRA_OPTIONS[@]}"; do extra+=(--option="$cmd"); done
   if ! samba-tool domain provision -s "$dir/provision.conf" \
     --use-rfc2307 --realm="$SAMBA_REALM" --domain="$SAMBA_DOMAIN" --server-role=dc \
     --dns-backend=NONE --adminpass="$SAMBA_ADMIN_PASSWORD" --targetdir="$dir" \
@@ -241,7 +250,7 @@ samba_start() {
     --option="tls certfile=$dir/tls/cert.pem" --option="tls cafile=$dir/tls/ca.pem" \
     --option="pid directory=$dir/run" --option="ncalrpc dir=$dir/run/ncalrpc" \
     --option="winbindd socket directory=$dir/run/winbindd" \
-    --option="ntp signd socket directory=$dir/run/ntp_signd" \
+    --option="ntp signd socket directory=$dir/run/ntp_signd" "${extra[@]}" \
     >"$dir/provision.log" 2>&1; then
     echo "samba_start: samba-tool domain provision failed; $dir/provision.log:" >&2
     cat "$dir/provision.log" >&2
