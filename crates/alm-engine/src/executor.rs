@@ -16,6 +16,8 @@ use alm_vault::aws::{AwsConfig, AwsSecretsManager};
 use alm_vault::openbao::{OpenBaoConfig, OpenBaoVault};
 use alm_vault::{Vault, VaultError};
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,11 +26,53 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Executor {
     clock: Arc<dyn Clock>,
+    /// Directory clients by their settings, so provisioning jobs reuse one bound LDAPS
+    /// connection per domain (a TLS handshake and a bind cost about as much as the add
+    /// itself). Checks and syncs open their own: a check must prove a fresh bind.
+    directories: tokio::sync::Mutex<HashMap<[u8; 32], Arc<ActiveDirectory>>>,
 }
+
+/// More domains than this in the cache: it starts over (settings changed many times).
+const MAX_CACHED_DIRECTORIES: usize = 64;
 
 impl Executor {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock }
+        Self {
+            clock,
+            directories: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The cached client for these settings (new settings, say a changed password, make a
+    /// new client; the client reconnects by itself when its connection closes).
+    pub(crate) async fn directory(
+        &self,
+        domain: &DomainConnection,
+    ) -> Result<Arc<ActiveDirectory>, DirectoryError> {
+        let key: [u8; 32] = {
+            let mut h = Sha256::new();
+            for part in [
+                domain.url.as_str(),
+                domain.bind_identity.as_str(),
+                domain.bind_password.0.as_str(),
+                domain.ca_pem.as_deref().unwrap_or(""),
+                domain.base_dn.as_str(),
+            ] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+            h.finalize().into()
+        };
+        let mut cache = self.directories.lock().await;
+        if let Some(found) = cache.get(&key) {
+            return Ok(found.clone());
+        }
+        if cache.len() >= MAX_CACHED_DIRECTORIES {
+            cache.clear();
+        }
+        let made = Arc::new(connect(domain)?);
+        cache.insert(key, made.clone());
+        Ok(made)
     }
 
     pub async fn run(&self, task: &Task) -> TaskResult {

@@ -217,13 +217,16 @@ pub async fn run(
     vault: Option<&VaultConnection>,
     secret: &SecretSpec,
 ) -> Result<ProvisionedAccount, Problem> {
-    let directory = crate::executor::connect(domain).map_err(|e| directory_problem(&e))?;
+    let directory = executor
+        .directory(domain)
+        .await
+        .map_err(|e| directory_problem(&e))?;
     let vault = match vault {
         Some(v) => Some(executor.open_vault(v).map_err(|e| vault_problem(&e))?),
         None => None,
     };
     match &account.gmsa {
-        Some(gmsa) => provision_gmsa(&directory, account, gmsa).await,
-        None => provision_user(&directory, vault.as_deref(), account, secret).await,
+        Some(gmsa) => provision_gmsa(directory.as_ref(), account, gmsa).await,
+        None => provision_user(directory.as_ref(), vault.as_deref(), account, secret).await,
     }
 }
