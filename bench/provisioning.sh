@@ -150,7 +150,7 @@ last=$(call "$admin" GET '/api/v1/jobs?status=succeeded&limit=1000' | field 'max
 alm_s=$(awk -v a="$t" -v b="$last" 'BEGIN { printf "%.3f", b - a }')
 provisioned=$(call "$admin" GET '/api/v1/requests?state=provisioned' | field 'len(d)')
 [[ $provisioned == "$n" ]] || die "expected $n provisioned requests, found $provisioned"
-accounts=$(call "$admin" GET /api/v1/accounts | field 'len(d)')
+accounts=$(call "$admin" GET /api/v1/accounts | field 'd["total"]')
 [[ $accounts == "$n" ]] || die "expected $n managed accounts, found $accounts"
 
 say "results ($n accounts)"

@@ -112,6 +112,142 @@ pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<
     Ok(())
 }
 
+/// What a page of managed accounts is narrowed to (SPEC §2.7 views); `None`s do not narrow.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    /// The caller's own scope: accounts owned by the user directly or through these groups.
+    pub visible_to: Option<(UserId, Vec<GroupId>)>,
+    pub status: Option<String>,
+    pub template: Option<Uuid>,
+    pub domain: Option<DomainId>,
+    /// Accounts this user owns directly.
+    pub owner: Option<UserId>,
+    /// EOL window: `eol_from <= eol_at < eol_to`.
+    pub eol_from: Option<OffsetDateTime>,
+    pub eol_to: Option<OffsetDateTime>,
+    /// Part of the name, case-insensitive.
+    pub query: Option<String>,
+    /// Only accounts without an enabled owner.
+    pub orphaned: bool,
+}
+
+/// The sort keys of [`page`].
+pub const SORT_KEYS: &[&str] = &["name", "eol_at", "created_at", "status"];
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Adds a bind value; returns its `$n`.
+fn bind(b: Bind, binds: &mut Vec<Bind>) -> usize {
+    binds.push(b);
+    binds.len()
+}
+
+/// One page of managed accounts and how many match in all.
+pub async fn page(
+    conn: &mut AnyConnection,
+    filter: &AccountFilter,
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<AccountRecord>, u64)> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut binds: Vec<Bind> = Vec::new();
+    if let Some((user, groups)) = &filter.visible_to {
+        let u = bind(Bind::Text(user.to_string()), &mut binds);
+        let mut clause = format!("(o.owner_type = 'user' AND o.owner_id = ${u})");
+        if !groups.is_empty() {
+            let list: Vec<String> = groups
+                .iter()
+                .map(|g| format!("${}", bind(Bind::Text(g.to_string()), &mut binds)))
+                .collect();
+            clause = format!(
+                "{clause} OR (o.owner_type = 'group' AND o.owner_id IN ({}))",
+                list.join(", ")
+            );
+        }
+        conditions.push(format!(
+            "a.id IN (SELECT o.account_id FROM account_owners o WHERE {clause})"
+        ));
+    }
+    if let Some(owner) = filter.owner {
+        let n = bind(Bind::Text(owner.to_string()), &mut binds);
+        conditions.push(format!(
+            "a.id IN (SELECT o3.account_id FROM account_owners o3 WHERE o3.owner_type = 'user' AND o3.owner_id = ${n})"
+        ));
+    }
+    if let Some(status) = &filter.status {
+        let n = bind(Bind::Text(status.clone()), &mut binds);
+        conditions.push(format!("a.status = ${n}"));
+    }
+    if let Some(t) = filter.template {
+        let n = bind(Bind::Text(t.to_string()), &mut binds);
+        conditions.push(format!("a.template_id = ${n}"));
+    }
+    if let Some(d) = filter.domain {
+        let n = bind(Bind::Text(d.to_string()), &mut binds);
+        conditions.push(format!("a.domain_id = ${n}"));
+    }
+    if let Some(from) = filter.eol_from {
+        let n = bind(Bind::Int(to_db(from)), &mut binds);
+        conditions.push(format!("a.eol_at >= ${n}"));
+    }
+    if let Some(to) = filter.eol_to {
+        let n = bind(Bind::Int(to_db(to)), &mut binds);
+        conditions.push(format!("a.eol_at < ${n}"));
+    }
+    if let Some(q) = &filter.query {
+        let n = bind(Bind::Text(crate::users::like_pattern(q)), &mut binds);
+        conditions.push(format!("a.name_key LIKE ${n} ESCAPE '\\'"));
+    }
+    if filter.orphaned {
+        conditions.push(format!("a.status <> 'deleted' AND NOT {ENABLED_OWNER}"));
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let column = match page.sort {
+        "eol_at" => "a.eol_at",
+        "created_at" => "a.created_at",
+        "status" => "a.status",
+        _ => "a.name_key",
+    };
+    let count_sql = format!("SELECT COUNT(*) FROM managed_accounts a {where_clause}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    for b in &binds {
+        count = match b {
+            Bind::Text(t) => count.bind(t.clone()),
+            Bind::Int(i) => count.bind(*i),
+        };
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {cols} FROM managed_accounts a {where_clause} {}",
+        crate::order_by(column, "a.id", page, binds.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for b in &binds {
+        q = match b {
+            Bind::Text(t) => q.bind(t.clone()),
+            Bind::Int(i) => q.bind(*i),
+        };
+    }
+    let rows = q
+        .bind(i64::from(page.limit))
+        .bind(page.offset as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+    let items = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
+    Ok((items, total as u64))
+}
+
 pub async fn get(conn: &mut AnyConnection, id: Uuid) -> StoreResult<Option<AccountRecord>> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM managed_accounts WHERE id = $1"

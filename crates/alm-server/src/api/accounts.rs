@@ -3,12 +3,13 @@
 
 use super::error::ApiResult;
 use super::extract::parse_id;
+use super::page_of;
 use crate::auth::principal::Authenticated;
 use crate::services::accounts::{self as svc, AccountInfo};
 use crate::state::AppState;
 use alm_core::permissions::perm;
 use alm_core::{DomainId, VaultId};
-use alm_store::accounts::Owner;
+use alm_store::accounts::{AccountFilter, Owner, SORT_KEYS};
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
@@ -109,10 +110,13 @@ impl From<AccountInfo> for AccountView {
     }
 }
 
+page_of!(AccountPage, AccountView);
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_accounts))
         .routes(routes!(get_account))
+        .routes(routes!(account_history))
         .routes(routes!(add_owner))
         .routes(routes!(remove_owner))
 }
@@ -121,8 +125,98 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AccountQuery {
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// How many items to skip.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub offset: Option<u64>,
+    /// Sort key (`name`, `eol_at`, `created_at`, `status`); prefix with `-` for descending.
+    #[param(pattern = "^-?(name|eol_at|created_at|status)$")]
+    pub sort: Option<String>,
+    /// Part of the account name, case-insensitive.
+    pub q: Option<String>,
+    #[param(pattern = "^(active|disabled|expired|deleted|renewing|review-submitted)$")]
+    pub status: Option<String>,
+    pub template_id: Option<Uuid>,
+    pub domain_id: Option<Uuid>,
+    /// Accounts this user owns directly.
+    pub owner_id: Option<Uuid>,
+    /// EOL window start (inclusive), RFC 3339.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub eol_from: Option<OffsetDateTime>,
+    /// EOL window end (exclusive), RFC 3339.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub eol_to: Option<OffsetDateTime>,
     /// Only accounts left without an enabled owner (SPEC §2.7 orphans).
     pub orphaned: Option<bool>,
+}
+
+fn bad_query(e: alm_core::FieldError) -> super::error::ApiError {
+    super::error::ApiError::BadRequest {
+        detail: e.to_string(),
+        errors: vec![e],
+    }
+}
+
+/// The statuses of SPEC §2.7.
+const STATUSES: &[&str] = &[
+    "active",
+    "disabled",
+    "expired",
+    "deleted",
+    "renewing",
+    "review-submitted",
+];
+
+impl AccountQuery {
+    fn filter(&self) -> ApiResult<AccountFilter> {
+        if let Some(s) = self.status.as_deref().filter(|s| !STATUSES.contains(s)) {
+            return Err(bad_query(alm_core::FieldError::new(
+                "status",
+                "one-of",
+                format!("{s:?} is not a status; one of {}", STATUSES.join(", ")),
+            )));
+        }
+        if let (Some(from), Some(to)) = (self.eol_from, self.eol_to) {
+            if from >= to {
+                return Err(bad_query(alm_core::FieldError::new(
+                    "eol_to",
+                    "after",
+                    "the window's end must come after its start",
+                )));
+            }
+        }
+        Ok(AccountFilter {
+            visible_to: None,
+            status: self.status.clone(),
+            template: self.template_id,
+            domain: self.domain_id.map(DomainId),
+            owner: self.owner_id.map(alm_core::UserId),
+            eol_from: self.eol_from,
+            eol_to: self.eol_to,
+            query: self
+                .q
+                .as_ref()
+                .map(|q| q.trim().to_owned())
+                .filter(|q| !q.is_empty()),
+            orphaned: self.orphaned == Some(true),
+        })
+    }
+}
+
+/// Paging of an account's history.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub offset: Option<u64>,
 }
 
 /// A new owner: a user or (where the template allows) a group.
@@ -200,20 +294,55 @@ async fn remove_owner(
     Ok(Json(a.into()))
 }
 
-/// The accounts the caller owns (every account with `managed-account:manage`).
-#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(AccountQuery), responses((status = 200, body = Vec<AccountView>)))]
+/// The accounts the caller owns (every account with `managed-account:manage`), one page,
+/// filtered by status, template, domain, owner, EOL window and name.
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(AccountQuery), responses((status = 200, body = AccountPage)))]
 async fn list_accounts(
     State(s): State<AppState>,
     auth: Authenticated,
     super::extract::ApiQuery(q): super::extract::ApiQuery<AccountQuery>,
-) -> ApiResult<Json<Vec<AccountView>>> {
+) -> ApiResult<Json<AccountPage>> {
     let can = auth.can::<perm::AccountRead>()?;
-    let found = if q.orphaned == Some(true) {
-        svc::orphaned(&s.db, &can).await?
-    } else {
-        svc::list(&s.db, &can).await?
-    };
-    Ok(Json(found.into_iter().map(Into::into).collect()))
+    let page =
+        alm_core::paging::PageRequest::parse(q.limit, q.offset, q.sort.as_deref(), SORT_KEYS)
+            .map_err(|e| super::error::ApiError::BadRequest {
+                detail: e.to_string(),
+                errors: e.0,
+            })?;
+    let (found, total) = svc::list(&s.db, &can, q.filter()?, &page).await?;
+    Ok(Json(AccountPage {
+        items: found.into_iter().map(Into::into).collect(),
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
+}
+
+/// The account's history: its audit records, newest first.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/history", tag = "accounts", params(("id" = String, Path, description = "Account id"), HistoryQuery),
+    responses((status = 200, body = super::audit::AuditPage)))]
+async fn account_history(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    super::extract::ApiQuery(q): super::extract::ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<super::audit::AuditPage>> {
+    let can = auth.can::<perm::AccountRead>()?;
+    let id: Uuid = parse_id(&id, "account")?;
+    let page =
+        alm_core::paging::PageRequest::parse(q.limit, q.offset, None, &["at"]).map_err(|e| {
+            super::error::ApiError::BadRequest {
+                detail: e.to_string(),
+                errors: e.0,
+            }
+        })?;
+    let (records, total) = svc::history(&s.db, &can, id, page.limit, page.offset).await?;
+    Ok(Json(super::audit::AuditPage {
+        items: records.into_iter().map(Into::into).collect(),
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
 }
 
 /// One managed account.

@@ -27,21 +27,56 @@ async fn reaches<P: alm_core::permissions::PermissionMarker>(
     Ok(accounts::is_owner(conn, id, can.actor(), &groups).await?)
 }
 
-pub async fn list(db: &Db, can: &Can<perm::AccountRead>) -> ServiceResult<Vec<AccountInfo>> {
+/// One page of the accounts the caller may read (own scope: owned directly or through a
+/// group; `manage`: all), narrowed by `filter` (its `visible_to` is set here, never by callers).
+pub async fn list(
+    db: &Db,
+    can: &Can<perm::AccountRead>,
+    mut filter: accounts::AccountFilter,
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<AccountInfo>, u64)> {
     let mut conn = db.read().await?;
-    let records = match can.scope() {
-        Scope::All => accounts::list(&mut conn, None).await?,
-        Scope::Own => {
-            let groups = users::group_ids(&mut conn, can.actor()).await?;
-            accounts::list(&mut conn, Some((can.actor(), &groups))).await?
-        }
+    filter.visible_to = match can.scope() {
+        Scope::All => None,
+        Scope::Own => Some((can.actor(), users::group_ids(&mut conn, can.actor()).await?)),
     };
-    let mut out = Vec::new();
+    let (records, total) = accounts::page(&mut conn, &filter, page).await?;
+    let mut out = Vec::with_capacity(records.len());
     for record in records {
         let owners = accounts::owners(&mut conn, record.id).await?;
         out.push(AccountInfo { record, owners });
     }
-    Ok(out)
+    Ok((out, total))
+}
+
+/// The account's history (SPEC §2.7): its audit records, newest first. Owners without
+/// `manage` see who acted but not their email or address (other people's personal data);
+/// the approval trail is on the request, where hidden approver names are enforced.
+pub async fn history(
+    db: &Db,
+    can: &Can<perm::AccountRead>,
+    id: Uuid,
+    limit: u32,
+    offset: u64,
+) -> ServiceResult<(Vec<alm_store::audit_log::AuditRecord>, u64)> {
+    let mut conn = db.read().await?;
+    if !reaches(&mut conn, can, id).await? || accounts::get(&mut conn, id).await?.is_none() {
+        return Err(ServiceError::NotFound { what: "account" });
+    }
+    let filter = alm_store::audit_log::AuditFilter {
+        object_type: Some("account".into()),
+        object_id: Some(id.to_string()),
+        ..Default::default()
+    };
+    let (mut records, total) =
+        alm_store::audit_log::list(&mut conn, &filter, true, limit, offset).await?;
+    if can.scope() != Scope::All {
+        for r in &mut records {
+            r.personal.actor_email = None;
+            r.personal.source_ip = None;
+        }
+    }
+    Ok((records, total))
 }
 
 pub async fn get(db: &Db, can: &Can<perm::AccountRead>, id: Uuid) -> ServiceResult<AccountInfo> {
@@ -70,20 +105,6 @@ pub(crate) async fn refuse_orphans(conn: &mut Conn, owner: Owner, what: &str) ->
         orphans.len(),
         names.join(", ")
     )))
-}
-
-/// Accounts without an enabled owner (within the caller's reach).
-pub async fn orphaned(db: &Db, can: &Can<perm::AccountRead>) -> ServiceResult<Vec<AccountInfo>> {
-    let mut conn = db.read().await?;
-    let mut out = Vec::new();
-    for record in accounts::orphaned(&mut conn, None).await? {
-        if !reaches(&mut conn, can, record.id).await? {
-            continue;
-        }
-        let owners = accounts::owners(&mut conn, record.id).await?;
-        out.push(AccountInfo { record, owners });
-    }
-    Ok(out)
 }
 
 fn owner_field(owner: Owner) -> &'static str {

@@ -216,7 +216,7 @@ on_both_backends! {
         assert_eq!(run["users_disabled"], 1, "{run}");
 
         let (_, orphaned) = admin.get("/api/v1/accounts?orphaned=true").await;
-        let listed: Vec<&str> = orphaned.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+        let listed: Vec<&str> = orphaned["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
         assert_eq!(listed, [names[0].as_str()], "only the account with no enabled owner left");
         let (_, alert) = admin.get("/api/v1/audit?action=account.orphaned").await;
         assert_eq!((alert["total"].as_i64(), &alert["items"][0]["summary"]["alert"]), (Some(1), &json!(true)), "{alert}");

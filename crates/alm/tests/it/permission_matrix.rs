@@ -146,6 +146,7 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::GET, "/api/v1/accounts", None,                                 [401, 200, 200, 200, 200, 401, 200]),
         // Owned by the fixture user, whom none of the principals is.
         (M::GET, "/api/v1/accounts/{account}", None,                       [401, 404, 404, 404, 404, 401, 200]),
+        (M::GET, "/api/v1/accounts/{account}/history", None,               [401, 404, 404, 404, 404, 401, 200]),
         (M::POST, "/api/v1/accounts/{account}/owners", body(json!({"user_id": "{other}"})),
                                                                            [401, 404, 404, 404, 404, 401, 200]),
         (M::DELETE, "/api/v1/accounts/{account}/owners/user/{user}", None, [401, 404, 404, 404, 404, 401, 200]),

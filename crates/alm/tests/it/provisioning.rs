@@ -147,7 +147,7 @@ async fn check_in_directory(w: &World, name: &str, password: &str) {
 
 async fn account_of(s: &TestServer, w: &World, request: &str) -> Value {
     let (_, list) = w.requester.get("/api/v1/accounts").await;
-    let account = list
+    let account = list["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -411,7 +411,7 @@ on_both_backends! {
         relay.cut_after(0);
         check_in_directory(&w, &name, secret.password.expose()).await;
         let (_, accounts) = admin.get("/api/v1/accounts").await;
-        assert_eq!(accounts.as_array().unwrap().iter().filter(|x| x["name"] == name.as_str()).count(), 1, "one managed account");
+        assert_eq!(accounts["items"].as_array().unwrap().iter().filter(|x| x["name"] == name.as_str()).count(), 1, "one managed account");
         let (_, jobs) = admin.get("/api/v1/jobs?limit=50").await;
         let job = jobs.as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
         assert_eq!((job["status"].as_str(), job["leased_by"].as_str()), (Some("succeeded"), Some(b_id.as_str())), "{job}");
@@ -458,7 +458,7 @@ on_both_backends! {
         let (st, refused) = admin.delete(&format!("/api/v1/accounts/{acc}/owners/user/{final_id}")).await;
         assert_eq!(st, 409, "{refused}");
         let (_, orphans) = admin.get("/api/v1/accounts?orphaned=true").await;
-        assert!(orphans.as_array().unwrap().is_empty(), "{orphans}");
+        assert_eq!(orphans["total"], 0, "{orphans}");
         let (_, audit) = admin.get(&format!("/api/v1/audit?object_type=account&object_id={acc}&sort=seq")).await;
         let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["account.created", "account.owner-added", "account.owner-added", "account.owner-removed"]);
@@ -577,7 +577,7 @@ on_both_backends! {
         assert_eq!(allowed, vec![reader_sid], "exactly the reader's directory account");
 
         let (_, list) = w.requester.get("/api/v1/accounts").await;
-        let account = list.as_array().unwrap().iter().find(|a| a["request_id"] == id.as_str()).cloned().unwrap_or_else(|| panic!("{list}"));
+        let account = list["items"].as_array().unwrap().iter().find(|a| a["request_id"] == id.as_str()).cloned().unwrap_or_else(|| panic!("{list}"));
         assert_eq!((account["account_type"].as_str(), account["status"].as_str()), (Some("gmsa"), Some("active")), "{account}");
         assert_eq!((account["secret_ref"].as_str(), account["secret_state"].as_str()), (Some(""), Some("none")), "no secret: {account}");
         assert_eq!(account["guid"], gmsa.guid.to_string());
@@ -623,6 +623,117 @@ on_both_backends! {
         assert_eq!(seen["state"], "provisioning-failed", "{seen}");
         assert!(seen["failure_reason"].as_str().unwrap().contains("has no synced account in the domain"), "{seen}");
         assert!(ad::connect().find(&Lookup::SamAccountName(format!("g{tag}$"))).await.unwrap().is_none(), "nothing in AD");
+        s.stop().await;
+    }
+}
+
+/// A managed account put straight into the store (the listing's subject is the query, not
+/// provisioning).
+pub(crate) async fn stored_account(
+    s: &TestServer,
+    w: &World,
+    name: &str,
+    status: &str,
+    eol: time::OffsetDateTime,
+    owners: &[alm_store::accounts::Owner],
+) -> String {
+    let template = {
+        let (_, t) = s
+            .admin()
+            .post(
+                "/api/v1/templates",
+                json!({"name": format!("Stored {name}"), "definition": definition(w)}),
+            )
+            .await;
+        t["id"].as_str().unwrap().to_owned()
+    };
+    let id = uuid::Uuid::new_v4();
+    let state = s.state();
+    let now = alm_core::Clock::now(s.clock.as_ref());
+    let mut tx = state.db.begin_write().await.unwrap();
+    alm_store::accounts::insert(
+        &mut tx,
+        &alm_store::accounts::AccountRecord {
+            id,
+            domain_id: w.domain.parse().unwrap(),
+            name: name.into(),
+            dn: format!("CN={name},{}", w.ou),
+            guid: uuid::Uuid::new_v4().to_string(),
+            account_type: "ad-user".into(),
+            description: String::new(),
+            status: status.into(),
+            template_id: template.parse().unwrap(),
+            template_version: 1,
+            request_id: None,
+            interval: "1y".into(),
+            eol_action: "disable".into(),
+            lifecycle_start: now,
+            eol_at: eol,
+            vault_id: w.vault.parse().unwrap(),
+            secret_ref: format!("x/{name}"),
+            directory_state: "present".into(),
+            secret_state: "present".into(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await
+    .unwrap();
+    for o in owners {
+        alm_store::accounts::add_owner(&mut tx, id, *o, now)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    id.to_string()
+}
+
+on_both_backends! {
+    async fn accounts_are_listed_by_page_with_filters_in_the_callers_scope_and_have_a_history(backend: Backend) {
+        use alm_store::accounts::Owner;
+        use time::macros::datetime;
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let user = |id: &str| Owner::User(id.parse().unwrap());
+        let req = user(&w.requester_id);
+        let a1 = stored_account(&s, &w, "acc-one", "active", datetime!(2027-01-01 00:00 UTC), &[req]).await;
+        stored_account(&s, &w, "acc-two", "disabled", datetime!(2027-06-01 00:00 UTC), &[req]).await;
+        stored_account(&s, &w, "acc-three", "active", datetime!(2027-03-01 00:00 UTC), &[user(&w.approver_ids[0])]).await;
+        stored_account(&s, &w, "acc-four", "active", datetime!(2028-01-01 00:00 UTC), &[Owner::Group(w.audience.parse().unwrap())]).await;
+        stored_account(&s, &w, "acc-five", "expired", datetime!(2026-12-01 00:00 UTC), &[user(&w.final_approver)]).await;
+        let names = |page: &Value| page["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+
+        // Own scope: directly, or through the audience group.
+        let (_, mine) = w.requester.get("/api/v1/accounts").await;
+        assert_eq!((names(&mine), mine["total"].as_u64()), (vec!["acc-four".to_owned(), "acc-one".into(), "acc-two".into()], Some(3)), "{mine}");
+        assert_eq!(names(&w.requester.get("/api/v1/accounts?status=active").await.1), ["acc-four", "acc-one"]);
+        assert_eq!(names(&w.requester.get(&format!("/api/v1/accounts?owner_id={}", w.requester_id)).await.1), ["acc-one", "acc-two"], "direct owner");
+        assert_eq!(w.outsider.get("/api/v1/accounts").await.1["total"], 0);
+
+        // Manage scope: everything, by EOL window, sorted, paged, by name.
+        let (_, all) = admin.get("/api/v1/accounts?eol_from=2027-01-01T00:00:00Z&eol_to=2027-06-01T00:00:00Z&sort=eol_at").await;
+        assert_eq!(names(&all), ["acc-one", "acc-three"], "the window's end is exclusive: {all}");
+        let (_, page) = admin.get("/api/v1/accounts?sort=-eol_at&limit=2&offset=1").await;
+        assert_eq!((names(&page), page["total"].as_u64()), (vec!["acc-two".to_owned(), "acc-three".into()], Some(5)), "{page}");
+        assert_eq!(names(&admin.get("/api/v1/accounts?q=FIV").await.1), ["acc-five"]);
+        assert_eq!(admin.get(&format!("/api/v1/accounts?domain_id={}", uuid::Uuid::new_v4())).await.1["total"], 0);
+
+        // Bad filters name the parameter.
+        for (query, field) in [("status=gone", "status"), ("eol_from=2027-02-01T00:00:00Z&eol_to=2027-01-01T00:00:00Z", "eol_to"), ("sort=owner", "sort")] {
+            let (st, p) = admin.get(&format!("/api/v1/accounts?{query}")).await;
+            assert_eq!((st, p["errors"][0]["field"].as_str()), (400, Some(field)), "{query}: {p}");
+        }
+
+        // History: an owner sees who acted, not their email; others see nothing.
+        assert_eq!(w.requester.post(&format!("/api/v1/accounts/{a1}/owners"), json!({"user_id": w.approver_ids[1]})).await.0, 200);
+        let (st, history) = w.requester.get(&format!("/api/v1/accounts/{a1}/history")).await;
+        assert_eq!((st, history["total"].as_u64()), (200, Some(1)), "{history}");
+        let entry = &history["items"][0];
+        assert_eq!((entry["action"].as_str(), entry["actor_name"].as_str(), &entry["actor_email"]), (Some("account.owner-added"), Some("Requester"), &Value::Null), "{entry}");
+        assert_eq!(w.outsider.get(&format!("/api/v1/accounts/{a1}/history")).await.0, 404);
+        let (_, full) = admin.get(&format!("/api/v1/accounts/{a1}/history")).await;
+        assert_eq!(full["items"][0]["actor_email"], "req@example.test", "{full}");
         s.stop().await;
     }
 }
