@@ -8,9 +8,16 @@
 pub mod account;
 pub mod analysis;
 pub mod classify;
+pub mod cli;
+pub mod directory_reader;
+pub mod errors;
 pub mod findings;
 pub mod gmsa_readers;
 pub mod host_scan;
 pub mod report;
 pub mod settings;
 pub mod usage;
+
+pub use cli::{run, DiscoverArgs};
+pub use errors::DiscoverError;
+pub use host_scan::{HostCredentials, HostError, HostErrorKind, ServiceEntry, ServiceLister};
