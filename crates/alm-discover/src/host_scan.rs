@@ -184,6 +184,7 @@ pub async fn scan_hosts(
         .collect();
     let mut running: JoinSet<(usize, HostResult)> = JoinSet::new();
     let mut interrupted = *stop.borrow();
+    let mut stop_open = true;
 
     while !interrupted && (!queue.is_empty() || !running.is_empty()) {
         if *stop.borrow() {
@@ -213,20 +214,18 @@ pub async fn scan_hosts(
             });
         }
         tokio::select! {
-            joined = running.join_next() => match joined {
-                Some(Ok((i, result))) => {
+            joined = running.join_next() => {
+                // An Err is a lister that panicked: the sweep below marks its host.
+                if let Some(Ok((i, result))) = joined {
                     on_done(&HostOutcome { computer: computers[i].clone(), result: result.clone() });
                     results[i] = Some(result);
                 }
-                // A lister that panicked: the host is marked by the sweep below.
-                Some(Err(_)) | None => {}
             },
-            changed = stop.changed() => {
+            changed = stop.changed(), if stop_open => {
                 // A dropped sender means nobody can stop us any more: keep going.
-                if changed.is_ok() && *stop.borrow() {
-                    interrupted = true;
-                } else if changed.is_err() {
-                    stop = watch::channel(false).1;
+                match changed {
+                    Ok(()) => interrupted = *stop.borrow(),
+                    Err(_) => stop_open = false,
                 }
             }
         }
@@ -364,8 +363,9 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_hung_host_times_out() {
-        let (_tx, rx) = watch::channel(false);
+    async fn a_hung_host_times_out_even_when_nobody_can_stop_the_scan() {
+        // The sender is gone at once: the scan must neither spin nor wait for it.
+        let rx = watch::channel(false).1;
         let scan = scan_hosts(
             lister(),
             vec![computer("hang1")],
@@ -424,5 +424,28 @@ mod tests {
                 "host {i}"
             );
         }
+        // The reports of the interrupted scan are written and readable.
+        let dir = std::env::temp_dir().join(format!("alm-discover-unit-{}", std::process::id()));
+        let mut report = crate::report::sample::report();
+        report.hosts = scan;
+        crate::report::write_all(&report, &dir).unwrap();
+        let hosts = std::fs::read_to_string(dir.join("hosts.csv")).unwrap();
+        let statuses: Vec<&str> = csv::Reader::from_reader(hosts.as_bytes())
+            .into_records()
+            .map(|r| {
+                if r.unwrap()[4].to_owned() == "scanned" {
+                    "scanned"
+                } else {
+                    "other"
+                }
+            })
+            .collect();
+        assert_eq!(statuses, ["scanned", "scanned", "other", "other", "other"]);
+        let html = std::fs::read_to_string(dir.join("summary.html")).unwrap();
+        assert!(html.contains("The host scan was interrupted"));
+        assert!(std::fs::read(dir.join("summary.pdf"))
+            .unwrap()
+            .starts_with(b"%PDF-"));
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
