@@ -168,7 +168,10 @@ impl RawEntry {
         if let Some(v) = self.bytes.get(&key) {
             return v.clone();
         }
-        self.all(name).iter().map(|s| s.as_bytes().to_vec()).collect()
+        self.all(name)
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect()
     }
 }
 

@@ -184,7 +184,10 @@ fn raw_entry(entry: SearchEntry) -> RawEntry {
         raw.text.entry(key).or_default().extend(v);
     }
     for (k, v) in entry.bin_attrs {
-        raw.bytes.entry(k.to_ascii_lowercase()).or_default().extend(v);
+        raw.bytes
+            .entry(k.to_ascii_lowercase())
+            .or_default()
+            .extend(v);
     }
     raw
 }
@@ -212,7 +215,9 @@ impl ActiveDirectory {
                     .search(base, Scope::Base, filter, attrs.to_vec())
                     .await
                     .map_err(|e| self.fail(e, base))?;
-                let (entries, _) = result.success().map_err(|e| from_ldap(e, &self.url, base))?;
+                let (entries, _) = result
+                    .success()
+                    .map_err(|e| from_ldap(e, &self.url, base))?;
                 Ok(entries
                     .into_iter()
                     .map(|e| raw_entry(SearchEntry::construct(e)))
