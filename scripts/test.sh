@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 . tests/peers/openbao.sh
 . tests/peers/moto.sh
 . tests/peers/smtp.sh
+. tests/peers/html_render.sh
 
 started=$(date +%s)
 export ALM_TEST_CACHE=${ALM_TEST_CACHE:-$HOME/.cache/alm-test}
@@ -31,6 +32,8 @@ python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
 command -v node >/dev/null || apt_install nodejs
 command -v npm >/dev/null || apt_install npm
 samba_install
+# alm discover's report tests: pdftotext reads the PDF back.
+command -v pdftotext >/dev/null || apt_install poppler-utils
 
 
 work=$(mktemp -d /tmp/alm-test.XXXXXX)
@@ -83,6 +86,9 @@ say "installing the OIDC test provider"
 
 oidc_install "$ALM_TEST_CACHE/oidc"
 export ALMTEST_OIDC_DIR=$ALM_TEST_CACHE/oidc
+
+say "installing the HTML render check (Debian chromium + npm playwright-core)"
+html_render_install "$ALM_TEST_CACHE/html-render"
 
 say "cargo fmt --check"
 cargo fmt --all --check

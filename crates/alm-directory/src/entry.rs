@@ -134,3 +134,52 @@ pub struct ChangeSet {
     /// The highest `uSNChanged` among the changes (or the start when nothing changed).
     pub highest_usn: i64,
 }
+
+/// Any directory object as read, for tools that need attributes alm's own types do not carry
+/// (the discovery tool). Attribute names are lowercased; a value that is not UTF-8 is kept
+/// only among the bytes, a UTF-8 one among both (binary values can happen to be UTF-8).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawEntry {
+    pub dn: String,
+    pub text: BTreeMap<String, Vec<String>>,
+    pub bytes: BTreeMap<String, Vec<Vec<u8>>>,
+}
+
+impl RawEntry {
+    /// The first text value of an attribute (names are case-insensitive).
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.text
+            .get(&name.to_ascii_lowercase())
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+
+    /// Every text value of an attribute.
+    pub fn all(&self, name: &str) -> &[String] {
+        self.text
+            .get(&name.to_ascii_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The raw bytes of every value of an attribute.
+    pub fn raw(&self, name: &str) -> Vec<Vec<u8>> {
+        let key = name.to_ascii_lowercase();
+        if let Some(v) = self.bytes.get(&key) {
+            return v.clone();
+        }
+        self.all(name)
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect()
+    }
+}
+
+/// How deep a raw search looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchScope {
+    /// The base object only (e.g. the root DSE at `""`).
+    Base,
+    /// The base and everything under it, paged.
+    Subtree,
+}

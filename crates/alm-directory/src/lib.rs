@@ -19,7 +19,8 @@ pub use active_directory::ActiveDirectory;
 pub use alm_core::Secret;
 pub use config::DirectoryConfig;
 pub use entry::{
-    ChangeSet, DirectoryEntry, EntryKind, GroupEntry, KerberosEncryption, NewGmsa, NewUser, OuEntry,
+    ChangeSet, DirectoryEntry, EntryKind, GroupEntry, KerberosEncryption, NewGmsa, NewUser,
+    OuEntry, RawEntry, SearchScope,
 };
 pub use error::{DirectoryError, DirectoryResult};
 

@@ -1,5 +1,5 @@
 //! `alm`: the one binary. `serve` runs the server; `admin` and `db` are the operator's tools.
-//! (`engine`, `discover` and `install` arrive with their issues.)
+//! `discover` is the standalone discovery tool. (`install` arrives with its issue.)
 
 mod commands;
 
@@ -55,6 +55,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::db::DbCommand,
     },
+    /// Find the service accounts of an Active Directory domain, rate their risks and write
+    /// reports (standalone: no server needed).
+    Discover {
+        #[command(flatten)]
+        args: alm_discover::DiscoverArgs,
+    },
     /// Exit 0 when the server at URL is ready (for scripts and container health checks).
     Healthcheck {
         /// The server's base URL.
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
             Command::Admin { command } => commands::admin::run(command).await,
             Command::Db { command } => commands::db::run(command).await,
             Command::Healthcheck { url } => commands::healthcheck::run(&url).await,
+            Command::Discover { args } => commands::discover::run(args).await,
         }
     });
     match result {

@@ -2,7 +2,9 @@
 
 use super::errors::from_ldap;
 use super::ActiveDirectory;
-use crate::entry::{ChangeSet, DirectoryEntry, EntryKind, GroupEntry, OuEntry};
+use crate::entry::{
+    ChangeSet, DirectoryEntry, EntryKind, GroupEntry, OuEntry, RawEntry, SearchScope,
+};
 use crate::error::{DirectoryError, DirectoryResult};
 use crate::security_descriptor::Sid;
 use alm_core::filetime::AccountExpires;
@@ -167,7 +169,63 @@ fn organizational_unit(entry: &SearchEntry) -> DirectoryResult<OuEntry> {
     })
 }
 
+/// Every attribute of a search entry, text and bytes, names lowercased.
+fn raw_entry(entry: SearchEntry) -> RawEntry {
+    let mut raw = RawEntry {
+        dn: entry.dn,
+        ..RawEntry::default()
+    };
+    for (k, v) in entry.attrs {
+        let key = k.to_ascii_lowercase();
+        raw.bytes
+            .entry(key.clone())
+            .or_default()
+            .extend(v.iter().map(|s| s.as_bytes().to_vec()));
+        raw.text.entry(key).or_default().extend(v);
+    }
+    for (k, v) in entry.bin_attrs {
+        raw.bytes
+            .entry(k.to_ascii_lowercase())
+            .or_default()
+            .extend(v);
+    }
+    raw
+}
+
 impl ActiveDirectory {
+    /// Any search, every entry with the named attributes as read (text and bytes). For tools
+    /// that read what alm's own types do not carry; an absent base object gives `NoSuchObject`.
+    pub async fn search_raw(
+        &self,
+        base: &str,
+        scope: SearchScope,
+        filter: &str,
+        attrs: &[&str],
+    ) -> DirectoryResult<Vec<RawEntry>> {
+        match scope {
+            SearchScope::Subtree => Ok(self
+                .paged_search(base, filter, attrs)
+                .await?
+                .into_iter()
+                .map(raw_entry)
+                .collect()),
+            SearchScope::Base => {
+                let mut ldap = self.handle().await?;
+                let result = ldap
+                    .search(base, Scope::Base, filter, attrs.to_vec())
+                    .await
+                    .map_err(|e| self.fail(e, base))?;
+                let (entries, _) = result
+                    .success()
+                    .map_err(|e| from_ldap(e, &self.url, base))?;
+                Ok(entries
+                    .into_iter()
+                    .map(|e| raw_entry(SearchEntry::construct(e)))
+                    .collect())
+            }
+        }
+    }
+
     /// A paged subtree search returning every entry.
     pub(crate) async fn paged_search(
         &self,

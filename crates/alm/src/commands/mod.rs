@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod db;
+pub mod discover;
 pub mod engine;
 pub mod healthcheck;
 pub mod serve;

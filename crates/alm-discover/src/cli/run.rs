@@ -1,0 +1,374 @@
+//! One run of `alm discover`: gather the inputs (flags, environment, questions), bind, show
+//! the scope and ask, read and analyse the directory, scan hosts, write the reports.
+
+use super::args::DiscoverArgs;
+use super::prompt;
+use super::run_log::RunLog;
+use crate::analysis::analyse;
+use crate::directory_reader;
+use crate::errors::DiscoverError;
+use crate::host_scan::{
+    not_scanned, scan_hosts, HostCredentials, NotScanned, ScanOptions, ServiceLister,
+};
+use crate::report::{self, Report};
+use crate::settings::AnalysisSettings;
+use crate::usage::usage;
+use alm_core::{Clock, Secret};
+use alm_directory::{ActiveDirectory, Directory, DirectoryConfig};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a run ended (errors aside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub out: PathBuf,
+    /// Ctrl-C stopped the host scan; the reports cover what was scanned.
+    pub interrupted: bool,
+}
+
+/// A value from the flags/environment, else asked at a terminal, else an error naming the flag.
+fn value_or_ask(
+    given: Option<String>,
+    flag: &str,
+    question: &str,
+    default: Option<&str>,
+) -> Result<String, DiscoverError> {
+    match given.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) => Ok(v),
+        None if prompt::interactive() => prompt::ask(question, default),
+        None => match default {
+            Some(d) => Ok(d.to_owned()),
+            None => Err(DiscoverError::Input(format!(
+                "{flag} is missing (or its ALM_DISCOVER_* variable); no terminal to ask on"
+            ))),
+        },
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('\r')
+        .to_owned()
+}
+
+fn password(args: &DiscoverArgs) -> Result<Secret, DiscoverError> {
+    let password = if let Some(path) = &args.password_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            DiscoverError::Input(format!(
+                "--password-file {}: cannot read it ({e})",
+                path.display()
+            ))
+        })?;
+        first_line(&text)
+    } else if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            DiscoverError::Input(format!(
+                "--password-stdin: cannot read standard input ({e})"
+            ))
+        })?;
+        first_line(&line)
+    } else if prompt::interactive() {
+        prompt::ask_password("Password")?
+    } else {
+        return Err(DiscoverError::Input(
+            "no password: give --password-file FILE or --password-stdin (there is no terminal to ask on)".into(),
+        ));
+    };
+    if password.is_empty() {
+        return Err(DiscoverError::Input("the password is empty".into()));
+    }
+    Ok(Secret::new(password))
+}
+
+/// The LDAPS URL and a display name for what the administrator typed.
+fn domain_url(domain: &str) -> Result<(String, String), DiscoverError> {
+    if domain.contains("://") {
+        let host = url_host(domain)
+            .ok_or_else(|| DiscoverError::Input(format!("--domain: {domain:?} names no host")))?;
+        Ok((domain.to_owned(), host))
+    } else if domain.contains('/') || domain.contains(' ') {
+        Err(DiscoverError::Input(format!(
+            "--domain: {domain:?} is neither a DNS name (corp.example.com) nor an LDAPS URL"
+        )))
+    } else {
+        Ok((format!("ldaps://{domain}"), domain.to_owned()))
+    }
+}
+
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let host = rest.split(['/', '?']).next()?;
+    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
+/// A bare user name is taken as user@domain when the domain is a DNS name.
+fn bind_identity(user: &str, domain_host: &str) -> String {
+    let is_dns_name = domain_host.contains('.') && domain_host.parse::<std::net::IpAddr>().is_err();
+    if user.contains(['@', '\\', '=']) || !is_dns_name {
+        user.to_owned()
+    } else {
+        format!("{user}@{domain_host}")
+    }
+}
+
+fn default_out(clock: &dyn Clock) -> PathBuf {
+    let n = clock.now();
+    PathBuf::from(format!(
+        "alm-discover-{:04}{:02}{:02}-{:02}{:02}{:02}",
+        n.year(),
+        u8::from(n.month()),
+        n.day(),
+        n.hour(),
+        n.minute(),
+        n.second()
+    ))
+}
+
+pub async fn run(
+    args: DiscoverArgs,
+    lister: Option<Arc<dyn ServiceLister>>,
+    clock: Arc<dyn Clock>,
+) -> Result<RunOutcome, DiscoverError> {
+    // Everything that can be checked without the network, first.
+    let settings = AnalysisSettings::parse(
+        &args.name_patterns,
+        &args.description_keywords,
+        args.password_age_days,
+        args.stale_days,
+    )
+    .map_err(|e| DiscoverError::Input(e.to_string()))?;
+    if lister.is_none() && !args.no_host_scan {
+        return Err(DiscoverError::NoHostScanner);
+    }
+    if args.host_timeout == 0 || args.ldap_timeout == 0 {
+        return Err(DiscoverError::Input(
+            "--host-timeout and --ldap-timeout must be at least 1 second".into(),
+        ));
+    }
+    let ca_pem = match &args.ca_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            DiscoverError::Input(format!(
+                "--ca-file {}: cannot read it ({e})",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+
+    let domain = value_or_ask(
+        args.domain.clone(),
+        "--domain",
+        "Domain (DNS name or ldaps:// URL)",
+        None,
+    )?;
+    let (url, domain_host) = domain_url(&domain)?;
+    let user = value_or_ask(
+        args.user.clone(),
+        "--user",
+        "User (user@domain or DOMAIN\\user)",
+        None,
+    )?;
+    let identity = bind_identity(&user, &domain_host);
+    let password = password(&args)?;
+    let fail = |e| DiscoverError::from_directory(e, &url, &identity);
+
+    let ad = ActiveDirectory::new(DirectoryConfig {
+        url: url.clone(),
+        bind_identity: identity.clone(),
+        bind_password: password.clone(),
+        ca_pem,
+        base_dn: args.base_dn.clone().unwrap_or_default(),
+        timeout: Duration::from_secs(args.ldap_timeout),
+    })
+    .map_err(fail)?;
+    ad.check().await.map_err(fail)?;
+    let naming_context = match &args.base_dn {
+        Some(dn) => dn.clone(),
+        None => directory_reader::naming_context(&ad).await.map_err(fail)?,
+    };
+    eprintln!("Connected to {url} as {identity} ({naming_context}).");
+
+    let scope = if args.whole_domain {
+        naming_context.clone()
+    } else {
+        let answer = value_or_ask(
+            args.ou.clone(),
+            "--ou",
+            "Scope: an OU's DN, or 'all' for the whole domain",
+            Some("all"),
+        )?;
+        if answer.eq_ignore_ascii_case("all") {
+            naming_context.clone()
+        } else {
+            answer
+        }
+    };
+    let company = value_or_ask(
+        args.company.clone(),
+        "--company",
+        "Company name for the reports",
+        Some(&domain_host),
+    )?;
+    directory_reader::check_base(&ad, &scope)
+        .await
+        .map_err(fail)?;
+
+    let (account_count, computer_count) =
+        directory_reader::count(&ad, &scope).await.map_err(fail)?;
+    eprintln!("In scope ({scope}): {account_count} accounts and {computer_count} computers.");
+    if !args.yes {
+        if !prompt::interactive() {
+            return Err(DiscoverError::Input(
+                "pass --yes to scan without a terminal to confirm on".into(),
+            ));
+        }
+        if !prompt::confirm("Go on with the scan?")? {
+            return Err(DiscoverError::Declined);
+        }
+    }
+
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(clock.as_ref()));
+    let out_error = |e: std::io::Error| DiscoverError::Output {
+        path: out.display().to_string(),
+        detail: e.to_string(),
+    };
+    let log = RunLog::create(&out, clock.clone()).map_err(out_error)?;
+    log.line(&format!("scan of {url} as {identity}, scope {scope}: {account_count} accounts, {computer_count} computers"));
+
+    let started = Instant::now();
+    let scanned_at = clock.now();
+    let accounts = directory_reader::read_accounts(&ad, &naming_context, &scope)
+        .await
+        .map_err(fail)?;
+    let computers = directory_reader::read_computers(&ad, &scope)
+        .await
+        .map_err(fail)?;
+    let read_time = started.elapsed();
+    let analysed = analyse(&accounts, &settings, scanned_at);
+    let findings: usize = analysed.iter().map(|a| a.findings.len()).sum();
+    let analysis_line = format!(
+        "read {} accounts and {} computers in {} ms, analysed in {} ms: {} service accounts, {findings} findings",
+        accounts.len(),
+        computers.len(),
+        read_time.as_millis(),
+        (started.elapsed() - read_time).as_millis(),
+        analysed.len()
+    );
+    eprintln!("{analysis_line}");
+    log.line(&analysis_line);
+
+    let hosts = match lister.filter(|_| !args.no_host_scan) {
+        None => not_scanned(computers, NotScanned::NotRequested),
+        Some(lister) => {
+            let credentials = Arc::new(HostCredentials {
+                user: identity.clone(),
+                password,
+            });
+            scan_with_progress(lister, computers, credentials, &args, &log).await
+        }
+    };
+    if hosts.interrupted {
+        log.line("host scan interrupted (Ctrl-C); writing the reports for what was scanned");
+    }
+    let usage = usage(&analysed, &hosts);
+    let report = Report {
+        company,
+        scanned_at,
+        domain,
+        scope,
+        accounts_in_scope: accounts.len(),
+        accounts: analysed,
+        hosts,
+        usage,
+    };
+    let written = report::write_all(&report, &out).map_err(out_error)?;
+    log.line(&format!("reports written to {}", out.display()));
+    eprintln!("Reports written to {}:", out.display());
+    for path in written {
+        eprintln!("  {}", path.display());
+    }
+    Ok(RunOutcome {
+        out,
+        interrupted: report.hosts.interrupted,
+    })
+}
+
+/// The host scan with a progress bar (ETA) and Ctrl-C to stop it.
+async fn scan_with_progress(
+    lister: Arc<dyn ServiceLister>,
+    computers: Vec<crate::account::Computer>,
+    credentials: Arc<HostCredentials>,
+    args: &DiscoverArgs,
+    log: &RunLog,
+) -> crate::host_scan::HostScan {
+    let bar = indicatif::ProgressBar::new(computers.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} hosts, {elapsed} elapsed, ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
+        }
+    });
+    let options = ScanOptions {
+        parallel: usize::from(args.parallel),
+        timeout: Duration::from_secs(args.host_timeout),
+    };
+    let scan = scan_hosts(
+        lister,
+        computers,
+        credentials,
+        options,
+        stop_rx,
+        &|outcome| {
+            bar.inc(1);
+            log.host(outcome);
+        },
+    )
+    .await;
+    ctrl_c.abort();
+    if scan.interrupted {
+        bar.abandon_with_message("interrupted");
+    } else {
+        bar.finish();
+    }
+    scan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_and_users_are_read_as_typed() {
+        assert_eq!(
+            domain_url("corp.example.com").unwrap().0,
+            "ldaps://corp.example.com"
+        );
+        assert_eq!(domain_url("ldaps://127.0.0.2:636").unwrap().1, "127.0.0.2");
+        assert!(domain_url("corp example").is_err());
+        assert_eq!(
+            bind_identity("admin", "corp.example.com"),
+            "admin@corp.example.com"
+        );
+        assert_eq!(
+            bind_identity("CORP\\admin", "corp.example.com"),
+            "CORP\\admin"
+        );
+        assert_eq!(bind_identity("admin", "127.0.0.2"), "admin");
+        assert_eq!(first_line("pw\r\nnext"), "pw");
+    }
+}

@@ -1,0 +1,23 @@
+//! alm-discover: `alm discover`, the standalone service account discovery tool (SPEC §11).
+//!
+//! Pure analysis (`classify`, `findings`, `analysis`, `usage`, `gmsa_readers`) is kept apart
+//! from the I/O: `directory_reader` reads LDAP, `host_scan` drives a `ServiceLister`
+//! transport, `report` writes files, `cli` talks to the administrator. Credentials live in
+//! `Secret`s and never reach a log, a report or an error message.
+
+pub mod account;
+pub mod analysis;
+pub mod classify;
+pub mod cli;
+pub mod directory_reader;
+pub mod errors;
+pub mod findings;
+pub mod gmsa_readers;
+pub mod host_scan;
+pub mod report;
+pub mod settings;
+pub mod usage;
+
+pub use cli::{run, DiscoverArgs};
+pub use errors::DiscoverError;
+pub use host_scan::{HostCredentials, HostError, HostErrorKind, ServiceEntry, ServiceLister};
