@@ -61,12 +61,20 @@ impl EngineProcess {
         std::fs::read_to_string(self.dir.join("engine.log")).unwrap_or_default()
     }
 
+    /// The credential the engine stored. The server lists an engine as soon as it registers,
+    /// a moment before the engine has written its state file: wait for the file (10 s at most).
     fn credential(&self) -> String {
-        let state: Value = serde_json::from_str(
-            &std::fs::read_to_string(self.dir.join("engine.json")).expect("engine.json"),
-        )
-        .unwrap();
-        state["credential"].as_str().unwrap().to_owned()
+        let path = self.dir.join("engine.json");
+        for _ in 0..100 {
+            if let Some(state) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            {
+                return state["credential"].as_str().unwrap().to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{} was not written: {}", path.display(), self.log());
     }
 
     pub(crate) fn kill(&mut self) {

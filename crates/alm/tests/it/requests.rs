@@ -235,6 +235,12 @@ on_both_backends! {
         assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("template_id")), "{problem}");
         let (_, list) = admin.get("/api/v1/requests").await;
         assert_eq!(list.as_array().unwrap().len(), 1, "only the one good request exists: {list}");
+        // Nothing reached the directory either (requests touch it only once approved).
+        for name in ["svc-web02", "svc-web*02", "svc-Web02"] {
+            assert!(dir.find(&alm_directory::Lookup::SamAccountName(name.into())).await.unwrap().is_none(), "{name}");
+        }
+        let (_, jobs) = admin.get("/api/v1/jobs?limit=500").await;
+        assert!(jobs.as_array().unwrap().iter().all(|j| j["kind"] != "provision"), "no provisioning queued: {jobs}");
         s.stop().await;
     }
 }
