@@ -27,6 +27,45 @@ fn admin() -> Credentials {
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The "Start Name" of a service as `net rpc service status` shows it (the password goes in
+/// an authentication file, never on a command line).
+fn net_start_name(addr: &str, service: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("alm-scmr-net-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let auth = dir.join(format!("auth-{service}"));
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&auth)
+            .unwrap();
+        writeln!(
+            f,
+            "username={}\npassword={}\ndomain={}",
+            env("ALMTEST_SMB_USER"),
+            env("ALMTEST_SMB_PASSWORD"),
+            env("ALMTEST_SMB_DOMAIN")
+        )
+        .unwrap();
+    }
+    let out = std::process::Command::new("net")
+        .args(["rpc", "service", "status", service, "-S", addr, "-A"])
+        .arg(&auth)
+        .output()
+        .expect("run Samba's net tool");
+    let _ = std::fs::remove_file(&auth);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Start Name"))
+        .and_then(|rest| rest.split_once('='))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("no Start Name from net rpc service status {service}: {text}"))
+}
+
 #[tokio::test]
 async fn lists_samba_services_with_the_start_names_net_rpc_reports() {
     let addr = env("ALMTEST_SMB_ADDR");
@@ -86,7 +125,17 @@ async fn lists_samba_services_with_the_start_names_net_rpc_reports() {
             .find(|s| s.name == name)
             .unwrap_or_else(|| panic!("{name} missing from {services:#?}"));
         assert_eq!(s.display_name, display, "{s:#?}");
-        assert_eq!(s.start_name, start_name, "{s:#?}");
+        // Samba's own client, asked now, is the reference for the start account: Samba has
+        // been seen (once, in CI) to put RemoteRegistry back to LocalSystem after the peer
+        // script had set it, so a fixed expectation alone would test Samba, not us.
+        let by_samba = net_start_name(&addr, name);
+        assert_eq!(
+            s.start_name, by_samba,
+            "{name}: Samba's net tool says {by_samba:?}: {s:#?}"
+        );
+        if name != "RemoteRegistry" {
+            assert_eq!(s.start_name, start_name, "{s:#?}");
+        }
         assert_eq!(s.state, state, "{s:#?}");
         assert_eq!(s.start_type, start_type, "{s:#?}");
         assert!(s.binary_path.ends_with(binary), "{s:#?}");

@@ -205,6 +205,30 @@ pub async fn name_held_by_other(
     Ok(n > 0)
 }
 
+/// The live requests (not `except`) on a domain, as (template, version, account name): what
+/// the per-domain uniqueness of derived names (gMSA SPNs) is checked against.
+pub async fn live_on_domain(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    except: Uuid,
+) -> StoreResult<Vec<(Uuid, i64, String)>> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT template_id, template_version, account_name FROM requests WHERE domain_id = $1 AND id <> $2 \
+         AND state NOT IN ('draft', 'rejected', 'withdrawn')",
+    )
+    .bind(domain.to_string())
+    .bind(except.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(t, v, n)| {
+            t.parse()
+                .map(|t| (t, v, n))
+                .map_err(|_| StoreError::Corrupt(format!("template id {t:?}")))
+        })
+        .collect()
+}
+
 /// Adds an approval or denial; false when this approver already decided at this step.
 pub async fn add_decision(conn: &mut AnyConnection, a: &ApprovalRecord) -> StoreResult<bool> {
     let exists: i64 = sqlx::query_scalar(

@@ -167,7 +167,57 @@ async fn checked(
     errors.into_result()?;
     let name = name.expect("checked");
     name_is_free(conn, d, &name, this).await?;
+    spns_are_free(conn, d, &name, this).await?;
     Ok((name, details))
+}
+
+/// A gMSA's service principal names (the template's, `{name}` filled in) must be unique
+/// across requests on the domain (SPEC §2.4): checked against every live request's, so a
+/// template with a fixed SPN serves one account at a time and the directory's own refusal at
+/// provisioning never has to be the first word.
+async fn spns_are_free(
+    conn: &mut Conn,
+    d: &TemplateDefinition,
+    name: &str,
+    this: Uuid,
+) -> ServiceResult<()> {
+    let Some(gmsa) = d.gmsa.as_ref() else {
+        return Ok(());
+    };
+    let (_, mine) = gmsa.for_account(name);
+    let mine: std::collections::HashSet<String> = mine.iter().map(|s| s.to_lowercase()).collect();
+    if mine.is_empty() {
+        return Ok(());
+    }
+    let mut seen: std::collections::HashMap<
+        (Uuid, i64),
+        Option<alm_core::templates::GmsaSettings>,
+    > = std::collections::HashMap::new();
+    for (template, version, other) in store::live_on_domain(conn, d.domain_id, this).await? {
+        if !seen.contains_key(&(template, version)) {
+            let settings = definition(conn, template, version).await?.gmsa;
+            seen.insert((template, version), settings);
+        }
+        let Some(theirs) = seen.get(&(template, version)).and_then(Option::as_ref) else {
+            continue;
+        };
+        if let Some(clash) = theirs
+            .for_account(&other)
+            .1
+            .into_iter()
+            .find(|spn| mine.contains(&spn.to_lowercase()))
+        {
+            return Err(ServiceError::Conflict(FieldError::new(
+                "account_name",
+                "unique",
+                format!(
+                    "the service principal name {clash} is already claimed by the request for {other}; \
+                     SPNs must be unique (a template SPN with {{name}} in it is unique per account)"
+                ),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// No live request and no directory object may already have the name on the domain.

@@ -244,3 +244,52 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn gmsa_service_principal_names_are_unique_across_requests(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let gmsa_template = |name: &str, spn: &str| {
+            let mut d = definition(&w);
+            d["account_type"] = json!("gmsa");
+            d["eol_action"] = json!("disable");
+            d["name_prefix"] = json!("g");
+            d["name_regex"] = json!(null);
+            d["attributes"] = json!([]);
+            d["gmsa"] = json!({"password_reader_users": [w.requester_id], "encryption": "aes256",
+                               "service_principal_names": [spn], "dns_host_name": "{name}.corp.example.test"});
+            json!({"name": name, "definition": d})
+        };
+        let mut templates = Vec::new();
+        for (name, spn) in [("Fixed SPN", "HTTP/shared.corp.example.test"), ("Per-account SPN", "HTTP/{name}.corp.example.test"),
+                            ("Same fixed SPN", "http/SHARED.corp.example.test")] {
+            let (st, t) = admin.post("/api/v1/templates", gmsa_template(name, spn)).await;
+            assert_eq!(st, 201, "{t}");
+            let id = t["id"].as_str().unwrap().to_owned();
+            assert_eq!(admin.post_empty(&format!("/api/v1/templates/{id}/publish")).await.0, 200);
+            templates.push(id);
+        }
+        let ask = |template: &str, name: &str| json!({"template_id": template, "account_name": name, "interval": "90d",
+            "justification": "SPN", "terms_accepted": true});
+        let requester = &w.requester;
+        let submit = |id: String| async move { requester.post_empty(&format!("/api/v1/requests/{id}/submit")).await };
+        let (st, first) = w.requester.post("/api/v1/requests", ask(&templates[0], "one")).await;
+        assert_eq!(st, 201, "{first}");
+        assert_eq!(submit(first["id"].as_str().unwrap().to_owned()).await.0, 200);
+        // The fixed SPN is claimed: another account from the same template, or from another
+        // template naming the same SPN (in other case), is refused before anything is made.
+        for template in [&templates[0], &templates[2]] {
+            let (st, p) = w.requester.post("/api/v1/requests", ask(template, "two")).await;
+            assert_eq!((st, p["errors"][0]["field"].as_str()), (409, Some("account_name")), "{p}");
+            assert!(p["errors"][0]["message"].as_str().unwrap().contains("HTTP/shared.corp.example.test"), "{p}");
+        }
+        // With {name} in the SPN every account has its own.
+        for name in ["three", "four"] {
+            let (st, r) = w.requester.post("/api/v1/requests", ask(&templates[1], name)).await;
+            assert_eq!(st, 201, "{r}");
+            assert_eq!(submit(r["id"].as_str().unwrap().to_owned()).await.0, 200);
+        }
+        s.stop().await;
+    }
+}
