@@ -194,9 +194,8 @@ async fn spns_are_free(
         Option<alm_core::templates::GmsaSettings>,
     > = std::collections::HashMap::new();
     for (template, version, other) in store::live_on_domain(conn, d.domain_id, this).await? {
-        if !seen.contains_key(&(template, version)) {
-            let settings = definition(conn, template, version).await?.gmsa;
-            seen.insert((template, version), settings);
+        if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry((template, version)) {
+            slot.insert(definition(conn, template, version).await?.gmsa);
         }
         let Some(theirs) = seen.get(&(template, version)).and_then(Option::as_ref) else {
             continue;
