@@ -7,6 +7,7 @@ pub mod clock;
 pub mod email;
 pub mod filetime;
 pub mod ids;
+pub mod lifecycle;
 pub mod names;
 pub mod paging;
 pub mod permissions;
