@@ -146,6 +146,13 @@ impl Executor {
                     },
                 }
             }
+            Task::AccountChange(c) => match crate::account_change::run(self, c).await {
+                Ok(dn) => TaskResult::AccountChanged { dn, problem: None },
+                Err(problem) => TaskResult::AccountChanged {
+                    dn: None,
+                    problem: Some(problem),
+                },
+            },
             Task::Provision(p) => match crate::provision::run(
                 self,
                 &p.domain,

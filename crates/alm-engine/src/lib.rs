@@ -2,6 +2,7 @@
 //! it shares with the server. The same runner serves the engine inside `alm serve` (through a
 //! direct transport) and a remote `alm engine` process (over HTTPS).
 
+pub mod account_change;
 pub mod executor;
 pub mod http;
 pub mod protocol;

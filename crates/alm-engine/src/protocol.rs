@@ -224,6 +224,9 @@ pub enum Task {
     /// the credential: in `vault`, or, with no vault, hand the password back for alm's built-in
     /// vault. A gMSA has no password to store (the directory manages it).
     Provision(Box<ProvisionTask>),
+    /// A lifecycle change to a managed account in the directory (SPEC §4.2): found by its
+    /// objectGUID (it may have been moved), then changed.
+    AccountChange(Box<AccountChangeTask>),
     /// Vault sync: which of these secret ids the vault no longer has.
     VaultSync {
         vault: VaultConnection,
@@ -250,8 +253,41 @@ impl Task {
             Task::VaultCheck { .. } => "vault-check",
             Task::Provision(_) => "provision",
             Task::VaultSync { .. } => "vault-sync",
+            Task::AccountChange(_) => "account-change",
         }
     }
+}
+
+/// What to change on one managed account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountChangeTask {
+    pub domain: DomainConnection,
+    /// The account's objectGUID.
+    pub guid: String,
+    pub change: AccountChange,
+}
+
+/// One lifecycle change, done idempotently (a retried job finds the work done and succeeds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum AccountChange {
+    /// Disable, and move into `move_to` (the retirement OU) when given.
+    Disable {
+        move_to: Option<String>,
+    },
+    Enable,
+    /// Set `accountExpires` (a renewal of an `expire` account).
+    SetExpires {
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    /// Delete the directory object and, with an external vault, the secret.
+    Delete {
+        vault: Option<VaultConnection>,
+        secret_ref: Option<String>,
+    },
 }
 
 /// Why a check or a read failed, as a kind a program can act on and a sentence for people.
@@ -312,6 +348,11 @@ pub enum TaskResult {
     /// The account and its secret, or why not (the server retries with back-off).
     Provisioned {
         account: Option<ProvisionedAccount>,
+        problem: Option<Problem>,
+    },
+    /// A lifecycle change: the account's DN afterwards (`None` once deleted), or why not.
+    AccountChanged {
+        dn: Option<String>,
         problem: Option<Problem>,
     },
 }

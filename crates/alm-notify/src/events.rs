@@ -124,6 +124,50 @@ pub const ACCOUNT_OWNERSHIP_CHANGED: EventKind = EventKind {
     enabled: true,
 };
 
+const ACCOUNT_LIFECYCLE_PARAMS: &[&str] = &[
+    "account.name",
+    "account.eol_at",
+    "account.eol_action",
+    "account.renewal_at",
+    "account.url",
+];
+
+pub const ACCOUNT_REQUIRES_RENEWAL: EventKind = EventKind {
+    key: "account.requires-renewal",
+    title: "Renewal is open",
+    audience: Audience::Owners,
+    category: MY_ACCOUNTS,
+    parameters: ACCOUNT_LIFECYCLE_PARAMS,
+    subject: "Renewal open: {{account.name}} ends {{account.eol_at}}",
+    body: "The service account {{account.name}} reaches the end of its lifecycle at \
+           {{account.eol_at}} ({{account.eol_action}}). Renew it, or let it go.\n\n{{account.url}}\n",
+    enabled: true,
+};
+
+pub const ACCOUNT_REMINDER: EventKind = EventKind {
+    key: "account.reminder",
+    title: "Renewal reminder",
+    audience: Audience::Owners,
+    category: MY_ACCOUNTS,
+    parameters: ACCOUNT_LIFECYCLE_PARAMS,
+    subject: "Reminder: {{account.name}} ends {{account.eol_at}}",
+    body: "The service account {{account.name}} still waits for renewal; its lifecycle ends at \
+           {{account.eol_at}} ({{account.eol_action}}).\n\n{{account.url}}\n",
+    enabled: true,
+};
+
+pub const ACCOUNT_URGENT_REMINDER: EventKind = EventKind {
+    key: "account.urgent-reminder",
+    title: "Urgent renewal reminder",
+    audience: Audience::Owners,
+    category: MY_ACCOUNTS,
+    parameters: ACCOUNT_LIFECYCLE_PARAMS,
+    subject: "Urgent: {{account.name}} ends {{account.eol_at}}",
+    body: "The service account {{account.name}} reaches the end of its lifecycle at \
+           {{account.eol_at}} ({{account.eol_action}}) and has not been renewed.\n\n{{account.url}}\n",
+    enabled: true,
+};
+
 pub const DOMAIN_USERS_DISABLED_BY_SYNC: EventKind = EventKind {
     key: "domain.users-disabled-by-sync",
     title: "Users disabled by a directory sync",
@@ -154,6 +198,9 @@ pub const ALL: &[EventKind] = &[
     REQUEST_PROVISIONING_FAILED,
     ACCOUNT_OWNERSHIP_CHANGED,
     DOMAIN_USERS_DISABLED_BY_SYNC,
+    ACCOUNT_REQUIRES_RENEWAL,
+    ACCOUNT_REMINDER,
+    ACCOUNT_URGENT_REMINDER,
 ];
 
 pub fn by_key(key: &str) -> Option<EventKind> {

@@ -228,9 +228,9 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     response
 }
 
-/// Checks scheduled work at the top of each hour, for the life of the process.
-/// (One process today; with several replicas a PostgreSQL advisory lock will elect the one
-/// that runs it — the lifecycle scheduler's issue.)
+/// Checks scheduled domain syncs at the top of each hour, for the life of the process. Every
+/// replica may do it: the queue keeps one live sync per domain (dedupe key), so two replicas
+/// queue one sync. (The lifecycle sweep, which must run once, is `spawn_lifecycle_scheduler`.)
 pub fn spawn_scheduler(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -306,6 +306,46 @@ fn spawn_mailer(state: &AppState) -> anyhow::Result<Option<tokio::task::JoinHand
     })))
 }
 
+/// The scheduler (SPEC §4, §12): every interval, try to lead (a PostgreSQL advisory lock; the
+/// process itself on SQLite) and, while leading, sweep.
+fn spawn_lifecycle_scheduler(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    if !state.config.scheduler.enabled {
+        return None;
+    }
+    let state = state.clone();
+    let every =
+        std::time::Duration::from_secs(u64::from(state.config.scheduler.interval_seconds.max(1)));
+    Some(tokio::spawn(async move {
+        let mut leadership: Option<alm_store::leader::Leadership> = None;
+        loop {
+            if let Some(l) = leadership.as_mut() {
+                if !l.still_held().await {
+                    tracing::warn!("scheduler: lost the leader lock's connection");
+                    leadership = None;
+                }
+            }
+            if leadership.is_none() {
+                match alm_store::leader::Leadership::acquire(&state.db).await {
+                    Ok(l) => leadership = l,
+                    Err(e) => tracing::error!(error = %e, "scheduler: cannot ask for leadership"),
+                }
+            }
+            if leadership.is_some() {
+                match crate::services::lifecycle::sweep(&state.queue).await {
+                    Ok(r) if r.eol_processed + r.reminders_sent > 0 => tracing::info!(
+                        eol = r.eol_processed,
+                        reminders = r.reminders_sent,
+                        "scheduler: sweep"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "scheduler: sweep failed"),
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    }))
+}
+
 /// A server bound to its address and running in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -314,6 +354,7 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: Option<tokio::task::JoinHandle<()>>,
     mailer: Option<tokio::task::JoinHandle<()>>,
+    scheduler: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -322,6 +363,10 @@ impl RunningServer {
         if let Some(mailer) = self.mailer.take() {
             mailer.abort();
             let _ = mailer.await;
+        }
+        if let Some(scheduler) = self.scheduler.take() {
+            scheduler.abort();
+            let _ = scheduler.await;
         }
         if let Some(engine) = self.engine.take() {
             // Jobs it was running go back to the queue when their leases run out.
@@ -361,6 +406,7 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
         None
     };
     let mailer = spawn_mailer(&state)?;
+    let scheduler = spawn_lifecycle_scheduler(&state);
     Ok(RunningServer {
         addr,
         state,
@@ -368,5 +414,6 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
         task,
         engine,
         mailer,
+        scheduler,
     })
 }

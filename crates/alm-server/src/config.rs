@@ -33,6 +33,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     #[serde(default)]
     pub engines: EnginesConfig,
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
     /// Where email goes out (SPEC §7.2); without `smtp.host`, emails wait in the outbox.
     #[serde(default)]
     pub smtp: SmtpSettings,
@@ -103,6 +105,31 @@ impl Default for EnginesConfig {
 }
 
 fn default_lease_seconds() -> u32 {
+    60
+}
+
+/// The lifecycle scheduler (SPEC §4): one leader among replicas sweeps for EOL and reminders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Off: this process never sweeps on its own (the sweep endpoint still works).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Seconds between sweeps (and between tries to become the leader).
+    #[serde(default = "default_sweep_seconds")]
+    pub interval_seconds: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_seconds: default_sweep_seconds(),
+        }
+    }
+}
+
+fn default_sweep_seconds() -> u32 {
     60
 }
 
@@ -240,6 +267,8 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("secrets.master_key_file", Kind::Text),
     ("engines.in_process", Kind::Bool),
     ("engines.lease_seconds", Kind::Number),
+    ("scheduler.enabled", Kind::Bool),
+    ("scheduler.interval_seconds", Kind::Number),
     ("smtp.host", Kind::Text),
     ("smtp.port", Kind::Number),
     ("smtp.security", Kind::Text),
@@ -367,6 +396,12 @@ impl Config {
             return bad(
                 "engines.lease_seconds",
                 "a number of seconds from 3 to 3600",
+            );
+        }
+        if !(1..=86_400).contains(&self.scheduler.interval_seconds) {
+            return bad(
+                "scheduler.interval_seconds",
+                "a number of seconds from 1 to 86400",
             );
         }
         if !(1..=720).contains(&self.auth.session_hours) {

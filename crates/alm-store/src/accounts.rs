@@ -35,6 +35,10 @@ pub struct AccountRecord {
     pub secret_state: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The status a denied renewal goes back to.
+    pub status_before: Option<String>,
+    /// A failure indicator shown with the status (e.g. "disable failed: …").
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +49,7 @@ pub enum Owner {
 
 const COLUMNS: &str = "id, domain_id, name, dn, guid, account_type, description, status, template_id, \
     template_version, request_id, interval, eol_action, lifecycle_start, eol_at, vault_id, secret_ref, \
-    created_at, updated_at, directory_state, secret_state";
+    created_at, updated_at, directory_state, secret_state, status_before, problem";
 
 fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
     text.parse()
@@ -76,13 +80,15 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
         secret_state: row.try_get("secret_state")?,
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
+        status_before: row.try_get("status_before")?,
+        problem: row.try_get("problem")?,
     })
 }
 
 pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<()> {
     sqlx::query(&format!(
         "INSERT INTO managed_accounts ({COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
     ))
     .bind(a.id.to_string())
     .bind(a.domain_id.to_string())
@@ -105,6 +111,8 @@ pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<
     .bind(to_db(a.updated_at))
     .bind(&a.directory_state)
     .bind(&a.secret_state)
+    .bind(&a.status_before)
+    .bind(&a.problem)
     .bind(a.name.to_lowercase())
     .execute(&mut *conn)
     .await
@@ -557,4 +565,114 @@ pub async fn is_owner(
     }
     let n: i64 = q.fetch_one(&mut *conn).await?;
     Ok(n > 0)
+}
+
+/// Writes the fields the lifecycle changes (status, EOL, DN after a move, failure indicator,
+/// the status a denied renewal restores).
+pub async fn update_lifecycle(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE managed_accounts SET status = $1, eol_at = $2, dn = $3, status_before = $4, problem = $5, \
+         updated_at = $6, interval = $7, template_id = $8, template_version = $9, secret_ref = $10 WHERE id = $11",
+    )
+    .bind(&a.status)
+    .bind(to_db(a.eol_at))
+    .bind(&a.dn)
+    .bind(&a.status_before)
+    .bind(&a.problem)
+    .bind(to_db(a.updated_at))
+    .bind(&a.interval)
+    .bind(a.template_id.to_string())
+    .bind(a.template_version)
+    .bind(&a.secret_ref)
+    .bind(a.id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Active accounts whose EOL instant has come and whose EOL action changes something, oldest
+/// first — through the partial index `managed_accounts_eol_due` (the predicate is repeated
+/// word for word so SQLite's planner can use it).
+pub async fn eol_due(
+    conn: &mut AnyConnection,
+    now: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<AccountRecord>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM managed_accounts WHERE status = 'active' AND eol_action <> 'review' \
+         AND eol_at <= $1 ORDER BY eol_at LIMIT $2"
+    ))
+    .bind(to_db(now))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(decode)
+    .collect()
+}
+
+/// Sets (or replaces) an account's renewal date and next reminder instant.
+pub async fn set_schedule(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    renewal_at: OffsetDateTime,
+    reminder_due_at: Option<OffsetDateTime>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO account_schedule (account_id, renewal_at, reminder_due_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (account_id) DO UPDATE SET renewal_at = excluded.renewal_at, reminder_due_at = excluded.reminder_due_at",
+    )
+    .bind(id.to_string())
+    .bind(to_db(renewal_at))
+    .bind(reminder_due_at.map(to_db))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// An account's renewal date, when it has a schedule.
+pub async fn renewal_at(conn: &mut AnyConnection, id: Uuid) -> StoreResult<Option<OffsetDateTime>> {
+    let at: Option<i64> =
+        sqlx::query_scalar("SELECT renewal_at FROM account_schedule WHERE account_id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    at.map(from_db).transpose()
+}
+
+/// Accounts with a reminder due at or before `now` (through the index on the due instant).
+pub async fn reminders_due(
+    conn: &mut AnyConnection,
+    now: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<Uuid>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT account_id FROM account_schedule WHERE reminder_due_at <= $1 ORDER BY reminder_due_at LIMIT $2",
+    )
+    .bind(to_db(now))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    ids.into_iter().map(|i| parse(i, "account id")).collect()
+}
+
+/// Records that a reminder went out; false when this (account, kind, slot) was sent before.
+pub async fn record_reminder(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    kind: &str,
+    slot: i64,
+    at: OffsetDateTime,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO account_reminders (account_id, kind, slot, sent_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (account_id, kind, slot) DO NOTHING",
+    )
+    .bind(id.to_string())
+    .bind(kind)
+    .bind(slot)
+    .bind(to_db(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

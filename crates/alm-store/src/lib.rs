@@ -17,6 +17,7 @@ pub mod engines;
 pub mod error;
 pub mod groups;
 pub mod jobs;
+pub mod leader;
 pub mod migrations;
 pub mod notifications;
 pub mod oidc_logins;

@@ -83,6 +83,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the attribute names of each domain's schema",
         sql: include_str!("../migrations/0013_directory_attributes.sql"),
     },
+    Migration {
+        version: 14,
+        name: "the managed-account list in name order",
+        sql: include_str!("../migrations/0014_account_listing.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "the lifecycle scheduler: EOL sweep index, reminder schedule and slots",
+        sql: include_str!("../migrations/0015_lifecycle.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {
@@ -178,6 +188,30 @@ fn statements(sql: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A migration file that is not in the chain would never run (it happened once: the
+    /// index of 0014 was missing until 0015 was added).
+    #[test]
+    fn every_migration_file_is_in_the_chain() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let chained: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| {
+                files
+                    .iter()
+                    .find(|f| f.starts_with(&format!("{:04}_", m.version)))
+                    .cloned()
+                    .unwrap_or_else(|| format!("{:04}_<missing file>", m.version))
+            })
+            .collect();
+        assert_eq!(chained, files);
+    }
 
     #[test]
     fn chain_is_numbered_without_gaps_and_statements_split() {

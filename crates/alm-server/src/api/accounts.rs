@@ -61,6 +61,14 @@ pub struct AccountView {
     pub secret_state: String,
     /// The requester first.
     pub owners: Vec<OwnerView>,
+    /// When renewal opens (EOL minus the template's re-approval window).
+    #[serde(with = "time::serde::rfc3339")]
+    pub renewal_at: OffsetDateTime,
+    /// What can be done now (SPEC §4.1): `renew`, `disable`, `enable`, `delete`,
+    /// `submit-renewal`, `clone`.
+    pub available_actions: Vec<String>,
+    /// A failure indicator (e.g. "disable failed (retrying): …").
+    pub problem: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -90,6 +98,9 @@ impl From<AccountInfo> for AccountView {
             secret_ref: a.secret_ref,
             directory_state: a.directory_state,
             secret_state: a.secret_state,
+            renewal_at: i.renewal_at,
+            available_actions: i.actions.iter().map(|x| x.as_str().to_owned()).collect(),
+            problem: a.problem,
             owners: i
                 .owners
                 .into_iter()
@@ -117,6 +128,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_accounts))
         .routes(routes!(get_account))
         .routes(routes!(account_history))
+        .routes(routes!(account_action))
+        .routes(routes!(sweep_now))
         .routes(routes!(add_owner))
         .routes(routes!(remove_owner))
 }
@@ -309,7 +322,7 @@ async fn list_accounts(
                 detail: e.to_string(),
                 errors: e.0,
             })?;
-    let (found, total) = svc::list(&s.db, &can, q.filter()?, &page).await?;
+    let (found, total) = svc::list(&s.db, s.clock.as_ref(), &can, q.filter()?, &page).await?;
     Ok(Json(AccountPage {
         items: found.into_iter().map(Into::into).collect(),
         total,
@@ -355,5 +368,83 @@ async fn get_account(
 ) -> ApiResult<Json<AccountView>> {
     let can = auth.can::<perm::AccountRead>()?;
     let id: Uuid = parse_id(&id, "account")?;
-    Ok(Json(svc::get(&s.db, &can, id).await?.into()))
+    Ok(Json(
+        svc::get(&s.db, s.clock.as_ref(), &can, id).await?.into(),
+    ))
+}
+
+/// An owner action's body.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// For `delete`: the account's name, typed again.
+    pub confirm: Option<String>,
+}
+
+/// Run an action of SPEC §4.1 on the account: `renew`, `disable`, `enable` or `delete`
+/// (account and secret; `confirm` must repeat the name). An action not available now answers
+/// 409 with the reason; `available_actions` on the account says what is.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/actions/{action}", tag = "accounts",
+    params(("id" = String, Path, description = "Account id"),
+           ("action" = String, Path, description = "renew, disable, enable or delete", pattern = "^(renew|disable|enable|delete)$")),
+    request_body = ActionBody, responses((status = 200, body = AccountView)))]
+async fn account_action(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path((id, action)): Path<(String, String)>,
+    super::extract::ApiJson(body): super::extract::ApiJson<ActionBody>,
+) -> ApiResult<Json<AccountView>> {
+    use alm_core::lifecycle::Action;
+    let can = auth.can::<perm::AccountUpdate>()?;
+    let id: Uuid = parse_id(&id, "account")?;
+    let action = match action.as_str() {
+        "renew" => Action::Renew,
+        "disable" => Action::Disable,
+        "enable" => Action::Enable,
+        "delete" => Action::Delete,
+        other => {
+            return Err(bad_query(alm_core::FieldError::new(
+                "action",
+                "one-of",
+                format!("{other:?} is not an action here; one of renew, disable, enable, delete"),
+            )))
+        }
+    };
+    crate::services::lifecycle::act(
+        &s.queue,
+        &can,
+        &auth.principal.actor,
+        id,
+        action,
+        body.confirm.as_deref(),
+    )
+    .await?;
+    let read = auth.can::<perm::AccountRead>()?;
+    Ok(Json(
+        svc::get(&s.db, s.clock.as_ref(), &read, id).await?.into(),
+    ))
+}
+
+/// What one sweep did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SweepView {
+    pub eol_processed: u64,
+    pub reminders_sent: u64,
+    /// Accounts that could not be handled; each shows why as its `problem`.
+    pub failed: u64,
+}
+
+/// Run the lifecycle sweep now (EOL actions and due reminders), as the scheduler does every
+/// minute; needs `managed-account:manage`. Safe beside the scheduler: nothing happens twice.
+#[utoipa::path(post, path = "/api/v1/scheduler/sweep", tag = "accounts", responses((status = 200, body = SweepView)))]
+async fn sweep_now(State(s): State<AppState>, auth: Authenticated) -> ApiResult<Json<SweepView>> {
+    let can = auth.can::<perm::AccountUpdate>()?;
+    can.require_manage()
+        .map_err(crate::services::denied(can.actor()))?;
+    let r = crate::services::lifecycle::sweep(&s.queue).await?;
+    Ok(Json(SweepView {
+        eol_processed: r.eol_processed,
+        reminders_sent: r.reminders_sent,
+        failed: r.failed,
+    }))
 }

@@ -11,6 +11,26 @@ use uuid::Uuid;
 pub struct AccountInfo {
     pub record: AccountRecord,
     pub owners: Vec<Owner>,
+    /// The renewal date (EOL minus the template's re-approval window).
+    pub renewal_at: time::OffsetDateTime,
+    /// What an owner can do now (SPEC §4.1).
+    pub actions: Vec<alm_core::lifecycle::Action>,
+}
+
+/// The account as callers see it: with its owners and what can be done with it now.
+async fn info(
+    conn: &mut Conn,
+    record: AccountRecord,
+    owners: Vec<Owner>,
+    now: time::OffsetDateTime,
+) -> ServiceResult<AccountInfo> {
+    let standing = super::lifecycle::standing(conn, &record).await?;
+    Ok(AccountInfo {
+        renewal_at: standing.renewal_at,
+        actions: standing.available(now),
+        record,
+        owners,
+    })
 }
 
 /// Whether the capability reaches the account: `manage`, or an owner (directly or through a
@@ -31,6 +51,7 @@ async fn reaches<P: alm_core::permissions::PermissionMarker>(
 /// group; `manage`: all), narrowed by `filter` (its `visible_to` is set here, never by callers).
 pub async fn list(
     db: &Db,
+    clock: &dyn alm_core::Clock,
     can: &Can<perm::AccountRead>,
     mut filter: accounts::AccountFilter,
     page: &alm_core::paging::PageRequest,
@@ -44,7 +65,7 @@ pub async fn list(
     let mut out = Vec::with_capacity(records.len());
     for record in records {
         let owners = accounts::owners(&mut conn, record.id).await?;
-        out.push(AccountInfo { record, owners });
+        out.push(info(&mut conn, record, owners, clock.now()).await?);
     }
     Ok((out, total))
 }
@@ -79,7 +100,12 @@ pub async fn history(
     Ok((records, total))
 }
 
-pub async fn get(db: &Db, can: &Can<perm::AccountRead>, id: Uuid) -> ServiceResult<AccountInfo> {
+pub async fn get(
+    db: &Db,
+    clock: &dyn alm_core::Clock,
+    can: &Can<perm::AccountRead>,
+    id: Uuid,
+) -> ServiceResult<AccountInfo> {
     let mut conn = db.read().await?;
     if !reaches(&mut conn, can, id).await? {
         return Err(ServiceError::NotFound { what: "account" });
@@ -88,7 +114,7 @@ pub async fn get(db: &Db, can: &Can<perm::AccountRead>, id: Uuid) -> ServiceResu
         .await?
         .ok_or(ServiceError::NotFound { what: "account" })?;
     let owners = accounts::owners(&mut conn, id).await?;
-    Ok(AccountInfo { record, owners })
+    info(&mut conn, record, owners, clock.now()).await
 }
 
 /// Refuses a change that would leave accounts of `owner` without an enabled owner (SPEC §2.7
@@ -207,8 +233,9 @@ pub async fn add_owner(
         now,
     )
     .await?;
+    let out = info(&mut tx, record, owners, now).await?;
     tx.commit().await?;
-    Ok(AccountInfo { record, owners })
+    Ok(out)
 }
 
 /// Tells the owners (the old ones too) that ownership changed (SPEC §7.1).
@@ -300,6 +327,7 @@ pub async fn remove_owner(
         now,
     )
     .await?;
+    let out = info(&mut tx, record, owners, now).await?;
     tx.commit().await?;
-    Ok(AccountInfo { record, owners })
+    Ok(out)
 }

@@ -282,6 +282,9 @@ impl Queue {
                 })
             }
             KIND_PROVISION => super::provisioning::task(&mut conn, &self.key, job).await,
+            super::lifecycle::KIND_ACCOUNT_CHANGE => {
+                super::lifecycle::task(&mut conn, &self.key, job).await
+            }
             KIND_VAULT_SYNC => super::vault_sync::task(&mut conn, &self.key, job).await,
             other => Err(format!("unknown job kind {other:?}")),
         }
@@ -355,6 +358,16 @@ impl Queue {
                     };
                     super::provisioning::complete(self, &job, &lease_id, &actor, result).await
                 }
+                (
+                    super::lifecycle::KIND_ACCOUNT_CHANGE,
+                    TaskResult::AccountChanged { dn, problem },
+                ) => {
+                    let result = match problem {
+                        Some(p) => Err(p),
+                        None => Ok(dn),
+                    };
+                    super::lifecycle::complete(self, &job, &lease_id, &actor, result).await
+                }
                 (_, other) => {
                     let error = format!(
                         "the engine answered a {} job with a result of another kind ({other:?})",
@@ -390,6 +403,9 @@ impl Queue {
         }
         if job.kind == KIND_PROVISION {
             super::provisioning::failed(self, &mut tx, job, &error, now).await?;
+        }
+        if job.kind == super::lifecycle::KIND_ACCOUNT_CHANGE {
+            super::lifecycle::failed(&mut tx, job, &error, now).await?;
         }
         tx.commit().await?;
         self.wake();

@@ -15,6 +15,7 @@ pub mod engines;
 pub mod group_replacement;
 pub mod groups;
 pub mod jobs;
+pub mod lifecycle;
 pub mod login;
 pub mod notifications;
 pub mod provisioning;

@@ -351,6 +351,52 @@ pub async fn mark_read(
     Ok(n)
 }
 
+/// A lifecycle reminder (SPEC §4.4) to the account's owners (people of owner groups too),
+/// and the system administrators when the template says so.
+pub(crate) async fn remind(
+    conn: &mut Conn,
+    base_url: &str,
+    a: &alm_store::accounts::AccountRecord,
+    d: &alm_core::templates::TemplateDefinition,
+    kind: alm_core::lifecycle::ReminderKind,
+    now: OffsetDateTime,
+) -> ServiceResult<()> {
+    use alm_core::lifecycle::ReminderKind as K;
+    let event = match kind {
+        K::RenewalOpen => alm_notify::events::ACCOUNT_REQUIRES_RENEWAL,
+        K::Reminder => alm_notify::events::ACCOUNT_REMINDER,
+        K::Urgent => alm_notify::events::ACCOUNT_URGENT_REMINDER,
+    };
+    let mut people = Vec::new();
+    for o in alm_store::accounts::owners(conn, a.id).await? {
+        match o {
+            alm_store::accounts::Owner::User(u) => people.push(u),
+            alm_store::accounts::Owner::Group(g) => {
+                people.extend(alm_store::groups::enabled_member_ids(conn, g).await?)
+            }
+        }
+    }
+    if d.lifecycle.include_admins_in_reminders {
+        people.extend(system_administrators(conn).await?);
+    }
+    let rfc = |t: OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let renewal = alm_core::lifecycle::renewal_at(a.eol_at, d.lifecycle.renewal_window_days);
+    emit(
+        conn,
+        now,
+        event,
+        &serde_json::json!({"account": {"name": a.name, "eol_at": rfc(a.eol_at), "eol_action": a.eol_action,
+                                        "renewal_at": rfc(renewal),
+                                        "url": format!("{base_url}/api/v1/accounts/{}", a.id)}}),
+        people,
+        Some(("account", a.id.to_string())),
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

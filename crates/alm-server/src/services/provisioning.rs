@@ -383,8 +383,11 @@ pub(crate) async fn complete(
         secret_state: if gmsa { "none" } else { "present" }.into(),
         created_at: now,
         updated_at: now,
+        status_before: None,
+        problem: None,
     };
     accounts::insert(&mut tx, &account).await?;
+    super::lifecycle::schedule(&mut tx, &account, &d, now, true).await?;
     accounts::add_owner(&mut tx, account.id, Owner::User(r.requester_id), now).await?;
     for u in details
         .owners

@@ -13,6 +13,7 @@ mod cli;
 mod directory;
 mod domains;
 mod engines;
+mod lifecycle;
 mod login;
 mod notifications;
 mod oidc;

@@ -200,7 +200,7 @@ on_both_backends! {
                 status: "active".into(), template_id: template.parse().unwrap(), template_version: 1, request_id: None,
                 interval: "90d".into(), eol_action: "expire".into(), lifecycle_start: now, eol_at: now,
                 vault_id: w.vault.parse().unwrap(), secret_ref: format!("x/{name}"), directory_state: "present".into(),
-                secret_state: "present".into(), created_at: now, updated_at: now,
+                secret_state: "present".into(), created_at: now, updated_at: now, status_before: None, problem: None,
             }).await.unwrap();
             for o in std::iter::once(owner.clone()).chain(extra) {
                 alm_store::accounts::add_owner(&mut tx, id, alm_store::accounts::Owner::User(o.parse().unwrap()), now).await.unwrap();

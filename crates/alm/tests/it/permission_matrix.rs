@@ -147,6 +147,9 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         // Owned by the fixture user, whom none of the principals is.
         (M::GET, "/api/v1/accounts/{account}", None,                       [401, 404, 404, 404, 404, 401, 200]),
         (M::GET, "/api/v1/accounts/{account}/history", None,               [401, 404, 404, 404, 404, 401, 200]),
+        (M::POST, "/api/v1/accounts/{account}/actions/{action}", body(json!({})),
+                                                                           [401, 404, 404, 404, 404, 401, 200]),
+        (M::POST, "/api/v1/scheduler/sweep", None,                         [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/accounts/{account}/owners", body(json!({"user_id": "{other}"})),
                                                                            [401, 404, 404, 404, 404, 401, 200]),
         (M::DELETE, "/api/v1/accounts/{account}/owners/user/{user}", None, [401, 404, 404, 404, 404, 401, 200]),
@@ -378,6 +381,8 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
                 secret_state: "present".into(),
                 created_at: now,
                 updated_at: now,
+                status_before: None,
+                problem: None,
             },
         )
         .await
@@ -399,6 +404,8 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         .await;
     vec![
         ("{event}", "request.approved".to_string()),
+        // The fixture account is an active `disable` account at its EOL: renew is offered.
+        ("{action}", "renew".to_string()),
         ("{entry}", uuid::Uuid::new_v4().to_string()),
         ("{account}", account.to_string()),
         ("{other}", other),

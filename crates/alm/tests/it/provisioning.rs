@@ -675,6 +675,8 @@ pub(crate) async fn stored_account(
             secret_state: "present".into(),
             created_at: now,
             updated_at: now,
+            status_before: None,
+            problem: None,
         },
     )
     .await

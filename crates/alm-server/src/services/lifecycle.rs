@@ -1,0 +1,501 @@
+//! The lifecycle of managed accounts (SPEC §4): the actions owners take (renew, disable,
+//! enable, delete account & secret), the EOL sweep, and the directory changes both cause.
+//!
+//! A status changes at once, in the transaction that decides it; the directory follows
+//! through an `account-change` job (found by objectGUID, idempotent, retried with back-off).
+//! A job that keeps failing leaves a failure indicator on the account (`problem`), cleared by
+//! the next success. The rules themselves (which action when, what EOL does) are in
+//! `alm_core::lifecycle`; this module applies them.
+
+use super::audit::{record, Subject};
+use super::jobs::{NewJob, Queue};
+use super::{Actor, ServiceError, ServiceResult};
+use alm_core::lifecycle::{
+    at_eol, renewal_at, renewed_eol, Action, ReminderPlan, Standing, Status,
+};
+use alm_core::permissions::{perm, Can, Scope};
+use alm_core::templates::{EolAction, Interval, TemplateDefinition};
+use alm_engine::protocol::{AccountChange, AccountChangeTask, Problem, Task};
+use alm_store::accounts::{self, AccountRecord};
+use alm_store::crypto::MasterKey;
+use alm_store::jobs::{self, JobRecord, SUCCEEDED};
+use alm_store::{domains, users, vaults, Conn, WriteTx};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub const KIND_ACCOUNT_CHANGE: &str = "account-change";
+
+fn eol_action(a: &AccountRecord) -> EolAction {
+    serde_json::from_value(json!(a.eol_action)).unwrap_or(EolAction::Review)
+}
+
+fn status(a: &AccountRecord) -> Status {
+    Status::parse(&a.status).unwrap_or(Status::Active)
+}
+
+/// Where the account stands (its renewal date from its schedule, or from the template).
+pub(crate) async fn standing(conn: &mut Conn, a: &AccountRecord) -> ServiceResult<Standing> {
+    let renewal = match accounts::renewal_at(conn, a.id).await? {
+        Some(r) => r,
+        None => {
+            let d = super::requests::definition(conn, a.template_id, a.template_version).await?;
+            renewal_at(a.eol_at, d.lifecycle.renewal_window_days)
+        }
+    };
+    Ok(Standing {
+        eol_action: eol_action(a),
+        status: status(a),
+        eol_at: a.eol_at,
+        renewal_at: renewal,
+    })
+}
+
+/// Sets the account's renewal date and next reminder instant from its template's settings.
+/// `catch_up`: a slot already due (a new account whose renewal date has passed, a renewal)
+/// goes out at the next sweep; after a sweep sent what was due, only later slots count.
+pub(crate) async fn schedule(
+    conn: &mut Conn,
+    a: &AccountRecord,
+    d: &TemplateDefinition,
+    now: OffsetDateTime,
+    catch_up: bool,
+) -> ServiceResult<()> {
+    let plan = ReminderPlan::new(a.eol_at, &d.lifecycle);
+    let due = if status(a) != Status::Active {
+        None
+    } else if catch_up && !plan.due(now).is_empty() {
+        Some(now)
+    } else {
+        plan.next_due(now)
+    };
+    accounts::set_schedule(conn, a.id, plan.renewal_at, due).await?;
+    Ok(())
+}
+
+/// Queues the directory side of a lifecycle change (one live change per account).
+async fn queue_change(
+    queue: &Queue,
+    tx: &mut Conn,
+    a: &AccountRecord,
+    change: serde_json::Value,
+    actor: &Actor,
+) -> ServiceResult<()> {
+    let domain = domains::get(tx, a.domain_id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "domain" })?;
+    let pool = domain
+        .pool_id
+        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))?;
+    queue
+        .enqueue(
+            tx,
+            NewJob {
+                kind: KIND_ACCOUNT_CHANGE,
+                pool,
+                engine: None,
+                subject_type: "account",
+                subject_id: a.id.to_string(),
+                payload: change,
+                dedupe_key: None,
+                actor,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// The task for a leased change: the domain's connection (and, to delete, the external
+/// vault's) opened for this lease only.
+pub(crate) async fn task(
+    conn: &mut Conn,
+    key: &MasterKey,
+    job: &JobRecord,
+) -> Result<Task, String> {
+    let err = |e: ServiceError| e.to_string();
+    let id: Uuid = job
+        .subject_id
+        .parse()
+        .map_err(|_| "bad account id".to_owned())?;
+    let a = accounts::get(conn, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the account was removed")?;
+    let domain = domains::get(conn, a.domain_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the domain was removed")?;
+    let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+    let change = match payload["change"].as_str() {
+        Some("disable") => AccountChange::Disable {
+            move_to: payload["move_to"].as_str().map(str::to_owned),
+        },
+        Some("enable") => AccountChange::Enable,
+        Some("set-expires") => AccountChange::SetExpires { at: a.eol_at },
+        Some("delete") => {
+            let vault = vaults::get(conn, a.vault_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            match vault {
+                Some(v) if v.kind != super::vaults::KIND_BUILTIN && !a.secret_ref.is_empty() => {
+                    AccountChange::Delete {
+                        vault: Some(super::vaults::connection(&v, key).map_err(err)?),
+                        secret_ref: Some(a.secret_ref.clone()),
+                    }
+                }
+                // The built-in vault's entry goes in the completion's transaction.
+                _ => AccountChange::Delete {
+                    vault: None,
+                    secret_ref: None,
+                },
+            }
+        }
+        other => return Err(format!("unknown account change {other:?}")),
+    };
+    Ok(Task::AccountChange(Box::new(AccountChangeTask {
+        domain: super::domains::connection(&domain, key).map_err(err)?,
+        guid: a.guid.clone(),
+        change,
+    })))
+}
+
+/// A failed attempt: the account shows it (the job is retried).
+pub(crate) async fn failed(
+    tx: &mut WriteTx,
+    job: &JobRecord,
+    reason: &str,
+    now: OffsetDateTime,
+) -> ServiceResult<()> {
+    let Ok(id) = job.subject_id.parse::<Uuid>() else {
+        return Ok(());
+    };
+    if let Some(mut a) = accounts::get(tx, id).await? {
+        let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+        let what = payload["change"].as_str().unwrap_or("change");
+        a.problem = Some(format!(
+            "{what} failed (retrying): {}",
+            reason.chars().take(500).collect::<String>()
+        ));
+        a.updated_at = now;
+        accounts::update_lifecycle(tx, &a).await?;
+    }
+    Ok(())
+}
+
+/// Records a change the engine made, with the job's completion.
+pub(crate) async fn complete(
+    queue: &Queue,
+    job: &JobRecord,
+    lease_id: &str,
+    engine_actor: &Actor,
+    result: Result<Option<String>, Problem>,
+) -> ServiceResult<()> {
+    let dn = match result {
+        Ok(dn) => dn,
+        Err(p) => {
+            return queue
+                .failed(job, lease_id, &format!("{}: {}", p.problem, p.message))
+                .await
+        }
+    };
+    let now = queue.clock.now();
+    let mut tx = queue.db.begin_write().await?;
+    if !jobs::finish(&mut tx, job.id, lease_id, SUCCEEDED, Some("{}"), None, now).await? {
+        return Err(super::jobs::lease_lost());
+    }
+    let id: Uuid = job
+        .subject_id
+        .parse()
+        .map_err(|_| ServiceError::NotFound { what: "account" })?;
+    let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+    let change = payload["change"].as_str().unwrap_or("change").to_owned();
+    if let Some(mut a) = accounts::get(&mut tx, id).await? {
+        if let Some(dn) = &dn {
+            a.dn = dn.clone();
+        }
+        if change == "delete" {
+            let vault = vaults::get(&mut tx, a.vault_id).await?;
+            if vault.is_some_and(|v| v.kind == super::vaults::KIND_BUILTIN) {
+                if let Some((folder, name)) = a.secret_ref.rsplit_once('/') {
+                    vaults::delete_entry(&mut tx, a.vault_id, folder, name).await?;
+                }
+            }
+        }
+        a.problem = None;
+        a.updated_at = now;
+        accounts::update_lifecycle(&mut tx, &a).await?;
+        record(
+            &mut tx,
+            queue.clock.as_ref(),
+            engine_actor,
+            "account.directory-changed",
+            Subject::new("account", a.id),
+            json!({"change": change, "dn": dn}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The account if the caller may act on it (an owner, or `manage`).
+async fn actionable(
+    conn: &mut Conn,
+    can: &Can<perm::AccountUpdate>,
+    id: Uuid,
+) -> ServiceResult<AccountRecord> {
+    let a = accounts::get(conn, id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "account" })?;
+    if can.scope() != Scope::All {
+        let groups = users::group_ids(conn, can.actor()).await?;
+        if !accounts::is_owner(conn, id, can.actor(), &groups).await? {
+            return Err(ServiceError::NotFound { what: "account" });
+        }
+    }
+    Ok(a)
+}
+
+/// Runs one owner action (§4.1): checked against the table (409 with the reason when not
+/// available), the status changed at once, the directory change queued.
+pub async fn act(
+    queue: &Queue,
+    can: &Can<perm::AccountUpdate>,
+    actor: &Actor,
+    id: Uuid,
+    action: Action,
+    confirm: Option<&str>,
+) -> ServiceResult<AccountRecord> {
+    let now = queue.clock.now();
+    let mut tx = queue.db.begin_write().await?;
+    let mut a = actionable(&mut tx, can, id).await?;
+    let d = super::requests::definition(&mut tx, a.template_id, a.template_version).await?;
+    let standing = standing(&mut tx, &a).await?;
+    standing
+        .check(action, now)
+        .map_err(ServiceError::NotAllowed)?;
+    let before = a.clone();
+    match action {
+        Action::Renew => {
+            let interval: Interval = a.interval.parse().unwrap_or(Interval::Days(90));
+            a.eol_at = renewed_eol(a.eol_at, interval);
+            if status(&a) == Status::Disabled {
+                queue_change(queue, &mut tx, &a, json!({"change": "enable"}), actor).await?;
+            }
+            a.status = Status::Active.as_str().into();
+        }
+        Action::Disable => {
+            a.status = Status::Disabled.as_str().into();
+            queue_change(queue, &mut tx, &a, json!({"change": "disable"}), actor).await?;
+        }
+        Action::Enable => {
+            // An expire account past its EOL stays expired: the directory refuses it anyway.
+            a.status = if eol_action(&a) == EolAction::Expire && now >= a.eol_at {
+                Status::Expired
+            } else {
+                Status::Active
+            }
+            .as_str()
+            .into();
+            queue_change(queue, &mut tx, &a, json!({"change": "enable"}), actor).await?;
+        }
+        Action::Delete => {
+            if confirm != Some(a.name.as_str()) {
+                return Err(alm_core::FieldError::new(
+                    "confirm",
+                    "equals-name",
+                    format!(
+                        "type the account's name ({}) to confirm deleting it and its secret",
+                        a.name
+                    ),
+                )
+                .into());
+            }
+            a.status = Status::Deleted.as_str().into();
+            queue_change(queue, &mut tx, &a, json!({"change": "delete"}), actor).await?;
+        }
+        Action::SubmitRenewal | Action::Clone => {
+            return Err(ServiceError::NotAllowed(format!(
+                "{} is not available through this endpoint",
+                action.as_str()
+            )))
+        }
+    }
+    a.updated_at = now;
+    accounts::update_lifecycle(&mut tx, &a).await?;
+    schedule(&mut tx, &a, &d, now, true).await?;
+    record(
+        &mut tx,
+        queue.clock.as_ref(),
+        actor,
+        &format!("account.{}", action.as_str()),
+        Subject::new("account", a.id),
+        json!({"before": {"status": before.status, "eol_at": before.eol_at.unix_timestamp()},
+               "after": {"status": a.status, "eol_at": a.eol_at.unix_timestamp()}}),
+    )
+    .await?;
+    tx.commit().await?;
+    queue.wake();
+    Ok(a)
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Accounts whose EOL action ran.
+    pub eol_processed: u64,
+    /// Reminder emails/inbox entries sent (one per account and slot).
+    pub reminders_sent: u64,
+    /// Accounts the sweep could not handle (each shows why as its `problem`).
+    pub failed: u64,
+}
+
+/// Batch size of one sweep step; a sweep loops until a step finds less.
+const BATCH: u32 = 1000;
+
+/// One sweep (SPEC §4.2, §4.4): the accounts whose EOL has come, then the due reminders.
+/// Safe to run in several places at once: each account's change is a compare-and-set on its
+/// status, and each reminder is keyed by (account, kind, slot).
+pub async fn sweep(queue: &Queue) -> ServiceResult<SweepReport> {
+    let mut report = SweepReport::default();
+    let system = Actor::system();
+    loop {
+        let now = queue.clock.now();
+        let due = {
+            let mut conn = queue.db.read().await?;
+            accounts::eol_due(&mut conn, now, BATCH).await?
+        };
+        let n = due.len();
+        let mut progress = false;
+        for a in due {
+            let id = a.id;
+            match eol_one(queue, &system, a, now).await {
+                Ok(true) => {
+                    report.eol_processed += 1;
+                    progress = true;
+                }
+                Ok(false) => {}
+                // One account's trouble (its domain lost its pool, say) never stops the rest.
+                Err(e) => {
+                    report.failed += 1;
+                    mark_problem(queue, id, &format!("end of lifecycle could not run: {e}"))
+                        .await?;
+                }
+            }
+        }
+        // A full batch that changed nothing would come back the same: stop.
+        if n < BATCH as usize || !progress {
+            break;
+        }
+    }
+    loop {
+        let now = queue.clock.now();
+        let due = {
+            let mut conn = queue.db.read().await?;
+            accounts::reminders_due(&mut conn, now, BATCH).await?
+        };
+        let n = due.len();
+        for id in due {
+            match remind_one(queue, id, now).await {
+                Ok(sent) => report.reminders_sent += sent,
+                Err(e) => {
+                    report.failed += 1;
+                    mark_problem(queue, id, &format!("reminders could not be sent: {e}")).await?;
+                    // Off the due list until something reschedules it (a renewal, an edit).
+                    let mut tx = queue.db.begin_write().await?;
+                    if let Some(r) = accounts::renewal_at(&mut tx, id).await? {
+                        accounts::set_schedule(&mut tx, id, r, None).await?;
+                    }
+                    tx.commit().await?;
+                }
+            }
+        }
+        if n < BATCH as usize {
+            break;
+        }
+    }
+    if report.eol_processed > 0 {
+        queue.wake();
+    }
+    Ok(report)
+}
+
+async fn mark_problem(queue: &Queue, id: Uuid, why: &str) -> ServiceResult<()> {
+    tracing::warn!(account = %id, problem = why, "lifecycle sweep");
+    let mut tx = queue.db.begin_write().await?;
+    if let Some(mut a) = accounts::get(&mut tx, id).await? {
+        a.problem = Some(why.chars().take(500).collect());
+        accounts::update_lifecycle(&mut tx, &a).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn eol_one(
+    queue: &Queue,
+    system: &Actor,
+    mut a: AccountRecord,
+    now: OffsetDateTime,
+) -> ServiceResult<bool> {
+    let Some(outcome) = at_eol(eol_action(&a)) else {
+        return Ok(false);
+    };
+    let mut tx = queue.db.begin_write().await?;
+    // Compare-and-set: another sweep (a replica, the endpoint) may have been first.
+    let Some(current) = accounts::get(&mut tx, a.id).await? else {
+        return Ok(false);
+    };
+    if current.status != Status::Active.as_str() || current.eol_at > now {
+        return Ok(false);
+    }
+    let d = super::requests::definition(&mut tx, a.template_id, a.template_version).await?;
+    a.status = outcome.status.as_str().into();
+    a.updated_at = now;
+    accounts::update_lifecycle(&mut tx, &a).await?;
+    if outcome.disable_in_directory {
+        queue_change(
+            queue,
+            &mut tx,
+            &a,
+            json!({"change": "disable", "move_to": d.retirement_ou}),
+            system,
+        )
+        .await?;
+    }
+    schedule(&mut tx, &a, &d, now, false).await?;
+    record(
+        &mut tx,
+        queue.clock.as_ref(),
+        system,
+        "account.eol-reached",
+        Subject::new("account", a.id),
+        json!({"eol_action": a.eol_action, "status": a.status, "eol_at": a.eol_at.unix_timestamp()}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn remind_one(queue: &Queue, id: Uuid, now: OffsetDateTime) -> ServiceResult<u64> {
+    let mut tx = queue.db.begin_write().await?;
+    let Some(a) = accounts::get(&mut tx, id).await? else {
+        return Ok(0);
+    };
+    let d = super::requests::definition(&mut tx, a.template_id, a.template_version).await?;
+    let plan = ReminderPlan::new(a.eol_at, &d.lifecycle);
+    let mut sent = 0;
+    if status(&a) == Status::Active {
+        for slot in plan.due(now) {
+            // Keyed by the EOL date too: a renewed account's next period has its own slots.
+            let key = format!("{}:{}", slot.kind.as_str(), a.eol_at.date());
+            if !accounts::record_reminder(&mut tx, a.id, &key, slot.slot, now).await? {
+                continue;
+            }
+            super::notifications::remind(&mut tx, &queue.base_url, &a, &d, slot.kind, now).await?;
+            sent += 1;
+        }
+    }
+    schedule(&mut tx, &a, &d, now, false).await?;
+    tx.commit().await?;
+    Ok(sent)
+}

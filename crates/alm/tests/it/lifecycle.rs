@@ -1,0 +1,261 @@
+//! The lifecycle against the real Samba DC (SPEC §4): the actions each of the eight columns of
+//! §4.1 offers (4 EOL actions × before/at EOL), the EOL sweep's effect on alm and on the
+//! directory read back from Samba (`userAccountControl`, `accountExpires`, OU), owner actions
+//! (renew, disable/enable, delete account & secret), and a sweep that does nothing twice.
+
+use crate::support::{ad, on_both_backends, TestServer};
+use crate::templates::{definition, world, World};
+use alm_directory::{Directory, Lookup};
+use serde_json::{json, Value};
+use std::time::Duration;
+use time::macros::datetime;
+
+/// Publishes a template with this EOL action (and a retirement OU), requests `name` with a
+/// 90-day interval, approves it and waits until it is provisioned; returns the account.
+async fn provisioned_with(
+    s: &TestServer,
+    w: &World,
+    eol_action: &str,
+    retirement: &str,
+    name: &str,
+) -> Value {
+    let admin = s.admin();
+    let mut d = definition(w);
+    d["eol_action"] = json!(eol_action);
+    d["retirement_ou"] = json!(retirement);
+    d["cannot_change_password"] = json!(false);
+    let (st, t) = admin
+        .post(
+            "/api/v1/templates",
+            json!({"name": format!("EOL {eol_action}"), "definition": d}),
+        )
+        .await;
+    assert_eq!(st, 201, "{t}");
+    let template = t["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        admin
+            .post_empty(&format!("/api/v1/templates/{template}/publish"))
+            .await
+            .0,
+        200
+    );
+    let (st, r) = w.requester.post("/api/v1/requests", json!({"template_id": template, "account_name": name, "interval": "90d",
+        "justification": "lifecycle", "description": "lifecycle test", "attributes": {"department": "IT"}, "terms_accepted": true})).await;
+    assert_eq!(st, 201, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        w.requester
+            .post_empty(&format!("/api/v1/requests/{id}/submit"))
+            .await
+            .0,
+        200
+    );
+    for api in [&w.approver_apis[0], &w.approver_apis[1], &w.final_api] {
+        assert_eq!(
+            api.post(&format!("/api/v1/approvals/{id}/approve"), json!({}))
+                .await
+                .0,
+            200
+        );
+    }
+    for _ in 0..600 {
+        let (_, list) = admin.get(&format!("/api/v1/accounts?q={name}")).await;
+        if let Some(a) = list["items"].as_array().and_then(|i| i.first()) {
+            return a.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} was not provisioned");
+}
+
+/// Waits until no job is queued or running (the directory side of lifecycle changes).
+async fn settled(s: &TestServer) {
+    for _ in 0..600 {
+        let (_, queued) = s.admin().get("/api/v1/jobs?status=queued&limit=500").await;
+        let (_, leased) = s.admin().get("/api/v1/jobs?status=leased&limit=500").await;
+        if queued.as_array().is_some_and(|q| q.is_empty())
+            && leased.as_array().is_some_and(|l| l.is_empty())
+        {
+            let (_, failed) = s.admin().get("/api/v1/jobs?status=failed&limit=500").await;
+            assert_eq!(failed, json!([]), "no job failed");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("jobs did not settle");
+}
+
+async fn account(s: &TestServer, id: &str) -> Value {
+    s.admin().get(&format!("/api/v1/accounts/{id}")).await.1
+}
+
+fn actions(a: &Value) -> Vec<String> {
+    a["available_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// (enabled, accountExpires, DN) as Samba has the account.
+async fn in_directory(name: &str) -> Option<(bool, alm_core::filetime::AccountExpires, String)> {
+    let e = ad::connect()
+        .find(&Lookup::SamAccountName(name.into()))
+        .await
+        .unwrap()?;
+    Some((e.enabled(), e.account_expires, e.dn))
+}
+
+on_both_backends! {
+    async fn the_eight_columns_of_the_action_table_and_the_eol_sweep_read_back_from_samba(backend: Backend) {
+        use alm_core::filetime::AccountExpires;
+        let s = TestServer::start_with(backend, &[("ALM_SCHEDULER__ENABLED", "false")]).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let retired = ad::connect().create_organizational_unit("Retired", w.ou.split_once(',').unwrap().1).await.unwrap();
+        // The sync must see the retirement OU (templates may only name OUs it has seen).
+        admin.post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await;
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..5];
+        let mut ids = std::collections::BTreeMap::new();
+        for eol_action in ["review", "disable", "expire", "delete"] {
+            let name = format!("{}{tag}", &eol_action[..3]);
+            let a = provisioned_with(&s, &w, eol_action, &retired, &name).await;
+            assert_eq!((a["eol_at"].as_str(), a["renewal_at"].as_str()), (Some("2027-02-27T00:00:00Z"), Some("2027-02-12T00:00:00Z")), "{a}");
+            ids.insert(eol_action, (a["id"].as_str().unwrap().to_owned(), format!("svc-{name}")));
+        }
+        // BEOL, before the renewal date (the test clock says 2026-11-29).
+        let expected_beol = [
+            ("review", vec!["disable", "delete", "clone"]),
+            ("disable", vec!["disable", "delete", "clone"]),
+            ("expire", vec!["disable", "delete", "clone"]),
+            ("delete", vec!["disable", "delete", "clone"]),
+        ];
+        for (eol_action, want) in &expected_beol {
+            assert_eq!(actions(&account(&s, &ids[eol_action].0).await), *want, "{eol_action} BEOL");
+        }
+        let (st, p) = w.requester.post(&format!("/api/v1/accounts/{}/actions/renew", ids["review"].0), json!({})).await;
+        assert_eq!(st, 409, "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("renewal opens at 2027-02-12"), "{p}");
+
+        // In the renewal window: Renew (review, disable), Submit for approval (expire).
+        s.clock.set(datetime!(2027-02-20 09:00 UTC));
+        let expected_window = [
+            ("review", vec!["renew", "disable", "delete", "clone"]),
+            ("disable", vec!["renew", "disable", "delete", "clone"]),
+            ("expire", vec!["disable", "delete", "submit-renewal", "clone"]),
+            ("delete", vec!["disable", "delete", "clone"]),
+        ];
+        for (eol_action, want) in &expected_window {
+            assert_eq!(actions(&account(&s, &ids[eol_action].0).await), *want, "{eol_action} in the window");
+        }
+
+        // At EOL: the sweep.
+        s.clock.set(datetime!(2027-02-27 00:00 UTC));
+        let (st, sweep) = admin.post_empty("/api/v1/scheduler/sweep").await;
+        assert_eq!((st, sweep["eol_processed"].as_u64()), (200, Some(3)), "disable, expire, delete (review changes nothing): {sweep}");
+        settled(&s).await;
+        let eol = datetime!(2027-02-27 00:00 UTC);
+        let expected_aeol = [
+            ("review", "active", vec!["renew", "disable", "delete", "clone"], true, AccountExpires::Never, false),
+            ("disable", "disabled", vec!["renew", "enable", "delete", "clone"], false, AccountExpires::Never, true),
+            ("expire", "expired", vec!["disable", "submit-renewal", "clone"], true, AccountExpires::At(eol), false),
+            ("delete", "deleted", vec!["clone"], false, AccountExpires::Never, true),
+        ];
+        for (eol_action, status, want, enabled, expires, moved) in &expected_aeol {
+            let a = account(&s, &ids[eol_action].0).await;
+            assert_eq!((a["status"].as_str(), actions(&a)), (Some(*status), want.iter().map(|x| x.to_string()).collect()), "{eol_action} AEOL: {a}");
+            let (is_enabled, is_expires, dn) = in_directory(&ids[eol_action].1).await.expect("still in the directory");
+            assert_eq!((is_enabled, is_expires), (*enabled, *expires), "{eol_action} in Samba");
+            assert_eq!(dn.to_lowercase().ends_with(&retired.to_lowercase()), *moved, "{eol_action}: {dn}");
+            assert_eq!(a["dn"].as_str().unwrap(), dn, "alm knows where it is");
+        }
+        let (_, again) = admin.post_empty("/api/v1/scheduler/sweep").await;
+        assert_eq!(again["eol_processed"], 0, "nothing twice: {again}");
+        let (st, p) = w.requester.post(&format!("/api/v1/accounts/{}/actions/disable", ids["delete"].0), json!({})).await;
+        assert_eq!(st, 409, "{p}");
+
+        // Renew the account its EOL disabled: enabled again, EOL + 90 days.
+        let (st, a) = w.requester.post(&format!("/api/v1/accounts/{}/actions/renew", ids["disable"].0), json!({})).await;
+        assert_eq!((st, a["status"].as_str(), a["eol_at"].as_str()), (200, Some("active"), Some("2027-05-28T00:00:00Z")), "{a}");
+        settled(&s).await;
+        assert!(in_directory(&ids["disable"].1).await.unwrap().0, "enabled in Samba again");
+        assert!(!actions(&account(&s, &ids["disable"].0).await).contains(&"renew".to_owned()), "not again until the next renewal date");
+
+        // Disable and enable the review account; then delete it with its secret.
+        let review = &ids["review"];
+        let (_, a) = w.requester.post(&format!("/api/v1/accounts/{}/actions/disable", review.0), json!({})).await;
+        assert_eq!(a["status"], "disabled", "{a}");
+        settled(&s).await;
+        assert!(!in_directory(&review.1).await.unwrap().0);
+        let (_, a) = w.requester.post(&format!("/api/v1/accounts/{}/actions/enable", review.0), json!({})).await;
+        assert_eq!(a["status"], "active", "{a}");
+        settled(&s).await;
+        assert!(in_directory(&review.1).await.unwrap().0);
+        let (st, p) = w.requester.post(&format!("/api/v1/accounts/{}/actions/delete", review.0), json!({"confirm": "nope"})).await;
+        assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some("confirm")), "{p}");
+        assert!(in_directory(&review.1).await.is_some(), "nothing happened");
+        assert_eq!(w.outsider.post(&format!("/api/v1/accounts/{}/actions/delete", review.0), json!({"confirm": review.1})).await.0, 404);
+        let (st, a) = w.requester.post(&format!("/api/v1/accounts/{}/actions/delete", review.0), json!({"confirm": review.1})).await;
+        assert_eq!((st, a["status"].as_str()), (200, Some("deleted")), "{a}");
+        settled(&s).await;
+        assert!(in_directory(&review.1).await.is_none(), "gone from Samba");
+        let state = s.state();
+        let secret = alm_server::services::vaults::BuiltinVault::new(state.db.clone(), state.master_key.clone(), state.clock.clone(), w.vault.parse().unwrap());
+        assert!(alm_vault::Vault::get(&secret, &alm_vault::SecretRef(a["secret_ref"].as_str().unwrap().to_owned())).await.unwrap().is_none(), "the secret is gone too");
+        let (_, history) = w.requester.get(&format!("/api/v1/accounts/{}/history", review.0)).await;
+        let mut seen: Vec<&str> = history["items"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap()).collect();
+        seen.reverse();
+        assert_eq!(seen, ["account.created", "account.disable", "account.directory-changed", "account.enable", "account.directory-changed", "account.delete", "account.directory-changed"]);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn account_expires_is_the_eol_instant_and_samba_enforces_it() {
+    use alm_core::filetime::AccountExpires;
+    use alm_core::Clock;
+    let dir = ad::connect();
+    let ou = ad::test_ou(&dir, "expiry").await;
+    let name = format!("exp{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    // A whole-second instant a few seconds ahead (the attribute holds 100-ns ticks; the
+    // directory compares its own clock with it).
+    let now = alm_core::SystemClock.now();
+    let at = now.replace_nanosecond(0).unwrap() + time::Duration::seconds(8);
+    let password = alm_directory::password::PasswordPolicy::default().generate(&name, "");
+    let made = dir
+        .create_user(&alm_directory::NewUser {
+            parent_dn: ou,
+            sam_account_name: name.clone(),
+            user_principal_name: format!("{name}@corp.example.test"),
+            description: None,
+            attributes: vec![],
+            password: password.clone(),
+            enabled: true,
+            account_expires: AccountExpires::At(at),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        made.account_expires,
+        AccountExpires::At(at),
+        "read back as the same instant"
+    );
+    let bind = || async {
+        let mut c = ad::config();
+        c.bind_identity = format!("{name}@corp.example.test");
+        c.bind_password = password.clone();
+        alm_directory::ActiveDirectory::new(c)
+            .unwrap()
+            .check()
+            .await
+    };
+    bind().await.expect("before the instant the account binds");
+    while alm_core::SystemClock.now() < at + time::Duration::seconds(1) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let e = bind()
+        .await
+        .expect_err("after the instant Samba refuses it");
+    assert!(e.to_string().contains("account expired"), "{e}");
+}
