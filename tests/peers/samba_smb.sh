@@ -74,17 +74,20 @@ samba_smb_start() {
     # SMB logon succeeds and then fails with NT_STATUS_INTERNAL_ERROR. So
     # this DC's winbindd takes the machine's default socket: one such DC per
     # machine (checked above).
-    # smbd would start samba-dcerpcd on demand, and that one exits after a minute without
-    # calls; the next call starts a new one, whose svcctl re-creates the services' registry
-    # values (ObjectName back to LocalSystem), wiping the start accounts set below. So it
-    # is started once, here, and stays (samba_smb_stop ends it with the other helpers).
-    # (smbd finds it at the named-pipe sockets and does not start its own; the option is
-    # given on its command line because samba-tool provision does not keep it.)
     SAMBA_EXTRA_OPTIONS=("smb ports=445" "winbindd socket directory=$SAMBA_SMB_WINBINDD_DIR")
     samba_start "$dir" || exit 1
+    # Samba's svcctl (in the rpcd_classic worker) rewrites every service's registry values,
+    # ObjectName back to LocalSystem, each time the worker starts. smbd starts
+    # samba-dcerpcd on demand, which exits after a minute without calls, and so do its
+    # workers: the next call would find the start accounts set below wiped. So one
+    # samba-dcerpcd is started here and stays, with a worker that does not idle out
+    # (smbd finds it at the named-pipe sockets and starts no other). samba-tool provision
+    # drops these options, so they go into [global] now; workers read smb.conf when they
+    # start. samba_smb_stop ends samba-dcerpcd with the other helpers.
+    sed -i -e '/^\[global\]/a\' -e '\trpc start on demand helpers = no\n\trpcd_classic:idle_seconds = 86400' \
+      "$dir/etc/smb.conf" || exit 1
     setsid /usr/libexec/samba/samba-dcerpcd "--configfile=$dir/etc/smb.conf" --libexec-rpcds \
-      "--option=rpc start on demand helpers=no" --foreground --debug-stdout \
-      >"$dir/samba-dcerpcd.log" 2>&1 </dev/null &
+      --foreground --debug-stdout >"$dir/samba-dcerpcd.log" 2>&1 </dev/null &
     umask 077
     {
       printf 'SAMBA_SMB_PID=%q\n' "$SAMBA_PID"
