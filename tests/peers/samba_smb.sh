@@ -76,6 +76,18 @@ samba_smb_start() {
     # machine (checked above).
     SAMBA_EXTRA_OPTIONS=("smb ports=445" "winbindd socket directory=$SAMBA_SMB_WINBINDD_DIR")
     samba_start "$dir" || exit 1
+    # Samba's svcctl (in the rpcd_classic worker) rewrites every service's registry values,
+    # ObjectName back to LocalSystem, each time the worker starts. smbd starts
+    # samba-dcerpcd on demand, which exits after a minute without calls, and so do its
+    # workers: the next call would find the start accounts set below wiped. So one
+    # samba-dcerpcd is started here and stays, with a worker that does not idle out
+    # (smbd finds it at the named-pipe sockets and starts no other). samba-tool provision
+    # drops these options, so they go into [global] now; workers read smb.conf when they
+    # start. samba_smb_stop ends samba-dcerpcd with the other helpers.
+    sed -i -e '/^\[global\]/a\' -e '\trpc start on demand helpers = no\n\trpcd_classic:idle_seconds = 86400' \
+      "$dir/etc/smb.conf" || exit 1
+    setsid /usr/libexec/samba/samba-dcerpcd "--configfile=$dir/etc/smb.conf" --libexec-rpcds \
+      --foreground --debug-stdout >"$dir/samba-dcerpcd.log" 2>&1 </dev/null &
     umask 077
     {
       printf 'SAMBA_SMB_PID=%q\n' "$SAMBA_PID"
@@ -110,8 +122,8 @@ samba_smb_start() {
 # the tests see them: WINS runs as the domain account $SAMBA_SMB_DOMAIN\svc_wins,
 # RemoteRegistry as the local account .\localsvc. Samba's service control
 # reads them from its registry (HKLM\...\Services\NAME\ObjectName), whose
-# keys it creates on the first svcctl call: hence a `net rpc service list`
-# first (it also starts samba-dcerpcd, ~2 s, which the tests then save).
+# keys samba-dcerpcd's svcctl (re)creates when it starts: hence a `net rpc
+# service list` first, to know it is up.
 # Samba's own client must then show the new accounts.
 _samba_smb_start_names() {
   local dir=$1 conf=$1/etc/smb.conf key='HKLM\SYSTEM\CurrentControlSet\Services' out
@@ -119,8 +131,15 @@ _samba_smb_start_names() {
   # The password goes through a file, not the command line (ps shows those).
   (umask 077 && printf 'username=%s\npassword=%s\ndomain=%s\n' "$SAMBA_SMB_USER" "$SAMBA_SMB_PASSWORD" \
     "$SAMBA_SMB_DOMAIN" >"$auth") || return 1
-  if ! out=$(net rpc service list -S "$SAMBA_SMB_ADDR" -A "$auth" 2>&1); then
-    echo "samba_smb_start: net rpc service list failed: $out" >&2
+  # samba-dcerpcd was started beside samba: wait until it serves the svcctl pipe.
+  local i
+  for ((i = 0; i < 40; i++)); do
+    out=$(net rpc service list -S "$SAMBA_SMB_ADDR" -A "$auth" 2>&1) && break
+    sleep 0.25
+  done
+  if ((i == 40)); then
+    echo "samba_smb_start: net rpc service list failed: $out; $dir/samba-dcerpcd.log:" >&2
+    cat "$dir/samba-dcerpcd.log" >&2
     return 1
   fi
   net registry -s "$conf" setvalue "$key\WINS" ObjectName sz "$SAMBA_SMB_DOMAIN\svc_wins" >&2 &&
@@ -135,9 +154,9 @@ _samba_smb_start_names() {
 }
 
 # _samba_smb_helpers DIR: pids of the processes started with DIR's smb.conf
-# that are no longer in samba's process tree: smbd starts samba-dcerpcd (and
-# its rpcd_* workers) on the first named-pipe call, and samba-dcerpcd
-# detaches into a session of its own, so samba_stop does not see it.
+# that are not in samba's process tree: samba-dcerpcd (started by
+# samba_smb_start in a session of its own) and its rpcd_* workers, which
+# samba_stop does not see.
 _samba_smb_helpers() {
   local conf="--configfile=$1/etc/smb.conf" pid args out=
   while read -r pid args; do

@@ -19,8 +19,6 @@ pub enum DiscoverError {
     NoSuchScope { dn: String, user: String },
     #[error("the directory answered with an error: {0}")]
     Directory(String),
-    #[error("this build of alm has no host scanner yet (SMB service listing). Run with --no-host-scan to analyse the directory only.")]
-    NoHostScanner,
     #[error("stopped: nothing was scanned")]
     Declined,
     #[error("cannot write the reports to {path}: {detail}")]

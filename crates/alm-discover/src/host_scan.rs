@@ -6,7 +6,7 @@
 //! when, and what is recorded for each host.
 
 use crate::account::Computer;
-use alm_core::Secret;
+pub use crate::host_credentials::HostCredentials;
 use async_trait::async_trait;
 use std::fmt;
 use std::sync::Arc;
@@ -25,6 +25,12 @@ pub struct ServiceEntry {
     /// The account it runs as (`DOMAIN\user`, `user@domain`, `LocalSystem`, `.\local`...).
     pub start_name: String,
     pub binary_path: String,
+    /// How it starts: boot, system, auto, demand, disabled (or unknown).
+    pub start_type: String,
+    /// Its state at the time of the scan: running, stopped, ... (or unknown).
+    pub state: String,
+    /// Why the host did not show the service's configuration (`start_name` is then empty).
+    pub config_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,14 +67,6 @@ impl fmt::Display for HostError {
     }
 }
 
-/// The account the host scan logs on with (the one given for the directory).
-#[derive(Debug, Clone)]
-pub struct HostCredentials {
-    /// As the administrator typed it: `user@fqdn`, `DOMAIN\user` or a DN.
-    pub user: String,
-    pub password: Secret,
-}
-
 /// Lists a host's services: the plug-in point for the SMB + MS-SCMR transport.
 #[async_trait]
 pub trait ServiceLister: Send + Sync {
@@ -95,7 +93,9 @@ pub enum NotScanned {
 impl NotScanned {
     pub fn label(&self) -> &'static str {
         match self {
-            NotScanned::Interrupted => "interrupted before this host was scanned",
+            NotScanned::Interrupted => {
+                "the run was stopped (Ctrl-C) before this host's scan finished"
+            }
             NotScanned::NotRequested => "host scan not requested (--no-host-scan)",
             NotScanned::NoDnsHostName => "the computer has no dNSHostName",
             NotScanned::Disabled => "the computer account is disabled",
@@ -288,6 +288,9 @@ mod tests {
                     display_name: "A service".into(),
                     start_name: format!("CORP\\svc-{host}"),
                     binary_path: "C:\\svc.exe".into(),
+                    start_type: "auto".into(),
+                    state: "running".into(),
+                    config_error: None,
                 }])
             };
             self.now_running.fetch_sub(1, Ordering::SeqCst);
@@ -313,10 +316,7 @@ mod tests {
     }
 
     fn creds() -> Arc<HostCredentials> {
-        Arc::new(HostCredentials {
-            user: "a@b".into(),
-            password: Secret::new("pw"),
-        })
+        Arc::new(HostCredentials::parse("a@b", alm_core::Secret::new("pw"), "test").unwrap())
     }
 
     #[tokio::test]

@@ -19,25 +19,67 @@ pub struct UsageRow {
     pub binary_path: String,
 }
 
-/// The account name a start name refers to, when it is a domain account.
-pub fn domain_account_name(start_name: &str) -> Option<String> {
+/// What kind of identity a service runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAccountKind {
+    /// LocalSystem, `NT AUTHORITY\...`, `NT SERVICE\...`, `BUILTIN\...`.
+    BuiltIn,
+    /// An account of the host itself: `.\name`, `HOST\name` or a bare name.
+    Local,
+    /// A domain account: `DOMAIN\name` or `name@dns.domain`.
+    Domain,
+    /// No start name (the host did not show the configuration).
+    Unknown,
+}
+
+impl StartAccountKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            StartAccountKind::BuiltIn => "built-in",
+            StartAccountKind::Local => "local",
+            StartAccountKind::Domain => "domain",
+            StartAccountKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Classifies `start_name` as written on the host whose NetBIOS name is `computer_name`
+/// (a `HOST\name` prefix naming the host itself is a local account, not a domain one).
+pub fn start_account_kind(start_name: &str, computer_name: &str) -> StartAccountKind {
     let s = start_name.trim();
-    if s.is_empty() || s.eq_ignore_ascii_case("LocalSystem") {
-        return None;
+    if s.is_empty() {
+        return StartAccountKind::Unknown;
+    }
+    if s.eq_ignore_ascii_case("LocalSystem") {
+        return StartAccountKind::BuiltIn;
     }
     if let Some((domain, name)) = s.split_once('\\') {
         let d = domain.to_ascii_uppercase();
-        if d == "." || d == "NT AUTHORITY" || d == "NT SERVICE" || d == "BUILTIN" || name.is_empty()
-        {
-            return None;
-        }
-        return Some(name.to_lowercase());
+        return if d == "NT AUTHORITY" || d == "NT SERVICE" || d == "BUILTIN" {
+            StartAccountKind::BuiltIn
+        } else if d == "." || d.eq_ignore_ascii_case(computer_name) || name.is_empty() {
+            StartAccountKind::Local
+        } else {
+            StartAccountKind::Domain
+        };
     }
-    if let Some((name, _domain)) = s.split_once('@') {
-        return (!name.is_empty()).then(|| name.to_lowercase());
+    if s.split_once('@').is_some_and(|(name, _)| !name.is_empty()) {
+        return StartAccountKind::Domain;
     }
-    // A bare name is a local account on the host.
-    None
+    StartAccountKind::Local
+}
+
+/// The account name a start name refers to, when it is a domain account.
+pub fn domain_account_name(start_name: &str, computer_name: &str) -> Option<String> {
+    if start_account_kind(start_name, computer_name) != StartAccountKind::Domain {
+        return None;
+    }
+    let s = start_name.trim();
+    let name = match s.split_once('\\') {
+        Some((_, name)) => name,
+        None => s.split_once('@').map_or(s, |(name, _)| name),
+    };
+    Some(name.to_lowercase())
 }
 
 /// One row per service on a scanned host whose start name is one of `accounts`.
@@ -60,7 +102,7 @@ pub fn usage(accounts: &[AnalysedAccount], scan: &HostScan) -> Vec<UsageRow> {
             .clone()
             .unwrap_or_else(|| outcome.computer.name.clone());
         for s in services {
-            let Some(name) = domain_account_name(&s.start_name) else {
+            let Some(name) = domain_account_name(&s.start_name, &outcome.computer.name) else {
                 continue;
             };
             // gMSAs run as `DOMAIN\name$`; the account's sAMAccountName has the `$` too.
@@ -90,18 +132,28 @@ mod tests {
 
     #[test]
     fn start_names_are_read_as_windows_writes_them() {
+        let name = |s: &str| domain_account_name(s, "APP1");
+        assert_eq!(name("CORP\\svc-sql").as_deref(), Some("svc-sql"));
+        assert_eq!(name("svc-sql@corp.example.com").as_deref(), Some("svc-sql"));
+        assert_eq!(name("LocalSystem"), None);
+        assert_eq!(name("NT AUTHORITY\\NetworkService"), None);
+        assert_eq!(name(".\\localadmin"), None);
+        assert_eq!(name("app1\\localadmin"), None, "the host's own accounts");
+        assert_eq!(name("localadmin"), None);
+        let kind = |s: &str| start_account_kind(s, "APP1").label();
         assert_eq!(
-            domain_account_name("CORP\\svc-sql").as_deref(),
-            Some("svc-sql")
+            [
+                "LocalSystem",
+                "NT SERVICE\\MSSQL",
+                ".\\x",
+                "APP1\\x",
+                "CORP\\x",
+                "x@corp.test",
+                ""
+            ]
+            .map(kind),
+            ["built-in", "built-in", "local", "local", "domain", "domain", "unknown"]
         );
-        assert_eq!(
-            domain_account_name("svc-sql@corp.example.com").as_deref(),
-            Some("svc-sql")
-        );
-        assert_eq!(domain_account_name("LocalSystem"), None);
-        assert_eq!(domain_account_name("NT AUTHORITY\\NetworkService"), None);
-        assert_eq!(domain_account_name(".\\localadmin"), None);
-        assert_eq!(domain_account_name("localadmin"), None);
     }
 
     #[test]
@@ -120,6 +172,9 @@ mod tests {
             display_name: name.into(),
             start_name: start.into(),
             binary_path: "x.exe".into(),
+            start_type: "auto".into(),
+            state: "running".into(),
+            config_error: None,
         };
         let scan = HostScan {
             interrupted: false,

@@ -1,6 +1,6 @@
-//! The command-line options and their `ALM_DISCOVER_*` environment twins. The password has
-//! no option of its own: it comes from the prompt, a file or stdin, so it never shows in
-//! the process list.
+//! The command-line options and their `ALM_DISCOVER_*` environment twins. The passwords have
+//! no option of their own: they come from the prompt, a file or stdin, so they never show
+//! in the process list.
 
 use crate::host_scan::{DEFAULT_HOST_TIMEOUT, DEFAULT_PARALLEL};
 use crate::settings::{
@@ -54,6 +54,14 @@ pub struct DiscoverArgs {
     /// Do not ask before scanning.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// The account to log on to the hosts with, when it is not the directory account (e.g. a
+    /// local administrator): DOMAIN\user, user@domain, or .\user for an account of each host.
+    #[arg(long, env = "ALM_DISCOVER_HOST_USER")]
+    pub host_user: Option<String>,
+    /// Read the password of --host-user from this file (first line); asked at a terminal
+    /// when omitted.
+    #[arg(long, env = "ALM_DISCOVER_HOST_PASSWORD_FILE", value_name = "FILE")]
+    pub host_password_file: Option<PathBuf>,
     /// Analyse the directory only; list the computers without connecting to them.
     #[arg(long, env = "ALM_DISCOVER_NO_HOST_SCAN")]
     pub no_host_scan: bool,

@@ -55,15 +55,17 @@ fn first_line(text: &str) -> String {
         .to_owned()
 }
 
+/// The first line of a password file; `flag` names the option for the error.
+fn read_password_file(path: &std::path::Path, flag: &str) -> Result<String, DiscoverError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        DiscoverError::Input(format!("{flag} {}: cannot read it ({e})", path.display()))
+    })?;
+    Ok(first_line(&text))
+}
+
 fn password(args: &DiscoverArgs) -> Result<Secret, DiscoverError> {
     let password = if let Some(path) = &args.password_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            DiscoverError::Input(format!(
-                "--password-file {}: cannot read it ({e})",
-                path.display()
-            ))
-        })?;
-        first_line(&text)
+        read_password_file(path, "--password-file")?
     } else if args.password_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| {
@@ -83,6 +85,49 @@ fn password(args: &DiscoverArgs) -> Result<Secret, DiscoverError> {
         return Err(DiscoverError::Input("the password is empty".into()));
     }
     Ok(Secret::new(password))
+}
+
+/// The logon for the hosts: --host-user with its own password, else the directory account.
+fn host_credentials(
+    args: &DiscoverArgs,
+    identity: &str,
+    password: &Secret,
+) -> Result<HostCredentials, DiscoverError> {
+    let host_user = args
+        .host_user
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let Some(host_user) = host_user else {
+        if args.host_password_file.is_some() {
+            return Err(DiscoverError::Input(
+                "--host-password-file needs --host-user: name the account that password belongs to"
+                    .into(),
+            ));
+        }
+        return HostCredentials::parse(
+            identity,
+            password.clone(),
+            "--user (also the hosts' logon, as --host-user is not given)",
+        )
+        .map_err(|e| DiscoverError::Input(format!("{e}; or give --host-user")));
+    };
+    let host_password = if let Some(path) = &args.host_password_file {
+        read_password_file(path, "--host-password-file")?
+    } else if prompt::interactive() {
+        prompt::ask_password(&format!("Password of {host_user} on the hosts"))?
+    } else {
+        return Err(DiscoverError::Input(format!(
+            "--host-user {host_user}: no password for it; give --host-password-file FILE (there is no terminal to ask on)"
+        )));
+    };
+    if host_password.is_empty() {
+        return Err(DiscoverError::Input(
+            "the password of --host-user is empty".into(),
+        ));
+    }
+    HostCredentials::parse(host_user, Secret::new(host_password), "--host-user")
+        .map_err(DiscoverError::Input)
 }
 
 /// The LDAPS URL and a display name for what the administrator typed.
@@ -130,9 +175,10 @@ fn default_out(clock: &dyn Clock) -> PathBuf {
     ))
 }
 
+/// One run; `lister` lists a host's services (`ScmrLister` over SMB in the binary).
 pub async fn run(
     args: DiscoverArgs,
-    lister: Option<Arc<dyn ServiceLister>>,
+    lister: Arc<dyn ServiceLister>,
     clock: Arc<dyn Clock>,
 ) -> Result<RunOutcome, DiscoverError> {
     // Everything that can be checked without the network, first.
@@ -143,9 +189,6 @@ pub async fn run(
         args.stale_days,
     )
     .map_err(|e| DiscoverError::Input(e.to_string()))?;
-    if lister.is_none() && !args.no_host_scan {
-        return Err(DiscoverError::NoHostScanner);
-    }
     if args.host_timeout == 0 || args.ldap_timeout == 0 {
         return Err(DiscoverError::Input(
             "--host-timeout and --ldap-timeout must be at least 1 second".into(),
@@ -176,6 +219,12 @@ pub async fn run(
     )?;
     let identity = bind_identity(&user, &domain_host);
     let password = password(&args)?;
+    // Checked before any connection: a typo in the host logon should not cost a directory read.
+    let host_credentials = if args.no_host_scan {
+        None
+    } else {
+        Some(Arc::new(host_credentials(&args, &identity, &password)?))
+    };
     let fail = |e| DiscoverError::from_directory(e, &url, &identity);
 
     let ad = ActiveDirectory::new(DirectoryConfig {
@@ -266,13 +315,15 @@ pub async fn run(
     eprintln!("{analysis_line}");
     log.line(&analysis_line);
 
-    let hosts = match lister.filter(|_| !args.no_host_scan) {
+    let hosts = match host_credentials {
         None => not_scanned(computers, NotScanned::NotRequested),
-        Some(lister) => {
-            let credentials = Arc::new(HostCredentials {
-                user: identity.clone(),
-                password,
-            });
+        Some(credentials) => {
+            log.line(&format!(
+                "host scan as {}, {} at once, {} s per host",
+                credentials.display(),
+                args.parallel,
+                args.host_timeout
+            ));
             scan_with_progress(lister, computers, credentials, &args, &log).await
         }
     };
@@ -310,6 +361,7 @@ async fn scan_with_progress(
     args: &DiscoverArgs,
     log: &RunLog,
 ) -> crate::host_scan::HostScan {
+    let interrupt = interrupt_signal();
     let bar = indicatif::ProgressBar::new(computers.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -319,7 +371,7 @@ async fn scan_with_progress(
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupt.await {
             let _ = stop_tx.send(true);
         }
     });
@@ -348,6 +400,20 @@ async fn scan_with_progress(
     scan
 }
 
+/// Resolves true on Ctrl-C (SIGINT). On Unix the handler is installed here, before the first
+/// host is contacted, not when the future is first polled: a Ctrl-C in between would
+/// otherwise end the process without reports.
+fn interrupt_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut sigint) = signal(SignalKind::interrupt()) {
+            return Box::pin(async move { sigint.recv().await.is_some() });
+        }
+    }
+    Box::pin(async { tokio::signal::ctrl_c().await.is_ok() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,5 +436,82 @@ mod tests {
         );
         assert_eq!(bind_identity("admin", "127.0.0.2"), "admin");
         assert_eq!(first_line("pw\r\nnext"), "pw");
+    }
+
+    fn args(extra: &[&str]) -> DiscoverArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: DiscoverArgs,
+        }
+        let mut argv = vec!["discover"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().args
+    }
+
+    #[test]
+    fn the_hosts_logon_is_the_directory_account_unless_host_user_is_given() {
+        let pw = Secret::new("Dir-Pw-4711");
+        let c = host_credentials(&args(&[]), "admin@corp.example.com", &pw).unwrap();
+        assert_eq!((c.domain(), c.user()), ("corp.example.com", "admin"));
+        assert_eq!(c.password.expose(), "Dir-Pw-4711");
+        let c = host_credentials(&args(&[]), "CORP\\admin", &pw).unwrap();
+        assert_eq!((c.domain(), c.user()), ("CORP", "admin"));
+
+        let dir = std::env::temp_dir().join(format!("alm-hostpw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "Host-Pw-4711\n").unwrap();
+        let file = file.to_str().unwrap();
+        let c = host_credentials(
+            &args(&["--host-user", ".\\localadmin", "--host-password-file", file]),
+            "admin@corp.example.com",
+            &pw,
+        )
+        .unwrap();
+        assert_eq!((c.domain(), c.user()), (".", "localadmin"));
+        assert_eq!(c.password.expose(), "Host-Pw-4711");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_host_logon_that_cannot_work_is_refused_before_any_connection() {
+        let pw = Secret::new("Dir-Pw-4711");
+        let err = |a: &[&str], identity: &str| {
+            let e = host_credentials(&args(a), identity, &pw)
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("Dir-Pw-4711"), "{e}");
+            e
+        };
+        // A DN binds to LDAP but cannot log on over SMB.
+        let e = err(&[], "CN=Administrator,CN=Users,DC=corp,DC=test");
+        assert!(e.contains("is a DN") && e.contains("--host-user"), "{e}");
+        let e = err(&["--host-password-file", "/nonexistent"], "CORP\\a");
+        assert!(e.contains("--host-password-file needs --host-user"), "{e}");
+        let e = err(
+            &[
+                "--host-user",
+                "HOSTS\\a",
+                "--host-password-file",
+                "/nonexistent/pw",
+            ],
+            "CORP\\a",
+        );
+        assert!(
+            e.starts_with("--host-password-file /nonexistent/pw: cannot read it"),
+            "{e}"
+        );
+        let e = err(
+            &[
+                "--host-user",
+                "localadmin",
+                "--host-password-file",
+                "/dev/null",
+            ],
+            "CORP\\a",
+        );
+        assert!(e.contains("password of --host-user is empty"), "{e}");
     }
 }

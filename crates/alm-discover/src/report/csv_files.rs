@@ -1,13 +1,15 @@
-//! The detailed CSV files: accounts, findings, hosts, usage and errors, one row per item,
-//! a header row always (an empty file still says what it would hold).
+//! The detailed CSV files: accounts, findings, hosts, services, usage and errors, one row
+//! per item, a header row always (an empty file still says what it would hold).
 
 use super::{instant_text, Report};
-use crate::host_scan::HostResult;
+use crate::host_scan::{HostResult, NotScanned};
+use crate::usage::start_account_kind;
 use std::collections::HashMap;
 
 pub const ACCOUNTS: &str = "accounts.csv";
 pub const FINDINGS: &str = "findings.csv";
 pub const HOSTS: &str = "hosts.csv";
+pub const SERVICES: &str = "services.csv";
 pub const USAGE: &str = "usage.csv";
 pub const ERRORS: &str = "errors.csv";
 
@@ -29,6 +31,7 @@ pub fn render_all(report: &Report) -> std::io::Result<Vec<(&'static str, Vec<u8>
         (ACCOUNTS, accounts(report)?),
         (FINDINGS, findings(report)?),
         (HOSTS, hosts(report)?),
+        (SERVICES, services(report)?),
         (USAGE, usage(report)?),
         (ERRORS, errors(report)?),
     ])
@@ -146,6 +149,13 @@ fn hosts(report: &Report) -> std::io::Result<Vec<u8>> {
                     e.kind.label().to_owned(),
                     e.message.clone(),
                 ),
+                // Stopped by Ctrl-C before or while this host was scanned.
+                HostResult::NotScanned(why @ NotScanned::Interrupted) => (
+                    "interrupted",
+                    String::new(),
+                    String::new(),
+                    why.label().to_owned(),
+                ),
                 HostResult::NotScanned(why) => (
                     "not-scanned",
                     String::new(),
@@ -175,6 +185,52 @@ fn hosts(report: &Report) -> std::io::Result<Vec<u8>> {
             "services",
             "error_kind",
             "message",
+        ],
+        rows,
+    )
+}
+
+/// Every service of every scanned host, with the kind of account it runs as.
+fn services(report: &Report) -> std::io::Result<Vec<u8>> {
+    let rows = report
+        .hosts
+        .outcomes
+        .iter()
+        .filter_map(|o| match &o.result {
+            HostResult::Services(s) => Some((o, s)),
+            _ => None,
+        })
+        .flat_map(|(o, services)| {
+            services.iter().map(move |s| {
+                vec![
+                    o.computer.name.clone(),
+                    o.computer.dns_host_name.clone().unwrap_or_default(),
+                    s.name.clone(),
+                    s.display_name.clone(),
+                    s.start_name.clone(),
+                    start_account_kind(&s.start_name, &o.computer.name)
+                        .label()
+                        .to_owned(),
+                    s.start_type.clone(),
+                    s.state.clone(),
+                    s.binary_path.clone(),
+                    s.config_error.clone().unwrap_or_default(),
+                ]
+            })
+        })
+        .collect();
+    to_csv(
+        &[
+            "computer",
+            "dns_host_name",
+            "service_name",
+            "display_name",
+            "start_name",
+            "account_kind",
+            "start_type",
+            "state",
+            "binary_path",
+            "config_error",
         ],
         rows,
     )
@@ -254,7 +310,18 @@ mod tests {
         let hosts = get(HOSTS);
         assert_eq!(
             hosts.iter().map(|h| h[4].as_str()).collect::<Vec<_>>(),
-            ["scanned", "failed", "not-scanned"]
+            ["scanned", "failed", "interrupted"]
+        );
+        let services = get(SERVICES);
+        assert_eq!(
+            services
+                .iter()
+                .map(|s| (s[2].as_str(), s[4].as_str(), s[5].as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("MSSQL", "CORP\\svc-sql", "domain"),
+                ("Spooler", "LocalSystem", "built-in")
+            ]
         );
         assert_eq!(get(USAGE).len(), 1);
         let errors = get(ERRORS);

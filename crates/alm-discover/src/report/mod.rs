@@ -126,12 +126,26 @@ pub(crate) mod sample {
                 outcomes: vec![
                     HostOutcome {
                         computer: computer("app1"),
-                        result: HostResult::Services(vec![ServiceEntry {
-                            name: "MSSQL".into(),
-                            display_name: "SQL Server".into(),
-                            start_name: "CORP\\svc-sql".into(),
-                            binary_path: "C:\\sql.exe".into(),
-                        }]),
+                        result: HostResult::Services(vec![
+                            ServiceEntry {
+                                name: "MSSQL".into(),
+                                display_name: "SQL Server".into(),
+                                start_name: "CORP\\svc-sql".into(),
+                                binary_path: "C:\\sql.exe".into(),
+                                start_type: "auto".into(),
+                                state: "running".into(),
+                                config_error: None,
+                            },
+                            ServiceEntry {
+                                name: "Spooler".into(),
+                                display_name: "Print Spooler".into(),
+                                start_name: "LocalSystem".into(),
+                                binary_path: "C:\\spoolsv.exe".into(),
+                                start_type: "auto".into(),
+                                state: "running".into(),
+                                config_error: None,
+                            },
+                        ]),
                     },
                     HostOutcome {
                         computer: computer("app2"),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn alm_bin() -> PathBuf {
+pub(crate) fn alm_bin() -> PathBuf {
     if let Ok(p) = std::env::var("ALM_BIN") {
         return PathBuf::from(p);
     }
@@ -28,7 +28,7 @@ fn alm_bin() -> PathBuf {
     bin
 }
 
-fn temp_dir(label: &str) -> PathBuf {
+pub(crate) fn temp_dir(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "alm-discover-it-{label}-{}",
         uuid::Uuid::new_v4().simple()
@@ -48,7 +48,7 @@ fn common_args(cmd: &mut Command) -> &mut Command {
 }
 
 /// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -61,7 +61,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let headers = r.headers().unwrap().clone();
     r.records()
@@ -76,7 +76,7 @@ fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
 }
 
 /// True when some process's command line holds `needle`.
-fn in_any_cmdline(needle: &str) -> bool {
+pub(crate) fn in_any_cmdline(needle: &str) -> bool {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
@@ -168,19 +168,7 @@ async fn the_binary_writes_reports_that_pdftotext_and_chromium_read_and_never_th
     assert!(csv_rows(&out.join("usage.csv")).is_empty());
 
     // The PDF, read back by poppler's pdftotext: the company and the counts from the seed.
-    let text = Command::new("pdftotext")
-        .arg("-layout")
-        .arg(out.join("summary.pdf"))
-        .arg("-")
-        .output()
-        .expect("pdftotext (Debian poppler-utils; scripts/test.sh installs it)");
-    assert!(
-        text.status.success(),
-        "pdftotext: {}",
-        String::from_utf8_lossy(&text.stderr)
-    );
-    let text = String::from_utf8_lossy(&text.stdout);
-    let squeezed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let squeezed = pdf_text(&out.join("summary.pdf"));
     for needle in [
         company.as_str(),
         "Accounts in scope: 17",
@@ -198,25 +186,12 @@ async fn the_binary_writes_reports_that_pdftotext_and_chromium_read_and_never_th
     ] {
         assert!(
             squeezed.contains(needle),
-            "the PDF text lacks {needle:?}:\n{text}"
+            "the PDF text lacks {needle:?}:\n{squeezed}"
         );
     }
 
     // The HTML in headless Chromium: no console errors, the numbers on the page.
-    let render_dir = env("ALMTEST_HTML_RENDER_DIR");
-    let url = format!("file://{}", out.join("summary.html").display());
-    let render = Command::new("node")
-        .arg(Path::new(&render_dir).join("render_check.mjs"))
-        .arg(&url)
-        .output()
-        .expect("node");
-    let report = String::from_utf8_lossy(&render.stdout);
-    assert!(
-        render.status.success(),
-        "Chromium render check failed: {report} {}",
-        String::from_utf8_lossy(&render.stderr)
-    );
-    assert!(report.contains("\"errors\":[]"), "{report}");
+    let report = render_check(&out.join("summary.html"));
     assert!(
         report.contains(&company) && report.contains("12\\nfindings"),
         "{report}"
@@ -239,6 +214,45 @@ async fn the_binary_writes_reports_that_pdftotext_and_chromium_read_and_never_th
     );
     std::fs::remove_dir_all(&work).ok();
     seed.remove().await;
+}
+
+/// Renders `html` in headless Chromium (tests/peers/html_render.sh); asserts it loaded with
+/// no console errors and returns what the check reports (the page's text among it).
+pub(crate) fn render_check(html: &Path) -> String {
+    let render_dir = env("ALMTEST_HTML_RENDER_DIR");
+    let url = format!("file://{}", html.display());
+    let render = Command::new("node")
+        .arg(Path::new(&render_dir).join("render_check.mjs"))
+        .arg(&url)
+        .output()
+        .expect("node");
+    let report = String::from_utf8_lossy(&render.stdout).into_owned();
+    assert!(
+        render.status.success(),
+        "Chromium render check failed: {report} {}",
+        String::from_utf8_lossy(&render.stderr)
+    );
+    assert!(report.contains("\"errors\":[]"), "{report}");
+    report
+}
+
+/// The text poppler's pdftotext reads from `pdf`, whitespace squeezed to single spaces.
+pub(crate) fn pdf_text(pdf: &Path) -> String {
+    let text = Command::new("pdftotext")
+        .arg("-layout")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian poppler-utils; scripts/test.sh installs it)");
+    assert!(
+        text.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn run_failing(extra: &[&str], password: &str) -> String {

@@ -46,7 +46,7 @@ pub struct Seeded {
     ldap: ldap3::Ldap,
 }
 
-async fn connect() -> ldap3::Ldap {
+pub(crate) async fn connect() -> ldap3::Ldap {
     let ca = std::fs::read_to_string(env("ALMTEST_AD_CA_FILE")).expect("read the test CA");
     let tls = alm_tls::client_config(Some(&ca)).expect("TLS config");
     let settings = LdapConnSettings::new().set_config(Arc::new(tls));
@@ -62,9 +62,9 @@ async fn connect() -> ldap3::Ldap {
     ldap
 }
 
-type Attrs = Vec<(Vec<u8>, HashSet<Vec<u8>>)>;
+pub(crate) type Attrs = Vec<(Vec<u8>, HashSet<Vec<u8>>)>;
 
-fn a(name: &str, values: &[&[u8]]) -> (Vec<u8>, HashSet<Vec<u8>>) {
+pub(crate) fn a(name: &str, values: &[&[u8]]) -> (Vec<u8>, HashSet<Vec<u8>>) {
     (
         name.as_bytes().to_vec(),
         values.iter().map(|v| v.to_vec()).collect(),
@@ -78,7 +78,7 @@ fn unicode_pwd(p: &str) -> Vec<u8> {
         .collect()
 }
 
-async fn add(ldap: &mut ldap3::Ldap, dn: &str, attrs: Attrs) {
+pub(crate) async fn add(ldap: &mut ldap3::Ldap, dn: &str, attrs: Attrs) {
     ldap.add(dn, attrs)
         .await
         .expect("add")
@@ -114,7 +114,7 @@ async fn sid_of(ldap: &mut ldap3::Ldap, dn: &str) -> Sid {
 }
 
 /// A user with a password, UAC and extra text attributes; returns its DN.
-async fn user(
+pub(crate) async fn user(
     ldap: &mut ldap3::Ldap,
     ou: &str,
     sam: &str,
