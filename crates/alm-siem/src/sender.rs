@@ -186,9 +186,29 @@ impl Sender {
         }
     }
 
-    /// Closes the connection, if any (the next send opens a new one).
+    /// Drops the connection, if any, without a goodbye (the next send opens a new one).
     pub fn disconnect(&mut self) {
         self.connection = None;
+    }
+
+    /// Closes the connection politely: TLS sends close_notify (so the receiver does not log a
+    /// truncated session), TCP a FIN. Bounded by the timeout; errors are ignored, the
+    /// connection is gone either way.
+    pub async fn close(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            let goodbye = async move {
+                match connection {
+                    Connection::Udp(_) => {}
+                    Connection::Tcp(mut stream) => {
+                        let _ = stream.shutdown().await;
+                    }
+                    Connection::Tls(mut stream) => {
+                        let _ = stream.shutdown().await;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(self.config.timeout, goodbye).await;
+        }
     }
 
     async fn send_within_timeout(&mut self, bytes: &[u8]) -> Result<(), SendError> {
@@ -377,5 +397,68 @@ fn peer_has_closed(connection: &Connection) -> bool {
     match socket2::SockRef::from(tcp).peek(&mut buf) {
         Err(e) => e.kind() != io::ErrorKind::WouldBlock,
         Ok(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Origin;
+    use crate::format::Facility;
+
+    fn config(transport: Transport) -> SenderConfig {
+        SenderConfig::new(
+            "127.0.0.1",
+            6514,
+            transport,
+            Format::Rfc5424,
+            FormatOptions {
+                origin: Origin::alm("h"),
+                facility: Facility::AUTHPRIV,
+            },
+        )
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_config_errors() {
+        let mut c = config(Transport::Tls);
+        c.ca_pem = Some("not a certificate".to_owned());
+        let err = Sender::new(c).err().expect("bad CA");
+        assert_eq!(err.kind(), SendErrorKind::Config);
+        assert!(err.to_string().contains("tls://127.0.0.1:6514"), "{err}");
+        assert!(!err.is_transient());
+
+        let mut c = config(Transport::Tls);
+        c.host = "bad host name!".to_owned();
+        c.ca_pem = None;
+        // Without a system store the CA error comes first; either way it is a Config error.
+        assert_eq!(
+            Sender::new(c).err().expect("bad name").kind(),
+            SendErrorKind::Config
+        );
+
+        let mut c = config(Transport::Udp);
+        c.max_datagram = 100;
+        assert_eq!(
+            Sender::new(c).err().expect("tiny datagram").kind(),
+            SendErrorKind::Config
+        );
+
+        let mut c = config(Transport::Tcp);
+        c.timeout = Duration::ZERO;
+        assert_eq!(
+            Sender::new(c).err().expect("no timeout").kind(),
+            SendErrorKind::Config
+        );
+
+        assert!(Sender::new(config(Transport::Tcp)).is_ok());
+    }
+
+    #[test]
+    fn receiver_names_carry_the_scheme_and_bracket_ipv6() {
+        assert_eq!(config(Transport::Udp).receiver(), "udp://127.0.0.1:6514");
+        let mut c = config(Transport::Tcp);
+        c.host = "::1".to_owned();
+        assert_eq!(c.receiver(), "tcp://[::1]:6514");
     }
 }
