@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 . tests/peers/moto.sh
 . tests/peers/smtp.sh
 . tests/peers/html_render.sh
+. tests/peers/rsyslog.sh
 
 started=$(date +%s)
 export ALM_TEST_CACHE=${ALM_TEST_CACHE:-$HOME/.cache/alm-test}
@@ -32,6 +33,7 @@ python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
 command -v node >/dev/null || apt_install nodejs
 command -v npm >/dev/null || apt_install npm
 samba_install
+rsyslog_install
 # alm discover's report tests: pdftotext reads the PDF back.
 command -v pdftotext >/dev/null || apt_install poppler-utils
 
@@ -44,6 +46,7 @@ cleanup() {
   samba_stop || true
   openbao_stop || true
   moto_stop || true
+  rsyslog_stop || true
   pg_stop
   rm -rf "$work"
   exit $rc
@@ -77,6 +80,23 @@ moto_start "$work/moto" "$moto_port"
 export ALMTEST_OPENBAO_ADDR=$OPENBAO_ADDR ALMTEST_OPENBAO_TOKEN=$OPENBAO_TOKEN ALMTEST_OPENBAO_ALM_TOKEN=$OPENBAO_ALM_TOKEN \
   ALMTEST_MOTO_ENDPOINT=$MOTO_ENDPOINT ALMTEST_MOTO_REGION=$MOTO_REGION \
   ALMTEST_MOTO_ACCESS_KEY_ID=$MOTO_ACCESS_KEY_ID ALMTEST_MOTO_SECRET_ACCESS_KEY=$MOTO_SECRET_ACCESS_KEY
+
+say "starting rsyslog (SIEM receiver: UDP, TCP, TLS) and writing a spare configuration the SIEM tests start and stop"
+# Four distinct TCP ports (the kernel may hand out a just-closed one again).
+rsyslog_ports=()
+while ((${#rsyslog_ports[@]} < 4)); do
+  p=$(free_port)
+  [[ " ${rsyslog_ports[*]} " == *" $p "* ]] || rsyslog_ports+=("$p")
+done
+rsyslog_start "$work/rsyslog" "$(free_port)" "${rsyslog_ports[0]}" "${rsyslog_ports[1]}"
+rsyslog_spare_tcp=${rsyslog_ports[2]}
+rsyslog_spare_tls=${rsyslog_ports[3]}
+rsyslog_config "$work/rsyslog-spare" "$(free_port)" "$rsyslog_spare_tcp" "$rsyslog_spare_tls"
+export ALMTEST_RSYSLOG_UDP_PORT=$RSYSLOG_UDP_PORT ALMTEST_RSYSLOG_TCP_PORT=$RSYSLOG_TCP_PORT \
+  ALMTEST_RSYSLOG_TLS_PORT=$RSYSLOG_TLS_PORT ALMTEST_RSYSLOG_CA_FILE=$RSYSLOG_CA_FILE \
+  ALMTEST_RSYSLOG_WRONG_CA_FILE=$RSYSLOG_WRONG_CA_FILE ALMTEST_RSYSLOG_DIR=$RSYSLOG_OUT \
+  ALMTEST_RSYSLOG_SPARE_CONF=$work/rsyslog-spare/rsyslog.conf ALMTEST_RSYSLOG_SPARE_DIR=$work/rsyslog-spare/out \
+  ALMTEST_RSYSLOG_SPARE_TCP_PORT=$rsyslog_spare_tcp ALMTEST_RSYSLOG_SPARE_TLS_PORT=$rsyslog_spare_tls
 
 say "installing aiosmtpd (each notification test runs its own SMTP server)"
 smtp_install "$ALM_TEST_CACHE"
