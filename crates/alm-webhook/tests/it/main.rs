@@ -6,4 +6,5 @@ mod delivery;
 mod oauth;
 mod receiver;
 mod support;
+mod tls;
 mod validation;

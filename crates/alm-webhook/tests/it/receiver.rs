@@ -1,5 +1,5 @@
 //! A real HTTP receiver for the tests: an axum server on 127.0.0.1, a free port, in the test's
-//! own runtime. It records every request and answers each path from a script (then with the
+//! own runtime, over plain TCP or TLS (rustls). It records every request and answers each path from a script (then with the
 //! path's default, 200 "ok" unless set).
 
 use axum::body::Bytes;
@@ -70,9 +70,38 @@ struct State {
 pub struct Receiver {
     addr: SocketAddr,
     state: Arc<State>,
+    scheme: &'static str,
+}
+
+/// TCP accept plus the TLS handshake; a client that refuses the certificate is dropped and
+/// the next connection accepted.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
 }
 
 impl Receiver {
+    /// A plain-http receiver.
     pub async fn start() -> Self {
         let state = Arc::new(State::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -85,11 +114,53 @@ impl Receiver {
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("receiver serves");
         });
-        Self { addr, state }
+        Self {
+            addr,
+            state,
+            scheme: "http",
+        }
+    }
+
+    /// An https receiver presenting `cert_pem` (for 127.0.0.1) with `key_pem`.
+    pub async fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        let certs = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificate PEM");
+        let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+            .expect("key PEM")
+            .expect("a private key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate and key");
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = tcp.local_addr().unwrap();
+        let listener = TlsListener {
+            tcp,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        };
+        let state = Arc::new(State::default());
+        let app = axum::Router::new()
+            .fallback(answer)
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("receiver serves");
+        });
+        Self {
+            addr,
+            state,
+            scheme: "https",
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// The next answers of `path`, in order.
