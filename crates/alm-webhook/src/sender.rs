@@ -34,7 +34,8 @@ pub const USER_AGENT_VALUE: &str = concat!("alm/", env!("CARGO_PKG_VERSION"));
 pub struct SenderConfig {
     /// Longest wait for the TCP + TLS connection.
     pub connect_timeout: Duration,
-    /// Longest wait for a whole call (connection, request, answer), token requests included.
+    /// Longest wait for each HTTP request (connection, request, answer). One send makes at
+    /// most four: token, call, and after a 401 a new token and the call again.
     pub timeout: Duration,
     /// PEM CA certificate(s) to trust for https callbacks; `None` trusts the system's store.
     pub ca_pem: Option<String>,
