@@ -395,22 +395,21 @@ pub async fn sweep(queue: &Queue) -> ServiceResult<SweepReport> {
             accounts::reminders_due(&mut conn, now, BATCH).await?
         };
         let n = due.len();
+        let mut handled = 0;
         for id in due {
             match remind_one(queue, id, now).await {
-                Ok(sent) => report.reminders_sent += sent,
+                Ok(sent) => {
+                    report.reminders_sent += sent;
+                    handled += 1;
+                }
+                // Left due: the next sweep tries again (a busy database, say).
                 Err(e) => {
                     report.failed += 1;
                     mark_problem(queue, id, &format!("reminders could not be sent: {e}")).await?;
-                    // Off the due list until something reschedules it (a renewal, an edit).
-                    let mut tx = queue.db.begin_write().await?;
-                    if let Some(r) = accounts::renewal_at(&mut tx, id).await? {
-                        accounts::set_schedule(&mut tx, id, r, None).await?;
-                    }
-                    tx.commit().await?;
                 }
             }
         }
-        if n < BATCH as usize {
+        if n < BATCH as usize || handled == 0 {
             break;
         }
     }

@@ -19,15 +19,22 @@ async fn provisioned_with(
     retirement: &str,
     name: &str,
 ) -> Value {
-    let admin = s.admin();
     let mut d = definition(w);
     d["eol_action"] = json!(eol_action);
     d["retirement_ou"] = json!(retirement);
     d["cannot_change_password"] = json!(false);
+    provisioned_from(s, w, d, name).await
+}
+
+/// Publishes a template with definition `d`, requests `name` from it (90 days), approves it
+/// and waits until it is provisioned; returns the account.
+pub(crate) async fn provisioned_from(s: &TestServer, w: &World, d: Value, name: &str) -> Value {
+    let admin = s.admin();
+    let label = format!("{} {name}", d["eol_action"].as_str().unwrap_or(""));
     let (st, t) = admin
         .post(
             "/api/v1/templates",
-            json!({"name": format!("EOL {eol_action}"), "definition": d}),
+            json!({"name": format!("EOL {label}"), "definition": d}),
         )
         .await;
     assert_eq!(st, 201, "{t}");

@@ -16,6 +16,8 @@ pub(crate) async fn start(backend: crate::support::db::Backend, smtp_port: u16) 
         ("ALM_SMTP__PORT", smtp_port.to_string()),
         ("ALM_SMTP__SECURITY", "none".into()),
         ("ALM_SMTP__FROM", "alm@example.test".into()),
+        // Sweeps happen when a test asks (POST /scheduler/sweep), at the instants it chose.
+        ("ALM_SCHEDULER__ENABLED", "false".into()),
     ];
     let refs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     TestServer::start_with(backend, &refs).await
@@ -228,6 +230,107 @@ on_both_backends! {
         assert!(alerts[0].body.contains(&names[0]) && !alerts[0].body.contains(&names[1]), "{:?}", alerts[0].body);
         let (_, inbox) = admin.get("/api/v1/inbox").await;
         assert!(inbox["entries"].as_array().unwrap().iter().any(|e| e["event"] == "domain.users-disabled-by-sync"), "{inbox}");
+        s.stop().await;
+    }
+}
+
+/// A second server on the same database (a restarted process, or another replica): its own
+/// connection pool and queue, the same data directory (hence the same master key).
+async fn replica(s: &TestServer) -> alm_server::AppState {
+    let mut env = std::collections::BTreeMap::new();
+    env.insert("ALM_DATABASE__URL".to_string(), s.db.url.clone());
+    env.insert("ALM_SCHEDULER__ENABLED".to_string(), "false".to_string());
+    let config = alm_server::config::Config::load(
+        None,
+        &env,
+        &alm_server::config::Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(s.db.dir.clone()),
+        },
+    )
+    .unwrap();
+    alm_server::build_state(config, s.clock.clone())
+        .await
+        .unwrap()
+}
+
+on_both_backends! {
+    async fn reminders_follow_the_template_exactly_once_across_restarts_and_replicas(backend: Backend) {
+        use alm_server::services::lifecycle::sweep;
+        use time::macros::datetime;
+        let sink = SmtpSink::start().await;
+        let s = start(backend, sink.port).await;
+        let w = world(&s).await;
+        let mut d = definition(&w);
+        d["eol_action"] = json!("review");
+        d["lifecycle"] = json!({"intervals": ["90d"], "renewal_window_days": 15, "notify_renewal_open": true,
+                                "reminder_every_days": 7, "urgent_every_hours": 12, "urgent_from_days": 2});
+        let name_part = format!("rem{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let account = crate::lifecycle::provisioned_from(&s, &w, d, &name_part).await;
+        let name = account["name"].as_str().unwrap().to_owned();
+        assert_eq!(account["eol_at"], "2027-02-27T00:00:00Z");
+        let before = mails(&s, &sink, 6).await.len(); // approvals, approved, created
+        let first = s.state().queue.clone();
+
+        // Day by day to the urgent window, then hour by hour past EOL. Halfway, a "restart":
+        // a new server state on the same database takes over; in the urgent window, on
+        // PostgreSQL, two replicas sweep at every instant (SQLite is one process per file).
+        let mut now = datetime!(2026-11-30 10:00 UTC);
+        let mut second: Option<alm_server::AppState> = None;
+        while now <= datetime!(2027-03-01 12:00 UTC) {
+            s.clock.set(now);
+            if now >= datetime!(2027-02-16 10:00 UTC) && second.is_none() {
+                second = Some(replica(&s).await);
+            }
+            match &second {
+                None => { sweep(&first).await.unwrap(); }
+                Some(other) if now < datetime!(2027-02-24 10:00 UTC) || backend == crate::support::db::Backend::Sqlite => {
+                    sweep(&other.queue).await.unwrap();
+                }
+                Some(other) => {
+                    let (a, b) = tokio::join!(sweep(&first), sweep(&other.queue));
+                    a.unwrap();
+                    b.unwrap();
+                }
+            }
+            now += if now < datetime!(2027-02-24 10:00 UTC) { time::Duration::days(1) } else { time::Duration::hours(1) };
+        }
+        // Every reminder the template's schedule has, once each: renewal open on 2027-02-12,
+        // a reminder on 02-19 (02-26 falls in the urgent window), urgent ones every 12 hours
+        // from 02-25 00:00 until EOL (4).
+        let got = mails(&s, &sink, before + 6).await;
+        let eol = "2027-02-27T00:00:00Z";
+        assert_eq!(who_got(&got, &format!("Renewal open: {name} ends {eol}")), ["req@example.test"], "{got:?}");
+        assert_eq!(who_got(&got, &format!("Reminder: {name}")), ["req@example.test"], "{got:?}");
+        assert_eq!(who_got(&got, &format!("Urgent: {name}")), ["req@example.test"; 4], "{got:?}");
+        assert_eq!(got.len(), before + 6, "nothing else, nothing twice: {got:?}");
+        if let Some(other) = second { other.db.close().await; }
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn one_replica_leads_the_scheduler_at_a_time(backend: Backend) {
+        use alm_store::leader::Leadership;
+        let s = start(backend, 1).await;
+        let other = replica(&s).await;
+        let lead = Leadership::acquire(&s.state().db).await.unwrap();
+        assert!(lead.is_some(), "the first asks and leads");
+        let second = Leadership::acquire(&other.db).await.unwrap();
+        if backend == crate::support::db::Backend::Postgres {
+            assert!(second.is_none(), "one PostgreSQL: the other replica waits");
+            drop(lead);
+            let mut took = None;
+            for _ in 0..50 {
+                took = Leadership::acquire(&other.db).await.unwrap();
+                if took.is_some() { break; }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(took.is_some(), "the leader gone, the other takes over");
+        } else {
+            assert!(second.is_some(), "SQLite: one process per database file, it leads");
+        }
+        other.db.close().await;
         s.stop().await;
     }
 }
