@@ -193,15 +193,7 @@ impl AccountQuery {
                 format!("{s:?} is not a status; one of {}", STATUSES.join(", ")),
             )));
         }
-        if let (Some(from), Some(to)) = (self.eol_from, self.eol_to) {
-            if from >= to {
-                return Err(bad_query(alm_core::FieldError::new(
-                    "eol_to",
-                    "after",
-                    "the window's end must come after its start",
-                )));
-            }
-        }
+        // A window that ends before it starts is not an error: it matches no account.
         Ok(AccountFilter {
             visible_to: None,
             status: self.status.clone(),

@@ -722,7 +722,8 @@ on_both_backends! {
         assert_eq!(admin.get(&format!("/api/v1/accounts?domain_id={}", uuid::Uuid::new_v4())).await.1["total"], 0);
 
         // Bad filters name the parameter.
-        for (query, field) in [("status=gone", "status"), ("eol_from=2027-02-01T00:00:00Z&eol_to=2027-01-01T00:00:00Z", "eol_to"), ("sort=owner", "sort")] {
+        assert_eq!(admin.get("/api/v1/accounts?eol_from=2027-02-01T00:00:00Z&eol_to=2027-01-01T00:00:00Z").await.1["total"], 0, "an empty window");
+        for (query, field) in [("status=gone", "status"), ("sort=owner", "sort")] {
             let (st, p) = admin.get(&format!("/api/v1/accounts?{query}")).await;
             assert_eq!((st, p["errors"][0]["field"].as_str()), (400, Some(field)), "{query}: {p}");
         }
