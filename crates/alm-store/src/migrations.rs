@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the lifecycle scheduler: EOL sweep index, reminder schedule and slots",
         sql: include_str!("../migrations/0015_lifecycle.sql"),
     },
+    Migration {
+        version: 16,
+        name: "renewal requests",
+        sql: include_str!("../migrations/0016_renewal_requests.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -29,6 +29,9 @@ pub struct RequestRecord {
     pub updated_at: OffsetDateTime,
     pub submitted_at: Option<OffsetDateTime>,
     pub decided_at: Option<OffsetDateTime>,
+    /// `new` (an account to make) or `renewal` (of `account_id`, SPEC §4.2).
+    pub kind: String,
+    pub account_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +47,8 @@ pub struct ApprovalRecord {
 
 const COLUMNS: &str =
     "id, template_id, template_version, requester_id, domain_id, account_name, state, \
-    current_step, details, rejection_reason, created_at, updated_at, submitted_at, decided_at, failure_reason";
+    current_step, details, rejection_reason, created_at, updated_at, submitted_at, decided_at, failure_reason, \
+    kind, account_id";
 
 fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
     text.parse()
@@ -68,6 +72,11 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<RequestRecord> {
         updated_at: from_db(row.try_get("updated_at")?)?,
         submitted_at: opt_from_db(row.try_get("submitted_at")?)?,
         decided_at: opt_from_db(row.try_get("decided_at")?)?,
+        kind: row.try_get("kind")?,
+        account_id: row
+            .try_get::<Option<String>, _>("account_id")?
+            .map(|a| parse(a, "account id"))
+            .transpose()?,
     })
 }
 
@@ -84,7 +93,7 @@ fn name_held(e: sqlx::Error) -> StoreError {
 
 pub async fn insert(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<()> {
     sqlx::query(&format!(
-        "INSERT INTO requests ({COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        "INSERT INTO requests ({COLUMNS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(r.id.to_string())
     .bind(r.template_id.to_string())
@@ -101,6 +110,8 @@ pub async fn insert(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
     .bind(r.submitted_at.map(to_db))
     .bind(r.decided_at.map(to_db))
     .bind(r.failure_reason.as_deref())
+    .bind(&r.kind)
+    .bind(r.account_id.map(|a| a.to_string()))
     .bind(r.account_name.to_lowercase())
     .execute(&mut *conn)
     .await
@@ -195,7 +206,7 @@ pub async fn name_held_by_other(
 ) -> StoreResult<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM requests WHERE domain_id = $1 AND name_key = $2 AND id <> $3 \
-         AND state NOT IN ('draft', 'rejected', 'withdrawn')",
+         AND state NOT IN ('draft', 'rejected', 'withdrawn') AND kind = 'new'",
     )
     .bind(domain.to_string())
     .bind(full_name.to_lowercase())
@@ -214,7 +225,7 @@ pub async fn live_on_domain(
 ) -> StoreResult<Vec<(Uuid, i64, String)>> {
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT template_id, template_version, account_name FROM requests WHERE domain_id = $1 AND id <> $2 \
-         AND state NOT IN ('draft', 'rejected', 'withdrawn')",
+         AND state NOT IN ('draft', 'rejected', 'withdrawn') AND kind = 'new'",
     )
     .bind(domain.to_string())
     .bind(except.to_string())

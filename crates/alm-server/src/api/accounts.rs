@@ -371,14 +371,17 @@ async fn get_account(
 pub struct ActionBody {
     /// For `delete`: the account's name, typed again.
     pub confirm: Option<String>,
+    /// For `submit-renewal`: why the account should live on (shown to the approvers).
+    pub reason: Option<String>,
 }
 
-/// Run an action of SPEC §4.1 on the account: `renew`, `disable`, `enable` or `delete`
-/// (account and secret; `confirm` must repeat the name). An action not available now answers
+/// Run an action of SPEC §4.1 on the account: `renew`, `disable`, `enable`, `delete`
+/// (account and secret; `confirm` must repeat the name) or `submit-renewal` (expire accounts:
+/// the template's approval steps run again; `reason` required). An action not available now answers
 /// 409 with the reason; `available_actions` on the account says what is.
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/actions/{action}", tag = "accounts",
     params(("id" = String, Path, description = "Account id"),
-           ("action" = String, Path, description = "renew, disable, enable or delete", pattern = "^(renew|disable|enable|delete)$")),
+           ("action" = String, Path, description = "renew, disable, enable, delete or submit-renewal", pattern = "^(renew|disable|enable|delete|submit-renewal)$")),
     request_body = ActionBody, responses((status = 200, body = AccountView)))]
 async fn account_action(
     State(s): State<AppState>,
@@ -394,23 +397,35 @@ async fn account_action(
         "disable" => Action::Disable,
         "enable" => Action::Enable,
         "delete" => Action::Delete,
+        "submit-renewal" => Action::SubmitRenewal,
         other => {
             return Err(bad_query(alm_core::FieldError::new(
                 "action",
                 "one-of",
-                format!("{other:?} is not an action here; one of renew, disable, enable, delete"),
+                format!("{other:?} is not an action here; one of renew, disable, enable, delete, submit-renewal"),
             )))
         }
     };
-    crate::services::lifecycle::act(
-        &s.queue,
-        &can,
-        &auth.principal.actor,
-        id,
-        action,
-        body.confirm.as_deref(),
-    )
-    .await?;
+    if action == Action::SubmitRenewal {
+        crate::services::lifecycle::submit_renewal(
+            &s.queue,
+            &can,
+            &auth.principal.actor,
+            id,
+            body.reason.as_deref(),
+        )
+        .await?;
+    } else {
+        crate::services::lifecycle::act(
+            &s.queue,
+            &can,
+            &auth.principal.actor,
+            id,
+            action,
+            body.confirm.as_deref(),
+        )
+        .await?;
+    }
     let read = auth.can::<perm::AccountRead>()?;
     Ok(Json(
         svc::get(&s.db, s.clock.as_ref(), &read, id).await?.into(),

@@ -119,6 +119,9 @@ pub async fn decide(
         r.rejection_reason = reason.clone();
         r.current_step = None;
         r.decided_at = Some(now);
+        if r.kind == "renewal" {
+            super::lifecycle::renewal_denied(queue, &mut tx, &r, reason.as_deref()).await?;
+        }
         "request.rejected"
     } else {
         let approved: Vec<UserId> = store::decisions(&mut tx, id)
@@ -136,7 +139,12 @@ pub async fn decide(
             // Approved: provisioning is queued in the same transaction (SPEC §3).
             r.current_step = None;
             r.decided_at = Some(now);
-            super::provisioning::queue(queue, &mut tx, &mut r, actor).await?;
+            if r.kind == "renewal" {
+                // A renewal changes the account it names instead of making one.
+                super::lifecycle::renewal_approved(queue, &mut tx, &mut r, actor).await?;
+            } else {
+                super::provisioning::queue(queue, &mut tx, &mut r, actor).await?;
+            }
             "request.approved"
         }
     };

@@ -302,6 +302,8 @@ pub async fn create(
         updated_at: now,
         submitted_at: None,
         decided_at: None,
+        kind: "new".into(),
+        account_id: None,
     };
     store::insert(&mut tx, &r).await.map_err(conflict_or)?;
     record(

@@ -266,3 +266,55 @@ async fn account_expires_is_the_eol_instant_and_samba_enforces_it() {
         .expect_err("after the instant Samba refuses it");
     assert!(e.to_string().contains("account expired"), "{e}");
 }
+
+on_both_backends! {
+    async fn an_expire_account_is_renewed_through_approvals_and_a_denial_restores_it(backend: Backend) {
+        use alm_core::filetime::AccountExpires;
+        let s = TestServer::start_with(backend, &[("ALM_SCHEDULER__ENABLED", "false")]).await;
+        let w = world(&s).await;
+        let retired = ad::connect().create_organizational_unit("Retired", w.ou.split_once(',').unwrap().1).await.unwrap();
+        s.admin().post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await;
+        let name = format!("ren{}", &uuid::Uuid::new_v4().simple().to_string()[..5]);
+        let a = provisioned_with(&s, &w, "expire", &retired, &name).await;
+        let id = a["id"].as_str().unwrap().to_owned();
+        let sam = format!("svc-{name}");
+        let url = format!("/api/v1/accounts/{id}/actions/submit-renewal");
+
+        let (st, p) = w.requester.post(&url, json!({"reason": "still needed"})).await;
+        assert_eq!(st, 409, "not before the renewal date: {p}");
+        s.clock.set(datetime!(2027-02-20 09:00 UTC));
+        let (st, p) = w.requester.post(&url, json!({})).await;
+        assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some("reason")), "{p}");
+        let (st, a) = w.requester.post(&url, json!({"reason": "the web shop still runs"})).await;
+        assert_eq!((st, a["status"].as_str(), actions(&a)), (200, Some("renewing"), vec!["clone".to_owned()]), "{a}");
+        assert_eq!(w.requester.post(&url, json!({"reason": "twice"})).await.0, 409, "one renewal at a time");
+
+        // The template's steps run again; the owner cannot approve it.
+        let (_, waiting) = w.approver_apis[0].get("/api/v1/approvals").await;
+        let renewal = waiting.as_array().unwrap().iter().find(|r| r["account_name"] == sam.as_str()).expect("waits at step 1");
+        let rid = renewal["id"].as_str().unwrap().to_owned();
+        for api in [&w.approver_apis[0], &w.approver_apis[1], &w.final_api] {
+            let (st, r) = api.post(&format!("/api/v1/approvals/{rid}/approve"), json!({})).await;
+            assert_eq!(st, 200, "{r}");
+        }
+        let a = account(&s, &id).await;
+        assert_eq!((a["status"].as_str(), a["eol_at"].as_str()), (Some("active"), Some("2027-05-28T00:00:00Z")), "{a}");
+        settled(&s).await;
+        assert_eq!(in_directory(&sam).await.unwrap().1, AccountExpires::At(datetime!(2027-05-28 00:00 UTC)), "accountExpires extended in Samba");
+
+        // The next period: denied at step 1 → back to active, offered again, the reason shown.
+        s.clock.set(datetime!(2027-05-20 09:00 UTC));
+        let (st, _) = w.requester.post(&url, json!({"reason": "one more quarter"})).await;
+        assert_eq!(st, 200);
+        let (_, waiting) = w.approver_apis[0].get("/api/v1/approvals").await;
+        let rid = waiting.as_array().unwrap().iter().find(|r| r["account_name"] == sam.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
+        let (st, r) = w.approver_apis[0].post(&format!("/api/v1/approvals/{rid}/deny"), json!({"reason": "move it to the new platform"})).await;
+        assert_eq!(st, 200, "{r}");
+        let a = account(&s, &id).await;
+        assert_eq!((a["status"].as_str(), a["eol_at"].as_str()), (Some("active"), Some("2027-05-28T00:00:00Z")), "{a}");
+        assert!(actions(&a).contains(&"submit-renewal".to_owned()), "offered again: {a}");
+        assert_eq!(a["problem"], "renewal rejected: move it to the new platform");
+        assert_eq!(in_directory(&sam).await.unwrap().1, AccountExpires::At(datetime!(2027-05-28 00:00 UTC)), "unchanged in Samba");
+        s.stop().await;
+    }
+}
