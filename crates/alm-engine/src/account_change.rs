@@ -47,6 +47,12 @@ pub async fn run(executor: &Executor, task: &AccountChangeTask) -> Result<Option
                 _ => Ok(Some(entry.dn)),
             }
         }
+        AccountChange::Move { to } => {
+            if parent_is(&entry.dn, to) {
+                return Ok(Some(entry.dn));
+            }
+            Ok(Some(directory.move_to(&entry.dn, to).await.map_err(fail)?))
+        }
         AccountChange::Enable => {
             directory.set_enabled(&entry.dn, true).await.map_err(fail)?;
             Ok(Some(entry.dn))

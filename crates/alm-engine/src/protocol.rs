@@ -278,6 +278,10 @@ pub enum AccountChange {
         move_to: Option<String>,
     },
     Enable,
+    /// Move into another OU (an account migration, SPEC §6.4).
+    Move {
+        to: String,
+    },
     /// Set `accountExpires` (a renewal of an `expire` account).
     SetExpires {
         #[serde(with = "time::serde::rfc3339")]

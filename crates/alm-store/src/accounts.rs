@@ -676,3 +676,25 @@ pub async fn record_reminder(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Changes the EOL action (an account migrated to a template with another one).
+pub async fn set_eol_action(conn: &mut AnyConnection, id: Uuid, action: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE managed_accounts SET eol_action = $1 WHERE id = $2")
+        .bind(action)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether the account has at least one enabled owner (a user, or an enabled group with an
+/// enabled member).
+pub async fn has_enabled_owner(conn: &mut AnyConnection, id: Uuid) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM managed_accounts a WHERE a.id = $1 AND {ENABLED_OWNER}"
+    ))
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}

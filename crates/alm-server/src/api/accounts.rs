@@ -129,6 +129,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_account))
         .routes(routes!(account_history))
         .routes(routes!(account_action))
+        .routes(routes!(migrate_accounts))
         .routes(routes!(sweep_now))
         .routes(routes!(add_owner))
         .routes(routes!(remove_owner))
@@ -454,4 +455,111 @@ async fn sweep_now(State(s): State<AppState>, auth: Authenticated) -> ApiResult<
         reminders_sent: r.reminders_sent,
         failed: r.failed,
     }))
+}
+
+/// Owners to add or remove in a migration.
+#[derive(Debug, Default, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerChange {
+    #[serde(default)]
+    pub users: Vec<Uuid>,
+    #[serde(default)]
+    pub groups: Vec<Uuid>,
+}
+
+/// An account migration (SPEC §6.4).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationBody {
+    /// Active accounts before their EOL.
+    pub account_ids: Vec<Uuid>,
+    pub template_id: Uuid,
+    /// Default: the template's published version.
+    pub template_version: Option<i64>,
+    /// One the template offers (`90d`, `1y`); default: each account keeps its own.
+    pub interval: Option<String>,
+    /// The new EOL date (`YYYY-MM-DD`; the EOL instant is 00:00 UTC of it); default: keep.
+    /// A past date makes the accounts reach EOL at the next sweep.
+    pub eol_date: Option<String>,
+    /// Move the accounts into this OU (one the template offers).
+    pub ou: Option<String>,
+    #[serde(default)]
+    pub add_owners: Option<OwnerChange>,
+    #[serde(default)]
+    pub remove_owners: Option<OwnerChange>,
+}
+
+/// Migrate accounts to another template or version, interval, EOL date, OU and owners (SPEC
+/// §6.4; `managed-account:manage`). All accounts change, or none.
+#[utoipa::path(post, path = "/api/v1/accounts/migrate", tag = "accounts", request_body = MigrationBody,
+    responses((status = 200, body = Vec<AccountView>)))]
+async fn migrate_accounts(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    super::extract::ApiJson(body): super::extract::ApiJson<MigrationBody>,
+) -> ApiResult<Json<Vec<AccountView>>> {
+    let can = auth.can::<perm::AccountUpdate>()?;
+    let mut errors = alm_core::ValidationErrors::new();
+    let interval = match body
+        .interval
+        .as_deref()
+        .map(str::parse::<alm_core::templates::Interval>)
+    {
+        Some(Ok(i)) => Some(i),
+        Some(Err(_)) => {
+            errors.push(alm_core::FieldError::new(
+                "interval",
+                "format",
+                "N days (90d) or N years (1y)",
+            ));
+            None
+        }
+        None => None,
+    };
+    let eol_date = match body.eol_date.as_deref() {
+        Some(text) => match time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        ) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                errors.push(alm_core::FieldError::new(
+                    "eol_date",
+                    "format",
+                    "a date such as 2027-03-01",
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    if !errors.0.is_empty() {
+        return Err(super::error::ApiError::Validation(errors));
+    }
+    let add = body.add_owners.unwrap_or_default();
+    let remove = body.remove_owners.unwrap_or_default();
+    let done = crate::services::migration::migrate(
+        &s.queue,
+        &can,
+        &auth.principal.actor,
+        crate::services::migration::Migration {
+            account_ids: body.account_ids,
+            template_id: body.template_id,
+            template_version: body.template_version,
+            interval,
+            eol_date,
+            ou: body.ou,
+            add_users: add.users.into_iter().map(alm_core::UserId).collect(),
+            add_groups: add.groups.into_iter().map(alm_core::GroupId).collect(),
+            remove_users: remove.users.into_iter().map(alm_core::UserId).collect(),
+            remove_groups: remove.groups.into_iter().map(alm_core::GroupId).collect(),
+        },
+    )
+    .await?;
+    let read = auth.can::<perm::AccountRead>()?;
+    let mut out = Vec::new();
+    for a in done {
+        out.push(svc::get(&s.db, s.clock.as_ref(), &read, a.id).await?.into());
+    }
+    Ok(Json(out))
 }

@@ -117,6 +117,21 @@ pub async fn get(
     info(&mut conn, record, owners, clock.now()).await
 }
 
+/// Refuses a change that leaves this account without an enabled owner (a migration that
+/// removes owners).
+pub(crate) async fn refuse_orphans_of(conn: &mut Conn, id: Uuid) -> ServiceResult<()> {
+    if accounts::has_enabled_owner(conn, id).await? {
+        return Ok(());
+    }
+    let name = accounts::get(conn, id)
+        .await?
+        .map(|a| a.name)
+        .unwrap_or_default();
+    Err(ServiceError::NotAllowed(format!(
+        "{name} would be left without an enabled owner; add one in the same migration"
+    )))
+}
+
 /// Refuses a change that would leave accounts of `owner` without an enabled owner (SPEC §2.7
 /// orphan protection). Runs inside the change's transaction, after the change, so dropping the
 /// transaction undoes it.

@@ -74,7 +74,7 @@ pub(crate) async fn schedule(
 }
 
 /// Queues the directory side of a lifecycle change (one live change per account).
-async fn queue_change(
+pub(crate) async fn queue_change(
     queue: &Queue,
     tx: &mut Conn,
     a: &AccountRecord,
@@ -131,6 +131,9 @@ pub(crate) async fn task(
             move_to: payload["move_to"].as_str().map(str::to_owned),
         },
         Some("enable") => AccountChange::Enable,
+        Some("move") => AccountChange::Move {
+            to: payload["to"].as_str().unwrap_or_default().to_owned(),
+        },
         Some("set-expires") => AccountChange::SetExpires { at: a.eol_at },
         Some("delete") => {
             let vault = vaults::get(conn, a.vault_id)

@@ -17,6 +17,7 @@ pub mod groups;
 pub mod jobs;
 pub mod lifecycle;
 pub mod login;
+pub mod migration;
 pub mod notifications;
 pub mod provisioning;
 pub mod requests;

@@ -318,3 +318,57 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn accounts_migrated_to_a_past_eol_date_reach_eol_at_the_next_sweep(backend: Backend) {
+        let s = TestServer::start_with(backend, &[("ALM_SCHEDULER__ENABLED", "false")]).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let retired = ad::connect().create_organizational_unit("Retired", w.ou.split_once(',').unwrap().1).await.unwrap();
+        admin.post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await;
+        let name = format!("mig{}", &uuid::Uuid::new_v4().simple().to_string()[..5]);
+        let a = provisioned_with(&s, &w, "review", &retired, &name).await;
+        let id = a["id"].as_str().unwrap().to_owned();
+        // The new template: disable at EOL, into the retirement OU.
+        let mut d = definition(&w);
+        d["eol_action"] = json!("disable");
+        d["retirement_ou"] = json!(retired);
+        let (_, t) = admin.post("/api/v1/templates", json!({"name": "Migrated to", "definition": d})).await;
+        let target = t["id"].as_str().unwrap().to_owned();
+        assert_eq!(admin.post_empty(&format!("/api/v1/templates/{target}/publish")).await.0, 200);
+
+        let body = |extra: Value| {
+            let mut b = json!({"account_ids": [id], "template_id": target, "eol_date": "2026-11-01"});
+            for (k, v) in extra.as_object().unwrap() { b[k] = v.clone(); }
+            b
+        };
+        for (extra, field) in [(json!({"interval": "3w"}), "interval"), (json!({"interval": "5y"}), "interval"),
+                               (json!({"eol_date": "yesterday"}), "eol_date"), (json!({"template_id": uuid::Uuid::new_v4()}), "template_id"),
+                               (json!({"account_ids": [uuid::Uuid::new_v4()]}), "account_ids[0]"), (json!({"ou": "OU=Nowhere,DC=corp,DC=example,DC=test"}), "ou")] {
+            let (st, p) = admin.post("/api/v1/accounts/migrate", body(extra.clone())).await;
+            assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some(field)), "{extra}: {p}");
+        }
+        assert_eq!(w.requester.post("/api/v1/accounts/migrate", body(json!({}))).await.0, 403, "managers only");
+        assert_eq!(account(&s, &id).await["template_id"], a["template_id"], "nothing changed");
+
+        let (st, done) = admin.post("/api/v1/accounts/migrate", body(json!({"add_owners": {"users": [w.approver_ids[0]]}}))).await;
+        assert_eq!(st, 200, "{done}");
+        let m = &done[0];
+        assert_eq!((m["template_id"].as_str(), m["eol_action"].as_str(), m["eol_at"].as_str(), m["status"].as_str()),
+                   (Some(target.as_str()), Some("disable"), Some("2026-11-01T00:00:00Z"), Some("active")), "{m}");
+        assert_eq!(m["owners"].as_array().unwrap().len(), 2, "{m}");
+        let (_, sweep) = admin.post_empty("/api/v1/scheduler/sweep").await;
+        assert_eq!(sweep["eol_processed"], 1, "{sweep}");
+        settled(&s).await;
+        let a = account(&s, &id).await;
+        assert_eq!(a["status"], "disabled", "{a}");
+        let (enabled, _, dn) = in_directory(&format!("svc-{name}")).await.unwrap();
+        assert!(!enabled && dn.to_lowercase().ends_with(&retired.to_lowercase()), "disabled and retired in Samba: {dn}");
+        let (_, history) = admin.get(&format!("/api/v1/accounts/{id}/history")).await;
+        let actions: Vec<&str> = history["items"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap()).collect();
+        assert!(actions.contains(&"account.migrated") && actions.contains(&"account.eol-reached"), "{actions:?}");
+        let (st, p) = admin.post("/api/v1/accounts/migrate", body(json!({}))).await;
+        assert_eq!((st, p["errors"][0]["rule"].as_str()), (422, Some("active")), "only active accounts before EOL: {p}");
+        s.stop().await;
+    }
+}

@@ -1,0 +1,247 @@
+//! Account migration (SPEC §6.4): active accounts before their EOL move to another template
+//! (or a newer version of theirs), with a new interval and EOL date (or the current one; a
+//! past date makes them reach EOL at the next sweep), optionally another OU (moved in the
+//! directory by an engine job) and other owners. All accounts change in one transaction, or
+//! none (every rule is checked first, per account, with field errors naming it); each one's
+//! history records the change.
+
+use super::audit::{record, Subject};
+use super::jobs::Queue;
+use super::{denied, Actor, ServiceResult};
+use alm_core::filetime::eol_instant;
+use alm_core::lifecycle::Status;
+use alm_core::permissions::{perm, Can};
+use alm_core::templates::{AccountType, Interval};
+use alm_core::{FieldError, GroupId, UserId, ValidationErrors};
+use alm_store::accounts::{self, AccountRecord, Owner};
+use serde_json::json;
+use time::Date;
+use uuid::Uuid;
+
+/// What a migration changes.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub account_ids: Vec<Uuid>,
+    pub template_id: Uuid,
+    /// `None`: the template's published version.
+    pub template_version: Option<i64>,
+    /// `None`: each account keeps its interval (it must be offered by the new template).
+    pub interval: Option<Interval>,
+    /// `None`: keep each account's EOL date.
+    pub eol_date: Option<Date>,
+    /// Move the accounts into this OU (one the template offers).
+    pub ou: Option<String>,
+    pub add_users: Vec<UserId>,
+    pub add_groups: Vec<GroupId>,
+    pub remove_users: Vec<UserId>,
+    pub remove_groups: Vec<GroupId>,
+}
+
+pub async fn migrate(
+    queue: &Queue,
+    can: &Can<perm::AccountUpdate>,
+    actor: &Actor,
+    m: Migration,
+) -> ServiceResult<Vec<AccountRecord>> {
+    can.require_manage().map_err(denied(can.actor()))?;
+    let now = queue.clock.now();
+    let mut tx = queue.db.begin_write().await?;
+    let mut errors = ValidationErrors::new();
+    if m.account_ids.is_empty() {
+        errors.push(FieldError::new(
+            "account_ids",
+            "required",
+            "choose at least one account",
+        ));
+    }
+    let t = alm_store::templates::get(&mut tx, m.template_id).await?;
+    let Some(t) = t else {
+        errors.push(FieldError::new("template_id", "exists", "no such template"));
+        return Err(errors.into());
+    };
+    let version = match m.template_version.or(t.published_version) {
+        Some(v) => v,
+        None => {
+            errors.push(FieldError::new(
+                "template_version",
+                "published",
+                "the template has no published version; name one",
+            ));
+            return Err(errors.into());
+        }
+    };
+    let d = match super::requests::definition(&mut tx, t.id, version).await {
+        Ok(d) => d,
+        Err(_) => {
+            errors.push(FieldError::new(
+                "template_version",
+                "exists",
+                "the template has no such version",
+            ));
+            return Err(errors.into());
+        }
+    };
+    if let Some(i) = m.interval {
+        if !d.lifecycle.intervals.contains(&i) {
+            errors.push(FieldError::new(
+                "interval",
+                "one-of",
+                "the template does not offer this interval",
+            ));
+        }
+    }
+    if let Some(ou) = &m.ou {
+        let offered = d.ous.iter().any(|o| o.eq_ignore_ascii_case(ou))
+            || (d.allow_sub_ous
+                && d.ous.iter().any(|o| {
+                    ou.to_lowercase()
+                        .ends_with(&format!(",{}", o.to_lowercase()))
+                }));
+        if !offered {
+            errors.push(FieldError::new(
+                "ou",
+                "one-of",
+                "the template does not offer this OU",
+            ));
+        }
+    }
+    for (i, u) in m.add_users.iter().enumerate() {
+        if !alm_store::users::get(&mut tx, *u)
+            .await?
+            .is_some_and(|u| u.enabled)
+        {
+            errors.push(FieldError::new(
+                format!("add_owners.users[{i}]"),
+                "exists",
+                "no enabled user has this id",
+            ));
+        }
+    }
+    for (i, g) in m.add_groups.iter().enumerate() {
+        if !alm_store::groups::get(&mut tx, *g)
+            .await?
+            .is_some_and(|g| g.enabled)
+        {
+            errors.push(FieldError::new(
+                format!("add_owners.groups[{i}]"),
+                "exists",
+                "no enabled group has this id",
+            ));
+        }
+    }
+    let mut chosen = Vec::new();
+    for (i, id) in m.account_ids.iter().enumerate() {
+        let field = format!("account_ids[{i}]");
+        let Some(a) = accounts::get(&mut tx, *id).await? else {
+            errors.push(FieldError::new(field, "exists", "no such managed account"));
+            continue;
+        };
+        let account_type = if a.account_type == "gmsa" {
+            AccountType::Gmsa
+        } else {
+            AccountType::AdUser
+        };
+        if a.status != Status::Active.as_str() || a.eol_at <= now {
+            errors.push(FieldError::new(
+                field,
+                "active",
+                format!(
+                    "{} is {} or past its EOL: only active accounts before EOL migrate",
+                    a.name, a.status
+                ),
+            ));
+        } else if a.domain_id != d.domain_id {
+            errors.push(FieldError::new(
+                field,
+                "same-domain",
+                format!("{} is in another domain than the template's", a.name),
+            ));
+        } else if account_type != d.account_type {
+            errors.push(FieldError::new(
+                field,
+                "same-type",
+                format!("{} is not of the template's account type", a.name),
+            ));
+        } else if m.interval.is_none()
+            && !d
+                .lifecycle
+                .intervals
+                .iter()
+                .any(|i| i.to_string() == a.interval)
+        {
+            errors.push(FieldError::new(
+                field,
+                "interval",
+                format!(
+                    "{}'s interval {} is not offered by the template: give one",
+                    a.name, a.interval
+                ),
+            ));
+        }
+        chosen.push(a);
+    }
+    errors.into_result()?;
+    let mut out = Vec::new();
+    for mut a in chosen {
+        let before = json!({"template_id": a.template_id.to_string(), "template_version": a.template_version,
+                            "interval": a.interval, "eol_at": a.eol_at.unix_timestamp(), "dn": a.dn});
+        a.template_id = t.id;
+        a.template_version = version;
+        if let Some(i) = m.interval {
+            a.interval = i.to_string();
+        }
+        if let Some(date) = m.eol_date {
+            a.eol_at = eol_instant(date);
+        }
+        a.eol_action = serde_json::to_value(d.eol_action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or(a.eol_action);
+        a.updated_at = now;
+        accounts::update_lifecycle(&mut tx, &a).await?;
+        accounts::set_eol_action(&mut tx, a.id, &a.eol_action).await?;
+        for u in &m.remove_users {
+            accounts::remove_owner(&mut tx, a.id, Owner::User(*u)).await?;
+        }
+        for g in &m.remove_groups {
+            accounts::remove_owner(&mut tx, a.id, Owner::Group(*g)).await?;
+        }
+        let current = accounts::owners(&mut tx, a.id).await?;
+        for o in m
+            .add_users
+            .iter()
+            .map(|u| Owner::User(*u))
+            .chain(m.add_groups.iter().map(|g| Owner::Group(*g)))
+        {
+            if !current.contains(&o) {
+                accounts::add_owner(&mut tx, a.id, o, now).await?;
+            }
+        }
+        super::accounts::refuse_orphans_of(&mut tx, a.id).await?;
+        if let Some(ou) = &m.ou {
+            super::lifecycle::queue_change(
+                queue,
+                &mut tx,
+                &a,
+                json!({"change": "move", "to": ou}),
+                actor,
+            )
+            .await?;
+        }
+        super::lifecycle::schedule(&mut tx, &a, &d, now, true).await?;
+        record(
+            &mut tx,
+            queue.clock.as_ref(),
+            actor,
+            "account.migrated",
+            Subject::new("account", a.id),
+            json!({"before": before, "after": {"template_id": a.template_id.to_string(), "template_version": a.template_version,
+                   "interval": a.interval, "eol_at": a.eol_at.unix_timestamp(), "ou": m.ou}}),
+        )
+        .await?;
+        out.push(a);
+    }
+    tx.commit().await?;
+    queue.wake();
+    Ok(out)
+}
