@@ -698,3 +698,19 @@ pub async fn has_enabled_owner(conn: &mut AnyConnection, id: Uuid) -> StoreResul
     .await?;
     Ok(n > 0)
 }
+
+/// Whether a live managed account already governs this directory object.
+pub async fn guid_managed(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    guid: &str,
+) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM managed_accounts WHERE domain_id = $1 AND guid = $2 AND status <> 'deleted'",
+    )
+    .bind(domain.to_string())
+    .bind(guid)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}

@@ -408,3 +408,22 @@ pub async fn linked_account_details(
     .fetch_optional(&mut *conn)
     .await?)
 }
+
+/// One synced object of a domain by objectGUID.
+pub async fn object(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    guid: &str,
+) -> StoreResult<Option<DirectoryObject>> {
+    sqlx::query(
+        "SELECT guid, kind, dn, name, enabled, usn_changed, details, synced_at FROM directory_objects \
+         WHERE domain_id = $1 AND guid = $2",
+    )
+    .bind(domain.to_string())
+    .bind(guid)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(decode)
+    .transpose()
+}

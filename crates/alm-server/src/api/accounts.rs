@@ -130,6 +130,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(account_history))
         .routes(routes!(account_action))
         .routes(routes!(migrate_accounts))
+        .routes(routes!(import_accounts))
         .routes(routes!(sweep_now))
         .routes(routes!(add_owner))
         .routes(routes!(remove_owner))
@@ -553,6 +554,104 @@ async fn migrate_accounts(
             add_groups: add.groups.into_iter().map(alm_core::GroupId).collect(),
             remove_users: remove.users.into_iter().map(alm_core::UserId).collect(),
             remove_groups: remove.groups.into_iter().map(alm_core::GroupId).collect(),
+        },
+    )
+    .await?;
+    let read = auth.can::<perm::AccountRead>()?;
+    let mut out = Vec::new();
+    for a in done {
+        out.push(svc::get(&s.db, s.clock.as_ref(), &read, a.id).await?.into());
+    }
+    Ok(Json(out))
+}
+
+/// An import of directory accounts (SPEC §6.2).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    /// objectGUIDs of accounts the domain's sync has seen (`GET /domains/{id}/objects`).
+    pub object_guids: Vec<String>,
+    /// A published template of this domain; all accounts get it.
+    pub template_id: Uuid,
+    /// One the template offers (`90d`, `1y`), from today; or give `eol_date`.
+    pub interval: Option<String>,
+    /// The EOL date (`YYYY-MM-DD`).
+    pub eol_date: Option<String>,
+    /// Every chosen user and group owns every account.
+    pub owners: OwnerChange,
+}
+
+/// Import directory accounts as managed accounts (SPEC §6.2; `managed-account:manage`): the
+/// directory is not touched. All accounts are imported, or none.
+#[utoipa::path(post, path = "/api/v1/domains/{id}/import", tag = "accounts", params(("id" = String, Path, description = "Domain id")),
+    request_body = ImportBody, responses((status = 200, body = Vec<AccountView>)))]
+async fn import_accounts(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    super::extract::ApiJson(body): super::extract::ApiJson<ImportBody>,
+) -> ApiResult<Json<Vec<AccountView>>> {
+    let can = auth.can::<perm::AccountUpdate>()?;
+    let domain: Uuid = parse_id(&id, "domain")?;
+    let mut errors = alm_core::ValidationErrors::new();
+    let interval = match body
+        .interval
+        .as_deref()
+        .map(str::parse::<alm_core::templates::Interval>)
+    {
+        Some(Ok(i)) => Some(i),
+        Some(Err(_)) => {
+            errors.push(alm_core::FieldError::new(
+                "interval",
+                "format",
+                "N days (90d) or N years (1y)",
+            ));
+            None
+        }
+        None => None,
+    };
+    let eol_date = match body.eol_date.as_deref() {
+        Some(text) => match time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        ) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                errors.push(alm_core::FieldError::new(
+                    "eol_date",
+                    "format",
+                    "a date such as 2027-03-01",
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    if !errors.0.is_empty() {
+        return Err(super::error::ApiError::Validation(errors));
+    }
+    let done = crate::services::import::import(
+        &s.queue,
+        &can,
+        &auth.principal.actor,
+        crate::services::import::Import {
+            domain: DomainId(domain),
+            guids: body.object_guids,
+            template_id: body.template_id,
+            interval,
+            eol_date,
+            users: body
+                .owners
+                .users
+                .into_iter()
+                .map(alm_core::UserId)
+                .collect(),
+            groups: body
+                .owners
+                .groups
+                .into_iter()
+                .map(alm_core::GroupId)
+                .collect(),
         },
     )
     .await?;

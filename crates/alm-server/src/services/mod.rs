@@ -14,6 +14,7 @@ pub mod domains;
 pub mod engines;
 pub mod group_replacement;
 pub mod groups;
+pub mod import;
 pub mod jobs;
 pub mod lifecycle;
 pub mod login;

@@ -372,3 +372,61 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn directory_accounts_are_imported_without_touching_the_directory(backend: Backend) {
+        let s = TestServer::start_with(backend, &[("ALM_SCHEDULER__ENABLED", "false")]).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let dir = ad::connect();
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..5];
+        let mut made = Vec::new();
+        for n in 0..2 {
+            let e = dir.create_user(&alm_directory::NewUser {
+                parent_dn: w.ou.clone(), sam_account_name: format!("legacy{n}{tag}"),
+                user_principal_name: format!("legacy{n}{tag}@corp.example.test"), description: Some("found in AD".into()),
+                attributes: vec![], password: alm_directory::password::PasswordPolicy::default().generate("l", ""),
+                enabled: true, account_expires: alm_core::filetime::AccountExpires::Never,
+            }).await.unwrap();
+            made.push(e);
+        }
+        dir.create_group(&format!("grp{tag}"), &w.ou, &[]).await.unwrap();
+        admin.post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await;
+        let (_, groups) = admin.get(&format!("/api/v1/domains/{}/objects?kind=group&q=grp{tag}", w.domain)).await;
+        let group_guid = groups["items"][0]["guid"].as_str().unwrap().to_owned();
+        let (_, t) = admin.post("/api/v1/templates", json!({"name": "Imported", "definition": definition(&w)})).await;
+        let template = t["id"].as_str().unwrap().to_owned();
+        assert_eq!(admin.post_empty(&format!("/api/v1/templates/{template}/publish")).await.0, 200);
+        let guids: Vec<String> = made.iter().map(|e| e.guid.to_string()).collect();
+        let url = format!("/api/v1/domains/{}/import", w.domain);
+        let body = |extra: Value| {
+            let mut b = json!({"object_guids": guids, "template_id": template, "interval": "90d", "owners": {"users": [w.requester_id]}});
+            for (k, v) in extra.as_object().unwrap() { b[k] = v.clone(); }
+            b
+        };
+        for (extra, field) in [(json!({"object_guids": [group_guid]}), "object_guids[0]"), (json!({"object_guids": [uuid::Uuid::new_v4()]}), "object_guids[0]"),
+                               (json!({"owners": {}}), "owners"), (json!({"interval": "30d"}), "interval"), (json!({"eol_date": "2027-01-01"}), "interval")] {
+            let (st, p) = admin.post(&url, body(extra.clone())).await;
+            assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some(field)), "{extra}: {p}");
+        }
+        assert_eq!(w.requester.post(&url, body(json!({}))).await.0, 403, "managers only");
+
+        let (st, done) = admin.post(&url, body(json!({}))).await;
+        assert_eq!(st, 200, "{done}");
+        let mut names: Vec<&str> = done.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, [format!("legacy0{tag}"), format!("legacy1{tag}")]);
+        for a in done.as_array().unwrap() {
+            assert_eq!((a["status"].as_str(), a["eol_at"].as_str(), a["secret_state"].as_str(), a["description"].as_str()),
+                       (Some("active"), Some("2027-02-27T00:00:00Z"), Some("none"), Some("found in AD")), "{a}");
+        }
+        assert_eq!(w.requester.get("/api/v1/accounts").await.1["total"], 2, "the owner sees them");
+        let (st, p) = admin.post(&url, body(json!({}))).await;
+        assert_eq!((st, p["errors"][0]["rule"].as_str()), (422, Some("unmanaged")), "not twice: {p}");
+        for e in &made {
+            let now = dir.find(&Lookup::Guid(e.guid)).await.unwrap().unwrap();
+            assert_eq!((now.dn.as_str(), now.enabled(), now.usn_changed), (e.dn.as_str(), true, e.usn_changed), "the directory was not touched");
+        }
+        s.stop().await;
+    }
+}

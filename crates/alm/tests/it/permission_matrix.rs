@@ -152,6 +152,9 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         // The fixture account is at its EOL, which a migration refuses: 422 past authorisation.
         (M::POST, "/api/v1/accounts/migrate", body(json!({"account_ids": ["{account}"], "template_id": "{template}"})),
                                                                            [401, 403, 403, 403, 403, 401, 422]),
+        // The fixture domain was never synced: no object to import, 422 past authorisation.
+        (M::POST, "/api/v1/domains/{domain}/import", body(json!({"object_guids": ["{entry}"], "template_id": "{template}", "interval": "1y", "owners": {"users": ["{user}"]}})),
+                                                                           [401, 403, 403, 403, 403, 401, 422]),
         (M::POST, "/api/v1/scheduler/sweep", None,                         [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/accounts/{account}/owners", body(json!({"user_id": "{other}"})),
                                                                            [401, 404, 404, 404, 404, 401, 200]),
