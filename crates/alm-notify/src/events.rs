@@ -168,6 +168,24 @@ pub const ACCOUNT_URGENT_REMINDER: EventKind = EventKind {
     enabled: true,
 };
 
+pub const DOMAIN_NEW_EXTERNAL_ACCOUNTS: EventKind = EventKind {
+    key: "domain.new-external-accounts",
+    title: "New unmanaged accounts in the directory",
+    audience: Audience::SystemAdministrators,
+    category: ADMINISTRATION,
+    parameters: &[
+        "domain.name",
+        "sync.new_count",
+        "sync.new_accounts",
+        "domain.url",
+    ],
+    subject: "{{domain.name}}: {{sync.new_count}} new account(s) not managed by alm",
+    body: "The directory sync of {{domain.name}} found accounts that appeared outside alm: \
+           {{sync.new_accounts}}.\n\nImport them (POST /api/v1/domains/<id>/import) or find out \
+           who made them.\n\n{{domain.url}}\n",
+    enabled: true,
+};
+
 pub const DOMAIN_USERS_DISABLED_BY_SYNC: EventKind = EventKind {
     key: "domain.users-disabled-by-sync",
     title: "Users disabled by a directory sync",
@@ -198,6 +216,7 @@ pub const ALL: &[EventKind] = &[
     REQUEST_PROVISIONING_FAILED,
     ACCOUNT_OWNERSHIP_CHANGED,
     DOMAIN_USERS_DISABLED_BY_SYNC,
+    DOMAIN_NEW_EXTERNAL_ACCOUNTS,
     ACCOUNT_REQUIRES_RENEWAL,
     ACCOUNT_REMINDER,
     ACCOUNT_URGENT_REMINDER,

@@ -99,6 +99,37 @@ fn stored(o: alm_engine::protocol::SyncedObject, at: OffsetDateTime) -> Director
     }
 }
 
+/// Tells the system administrators which unmanaged accounts appeared in the directory since
+/// the last sync (SPEC §7.1 "new external (unmanaged) accounts"), for import or follow-up.
+async fn notify_new_external(
+    tx: &mut alm_store::WriteTx,
+    queue: &Queue,
+    domain: &alm_store::domains::DomainRecord,
+    names: &[String],
+) -> ServiceResult<()> {
+    let admins = super::notifications::system_administrators(tx).await?;
+    let mut listed: Vec<&str> = names.iter().take(50).map(String::as_str).collect();
+    listed.sort_unstable();
+    let more = names.len().saturating_sub(listed.len());
+    let accounts = if more > 0 {
+        format!("{} and {more} more", listed.join(", "))
+    } else {
+        listed.join(", ")
+    };
+    super::notifications::emit(
+        tx,
+        queue.clock.now(),
+        alm_notify::events::DOMAIN_NEW_EXTERNAL_ACCOUNTS,
+        &serde_json::json!({
+            "domain": {"name": domain.name, "url": format!("{}/api/v1/domains/{}", queue.base_url, domain.id)},
+            "sync": {"new_count": names.len().to_string(), "new_accounts": accounts},
+        }),
+        admins,
+        Some(("domain", domain.id.to_string())),
+    )
+    .await
+}
+
 /// Tells the system administrators whom a sync disabled and which accounts lost their last
 /// enabled owner (SPEC §7.1 "users disabled by sync", §2.7 orphan alert).
 async fn notify_users_disabled(
@@ -196,16 +227,34 @@ pub async fn apply(
         Ok(snapshot) => {
             let before = directory_sync::guids(&mut tx, id).await?;
             let mut seen = std::collections::HashSet::new();
+            // Accounts that appeared since the last sync (not on the first: everything is new).
+            let mut appeared: Vec<(String, String)> = Vec::new();
             for object in snapshot.objects {
                 // An object listed twice in one read is stored once, then updated.
                 let first_time = seen.insert(object.guid.clone());
                 let known = before.contains(&object.guid) || !first_time;
+                if !known
+                    && state.is_some()
+                    && matches!(object.kind.as_str(), "user" | "gmsa" | "msa")
+                {
+                    appeared.push((object.guid.clone(), object.name.clone()));
+                }
                 directory_sync::store(&mut tx, id, &stored(object, now), known).await?;
                 if known {
                     run.updated += 1;
                 } else {
                     run.added += 1;
                 }
+            }
+            let mut external = Vec::new();
+            for (guid, name) in appeared {
+                // Accounts alm made itself are managed already (provisioning recorded them).
+                if !alm_store::accounts::guid_managed(&mut tx, id, &guid).await? {
+                    external.push(name);
+                }
+            }
+            if !external.is_empty() {
+                notify_new_external(&mut tx, queue, &domain, &external).await?;
             }
             if mode == SyncMode::Full && !snapshot.attribute_names.is_empty() {
                 directory_sync::replace_attributes(&mut tx, id, &snapshot.attribute_names).await?;

@@ -334,3 +334,31 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn accounts_that_appear_outside_alm_are_announced_after_a_sync(backend: Backend) {
+        let sink = SmtpSink::start().await;
+        let s = start(backend, sink.port).await;
+        let admin = s.admin();
+        let w = world(&s).await; // its first sync found everything: no announcement
+        let dir = crate::support::ad::connect();
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+        let name = format!("shadow{tag}");
+        alm_directory::Directory::create_user(&dir, &alm_directory::NewUser {
+            parent_dn: w.ou.clone(), sam_account_name: name.clone(), user_principal_name: format!("{name}@corp.example.test"),
+            description: None, attributes: vec![], password: alm_directory::password::PasswordPolicy::default().generate("s", ""),
+            enabled: true, account_expires: alm_core::filetime::AccountExpires::Never,
+        }).await.unwrap();
+        s.clock.advance(time::Duration::minutes(1));
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await;
+        assert_eq!(run["outcome"], "succeeded", "{run}");
+        s.clock.advance(time::Duration::minutes(1));
+        admin.post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await; // nothing new
+        let got = mails(&s, &sink, 1).await;
+        let news: Vec<&Mail> = got.iter().filter(|m| m.subject.contains("not managed by alm")).collect();
+        assert_eq!(news.len(), 1, "one announcement, none for the first sync or an idle one: {got:?}");
+        assert_eq!(news[0].to, "admin@example.test");
+        assert!(news[0].subject.ends_with(": 1 new account(s) not managed by alm") && news[0].body.contains(&name), "{:?}", news[0]);
+        s.stop().await;
+    }
+}
