@@ -142,6 +142,26 @@ q = lambda p: t[min(len(t) - 1, int(round(p * len(t))) - 1)]
 print("%.3f %.3f %.3f %.3f" % (q(0.50), q(0.99), t[-1], statistics.mean(t)))
 PY
 
+# SQLite timings: Python's sqlite3 module runs the statement with the same text and bind
+# values as alm (named parameters $1, $2, …), fetching every row; prints one line per run:
+# milliseconds and rows. (The sqlite3 CLI's `.timer` only shows whole milliseconds.)
+cat >"$work/sqlite_time.py" <<'PY2'
+import sqlite3, sys, time
+db, runs, files, params = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), sys.argv[4:]
+c = sqlite3.connect(db, timeout=30)
+binds = {str(i + 1): (int(v) if v.lstrip("-").isdigit() else v) for i, v in enumerate(params)}
+stmts = [open(f).read() for f in files]
+for _ in range(runs):
+    total, rows = 0.0, []
+    for s in stmts:
+        names = {k: v for k, v in binds.items() if "$" + k in s}
+        a = time.perf_counter()
+        r = c.execute(s, names).fetchall()
+        total += time.perf_counter() - a
+        rows.append(len(r))
+    print("%.3f %s" % (total * 1000, "+".join(map(str, rows))))
+PY2
+
 median_max() { python3 -c 'import statistics, sys; v = [float(x) for x in sys.argv[1:]]; print("%.3f %.3f" % (statistics.median(v), max(v)))' "$@"; }
 
 declare -A R # results, key backend.what
@@ -315,22 +335,17 @@ SQL
       echo ".parameter set \$2 $batch"
       echo "EXPLAIN QUERY PLAN $(cat "$work/eol.sql");"
       echo "EXPLAIN QUERY PLAN $(cat "$work/rem.sql");"
-      echo ".timer on"
-      for ((i = 0; i < runs; i++)); do
-        echo "$(cat "$work/eol.sql");"
-        echo "$(cat "$work/rem.sql");"
-      done
     } | sql >"$dir/sweep_plans.txt"
-    mapfile -t eolt < <(grep '^Run Time' "$dir/sweep_plans.txt" | awk 'NR % 2 == 1 { printf "%.3f\n", $4 * 1000 }')
-    mapfile -t remt < <(grep '^Run Time' "$dir/sweep_plans.txt" | awk 'NR % 2 == 0 { printf "%.3f\n", $4 * 1000 }')
+    python3 "$work/sqlite_time.py" "$sqlite_db" "$runs" "$work/eol.sql" "$now" "$batch" >"$dir/eol_times.txt"
+    python3 "$work/sqlite_time.py" "$sqlite_db" "$runs" "$work/rem.sql" "$now" "$batch" >"$dir/rem_times.txt"
+    mapfile -t eolt < <(cut -d' ' -f1 "$dir/eol_times.txt")
+    mapfile -t remt < <(cut -d' ' -f1 "$dir/rem_times.txt")
     plan_eol=$(grep -m1 -i 'managed_accounts' "$dir/sweep_plans.txt")
     plan_rem=$(grep -m1 -i 'account_schedule' "$dir/sweep_plans.txt")
     grep -q 'managed_accounts_eol_due' <<<"$plan_eol" || die "eol_due does not use managed_accounts_eol_due: $plan_eol"
     grep -q 'account_schedule_reminder_due' <<<"$plan_rem" || die "reminders_due does not use its index: $plan_rem"
-    local rows
-    rows=$(grep -c '^a0000000-' "$dir/sweep_plans.txt" || true)
-    # Both return account ids: eol_due the due accounts, reminders_due 1,000 others.
-    ((rows == runs * (due + 1000))) || die "the look-ups returned $rows rows over $runs runs, expected $((runs * (due + 1000)))"
+    [[ $(cut -d' ' -f2 "$dir/eol_times.txt" | sort -u) == "$due" ]] || die "eol_due did not return $due rows"
+    [[ $(cut -d' ' -f2 "$dir/rem_times.txt" | sort -u) == 1000 ]] || die "reminders_due did not return 1000 rows"
   fi
   R[$backend.eol]=$(median_max "${eolt[@]}")
   R[$backend.eol_runs]="${eolt[*]}"
@@ -367,13 +382,11 @@ SQL
       echo ".parameter set \$$((i + 1)) 0"
       echo "EXPLAIN QUERY PLAN $(cat "$work/count.sql");"
       echo "EXPLAIN QUERY PLAN $(cat "$work/page.sql");"
-      echo ".timer on"
-      for ((i = 0; i < runs; i++)); do
-        echo "$(cat "$work/count.sql");"
-        echo "$(cat "$work/page.sql");"
-      done
     } | sql >"$dir/page_plans.txt"
-    mapfile -t pt < <(grep '^Run Time' "$dir/page_plans.txt" | awk '{ s += $4 * 1000 } NR % 2 == 0 { printf "%.3f\n", s; s = 0 }')
+    # shellcheck disable=SC2086 # one argument per group id
+    python3 "$work/sqlite_time.py" "$sqlite_db" "$runs" "$work/count.sql,$work/page.sql" "$owner" $groups 50 0 >"$dir/page_times.txt"
+    mapfile -t pt < <(cut -d' ' -f1 "$dir/page_times.txt")
+    [[ $(cut -d' ' -f2 "$dir/page_times.txt" | sort -u) == "1+50" ]] || die "the page SQL did not return 1 count and 50 rows"
   fi
   R[$backend.page_raw]=$(median_max "${pt[@]}")
   R[$backend.page_raw_runs]="${pt[*]}"
