@@ -368,6 +368,37 @@ pub async fn owners(conn: &mut AnyConnection, account: Uuid) -> StoreResult<Vec<
     .collect()
 }
 
+/// The owners of several accounts in one statement (a page's), each account's in the order
+/// they were added; an account without owners has no entry.
+pub async fn owners_of(
+    conn: &mut AnyConnection,
+    ids: &[Uuid],
+) -> StoreResult<std::collections::HashMap<Uuid, Vec<Owner>>> {
+    let mut out: std::collections::HashMap<Uuid, Vec<Owner>> = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT account_id, owner_type, owner_id FROM account_owners WHERE account_id IN ({}) \
+         ORDER BY account_id, position",
+        crate::in_list(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id.to_string());
+    }
+    for r in q.fetch_all(&mut *conn).await? {
+        let account: Uuid = parse(r.try_get("account_id")?, "account id")?;
+        let kind: String = r.try_get("owner_type")?;
+        let id: String = r.try_get("owner_id")?;
+        out.entry(account).or_default().push(match kind.as_str() {
+            "group" => Owner::Group(parse(id, "group id")?),
+            _ => Owner::User(parse(id, "user id")?),
+        });
+    }
+    Ok(out)
+}
+
 /// An owner counts while enabled: a user who is enabled, or an enabled group with at least
 /// one enabled member.
 const ENABLED_OWNER: &str = "EXISTS (SELECT 1 FROM account_owners o2 \
@@ -638,6 +669,32 @@ pub async fn renewal_at(conn: &mut AnyConnection, id: Uuid) -> StoreResult<Optio
             .fetch_optional(&mut *conn)
             .await?;
     at.map(from_db).transpose()
+}
+
+/// The renewal dates of several accounts in one statement (those with a schedule).
+pub async fn renewal_ats(
+    conn: &mut AnyConnection,
+    ids: &[Uuid],
+) -> StoreResult<std::collections::HashMap<Uuid, OffsetDateTime>> {
+    let mut out = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT account_id, renewal_at FROM account_schedule WHERE account_id IN ({})",
+        crate::in_list(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id.to_string());
+    }
+    for r in q.fetch_all(&mut *conn).await? {
+        out.insert(
+            parse(r.try_get("account_id")?, "account id")?,
+            from_db(r.try_get("renewal_at")?)?,
+        );
+    }
+    Ok(out)
 }
 
 /// Accounts with a reminder due at or before `now` (through the index on the due instant).

@@ -62,10 +62,22 @@ pub async fn list(
         Scope::Own => Some((can.actor(), users::group_ids(&mut conn, can.actor()).await?)),
     };
     let (records, total) = accounts::page(&mut conn, &filter, page).await?;
+    // The page's owners and schedules in one statement each, not two per account.
+    let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+    let mut owners = accounts::owners_of(&mut conn, &ids).await?;
+    let renewals = accounts::renewal_ats(&mut conn, &ids).await?;
+    let now = clock.now();
     let mut out = Vec::with_capacity(records.len());
     for record in records {
-        let owners = accounts::owners(&mut conn, record.id).await?;
-        out.push(info(&mut conn, record, owners, clock.now()).await?);
+        let standing =
+            super::lifecycle::standing_with(&mut conn, &record, renewals.get(&record.id).copied())
+                .await?;
+        out.push(AccountInfo {
+            renewal_at: standing.renewal_at,
+            actions: standing.available(now),
+            owners: owners.remove(&record.id).unwrap_or_default(),
+            record,
+        });
     }
     Ok((out, total))
 }

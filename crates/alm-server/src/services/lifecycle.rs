@@ -36,7 +36,18 @@ fn status(a: &AccountRecord) -> Status {
 
 /// Where the account stands (its renewal date from its schedule, or from the template).
 pub(crate) async fn standing(conn: &mut Conn, a: &AccountRecord) -> ServiceResult<Standing> {
-    let renewal = match accounts::renewal_at(conn, a.id).await? {
+    let scheduled = accounts::renewal_at(conn, a.id).await?;
+    standing_with(conn, a, scheduled).await
+}
+
+/// [`standing`] with the renewal date from the account's schedule already read (`None`: it
+/// has no schedule), so a page of accounts reads their schedules in one statement.
+pub(crate) async fn standing_with(
+    conn: &mut Conn,
+    a: &AccountRecord,
+    scheduled: Option<OffsetDateTime>,
+) -> ServiceResult<Standing> {
+    let renewal = match scheduled {
         Some(r) => r,
         None => {
             let d = super::requests::definition(conn, a.template_id, a.template_version).await?;
