@@ -8,7 +8,7 @@ use crate::analysis::analyse;
 use crate::directory_reader;
 use crate::errors::DiscoverError;
 use crate::host_scan::{
-    not_scanned, scan_hosts, HostCredentials, NotScanned, ScanOptions, ServiceLister,
+    not_scanned, scan_hosts, HostCredentials, HostResult, NotScanned, ScanOptions, ServiceLister,
 };
 use crate::report::{self, Report};
 use crate::settings::AnalysisSettings;
@@ -324,7 +324,28 @@ pub async fn run(
                 args.parallel,
                 args.host_timeout
             ));
-            scan_with_progress(lister, computers, credentials, &args, &log).await
+            let scan_started = Instant::now();
+            let scan = scan_with_progress(lister, computers, credentials, &args, &log).await;
+            let took = scan_started.elapsed();
+            let visited = scan
+                .outcomes
+                .iter()
+                .filter(|o| !matches!(o.result, HostResult::NotScanned(_)))
+                .count();
+            let failed = scan
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o.result, HostResult::Failed(_)))
+                .count();
+            let scan_line = format!(
+                "scanned {visited} hosts ({failed} failed) in {} ms, {:.1} hosts/s, {} at once",
+                took.as_millis(),
+                visited as f64 / took.as_secs_f64().max(0.001),
+                args.parallel
+            );
+            eprintln!("{scan_line}");
+            log.line(&scan_line);
+            scan
         }
     };
     if hosts.interrupted {
@@ -341,9 +362,14 @@ pub async fn run(
         hosts,
         usage,
     };
+    let writing = Instant::now();
     let written = report::write_all(&report, &out).map_err(out_error)?;
-    log.line(&format!("reports written to {}", out.display()));
-    eprintln!("Reports written to {}:", out.display());
+    let write_ms = writing.elapsed().as_millis();
+    log.line(&format!(
+        "reports written to {} in {write_ms} ms",
+        out.display()
+    ));
+    eprintln!("Reports written to {} in {write_ms} ms:", out.display());
     for path in written {
         eprintln!("  {}", path.display());
     }
