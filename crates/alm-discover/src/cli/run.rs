@@ -8,7 +8,7 @@ use crate::analysis::analyse;
 use crate::directory_reader;
 use crate::errors::DiscoverError;
 use crate::host_scan::{
-    not_scanned, scan_hosts, HostCredentials, NotScanned, ScanOptions, ServiceLister,
+    not_scanned, scan_hosts, HostCredentials, HostResult, NotScanned, ScanOptions, ServiceLister,
 };
 use crate::report::{self, Report};
 use crate::settings::AnalysisSettings;
@@ -268,8 +268,19 @@ pub async fn run(
         .await
         .map_err(fail)?;
 
-    let (account_count, computer_count) =
-        directory_reader::count(&ad, &scope).await.map_err(fail)?;
+    // The scope's count is its read: the accounts and computers are read once, here, and
+    // the question comes before anything is written or any host is contacted. (Counting
+    // with separate searches first cost a third pass over the scope.)
+    let started = Instant::now();
+    let scanned_at = clock.now();
+    let accounts = directory_reader::read_accounts(&ad, &naming_context, &scope)
+        .await
+        .map_err(fail)?;
+    let computers = directory_reader::read_computers(&ad, &scope)
+        .await
+        .map_err(fail)?;
+    let read_time = started.elapsed();
+    let (account_count, computer_count) = (accounts.len(), computers.len());
     eprintln!("In scope ({scope}): {account_count} accounts and {computer_count} computers.");
     if !args.yes {
         if !prompt::interactive() {
@@ -293,15 +304,7 @@ pub async fn run(
     let log = RunLog::create(&out, clock.clone()).map_err(out_error)?;
     log.line(&format!("scan of {url} as {identity}, scope {scope}: {account_count} accounts, {computer_count} computers"));
 
-    let started = Instant::now();
-    let scanned_at = clock.now();
-    let accounts = directory_reader::read_accounts(&ad, &naming_context, &scope)
-        .await
-        .map_err(fail)?;
-    let computers = directory_reader::read_computers(&ad, &scope)
-        .await
-        .map_err(fail)?;
-    let read_time = started.elapsed();
+    let analysing = Instant::now();
     let analysed = analyse(&accounts, &settings, scanned_at);
     let findings: usize = analysed.iter().map(|a| a.findings.len()).sum();
     let analysis_line = format!(
@@ -309,7 +312,7 @@ pub async fn run(
         accounts.len(),
         computers.len(),
         read_time.as_millis(),
-        (started.elapsed() - read_time).as_millis(),
+        analysing.elapsed().as_millis(),
         analysed.len()
     );
     eprintln!("{analysis_line}");
@@ -324,7 +327,28 @@ pub async fn run(
                 args.parallel,
                 args.host_timeout
             ));
-            scan_with_progress(lister, computers, credentials, &args, &log).await
+            let scan_started = Instant::now();
+            let scan = scan_with_progress(lister, computers, credentials, &args, &log).await;
+            let took = scan_started.elapsed();
+            let visited = scan
+                .outcomes
+                .iter()
+                .filter(|o| !matches!(o.result, HostResult::NotScanned(_)))
+                .count();
+            let failed = scan
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o.result, HostResult::Failed(_)))
+                .count();
+            let scan_line = format!(
+                "scanned {visited} hosts ({failed} failed) in {} ms, {:.1} hosts/s, {} at once",
+                took.as_millis(),
+                visited as f64 / took.as_secs_f64().max(0.001),
+                args.parallel
+            );
+            eprintln!("{scan_line}");
+            log.line(&scan_line);
+            scan
         }
     };
     if hosts.interrupted {
@@ -341,9 +365,14 @@ pub async fn run(
         hosts,
         usage,
     };
+    let writing = Instant::now();
     let written = report::write_all(&report, &out).map_err(out_error)?;
-    log.line(&format!("reports written to {}", out.display()));
-    eprintln!("Reports written to {}:", out.display());
+    let write_ms = writing.elapsed().as_millis();
+    log.line(&format!(
+        "reports written to {} in {write_ms} ms",
+        out.display()
+    ));
+    eprintln!("Reports written to {} in {write_ms} ms:", out.display());
     for path in written {
         eprintln!("  {}", path.display());
     }
