@@ -304,7 +304,7 @@ echo "populated in $populate_s s: $users users, $n_service service-like ($n_spn 
 account_filter='(|(&(objectCategory=person)(objectClass=user))(objectClass=msDS-GroupManagedServiceAccount)(objectClass=msDS-ManagedServiceAccount))'
 account_attrs=(objectClass sAMAccountName description userAccountControl msDS-User-Account-Control-Computed
   servicePrincipalName msDS-AllowedToDelegateTo pwdLastSet lastLogonTimestamp whenCreated adminCount
-  msDS-SupportedEncryptionTypes userWorkstations primaryGroupID msDS-GroupMSAMembership)
+  msDS-SupportedEncryptionTypes userWorkstations primaryGroupID msDS-GroupMSAMembership memberOf)
 computer_filter='(objectCategory=computer)'
 computer_attrs=(sAMAccountName dNSHostName userAccountControl)
 dump() { # dump OUT_PREFIX (/dev/null: both to /dev/null)
