@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the lifecycle scheduler: EOL sweep index, reminder schedule and slots",
         sql: include_str!("../migrations/0015_lifecycle.sql"),
     },
+    Migration {
+        version: 17,
+        name: "webhooks, their delivery history, SIEM integrations and the integration outbox",
+        sql: include_str!("../migrations/0017_integrations.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -24,3 +24,4 @@ mod requests;
 mod storage;
 mod templates;
 mod vault;
+mod webhooks;
