@@ -525,7 +525,8 @@ on_both_backends! {
                 .replace("{domain}", "{id}")
                 .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}")
                 .replace("{template}", "{id}").replace("{draft}", "{id}")
-                .replace("{request}", "{id}").replace("{draftreq}", "{id}").replace("{account}", "{id}").replace("{entry}", "{id}"))).collect();
+                .replace("{request}", "{id}").replace("{draftreq}", "{id}").replace("{account}", "{id}").replace("{entry}", "{id}")
+                .replace("{webhook}", "{id}").replace("{siem}", "{id}"))).collect();
         // The owner route names its user as {owner_id}.
         let mut covered: BTreeSet<(String, String)> = covered.into_iter().map(|(m, p)| (m, p.replace("/owners/user/{id}", "/owners/{kind}/{owner_id}"))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));
