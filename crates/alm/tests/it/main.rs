@@ -21,6 +21,7 @@ mod people;
 mod permission_matrix;
 mod provisioning;
 mod requests;
+mod siem;
 mod storage;
 mod templates;
 mod vault;
