@@ -293,6 +293,14 @@ markers!(
     AccountUpdate = ManagedAccount: Update,
     NotificationRead = EmailNotification: Read,
     NotificationUpdate = EmailNotification: Update,
+    WebhookCreate = Webhook: Create,
+    WebhookRead = Webhook: Read,
+    WebhookUpdate = Webhook: Update,
+    WebhookDelete = Webhook: Delete,
+    SiemCreate = Siem: Create,
+    SiemRead = Siem: Read,
+    SiemUpdate = Siem: Update,
+    SiemDelete = Siem: Delete,
 );
 
 #[cfg(test)]

@@ -107,7 +107,10 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         std::time::Duration::from_secs(u64::from(config.engines.lease_seconds)),
         config.base_url(),
     ));
+    let webhook_sender =
+        alm_webhook::WebhookSender::new(&alm_webhook::SenderConfig::default(), clock.clone())?;
     Ok(AppState {
+        webhook_sender,
         db,
         clock,
         queue,
@@ -306,6 +309,37 @@ fn spawn_mailer(state: &AppState) -> anyhow::Result<Option<tokio::task::JoinHand
     })))
 }
 
+/// The name alm gives itself in SIEM messages: the host of its base URL.
+pub fn siem_hostname(config: &Config) -> String {
+    url::Url::parse(&config.base_url())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "alm".to_owned())
+}
+
+/// The webhook and SIEM delivery loop (see `services/integration_outbox.rs`). Always runs:
+/// with nothing configured a round is one indexed query.
+fn spawn_integrations(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut deliverer = crate::services::integration_outbox::Deliverer::new(
+            state.webhook_sender.clone(),
+            siem_hostname(&state.config),
+        );
+        loop {
+            match deliverer
+                .deliver_due(&state.db, state.clock.as_ref(), &state.master_key)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(delivered = n, "webhook and SIEM messages delivered"),
+                Err(e) => tracing::error!(error = %e, "the integration outbox could not be read"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    })
+}
+
 /// The scheduler (SPEC §4, §12): every interval, try to lead (a PostgreSQL advisory lock; the
 /// process itself on SQLite) and, while leading, sweep.
 fn spawn_lifecycle_scheduler(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
@@ -355,6 +389,7 @@ pub struct RunningServer {
     engine: Option<tokio::task::JoinHandle<()>>,
     mailer: Option<tokio::task::JoinHandle<()>>,
     scheduler: Option<tokio::task::JoinHandle<()>>,
+    integrations: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -363,6 +398,10 @@ impl RunningServer {
         if let Some(mailer) = self.mailer.take() {
             mailer.abort();
             let _ = mailer.await;
+        }
+        if let Some(integrations) = self.integrations.take() {
+            integrations.abort();
+            let _ = integrations.await;
         }
         if let Some(scheduler) = self.scheduler.take() {
             scheduler.abort();
@@ -407,7 +446,9 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
     };
     let mailer = spawn_mailer(&state)?;
     let scheduler = spawn_lifecycle_scheduler(&state);
+    let integrations = Some(spawn_integrations(&state));
     Ok(RunningServer {
+        integrations,
         addr,
         state,
         stop: Some(stop_tx),

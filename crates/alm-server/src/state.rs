@@ -21,4 +21,6 @@ pub struct AppState {
     pub master_key: Arc<MasterKey>,
     /// The engine job queue.
     pub queue: Arc<crate::services::jobs::Queue>,
+    /// Sends webhook calls (test calls and the delivery loop share its OAuth token cache).
+    pub webhook_sender: alm_webhook::WebhookSender,
 }

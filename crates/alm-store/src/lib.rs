@@ -16,6 +16,7 @@ pub mod domains;
 pub mod engines;
 pub mod error;
 pub mod groups;
+pub mod integrations;
 pub mod jobs;
 pub mod leader;
 pub mod migrations;

@@ -98,6 +98,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "renewal requests",
         sql: include_str!("../migrations/0016_renewal_requests.sql"),
     },
+    Migration {
+        version: 17,
+        name: "webhooks, their delivery history, SIEM integrations and the integration outbox",
+        sql: include_str!("../migrations/0017_integrations.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

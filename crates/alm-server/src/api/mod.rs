@@ -19,10 +19,12 @@ pub mod notifications;
 pub mod requests;
 pub mod roles;
 pub mod session;
+pub mod siem;
 pub mod templates;
 pub mod usage;
 pub mod users;
 pub mod vaults;
+pub mod webhooks;
 
 use crate::state::AppState;
 use error::Problem;
@@ -243,4 +245,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(requests::router())
         .merge(accounts::router())
         .merge(notifications::router())
+        .merge(webhooks::router())
+        .merge(siem::router())
 }

@@ -70,13 +70,14 @@ pub async fn record(
     subject: Subject<'_>,
     summary: Value,
 ) -> ServiceResult<()> {
-    audit_log::append(
+    let r = audit_log::append(
         tx,
         clock.now(),
         new_record(actor, action, subject, Outcome::Success, summary),
     )
     .await?;
-    Ok(())
+    // Every audit record also goes to SIEM, committed with it.
+    super::integration_outbox::enqueue_audit(tx, &r).await
 }
 
 /// Records a refused or failed attempt in a transaction of its own.
@@ -90,12 +91,13 @@ pub async fn record_refusal(
     summary: Value,
 ) -> ServiceResult<()> {
     let mut tx = db.begin_write().await?;
-    audit_log::append(
+    let r = audit_log::append(
         &mut tx,
         clock.now(),
         new_record(actor, action, subject, outcome, summary),
     )
     .await?;
+    super::integration_outbox::enqueue_audit(&mut tx, &r).await?;
     tx.commit().await?;
     Ok(())
 }

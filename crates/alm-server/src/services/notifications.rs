@@ -43,6 +43,8 @@ pub(crate) async fn emit(
     recipients: impl IntoIterator<Item = UserId>,
     subject: Option<(&str, String)>,
 ) -> ServiceResult<()> {
+    // Webhooks and SIEM hear about every event, whoever its people are.
+    super::integration_outbox::enqueue_event(conn, now, event, params).await?;
     let t = texts(conn, event).await?;
     let title = render(&t.subject, params);
     let body = render(&t.body, params);

@@ -21,6 +21,8 @@ mod people;
 mod permission_matrix;
 mod provisioning;
 mod requests;
+mod siem;
 mod storage;
 mod templates;
 mod vault;
+mod webhooks;

@@ -165,6 +165,26 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::POST, "/api/v1/email-templates/{event}/preview", body(json!({})),
                                                                            [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/outbox", None,                                   [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/webhooks", None,                                 [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/webhooks", body(json!({"event": "request.approved", "url": "http://127.0.0.1:1/hook",
+                                                  "body_template": "{\"id\": \"{{request.id}}\"}", "signing_secret": "s3cret-s3cret-s3cret"})),
+                                                                           [401, 403, 403, 403, 403, 401, 201]),
+        (M::GET, "/api/v1/webhooks/{webhook}", None,                       [401, 403, 403, 403, 403, 401, 200]),
+        (M::PUT, "/api/v1/webhooks/{webhook}", body(json!({"event": "request.approved", "url": "http://127.0.0.1:1/other",
+                                                           "body_template": "{}"})),
+                                                                           [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/webhooks/{webhook}/test", None,                 [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/webhooks/{webhook}/deliveries", None,            [401, 403, 403, 403, 403, 401, 200]),
+        (M::DELETE, "/api/v1/webhooks/{webhook}", None,                    [401, 403, 403, 403, 403, 401, 204]),
+        (M::GET, "/api/v1/siem-integrations", None,                        [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/siem-integrations", body(json!({"name": "S {unique}", "server": "127.0.0.1", "port": 1,
+                                                           "protocol": "udp", "format": "rfc5424"})),
+                                                                           [401, 403, 403, 403, 403, 401, 201]),
+        (M::GET, "/api/v1/siem-integrations/{siem}", None,                 [401, 403, 403, 403, 403, 401, 200]),
+        (M::PATCH, "/api/v1/siem-integrations/{siem}", body(json!({"format": "cef"})),
+                                                                           [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/siem-integrations/{siem}/test", None,           [401, 403, 403, 403, 403, 401, 200]),
+        (M::DELETE, "/api/v1/siem-integrations/{siem}", None,              [401, 403, 403, 403, 403, 401, 204]),
         // Everyone has an inbox of their own; nobody reads another's entry.
         (M::GET, "/api/v1/inbox", None,                                    [401, 200, 200, 200, 200, 401, 200]),
         (M::POST, "/api/v1/inbox/{entry}/read", None,                      [401, 404, 404, 404, 404, 401, 404]),
@@ -408,8 +428,29 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
     let (other, _) = s
         .user_with_token(&format!("Other {n}"), &format!("other{n}@example.test"))
         .await;
+    // A webhook to a port nothing listens on (its test call reports the failure) and a SIEM
+    // integration over UDP (a datagram to nowhere still leaves).
+    let (st, webhook) = admin
+        .post(
+            "/api/v1/webhooks",
+            json!({"event": "request.approved", "url": "http://127.0.0.1:1/hook", "body_template": "{}",
+                   "signing_secret": "fixture-signing-secret"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{webhook}");
+    let webhook = webhook["id"].as_str().unwrap().to_owned();
+    let (st, siem) = admin
+        .post(
+            "/api/v1/siem-integrations",
+            json!({"name": format!("Fixture SIEM {n}"), "server": "127.0.0.1", "port": 1, "protocol": "udp", "format": "json-lines"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{siem}");
+    let siem = siem["id"].as_str().unwrap().to_owned();
     vec![
         ("{event}", "request.approved".to_string()),
+        ("{webhook}", webhook),
+        ("{siem}", siem),
         // The fixture account is an active `disable` account at its EOL: renew is offered.
         ("{action}", "renew".to_string()),
         ("{entry}", uuid::Uuid::new_v4().to_string()),
@@ -490,7 +531,8 @@ on_both_backends! {
                 .replace("{domain}", "{id}")
                 .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}")
                 .replace("{template}", "{id}").replace("{draft}", "{id}")
-                .replace("{request}", "{id}").replace("{draftreq}", "{id}").replace("{account}", "{id}").replace("{entry}", "{id}"))).collect();
+                .replace("{request}", "{id}").replace("{draftreq}", "{id}").replace("{account}", "{id}").replace("{entry}", "{id}")
+                .replace("{webhook}", "{id}").replace("{siem}", "{id}"))).collect();
         // The owner route names its user as {owner_id}.
         let mut covered: BTreeSet<(String, String)> = covered.into_iter().map(|(m, p)| (m, p.replace("/owners/user/{id}", "/owners/{kind}/{owner_id}"))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));

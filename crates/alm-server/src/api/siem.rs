@@ -1,0 +1,231 @@
+//! `/api/v1/siem-integrations` (SPEC §7.5): where alm's events and audit records go, and a
+//! test message.
+
+use super::error::ApiResult;
+use super::extract::{parse_id, ApiJson};
+use crate::auth::principal::Authenticated;
+use crate::services::siem::{self as svc, SiemInput, SiemTestResult};
+use crate::state::AppState;
+use alm_core::permissions::perm;
+use alm_store::integrations::SiemRecord;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiemView {
+    pub id: String,
+    pub name: String,
+    pub server: String,
+    pub port: i64,
+    /// `udp`, `tcp` or `tls`.
+    pub protocol: String,
+    /// `rfc5424`, `cef` or `json-lines`.
+    pub format: String,
+    pub ca_pem: Option<String>,
+    pub enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<SiemRecord> for SiemView {
+    fn from(r: SiemRecord) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            server: r.server,
+            port: r.port,
+            protocol: r.protocol,
+            format: r.format,
+            ca_pem: r.ca_pem,
+            enabled: r.enabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A SIEM integration's settings; on a change, fields left out keep their values.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiemBody {
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: Option<String>,
+    /// Host name or IP address (for TLS, the name the receiver's certificate carries).
+    #[schema(min_length = 1, max_length = 253)]
+    pub server: Option<String>,
+    #[schema(minimum = 1, maximum = 65535)]
+    pub port: Option<i64>,
+    #[schema(pattern = "^(udp|tcp|tls)$")]
+    pub protocol: Option<String>,
+    #[schema(pattern = "^(rfc5424|cef|json-lines)$")]
+    pub format: Option<String>,
+    /// PEM CA certificate(s) for TLS; empty removes it (the system's trust store is used).
+    pub ca_pem: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+impl From<SiemBody> for SiemInput {
+    fn from(b: SiemBody) -> Self {
+        SiemInput {
+            name: b.name,
+            server: b.server,
+            port: b.port,
+            protocol: b.protocol,
+            format: b.format,
+            ca_pem: b.ca_pem,
+            enabled: b.enabled,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiemTestView {
+    pub delivered: bool,
+    pub error: Option<String>,
+    /// Whether trying later may work without a change (receiver down, timeout).
+    pub transient: bool,
+}
+
+impl From<SiemTestResult> for SiemTestView {
+    fn from(r: SiemTestResult) -> Self {
+        Self {
+            delivered: r.delivered,
+            error: r.error,
+            transient: r.transient,
+        }
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_siem, create_siem))
+        .routes(routes!(get_siem, update_siem, delete_siem))
+        .routes(routes!(test_siem))
+}
+
+const ID: &str = "SIEM integration id";
+
+fn siem_id(id: &str) -> ApiResult<String> {
+    Ok(parse_id::<uuid::Uuid>(id, "SIEM integration")?.to_string())
+}
+
+/// Every SIEM integration.
+#[utoipa::path(get, path = "/api/v1/siem-integrations", tag = "siem", responses((status = 200, body = Vec<SiemView>)))]
+async fn list_siem(
+    State(s): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<Vec<SiemView>>> {
+    let can = auth.can::<perm::SiemRead>()?;
+    Ok(Json(
+        svc::list(&s.db, &can)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Add a SIEM integration (name, server, port, protocol and format are required).
+#[utoipa::path(post, path = "/api/v1/siem-integrations", tag = "siem", request_body = SiemBody, responses((status = 201, body = SiemView)))]
+async fn create_siem(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<SiemBody>,
+) -> ApiResult<(StatusCode, Json<SiemView>)> {
+    let can = auth.can::<perm::SiemCreate>()?;
+    let host = crate::app::siem_hostname(&s.config);
+    let r = svc::create(
+        &s.db,
+        s.clock.as_ref(),
+        &host,
+        &can,
+        &auth.principal.actor,
+        body.into(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(r.into())))
+}
+
+/// One SIEM integration.
+#[utoipa::path(get, path = "/api/v1/siem-integrations/{id}", tag = "siem", params(("id" = String, Path, description = ID)), responses((status = 200, body = SiemView)))]
+async fn get_siem(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SiemView>> {
+    let can = auth.can::<perm::SiemRead>()?;
+    let id = siem_id(&id)?;
+    Ok(Json(svc::get(&s.db, &can, &id).await?.into()))
+}
+
+/// Change a SIEM integration.
+#[utoipa::path(patch, path = "/api/v1/siem-integrations/{id}", tag = "siem", params(("id" = String, Path, description = ID)),
+    request_body = SiemBody, responses((status = 200, body = SiemView)))]
+async fn update_siem(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SiemBody>,
+) -> ApiResult<Json<SiemView>> {
+    let can = auth.can::<perm::SiemUpdate>()?;
+    let id = siem_id(&id)?;
+    let host = crate::app::siem_hostname(&s.config);
+    Ok(Json(
+        svc::update(
+            &s.db,
+            s.clock.as_ref(),
+            &host,
+            &can,
+            &auth.principal.actor,
+            &id,
+            body.into(),
+        )
+        .await?
+        .into(),
+    ))
+}
+
+/// Remove a SIEM integration and the messages still waiting for it.
+#[utoipa::path(delete, path = "/api/v1/siem-integrations/{id}", tag = "siem", params(("id" = String, Path, description = ID)), responses((status = 204)))]
+async fn delete_siem(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let can = auth.can::<perm::SiemDelete>()?;
+    let id = siem_id(&id)?;
+    svc::delete(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send the test message (`siem.test`) now and say whether it left.
+#[utoipa::path(post, path = "/api/v1/siem-integrations/{id}/test", tag = "siem", params(("id" = String, Path, description = ID)), responses((status = 200, body = SiemTestView)))]
+async fn test_siem(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SiemTestView>> {
+    let can = auth.can::<perm::SiemUpdate>()?;
+    let id = siem_id(&id)?;
+    let host = crate::app::siem_hostname(&s.config);
+    Ok(Json(
+        svc::test(
+            &s.db,
+            s.clock.as_ref(),
+            &host,
+            &can,
+            &auth.principal.actor,
+            &id,
+        )
+        .await?
+        .into(),
+    ))
+}
