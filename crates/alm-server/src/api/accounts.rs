@@ -458,6 +458,44 @@ async fn sweep_now(State(s): State<AppState>, auth: Authenticated) -> ApiResult<
     }))
 }
 
+/// The optional `interval` (`90d`, `1y`) and `eol_date` (`YYYY-MM-DD`) of a migration or an
+/// import, parsed; both named when malformed.
+fn interval_and_date(
+    interval: Option<&str>,
+    eol_date: Option<&str>,
+) -> ApiResult<(Option<alm_core::templates::Interval>, Option<time::Date>)> {
+    let mut errors = alm_core::ValidationErrors::new();
+    let interval = interval.and_then(|text| {
+        text.parse::<alm_core::templates::Interval>()
+            .map_err(|_| {
+                errors.push(alm_core::FieldError::new(
+                    "interval",
+                    "format",
+                    "N days (90d) or N years (1y)",
+                ))
+            })
+            .ok()
+    });
+    let eol_date = eol_date.and_then(|text| {
+        time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| {
+            errors.push(alm_core::FieldError::new(
+                "eol_date",
+                "format",
+                "a date such as 2027-03-01",
+            ))
+        })
+        .ok()
+    });
+    if !errors.0.is_empty() {
+        return Err(super::error::ApiError::Validation(errors));
+    }
+    Ok((interval, eol_date))
+}
+
 /// Owners to add or remove in a migration.
 #[derive(Debug, Default, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -500,43 +538,8 @@ async fn migrate_accounts(
     super::extract::ApiJson(body): super::extract::ApiJson<MigrationBody>,
 ) -> ApiResult<Json<Vec<AccountView>>> {
     let can = auth.can::<perm::AccountUpdate>()?;
-    let mut errors = alm_core::ValidationErrors::new();
-    let interval = match body
-        .interval
-        .as_deref()
-        .map(str::parse::<alm_core::templates::Interval>)
-    {
-        Some(Ok(i)) => Some(i),
-        Some(Err(_)) => {
-            errors.push(alm_core::FieldError::new(
-                "interval",
-                "format",
-                "N days (90d) or N years (1y)",
-            ));
-            None
-        }
-        None => None,
-    };
-    let eol_date = match body.eol_date.as_deref() {
-        Some(text) => match time::Date::parse(
-            text,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        ) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                errors.push(alm_core::FieldError::new(
-                    "eol_date",
-                    "format",
-                    "a date such as 2027-03-01",
-                ));
-                None
-            }
-        },
-        None => None,
-    };
-    if !errors.0.is_empty() {
-        return Err(super::error::ApiError::Validation(errors));
-    }
+    let (interval, eol_date) =
+        interval_and_date(body.interval.as_deref(), body.eol_date.as_deref())?;
     let add = body.add_owners.unwrap_or_default();
     let remove = body.remove_owners.unwrap_or_default();
     let done = crate::services::migration::migrate(
@@ -593,43 +596,8 @@ async fn import_accounts(
 ) -> ApiResult<Json<Vec<AccountView>>> {
     let can = auth.can::<perm::AccountUpdate>()?;
     let domain: Uuid = parse_id(&id, "domain")?;
-    let mut errors = alm_core::ValidationErrors::new();
-    let interval = match body
-        .interval
-        .as_deref()
-        .map(str::parse::<alm_core::templates::Interval>)
-    {
-        Some(Ok(i)) => Some(i),
-        Some(Err(_)) => {
-            errors.push(alm_core::FieldError::new(
-                "interval",
-                "format",
-                "N days (90d) or N years (1y)",
-            ));
-            None
-        }
-        None => None,
-    };
-    let eol_date = match body.eol_date.as_deref() {
-        Some(text) => match time::Date::parse(
-            text,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        ) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                errors.push(alm_core::FieldError::new(
-                    "eol_date",
-                    "format",
-                    "a date such as 2027-03-01",
-                ));
-                None
-            }
-        },
-        None => None,
-    };
-    if !errors.0.is_empty() {
-        return Err(super::error::ApiError::Validation(errors));
-    }
+    let (interval, eol_date) =
+        interval_and_date(body.interval.as_deref(), body.eol_date.as_deref())?;
     let done = crate::services::import::import(
         &s.queue,
         &can,

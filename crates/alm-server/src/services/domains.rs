@@ -109,6 +109,18 @@ fn text_field(
 }
 
 /// How an engine reaches a stored domain (opens the password, for a leased job only).
+/// The engine pool that serves a domain (jobs for it go there); refused when it has none.
+pub(crate) async fn pool_of(
+    conn: &mut alm_store::Conn,
+    domain: alm_core::DomainId,
+) -> ServiceResult<alm_core::PoolId> {
+    alm_store::domains::get(conn, domain)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "domain" })?
+        .pool_id
+        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))
+}
+
 pub(crate) fn connection(
     record: &DomainRecord,
     key: &MasterKey,

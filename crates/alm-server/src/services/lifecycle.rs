@@ -92,12 +92,7 @@ pub(crate) async fn queue_change(
     change: serde_json::Value,
     actor: &Actor,
 ) -> ServiceResult<()> {
-    let domain = domains::get(tx, a.domain_id)
-        .await?
-        .ok_or(ServiceError::NotFound { what: "domain" })?;
-    let pool = domain
-        .pool_id
-        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))?;
+    let pool = super::domains::pool_of(tx, a.domain_id).await?;
     queue
         .enqueue(
             tx,

@@ -33,12 +33,7 @@ pub(crate) async fn queue(
     r: &mut RequestRecord,
     actor: &Actor,
 ) -> ServiceResult<()> {
-    let domain = domains::get(tx, r.domain_id)
-        .await?
-        .ok_or(ServiceError::NotFound { what: "domain" })?;
-    let pool = domain
-        .pool_id
-        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))?;
+    let pool = super::domains::pool_of(tx, r.domain_id).await?;
     queue
         .enqueue(
             tx,
