@@ -36,6 +36,12 @@ samba_install
 rsyslog_install
 # alm discover's report tests: pdftotext reads the PDF back.
 command -v pdftotext >/dev/null || apt_install poppler-utils
+# Two real alm processes on one PostgreSQL walk a clock set from outside: libfaketime makes
+# their wall clock read a file the test writes (the binary itself has no clock switch).
+[[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 || -e /usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1 ]] || apt_install libfaketime
+lib_faketime=$(ls /usr/lib/*-linux-gnu/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+[[ -n $lib_faketime ]] || die "libfaketime installed but libfaketimeMT.so.1 not found"
+export ALMTEST_FAKETIME_LIB=$lib_faketime
 
 
 work=$(mktemp -d /tmp/alm-test.XXXXXX)

@@ -303,6 +303,16 @@ pub async fn list(
 }
 
 /// Whether a live (not deleted) account has the name on the domain.
+/// How many accounts on the domain alm still manages (any status but `deleted`).
+pub async fn live_on_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM managed_accounts WHERE domain_id = $1 AND status <> 'deleted'",
+    )
+    .bind(domain.to_string())
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 pub async fn name_in_use(
     conn: &mut AnyConnection,
     domain: DomainId,
@@ -618,6 +628,18 @@ pub async fn update_lifecycle(conn: &mut AnyConnection, a: &AccountRecord) -> St
     .bind(a.id.to_string())
     .execute(&mut *conn)
     .await?;
+    // A deleted account frees its name: the request that made it stops holding it (§2.5).
+    if a.status == "deleted" {
+        if let Some(request) = a.request_id {
+            sqlx::query(
+                "UPDATE requests SET name_released_at = $1 WHERE id = $2 AND name_released_at IS NULL",
+            )
+            .bind(to_db(a.updated_at))
+            .bind(request.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
     Ok(())
 }
 

@@ -485,3 +485,25 @@ pub async fn items_for(conn: &mut AnyConnection, target_id: &str) -> StoreResult
     .map(decode_item)
     .collect()
 }
+
+/// What waits for one target: how many messages are not delivered yet, and the error of the
+/// most recent failed attempt among them (`None` when nothing has failed yet).
+pub async fn backlog(
+    conn: &mut AnyConnection,
+    target_id: &str,
+) -> StoreResult<(i64, Option<String>)> {
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM integration_outbox WHERE target_id = $1 AND status = 'pending'",
+    )
+    .bind(target_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let last_error: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT last_error FROM integration_outbox WHERE target_id = $1 AND status = 'pending' \
+         AND last_error IS NOT NULL ORDER BY next_attempt_at DESC, id DESC LIMIT 1",
+    )
+    .bind(target_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok((waiting, last_error.flatten()))
+}

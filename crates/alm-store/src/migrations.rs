@@ -103,6 +103,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "webhooks, their delivery history, SIEM integrations and the integration outbox",
         sql: include_str!("../migrations/0017_integrations.sql"),
     },
+    Migration {
+        version: 18,
+        name: "a deleted account's request no longer holds its name",
+        sql: include_str!("../migrations/0018_released_request_names.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -206,7 +206,7 @@ pub async fn name_held_by_other(
 ) -> StoreResult<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM requests WHERE domain_id = $1 AND name_key = $2 AND id <> $3 \
-         AND state NOT IN ('draft', 'rejected', 'withdrawn') AND kind = 'new'",
+         AND state NOT IN ('draft', 'rejected', 'withdrawn') AND kind = 'new' AND name_released_at IS NULL",
     )
     .bind(domain.to_string())
     .bind(full_name.to_lowercase())
@@ -214,6 +214,18 @@ pub async fn name_held_by_other(
     .fetch_one(&mut *conn)
     .await?;
     Ok(n > 0)
+}
+
+/// How many requests on the domain are still on their way to an account (submitted, waiting
+/// for approval, approved, provisioning or retrying).
+pub async fn in_flight_on_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM requests WHERE domain_id = $1 \
+         AND state NOT IN ('draft', 'rejected', 'withdrawn', 'provisioned')",
+    )
+    .bind(domain.to_string())
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// The live requests (not `except`) on a domain, as (template, version, account name): what
@@ -225,7 +237,7 @@ pub async fn live_on_domain(
 ) -> StoreResult<Vec<(Uuid, i64, String)>> {
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT template_id, template_version, account_name FROM requests WHERE domain_id = $1 AND id <> $2 \
-         AND state NOT IN ('draft', 'rejected', 'withdrawn') AND kind = 'new'",
+         AND state NOT IN ('draft', 'rejected', 'withdrawn') AND kind = 'new' AND name_released_at IS NULL",
     )
     .bind(domain.to_string())
     .bind(except.to_string())

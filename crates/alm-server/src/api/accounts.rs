@@ -129,6 +129,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_account))
         .routes(routes!(account_history))
         .routes(routes!(account_action))
+        .routes(routes!(clone_account))
         .routes(routes!(migrate_accounts))
         .routes(routes!(import_accounts))
         .routes(routes!(sweep_now))
@@ -432,6 +433,51 @@ async fn account_action(
     Ok(Json(
         svc::get(&s.db, s.clock.as_ref(), &read, id).await?.into(),
     ))
+}
+
+/// What a clone takes besides the account's own values (all optional).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloneBody {
+    /// A new account name (without the template's prefix). The account's own name is used when
+    /// absent, which only a deleted account has freed (name uniqueness, SPEC §2.5).
+    pub account_name: Option<String>,
+    /// Why the new account is needed; the original request's justification when absent.
+    pub justification: Option<String>,
+    /// The template's terms of service, accepted anew.
+    #[serde(default)]
+    pub terms_accepted: bool,
+}
+
+/// *Clone as new request* (SPEC §4.1, available in every state): a new draft request by the
+/// caller, prefilled from the account (template, interval, description, owners, attributes,
+/// OU and folder), checked like any draft. Needs to reach the account and `request:create`.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/actions/clone", tag = "accounts",
+    params(("id" = String, Path, description = "Account id")),
+    request_body = CloneBody, responses((status = 201, body = super::requests::RequestView)))]
+async fn clone_account(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    super::extract::ApiJson(body): super::extract::ApiJson<CloneBody>,
+) -> ApiResult<(axum::http::StatusCode, Json<super::requests::RequestView>)> {
+    let can_account = auth.can::<perm::AccountUpdate>()?;
+    let can_request = auth.can::<perm::RequestCreate>()?;
+    let id: Uuid = parse_id(&id, "account")?;
+    let r = crate::services::lifecycle::clone_as_request(
+        &s.queue,
+        &can_account,
+        &can_request,
+        &auth.principal.actor,
+        id,
+        crate::services::lifecycle::CloneInput {
+            account_name: body.account_name,
+            justification: body.justification,
+            terms_accepted: body.terms_accepted,
+        },
+    )
+    .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(r.into())))
 }
 
 /// What one sweep did.

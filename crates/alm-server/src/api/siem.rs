@@ -33,6 +33,19 @@ pub struct SiemView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Messages waiting in the outbox for this receiver (retried until delivered, never dropped).
+    pub waiting: i64,
+    /// Why the latest attempt for a waiting message failed; `null` when none failed.
+    pub last_error: Option<String>,
+}
+
+/// The view of `r` with what waits for it.
+async fn view(s: &AppState, r: SiemRecord) -> ApiResult<SiemView> {
+    let (waiting, last_error) = svc::backlog(&s.db, &r.id).await?;
+    let mut v = SiemView::from(r);
+    v.waiting = waiting;
+    v.last_error = last_error;
+    Ok(v)
 }
 
 impl From<SiemRecord> for SiemView {
@@ -48,6 +61,8 @@ impl From<SiemRecord> for SiemView {
             enabled: r.enabled,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            waiting: 0,
+            last_error: None,
         }
     }
 }
@@ -124,13 +139,11 @@ async fn list_siem(
     auth: Authenticated,
 ) -> ApiResult<Json<Vec<SiemView>>> {
     let can = auth.can::<perm::SiemRead>()?;
-    Ok(Json(
-        svc::list(&s.db, &can)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let mut out = Vec::new();
+    for r in svc::list(&s.db, &can).await? {
+        out.push(view(&s, r).await?);
+    }
+    Ok(Json(out))
 }
 
 /// Add a SIEM integration (name, server, port, protocol and format are required).
@@ -151,7 +164,7 @@ async fn create_siem(
         body.into(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(r.into())))
+    Ok((StatusCode::CREATED, Json(view(&s, r).await?)))
 }
 
 /// One SIEM integration.
@@ -163,7 +176,8 @@ async fn get_siem(
 ) -> ApiResult<Json<SiemView>> {
     let can = auth.can::<perm::SiemRead>()?;
     let id = siem_id(&id)?;
-    Ok(Json(svc::get(&s.db, &can, &id).await?.into()))
+    let r = svc::get(&s.db, &can, &id).await?;
+    Ok(Json(view(&s, r).await?))
 }
 
 /// Change a SIEM integration.
@@ -178,19 +192,17 @@ async fn update_siem(
     let can = auth.can::<perm::SiemUpdate>()?;
     let id = siem_id(&id)?;
     let host = crate::app::siem_hostname(&s.config);
-    Ok(Json(
-        svc::update(
-            &s.db,
-            s.clock.as_ref(),
-            &host,
-            &can,
-            &auth.principal.actor,
-            &id,
-            body.into(),
-        )
-        .await?
-        .into(),
-    ))
+    let r = svc::update(
+        &s.db,
+        s.clock.as_ref(),
+        &host,
+        &can,
+        &auth.principal.actor,
+        &id,
+        body.into(),
+    )
+    .await?;
+    Ok(Json(view(&s, r).await?))
 }
 
 /// Remove a SIEM integration and the messages still waiting for it.

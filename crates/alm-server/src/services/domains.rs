@@ -419,6 +419,16 @@ pub async fn delete(
     let before = domains::get(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound { what: "domain" })?;
+    // Nothing may be left pointing at a domain that is gone: its managed accounts would have
+    // no directory to be reviewed, disabled or deleted in, its requests none to be made in.
+    let accounts = alm_store::accounts::live_on_domain(&mut tx, id).await?;
+    let requests = alm_store::requests::in_flight_on_domain(&mut tx, id).await?;
+    if accounts > 0 || requests > 0 {
+        return Err(ServiceError::NotAllowed(format!(
+            "the domain still has {accounts} managed account(s) and {requests} request(s) in progress; \
+             delete or migrate the accounts and finish or withdraw the requests first"
+        )));
+    }
     domains::delete(&mut tx, id).await?;
     record(
         &mut tx,

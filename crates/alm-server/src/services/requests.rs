@@ -281,11 +281,24 @@ pub async fn create(
     actor: &Actor,
     input: RequestInput,
 ) -> ServiceResult<RequestInfo> {
+    let mut tx = db.begin_write().await?;
+    let r = create_in(&mut tx, clock, can, actor, input).await?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+/// Saves a new draft in the caller's transaction (a new request, or a clone of an account).
+pub(crate) async fn create_in(
+    tx: &mut alm_store::WriteTx,
+    clock: &dyn Clock,
+    can: &Can<perm::RequestCreate>,
+    actor: &Actor,
+    input: RequestInput,
+) -> ServiceResult<RequestInfo> {
     let now = clock.now();
     let id = alm_core::ids::uuid_v7_at(now);
-    let mut tx = db.begin_write().await?;
-    let (template_name, version, d) = offered(&mut tx, input.template_id, can.actor()).await?;
-    let (name, details) = checked(&mut tx, &d, can.actor(), &input, id).await?;
+    let (template_name, version, d) = offered(tx, input.template_id, can.actor()).await?;
+    let (name, details) = checked(tx, &d, can.actor(), &input, id).await?;
     let r = RequestRecord {
         id,
         template_id: input.template_id,
@@ -305,9 +318,9 @@ pub async fn create(
         kind: "new".into(),
         account_id: None,
     };
-    store::insert(&mut tx, &r).await.map_err(conflict_or)?;
+    store::insert(tx, &r).await.map_err(conflict_or)?;
     record(
-        &mut tx,
+        tx,
         clock,
         actor,
         "request.created",
@@ -315,7 +328,6 @@ pub async fn create(
         summary(&r),
     )
     .await?;
-    tx.commit().await?;
     Ok(RequestInfo {
         record: r,
         details,

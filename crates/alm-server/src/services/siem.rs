@@ -197,6 +197,13 @@ pub async fn list(db: &Db, can: &Can<perm::SiemRead>) -> ServiceResult<Vec<SiemR
     Ok(store::list_siem(&mut conn).await?)
 }
 
+/// What waits in the outbox for this integration: messages not delivered yet, and the error
+/// of the latest failed attempt (the receiver down, a certificate problem, …).
+pub async fn backlog(db: &Db, id: &str) -> ServiceResult<(i64, Option<String>)> {
+    let mut conn = db.read().await?;
+    Ok(store::backlog(&mut conn, id).await?)
+}
+
 pub async fn get(db: &Db, can: &Can<perm::SiemRead>, id: &str) -> ServiceResult<SiemRecord> {
     let _ = can;
     let mut conn = db.read().await?;

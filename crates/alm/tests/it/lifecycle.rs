@@ -430,3 +430,69 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn an_account_is_cloned_as_a_draft_request_prefilled_from_it(backend: Backend) {
+        let s = TestServer::start_with(backend, &[("ALM_SCHEDULER__ENABLED", "false")]).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let name = format!("cln{}", &uuid::Uuid::new_v4().simple().to_string()[..5]);
+        let mut d = definition(&w);
+        d["eol_action"] = json!("review");
+        d["cannot_change_password"] = json!(false);
+        let a = provisioned_from(&s, &w, d, &name).await;
+        let id = a["id"].as_str().unwrap().to_owned();
+        assert!(actions(&a).contains(&"clone".to_owned()), "{a}");
+        let url = format!("/api/v1/accounts/{id}/actions/clone");
+        let drafts = |api: &crate::support::Api| {
+            let api = api.clone();
+            async move { api.get("/api/v1/requests?state=draft").await.1.as_array().unwrap().len() }
+        };
+        let before = drafts(&w.requester).await;
+        let (st, p) = admin.delete(&format!("/api/v1/domains/{}", w.domain)).await;
+        assert_eq!(st, 409, "a domain with managed accounts stays: {p}");
+        assert!(p["detail"].as_str().unwrap().contains("1 managed account(s)"), "{p}");
+
+        // Refused, naming the field, storing nothing.
+        let (st, p) = w.requester.post(&url, json!({"terms_accepted": true})).await;
+        assert_eq!((st, p["errors"][0]["field"].as_str(), p["errors"][0]["rule"].as_str()), (409, Some("account_name"), Some("unique")),
+                   "the live account holds its name: {p}");
+        for (body, field) in [(json!({"account_name": "bad/name", "terms_accepted": true}), "account_name"),
+                              (json!({"account_name": "fresh1"}), "terms_accepted"),
+                              (json!({"account_name": "fresh1", "terms_accepted": true, "justification": " "}), "justification")] {
+            let (st, p) = w.requester.post(&url, body.clone()).await;
+            assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some(field)), "{body}: {p}");
+        }
+        let (st, p) = w.requester.post(&url, json!({"account_name": "fresh1", "terms_accepted": true, "color": "red"})).await;
+        assert_eq!(st, 422, "unknown fields refused: {p}");
+        assert_eq!(w.approver_apis[0].post(&url, json!({"account_name": "fresh2", "terms_accepted": true})).await.0, 403,
+                   "a clone is a request: request:create needed (a requester who does not own it gets 404, see the permission matrix)");
+        assert_eq!(w.requester.post(&format!("/api/v1/accounts/{}/actions/clone", uuid::Uuid::new_v4()),
+                                    json!({"account_name": "fresh3", "terms_accepted": true})).await.0, 404);
+        assert_eq!(drafts(&w.requester).await, before, "nothing stored");
+
+        // A new name: a draft by the caller, prefilled from the account and its request.
+        let new_name = format!("{name}b");
+        let (st, r) = w.requester.post(&url, json!({"account_name": new_name, "terms_accepted": true})).await;
+        assert_eq!(st, 201, "{r}");
+        assert_eq!((r["state"].as_str(), r["account_name"].as_str(), r["template_id"].as_str(), r["interval"].as_str(),
+                    r["justification"].as_str(), r["description"].as_str(), r["attributes"]["department"].as_str(), r["requester_id"].as_str()),
+                   (Some("draft"), Some(format!("svc-{new_name}").as_str()), a["template_id"].as_str(), Some("90d"),
+                    Some("lifecycle"), Some("lifecycle test"), Some("IT"), Some(w.requester_id.as_str())), "{r}");
+        assert_eq!(drafts(&w.requester).await, before + 1);
+        let (_, history) = admin.get(&format!("/api/v1/accounts/{id}/history")).await;
+        assert!(history["items"].as_array().unwrap().iter().any(|h| h["action"] == "account.clone"), "{history}");
+
+        // Deleted: clone is all that remains, and the old name is free again.
+        let (st, d) = w.requester.post(&format!("/api/v1/accounts/{id}/actions/delete"), json!({"confirm": format!("svc-{name}")})).await;
+        assert_eq!(st, 200, "{d}");
+        settled(&s).await;
+        assert_eq!(actions(&account(&s, &id).await), ["clone"]);
+        let (st, r) = w.requester.post(&url, json!({"terms_accepted": true, "justification": "the same again"})).await;
+        assert_eq!(st, 201, "{r}");
+        assert_eq!((r["account_name"].as_str(), r["justification"].as_str()), (Some(format!("svc-{name}").as_str()), Some("the same again")), "{r}");
+        let (st, p) = w.requester.post_empty(&format!("/api/v1/requests/{}/submit", r["id"].as_str().unwrap())).await;
+        assert_eq!(st, 200, "the deleted account's request no longer holds the name: {p}");
+        s.stop().await;
+    }
+}

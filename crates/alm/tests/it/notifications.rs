@@ -309,6 +309,140 @@ on_both_backends! {
     }
 }
 
+/// Waits until the sink has `n` mails and `api`'s server has none pending, then a little
+/// longer to see that nothing more arrives.
+async fn settled_mails(
+    api: &crate::support::Api,
+    sink: &SmtpSink,
+    n: usize,
+    logs: &dyn Fn() -> String,
+) -> Vec<Mail> {
+    for _ in 0..600 {
+        let (_, pending) = api.get("/api/v1/outbox?status=pending").await;
+        if sink.mails().len() >= n && pending.as_array().is_some_and(|p| p.is_empty()) {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            return sink.mails();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("expected {n} mails, got {:?}\n{}", sink.mails(), logs());
+}
+
+/// SPEC §4.4 and §12 with real processes: two `alm serve` processes on one PostgreSQL, their
+/// wall clock walked together from outside (libfaketime), both sweeping at every instant; one
+/// of them killed (SIGKILL) and started again halfway. The template's reminders arrive once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_alm_processes_on_one_postgresql_send_each_reminder_once() {
+    use crate::support::process::{AlmProcess, SharedClock};
+    use time::macros::datetime;
+    let sink = SmtpSink::start().await;
+    let mut s = start(crate::support::Backend::Postgres, sink.port).await;
+    let w = world(&s).await;
+    let mut d = definition(&w);
+    d["eol_action"] = json!("review");
+    d["lifecycle"] = json!({"intervals": ["90d"], "renewal_window_days": 15, "notify_renewal_open": true,
+                            "reminder_every_days": 7, "urgent_every_hours": 12, "urgent_from_days": 2});
+    let name_part = format!("rep{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let account = crate::lifecycle::provisioned_from(&s, &w, d, &name_part).await;
+    let name = account["name"].as_str().unwrap().to_owned();
+    assert_eq!(account["eol_at"], "2027-02-27T00:00:00Z");
+    let before = mails(&s, &sink, 6).await.len(); // approvals, approved, created
+    s.halt().await; // from here on only the two processes run
+
+    let dir = s.db.dir.join("processes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let clock = SharedClock::new(&dir, datetime!(2026-11-30 10:00 UTC));
+    let env = vec![
+        ("ALM_DATABASE__URL", s.db.url.clone()),
+        ("ALM_DATA_DIR", s.db.dir.display().to_string()),
+        (
+            "ALM_ADMIN_EMAIL",
+            crate::support::server::ADMIN_EMAIL.to_owned(),
+        ),
+        ("ALM_SMTP__HOST", "127.0.0.1".into()),
+        ("ALM_SMTP__PORT", sink.port.to_string()),
+        ("ALM_SMTP__SECURITY", "none".into()),
+        ("ALM_SMTP__FROM", "alm@example.test".into()),
+        // Sweeps happen when the test asks, on both processes at once.
+        ("ALM_SCHEDULER__ENABLED", "false".into()),
+    ];
+    let mut a = AlmProcess::start("a", &dir, &clock, &env);
+    let b = AlmProcess::start("b", &dir, &clock, &env);
+    let logs = |a: &AlmProcess, b: &AlmProcess| {
+        format!("--- a ---\n{}\n--- b ---\n{}", a.log_text(), b.log_text())
+    };
+    let api = |p: &AlmProcess| crate::support::Api::with_token(&p.base, &s.admin_token);
+    let mut restarted = false;
+    let mut now = datetime!(2026-11-30 10:00 UTC);
+    while now <= datetime!(2027-03-01 12:00 UTC) {
+        clock.set(now);
+        if now >= datetime!(2027-02-16 10:00 UTC) && !restarted {
+            // A restart, not a crash mid-delivery (SMTP has no exactly-once): the outbox idle,
+            // then the process killed without a graceful shutdown.
+            let sent = sink.mails().len();
+            settled_mails(&api(&a), &sink, sent, &|| logs(&a, &b)).await;
+            a.kill();
+            a = AlmProcess::start("a2", &dir, &clock, &env);
+            restarted = true;
+        }
+        let (x, y) = (api(&a), api(&b));
+        let mails_before = sink.mails().len();
+        let (ra, rb) = tokio::join!(
+            x.post_empty("/api/v1/scheduler/sweep"),
+            y.post_empty("/api/v1/scheduler/sweep")
+        );
+        assert!(
+            ra.0 == 200 && rb.0 == 200,
+            "at {now}: {ra:?} {rb:?}\n{}",
+            logs(&a, &b)
+        );
+        let queued = ra.1["reminders_sent"].as_u64().unwrap_or(0)
+            + rb.1["reminders_sent"].as_u64().unwrap_or(0);
+        if queued > 0 {
+            // The clock moves on only once the mail is out: an outbox lease (2 minutes on the
+            // wall clock) must not expire under a delivery in flight because the test jumped
+            // an hour in a millisecond — real replicas share a clock that moves at one second
+            // per second.
+            settled_mails(&api(&a), &sink, mails_before + queued as usize, &|| {
+                logs(&a, &b)
+            })
+            .await;
+        }
+        now += if now < datetime!(2027-02-24 10:00 UTC) {
+            time::Duration::days(1)
+        } else {
+            time::Duration::hours(1)
+        };
+    }
+    // Renewal open on 02-12, a reminder on 02-19, urgent ones every 12 hours from 02-25 00:00
+    // until EOL (4): six, once each, whichever process sent them.
+    let got = settled_mails(&api(&a), &sink, before + 6, &|| logs(&a, &b)).await;
+    let eol = "2027-02-27T00:00:00Z";
+    assert_eq!(
+        who_got(&got, &format!("Renewal open: {name} ends {eol}")),
+        ["req@example.test"],
+        "{got:?}"
+    );
+    assert_eq!(
+        who_got(&got, &format!("Reminder: {name}")),
+        ["req@example.test"],
+        "{got:?}"
+    );
+    assert_eq!(
+        who_got(&got, &format!("Urgent: {name}")),
+        ["req@example.test"; 4],
+        "{got:?}"
+    );
+    assert_eq!(
+        got.len(),
+        before + 6,
+        "nothing else, nothing twice: {got:?}"
+    );
+    a.kill();
+    b.kill();
+    s.stop().await;
+}
+
 on_both_backends! {
     async fn one_replica_leads_the_scheduler_at_a_time(backend: Backend) {
         use alm_store::leader::Leadership;

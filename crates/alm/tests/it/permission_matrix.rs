@@ -83,7 +83,8 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::GET, "/api/v1/domains/{domain}", None,                         [401, 403, 403, 403, 403, 401, 200]),
         (M::PATCH, "/api/v1/domains/{domain}", body(json!({"bind_identity": "other@corp.example.test"})),
                                                                            [401, 403, 403, 403, 403, 401, 200]),
-        (M::DELETE, "/api/v1/domains/{domain}", None,                      [401, 403, 403, 403, 403, 401, 204]),
+        // The fixture account and request are on the fixture domain: refused past authorisation.
+        (M::DELETE, "/api/v1/domains/{domain}", None,                      [401, 403, 403, 403, 403, 401, 409]),
         (M::POST, "/api/v1/domains/{domain}/check", None,                  [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/domains/{domain}/sync", None,                   [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/domains/{domain}/sync-runs", None,               [401, 403, 403, 403, 403, 401, 200]),
@@ -149,6 +150,9 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::GET, "/api/v1/accounts/{account}/history", None,               [401, 404, 404, 404, 404, 401, 200]),
         (M::POST, "/api/v1/accounts/{account}/actions/{action}", body(json!({})),
                                                                            [401, 404, 404, 404, 404, 401, 200]),
+        // A clone needs `request:create` as well as reaching the account.
+        (M::POST, "/api/v1/accounts/{account}/actions/clone", body(json!({"account_name": "cl{unique}", "justification": "matrix"})),
+                                                                           [401, 403, 404, 403, 403, 401, 201]),
         // The fixture account is at its EOL, which a migration refuses: 422 past authorisation.
         (M::POST, "/api/v1/accounts/migrate", body(json!({"account_ids": ["{account}"], "template_id": "{template}"})),
                                                                            [401, 403, 403, 403, 403, 401, 422]),

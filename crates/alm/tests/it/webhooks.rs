@@ -151,7 +151,7 @@ fn assert_no_secret(what: &str, text: &str) {
     }
 }
 
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+pub(crate) async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     for _ in 0..300 {
         if let Some(v) = f().await {
             return v;

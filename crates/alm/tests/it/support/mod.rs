@@ -3,6 +3,7 @@
 pub mod ad;
 pub mod api;
 pub mod db;
+pub mod process;
 pub mod receiver;
 pub mod relay;
 pub mod server;

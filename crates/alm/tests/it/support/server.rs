@@ -125,6 +125,14 @@ impl TestServer {
             .to_owned()
     }
 
+    /// Stops the in-process server and its background work but keeps the database (for
+    /// tests that hand it to real `alm` processes).
+    pub async fn halt(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.expect("clean shutdown");
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await.expect("clean shutdown");
