@@ -8,8 +8,21 @@ use crate::protocol::{AccountChange, AccountChangeTask, Problem};
 use alm_core::filetime::AccountExpires;
 use alm_directory::{Directory, Lookup};
 
-/// Runs one change; returns the account's DN afterwards (`None` once it is deleted).
+/// Runs one change; returns the account's DN afterwards (`None` once it is deleted), or for a
+/// secret move the secret's new reference.
 pub async fn run(executor: &Executor, task: &AccountChangeTask) -> Result<Option<String>, Problem> {
+    if let AccountChange::MoveSecret {
+        vault,
+        from,
+        folder,
+        name,
+    } = &task.change
+    {
+        // A vault-only change: no directory needed (it may even be down).
+        return move_secret(executor, vault, from, folder, name)
+            .await
+            .map(Some);
+    }
     let directory = executor
         .directory(&task.domain)
         .await
@@ -69,6 +82,46 @@ pub async fn run(executor: &Executor, task: &AccountChangeTask) -> Result<Option
             delete_secret(executor, vault.as_ref(), secret_ref.as_deref()).await?;
             Ok(None)
         }
+        // Handled before the directory lookup; kept total without a panic.
+        AccountChange::MoveSecret {
+            vault,
+            from,
+            folder,
+            name,
+        } => move_secret(executor, vault, from, folder, name)
+            .await
+            .map(Some),
+    }
+}
+
+/// Copies the secret to (`folder`, `name`) and then removes the old one, so a failure in
+/// between leaves two copies, never none. A retry after the old one is gone finds the new
+/// one and reports it.
+async fn move_secret(
+    executor: &Executor,
+    vault: &crate::protocol::VaultConnection,
+    from: &str,
+    folder: &str,
+    name: &str,
+) -> Result<String, Problem> {
+    let fail = |e: alm_vault::VaultError| vault_problem(&e);
+    let v = executor.open_vault(vault).map_err(|e| vault_problem(&e))?;
+    let old = alm_vault::SecretRef(from.to_owned());
+    match v.get(&old).await.map_err(fail)? {
+        Some(secret) => {
+            let new = v.put(folder, name, &secret).await.map_err(fail)?;
+            if new != old {
+                v.delete(&old).await.map_err(fail)?;
+            }
+            Ok(new.0)
+        }
+        None => match v.find(folder, name).await.map_err(fail)? {
+            Some(moved) => Ok(moved.0),
+            None => Err(Problem {
+                problem: "no-such-secret".into(),
+                message: format!("the secret is neither at {from} nor in {folder}"),
+            }),
+        },
     }
 }
 

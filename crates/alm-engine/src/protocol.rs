@@ -292,6 +292,15 @@ pub enum AccountChange {
         vault: Option<VaultConnection>,
         secret_ref: Option<String>,
     },
+    /// Move the account's secret to another folder of the same external vault (a migration,
+    /// SPEC §6.4): written at (`folder`, `name`), then removed from `from`. The directory is
+    /// not touched; the answer is the secret's new reference.
+    MoveSecret {
+        vault: VaultConnection,
+        from: String,
+        folder: String,
+        name: String,
+    },
 }
 
 /// Why a check or a read failed, as a kind a program can act on and a sentence for people.

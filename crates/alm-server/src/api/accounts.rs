@@ -568,6 +568,8 @@ pub struct MigrationBody {
     pub eol_date: Option<String>,
     /// Move the accounts into this OU (one the template offers).
     pub ou: Option<String>,
+    /// Move the accounts' secrets into this folder (one the template offers; same vault).
+    pub folder: Option<String>,
     #[serde(default)]
     pub add_owners: Option<OwnerChange>,
     #[serde(default)]
@@ -599,6 +601,7 @@ async fn migrate_accounts(
             interval,
             eol_date,
             ou: body.ou,
+            folder: body.folder,
             add_users: add.users.into_iter().map(alm_core::UserId).collect(),
             add_groups: add.groups.into_iter().map(alm_core::GroupId).collect(),
             remove_users: remove.users.into_iter().map(alm_core::UserId).collect(),

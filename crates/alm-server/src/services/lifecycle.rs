@@ -159,6 +159,18 @@ pub(crate) async fn task(
                 },
             }
         }
+        Some("move-secret") => {
+            let v = vaults::get(conn, a.vault_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the vault was removed")?;
+            AccountChange::MoveSecret {
+                vault: super::vaults::connection(&v, key).map_err(err)?,
+                from: a.secret_ref.clone(),
+                folder: payload["folder"].as_str().unwrap_or_default().to_owned(),
+                name: a.name.clone(),
+            }
+        }
         other => return Err(format!("unknown account change {other:?}")),
     };
     Ok(Task::AccountChange(Box::new(AccountChangeTask {
@@ -219,8 +231,11 @@ pub(crate) async fn complete(
     let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
     let change = payload["change"].as_str().unwrap_or("change").to_owned();
     if let Some(mut a) = accounts::get(&mut tx, id).await? {
-        if let Some(dn) = &dn {
-            a.dn = dn.clone();
+        match (&dn, change.as_str()) {
+            // A secret move answers with the secret's new reference, not a DN.
+            (Some(moved), "move-secret") => a.secret_ref = moved.clone(),
+            (Some(dn), _) => a.dn = dn.clone(),
+            (None, _) => {}
         }
         if change == "delete" {
             let vault = vaults::get(&mut tx, a.vault_id).await?;
@@ -237,9 +252,17 @@ pub(crate) async fn complete(
             &mut tx,
             queue.clock.as_ref(),
             engine_actor,
-            "account.directory-changed",
+            if change == "move-secret" {
+                "account.secret-moved"
+            } else {
+                "account.directory-changed"
+            },
             Subject::new("account", a.id),
-            json!({"change": change, "dn": dn}),
+            if change == "move-secret" {
+                json!({"change": change, "secret_ref": a.secret_ref})
+            } else {
+                json!({"change": change, "dn": dn})
+            },
         )
         .await?;
     }

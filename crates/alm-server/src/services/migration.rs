@@ -1,7 +1,8 @@
 //! Account migration (SPEC §6.4): active accounts before their EOL move to another template
 //! (or a newer version of theirs), with a new interval and EOL date (or the current one; a
 //! past date makes them reach EOL at the next sweep), optionally another OU (moved in the
-//! directory by an engine job) and other owners. All accounts change in one transaction, or
+//! directory by an engine job), another secret folder in the same vault (the built-in vault's
+//! entry moved in the transaction, an external vault's by an engine job) and other owners. All accounts change in one transaction, or
 //! none (every rule is checked first, per account, with field errors naming it); each one's
 //! history records the change.
 
@@ -31,6 +32,8 @@ pub struct Migration {
     pub eol_date: Option<Date>,
     /// Move the accounts into this OU (one the template offers).
     pub ou: Option<String>,
+    /// Move the accounts' secrets into this folder (one the template offers, in the same vault).
+    pub folder: Option<String>,
     pub add_users: Vec<UserId>,
     pub add_groups: Vec<GroupId>,
     pub remove_users: Vec<UserId>,
@@ -105,6 +108,19 @@ pub async fn migrate(
             ));
         }
     }
+    if let Some(folder) = &m.folder {
+        if !d.folders.iter().any(|f| f == folder) {
+            errors.push(FieldError::new(
+                "folder",
+                "one-of",
+                format!("the template offers the folders {}", d.folders.join(", ")),
+            ));
+        }
+    }
+    let vault_kind = alm_store::vaults::get(&mut tx, d.vault_id)
+        .await?
+        .map(|v| v.kind)
+        .unwrap_or_default();
     for (i, u) in m.add_users.iter().enumerate() {
         if !alm_store::users::get(&mut tx, *u)
             .await?
@@ -178,6 +194,30 @@ pub async fn migrate(
                 ),
             ));
         }
+        if m.folder.is_some() && !a.secret_ref.is_empty() {
+            if a.vault_id != d.vault_id {
+                errors.push(FieldError::new(
+                    format!("account_ids[{i}]"),
+                    "same-vault",
+                    format!(
+                        "{}'s secret is in another vault than the template's: a migration moves secrets within one vault",
+                        a.name
+                    ),
+                ));
+            } else if vault_kind == super::vaults::KIND_BUILTIN {
+                let (folder, name) = a.secret_ref.rsplit_once('/').unwrap_or(("", ""));
+                if alm_store::vaults::entry(&mut tx, a.vault_id, folder, name)
+                    .await?
+                    .is_none()
+                {
+                    errors.push(FieldError::new(
+                        format!("account_ids[{i}]"),
+                        "secret-present",
+                        format!("{}'s secret is not in the vault: nothing to move", a.name),
+                    ));
+                }
+            }
+        }
         chosen.push(a);
     }
     errors.into_result()?;
@@ -198,8 +238,39 @@ pub async fn migrate(
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or(a.eol_action);
         a.updated_at = now;
+        // The secret's folder: the built-in vault's entry moves in this transaction; an
+        // external vault's by an engine job (secret_ref follows when it is done).
+        let mut move_secret_job = false;
+        if let Some(folder) = m.folder.as_ref().filter(|_| !a.secret_ref.is_empty()) {
+            if vault_kind == super::vaults::KIND_BUILTIN {
+                if let Some(moved) = super::vaults::move_builtin_entry(
+                    &mut tx,
+                    &queue.key,
+                    a.vault_id,
+                    &a.secret_ref,
+                    folder,
+                    now,
+                )
+                .await?
+                {
+                    a.secret_ref = moved;
+                }
+            } else {
+                move_secret_job = true;
+            }
+        }
         accounts::update_lifecycle(&mut tx, &a).await?;
         accounts::set_eol_action(&mut tx, a.id, &a.eol_action).await?;
+        if move_secret_job {
+            super::lifecycle::queue_change(
+                queue,
+                &mut tx,
+                &a,
+                json!({"change": "move-secret", "folder": m.folder}),
+                actor,
+            )
+            .await?;
+        }
         for u in &m.remove_users {
             accounts::remove_owner(&mut tx, a.id, Owner::User(*u)).await?;
         }
@@ -236,7 +307,7 @@ pub async fn migrate(
             "account.migrated",
             Subject::new("account", a.id),
             json!({"before": before, "after": {"template_id": a.template_id.to_string(), "template_version": a.template_version,
-                   "interval": a.interval, "eol_at": a.eol_at.unix_timestamp(), "ou": m.ou}}),
+                   "interval": a.interval, "eol_at": a.eol_at.unix_timestamp(), "ou": m.ou, "folder": m.folder}}),
         )
         .await?;
         out.push(a);

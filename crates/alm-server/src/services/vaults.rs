@@ -119,6 +119,36 @@ pub(crate) fn seal_entry(
     )
 }
 
+/// Moves a built-in vault entry to another folder inside the caller's transaction (an account
+/// migration, SPEC §6.4): opened under its old place, sealed again under the new one (the
+/// place is the sealing's associated data), the old entry removed. Returns the new reference,
+/// or `None` when there is no entry at `from`.
+pub(crate) async fn move_builtin_entry(
+    tx: &mut alm_store::Conn,
+    key: &MasterKey,
+    vault: VaultId,
+    from: &str,
+    folder: &str,
+    at: time::OffsetDateTime,
+) -> ServiceResult<Option<String>> {
+    let Some((old_folder, name)) = from.rsplit_once('/') else {
+        return Ok(None);
+    };
+    let Some(sealed) = vaults::entry(tx, vault, old_folder, name).await? else {
+        return Ok(None);
+    };
+    if old_folder == folder {
+        return Ok(Some(from.to_owned()));
+    }
+    let text = key
+        .open(&sealed, &entry_context(vault, old_folder, name))
+        .map_err(|e| ServiceError::Store(alm_store::StoreError::Corrupt(e.to_string())))?;
+    let resealed = key.seal(&text, &entry_context(vault, folder, name));
+    vaults::put_entry(tx, vault, folder, name, &resealed, at).await?;
+    vaults::delete_entry(tx, vault, old_folder, name).await?;
+    Ok(Some(format!("{folder}/{name}")))
+}
+
 fn store_err(e: alm_store::StoreError) -> VaultError {
     VaultError::Other(e.to_string())
 }

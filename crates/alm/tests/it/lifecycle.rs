@@ -76,7 +76,7 @@ pub(crate) async fn provisioned_from(s: &TestServer, w: &World, d: Value, name: 
 }
 
 /// Waits until no job is queued or running (the directory side of lifecycle changes).
-async fn settled(s: &TestServer) {
+pub(crate) async fn settled(s: &TestServer) {
     for _ in 0..600 {
         let (_, queued) = s.admin().get("/api/v1/jobs?status=queued&limit=500").await;
         let (_, leased) = s.admin().get("/api/v1/jobs?status=leased&limit=500").await;
@@ -333,6 +333,7 @@ on_both_backends! {
         let mut d = definition(&w);
         d["eol_action"] = json!("disable");
         d["retirement_ou"] = json!(retired);
+        d["folders"] = json!(["service-accounts/web", "service-accounts/retired"]);
         let (_, t) = admin.post("/api/v1/templates", json!({"name": "Migrated to", "definition": d})).await;
         let target = t["id"].as_str().unwrap().to_owned();
         assert_eq!(admin.post_empty(&format!("/api/v1/templates/{target}/publish")).await.0, 200);
@@ -344,16 +345,30 @@ on_both_backends! {
         };
         for (extra, field) in [(json!({"interval": "3w"}), "interval"), (json!({"interval": "5y"}), "interval"),
                                (json!({"eol_date": "yesterday"}), "eol_date"), (json!({"template_id": uuid::Uuid::new_v4()}), "template_id"),
-                               (json!({"account_ids": [uuid::Uuid::new_v4()]}), "account_ids[0]"), (json!({"ou": "OU=Nowhere,DC=corp,DC=example,DC=test"}), "ou")] {
+                               (json!({"account_ids": [uuid::Uuid::new_v4()]}), "account_ids[0]"), (json!({"ou": "OU=Nowhere,DC=corp,DC=example,DC=test"}), "ou"),
+                               (json!({"folder": "service-accounts/db"}), "folder")] {
             let (st, p) = admin.post("/api/v1/accounts/migrate", body(extra.clone())).await;
             assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some(field)), "{extra}: {p}");
         }
         assert_eq!(w.requester.post("/api/v1/accounts/migrate", body(json!({}))).await.0, 403, "managers only");
         assert_eq!(account(&s, &id).await["template_id"], a["template_id"], "nothing changed");
 
-        let (st, done) = admin.post("/api/v1/accounts/migrate", body(json!({"add_owners": {"users": [w.approver_ids[0]]}}))).await;
+        let state = s.state();
+        let builtin = alm_server::services::vaults::BuiltinVault::new(state.db.clone(), state.master_key.clone(), state.clock.clone(), w.vault.parse().unwrap());
+        let secret_of = |r: &str| {
+            let r = alm_vault::SecretRef(r.to_owned());
+            let builtin = &builtin;
+            async move { alm_vault::Vault::get(builtin, &r).await.unwrap() }
+        };
+        let before = secret_of(a["secret_ref"].as_str().unwrap()).await.expect("provisioned into the built-in vault");
+        let (st, done) = admin.post("/api/v1/accounts/migrate", body(json!({"add_owners": {"users": [w.approver_ids[0]]}, "folder": "service-accounts/retired"}))).await;
         assert_eq!(st, 200, "{done}");
         let m = &done[0];
+        // The built-in vault's entry moved with the migration, sealed for its new place.
+        assert_eq!(m["secret_ref"], format!("service-accounts/retired/svc-{name}"), "{m}");
+        let after = secret_of(m["secret_ref"].as_str().unwrap()).await.expect("the secret in its new folder");
+        assert_eq!(after.password.expose(), before.password.expose());
+        assert!(secret_of(a["secret_ref"].as_str().unwrap()).await.is_none(), "gone from the old folder");
         assert_eq!((m["template_id"].as_str(), m["eol_action"].as_str(), m["eol_at"].as_str(), m["status"].as_str()),
                    (Some(target.as_str()), Some("disable"), Some("2026-11-01T00:00:00Z"), Some("active")), "{m}");
         assert_eq!(m["owners"].as_array().unwrap().len(), 2, "{m}");

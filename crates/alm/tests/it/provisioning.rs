@@ -740,3 +740,64 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn a_migration_moves_the_secret_to_another_folder_of_openbao(backend: Backend) {
+        let s = TestServer::start_with(backend, &[("ALM_SCHEDULER__ENABLED", "false")]).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let vault = openbao_vault(&s).await;
+        let name_part = format!("mv{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let (id, folder) = approved(&s, &w, &vault, &name_part).await;
+        let name = provisioned(&w, &id).await["account_name"].as_str().unwrap().to_owned();
+        let account = account_of(&s, &w, &id).await;
+        let account_id = account["id"].as_str().unwrap().to_owned();
+        let bao = alm_vault::openbao::OpenBaoVault::new(alm_vault::openbao::OpenBaoConfig {
+            address: env("ALMTEST_OPENBAO_ADDR"),
+            token: alm_core::Secret::new(env("ALMTEST_OPENBAO_TOKEN")),
+            mount: "secret".into(),
+            namespace: None,
+            ca_pem: None,
+            timeout: Duration::from_secs(10),
+        }).unwrap();
+        let before = bao.get(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap().expect("provisioned into OpenBao");
+
+        // The same vault, one more folder; and a template on the built-in vault.
+        let target_folder = format!("{folder}-moved");
+        let publish = |d: Value, label: &str| {
+            let (admin, label) = (admin.clone(), label.to_owned());
+            async move {
+                let (st, t) = admin.post("/api/v1/templates", json!({"name": format!("Move {label} {}", uuid::Uuid::new_v4().simple()), "definition": d})).await;
+                assert_eq!(st, 201, "{t}");
+                let id = t["id"].as_str().unwrap().to_owned();
+                assert_eq!(admin.post_empty(&format!("/api/v1/templates/{id}/publish")).await.0, 200);
+                id
+            }
+        };
+        let mut d = definition(&w);
+        d["vault_id"] = json!(vault);
+        d["folders"] = json!([folder, target_folder]);
+        let target = publish(d, "openbao").await;
+        let builtin_target = publish(definition(&w), "builtin").await;
+        let body = |template: &str, folder: &str| json!({"account_ids": [account_id], "template_id": template, "folder": folder});
+        let (st, p) = admin.post("/api/v1/accounts/migrate", body(&target, "alm/elsewhere")).await;
+        assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some("folder")), "{p}");
+        let (st, p) = admin.post("/api/v1/accounts/migrate", body(&builtin_target, "service-accounts/web")).await;
+        assert_eq!((st, p["errors"][0]["field"].as_str(), p["errors"][0]["rule"].as_str()), (422, Some("account_ids[0]"), Some("same-vault")), "{p}");
+        assert!(bao.get(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap().is_some(), "nothing moved");
+
+        let (st, done) = admin.post("/api/v1/accounts/migrate", body(&target, &target_folder)).await;
+        assert_eq!(st, 200, "{done}");
+        crate::lifecycle::settled(&s).await;
+        let (_, a) = admin.get(&format!("/api/v1/accounts/{account_id}")).await;
+        assert_eq!(a["secret_ref"].as_str(), Some(format!("{target_folder}/{name}").as_str()), "{a}");
+        let after = bao.get(&alm_vault::SecretRef(format!("{target_folder}/{name}"))).await.unwrap().expect("the secret in its new folder");
+        assert_eq!((after.username.as_str(), after.password.expose()), (before.username.as_str(), before.password.expose()), "the same secret");
+        assert!(bao.get(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap().is_none(), "gone from the old folder");
+        check_in_directory(&w, &name, after.password.expose()).await;
+        let (_, history) = admin.get(&format!("/api/v1/accounts/{account_id}/history")).await;
+        let actions: Vec<&str> = history["items"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap()).collect();
+        assert!(actions.contains(&"account.migrated") && actions.contains(&"account.secret-moved"), "{actions:?}");
+        s.stop().await;
+    }
+}
