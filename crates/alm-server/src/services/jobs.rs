@@ -323,6 +323,7 @@ impl Queue {
             return Err(lease_lost());
         }
         let actor = super::engines::engine_actor(engine);
+        let cannot_reach = cannot_reach_domain(&job, &completion);
         let outcome = match completion {
             Completion::Failed { lease_id, error } => self.failed(&job, &lease_id, &error).await,
             Completion::Done { lease_id, result } => match (job.kind.as_str(), result) {
@@ -378,7 +379,36 @@ impl Queue {
             },
         };
         self.finished.notify_waiters();
+        if let (Ok(()), Some(p)) = (&outcome, cannot_reach) {
+            self.alert_cannot_reach(&job, engine, &actor, &p).await?;
+        }
         outcome
+    }
+
+    /// SPEC §7.5 "engine cannot reach its domain": an alert in the audit log (and so in every
+    /// SIEM) naming the engine, the job and the kind of failure, each time a directory task
+    /// finds the way to the DC broken.
+    async fn alert_cannot_reach(
+        &self,
+        job: &JobRecord,
+        engine: &EngineRecord,
+        actor: &Actor,
+        p: &alm_engine::protocol::Problem,
+    ) -> ServiceResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        record(
+            &mut tx,
+            self.clock.as_ref(),
+            actor,
+            "engine.cannot-reach-domain",
+            Subject::new(&job.subject_type, &job.subject_id),
+            json!({"alert": true, "engine_id": engine.id.to_string(), "engine": engine.name,
+                   "job_id": job.id.to_string(), "job_kind": job.kind, "problem": p.problem,
+                   "message": p.message.chars().take(500).collect::<String>()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The engine could not run the job: queued again after a pause that doubles with each
@@ -509,4 +539,30 @@ pub fn lease_lost() -> ServiceError {
 pub async fn active_engines(db: &Db, pool: PoolId) -> ServiceResult<Vec<EngineRecord>> {
     let mut conn = db.read().await?;
     Ok(engines::active_engines(&mut conn, pool).await?)
+}
+
+/// The directory failure in an engine's report that means the way to the domain controller is
+/// broken (network, certificate, bind), not the task itself: for domain checks, syncs and
+/// account changes (a secret move is vault work).
+fn cannot_reach_domain(
+    job: &JobRecord,
+    completion: &Completion,
+) -> Option<alm_engine::protocol::Problem> {
+    const WAY_TO_THE_DC: [&str; 3] = ["unreachable", "tls", "bad-credentials"];
+    let Completion::Done { result, .. } = completion else {
+        return None;
+    };
+    let problem = match (job.kind.as_str(), result) {
+        (KIND_DOMAIN_CHECK, TaskResult::Check { problem, .. }) => problem.as_ref(),
+        (KIND_DOMAIN_SYNC, TaskResult::DomainSync { problem, .. }) => problem.as_ref(),
+        (super::lifecycle::KIND_ACCOUNT_CHANGE, TaskResult::AccountChanged { problem, .. })
+            if !job.payload.contains("\"move-secret\"") =>
+        {
+            problem.as_ref()
+        }
+        _ => None,
+    }?;
+    WAY_TO_THE_DC
+        .contains(&problem.problem.as_str())
+        .then(|| problem.clone())
 }

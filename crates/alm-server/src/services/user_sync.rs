@@ -112,6 +112,25 @@ pub async fn apply(
 ) -> ServiceResult<Result<UserSyncOutcome, GuardTripped>> {
     let groups_ = directory_sync::all_of_kinds(tx, domain, &["group"]).await?;
     let accounts = directory_sync::all_of_kinds(tx, domain, &["user"]).await?;
+    // SPEC §7.5 "external groups disabled": a chosen directory group the sync no longer
+    // finds (deleted, or moved out of the domain's scope) is an alert each sync, before
+    // anything else happens to its former members.
+    let now = clock.now();
+    let system = Actor::system();
+    for guid in &config.group_guids {
+        if !groups_.iter().any(|g| &g.guid == guid) {
+            record(
+                tx,
+                clock,
+                &system,
+                "domain.user-sync-group-missing",
+                Subject::new("domain", domain),
+                json!({"alert": true, "group_guid": guid,
+                       "consequence": "its members are no longer alm users through it"}),
+            )
+            .await?;
+        }
+    }
     let wanted = wanted_accounts(&config.group_guids, &groups_, &accounts);
     let wanted_guids: HashSet<&str> = wanted.iter().map(|a| a.guid.as_str()).collect();
     let existing = users::synced_from(tx, domain).await?;
@@ -131,8 +150,6 @@ pub async fn apply(
             max_percent: config.max_disable_percent,
         }));
     }
-    let now = clock.now();
-    let system = Actor::system();
     let mut outcome = UserSyncOutcome::default();
     let everyone_roles = roles::auto_apply_ids(tx).await?;
     for account in wanted.iter().filter(|a| !known.contains(a.guid.as_str())) {

@@ -59,6 +59,12 @@ on_both_backends! {
         let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
         assert_eq!(actions[..4], ["domain.created", "domain.calibrated", "domain.checked", "domain.updated"]);
         assert_eq!(audit["items"][3]["summary"]["bind_password_changed"], true);
+        // Each broken way to the DC is an alert (SPEC §7.5 "engine cannot reach its domain").
+        let alerts: Vec<(&str, bool)> = audit["items"].as_array().unwrap().iter()
+            .filter(|r| r["action"] == "engine.cannot-reach-domain")
+            .map(|r| (r["summary"]["problem"].as_str().unwrap(), r["summary"]["alert"] == true))
+            .collect();
+        assert_eq!(alerts, [("bad-credentials", true), ("unreachable", true), ("tls", true)], "{audit}");
         assert!(!audit.to_string().contains(&password) && !audit.to_string().contains("not-the-password"));
 
         assert_eq!(admin.delete(&format!("/api/v1/domains/{id}")).await.0, 204);
@@ -258,6 +264,16 @@ on_both_backends! {
         assert_eq!(run["outcome"], "failed");
         let (_, still) = admin.get(&format!("/api/v1/users?q={tag}&enabled=true")).await;
         assert_eq!(still["total"], 2, "an unreachable directory disables nobody");
+
+        // The chosen group deleted in the directory: an alert names it, its members go.
+        admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": ad::config().url})).await;
+        dir.delete(&format!("CN=staff{tag},{ou}")).await.unwrap();
+        s.clock.advance(time::Duration::minutes(1));
+        // A full sync sees what is gone (an incremental one reads changes, not deletions).
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=full")).await;
+        assert_eq!((run["outcome"].as_str(), run["users_disabled"].as_u64()), (Some("succeeded"), Some(2)), "{run}");
+        let (_, alert) = admin.get("/api/v1/audit?action=domain.user-sync-group-missing").await;
+        assert_eq!((alert["total"].as_i64(), alert["items"][0]["summary"]["group_guid"].as_str()), (Some(1), Some(staff.as_str())), "{alert}");
         s.stop().await;
     }
 }
