@@ -3,6 +3,7 @@
 //! is the server's business.
 
 use crate::error::StoreResult;
+use crate::outbox_queue;
 use crate::time_codec::{from_db, opt_from_db, to_db};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
@@ -390,44 +391,24 @@ pub async fn enqueue(conn: &mut AnyConnection, i: &OutboxItem) -> StoreResult<()
     Ok(())
 }
 
-/// Claims up to `max` due items until `lease_until`, oldest first (a claim another worker
-/// holds is skipped), as the email outbox does.
+/// Claims up to `max` due items until `lease_until`, oldest first (the shared outbox queue).
 pub async fn claim_due(
     conn: &mut AnyConnection,
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
     max: i64,
 ) -> StoreResult<Vec<OutboxItem>> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM integration_outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-         AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at, id LIMIT $2",
-    )
-    .bind(to_db(now))
-    .bind(max)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut out = Vec::new();
+    let ids =
+        outbox_queue::claim_due(conn, outbox_queue::INTEGRATIONS, now, lease_until, max).await?;
+    let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let won = sqlx::query(
-            "UPDATE integration_outbox SET lease_until = $1 WHERE id = $2 AND status = 'pending' \
-             AND (lease_until IS NULL OR lease_until < $3)",
-        )
-        .bind(to_db(lease_until))
+        let row = sqlx::query(&format!(
+            "SELECT {ITEM_COLUMNS} FROM integration_outbox WHERE id = $1"
+        ))
         .bind(&id)
-        .bind(to_db(now))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-            == 1;
-        if won {
-            let row = sqlx::query(&format!(
-                "SELECT {ITEM_COLUMNS} FROM integration_outbox WHERE id = $1"
-            ))
-            .bind(&id)
-            .fetch_one(&mut *conn)
-            .await?;
-            out.push(decode_item(&row)?);
-        }
+        .fetch_one(&mut *conn)
+        .await?;
+        out.push(decode_item(&row)?);
     }
     Ok(out)
 }
@@ -441,36 +422,13 @@ pub async fn record_attempt(
     error: Option<&str>,
     retry_at: Option<OffsetDateTime>,
 ) -> StoreResult<()> {
-    let (status, next) = match (error, retry_at) {
-        (None, _) => ("sent", now),
-        (Some(_), Some(at)) => ("pending", at),
-        (Some(_), None) => ("failed", now),
-    };
-    sqlx::query(
-        "UPDATE integration_outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
-         lease_until = NULL, last_error = $3, sent_at = $4 WHERE id = $5",
-    )
-    .bind(status)
-    .bind(to_db(next))
-    .bind(error)
-    .bind(error.is_none().then(|| to_db(now)))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    outbox_queue::record_attempt(conn, outbox_queue::INTEGRATIONS, id, now, error, retry_at).await
 }
 
 /// Gives a leased item back without counting an attempt (e.g. a sender that could not be
 /// built this time): due again at `at`.
 pub async fn release(conn: &mut AnyConnection, id: &str, at: OffsetDateTime) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE integration_outbox SET lease_until = NULL, next_attempt_at = $1 WHERE id = $2",
-    )
-    .bind(to_db(at))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    outbox_queue::release(conn, outbox_queue::INTEGRATIONS, id, at).await
 }
 
 /// The items of one target, newest first (for tests and diagnostics).

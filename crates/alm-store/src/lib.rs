@@ -22,6 +22,7 @@ pub mod leader;
 pub mod migrations;
 pub mod notifications;
 pub mod oidc_logins;
+pub mod outbox_queue;
 pub mod permissions;
 pub mod requests;
 pub mod roles;

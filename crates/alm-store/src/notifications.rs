@@ -1,6 +1,7 @@
 //! Email templates, the outbox and the inbox (SPEC §7.1–§7.3).
 
 use crate::error::{StoreError, StoreResult};
+use crate::outbox_queue;
 use crate::time_codec::{from_db, opt_from_db, to_db};
 use alm_core::UserId;
 use sqlx::{AnyConnection, Row};
@@ -128,43 +129,24 @@ fn decode_message(r: &sqlx::any::AnyRow) -> StoreResult<OutboxMessage> {
 const MESSAGE_COLUMNS: &str = "id, channel, event, recipient, subject, body, status, attempts, \
     next_attempt_at, last_error, created_at, sent_at";
 
-/// Claims up to `max` due messages until `lease_until` (a claim another worker holds is skipped).
+/// Claims up to `max` due messages until `lease_until`, oldest first (the shared outbox
+/// queue: a message another replica holds is skipped).
 pub async fn claim_due(
     conn: &mut AnyConnection,
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
     max: i64,
 ) -> StoreResult<Vec<OutboxMessage>> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-         AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at, id LIMIT $2",
-    )
-    .bind(to_db(now))
-    .bind(max)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut out = Vec::new();
+    let ids = outbox_queue::claim_due(conn, outbox_queue::EMAIL, now, lease_until, max).await?;
+    let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let won = sqlx::query(
-            "UPDATE outbox SET lease_until = $1 WHERE id = $2 AND status = 'pending' \
-             AND (lease_until IS NULL OR lease_until < $3)",
-        )
-        .bind(to_db(lease_until))
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = $1"
+        ))
         .bind(&id)
-        .bind(to_db(now))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-            == 1;
-        if won {
-            let row = sqlx::query(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = $1"
-            ))
-            .bind(&id)
-            .fetch_one(&mut *conn)
-            .await?;
-            out.push(decode_message(&row)?);
-        }
+        .fetch_one(&mut *conn)
+        .await?;
+        out.push(decode_message(&row)?);
     }
     Ok(out)
 }
@@ -177,23 +159,7 @@ pub async fn record_attempt(
     error: Option<&str>,
     retry_at: Option<OffsetDateTime>,
 ) -> StoreResult<()> {
-    let (status, next) = match (error, retry_at) {
-        (None, _) => ("sent", now),
-        (Some(_), Some(at)) => ("pending", at),
-        (Some(_), None) => ("failed", now),
-    };
-    sqlx::query(
-        "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, lease_until = NULL, \
-         last_error = $3, sent_at = $4 WHERE id = $5",
-    )
-    .bind(status)
-    .bind(to_db(next))
-    .bind(error)
-    .bind(error.is_none().then(|| to_db(now)))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    outbox_queue::record_attempt(conn, outbox_queue::EMAIL, id, now, error, retry_at).await
 }
 
 /// The newest messages, optionally of one status.
