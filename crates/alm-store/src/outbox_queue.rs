@@ -12,6 +12,15 @@ use crate::time_codec::to_db;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
+/// How long a claim holds its rows.
+pub const LEASE: time::Duration = time::Duration::minutes(5);
+
+/// Until when, after a claim, a worker may still *start* a delivery of a claimed row; the
+/// rest are released. A delivery started later could outlive the lease (a slow server taking
+/// every timeout), and another replica would then claim and send the same row again. The
+/// three minutes between this and [`LEASE`] are the longest one delivery may take.
+pub const START_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// One outbox table. The name is a constant of this crate, never input.
 #[derive(Debug, Clone, Copy)]
 pub struct OutboxTable {

@@ -33,11 +33,11 @@ use alm_siem::{
 use alm_store::audit_log::AuditRecord;
 use alm_store::crypto::MasterKey;
 use alm_store::integrations::{self as store, OutboxItem, WebhookDelivery};
-use alm_store::{Conn, Db};
+use alm_store::{outbox_queue, Conn, Db};
 use alm_webhook::{WebhookDefinition, WebhookSender};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// Attempts of one webhook delivery before it is given up.
 pub const WEBHOOK_MAX_ATTEMPTS: i64 = 12;
@@ -318,18 +318,21 @@ impl Deliverer {
         let now = clock.now();
         let due = {
             let mut tx = db.begin_write().await?;
-            let due = store::claim_due(&mut tx, now, now + Duration::minutes(2), 50).await?;
+            let due = store::claim_due(&mut tx, now, now + outbox_queue::LEASE, 50).await?;
             tx.commit().await?;
             due
         };
+        let claimed = std::time::Instant::now();
         let mut delivered = 0;
         // Targets that failed this round, with when to try again.
         let mut held: HashMap<String, OffsetDateTime> = HashMap::new();
         let mut gone: HashSet<String> = HashSet::new();
         for item in due {
-            if let Some(at) = held.get(&item.target_id) {
+            // Too late in the lease to start a delivery: given back, due at once.
+            let late = (claimed.elapsed() > outbox_queue::START_WITHIN).then(|| clock.now());
+            if let Some(at) = late.or_else(|| held.get(&item.target_id).copied()) {
                 let mut tx = db.begin_write().await?;
-                store::release(&mut tx, &item.id, *at).await?;
+                store::release(&mut tx, &item.id, at).await?;
                 tx.commit().await?;
                 continue;
             }

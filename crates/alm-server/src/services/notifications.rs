@@ -12,7 +12,7 @@ use alm_notify::events::{self, EventKind};
 use alm_notify::render::{render, unknown_placeholders};
 use alm_notify::smtp::{SendError, SmtpSender};
 use alm_store::notifications::{self as store, EmailTemplate, InboxEntry, OutboxMessage};
-use alm_store::{users, Conn, Db};
+use alm_store::{outbox_queue, users, Conn, Db};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};
@@ -144,12 +144,20 @@ pub async fn deliver_due(db: &Db, clock: &dyn Clock, sender: &SmtpSender) -> Ser
     let now = clock.now();
     let due = {
         let mut tx = db.begin_write().await?;
-        let due = store::claim_due(&mut tx, now, now + Duration::minutes(2), 20).await?;
+        let due = store::claim_due(&mut tx, now, now + outbox_queue::LEASE, 20).await?;
         tx.commit().await?;
         due
     };
+    let claimed = std::time::Instant::now();
     let mut sent = 0;
     for m in due {
+        if claimed.elapsed() > outbox_queue::START_WITHIN {
+            // Too late in the lease to start a send: give the row back for the next round.
+            let mut tx = db.begin_write().await?;
+            outbox_queue::release(&mut tx, outbox_queue::EMAIL, &m.id, clock.now()).await?;
+            tx.commit().await?;
+            continue;
+        }
         let outcome = sender.send(&m.recipient, &m.subject, &m.body).await;
         let now = clock.now();
         let mut tx = db.begin_write().await?;
