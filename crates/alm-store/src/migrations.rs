@@ -103,6 +103,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "webhooks, their delivery history, SIEM integrations and the integration outbox",
         sql: include_str!("../migrations/0017_integrations.sql"),
     },
+    Migration {
+        version: 18,
+        name: "discovery runs and the unmanaged accounts they found",
+        sql: include_str!("../migrations/0018_discovered_accounts.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {
