@@ -329,3 +329,75 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+/// Bad `--import` flags are refused by name before anything connects (the domain named here
+/// does not exist), and the token given is never echoed back.
+#[test]
+fn import_flags_are_refused_by_name_before_anything_connects() {
+    let work = crate::support::db::temp_dir("discover-flags");
+    let password = work.join("password");
+    std::fs::write(&password, "not-used\n").unwrap();
+    let empty = work.join("empty.token");
+    std::fs::write(&empty, "\n").unwrap();
+    let token = work.join("good.token");
+    std::fs::write(&token, "alm_flagtestsecret0123456789\n").unwrap();
+    let not_pem = work.join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate\n").unwrap();
+    let (token, empty, not_pem) = (
+        token.to_str().unwrap(),
+        empty.to_str().unwrap(),
+        not_pem.to_str().unwrap(),
+    );
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (vec!["--import", "ftp://alm.example.test", "--import-token-file", token], None, "not http:// or https://"),
+        (vec!["--import", "http://alm.example.test", "--import-token-file", token], None, "use https://"),
+        (vec!["--import", "alm.example.test", "--import-token-file", token], None, "--import \"alm.example.test\": not a URL"),
+        (vec!["--import", "https://alm.example.test"], None, "--import needs an alm API token: give --import-token-file FILE or set ALM_IMPORT_TOKEN"),
+        (vec!["--import", "https://alm.example.test"], Some(""), "ALM_IMPORT_TOKEN is empty"),
+        (vec!["--import", "https://alm.example.test", "--import-token-file", "/nonexistent/token"], None, "--import-token-file /nonexistent/token: cannot read it"),
+        (vec!["--import", "https://alm.example.test", "--import-token-file", empty], None, "the file is empty"),
+        (vec!["--import-token-file", token], None, "--import-token-file needs --import URL"),
+        (vec!["--import", "https://alm.example.test", "--import-token-file", token, "--import-ca-file", not_pem], None, "--import-ca-file"),
+    ];
+    for (flags, env_token, want) in cases {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_alm"));
+        cmd.args([
+            "discover",
+            "--domain",
+            "nowhere.invalid",
+            "--user",
+            "someone",
+            "--yes",
+            "--no-host-scan",
+        ])
+        .arg("--password-file")
+        .arg(&password)
+        .args(&flags)
+        .env_remove("ALM_IMPORT_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+        if let Some(t) = env_token {
+            cmd.env("ALM_IMPORT_TOKEN", t);
+        }
+        let out = cmd.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{flags:?}: {text}");
+        assert!(
+            text.contains(want),
+            "{flags:?}: expected {want:?} in {text}"
+        );
+        assert!(
+            !text.contains("cannot reach the domain controller"),
+            "{flags:?}: checked before connecting: {text}"
+        );
+        assert!(
+            !text.contains("alm_flagtestsecret"),
+            "{flags:?}: the token was echoed: {text}"
+        );
+    }
+    std::fs::remove_dir_all(&work).ok();
+}
