@@ -132,11 +132,18 @@ pub async fn managed_guids(
     Ok(guids.into_iter().map(|g| g.to_ascii_lowercase()).collect())
 }
 
+/// A new account; should another run have stored it meanwhile (two runs of one domain at
+/// once on PostgreSQL), it is updated as [`update_account`] would, instead of failing.
 pub async fn insert_account(conn: &mut AnyConnection, a: &DiscoveredRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO discovered_accounts (domain_id, guid, sam_account_name, name_key, dn, sid, kind, reasons, findings, \
          hosts, top_severity, first_seen_at, last_seen_at, first_run_id, last_run_id, sent_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT (domain_id, guid) DO UPDATE SET sam_account_name = excluded.sam_account_name, \
+         name_key = excluded.name_key, dn = excluded.dn, sid = excluded.sid, kind = excluded.kind, \
+         reasons = excluded.reasons, findings = excluded.findings, hosts = excluded.hosts, \
+         top_severity = excluded.top_severity, last_seen_at = excluded.last_seen_at, \
+         last_run_id = excluded.last_run_id, sent_by = excluded.sent_by",
     )
     .bind(a.domain_id.to_string())
     .bind(&a.guid)
