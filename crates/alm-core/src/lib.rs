@@ -4,6 +4,7 @@
 //! [`clock::Clock`]). Everything here can be unit-tested without a server.
 
 pub mod clock;
+pub mod discovery;
 pub mod email;
 pub mod filetime;
 pub mod ids;

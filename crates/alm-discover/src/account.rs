@@ -54,6 +54,10 @@ pub struct Account {
     pub privileged_groups: Vec<String>,
     /// For a gMSA: who may read the managed password (`msDS-GroupMSAMembership` DACL).
     pub gmsa_password_readers: Vec<Sid>,
+    /// The objectGUID, lowercase hyphenated (what an alm server keys accounts by).
+    pub object_guid: Option<String>,
+    /// The objectSid (`S-1-5-21-…`).
+    pub sid: Option<String>,
 }
 
 impl Account {
@@ -76,6 +80,8 @@ impl Account {
             user_workstations: None,
             privileged_groups: Vec::new(),
             gmsa_password_readers: Vec::new(),
+            object_guid: None,
+            sid: None,
         }
     }
 

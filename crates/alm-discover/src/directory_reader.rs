@@ -39,6 +39,8 @@ const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "primaryGroupID",
     "msDS-GroupMSAMembership",
     "memberOf",
+    "objectGUID",
+    "objectSid",
 ];
 const COMPUTER_ATTRIBUTES: &[&str] = &["sAMAccountName", "dNSHostName", "userAccountControl"];
 
@@ -164,6 +166,19 @@ pub fn account_from_entry(entry: &RawEntry, privileged: &HashMap<String, Vec<Str
         user_workstations: entry.first("userWorkstations").map(str::to_owned),
         privileged_groups,
         gmsa_password_readers,
+        object_guid: entry
+            .raw("objectGUID")
+            .into_iter()
+            .next()
+            .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
+            // AD stores the first three GUID fields little-endian.
+            .map(|b| uuid::Uuid::from_bytes_le(b).to_string()),
+        sid: entry
+            .raw("objectSid")
+            .into_iter()
+            .next()
+            .and_then(|b| Sid::from_bytes(&b).ok())
+            .map(|s| s.to_string()),
     }
 }
 

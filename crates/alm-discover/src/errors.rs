@@ -23,6 +23,9 @@ pub enum DiscoverError {
     Declined,
     #[error("cannot write the reports to {path}: {detail}")]
     Output { path: String, detail: String },
+    /// The reports are written; sending them to the alm server failed.
+    #[error("the reports are written to {out}, but the import into alm failed: {detail}")]
+    Import { out: String, detail: String },
 }
 
 impl DiscoverError {

@@ -3,8 +3,9 @@
 //! Pure analysis (`classify`, `findings`, `analysis`, `usage`, `gmsa_readers`) is kept apart
 //! from the I/O: `directory_reader` reads LDAP, `host_scan` drives a `ServiceLister`
 //! transport (`scmr_lister` adapts alm-scmr's SMB + MS-SCMR client to it), `report` writes
-//! files, `cli` talks to the administrator. Credentials live in `Secret`s and never reach a
-//! log, a report or an error message.
+//! files, `import` sends the findings to an alm server (`--import`), `cli` talks to the
+//! administrator. Credentials and the alm API token live in `Secret`s and never reach a log,
+//! a report or an error message.
 
 pub mod account;
 pub mod analysis;
@@ -16,6 +17,7 @@ pub mod findings;
 pub mod gmsa_readers;
 pub mod host_credentials;
 pub mod host_scan;
+pub mod import;
 pub mod report;
 pub mod scmr_lister;
 pub mod settings;

@@ -263,6 +263,8 @@ pub async fn forget_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreR
         .execute(&mut *conn)
         .await?;
     for sql in [
+        "DELETE FROM discovered_accounts WHERE domain_id = $1",
+        "DELETE FROM discovery_runs WHERE domain_id = $1",
         "DELETE FROM directory_objects WHERE domain_id = $1",
         "DELETE FROM domain_sync_state WHERE domain_id = $1",
         "DELETE FROM domain_sync_runs WHERE domain_id = $1",

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod dialect;
 pub mod directory_sync;
+pub mod discovery;
 pub mod domains;
 pub mod engines;
 pub mod error;

@@ -108,6 +108,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "a deleted account's request no longer holds its name",
         sql: include_str!("../migrations/0018_released_request_names.sql"),
     },
+    Migration {
+        version: 19,
+        name: "discovery runs and the unmanaged accounts they found",
+        sql: include_str!("../migrations/0019_discovered_accounts.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

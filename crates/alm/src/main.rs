@@ -29,6 +29,9 @@ pub struct ConfigArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+// One value per process, parsed once: the size of the discover options (grown by `--import`)
+// costs nothing worth a Box through clap's flatten.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the alm server.

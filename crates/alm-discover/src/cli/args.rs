@@ -1,6 +1,6 @@
-//! The command-line options and their `ALM_DISCOVER_*` environment twins. The passwords have
-//! no option of their own: they come from the prompt, a file or stdin, so they never show
-//! in the process list.
+//! The command-line options and their `ALM_DISCOVER_*` environment twins. The passwords and
+//! the alm API token have no option of their own: they come from the prompt, a file, stdin
+//! or (the token) `ALM_IMPORT_TOKEN`, so they never show in the process list.
 
 use crate::host_scan::{DEFAULT_HOST_TIMEOUT, DEFAULT_PARALLEL};
 use crate::settings::{
@@ -89,6 +89,18 @@ pub struct DiscoverArgs {
     /// A kerberoastable account whose password is older than this many days is a finding.
     #[arg(long, env = "ALM_DISCOVER_PASSWORD_AGE_DAYS", default_value_t = DEFAULT_PASSWORD_AGE_DAYS, value_name = "DAYS")]
     pub password_age_days: u32,
+    /// After the reports, send the findings to this alm server (https://alm.example.com) as
+    /// unmanaged accounts for a later import. The API token comes from --import-token-file or
+    /// the ALM_IMPORT_TOKEN environment variable (asked at a terminal otherwise).
+    #[arg(long, env = "ALM_DISCOVER_IMPORT", value_name = "URL")]
+    pub import: Option<String>,
+    /// Read the alm API token for --import from this file (first line).
+    #[arg(long, env = "ALM_DISCOVER_IMPORT_TOKEN_FILE", value_name = "FILE")]
+    pub import_token_file: Option<PathBuf>,
+    /// The CA certificate (PEM) of the alm server's certificate, for a server with a private
+    /// CA; the system's trusted CAs when omitted.
+    #[arg(long, env = "ALM_DISCOVER_IMPORT_CA_FILE", value_name = "FILE")]
+    pub import_ca_file: Option<PathBuf>,
     /// No logon for more than this many days makes an account stale (or never used).
     #[arg(long, env = "ALM_DISCOVER_STALE_DAYS", default_value_t = DEFAULT_STALE_DAYS, value_name = "DAYS")]
     pub stale_days: u32,

@@ -1,5 +1,6 @@
 //! One run of `alm discover`: gather the inputs (flags, environment, questions), bind, show
-//! the scope and ask, read and analyse the directory, scan hosts, write the reports.
+//! the scope and ask, read and analyse the directory, scan hosts, write the reports, and
+//! (`--import`) send the findings to an alm server after the reports are safe on disk.
 
 use super::args::DiscoverArgs;
 use super::prompt;
@@ -10,6 +11,7 @@ use crate::errors::DiscoverError;
 use crate::host_scan::{
     not_scanned, scan_hosts, HostCredentials, HostResult, NotScanned, ScanOptions, ServiceLister,
 };
+use crate::import::{self, ImportTarget};
 use crate::report::{self, Report};
 use crate::settings::AnalysisSettings;
 use crate::usage::usage;
@@ -26,6 +28,8 @@ pub struct RunOutcome {
     pub out: PathBuf,
     /// Ctrl-C stopped the host scan; the reports cover what was scanned.
     pub interrupted: bool,
+    /// The alm server's answer to `--import`.
+    pub imported: Option<alm_core::discovery::RunReceipt>,
 }
 
 /// A value from the flags/environment, else asked at a terminal, else an error naming the flag.
@@ -130,6 +134,83 @@ fn host_credentials(
         .map_err(DiscoverError::Input)
 }
 
+/// The variable the alm API token may come from (never a flag: it would show in `ps`).
+pub const IMPORT_TOKEN_ENV: &str = "ALM_IMPORT_TOKEN";
+
+/// `--import` and its token and CA, checked before anything connects; `None` without it.
+fn import_target(args: &DiscoverArgs) -> Result<Option<ImportTarget>, DiscoverError> {
+    let Some(url) = args
+        .import
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    else {
+        for (given, flag) in [
+            (args.import_token_file.is_some(), "--import-token-file"),
+            (args.import_ca_file.is_some(), "--import-ca-file"),
+        ] {
+            if given {
+                return Err(DiscoverError::Input(format!(
+                    "{flag} needs --import URL: name the alm server to send the findings to"
+                )));
+            }
+        }
+        return Ok(None);
+    };
+    let url = import::parse_url(url).map_err(DiscoverError::Input)?;
+    let token = if let Some(path) = &args.import_token_file {
+        let token = read_password_file(path, "--import-token-file")?;
+        if token.trim().is_empty() {
+            return Err(DiscoverError::Input(format!(
+                "--import-token-file {}: the file is empty; put the alm API token on its first line",
+                path.display()
+            )));
+        }
+        token.trim().to_owned()
+    } else if let Some(env) = std::env::var_os(IMPORT_TOKEN_ENV) {
+        let token = env.to_string_lossy().trim().to_owned();
+        if token.is_empty() {
+            return Err(DiscoverError::Input(format!(
+                "{IMPORT_TOKEN_ENV} is empty; set it to an alm API token, or give --import-token-file FILE"
+            )));
+        }
+        token
+    } else if prompt::interactive() {
+        let token = prompt::ask_password(&format!("alm API token for {url}"))?;
+        if token.trim().is_empty() {
+            return Err(DiscoverError::Input("the alm API token is empty".into()));
+        }
+        token.trim().to_owned()
+    } else {
+        return Err(DiscoverError::Input(format!(
+            "--import needs an alm API token: give --import-token-file FILE or set {IMPORT_TOKEN_ENV} (there is no terminal to ask on; a token is never a flag value, it would show in the process list)"
+        )));
+    };
+    let ca_pem = match &args.import_ca_file {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).map_err(|e| {
+                DiscoverError::Input(format!(
+                    "--import-ca-file {}: cannot read it ({e})",
+                    path.display()
+                ))
+            })?;
+            alm_tls::client_config(Some(&pem)).map_err(|e| {
+                DiscoverError::Input(format!(
+                    "--import-ca-file {}: {e}; give the CA certificate as PEM",
+                    path.display()
+                ))
+            })?;
+            Some(pem)
+        }
+        None => None,
+    };
+    Ok(Some(ImportTarget {
+        url,
+        token: Secret::new(token),
+        ca_pem,
+    }))
+}
+
 /// The LDAPS URL and a display name for what the administrator typed.
 fn domain_url(domain: &str) -> Result<(String, String), DiscoverError> {
     if domain.contains("://") {
@@ -219,6 +300,8 @@ pub async fn run(
     )?;
     let identity = bind_identity(&user, &domain_host);
     let password = password(&args)?;
+    // Before any connection too: a bad --import should not cost a scan.
+    let import_to = import_target(&args)?;
     // Checked before any connection: a typo in the host logon should not cost a directory read.
     let host_credentials = if args.no_host_scan {
         None
@@ -376,10 +459,81 @@ pub async fn run(
     for path in written {
         eprintln!("  {}", path.display());
     }
+    let imported = match import_to {
+        None => None,
+        Some(target) => {
+            let host_scan_ran = !args.no_host_scan;
+            Some(
+                send_import(
+                    &target,
+                    &report,
+                    &naming_context,
+                    &domain_host,
+                    host_scan_ran,
+                    &log,
+                )
+                .await
+                .map_err(|detail| DiscoverError::Import {
+                    out: out.display().to_string(),
+                    detail,
+                })?,
+            )
+        }
+    };
     Ok(RunOutcome {
         out,
         interrupted: report.hosts.interrupted,
+        imported,
     })
+}
+
+/// `--import`: sends the run and says what was sent (stderr and the run log).
+async fn send_import(
+    target: &ImportTarget,
+    report: &Report,
+    base_dn: &str,
+    fqdn: &str,
+    host_scan_ran: bool,
+    log: &RunLog,
+) -> Result<alm_core::discovery::RunReceipt, String> {
+    let (run, left_out) = import::build_run(report, base_dn, fqdn, host_scan_ran);
+    let findings: usize = run.accounts.iter().map(|a| a.findings.len()).sum();
+    let hosts_note = if !host_scan_ran {
+        "no host data (--no-host-scan)"
+    } else if report.hosts.interrupted {
+        "host data partial: the host scan was stopped (Ctrl-C)"
+    } else {
+        "host data complete"
+    };
+    let server = target.url.as_str().trim_end_matches('/');
+    let sending = format!(
+        "sending {} service accounts with {findings} findings ({hosts_note}) for {base_dn} to {server}",
+        run.accounts.len()
+    );
+    eprintln!("Import: {sending}");
+    log.line(&format!("import: {sending}"));
+    if left_out > 0 {
+        let line = format!(
+            "{left_out} accounts without a readable objectGUID were left out of the import"
+        );
+        eprintln!("Import: {line}");
+        log.line(&format!("import: {line}"));
+    }
+    match import::send(target, &run).await {
+        Ok(r) => {
+            let line = format!(
+                "sent {} service accounts with {findings} findings to {server} ({hosts_note}): {} stored as unmanaged ({} new, {} updated), {} skipped as managed by alm already; run {}",
+                r.received, r.stored, r.new, r.updated, r.skipped_managed, r.run_id
+            );
+            eprintln!("Import: {line}");
+            log.line(&format!("import: {line}"));
+            Ok(r)
+        }
+        Err(e) => {
+            log.line(&format!("import failed: {e}"));
+            Err(e)
+        }
+    }
 }
 
 /// The host scan with a progress bar (ETA) and Ctrl-C to stop it.

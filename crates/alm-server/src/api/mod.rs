@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
+pub mod discovery;
 pub mod domains;
 pub mod engine_protocol;
 pub mod engines;
@@ -244,6 +245,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(templates::router())
         .merge(requests::router())
         .merge(accounts::router())
+        .merge(discovery::router())
         .merge(notifications::router())
         .merge(webhooks::router())
         .merge(siem::router())

@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod audit;
 pub mod bootstrap;
 pub mod calibration;
+pub mod discovery;
 pub mod domain_sync;
 pub mod domains;
 pub mod engines;

@@ -11,6 +11,7 @@ mod audit_chain;
 mod bad_input;
 mod cli;
 mod directory;
+mod discovery;
 mod domains;
 mod engines;
 mod lifecycle;

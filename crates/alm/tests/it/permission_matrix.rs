@@ -159,6 +159,14 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         // The fixture domain was never synced: no object to import, 422 past authorisation.
         (M::POST, "/api/v1/domains/{domain}/import", body(json!({"object_guids": ["{entry}"], "template_id": "{template}", "interval": "1y", "owners": {"users": ["{user}"]}})),
                                                                            [401, 403, 403, 403, 403, 401, 422]),
+        // Discovery runs and their accounts: managed-account update/read with manage, as for an
+        // import. Everyone holds the non-manage rights (Account Owner), so the others get 403;
+        // the base DN names no alm domain: 422 past authorisation.
+        (M::POST, "/api/v1/discovery/runs", body(json!({"domain": {"fqdn": "nowhere.test", "base_dn": "DC=nowhere,DC=test"},
+                                                         "scanned_at": "2026-11-29T09:00:00Z", "tool_version": "test",
+                                                         "host_scan_complete": true, "accounts": []})),
+                                                                           [401, 403, 403, 403, 403, 401, 422]),
+        (M::GET, "/api/v1/discovery/accounts", None,                       [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/scheduler/sweep", None,                         [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/accounts/{account}/owners", body(json!({"user_id": "{other}"})),
                                                                            [401, 404, 404, 404, 404, 401, 200]),
