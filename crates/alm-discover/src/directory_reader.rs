@@ -338,6 +338,36 @@ pub async fn read_accounts(
         .collect())
 }
 
+/// The accounts and the computers under `base`, read at once over two connections: the
+/// accounts on `accounts_connection`, while `other_connection` resolves the privileged groups
+/// (a few searches over the domain's groups) and then reads the computers. The DC serves the
+/// two connections in parallel, so the scope costs about as long as its accounts' read.
+pub async fn read_scope(
+    accounts_connection: &ActiveDirectory,
+    other_connection: &ActiveDirectory,
+    naming_context: &str,
+    base: &str,
+) -> DirectoryResult<(Vec<Account>, Vec<Computer>)> {
+    let accounts = accounts_connection.search_raw(
+        base,
+        SearchScope::Subtree,
+        ACCOUNT_FILTER,
+        ACCOUNT_ATTRIBUTES,
+    );
+    let others = async {
+        let privileged = privileged_groups(other_connection, naming_context).await?;
+        let computers = read_computers(other_connection, base).await?;
+        Ok::<_, DirectoryError>((privileged, computers))
+    };
+    let (accounts, others) = tokio::join!(accounts, others);
+    let (privileged, computers) = others?;
+    let accounts = accounts?
+        .iter()
+        .map(|e| account_from_entry(e, &privileged))
+        .collect();
+    Ok((accounts, computers))
+}
+
 /// Every computer under `base`.
 pub async fn read_computers(ad: &ActiveDirectory, base: &str) -> DirectoryResult<Vec<Computer>> {
     Ok(ad

@@ -310,15 +310,17 @@ pub async fn run(
     };
     let fail = |e| DiscoverError::from_directory(e, &url, &identity);
 
-    let ad = ActiveDirectory::new(DirectoryConfig {
+    let directory = DirectoryConfig {
         url: url.clone(),
         bind_identity: identity.clone(),
         bind_password: password.clone(),
         ca_pem,
         base_dn: args.base_dn.clone().unwrap_or_default(),
         timeout: Duration::from_secs(args.ldap_timeout),
-    })
-    .map_err(fail)?;
+    };
+    let ad = ActiveDirectory::new(directory.clone()).map_err(fail)?;
+    // A second connection for the reads that can run beside the accounts' (see read_scope).
+    let ad_beside = ActiveDirectory::new(directory).map_err(fail)?;
     ad.check().await.map_err(fail)?;
     let naming_context = match &args.base_dn {
         Some(dn) => dn.clone(),
@@ -356,12 +358,10 @@ pub async fn run(
     // with separate searches first cost a third pass over the scope.)
     let started = Instant::now();
     let scanned_at = clock.now();
-    let accounts = directory_reader::read_accounts(&ad, &naming_context, &scope)
-        .await
-        .map_err(fail)?;
-    let computers = directory_reader::read_computers(&ad, &scope)
-        .await
-        .map_err(fail)?;
+    let (accounts, computers) =
+        directory_reader::read_scope(&ad, &ad_beside, &naming_context, &scope)
+            .await
+            .map_err(fail)?;
     let read_time = started.elapsed();
     let (account_count, computer_count) = (accounts.len(), computers.len());
     eprintln!("In scope ({scope}): {account_count} accounts and {computer_count} computers.");
