@@ -742,11 +742,24 @@ pub async fn clone_as_request(
         .remove(&a.id)
         .unwrap_or_default()
     {
+        // The caller is the requester, the first owner already; owners disabled since are
+        // left out (the draft could not be saved with them, and the caller cannot pick
+        // owners here: they edit the draft afterwards).
         match o {
-            // The caller is the requester, the first owner already.
             accounts::Owner::User(u) if u == can_request.actor() => {}
-            accounts::Owner::User(u) => owners.users.push(u),
-            accounts::Owner::Group(g) => owners.groups.push(g),
+            accounts::Owner::User(u) => {
+                if users::get(&mut tx, u).await?.is_some_and(|u| u.enabled) {
+                    owners.users.push(u);
+                }
+            }
+            accounts::Owner::Group(g) => {
+                if alm_store::groups::get(&mut tx, g)
+                    .await?
+                    .is_some_and(|g| g.enabled)
+                {
+                    owners.groups.push(g);
+                }
+            }
         }
     }
     let name = input.account_name.unwrap_or_else(|| {

@@ -89,16 +89,22 @@ pub struct Spare {
     pub tls_port: u16,
     pub out: PathBuf,
     child: Option<Child>,
+    /// Connections the spare's log shows from before this handle (the log outlives each run,
+    /// and other test binaries use the spare too): counts are this handle's own.
+    connections_before: usize,
 }
 
 pub fn spare() -> Spare {
-    Spare {
+    let mut spare = Spare {
         conf: PathBuf::from(var("ALMTEST_RSYSLOG_SPARE_CONF")),
         tcp_port: port("ALMTEST_RSYSLOG_SPARE_TCP_PORT"),
         tls_port: port("ALMTEST_RSYSLOG_SPARE_TLS_PORT"),
         out: PathBuf::from(var("ALMTEST_RSYSLOG_SPARE_DIR")),
         child: None,
-    }
+        connections_before: 0,
+    };
+    spare.connections_before = spare.connections_in_log();
+    spare
 }
 
 /// Whether a socket listens on 127.0.0.1:`port`, asked of the kernel (/proc/net/tcp) rather
@@ -180,9 +186,13 @@ impl Spare {
         }
     }
 
-    /// How many TCP/TLS connections the spare accepted, from its internal log (imtcp's
-    /// notifyOnConnectionOpen).
+    /// How many TCP/TLS connections the spare accepted since this handle was made, from its
+    /// internal log (imtcp's notifyOnConnectionOpen).
     pub fn connections(&self) -> usize {
+        self.connections_in_log() - self.connections_before
+    }
+
+    fn connections_in_log(&self) -> usize {
         let dir = self.conf.parent().expect("config in a directory");
         std::fs::read_to_string(dir.join("rsyslog-internal.log"))
             .unwrap_or_default()

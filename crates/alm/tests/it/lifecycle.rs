@@ -486,6 +486,13 @@ on_both_backends! {
                                     json!({"account_name": "fresh3", "terms_accepted": true})).await.0, 404);
         assert_eq!(drafts(&w.requester).await, before, "nothing stored");
 
+        // Two more owners, one of them disabled since: the clone leaves that one out.
+        for u in [&w.approver_ids[0], &w.approver_ids[1]] {
+            let (st, p) = w.requester.post(&format!("/api/v1/accounts/{id}/owners"), json!({"user_id": u})).await;
+            assert_eq!(st, 200, "{p}");
+        }
+        assert_eq!(admin.post_empty(&format!("/api/v1/users/{}/disable", w.approver_ids[0])).await.0, 200);
+
         // A new name: a draft by the caller, prefilled from the account and its request.
         let new_name = format!("{name}b");
         let (st, r) = w.requester.post(&url, json!({"account_name": new_name, "terms_accepted": true})).await;
@@ -494,6 +501,8 @@ on_both_backends! {
                     r["justification"].as_str(), r["description"].as_str(), r["attributes"]["department"].as_str(), r["requester_id"].as_str()),
                    (Some("draft"), Some(format!("svc-{new_name}").as_str()), a["template_id"].as_str(), Some("90d"),
                     Some("lifecycle"), Some("lifecycle test"), Some("IT"), Some(w.requester_id.as_str())), "{r}");
+        assert_eq!((r["owners"]["users"].clone(), r["owners"]["groups"].clone()), (json!([w.approver_ids[1]]), json!([])),
+                   "the enabled owners besides the caller: {r}");
         assert_eq!(drafts(&w.requester).await, before + 1);
         let (_, history) = admin.get(&format!("/api/v1/accounts/{id}/history")).await;
         assert!(history["items"].as_array().unwrap().iter().any(|h| h["action"] == "account.clone"), "{history}");
