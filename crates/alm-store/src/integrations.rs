@@ -353,7 +353,7 @@ pub struct OutboxItem {
     pub sent_at: Option<OffsetDateTime>,
 }
 
-const ITEM_COLUMNS: &str = "id, channel, target_id, event, payload, status, attempts, \
+pub(crate) const ITEM_COLUMNS: &str = "id, channel, target_id, event, payload, status, attempts, \
     next_attempt_at, last_error, created_at, sent_at";
 
 fn decode_item(r: &sqlx::any::AnyRow) -> StoreResult<OutboxItem> {
@@ -398,19 +398,15 @@ pub async fn claim_due(
     lease_until: OffsetDateTime,
     max: i64,
 ) -> StoreResult<Vec<OutboxItem>> {
-    let ids =
-        outbox_queue::claim_due(conn, outbox_queue::INTEGRATIONS, now, lease_until, max).await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row = sqlx::query(&format!(
-            "SELECT {ITEM_COLUMNS} FROM integration_outbox WHERE id = $1"
-        ))
-        .bind(&id)
-        .fetch_one(&mut *conn)
-        .await?;
-        out.push(decode_item(&row)?);
-    }
-    Ok(out)
+    outbox_queue::claim_due(
+        conn,
+        outbox_queue::INTEGRATIONS,
+        now,
+        lease_until,
+        max,
+        decode_item,
+    )
+    .await
 }
 
 /// Records an attempt: sent (`error` none), or failed (`retry_at` set: try again then;

@@ -126,7 +126,8 @@ fn decode_message(r: &sqlx::any::AnyRow) -> StoreResult<OutboxMessage> {
     })
 }
 
-const MESSAGE_COLUMNS: &str = "id, channel, event, recipient, subject, body, status, attempts, \
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "id, channel, event, recipient, subject, body, status, attempts, \
     next_attempt_at, last_error, created_at, sent_at";
 
 /// Claims up to `max` due messages until `lease_until`, oldest first (the shared outbox
@@ -137,18 +138,15 @@ pub async fn claim_due(
     lease_until: OffsetDateTime,
     max: i64,
 ) -> StoreResult<Vec<OutboxMessage>> {
-    let ids = outbox_queue::claim_due(conn, outbox_queue::EMAIL, now, lease_until, max).await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = $1"
-        ))
-        .bind(&id)
-        .fetch_one(&mut *conn)
-        .await?;
-        out.push(decode_message(&row)?);
-    }
-    Ok(out)
+    outbox_queue::claim_due(
+        conn,
+        outbox_queue::EMAIL,
+        now,
+        lease_until,
+        max,
+        decode_message,
+    )
+    .await
 }
 
 /// Records an attempt: sent, or failed (`retry_at` set: try again then; `None`: given up).

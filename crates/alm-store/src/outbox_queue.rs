@@ -9,6 +9,7 @@
 
 use crate::error::StoreResult;
 use crate::time_codec::to_db;
+use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
@@ -21,20 +22,48 @@ pub const LEASE: time::Duration = time::Duration::minutes(5);
 /// three minutes between this and [`LEASE`] are the longest one delivery may take.
 pub const START_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// One outbox table. The name is a constant of this crate, never input.
+/// One outbox table: its name and the columns its rows are read with. Constants of this
+/// crate, never input.
 #[derive(Debug, Clone, Copy)]
 pub struct OutboxTable {
     pub name: &'static str,
+    pub columns: &'static str,
 }
 
-pub const EMAIL: OutboxTable = OutboxTable { name: "outbox" };
+pub const EMAIL: OutboxTable = OutboxTable {
+    name: "outbox",
+    columns: crate::notifications::MESSAGE_COLUMNS,
+};
 pub const INTEGRATIONS: OutboxTable = OutboxTable {
     name: "integration_outbox",
+    columns: crate::integrations::ITEM_COLUMNS,
 };
 
 /// Claims up to `max` due rows until `lease_until`, oldest first (a row another worker holds
-/// is skipped); returns the ids won.
-pub async fn claim_due(
+/// is skipped); returns the rows won, read with `decode`.
+pub async fn claim_due<T>(
+    conn: &mut AnyConnection,
+    table: OutboxTable,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+    max: i64,
+    decode: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let mut rows = Vec::new();
+    for id in claim_due_ids(conn, table, now, lease_until, max).await? {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM {} WHERE id = $1",
+            table.columns, table.name
+        ))
+        .bind(&id)
+        .fetch_one(&mut *conn)
+        .await?;
+        rows.push(decode(&row)?);
+    }
+    Ok(rows)
+}
+
+async fn claim_due_ids(
     conn: &mut AnyConnection,
     table: OutboxTable,
     now: OffsetDateTime,

@@ -556,7 +556,8 @@ fn cannot_reach_domain(
         (KIND_DOMAIN_CHECK, TaskResult::Check { problem, .. }) => problem.as_ref(),
         (KIND_DOMAIN_SYNC, TaskResult::DomainSync { problem, .. }) => problem.as_ref(),
         (super::lifecycle::KIND_ACCOUNT_CHANGE, TaskResult::AccountChanged { problem, .. })
-            if !job.payload.contains("\"move-secret\"") =>
+            if serde_json::from_str::<Value>(&job.payload).unwrap_or_default()["change"]
+                != "move-secret" =>
         {
             problem.as_ref()
         }

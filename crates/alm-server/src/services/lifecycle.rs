@@ -248,21 +248,24 @@ pub(crate) async fn complete(
         a.problem = None;
         a.updated_at = now;
         accounts::update_lifecycle(&mut tx, &a).await?;
+        let (action, summary) = if change == "move-secret" {
+            (
+                "account.secret-moved",
+                json!({"change": change, "secret_ref": a.secret_ref}),
+            )
+        } else {
+            (
+                "account.directory-changed",
+                json!({"change": change, "dn": dn}),
+            )
+        };
         record(
             &mut tx,
             queue.clock.as_ref(),
             engine_actor,
-            if change == "move-secret" {
-                "account.secret-moved"
-            } else {
-                "account.directory-changed"
-            },
+            action,
             Subject::new("account", a.id),
-            if change == "move-secret" {
-                json!({"change": change, "secret_ref": a.secret_ref})
-            } else {
-                json!({"change": change, "dn": dn})
-            },
+            summary,
         )
         .await?;
     }

@@ -64,15 +64,26 @@ async fn submit(w: &World, template: &str, name: &str) -> String {
 
 /// Waits until `n` mails arrived and nothing is left to send.
 pub(crate) async fn mails(s: &TestServer, sink: &SmtpSink, n: usize) -> Vec<Mail> {
+    mails_via(&s.admin(), sink, n, &String::new).await
+}
+
+/// Waits until the sink has at least `n` mails and the server behind `api` has none pending;
+/// `logs` adds the servers' logs to the failure.
+async fn mails_via(
+    api: &crate::support::Api,
+    sink: &SmtpSink,
+    n: usize,
+    logs: &dyn Fn() -> String,
+) -> Vec<Mail> {
     for _ in 0..600 {
-        let (_, pending) = s.admin().get("/api/v1/outbox?status=pending").await;
+        let (_, pending) = api.get("/api/v1/outbox?status=pending").await;
         let got = sink.mails();
         if got.len() >= n && pending.as_array().is_some_and(|p| p.is_empty()) {
             return got;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("expected {n} mails, got {:?}", sink.mails());
+    panic!("expected {n} mails, got {:?}\n{}", sink.mails(), logs());
 }
 
 pub(crate) fn who_got(mails: &[Mail], subject_start: &str) -> Vec<String> {
@@ -309,23 +320,16 @@ on_both_backends! {
     }
 }
 
-/// Waits until the sink has `n` mails and `api`'s server has none pending, then a little
-/// longer to see that nothing more arrives.
+/// As [`mails_via`], then a little longer, to see that nothing more arrives.
 async fn settled_mails(
     api: &crate::support::Api,
     sink: &SmtpSink,
     n: usize,
     logs: &dyn Fn() -> String,
 ) -> Vec<Mail> {
-    for _ in 0..600 {
-        let (_, pending) = api.get("/api/v1/outbox?status=pending").await;
-        if sink.mails().len() >= n && pending.as_array().is_some_and(|p| p.is_empty()) {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            return sink.mails();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("expected {n} mails, got {:?}\n{}", sink.mails(), logs());
+    mails_via(api, sink, n, logs).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sink.mails()
 }
 
 /// SPEC §4.4 and §12 with real processes: two `alm serve` processes on one PostgreSQL, their
