@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 . tests/peers/oidc.sh
 . tests/peers/samba.sh
 . tests/peers/samba_smb.sh
+. tests/peers/samba_outage.sh
 . tests/peers/openbao.sh
 . tests/peers/moto.sh
 . tests/peers/smtp.sh
@@ -49,6 +50,7 @@ chmod 755 "$work"
 cleanup() {
   local rc=$?
   samba_smb_stop || true
+  samba_outage_stop || true
   samba_stop || true
   openbao_stop || true
   moto_stop || true
@@ -73,6 +75,10 @@ say "starting a second Samba DC with smbd (host scan tests: SMB2 + MS-SCMR) on $
 samba_smb_start "$work/samba-smb"
 export ALMTEST_SMB_ADDR=$SAMBA_SMB_ADDR ALMTEST_SMB_DOMAIN=$SAMBA_SMB_DOMAIN ALMTEST_SMB_USER=$SAMBA_SMB_USER \
   ALMTEST_SMB_PASSWORD=$SAMBA_SMB_PASSWORD
+
+say "starting a third Samba DC on $SAMBA_OUTAGE_ADDR that the outage tests stop and start again"
+samba_outage_start "$work/samba-outage"
+export ALMTEST_OUTAGE_DC_SCRIPT=$PWD/tests/peers/samba_outage.sh
 
 say "starting OpenBao (dev server, KV v2) and moto (Secrets Manager, signatures checked)"
 openbao_install "$ALM_TEST_CACHE"

@@ -267,6 +267,41 @@ samba_start() {
   fi
   echo "samba_start: provisioned $SAMBA_REALM in $(_samba_since "$t0")" >&2
 
+  # What samba_restart needs to start this DC again and check it (mode 600: a password).
+  (
+    umask 077
+    local v
+    for v in SAMBA_ADDR SAMBA_REALM SAMBA_DOMAIN SAMBA_HOST SAMBA_LDAPS_URL SAMBA_LDAP_URL SAMBA_CA_FILE \
+      SAMBA_BASE_DN SAMBA_ADMIN_UPN SAMBA_ADMIN_DN SAMBA_ADMIN_PASSWORD; do
+      printf '%s=%q\n' "$v" "${!v}"
+    done >"$dir/dc.env"
+  ) || return 1
+  _samba_run "$dir" samba_start
+}
+
+# samba_restart DIR: start again the DC that samba_start provisioned in DIR and samba_stop
+# stopped (an outage that ends), without provisioning: the same domain, objects and
+# certificate come back. Waits for a verified LDAPS bind like samba_start. Reads DIR/dc.env;
+# sets SAMBA_PID.
+samba_restart() {
+  local dir=${1:?usage: samba_restart DIR}
+  [[ -s $dir/dc.env ]] || { echo "samba_restart: $dir/dc.env not found (not a samba_start DC?)" >&2; return 1; }
+  local old
+  old=$(cat "$dir/samba.pid" 2>/dev/null) || old=
+  if [[ -n $old ]] && _samba_alive "$old"; then
+    echo "samba_restart: the DC of $dir still runs (pid $old)" >&2
+    return 1
+  fi
+  local line
+  while IFS= read -r line; do eval "$line"; done <"$dir/dc.env"
+  SAMBA_PID=
+  _samba_run "$dir" samba_restart
+}
+
+# _samba_run DIR WHO: start samba on DIR/etc/smb.conf and wait (up to ~60 s) until an LDAPS
+# bind verified against the test CA succeeds; WHO names the caller in messages.
+_samba_run() {
+  local dir=$1 who=$2 t0
   # setsid gives samba its own session, so samba_stop can find every worker
   # it forks. setsid forks when the caller leads a process group, so $! is not
   # always samba's pid: the child shell writes its own pid, then execs samba.
@@ -295,16 +330,16 @@ samba_start() {
           -H "$SAMBA_LDAPS_URL" -D "$SAMBA_ADMIN_UPN" -w "$SAMBA_ADMIN_PASSWORD" -b "$SAMBA_BASE_DN" \
           "(sAMAccountName=Administrator)" dn 2>/dev/null | sed -n 's/^dn: //p') || got=
         [[ -n $got ]] && SAMBA_ADMIN_DN=$got
-        echo "samba_start: DC $SAMBA_DOMAIN (pid $SAMBA_PID) answers on $SAMBA_LDAPS_URL $(_samba_since "$t0") after start" >&2
+        echo "$who: DC $SAMBA_DOMAIN (pid $SAMBA_PID) answers on $SAMBA_LDAPS_URL $(_samba_since "$t0") after start" >&2
         return 0
       fi
     fi
     (($(_samba_since "$t0" %d) > 60)) && break
     sleep 0.25
   done
-  echo "samba_start: the DC did not answer a verified LDAPS bind on $SAMBA_LDAPS_URL; $dir/samba.log:" >&2
+  echo "$who: the DC did not answer a verified LDAPS bind on $SAMBA_LDAPS_URL; $dir/samba.log:" >&2
   cat "$dir/samba.log" >&2
-  if [[ -n $SAMBA_PID ]]; then samba_stop "$dir"; else echo "samba_start: samba wrote no pid to $pidfile" >&2; fi
+  if [[ -n $SAMBA_PID ]]; then samba_stop "$dir"; else echo "$who: samba wrote no pid to $pidfile" >&2; fi
   return 1
 }
 

@@ -13,6 +13,7 @@ pub mod names;
 pub mod paging;
 pub mod permissions;
 pub mod requests;
+pub mod retry;
 pub mod roles;
 pub mod schedule;
 pub mod secret;

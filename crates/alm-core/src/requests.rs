@@ -16,23 +16,31 @@ pub enum RequestState {
     Approved,
     QueuedForProvisioning,
     Provisioning,
+    /// An attempt failed for a reason that passes (the DC or vault unreachable): the job runs
+    /// again at its next attempt time, for as long as the outage lasts.
+    Retrying,
     Provisioned,
+    /// Failed for good: the reason names what to fix; the request can be retried or abandoned.
     ProvisioningFailed,
     Rejected,
     Withdrawn,
+    /// Given up after failing: its name is free again.
+    Abandoned,
 }
 
 impl RequestState {
-    pub const ALL: [RequestState; 9] = [
+    pub const ALL: [RequestState; 11] = [
         Self::Draft,
         Self::PendingApproval,
         Self::Approved,
         Self::QueuedForProvisioning,
         Self::Provisioning,
+        Self::Retrying,
         Self::Provisioned,
         Self::ProvisioningFailed,
         Self::Rejected,
         Self::Withdrawn,
+        Self::Abandoned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,10 +50,12 @@ impl RequestState {
             Self::Approved => "approved",
             Self::QueuedForProvisioning => "queued-for-provisioning",
             Self::Provisioning => "provisioning",
+            Self::Retrying => "retrying",
             Self::Provisioned => "provisioned",
             Self::ProvisioningFailed => "provisioning-failed",
             Self::Rejected => "rejected",
             Self::Withdrawn => "withdrawn",
+            Self::Abandoned => "abandoned",
         }
     }
 
@@ -55,7 +65,16 @@ impl RequestState {
 
     /// Whether the request holds its account name (no second request or account may take it).
     pub fn holds_name(self) -> bool {
-        !matches!(self, Self::Draft | Self::Rejected | Self::Withdrawn)
+        !matches!(
+            self,
+            Self::Draft | Self::Rejected | Self::Withdrawn | Self::Abandoned
+        )
+    }
+
+    /// Whether provisioning stopped or waits after a failure, so that a person may retry it
+    /// now or abandon it.
+    pub fn recoverable(self) -> bool {
+        matches!(self, Self::Retrying | Self::ProvisioningFailed)
     }
 
     /// Whether the requester may still withdraw it.

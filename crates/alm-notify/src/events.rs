@@ -102,14 +102,32 @@ pub const REQUEST_PROVISIONED: EventKind = EventKind {
     enabled: true,
 };
 
+/// Sent once when provisioning starts failing for a reason that passes (the DC or vault
+/// unreachable); the job keeps running again until it can.
+pub const REQUEST_PROVISIONING_RETRYING: EventKind = EventKind {
+    key: "request.provisioning-retrying",
+    title: "Provisioning delayed",
+    audience: Audience::Requester,
+    category: MY_REQUESTS,
+    parameters: REQUEST_PARAMS,
+    subject: "Delayed: {{request.account_name}}",
+    body: "Creating {{request.account_name}} could not finish yet. alm tries again by itself, \
+           a little less often each time (at least every ten minutes), until it can; you will \
+           hear when it is done.\n\nReason: {{request.reason}}\n\n{{request.url}}\n",
+    enabled: true,
+};
+
+/// Sent when provisioning ends without an account: nothing is retried by itself any more.
 pub const REQUEST_PROVISIONING_FAILED: EventKind = EventKind {
     key: "request.provisioning-failed",
     title: "Provisioning failed",
     audience: Audience::Requester,
     category: MY_REQUESTS,
     parameters: REQUEST_PARAMS,
-    subject: "Not created yet: {{request.account_name}}",
-    body: "Creating {{request.account_name}} failed and is retried.\n\nReason: {{request.reason}}\n\n{{request.url}}\n",
+    subject: "Not created: {{request.account_name}}",
+    body: "Creating {{request.account_name}} failed and is not retried by itself.\n\n\
+           Reason: {{request.reason}}\n\nOnce what the reason names is fixed, retry the \
+           request; or abandon it to free the name.\n\n{{request.url}}\n",
     enabled: true,
 };
 
@@ -213,6 +231,7 @@ pub const ALL: &[EventKind] = &[
     REQUEST_APPROVED,
     REQUEST_REJECTED,
     REQUEST_PROVISIONED,
+    REQUEST_PROVISIONING_RETRYING,
     REQUEST_PROVISIONING_FAILED,
     ACCOUNT_OWNERSHIP_CHANGED,
     DOMAIN_USERS_DISABLED_BY_SYNC,

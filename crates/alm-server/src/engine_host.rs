@@ -11,6 +11,8 @@ use alm_engine::protocol::{Completion, Heartbeat, LeaseRequest, LeaseResponse, L
 use alm_engine::runner::{self, RunnerConfig};
 use alm_engine::{Executor, Transport, TransportError};
 use alm_store::engines::EngineRecord;
+use alm_store::instance_lock::InstanceLock;
+use alm_store::jobs;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,6 +110,14 @@ pub async fn spawn(state: AppState) -> anyhow::Result<tokio::task::JoinHandle<()
     let engine = ensure_in_process_engine(&state.db, state.clock.as_ref(), pool.id)
         .await
         .map_err(|e| anyhow::anyhow!("cannot register the in-process engine: {e}"))?;
+    // Claim this process's leases as alive before looking at others' (two processes starting
+    // together then see each other as alive).
+    let alive = InstanceLock::acquire(&state.db, &state.queue.instance)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot take this process's instance lock: {e}"))?;
+    give_back_leases_of_stopped_processes(&state, engine.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot give back the leases of a stopped process: {e}"))?;
     let transport = Arc::new(InProcess {
         queue: state.queue.clone(),
         engine: engine.id,
@@ -115,7 +125,38 @@ pub async fn spawn(state: AppState) -> anyhow::Result<tokio::task::JoinHandle<()
     let executor = Arc::new(Executor::new(state.clock.clone()));
     let clock = state.clock.clone();
     Ok(tokio::spawn(async move {
+        let _alive = alive;
         let stopped = runner::run(transport, executor, clock, RunnerConfig::default()).await;
         tracing::warn!(reason = %stopped, "the in-process engine stopped");
     }))
+}
+
+/// Leases this host's in-process engine holds for server processes that are gone (killed,
+/// crashed) can never be completed: they go back to the queue now instead of when their
+/// deadline passes, so a restarted server picks its work up at once.
+async fn give_back_leases_of_stopped_processes(
+    state: &AppState,
+    engine: EngineId,
+) -> Result<(), alm_store::StoreError> {
+    let others = {
+        let mut conn = state.db.read().await?;
+        jobs::lease_instances(&mut conn, engine, &state.queue.instance).await?
+    };
+    let mut given_back = 0;
+    for instance in others {
+        if InstanceLock::is_gone(&state.db, &instance).await? {
+            let mut tx = state.db.begin_write().await?;
+            given_back +=
+                jobs::release_instance(&mut tx, engine, &instance, state.clock.now()).await?;
+            tx.commit().await?;
+        }
+    }
+    if given_back > 0 {
+        tracing::info!(
+            jobs = given_back,
+            "gave back the job leases of a server process that stopped; they run again now"
+        );
+        state.queue.wake();
+    }
+    Ok(())
 }

@@ -34,11 +34,16 @@ pub struct JobRecord {
     pub status: String,
     pub attempts: i64,
     pub max_attempts: i64,
+    /// Transient failures are retried without a bound on attempts (directory and vault
+    /// changes); `max_attempts` then bounds the other failures only.
+    pub retry_until_done: bool,
     pub not_before: OffsetDateTime,
     pub lease_id: Option<String>,
     pub leased_by: Option<EngineId>,
     pub leased_at: Option<OffsetDateTime>,
     pub lease_expires_at: Option<OffsetDateTime>,
+    /// The server process whose in-process engine holds the lease (none for remote engines).
+    pub lease_instance: Option<String>,
     /// A short JSON summary of the outcome.
     pub result: Option<String>,
     pub error: Option<String>,
@@ -57,7 +62,7 @@ impl JobRecord {
 
 const COLUMNS: &str = "id, kind, pool_id, engine_id, subject_type, subject_id, payload, dedupe_key, status, \
     attempts, max_attempts, not_before, lease_id, leased_by, leased_at, lease_expires_at, result, error, \
-    requested_by, created_at, updated_at, finished_at";
+    requested_by, created_at, updated_at, finished_at, retry_until_done, lease_instance";
 
 fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
     text.parse()
@@ -90,6 +95,16 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<JobRecord> {
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
         finished_at: opt_from_db(row.try_get("finished_at")?)?,
+        retry_until_done: match row.try_get::<i64, _>("retry_until_done")? {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "jobs.retry_until_done {other}"
+                )))
+            }
+        },
+        lease_instance: row.try_get("lease_instance")?,
     })
 }
 
@@ -102,7 +117,7 @@ pub async fn enqueue(conn: &mut AnyConnection, job: &JobRecord) -> StoreResult<J
     }
     sqlx::query(&format!(
         "INSERT INTO jobs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
     ))
     .bind(job.id.to_string())
     .bind(&job.kind)
@@ -126,6 +141,8 @@ pub async fn enqueue(conn: &mut AnyConnection, job: &JobRecord) -> StoreResult<J
     .bind(to_db(job.created_at))
     .bind(to_db(job.updated_at))
     .bind(job.finished_at.map(to_db))
+    .bind(i64::from(job.retry_until_done))
+    .bind(job.lease_instance.as_deref())
     .execute(&mut *conn)
     .await?;
     Ok(job.clone())
@@ -193,13 +210,15 @@ pub async fn list(
         .collect()
 }
 
-/// Returns expired leases to the queue, or fails their jobs after the last attempt.
-/// Returns how many leases expired.
+/// Returns expired leases to the queue, or fails their jobs after the last attempt (an engine
+/// that stops answering is a transient failure: jobs retried until done are never failed
+/// here). Returns how many leases expired.
 pub async fn expire_leases(conn: &mut AnyConnection, now: OffsetDateTime) -> StoreResult<u64> {
     let failed = sqlx::query(
         "UPDATE jobs SET status = 'failed', error = 'the engine stopped answering on the last attempt', \
          lease_id = NULL, finished_at = $1, updated_at = $1 \
-         WHERE status = 'leased' AND lease_expires_at < $1 AND attempts >= max_attempts",
+         WHERE status = 'leased' AND lease_expires_at < $1 AND attempts >= max_attempts \
+         AND retry_until_done = 0",
     )
     .bind(to_db(now))
     .execute(&mut *conn)
@@ -207,7 +226,7 @@ pub async fn expire_leases(conn: &mut AnyConnection, now: OffsetDateTime) -> Sto
     .rows_affected();
     let requeued = sqlx::query(
         "UPDATE jobs SET status = 'queued', lease_id = NULL, leased_by = NULL, lease_expires_at = NULL, \
-         error = 'the engine stopped answering; queued again', updated_at = $1 \
+         lease_instance = NULL, error = 'the engine stopped answering; queued again', updated_at = $1 \
          WHERE status = 'leased' AND lease_expires_at < $1",
     )
     .bind(to_db(now))
@@ -217,11 +236,13 @@ pub async fn expire_leases(conn: &mut AnyConnection, now: OffsetDateTime) -> Sto
     Ok(failed + requeued)
 }
 
-/// Leases up to `max` queued jobs of the pool to the engine until `expires_at`.
+/// Leases up to `max` queued jobs of the pool to the engine until `expires_at`; `instance`
+/// names the server process when the engine is its in-process one.
 pub async fn lease(
     conn: &mut AnyConnection,
     pool: PoolId,
     engine: EngineId,
+    instance: Option<&str>,
     max: i64,
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
@@ -245,7 +266,7 @@ pub async fn lease(
         // The status condition makes a twin lease of the same row lose.
         let won = sqlx::query(
             "UPDATE jobs SET status = 'leased', lease_id = $1, leased_by = $2, leased_at = $3, \
-             lease_expires_at = $4, attempts = attempts + 1, updated_at = $3 \
+             lease_expires_at = $4, attempts = attempts + 1, updated_at = $3, lease_instance = $6 \
              WHERE id = $5 AND status = 'queued'",
         )
         .bind(&lease_id)
@@ -253,6 +274,7 @@ pub async fn lease(
         .bind(to_db(now))
         .bind(to_db(expires_at))
         .bind(&id)
+        .bind(instance)
         .execute(&mut *conn)
         .await?
         .rows_affected()
@@ -324,7 +346,8 @@ pub async fn retry_later(
 ) -> StoreResult<bool> {
     let done = sqlx::query(
         "UPDATE jobs SET status = 'queued', lease_id = NULL, leased_by = NULL, lease_expires_at = NULL, \
-         error = $1, not_before = $2, updated_at = $3 WHERE id = $4 AND lease_id = $5 AND status = 'leased'",
+         lease_instance = NULL, error = $1, not_before = $2, updated_at = $3 \
+         WHERE id = $4 AND lease_id = $5 AND status = 'leased'",
     )
     .bind(error)
     .bind(to_db(not_before))
@@ -344,7 +367,7 @@ pub async fn release_engine(
 ) -> StoreResult<()> {
     sqlx::query(
         "UPDATE jobs SET status = 'queued', lease_id = NULL, leased_by = NULL, lease_expires_at = NULL, \
-         updated_at = $1 WHERE leased_by = $2 AND status = 'leased'",
+         lease_instance = NULL, updated_at = $1 WHERE leased_by = $2 AND status = 'leased'",
     )
     .bind(to_db(now))
     .bind(engine.to_string())
@@ -381,4 +404,78 @@ pub async fn anything_due(
     .fetch_one(&mut *conn)
     .await?;
     Ok(n > 0)
+}
+
+/// Moves a queued job's next attempt to `now` (a person asked to retry it now). False when
+/// the job is not queued (an attempt runs, or it finished).
+pub async fn run_now(
+    conn: &mut AnyConnection,
+    id: JobId,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET not_before = $1, updated_at = $1 WHERE id = $2 AND status = 'queued'",
+    )
+    .bind(to_db(now))
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends a queued job without running it again (a person abandoned its work). False when the
+/// job is not queued.
+pub async fn cancel_queued(
+    conn: &mut AnyConnection,
+    id: JobId,
+    error: &str,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, updated_at = $2 \
+         WHERE id = $3 AND status = 'queued'",
+    )
+    .bind(error)
+    .bind(to_db(now))
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The server processes (other than `mine`) whose in-process engine `engine` holds leases.
+pub async fn lease_instances(
+    conn: &mut AnyConnection,
+    engine: EngineId,
+    mine: &str,
+) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT lease_instance FROM jobs WHERE status = 'leased' AND leased_by = $1 \
+         AND lease_instance IS NOT NULL AND lease_instance <> $2",
+    )
+    .bind(engine.to_string())
+    .bind(mine)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Returns to the queue at once the leases a stopped server process held through its
+/// in-process engine (it can complete none of them). Returns how many.
+pub async fn release_instance(
+    conn: &mut AnyConnection,
+    engine: EngineId,
+    instance: &str,
+    now: OffsetDateTime,
+) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET status = 'queued', lease_id = NULL, leased_by = NULL, lease_expires_at = NULL, \
+         lease_instance = NULL, error = 'the server process holding it stopped; queued again', updated_at = $1 \
+         WHERE status = 'leased' AND leased_by = $2 AND lease_instance = $3",
+    )
+    .bind(to_db(now))
+    .bind(engine.to_string())
+    .bind(instance)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }

@@ -17,6 +17,7 @@ pub mod domains;
 pub mod engines;
 pub mod error;
 pub mod groups;
+pub mod instance_lock;
 pub mod integrations;
 pub mod jobs;
 pub mod leader;

@@ -113,6 +113,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "discovery runs and the unmanaged accounts they found",
         sql: include_str!("../migrations/0019_discovered_accounts.sql"),
     },
+    Migration {
+        version: 20,
+        name: "jobs retried until done; the server process holding an in-process lease",
+        sql: include_str!("../migrations/0020_job_retries_and_lease_holders.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

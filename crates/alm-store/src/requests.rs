@@ -216,12 +216,28 @@ pub async fn name_held_by_other(
     Ok(n > 0)
 }
 
+/// The request stops holding its account name (it was abandoned): another request may take it.
+pub async fn release_name(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE requests SET name_released_at = $1 WHERE id = $2 AND name_released_at IS NULL",
+    )
+    .bind(to_db(at))
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// How many requests on the domain are still on their way to an account (submitted, waiting
-/// for approval, approved, provisioning or retrying).
+/// for approval, approved, provisioning, retrying or failed and not yet abandoned).
 pub async fn in_flight_on_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM requests WHERE domain_id = $1 \
-         AND state NOT IN ('draft', 'rejected', 'withdrawn', 'provisioned')",
+         AND state NOT IN ('draft', 'rejected', 'withdrawn', 'provisioned', 'abandoned')",
     )
     .bind(domain.to_string())
     .fetch_one(&mut *conn)

@@ -4,6 +4,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, ApiJson, ApiQuery};
 use crate::auth::principal::Authenticated;
 use crate::services::approvals;
+use crate::services::provisioning_recovery as recovery;
 use crate::services::requests::{self as svc, RequestInfo, RequestInput};
 use crate::state::AppState;
 use alm_core::permissions::perm;
@@ -53,7 +54,9 @@ pub struct RequestView {
     /// The full account name (the template's prefix applied).
     pub account_name: String,
     /// `draft`, `pending-approval`, `approved`, `queued-for-provisioning`, `provisioning`,
-    /// `provisioned`, `provisioning-failed`, `rejected` or `withdrawn`.
+    /// `retrying` (an attempt failed for a reason that passes, e.g. the DC unreachable: it runs
+    /// again at `next_attempt_at`), `provisioned`, `provisioning-failed` (failed for good: retry
+    /// or abandon it), `rejected`, `withdrawn` or `abandoned`.
     pub state: String,
     /// The approval step waiting (1-based), while pending approval.
     pub current_step: Option<i64>,
@@ -69,8 +72,13 @@ pub struct RequestView {
     pub terms_accepted: bool,
     /// The approver's reason, when rejected.
     pub rejection_reason: Option<String>,
-    /// Why the last provisioning attempt failed (it is retried with back-off).
+    /// Why the last provisioning attempt failed.
     pub failure_reason: Option<String>,
+    /// Provisioning attempts started so far (once approved).
+    pub provisioning_attempts: Option<i64>,
+    /// When the next provisioning attempt may start, while one waits (`retrying`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
     pub decisions: Vec<DecisionView>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -109,6 +117,8 @@ impl From<RequestInfo> for RequestView {
             terms_accepted: d.terms_accepted,
             rejection_reason: r.rejection_reason,
             failure_reason: r.failure_reason,
+            provisioning_attempts: i.provisioning.as_ref().map(|p| p.attempts),
+            next_attempt_at: i.provisioning.as_ref().and_then(|p| p.next_attempt_at),
             decisions: i
                 .decisions
                 .into_iter()
@@ -191,7 +201,7 @@ impl RequestBody {
 pub struct RequestQuery {
     /// Only requests in this state.
     #[param(
-        pattern = "^(draft|pending-approval|approved|queued-for-provisioning|provisioning|provisioned|provisioning-failed|rejected|withdrawn)$"
+        pattern = "^(draft|pending-approval|approved|queued-for-provisioning|provisioning|retrying|provisioned|provisioning-failed|rejected|withdrawn|abandoned)$"
     )]
     pub state: Option<String>,
 }
@@ -210,6 +220,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_request, update_request, delete_request))
         .routes(routes!(submit_request))
         .routes(routes!(withdraw_request))
+        .routes(routes!(retry_request))
+        .routes(routes!(abandon_request))
         .routes(routes!(list_approvals))
         .routes(routes!(approve_request))
         .routes(routes!(deny_request))
@@ -337,6 +349,34 @@ async fn withdraw_request(
     let id: Uuid = parse_id(&id, "request")?;
     svc::withdraw(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Retry provisioning now: a failed request (after fixing what its reason names) gets a new
+/// attempt; a retrying one skips the rest of its wait. The requester's, or any with manage.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/retry", tag = "requests", params(("id" = String, Path, description = ID)), responses((status = 200, body = RequestView), (status = 409, description = "not retrying or failed, or an attempt is running")))]
+async fn retry_request(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RequestView>> {
+    let can = auth.can::<perm::RequestUpdate>()?;
+    let id: Uuid = parse_id(&id, "request")?;
+    let r = recovery::retry(&s.queue, &can, &auth.principal.actor, id).await?;
+    Ok(Json(r.into()))
+}
+
+/// Abandon a retrying or failed request: nothing more is attempted and its account name is
+/// free again. The requester's, or any with manage.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/abandon", tag = "requests", params(("id" = String, Path, description = ID)), responses((status = 200, body = RequestView), (status = 409, description = "not retrying or failed, or an attempt is running")))]
+async fn abandon_request(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RequestView>> {
+    let can = auth.can::<perm::RequestUpdate>()?;
+    let id: Uuid = parse_id(&id, "request")?;
+    let r = recovery::abandon(&s.queue, &can, &auth.principal.actor, id).await?;
+    Ok(Json(r.into()))
 }
 
 /// Requests waiting at a step that lists the caller (all of them with `provision-approval:manage`).

@@ -83,7 +83,9 @@ pub(crate) async fn enqueue_event(
     if !siem.is_empty() {
         let severity = match event.key {
             "request.provisioning-failed" => Severity::Error,
-            "domain.users-disabled-by-sync" | "account.urgent-reminder" => Severity::Warning,
+            "domain.users-disabled-by-sync"
+            | "account.urgent-reminder"
+            | "request.provisioning-retrying" => Severity::Warning,
             _ => Severity::Info,
         };
         let mut fields = BTreeMap::new();

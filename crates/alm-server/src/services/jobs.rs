@@ -8,6 +8,7 @@
 use super::audit::{record, Subject};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can};
+use alm_core::retry::{FailureClass, NextStep, RetryPolicy};
 use alm_core::{Clock, EngineId, JobId, PoolId};
 use alm_engine::protocol::{Completion, LeaseResponse, LeasedJob, SyncMode, Task, TaskResult};
 use alm_store::crypto::MasterKey;
@@ -25,8 +26,55 @@ pub const KIND_VAULT_CHECK: &str = "vault-check";
 pub const KIND_PROVISION: &str = "provision";
 pub const KIND_VAULT_SYNC: &str = "vault-sync";
 
-/// Attempts before a job fails for good.
-pub const MAX_ATTEMPTS: i64 = 5;
+/// How a kind of job is retried: work that changes the directory or a vault is never stranded
+/// by an outage (retried while the failure is transient); checks and syncs give up after a
+/// few attempts.
+pub fn retry_policy(kind: &str) -> RetryPolicy {
+    match kind {
+        KIND_PROVISION | super::lifecycle::KIND_ACCOUNT_CHANGE => RetryPolicy::UNTIL_DONE,
+        _ => RetryPolicy::BOUNDED,
+    }
+}
+
+/// Why an attempt failed, and whether waiting can help.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub class: FailureClass,
+    pub message: String,
+}
+
+impl Failure {
+    /// An engine's problem report (`unreachable: …`).
+    pub fn from_problem(p: &alm_engine::protocol::Problem) -> Self {
+        Self {
+            class: FailureClass::of_problem(&p.problem),
+            message: format!("{}: {}", p.problem, p.message),
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            class: FailureClass::Permanent,
+            message: message.into(),
+        }
+    }
+
+    pub fn unclassified(message: impl Into<String>) -> Self {
+        Self {
+            class: FailureClass::Unclassified,
+            message: message.into(),
+        }
+    }
+}
+
+/// What became of a job after a failed attempt, for the feature that owns its subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Queued again; the next attempt is not before this instant.
+    RetryAt(time::OffsetDateTime),
+    /// Failed for good.
+    GaveUp,
+}
 /// The longest a lease request is held open.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 /// How often a waiting request looks at the queue when no wake-up came (jobs queued by
@@ -55,6 +103,9 @@ pub struct Queue {
     pub lease: Duration,
     /// alm's public base URL, for links in notifications.
     pub base_url: String,
+    /// This server process (random at each start): the in-process engine's leases carry it,
+    /// so the next process can tell its dead predecessor's leases from a live replica's.
+    pub instance: String,
     queued: Notify,
     finished: Notify,
 }
@@ -73,6 +124,7 @@ impl Queue {
             key,
             lease,
             base_url,
+            instance: uuid::Uuid::new_v4().to_string(),
             queued: Notify::new(),
             finished: Notify::new(),
         }
@@ -81,6 +133,7 @@ impl Queue {
     /// Queues a job inside the caller's transaction; call [`Queue::wake`] after the commit.
     pub async fn enqueue(&self, tx: &mut Conn, new: NewJob<'_>) -> ServiceResult<JobRecord> {
         let now = self.clock.now();
+        let policy = retry_policy(new.kind);
         let job = JobRecord {
             id: JobId::new_v7(now),
             kind: new.kind.into(),
@@ -92,12 +145,14 @@ impl Queue {
             dedupe_key: new.dedupe_key,
             status: QUEUED.into(),
             attempts: 0,
-            max_attempts: MAX_ATTEMPTS,
+            max_attempts: i64::from(policy.max_attempts),
+            retry_until_done: policy.until_done,
             not_before: now,
             lease_id: None,
             leased_by: None,
             leased_at: None,
             lease_expires_at: None,
+            lease_instance: None,
             result: None,
             error: None,
             requested_by: super::actor_to_json(new.actor),
@@ -186,10 +241,12 @@ impl Queue {
         let expired = jobs::expire_leases(&mut tx, now).await?;
         // Only an active engine of a pool gets work (read again inside the transaction).
         let current = engines::engine(&mut tx, engine.id).await?;
+        let current_in_process = current.as_ref().is_some_and(|c| c.in_process);
         let leased = match current.and_then(|c| c.pool_id.filter(|_| c.active)) {
             Some(pool) => {
                 let until = now + self.lease;
-                jobs::lease(&mut tx, pool, engine.id, max, now, until).await?
+                let instance = current_in_process.then_some(self.instance.as_str());
+                jobs::lease(&mut tx, pool, engine.id, instance, max, now, until).await?
             }
             None => Vec::new(),
         };
@@ -212,10 +269,15 @@ impl Queue {
                     task,
                 }),
                 Err(why) if job.kind == KIND_PROVISION => {
-                    // What provisioning needs may come right (a gMSA reader synced later):
-                    // retried with back-off, and the request shows the reason meanwhile.
-                    self.failed(&job, job.lease_id.as_deref().unwrap_or_default(), &why)
-                        .await?;
+                    // alm's own settings cannot make the task (a gMSA reader without a synced
+                    // account, a template whose vault is gone): failed with the reason, for a
+                    // person to fix and then retry the request.
+                    self.failed(
+                        &job,
+                        job.lease_id.as_deref().unwrap_or_default(),
+                        Failure::permanent(why),
+                    )
+                    .await?;
                 }
                 Err(why) => {
                     // The subject is gone or unreadable: the job can never run.
@@ -325,7 +387,10 @@ impl Queue {
         let actor = super::engines::engine_actor(engine);
         let cannot_reach = cannot_reach_domain(&job, &completion);
         let outcome = match completion {
-            Completion::Failed { lease_id, error } => self.failed(&job, &lease_id, &error).await,
+            Completion::Failed { lease_id, error } => {
+                self.failed(&job, &lease_id, Failure::unclassified(error))
+                    .await
+            }
             Completion::Done { lease_id, result } => match (job.kind.as_str(), result) {
                 (KIND_DOMAIN_CHECK | KIND_VAULT_CHECK, TaskResult::Check { message, problem }) => {
                     self.calibrated(&job, &lease_id, engine, &actor, &message, problem)
@@ -374,7 +439,8 @@ impl Queue {
                         "the engine answered a {} job with a result of another kind ({other:?})",
                         job.kind
                     );
-                    self.failed(&job, &lease_id, &error).await
+                    self.failed(&job, &lease_id, Failure::unclassified(error))
+                        .await
                 }
             },
         };
@@ -412,30 +478,43 @@ impl Queue {
     }
 
     /// The engine could not run the job: queued again after a pause that doubles with each
-    /// attempt, or failed for good after the last one.
+    /// attempt (for as long as the failure is transient, for directory and vault changes), or
+    /// failed for good (core's `RetryPolicy` decides).
     pub(crate) async fn failed(
         &self,
         job: &JobRecord,
         lease_id: &str,
-        error: &str,
+        failure: Failure,
     ) -> ServiceResult<()> {
         let now = self.clock.now();
-        let error: String = error.chars().take(2000).collect();
+        let error: String = failure.message.chars().take(2000).collect();
+        let policy = RetryPolicy {
+            until_done: job.retry_until_done,
+            max_attempts: u32::try_from(job.max_attempts).unwrap_or(1),
+            ..RetryPolicy::BOUNDED
+        };
+        let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+        let after = match policy.after_failure(failure.class, attempts) {
+            NextStep::RetryAfter(pause) => AfterFailure::RetryAt(now + pause),
+            NextStep::GiveUp => AfterFailure::GaveUp,
+        };
         let mut tx = self.db.begin_write().await?;
-        let held = if job.attempts >= job.max_attempts {
-            jobs::finish(&mut tx, job.id, lease_id, FAILED, None, Some(&error), now).await?
-        } else {
-            let pause = time::Duration::seconds(5 * 2_i64.pow(job.attempts.clamp(0, 10) as u32));
-            jobs::retry_later(&mut tx, job.id, lease_id, &error, now + pause, now).await?
+        let held = match after {
+            AfterFailure::GaveUp => {
+                jobs::finish(&mut tx, job.id, lease_id, FAILED, None, Some(&error), now).await?
+            }
+            AfterFailure::RetryAt(at) => {
+                jobs::retry_later(&mut tx, job.id, lease_id, &error, at, now).await?
+            }
         };
         if !held {
             return Err(lease_lost());
         }
         if job.kind == KIND_PROVISION {
-            super::provisioning::failed(self, &mut tx, job, &error, now).await?;
+            super::provisioning::failed(self, &mut tx, job, &error, now, after).await?;
         }
         if job.kind == super::lifecycle::KIND_ACCOUNT_CHANGE {
-            super::lifecycle::failed(&mut tx, job, &error, now).await?;
+            super::lifecycle::failed(&mut tx, job, &error, now, after).await?;
         }
         tx.commit().await?;
         self.wake();

@@ -180,12 +180,13 @@ pub(crate) async fn task(
     })))
 }
 
-/// A failed attempt: the account shows it (the job is retried).
+/// A failed attempt: the account shows it, and whether the job runs again.
 pub(crate) async fn failed(
     tx: &mut WriteTx,
     job: &JobRecord,
     reason: &str,
     now: OffsetDateTime,
+    after: super::jobs::AfterFailure,
 ) -> ServiceResult<()> {
     let Ok(id) = job.subject_id.parse::<Uuid>() else {
         return Ok(());
@@ -193,8 +194,12 @@ pub(crate) async fn failed(
     if let Some(mut a) = accounts::get(tx, id).await? {
         let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
         let what = payload["change"].as_str().unwrap_or("change");
+        let next = match after {
+            super::jobs::AfterFailure::RetryAt(_) => "retrying",
+            super::jobs::AfterFailure::GaveUp => "not retried",
+        };
         a.problem = Some(format!(
-            "{what} failed (retrying): {}",
+            "{what} failed ({next}): {}",
             reason.chars().take(500).collect::<String>()
         ));
         a.updated_at = now;
@@ -215,7 +220,7 @@ pub(crate) async fn complete(
         Ok(dn) => dn,
         Err(p) => {
             return queue
-                .failed(job, lease_id, &format!("{}: {}", p.problem, p.message))
+                .failed(job, lease_id, super::jobs::Failure::from_problem(&p))
                 .await
         }
     };

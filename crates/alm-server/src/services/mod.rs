@@ -23,6 +23,7 @@ pub mod login;
 pub mod migration;
 pub mod notifications;
 pub mod provisioning;
+pub mod provisioning_recovery;
 pub mod requests;
 pub mod roles;
 pub mod scheduled_sync;

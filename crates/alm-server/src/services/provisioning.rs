@@ -3,11 +3,14 @@
 //! (`alm_engine::provision`, look before you create); the result becomes, in one transaction
 //! with the job's completion, the managed account (`active`, lifecycle from 00:00 UTC of the
 //! provisioning day, the requester first owner), the request `provisioned`, and the audit
-//! records. A failure marks the request `provisioning-failed` with the reason while the job is
-//! retried with back-off.
+//! records. A failed attempt whose cause passes (the DC or vault unreachable) leaves the
+//! request `retrying` with the reason while the job runs again with capped back-off, for as
+//! long as the outage lasts; a permanent failure marks it `provisioning-failed` with the reason.
+//! Either way a person can retry it now or abandon it (`recovery.rs`). The requester hears
+//! once when it starts failing and once when it ends (provisioned or failed).
 
 use super::audit::{record, Subject};
-use super::jobs::{NewJob, Queue, KIND_PROVISION};
+use super::jobs::{AfterFailure, Failure, NewJob, Queue, KIND_PROVISION};
 use super::requests::{definition, details_of};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::filetime::eol_instant;
@@ -238,34 +241,41 @@ pub(crate) async fn started(
     Ok(())
 }
 
-/// A failed attempt: the request shows `provisioning-failed` with the reason (retried).
+/// A failed attempt: the request shows the reason, and `retrying` (the job runs again) or
+/// `provisioning-failed` (it does not). The requester hears of the first failure of an episode
+/// (no reason recorded yet) and of its end, never of each attempt.
 pub(crate) async fn failed(
     queue: &Queue,
     tx: &mut WriteTx,
     job: &JobRecord,
     reason: &str,
     now: OffsetDateTime,
+    after: AfterFailure,
 ) -> ServiceResult<()> {
     let Ok(id) = job.subject_id.parse::<Uuid>() else {
         return Ok(());
     };
-    if let Some(mut r) = store::get(tx, id).await? {
-        // The requester hears of the first failure, not of every retry.
-        if r.state != RequestState::ProvisioningFailed.as_str() {
-            super::requests::notify_requester(
-                tx,
-                &queue.base_url,
-                &r,
-                alm_notify::events::REQUEST_PROVISIONING_FAILED,
-                Some(reason),
-                now,
-            )
+    let Some(mut r) = store::get(tx, id).await? else {
+        return Ok(());
+    };
+    let first_failure = r.failure_reason.is_none();
+    let (state, event) = match after {
+        AfterFailure::RetryAt(_) => (
+            RequestState::Retrying,
+            first_failure.then_some(alm_notify::events::REQUEST_PROVISIONING_RETRYING),
+        ),
+        AfterFailure::GaveUp => (
+            RequestState::ProvisioningFailed,
+            Some(alm_notify::events::REQUEST_PROVISIONING_FAILED),
+        ),
+    };
+    r.state = state.as_str().into();
+    r.failure_reason = Some(reason.chars().take(2000).collect());
+    r.updated_at = now;
+    store::update(tx, &r).await?;
+    if let Some(event) = event {
+        super::requests::notify_requester(tx, &queue.base_url, &r, event, Some(reason), now)
             .await?;
-        }
-        r.state = RequestState::ProvisioningFailed.as_str().into();
-        r.failure_reason = Some(reason.chars().take(2000).collect());
-        r.updated_at = now;
-        store::update(tx, &r).await?;
     }
     Ok(())
 }
@@ -281,8 +291,9 @@ pub(crate) async fn complete(
     let made = match result {
         Ok(made) => made,
         Err(problem) => {
-            let reason = format!("{}: {}", problem.problem, problem.message);
-            return queue.failed(job, lease_id, &reason).await;
+            return queue
+                .failed(job, lease_id, Failure::from_problem(&problem))
+                .await
         }
     };
     let now = queue.clock.now();

@@ -51,6 +51,31 @@ pub struct RequestInfo {
     pub template_name: String,
     pub steps: usize,
     pub decisions: Vec<DecisionInfo>,
+    pub provisioning: Option<ProvisioningProgress>,
+}
+
+/// Where provisioning stands, from the request's provisioning job (once approved).
+#[derive(Debug, Clone)]
+pub struct ProvisioningProgress {
+    /// Attempts started so far.
+    pub attempts: i64,
+    /// When the next attempt may start, while one waits.
+    pub next_attempt_at: Option<time::OffsetDateTime>,
+}
+
+/// The progress of the request's latest provisioning job, if it has one.
+async fn provisioning_progress(
+    conn: &mut Conn,
+    r: &RequestRecord,
+) -> ServiceResult<Option<ProvisioningProgress>> {
+    let job = alm_store::jobs::list(conn, None, Some(("request", &r.id.to_string())), 10)
+        .await?
+        .into_iter()
+        .find(|j| j.kind == super::jobs::KIND_PROVISION);
+    Ok(job.map(|j| ProvisioningProgress {
+        attempts: j.attempts,
+        next_attempt_at: (j.status == alm_store::jobs::QUEUED).then_some(j.not_before),
+    }))
 }
 
 fn not_found() -> ServiceError {
@@ -334,11 +359,12 @@ pub(crate) async fn create_in(
         template_name,
         steps: d.steps.len(),
         decisions: vec![],
+        provisioning: None,
     })
 }
 
 /// The request if the capability reaches it (its requester, or `manage`).
-async fn reachable<P: alm_core::permissions::PermissionMarker>(
+pub(crate) async fn reachable<P: alm_core::permissions::PermissionMarker>(
     conn: &mut Conn,
     can: &Can<P>,
     id: Uuid,
@@ -393,6 +419,7 @@ pub async fn update(
         template_name,
         steps: d.steps.len(),
         decisions: vec![],
+        provisioning: None,
     })
 }
 
@@ -461,6 +488,7 @@ pub async fn submit(
         template_name,
         steps: d.steps.len(),
         decisions: vec![],
+        provisioning: None,
     })
 }
 
@@ -560,12 +588,22 @@ pub(crate) async fn info(
             decided_at: a.decided_at,
         });
     }
+    let provisioning = match RequestState::parse(&r.state) {
+        Some(
+            RequestState::QueuedForProvisioning
+            | RequestState::Provisioning
+            | RequestState::Retrying
+            | RequestState::ProvisioningFailed,
+        ) => provisioning_progress(conn, &r).await?,
+        _ => None,
+    };
     Ok(RequestInfo {
         details: details_of(&r)?,
         record: r,
         template_name: name,
         steps: d.steps.len(),
         decisions,
+        provisioning,
     })
 }
 

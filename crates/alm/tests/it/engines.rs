@@ -293,3 +293,73 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+/// The jobs of a `/jobs` answer.
+fn job_list(v: &Value) -> Vec<Value> {
+    v.as_array()
+        .or_else(|| v["items"].as_array())
+        .unwrap_or_else(|| panic!("not a job list: {v}"))
+        .clone()
+}
+
+on_both_backends! {
+    async fn a_restarted_server_takes_up_the_jobs_its_killed_predecessor_held_at_once(backend: Backend) {
+        use crate::support::process::{AlmProcess, SharedClock};
+        use time::macros::datetime;
+        let mut s = TestServer::start(backend).await;
+        let admin = s.admin();
+        // A domain of the default pool (the in-process engine's), reached through a relay that
+        // holds every connection silent: a sync blocks there, its lease held.
+        let ou = ad::test_ou(&ad::connect(), "restart").await;
+        let relay = Relay::start().await;
+        let c = ad::config();
+        let (st, domain) = admin.post("/api/v1/domains", json!({
+            "name": "Behind a silent relay", "url": format!("ldaps://127.0.0.1:{}", relay.port),
+            "bind_identity": c.bind_identity, "bind_password": c.bind_password.expose(),
+            "ca_pem": c.ca_pem, "base_dn": ou,
+        })).await;
+        assert_eq!(st, 201, "{domain}");
+        let domain = domain["id"].as_str().unwrap().to_owned();
+        s.halt().await; // from here on real `alm serve` processes, killed as a crash would
+
+        let dir = s.db.dir.join("restart");
+        std::fs::create_dir_all(&dir).unwrap();
+        // The processes' clock stands still: no lease can run out by time in this test.
+        let at = datetime!(2026-12-01 10:00 UTC);
+        let clock = SharedClock::new(&dir, at);
+        let env = vec![
+            ("ALM_DATABASE__URL", s.db.url.clone()),
+            ("ALM_DATA_DIR", s.db.dir.display().to_string()),
+            ("ALM_ADMIN_EMAIL", crate::support::server::ADMIN_EMAIL.to_owned()),
+            ("ALM_SCHEDULER__ENABLED", "false".into()),
+        ];
+        let a = AlmProcess::start("a", &dir, &clock, &env);
+        let api_a = Api::with_token(&a.base, &s.admin_token);
+        // The sync request waits for its job: let it wait in the background.
+        let waiting = tokio::spawn(async move { api_a.post_empty(&format!("/api/v1/domains/{domain}/sync")).await });
+        let api = |base: &str| Api::with_token(base, &s.admin_token);
+        let first = until(&format!("a's in-process engine to lease the sync ({})", a.log_text()), || async {
+            let (_, jobs) = api(&a.base).get("/api/v1/jobs?limit=10").await;
+            job_list(&jobs).into_iter().find(|j| j["kind"] == "domain-sync" && j["status"] == "leased"
+                && relay.accepted.load(Ordering::SeqCst) > 0)
+        }).await;
+        let job_id = first["id"].as_str().unwrap().to_owned();
+        assert_eq!(first["attempts"], 1, "{first}");
+        assert_eq!(first["lease_expires_at"], "2026-12-01T10:01:00Z", "a 60-second lease from the frozen clock: {first}");
+        a.kill();
+        waiting.abort();
+
+        // Restarted with the clock where it was: the dead process's lease is given back at
+        // start and the new process's engine takes the job at once.
+        let b = AlmProcess::start("b", &dir, &clock, &env);
+        let again = until(&format!("b to take the job up ({})", b.log_text()), || async {
+            let (_, j) = api(&b.base).get(&format!("/api/v1/jobs/{job_id}")).await;
+            (j["attempts"] == 2 && j["status"] == "leased").then_some(j)
+        }).await;
+        assert_eq!(again["lease_expires_at"], "2026-12-01T10:01:00Z", "leased anew at the same instant: {again}");
+        assert!(b.log_text().contains("gave back the job leases of a server process that stopped"), "{}", b.log_text());
+        drop(b);
+        relay.open();
+        s.stop().await;
+    }
+}

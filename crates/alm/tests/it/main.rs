@@ -21,6 +21,7 @@ mod oidc;
 mod people;
 mod permission_matrix;
 mod provisioning;
+mod provisioning_recovery;
 mod requests;
 mod siem;
 mod storage;

@@ -139,6 +139,9 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::DELETE, "/api/v1/requests/{draftreq}", None,                   [401, 403, 404, 403, 403, 401, 204]),
         (M::POST, "/api/v1/requests/{draftreq}/submit", None,              [401, 403, 404, 403, 403, 401, 200]),
         (M::POST, "/api/v1/requests/{request}/withdraw", None,             [401, 403, 404, 403, 403, 401, 204]),
+        // Only a retrying or failed request can be retried or abandoned: the fixture is neither.
+        (M::POST, "/api/v1/requests/{request}/retry", None,                [401, 403, 404, 403, 403, 401, 409]),
+        (M::POST, "/api/v1/requests/{request}/abandon", None,              [401, 403, 404, 403, 403, 401, 409]),
         (M::GET, "/api/v1/approvals", None,                                [401, 403, 403, 200, 403, 401, 200]),
         // Only an approver of the current step decides; the administrator sees it but is not one.
         (M::POST, "/api/v1/approvals/{request}/approve", body(json!({})), [401, 403, 403, 404, 403, 401, 409]),

@@ -6,16 +6,18 @@
 use crate::support::{ad, on_both_backends, Api, TestServer};
 use serde_json::{json, Value};
 
-/// A domain scoped to a fresh OU with a child OU `Accounts`, synced; returns (domain id, the
-/// child OU's DN).
-pub(crate) async fn synced_domain(s: &TestServer) -> (String, String) {
-    let dir = ad::connect();
+/// A domain on the DC that `c` reaches, scoped to a fresh OU with a child OU `Accounts`,
+/// synced; returns (domain id, the child OU's DN).
+pub(crate) async fn synced_domain_on(
+    s: &TestServer,
+    c: &alm_directory::DirectoryConfig,
+) -> (String, String) {
+    let dir = alm_directory::ActiveDirectory::new(c.clone()).expect("valid directory settings");
     let ou = ad::test_ou(&dir, "tmpl").await;
     let accounts = dir
         .create_organizational_unit("Accounts", &ou)
         .await
         .expect("child OU");
-    let c = ad::config();
     let (st, d) = s
         .admin()
         .post(
@@ -95,8 +97,13 @@ pub(crate) struct World {
 }
 
 pub(crate) async fn world(s: &TestServer) -> World {
+    world_on(s, &ad::config()).await
+}
+
+/// [`world`] with its domain on the DC that `c` reaches.
+pub(crate) async fn world_on(s: &TestServer, c: &alm_directory::DirectoryConfig) -> World {
     let admin = s.admin();
-    let (domain, ou) = synced_domain(s).await;
+    let (domain, ou) = synced_domain_on(s, c).await;
     let vault = builtin_vault(&admin).await;
     let requester_role = s.role_id("requester").await;
     let (req_id, req_token) = s.user_with_token("Requester", "req@example.test").await;
