@@ -26,6 +26,8 @@ const BOLD: Name = Name(b"F2");
 const BAR_X: f32 = MARGIN + 210.0;
 const BAR_LABEL_WIDTH: f32 = BAR_X - MARGIN - 8.0;
 const BAR_MAX_WIDTH: f32 = 230.0;
+/// How far the continuation lines of a list item are indented.
+const HANGING: f32 = 12.0;
 
 /// One character as its WinAnsi byte: Latin-1 maps one to one; anything else becomes `?`.
 fn win_ansi_byte(c: char) -> u8 {
@@ -75,13 +77,20 @@ fn split_word(face: Face, size: f32, max: f32, word: &str) -> (String, String) {
 /// `text` in lines no wider than `max` points at `size`. Whitespace runs are where lines
 /// break (one space between words on a line); every other character is kept, in order.
 fn wrap(face: Face, size: f32, max: f32, text: &str) -> Vec<String> {
+    wrap_hanging(face, size, max, 0.0, text)
+}
+
+/// As [`wrap`], with the lines after the first `indent` points narrower (they are shown
+/// indented, so each item of a list stands out from its continuation lines).
+fn wrap_hanging(face: Face, size: f32, max: f32, indent: f32, text: &str) -> Vec<String> {
     let space = text_width(face, size, " ");
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     let mut used = 0.0;
+    let max_of = |lines: &Vec<String>| if lines.is_empty() { max } else { max - indent };
     for word in text.split_whitespace() {
         let w = text_width(face, size, word);
-        if !line.is_empty() && used + space + w <= max {
+        if !line.is_empty() && used + space + w <= max_of(&lines) {
             line.push(' ');
             line.push_str(word);
             used += space + w;
@@ -91,8 +100,8 @@ fn wrap(face: Face, size: f32, max: f32, text: &str) -> Vec<String> {
             lines.push(std::mem::take(&mut line));
         }
         let mut rest = word.to_owned();
-        while text_width(face, size, &rest) > max {
-            let (head, tail) = split_word(face, size, max, &rest);
+        while text_width(face, size, &rest) > max_of(&lines) {
+            let (head, tail) = split_word(face, size, max_of(&lines), &rest);
             lines.push(head);
             rest = tail;
         }
@@ -151,11 +160,20 @@ impl Pages {
     /// `text`, wrapped to the text width; each line gets its own room, so a long text
     /// goes on on the next page.
     fn line(&mut self, face: Face, size: f32, text: &str) {
+        self.item(face, size, 0.0, text);
+    }
+
+    /// As `line`, the lines after the first indented by `indent`: one item of a list.
+    fn item(&mut self, face: Face, size: f32, indent: f32, text: &str) {
         let height = size * 1.45;
-        for part in wrap(face, size, TEXT_WIDTH, text) {
+        for (i, part) in wrap_hanging(face, size, TEXT_WIDTH, indent, text)
+            .iter()
+            .enumerate()
+        {
             self.room(height);
             self.y -= height;
-            self.text_at(MARGIN, self.y, face, size, &part);
+            let x = if i == 0 { MARGIN } else { MARGIN + indent };
+            self.text_at(x, self.y, face, size, part);
         }
     }
 
@@ -272,9 +290,10 @@ pub fn render(report: &Report) -> Vec<u8> {
     if !s.by_kind.is_empty() {
         p.heading("What to do");
         for (k, _) in &s.by_kind {
-            p.line(
+            p.item(
                 Face::Regular,
                 9.0,
+                HANGING,
                 &format!("{} ({}): {}", k.id(), k.severity().label(), k.fix()),
             );
         }
@@ -283,9 +302,10 @@ pub fn render(report: &Report) -> Vec<u8> {
     if !top.is_empty() {
         p.heading("Accounts to look at first");
         for a in top {
-            p.line(
+            p.item(
                 Face::Regular,
                 10.0,
+                HANGING,
                 &format!(
                     "{} ({}): {}",
                     a.account.sam_account_name,
@@ -315,7 +335,7 @@ pub fn render(report: &Report) -> Vec<u8> {
     if !failed.is_empty() {
         p.heading("Hosts that could not be scanned");
         for f in failed {
-            p.line(Face::Regular, 10.0, &f);
+            p.item(Face::Regular, 10.0, HANGING, &f);
         }
     }
     assemble(p.finish(), report)
@@ -402,6 +422,22 @@ mod tests {
             ["What to do"]
         );
         assert_eq!(wrap(Face::Regular, 10.0, TEXT_WIDTH, ""), [""]);
+        // With a hanging indent the lines after the first are narrower.
+        let hung = wrap_hanging(Face::Regular, 9.0, TEXT_WIDTH, HANGING, &fix.repeat(3));
+        assert!(text_width(Face::Regular, 9.0, &hung[0]) <= TEXT_WIDTH);
+        assert_eq!(
+            rejoin(&hung),
+            fix.repeat(3)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        for l in &hung[1..] {
+            assert!(
+                text_width(Face::Regular, 9.0, l) <= TEXT_WIDTH - HANGING,
+                "{l}"
+            );
+        }
     }
 
     #[test]
