@@ -1,7 +1,9 @@
 //! The domain's built-in accounts against the real DC: krbtgt (which carries the SPN
-//! `kadmin/changepw` on Samba), Administrator and Guest each look like a service account,
-//! and yet the real binary lists none of them in its reports nor sends any with `--import`;
-//! the summaries name them apart.
+//! `kadmin/changepw` on Samba), Administrator and Guest each look like a service account
+//! (krbtgt by its SPN and Guest by its password that never expires under the default
+//! settings; Administrator, plain on this DC, by a name pattern the test adds), and yet the
+//! real binary lists none of them in its reports nor sends any with `--import`; the
+//! summaries name them apart.
 //!
 //! What `--import` sends is caught by a listener on this machine that answers as an alm
 //! server does (its acceptance is the server's own test, crates/alm/tests/it/discovery.rs):
@@ -69,13 +71,18 @@ async fn the_domains_built_in_accounts_are_neither_listed_nor_sent() {
     let base = env("ALMTEST_AD_BASE_DN");
     let users = format!("CN=Users,{base}");
     let built_in = [("krbtgt", 502u32), ("Administrator", 500), ("Guest", 501)];
+    let patterns = [
+        "^(svc|sa|srv)[-_]".to_owned(),
+        "^(administrator|guest|krbtgt)$".to_owned(),
+    ];
 
     // They are there, with their well-known RIDs, and each looks like a service account.
     let ad = directory();
     let accounts = directory_reader::read_accounts(&ad, &base, &users)
         .await
         .expect("read CN=Users");
-    let settings = AnalysisSettings::defaults();
+    let defaults = AnalysisSettings::defaults();
+    let settings = AnalysisSettings::parse(&patterns, &["service".to_owned()], 365, 90).unwrap();
     for (name, rid) in built_in {
         let a = accounts
             .iter()
@@ -91,10 +98,15 @@ async fn the_domains_built_in_accounts_are_neither_listed_nor_sent() {
             "{name} would match as a service account"
         );
     }
-    let krbtgt = accounts
-        .iter()
-        .find(|a| a.sam_account_name == "krbtgt")
-        .unwrap();
+    let by_name = |name: &str| {
+        accounts
+            .iter()
+            .find(|a| a.sam_account_name == name)
+            .unwrap()
+    };
+    let krbtgt = by_name("krbtgt");
+    assert!(!service_reasons(krbtgt, &defaults).is_empty());
+    assert!(!service_reasons(by_name("Guest"), &defaults).is_empty());
     assert!(
         krbtgt
             .service_principal_names
@@ -117,6 +129,12 @@ async fn the_domains_built_in_accounts_are_neither_listed_nor_sent() {
         .arg(&password_file)
         .args(["--ca-file", &env("ALMTEST_AD_CA_FILE")])
         .args(["--ou", &users, "--company", "Built-in Test"])
+        .args([
+            "--name-pattern",
+            &patterns[0],
+            "--name-pattern",
+            &patterns[1],
+        ])
         .arg("--out")
         .arg(&out)
         .args(["--import", &server])
