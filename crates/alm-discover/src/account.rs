@@ -58,6 +58,8 @@ pub struct Account {
     pub object_guid: Option<String>,
     /// The objectSid (`S-1-5-21-…`).
     pub sid: Option<String>,
+    /// `msDS-KrbTgtLinkBl` is set: a read-only DC names this account as its krbtgt.
+    pub rodc_krbtgt_link: bool,
 }
 
 impl Account {
@@ -82,6 +84,7 @@ impl Account {
             gmsa_password_readers: Vec::new(),
             object_guid: None,
             sid: None,
+            rodc_krbtgt_link: false,
         }
     }
 

@@ -41,6 +41,8 @@ const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "memberOf",
     "objectGUID",
     "objectSid",
+    // A back link: returned only when asked for by name (it tells an RODC's krbtgt apart).
+    "msDS-KrbTgtLinkBl",
 ];
 const COMPUTER_ATTRIBUTES: &[&str] = &["sAMAccountName", "dNSHostName", "userAccountControl"];
 
@@ -179,6 +181,7 @@ pub fn account_from_entry(entry: &RawEntry, privileged: &HashMap<String, Vec<Str
             .next()
             .and_then(|b| Sid::from_bytes(&b).ok())
             .map(|s| s.to_string()),
+        rodc_krbtgt_link: !entry.all("msDS-KrbTgtLinkBl").is_empty(),
     }
 }
 
@@ -450,5 +453,17 @@ mod tests {
         let a = account_from_entry(&e, &privileged);
         assert_eq!(a.privileged_groups, ["Administrators", "Domain Admins"]);
         assert_eq!(generalized_time("2026x"), None);
+        assert!(!a.rodc_krbtgt_link);
+
+        // A read-only DC's krbtgt: the back link of the RODC's msDS-KrbTgtLink is read.
+        let e = entry(&[
+            ("sAMAccountName", &["krbtgt_40615"]),
+            (
+                "msDS-KrbTgtLinkBl",
+                &["CN=RODC1,OU=Domain Controllers,DC=x"],
+            ),
+        ]);
+        assert!(account_from_entry(&e, &HashMap::new()).rodc_krbtgt_link);
+        assert!(ACCOUNT_ATTRIBUTES.contains(&"msDS-KrbTgtLinkBl"));
     }
 }

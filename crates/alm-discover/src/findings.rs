@@ -4,7 +4,9 @@
 //! Flags are read from `userAccountControl` as [MS-ADTS] 2.2.16 defines them; encryption
 //! types from `msDS-SupportedEncryptionTypes` as [MS-KILE] 2.2.7 does (0x1/0x2 DES, 0x4 RC4,
 //! 0x8 AES128, 0x10 AES256). An absent encryption-types attribute is not a finding: the
-//! KDC then follows the domain's default, which the directory alone does not show.
+//! KDC then follows the domain's default, which the directory alone does not show. A value
+//! of 0 means the same to the KDC ("not set": the domain's default applies), so it is not a
+//! finding either.
 
 use crate::account::{Account, AccountKind};
 use crate::gmsa_readers::broad_group;
@@ -14,6 +16,40 @@ use time::{Duration, OffsetDateTime};
 
 /// AES128 | AES256 in `msDS-SupportedEncryptionTypes`.
 pub const AES_BITS: u32 = 0x8 | 0x10;
+/// DES-CBC-CRC | DES-CBC-MD5.
+pub const DES_BITS: u32 = 0x1 | 0x2;
+/// RC4-HMAC.
+pub const RC4_BIT: u32 = 0x4;
+/// The bits that name ticket encryption types; the others (FAST, claims, compound identity,
+/// AES session keys…) say nothing about which keys a service ticket can be made with.
+pub const ETYPE_BITS: u32 = DES_BITS | RC4_BIT | AES_BITS;
+
+/// What `msDS-SupportedEncryptionTypes` allows for the account's service tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketEncryption {
+    /// Absent or 0: the KDC uses the domain's default, which the directory does not show.
+    DomainDefault,
+    /// Only DES types among the ticket types (0x1, 0x2 or both): broken crypto, and what a
+    /// ticket is made with is DES whatever else the client asks for.
+    DesOnly,
+    /// Set, but no AES type (RC4 with or without DES, or no ticket type at all).
+    NoAes,
+    /// AES128 and/or AES256 allowed.
+    Aes,
+}
+
+impl TicketEncryption {
+    pub fn of(mask: Option<u32>) -> Self {
+        match mask {
+            None | Some(0) => TicketEncryption::DomainDefault,
+            Some(m) if m & AES_BITS != 0 => TicketEncryption::Aes,
+            Some(m) if m & ETYPE_BITS != 0 && m & ETYPE_BITS & !DES_BITS == 0 => {
+                TicketEncryption::DesOnly
+            }
+            Some(_) => TicketEncryption::NoAes,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -142,7 +178,7 @@ impl FindingKind {
             FindingKind::UnconstrainedDelegation => "Replace unconstrained delegation with constrained or resource-based delegation.",
             FindingKind::ConstrainedDelegationProtocolTransition => "Use Kerberos-only constrained delegation (clear 0x1000000) and trim msDS-AllowedToDelegateTo.",
             FindingKind::Privileged => "Remove the account from privileged groups; grant only the rights the service needs.",
-            FindingKind::DesOnly => "Clear \"use only DES keys\" (0x200000), enable AES and reset the password.",
+            FindingKind::DesOnly => "Clear \"use only DES keys\" (0x200000) where it is set, put AES128/AES256 (0x18) in msDS-SupportedEncryptionTypes and reset the password.",
             FindingKind::NoAes => "Add AES128/AES256 (0x18) to msDS-SupportedEncryptionTypes and reset the password.",
             FindingKind::Stale => "Confirm the owner; disable the account if nothing uses it, delete it later.",
             FindingKind::NeverUsed => "Confirm the owner; disable or delete the account if it is not needed.",
@@ -253,22 +289,35 @@ pub fn evaluate(
         }
         add(FindingKind::Privileged, why.join("; "));
     }
-    if has_spn && account.has_flag(uac::USE_DES_KEY_ONLY) {
-        add(
-            FindingKind::DesOnly,
-            "has an SPN and USE_DES_KEY_ONLY (0x200000)".into(),
-        );
-    }
-    if let Some(types) = account
-        .supported_encryption_types
-        .filter(|t| has_spn && t & AES_BITS == 0)
-    {
-        add(
-            FindingKind::NoAes,
-            format!(
-                "has an SPN; msDS-SupportedEncryptionTypes is 0x{types:x} (no AES bit 0x8/0x10)"
-            ),
-        );
+    if has_spn {
+        // DES-only is one finding whichever way it is set: by the flag, by an encryption-types
+        // mask that allows only DES, or both (then both are named). A mask without AES that
+        // also allows RC4 is "no AES"; with the DES flag as well, the account has both.
+        let types = account.supported_encryption_types;
+        let encryption = TicketEncryption::of(types);
+        let mut des = Vec::new();
+        if account.has_flag(uac::USE_DES_KEY_ONLY) {
+            des.push("USE_DES_KEY_ONLY (0x200000)".to_owned());
+        }
+        if let (TicketEncryption::DesOnly, Some(t)) = (encryption, types) {
+            des.push(format!(
+                "msDS-SupportedEncryptionTypes 0x{t:x}: DES only (0x1/0x2), no RC4 or AES"
+            ));
+        }
+        if !des.is_empty() {
+            add(
+                FindingKind::DesOnly,
+                format!("has an SPN and {}", des.join("; ")),
+            );
+        }
+        if let (TicketEncryption::NoAes, Some(t)) = (encryption, types) {
+            add(
+                FindingKind::NoAes,
+                format!(
+                    "has an SPN; msDS-SupportedEncryptionTypes is 0x{t:x} (no AES bit 0x8/0x10)"
+                ),
+            );
+        }
     }
     match (account.last_logon_timestamp, account.when_created) {
         (Some(at), _) if older_than(at, now, settings.stale_days) => add(
@@ -395,6 +444,60 @@ mod tests {
         a.user_account_control &= !uac::USE_DES_KEY_ONLY;
         a.supported_encryption_types = Some(0x4 | 0x10);
         assert!(ids(&a).is_empty());
+    }
+
+    #[test]
+    fn an_encryption_types_mask_of_only_des_is_des_only_not_no_aes() {
+        // [MS-KILE] 2.2.7: 0x1 DES-CBC-CRC, 0x2 DES-CBC-MD5, 0x4 RC4, 0x8 AES128, 0x10 AES256;
+        // 0x20 and up are not ticket types (0x20 here: AES session keys only).
+        let spn = |mask: u32, flags: u32| {
+            let mut a = clean(AccountKind::User);
+            a.service_principal_names = vec!["HTTP/x".into()];
+            a.supported_encryption_types = Some(mask);
+            a.user_account_control |= flags;
+            ids(&a)
+        };
+        let none: [&str; 0] = [];
+        for (mask, want) in [
+            (0x0, &none[..]),
+            (0x1, &["des-only"][..]),
+            (0x2, &["des-only"]),
+            (0x3, &["des-only"]),
+            (0x3 | 0x20, &["des-only"]),
+            (0x4, &["no-aes"]),
+            (0x5, &["no-aes"]),
+            (0x7, &["no-aes"]),
+            (0x20, &["no-aes"]),
+            (0x8, &none),
+            (0x10, &none),
+            (0x18, &none),
+            (0x1c, &none),
+            (0x1f, &none),
+            (0x3 | 0x10, &none),
+        ] {
+            assert_eq!(spn(mask, 0), want, "mask 0x{mask:x}");
+        }
+        // The flag and the mask together: one finding, naming both.
+        let mut a = clean(AccountKind::User);
+        a.service_principal_names = vec!["HTTP/x".into()];
+        a.supported_encryption_types = Some(0x2);
+        a.user_account_control |= uac::USE_DES_KEY_ONLY;
+        let f = evaluate(&a, &AnalysisSettings::defaults(), NOW);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0].detail,
+            "has an SPN and USE_DES_KEY_ONLY (0x200000); msDS-SupportedEncryptionTypes 0x2: DES only (0x1/0x2), no RC4 or AES"
+        );
+        assert_eq!(f[0].kind.severity(), Severity::Medium);
+        // Without an SPN no ticket is made for the account: nothing to find.
+        a.service_principal_names.clear();
+        assert!(ids(&a).is_empty());
+        // Unset is the domain's default, as is 0.
+        assert_eq!(TicketEncryption::of(None), TicketEncryption::DomainDefault);
+        assert_eq!(
+            TicketEncryption::of(Some(0)),
+            TicketEncryption::DomainDefault
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! and appears in no message, log line or report; reading it (file, environment, prompt) is
 //! the CLI's.
 
+use crate::builtin_accounts::builtin_kind;
 use crate::report::Report;
 use crate::usage::UsageRow;
 use alm_core::discovery::{DiscoveryRun, RunAccount, RunDomain, RunFinding, RunReceipt};
@@ -59,6 +60,9 @@ pub fn parse_url(text: &str) -> Result<reqwest::Url, String> {
 /// The run as the server takes it; `host_scan_ran` is false with `--no-host-scan` (then, as
 /// after Ctrl-C, the host data is partial). Accounts without an objectGUID (the reader could
 /// not see it) cannot be told apart on the server and are left out; their number is returned.
+/// The domain's built-in accounts (krbtgt, Administrator…) are never sent: the analysis
+/// leaves them out already, and this is the one place where accounts leave for alm's
+/// governance, so it does not rely on how the report was made.
 pub fn build_run(
     report: &Report,
     base_dn: &str,
@@ -74,7 +78,11 @@ pub fn build_run(
     }
     let mut left_out = 0;
     let mut accounts = Vec::with_capacity(report.accounts.len());
-    for a in &report.accounts {
+    for a in report
+        .accounts
+        .iter()
+        .filter(|a| builtin_kind(&a.account).is_none())
+    {
         let Some(guid) = a.account.object_guid.clone() else {
             left_out += 1;
             continue;
@@ -268,6 +276,36 @@ mod tests {
         report.hosts.interrupted = false;
         let (run, _) = build_run(&report, "DC=corp,DC=test", "corp.test", true);
         assert!(run.host_scan_complete);
+    }
+
+    #[test]
+    fn the_domains_built_in_accounts_are_never_sent() {
+        let mut report = crate::report::sample::report();
+        let template = report.accounts[0].clone();
+        for (name, rid) in [("krbtgt", 502), ("Administrator", 500), ("Guest", 501)] {
+            let mut a = template.clone();
+            a.account.sam_account_name = name.into();
+            a.account.sid = Some(format!("S-1-5-21-1-2-3-{rid}"));
+            report.accounts.push(a);
+        }
+        let mut rodc = template.clone();
+        rodc.account.sam_account_name = "krbtgt_40615".into();
+        rodc.account.sid = Some("S-1-5-21-1-2-3-1120".into());
+        rodc.account.rodc_krbtgt_link = true;
+        report.accounts.push(rodc);
+        for (n, a) in report.accounts.iter_mut().enumerate() {
+            a.account.object_guid = Some(format!("00000000-0000-0000-0000-{n:012}"));
+        }
+        let (run, left_out) = build_run(&report, "DC=corp,DC=test", "corp.test", true);
+        let sent: Vec<&str> = run
+            .accounts
+            .iter()
+            .map(|a| a.sam_account_name.as_str())
+            .collect();
+        assert_eq!(sent, ["svc-sql", "svc-web", "svc-ok"]);
+        assert_eq!(left_out, 0, "not counted as accounts without an objectGUID");
+        let body = serde_json::to_string(&run).unwrap();
+        assert!(!body.to_lowercase().contains("krbtgt"), "{body}");
     }
 
     #[test]

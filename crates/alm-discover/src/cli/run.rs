@@ -6,6 +6,7 @@ use super::args::DiscoverArgs;
 use super::prompt;
 use super::run_log::RunLog;
 use crate::analysis::analyse;
+use crate::builtin_accounts::{builtin_accounts, left_out_line};
 use crate::directory_reader;
 use crate::errors::DiscoverError;
 use crate::host_scan::{
@@ -400,6 +401,11 @@ pub async fn run(
     );
     eprintln!("{analysis_line}");
     log.line(&analysis_line);
+    let builtin = builtin_accounts(&accounts);
+    if let Some(line) = left_out_line(&builtin) {
+        eprintln!("{line}");
+        log.line(&line);
+    }
 
     let hosts = match host_credentials {
         None => not_scanned(computers, NotScanned::NotRequested),
@@ -445,6 +451,7 @@ pub async fn run(
         scope,
         accounts_in_scope: accounts.len(),
         accounts: analysed,
+        builtin_accounts: builtin,
         hosts,
         usage,
     };

@@ -4,6 +4,7 @@
 use super::summary::{riskiest, summarise, worst_first};
 use super::svg_chart::{bar_chart, escape, Bar};
 use super::{date_text, Report};
+use crate::builtin_accounts::left_out_line;
 use crate::findings::Severity;
 use crate::host_scan::HostResult;
 use std::fmt::Write;
@@ -56,6 +57,9 @@ pub fn render(report: &Report) -> String {
         report.accounts_in_scope, s.service_accounts, s.findings, s.accounts_with_findings,
         s.hosts, s.hosts_scanned, s.hosts_failed, s.hosts_not_scanned
     );
+    if let Some(line) = left_out_line(&report.builtin_accounts) {
+        let _ = write!(h, "<p id=\"builtin-accounts\">{}</p>", escape(&line));
+    }
     h.push_str("<h2>Findings by severity</h2>");
     let bars: Vec<Bar> = s
         .by_severity
@@ -155,6 +159,7 @@ mod tests {
         assert!(html.contains("data-finding=\"privileged\">1<"));
         assert!(html.contains("interrupted"));
         assert!(html.contains("access-denied"));
+        assert!(html.contains("<p id=\"builtin-accounts\">Built-in accounts not listed (the domain&#39;s own, never service accounts to govern): krbtgt (RID 502).</p>"), "{html}");
         for external in ["<script", "http://", "https://", "src=", "<link"] {
             let outside_svg_ns = html.replace("http://www.w3.org/2000/svg", "");
             assert!(!outside_svg_ns.contains(external), "{external}");

@@ -3,12 +3,14 @@
 //! only `write_all` touches the file system.
 
 pub mod csv_files;
+pub mod helvetica_metrics;
 pub mod html;
 pub mod pdf;
 pub mod summary;
 pub mod svg_chart;
 
 use crate::analysis::AnalysedAccount;
+use crate::builtin_accounts::BuiltinAccount;
 use crate::host_scan::HostScan;
 use crate::usage::UsageRow;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,8 @@ pub struct Report {
     /// Every account read in scope (service-looking or not).
     pub accounts_in_scope: usize,
     pub accounts: Vec<AnalysedAccount>,
+    /// The domain's built-in accounts in scope: left out of `accounts`, named in the summaries.
+    pub builtin_accounts: Vec<BuiltinAccount>,
     pub hosts: HostScan,
     pub usage: Vec<UsageRow>,
 }
@@ -121,6 +125,11 @@ pub(crate) mod sample {
                     findings: vec![],
                 },
             ],
+            builtin_accounts: vec![BuiltinAccount {
+                sam_account_name: "krbtgt".into(),
+                dn: "CN=krbtgt,CN=Users,DC=corp,DC=test".into(),
+                kind: crate::builtin_accounts::BuiltinKind::Krbtgt,
+            }],
             hosts: HostScan {
                 interrupted: true,
                 outcomes: vec![

@@ -8,7 +8,7 @@ use alm_discover::settings::AnalysisSettings;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-fn directory() -> ActiveDirectory {
+pub(crate) fn directory() -> ActiveDirectory {
     ActiveDirectory::new(DirectoryConfig {
         url: env("ALMTEST_AD_URL"),
         bind_identity: env("ALMTEST_AD_BIND"),
@@ -30,8 +30,8 @@ async fn every_finding_is_reported_on_exactly_the_seeded_accounts() {
     assert_eq!(naming_context, env("ALMTEST_AD_BASE_DN"));
     let (accounts_in_scope, computers_in_scope) =
         directory_reader::count(&ad, &seed.ou).await.expect("count");
-    // 14 finding accounts + 2 clean service accounts + 1 plain user; 1 computer.
-    assert_eq!((accounts_in_scope, computers_in_scope), (17, 1));
+    // 15 finding accounts + 2 clean service accounts + 1 plain user; 1 computer.
+    assert_eq!((accounts_in_scope, computers_in_scope), (18, 1));
 
     let started = Instant::now();
     let accounts = directory_reader::read_accounts(&ad, &naming_context, &seed.ou)

@@ -37,7 +37,7 @@ pub(crate) fn temp_dir(label: &str) -> PathBuf {
     dir
 }
 
-fn common_args(cmd: &mut Command) -> &mut Command {
+pub(crate) fn common_args(cmd: &mut Command) -> &mut Command {
     cmd.arg("discover")
         // The domain through the environment, so a test can override it with --domain.
         .env("ALM_DISCOVER_DOMAIN", env("ALMTEST_AD_URL"))
@@ -124,7 +124,7 @@ async fn the_binary_writes_reports_that_pdftotext_and_chromium_read_and_never_th
     assert!(output.status.success(), "alm discover failed: {stderr}");
     eprintln!("checked the process list {looks} times; alm said:\n{stderr}");
     assert!(
-        stderr.contains("In scope") && stderr.contains("17 accounts and 1 computers"),
+        stderr.contains("In scope") && stderr.contains("18 accounts and 1 computers"),
         "{stderr}"
     );
 
@@ -151,7 +151,7 @@ async fn the_binary_writes_reports_that_pdftotext_and_chromium_read_and_never_th
     assert_eq!(got, want);
     // findings.csv agrees, one row per finding, each with a fix.
     let findings = csv_rows(&out.join("findings.csv"));
-    assert_eq!(findings.len(), 12);
+    assert_eq!(findings.len(), 13);
     assert!(findings
         .iter()
         .all(|f| !f["fix"].is_empty() && !f["severity"].is_empty()));
@@ -171,29 +171,52 @@ async fn the_binary_writes_reports_that_pdftotext_and_chromium_read_and_never_th
     let squeezed = pdf_text(&out.join("summary.pdf"));
     for needle in [
         company.as_str(),
-        "Accounts in scope: 17",
-        "Service accounts: 16",
-        "Findings: 12",
-        "Accounts with findings: 12",
+        "Accounts in scope: 18",
+        "Service accounts: 17",
+        "Findings: 13",
+        "Accounts with findings: 13",
         "Computers: 1 (0 scanned, 0 failed, 1 not scanned)",
         "critical 3",
         "high 5",
-        "medium 4",
+        "medium 5",
         "low 0",
         "privileged 2",
         "stale 1",
         "gmsa-broad-readers 1",
+        "des-only 2",
     ] {
         assert!(
             squeezed.contains(needle),
             "the PDF text lacks {needle:?}:\n{squeezed}"
         );
     }
+    // "What to do": one whole line per finding kind found, each fix as findings.csv has it
+    // (some are longer than a line: wrapped, never cut).
+    let kinds: BTreeSet<(String, String, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["finding_id"].clone(),
+                f["severity"].clone(),
+                f["fix"].clone(),
+            )
+        })
+        .collect();
+    // Every kind but the two that need an old account (kerberoastable-old-password, never-used).
+    assert_eq!(kinds.len(), 11, "{kinds:?}");
+    for (id, severity, fix) in &kinds {
+        let line = format!("{id} ({severity}): {fix}");
+        assert!(
+            squeezed.contains(&line),
+            "the PDF text lacks {line:?}:\n{squeezed}"
+        );
+    }
+    assert!(!squeezed.contains("..."), "{squeezed}");
 
     // The HTML in headless Chromium: no console errors, the numbers on the page.
     let report = render_check(&out.join("summary.html"));
     assert!(
-        report.contains(&company) && report.contains("12\\nfindings"),
+        report.contains(&company) && report.contains("13\\nfindings"),
         "{report}"
     );
 

@@ -219,6 +219,16 @@ impl Seeded {
                     ("msDS-SupportedEncryptionTypes", "24".into()),
                 ],
             ),
+            // DES-only by the encryption types alone (0x3: DES-CBC-CRC | DES-CBC-MD5), no flag.
+            (
+                "svc-desmask",
+                0x200,
+                "des-only",
+                vec![
+                    ("servicePrincipalName", spn("desmask")),
+                    ("msDS-SupportedEncryptionTypes", "3".into()),
+                ],
+            ),
             (
                 "svc-noaes",
                 0x200,
