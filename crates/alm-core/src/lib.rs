@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod email;
 pub mod filetime;
 pub mod ids;
+pub mod job_kind;
 pub mod lifecycle;
 pub mod names;
 pub mod paging;

@@ -106,6 +106,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         master_key.clone(),
         std::time::Duration::from_secs(u64::from(config.engines.lease_seconds)),
         config.base_url(),
+        crate::services::job_handlers::all(),
     ));
     let webhook_sender =
         alm_webhook::WebhookSender::new(&alm_webhook::SenderConfig::default(), clock.clone())?;

@@ -9,6 +9,7 @@
 
 use crate::error::{StoreError, StoreResult};
 use crate::time_codec::{from_db, opt_from_db, to_db};
+use alm_core::job_kind::JobKind;
 use alm_core::{EngineId, JobId, PoolId};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
@@ -21,7 +22,7 @@ pub const FAILED: &str = "failed";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
     pub id: JobId,
-    pub kind: String,
+    pub kind: JobKind,
     pub pool_id: PoolId,
     /// Only this engine may lease the job (calibration targets each engine of a pool).
     pub engine_id: Option<EngineId>,
@@ -72,9 +73,12 @@ fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<JobRecord> {
     let engine: Option<String> = row.try_get("engine_id")?;
     let leased_by: Option<String> = row.try_get("leased_by")?;
+    let id: String = row.try_get("id")?;
+    let kind: String = row.try_get("kind")?;
     Ok(JobRecord {
-        id: parse(row.try_get("id")?, "job id")?,
-        kind: row.try_get("kind")?,
+        kind: JobKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("jobs.kind of job {id}: {kind:?}")))?,
+        id: parse(id, "job id")?,
         pool_id: parse(row.try_get("pool_id")?, "pool id")?,
         engine_id: engine.map(|e| parse(e, "engine id")).transpose()?,
         subject_type: row.try_get("subject_type")?,
@@ -120,7 +124,7 @@ pub async fn enqueue(conn: &mut AnyConnection, job: &JobRecord) -> StoreResult<J
          $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
     ))
     .bind(job.id.to_string())
-    .bind(&job.kind)
+    .bind(job.kind.as_str())
     .bind(job.pool_id.to_string())
     .bind(job.engine_id.map(|e| e.to_string()))
     .bind(&job.subject_type)

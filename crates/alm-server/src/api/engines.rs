@@ -123,7 +123,7 @@ impl From<JobRecord> for JobView {
     fn from(j: JobRecord) -> Self {
         Self {
             id: j.id,
-            kind: j.kind,
+            kind: j.kind.as_str().into(),
             pool_id: j.pool_id,
             engine_id: j.engine_id,
             subject_type: j.subject_type,

@@ -2,13 +2,175 @@
 //! or vault, and the answer of each is recorded. A check answers with the per-engine results
 //! and is good when at least one engine can reach the target (that one will get the work).
 
-use super::jobs::{NewJob, Queue};
+use super::audit::{record, Subject};
+use super::jobs::{lease_lost, way_to_the_dc, Done, JobHandler, NewJob, Queue};
 use super::{Actor, ServiceResult};
+use alm_core::job_kind::JobKind;
 use alm_core::{EngineId, PoolId};
-use alm_store::jobs::{JobRecord, FAILED, SUCCEEDED};
+use alm_engine::protocol::{DomainConnection, Problem, Task, TaskResult, VaultConnection};
+use alm_store::crypto::MasterKey;
+use alm_store::engines;
+use alm_store::jobs::{self, JobRecord, FAILED, SUCCEEDED};
+use alm_store::{domains, vaults, Conn};
 use serde::Serialize;
 use serde_json::json;
 use std::time::Duration;
+
+/// The connection to the domain a job is about, opened from its sealed settings.
+pub(crate) async fn domain_connection(
+    conn: &mut Conn,
+    key: &MasterKey,
+    job: &JobRecord,
+) -> Result<DomainConnection, String> {
+    let id = job
+        .subject_id
+        .parse()
+        .map_err(|_| format!("bad domain id {:?}", job.subject_id))?;
+    let domain = domains::get(conn, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the domain was removed")?;
+    super::domains::connection(&domain, key).map_err(|e| e.to_string())
+}
+
+/// The connection to the vault a job is about, opened from its sealed settings.
+async fn vault_connection(
+    conn: &mut Conn,
+    key: &MasterKey,
+    job: &JobRecord,
+) -> Result<VaultConnection, String> {
+    let id = job
+        .subject_id
+        .parse()
+        .map_err(|_| format!("bad vault id {:?}", job.subject_id))?;
+    let vault = vaults::get(conn, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the vault was removed")?;
+    super::vaults::connection(&vault, key).map_err(|e| e.to_string())
+}
+
+/// `domain-check` jobs: one engine binds with the domain's stored credentials.
+pub(crate) struct DomainCheckJobs;
+
+#[async_trait::async_trait]
+impl JobHandler for DomainCheckJobs {
+    async fn task(
+        &self,
+        conn: &mut Conn,
+        key: &MasterKey,
+        job: &JobRecord,
+    ) -> Result<Task, String> {
+        Ok(Task::DomainCheck {
+            domain: domain_connection(conn, key, job).await?,
+        })
+    }
+
+    async fn complete(&self, done: Done<'_>, result: TaskResult) -> ServiceResult<()> {
+        match result {
+            TaskResult::Check { message, problem } => {
+                calibrated(done, "domain", &message, problem).await
+            }
+            other => done.unexpected(other).await,
+        }
+    }
+
+    fn way_to_the_dc_broken<'r>(
+        &self,
+        _job: &JobRecord,
+        result: &'r TaskResult,
+    ) -> Option<&'r Problem> {
+        match result {
+            TaskResult::Check { problem, .. } => way_to_the_dc(problem.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// `vault-check` jobs: one engine reaches the vault with its stored credential.
+pub(crate) struct VaultCheckJobs;
+
+#[async_trait::async_trait]
+impl JobHandler for VaultCheckJobs {
+    async fn task(
+        &self,
+        conn: &mut Conn,
+        key: &MasterKey,
+        job: &JobRecord,
+    ) -> Result<Task, String> {
+        Ok(Task::VaultCheck {
+            vault: vault_connection(conn, key, job).await?,
+        })
+    }
+
+    async fn complete(&self, done: Done<'_>, result: TaskResult) -> ServiceResult<()> {
+        match result {
+            TaskResult::Check { message, problem } => {
+                calibrated(done, "vault", &message, problem).await
+            }
+            other => done.unexpected(other).await,
+        }
+    }
+}
+
+/// A calibration answer: which engine can reach the domain or vault, recorded per engine.
+async fn calibrated(
+    done: Done<'_>,
+    target: &'static str,
+    message: &str,
+    problem: Option<Problem>,
+) -> ServiceResult<()> {
+    let Done {
+        queue,
+        job,
+        lease_id,
+        engine,
+        actor,
+    } = done;
+    let now = queue.clock.now();
+    let ok = problem.is_none();
+    let kind = problem.as_ref().map(|p| p.problem.clone());
+    let summary = json!({"ok": ok, "problem": kind, "message": message});
+    let mut tx = queue.db.begin_write().await?;
+    if !jobs::finish(
+        &mut tx,
+        job.id,
+        lease_id,
+        SUCCEEDED,
+        Some(&summary.to_string()),
+        None,
+        now,
+    )
+    .await?
+    {
+        return Err(lease_lost());
+    }
+    let message: String = message.chars().take(2000).collect();
+    engines::record_calibration(
+        &mut tx,
+        &engines::CalibrationAnswer {
+            target_type: target,
+            target_id: &job.subject_id,
+            engine_id: engine.id,
+            ok,
+            problem: kind.as_deref(),
+            message: &message,
+            at: now,
+        },
+    )
+    .await?;
+    record(
+        &mut tx,
+        queue.clock.as_ref(),
+        actor,
+        &format!("{target}.calibrated"),
+        Subject::new(target, &job.subject_id),
+        json!({"engine_id": engine.id.to_string(), "ok": ok, "problem": kind}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 /// How long a check waits for the engines' answers before it reports what it has.
 pub const CHECK_WAIT: Duration = Duration::from_secs(45);
@@ -73,7 +235,7 @@ fn answer(job: Option<&JobRecord>, name: &str) -> (bool, Option<String>, String)
 pub async fn calibrate(
     queue: &Queue,
     actor: &Actor,
-    kind: &'static str,
+    kind: JobKind,
     target: &'static str,
     subject_id: String,
     pool: PoolId,

@@ -11,17 +11,81 @@
 //! either way.
 
 use super::audit::{record, Subject};
-use super::jobs::{NewJob, Queue, KIND_DOMAIN_SYNC};
+use super::jobs::{way_to_the_dc, Done, JobHandler, NewJob, Queue};
 use super::{Actor, ServiceError, ServiceResult};
+use alm_core::job_kind::JobKind;
 use alm_core::permissions::{perm, Can};
 use alm_core::DomainId;
 pub use alm_engine::protocol::SyncMode;
-use alm_engine::protocol::SyncSnapshot;
+use alm_engine::protocol::{Problem, SyncSnapshot, Task, TaskResult};
 use alm_store::directory_sync::{self, DirectoryObject, SyncRun};
 use alm_store::jobs::{self, JobRecord, SUCCEEDED};
 use alm_store::{domains, Db};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
+
+/// What a `domain-sync` job asks for (its payload).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct SyncOrder {
+    pub mode: SyncMode,
+    /// For an incremental sync: objects changed since this `uSNChanged`.
+    pub since_usn: i64,
+}
+
+impl SyncOrder {
+    fn of(job: &JobRecord) -> Result<Self, String> {
+        serde_json::from_str(&job.payload)
+            .map_err(|e| format!("job {}: unreadable sync order ({e})", job.id))
+    }
+}
+
+/// `domain-sync` jobs.
+pub(crate) struct DomainSyncJobs;
+
+#[async_trait::async_trait]
+impl JobHandler for DomainSyncJobs {
+    async fn task(
+        &self,
+        conn: &mut alm_store::Conn,
+        key: &alm_store::crypto::MasterKey,
+        job: &JobRecord,
+    ) -> Result<Task, String> {
+        let order = SyncOrder::of(job)?;
+        Ok(Task::DomainSync {
+            domain: super::calibration::domain_connection(conn, key, job).await?,
+            mode: order.mode,
+            since_usn: order.since_usn,
+        })
+    }
+
+    async fn complete(&self, done: Done<'_>, result: TaskResult) -> ServiceResult<()> {
+        match result {
+            TaskResult::DomainSync { snapshot, problem } => {
+                let read = match (snapshot, problem) {
+                    (Some(s), _) => Ok(s),
+                    (None, Some(p)) => Err(p.message),
+                    (None, None) => Err("the engine read nothing".into()),
+                };
+                apply(done.queue, done.job, done.lease_id, done.actor, read)
+                    .await
+                    .map(drop)
+            }
+            other => done.unexpected(other).await,
+        }
+    }
+
+    fn way_to_the_dc_broken<'r>(
+        &self,
+        _job: &JobRecord,
+        result: &'r TaskResult,
+    ) -> Option<&'r Problem> {
+        match result {
+            TaskResult::DomainSync { problem, .. } => way_to_the_dc(problem.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 /// Queues a sync of the domain (or returns the one already queued or running).
 pub async fn request(
@@ -49,13 +113,16 @@ pub async fn request(
         .enqueue(
             &mut tx,
             NewJob {
-                kind: KIND_DOMAIN_SYNC,
+                kind: JobKind::DomainSync,
                 pool,
                 engine: None,
                 subject_type: "domain",
                 subject_id: id.to_string(),
-                payload: json!({"mode": mode.as_str(), "since_usn": state.map(|s| s.0).unwrap_or(0)}),
-                dedupe_key: Some(format!("{KIND_DOMAIN_SYNC}:{id}")),
+                payload: json!(SyncOrder {
+                    mode,
+                    since_usn: state.map(|s| s.0).unwrap_or(0)
+                }),
+                dedupe_key: Some(format!("{}:{id}", JobKind::DomainSync)),
                 actor,
             },
         )
@@ -176,12 +243,9 @@ pub async fn apply(
         .subject_id
         .parse()
         .map_err(|_| ServiceError::NotFound { what: "domain" })?;
-    let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
-    let mode = if payload["mode"] == "full" {
-        SyncMode::Full
-    } else {
-        SyncMode::Incremental
-    };
+    let mode = SyncOrder::of(job)
+        .map_err(|e| ServiceError::Store(alm_store::StoreError::Corrupt(e)))?
+        .mode;
     let started_at = job.leased_at.unwrap_or(job.created_at);
     let now = clock.now();
     let mut run = SyncRun {

@@ -459,7 +459,7 @@ pub async fn check(
     let outcome = super::calibration::calibrate(
         queue,
         actor,
-        super::jobs::KIND_DOMAIN_CHECK,
+        alm_core::job_kind::JobKind::DomainCheck,
         "domain",
         id.to_string(),
         pool,

@@ -377,12 +377,7 @@ pub async fn register(
 
 /// The actor of what an engine does, for audit records.
 pub fn engine_actor(engine: &EngineRecord) -> Actor {
-    Actor {
-        user_id: None,
-        name: Some(format!("engine {} ({})", engine.name, engine.id)),
-        email: None,
-        source_ip: engine.last_address.clone(),
-    }
+    Actor::of_engine(engine)
 }
 
 /// The engine a credential belongs to, seen now from `address`.

@@ -1,39 +1,123 @@
 //! The job queue as the server runs it (SPEC §5): services queue jobs for a pool; engines
-//! lease them (long poll), keep them with heartbeats and complete them; each kind of result is
-//! applied here in the same transaction that marks the job done, so a result counts once.
+//! lease them (long poll), keep them with heartbeats and complete them. The queue knows no
+//! feature: each kind's owner implements [`JobHandler`] (its task, what starting, success and
+//! failure mean for its subject) and `job_handlers.rs` registers them, so the features import
+//! the queue and the queue imports none of them. A result is applied by its handler in the same
+//! transaction that marks the job done, so it counts once.
 //!
 //! A job's payload holds no secret: the connection an engine needs is opened from the sealed
 //! settings when the job is leased, and handed only to the engine holding the lease.
 
 use super::audit::{record, Subject};
 use super::{Actor, ServiceError, ServiceResult};
+use alm_core::job_kind::JobKind;
 use alm_core::permissions::{perm, Can};
 use alm_core::retry::{FailureClass, NextStep, RetryPolicy};
 use alm_core::{Clock, EngineId, JobId, PoolId};
-use alm_engine::protocol::{Completion, LeaseResponse, LeasedJob, SyncMode, Task, TaskResult};
+use alm_engine::protocol::{Completion, LeaseResponse, LeasedJob, Problem, Task, TaskResult};
 use alm_store::crypto::MasterKey;
 use alm_store::engines::{self, EngineRecord};
-use alm_store::jobs::{self, JobRecord, FAILED, LEASED, QUEUED, SUCCEEDED};
-use alm_store::{domains, vaults, Conn, Db};
-use serde_json::{json, Value};
+use alm_store::jobs::{self, JobRecord, FAILED, LEASED, QUEUED};
+use alm_store::{Conn, Db, WriteTx};
+use async_trait::async_trait;
+use serde_json::json;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-pub const KIND_DOMAIN_CHECK: &str = "domain-check";
-pub const KIND_DOMAIN_SYNC: &str = "domain-sync";
-pub const KIND_VAULT_CHECK: &str = "vault-check";
-pub const KIND_PROVISION: &str = "provision";
-pub const KIND_VAULT_SYNC: &str = "vault-sync";
+/// The longest a lease request is held open.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// How often a waiting request looks at the queue when no wake-up came (jobs queued by
+/// another replica wake nobody here).
+const POLL: Duration = Duration::from_millis(500);
 
-/// How a kind of job is retried: work that changes the directory or a vault is never stranded
-/// by an outage (retried while the failure is transient); checks and syncs give up after a
-/// few attempts.
-pub fn retry_policy(kind: &str) -> RetryPolicy {
-    match kind {
-        KIND_PROVISION | super::lifecycle::KIND_ACCOUNT_CHANGE => RetryPolicy::UNTIL_DONE,
-        _ => RetryPolicy::BOUNDED,
+/// What the owner of a kind of job does at each point of its life. Registered once per kind
+/// (`job_handlers.rs`); the queue calls it and never names a feature.
+#[async_trait]
+pub trait JobHandler: Send + Sync {
+    /// The task an engine runs for a leased job, with connections opened from sealed settings
+    /// for this lease only. An error means alm's own data cannot make the task.
+    async fn task(&self, conn: &mut Conn, key: &MasterKey, job: &JobRecord)
+        -> Result<Task, String>;
+
+    /// Whether a job whose task cannot be made fails through [`JobHandler::failed`] (its
+    /// subject shows why, a person fixes it) rather than silently.
+    fn reports_unmade_tasks(&self) -> bool {
+        false
     }
+
+    /// An engine took the job (inside the lease's follow-up transaction).
+    async fn started(
+        &self,
+        _tx: &mut WriteTx,
+        _job: &JobRecord,
+        _now: OffsetDateTime,
+    ) -> ServiceResult<()> {
+        Ok(())
+    }
+
+    /// Applies the engine's result: finishes the job under `lease_id` and records what it
+    /// means, in one transaction — or hands a failure to [`Queue::failed`].
+    async fn complete(&self, done: Done<'_>, result: TaskResult) -> ServiceResult<()>;
+
+    /// An attempt failed (inside the transaction that queued the job again or failed it).
+    async fn failed(
+        &self,
+        _queue: &Queue,
+        _tx: &mut WriteTx,
+        _job: &JobRecord,
+        _reason: &str,
+        _now: OffsetDateTime,
+        _after: AfterFailure,
+    ) -> ServiceResult<()> {
+        Ok(())
+    }
+
+    /// The problem in a result that means the way to the domain controller is broken (network,
+    /// certificate, bind), for the SIEM alert `engine.cannot-reach-domain`.
+    fn way_to_the_dc_broken<'r>(
+        &self,
+        _job: &JobRecord,
+        _result: &'r TaskResult,
+    ) -> Option<&'r Problem> {
+        None
+    }
+}
+
+/// The job kinds' handlers.
+pub type Handlers = BTreeMap<JobKind, Arc<dyn JobHandler>>;
+
+/// A completion as a handler receives it.
+pub struct Done<'a> {
+    pub queue: &'a Queue,
+    pub job: &'a JobRecord,
+    pub lease_id: &'a str,
+    pub engine: &'a EngineRecord,
+    /// The engine, as the actor of the audit records the result writes.
+    pub actor: &'a Actor,
+}
+
+impl Done<'_> {
+    /// The engine answered with a result of another kind: a failed attempt.
+    pub async fn unexpected(&self, result: TaskResult) -> ServiceResult<()> {
+        let error = format!(
+            "the engine answered a {} job with a result of another kind ({result:?})",
+            self.job.kind
+        );
+        self.queue
+            .failed(self.job, self.lease_id, Failure::unclassified(error))
+            .await
+    }
+}
+
+/// The directory problems that mean the way to the DC is broken, not the task.
+pub const WAY_TO_THE_DC: [&str; 3] = ["unreachable", "tls", "bad-credentials"];
+
+/// `problem` when it says the way to the DC is broken.
+pub fn way_to_the_dc(problem: Option<&Problem>) -> Option<&Problem> {
+    problem.filter(|p| WAY_TO_THE_DC.contains(&p.problem.as_str()))
 }
 
 /// Why an attempt failed, and whether waiting can help.
@@ -45,7 +129,7 @@ pub struct Failure {
 
 impl Failure {
     /// An engine's problem report (`unreachable: …`).
-    pub fn from_problem(p: &alm_engine::protocol::Problem) -> Self {
+    pub fn from_problem(p: &Problem) -> Self {
         Self {
             class: FailureClass::of_problem(&p.problem),
             message: format!("{}: {}", p.problem, p.message),
@@ -71,25 +155,20 @@ impl Failure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterFailure {
     /// Queued again; the next attempt is not before this instant.
-    RetryAt(time::OffsetDateTime),
+    RetryAt(OffsetDateTime),
     /// Failed for good.
     GaveUp,
 }
-/// The longest a lease request is held open.
-const MAX_WAIT: Duration = Duration::from_secs(30);
-/// How often a waiting request looks at the queue when no wake-up came (jobs queued by
-/// another replica wake nobody here).
-const POLL: Duration = Duration::from_millis(500);
 
 /// What a service asks for.
 pub struct NewJob<'a> {
-    pub kind: &'static str,
+    pub kind: JobKind,
     pub pool: PoolId,
     /// Only this engine may run it (calibration).
     pub engine: Option<EngineId>,
     pub subject_type: &'static str,
     pub subject_id: String,
-    pub payload: Value,
+    pub payload: serde_json::Value,
     /// At most one live job per key.
     pub dedupe_key: Option<String>,
     pub actor: &'a Actor,
@@ -103,6 +182,7 @@ pub struct Queue {
     pub lease: Duration,
     /// alm's public base URL, for links in notifications.
     pub base_url: String,
+    handlers: Handlers,
     /// This server process (random at each start): the in-process engine's leases carry it,
     /// so the next process can tell its dead predecessor's leases from a live replica's.
     pub instance: String,
@@ -117,6 +197,7 @@ impl Queue {
         key: Arc<MasterKey>,
         lease: Duration,
         base_url: String,
+        handlers: Handlers,
     ) -> Self {
         Self {
             db,
@@ -124,6 +205,7 @@ impl Queue {
             key,
             lease,
             base_url,
+            handlers,
             instance: uuid::Uuid::new_v4().to_string(),
             queued: Notify::new(),
             finished: Notify::new(),
@@ -133,10 +215,10 @@ impl Queue {
     /// Queues a job inside the caller's transaction; call [`Queue::wake`] after the commit.
     pub async fn enqueue(&self, tx: &mut Conn, new: NewJob<'_>) -> ServiceResult<JobRecord> {
         let now = self.clock.now();
-        let policy = retry_policy(new.kind);
+        let policy = new.kind.retry_policy();
         let job = JobRecord {
             id: JobId::new_v7(now),
-            kind: new.kind.into(),
+            kind: new.kind,
             pool_id: new.pool,
             engine_id: new.engine,
             subject_type: new.subject_type.into(),
@@ -256,42 +338,35 @@ impl Queue {
         }
         let mut out = Vec::new();
         for job in leased {
-            if job.kind == KIND_PROVISION {
+            let handler = self.handler(job.kind)?;
+            {
                 let mut tx = self.db.begin_write().await?;
-                super::provisioning::started(&mut tx, &job, now).await?;
+                handler.started(&mut tx, &job, now).await?;
                 tx.commit().await?;
             }
-            match self.task_for(&job).await {
+            let task = {
+                let mut conn = self.db.read().await?;
+                handler.task(&mut conn, &self.key, &job).await
+            };
+            let lease_id = job.lease_id.clone().unwrap_or_default();
+            match task {
                 Ok(task) => out.push(LeasedJob {
                     job_id: job.id.to_string(),
-                    lease_id: job.lease_id.clone().unwrap_or_default(),
+                    lease_id,
                     lease_expires_at: job.lease_expires_at.unwrap_or(now),
                     task,
                 }),
-                Err(why) if job.kind == KIND_PROVISION => {
-                    // alm's own settings cannot make the task (a gMSA reader without a synced
-                    // account, a template whose vault is gone): failed with the reason, for a
-                    // person to fix and then retry the request.
-                    self.failed(
-                        &job,
-                        job.lease_id.as_deref().unwrap_or_default(),
-                        Failure::permanent(why),
-                    )
-                    .await?;
+                // alm's own settings cannot make the task (a gMSA reader without a synced
+                // account, a template whose vault is gone): failed with the reason on the
+                // subject, for a person to fix and retry.
+                Err(why) if handler.reports_unmade_tasks() => {
+                    self.failed(&job, &lease_id, Failure::permanent(why))
+                        .await?;
                 }
                 Err(why) => {
                     // The subject is gone or unreadable: the job can never run.
                     let mut tx = self.db.begin_write().await?;
-                    jobs::finish(
-                        &mut tx,
-                        job.id,
-                        job.lease_id.as_deref().unwrap_or_default(),
-                        FAILED,
-                        None,
-                        Some(&why),
-                        now,
-                    )
-                    .await?;
+                    jobs::finish(&mut tx, job.id, &lease_id, FAILED, None, Some(&why), now).await?;
                     tx.commit().await?;
                     self.finished.notify_waiters();
                 }
@@ -300,56 +375,12 @@ impl Queue {
         Ok(out)
     }
 
-    /// The task an engine runs for a job, with the connection opened from sealed settings.
-    async fn task_for(&self, job: &JobRecord) -> Result<Task, String> {
-        let mut conn = self.db.read().await.map_err(|e| e.to_string())?;
-        let unreadable = |e: ServiceError| e.to_string();
-        match job.kind.as_str() {
-            KIND_DOMAIN_CHECK | KIND_DOMAIN_SYNC => {
-                let id = job
-                    .subject_id
-                    .parse()
-                    .map_err(|_| format!("bad domain id {:?}", job.subject_id))?;
-                let domain = domains::get(&mut conn, id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or("the domain was removed")?;
-                let connection =
-                    super::domains::connection(&domain, &self.key).map_err(unreadable)?;
-                if job.kind == KIND_DOMAIN_CHECK {
-                    return Ok(Task::DomainCheck { domain: connection });
-                }
-                let payload: Value = serde_json::from_str(&job.payload).unwrap_or_default();
-                let mode = match payload["mode"].as_str() {
-                    Some("full") => SyncMode::Full,
-                    _ => SyncMode::Incremental,
-                };
-                Ok(Task::DomainSync {
-                    domain: connection,
-                    mode,
-                    since_usn: payload["since_usn"].as_i64().unwrap_or(0),
-                })
-            }
-            KIND_VAULT_CHECK => {
-                let id = job
-                    .subject_id
-                    .parse()
-                    .map_err(|_| format!("bad vault id {:?}", job.subject_id))?;
-                let vault = vaults::get(&mut conn, id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or("the vault was removed")?;
-                Ok(Task::VaultCheck {
-                    vault: super::vaults::connection(&vault, &self.key).map_err(unreadable)?,
-                })
-            }
-            KIND_PROVISION => super::provisioning::task(&mut conn, &self.key, job).await,
-            super::lifecycle::KIND_ACCOUNT_CHANGE => {
-                super::lifecycle::task(&mut conn, &self.key, job).await
-            }
-            KIND_VAULT_SYNC => super::vault_sync::task(&mut conn, &self.key, job).await,
-            other => Err(format!("unknown job kind {other:?}")),
-        }
+    fn handler(&self, kind: JobKind) -> ServiceResult<Arc<dyn JobHandler>> {
+        self.handlers.get(&kind).cloned().ok_or_else(|| {
+            ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+                "no handler is registered for {kind} jobs"
+            )))
+        })
     }
 
     /// Extends the leases of the jobs the engine is still working on.
@@ -384,70 +415,31 @@ impl Queue {
         {
             return Err(lease_lost());
         }
-        let actor = super::engines::engine_actor(engine);
-        let cannot_reach = cannot_reach_domain(&job, &completion);
+        let actor = Actor::of_engine(engine);
+        let handler = self.handler(job.kind)?;
         let outcome = match completion {
             Completion::Failed { lease_id, error } => {
                 self.failed(&job, &lease_id, Failure::unclassified(error))
                     .await
             }
-            Completion::Done { lease_id, result } => match (job.kind.as_str(), result) {
-                (KIND_DOMAIN_CHECK | KIND_VAULT_CHECK, TaskResult::Check { message, problem }) => {
-                    self.calibrated(&job, &lease_id, engine, &actor, &message, problem)
-                        .await
+            Completion::Done { lease_id, result } => {
+                // Alerted before the result is applied, so whoever waits for the job finds the
+                // alert recorded when it sees the job done (the engine's finding stands even if
+                // its lease was lost meanwhile).
+                if let Some(p) = handler.way_to_the_dc_broken(&job, &result) {
+                    self.alert_cannot_reach(&job, engine, &actor, p).await?;
                 }
-                (KIND_DOMAIN_SYNC, TaskResult::DomainSync { snapshot, problem }) => {
-                    let read = match (snapshot, problem) {
-                        (Some(s), _) => Ok(s),
-                        (None, Some(p)) => Err(p.message),
-                        (None, None) => Err("the engine read nothing".into()),
-                    };
-                    super::domain_sync::apply(self, &job, &lease_id, &actor, read)
-                        .await
-                        .map(drop)
-                }
-                (KIND_VAULT_SYNC, TaskResult::VaultSync { missing, problem }) => {
-                    let result = match problem {
-                        Some(p) => Err(p),
-                        None => Ok(missing),
-                    };
-                    super::vault_sync::complete(self, &job, &lease_id, &actor, result).await
-                }
-                (KIND_PROVISION, TaskResult::Provisioned { account, problem }) => {
-                    let result = match (account, problem) {
-                        (Some(a), None) => Ok(a),
-                        (_, Some(p)) => Err(p),
-                        (None, None) => Err(alm_engine::protocol::Problem {
-                            problem: "other".into(),
-                            message: "the engine reported nothing".into(),
-                        }),
-                    };
-                    super::provisioning::complete(self, &job, &lease_id, &actor, result).await
-                }
-                (
-                    super::lifecycle::KIND_ACCOUNT_CHANGE,
-                    TaskResult::AccountChanged { dn, problem },
-                ) => {
-                    let result = match problem {
-                        Some(p) => Err(p),
-                        None => Ok(dn),
-                    };
-                    super::lifecycle::complete(self, &job, &lease_id, &actor, result).await
-                }
-                (_, other) => {
-                    let error = format!(
-                        "the engine answered a {} job with a result of another kind ({other:?})",
-                        job.kind
-                    );
-                    self.failed(&job, &lease_id, Failure::unclassified(error))
-                        .await
-                }
-            },
+                let done = Done {
+                    queue: self,
+                    job: &job,
+                    lease_id: &lease_id,
+                    engine,
+                    actor: &actor,
+                };
+                handler.complete(done, result).await
+            }
         };
         self.finished.notify_waiters();
-        if let (Ok(()), Some(p)) = (&outcome, cannot_reach) {
-            self.alert_cannot_reach(&job, engine, &actor, &p).await?;
-        }
         outcome
     }
 
@@ -459,7 +451,7 @@ impl Queue {
         job: &JobRecord,
         engine: &EngineRecord,
         actor: &Actor,
-        p: &alm_engine::protocol::Problem,
+        p: &Problem,
     ) -> ServiceResult<()> {
         let mut tx = self.db.begin_write().await?;
         record(
@@ -510,74 +502,11 @@ impl Queue {
         if !held {
             return Err(lease_lost());
         }
-        if job.kind == KIND_PROVISION {
-            super::provisioning::failed(self, &mut tx, job, &error, now, after).await?;
-        }
-        if job.kind == super::lifecycle::KIND_ACCOUNT_CHANGE {
-            super::lifecycle::failed(&mut tx, job, &error, now, after).await?;
-        }
+        self.handler(job.kind)?
+            .failed(self, &mut tx, job, &error, now, after)
+            .await?;
         tx.commit().await?;
         self.wake();
-        Ok(())
-    }
-
-    /// A calibration answer: which engine can reach the domain or vault, recorded per engine.
-    async fn calibrated(
-        &self,
-        job: &JobRecord,
-        lease_id: &str,
-        engine: &EngineRecord,
-        actor: &Actor,
-        message: &str,
-        problem: Option<alm_engine::protocol::Problem>,
-    ) -> ServiceResult<()> {
-        let now = self.clock.now();
-        let target = if job.kind == KIND_VAULT_CHECK {
-            "vault"
-        } else {
-            "domain"
-        };
-        let ok = problem.is_none();
-        let kind = problem.as_ref().map(|p| p.problem.clone());
-        let summary = json!({"ok": ok, "problem": kind, "message": message});
-        let mut tx = self.db.begin_write().await?;
-        if !jobs::finish(
-            &mut tx,
-            job.id,
-            lease_id,
-            SUCCEEDED,
-            Some(&summary.to_string()),
-            None,
-            now,
-        )
-        .await?
-        {
-            return Err(lease_lost());
-        }
-        let message: String = message.chars().take(2000).collect();
-        engines::record_calibration(
-            &mut tx,
-            &engines::CalibrationAnswer {
-                target_type: target,
-                target_id: &job.subject_id,
-                engine_id: engine.id,
-                ok,
-                problem: kind.as_deref(),
-                message: &message,
-                at: now,
-            },
-        )
-        .await?;
-        record(
-            &mut tx,
-            self.clock.as_ref(),
-            actor,
-            &format!("{target}.calibrated"),
-            Subject::new(target, &job.subject_id),
-            json!({"engine_id": engine.id.to_string(), "ok": ok, "problem": kind}),
-        )
-        .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -618,31 +547,4 @@ pub fn lease_lost() -> ServiceError {
 pub async fn active_engines(db: &Db, pool: PoolId) -> ServiceResult<Vec<EngineRecord>> {
     let mut conn = db.read().await?;
     Ok(engines::active_engines(&mut conn, pool).await?)
-}
-
-/// The directory failure in an engine's report that means the way to the domain controller is
-/// broken (network, certificate, bind), not the task itself: for domain checks, syncs and
-/// account changes (a secret move is vault work).
-fn cannot_reach_domain(
-    job: &JobRecord,
-    completion: &Completion,
-) -> Option<alm_engine::protocol::Problem> {
-    const WAY_TO_THE_DC: [&str; 3] = ["unreachable", "tls", "bad-credentials"];
-    let Completion::Done { result, .. } = completion else {
-        return None;
-    };
-    let problem = match (job.kind.as_str(), result) {
-        (KIND_DOMAIN_CHECK, TaskResult::Check { problem, .. }) => problem.as_ref(),
-        (KIND_DOMAIN_SYNC, TaskResult::DomainSync { problem, .. }) => problem.as_ref(),
-        (super::lifecycle::KIND_ACCOUNT_CHANGE, TaskResult::AccountChanged { problem, .. })
-            if serde_json::from_str::<Value>(&job.payload).unwrap_or_default()["change"]
-                != "move-secret" =>
-        {
-            problem.as_ref()
-        }
-        _ => None,
-    }?;
-    WAY_TO_THE_DC
-        .contains(&problem.problem.as_str())
-        .then(|| problem.clone())
 }

@@ -7,24 +7,20 @@
 //! the next success. The rules themselves (which action when, what EOL does) are in
 //! `alm_core::lifecycle`; this module applies them.
 
+use super::account_changes::{queue_change, ChangeOrder};
 use super::audit::{record, Subject};
-use super::jobs::{NewJob, Queue};
+use super::jobs::Queue;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::lifecycle::{
     at_eol, renewal_at, renewed_eol, Action, ReminderPlan, Standing, Status,
 };
 use alm_core::permissions::{perm, Can, Scope};
 use alm_core::templates::{EolAction, Interval, TemplateDefinition};
-use alm_engine::protocol::{AccountChange, AccountChangeTask, Problem, Task};
 use alm_store::accounts::{self, AccountRecord};
-use alm_store::crypto::MasterKey;
-use alm_store::jobs::{self, JobRecord, SUCCEEDED};
-use alm_store::{domains, users, vaults, Conn, WriteTx};
+use alm_store::{users, Conn, WriteTx};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-pub const KIND_ACCOUNT_CHANGE: &str = "account-change";
 
 fn eol_action(a: &AccountRecord) -> EolAction {
     serde_json::from_value(json!(a.eol_action)).unwrap_or(EolAction::Review)
@@ -84,200 +80,6 @@ pub(crate) async fn schedule(
     Ok(())
 }
 
-/// Queues the directory side of a lifecycle change (one live change per account).
-pub(crate) async fn queue_change(
-    queue: &Queue,
-    tx: &mut Conn,
-    a: &AccountRecord,
-    change: serde_json::Value,
-    actor: &Actor,
-) -> ServiceResult<()> {
-    let pool = super::domains::pool_of(tx, a.domain_id).await?;
-    queue
-        .enqueue(
-            tx,
-            NewJob {
-                kind: KIND_ACCOUNT_CHANGE,
-                pool,
-                engine: None,
-                subject_type: "account",
-                subject_id: a.id.to_string(),
-                payload: change,
-                dedupe_key: None,
-                actor,
-            },
-        )
-        .await?;
-    Ok(())
-}
-
-/// The task for a leased change: the domain's connection (and, to delete, the external
-/// vault's) opened for this lease only.
-pub(crate) async fn task(
-    conn: &mut Conn,
-    key: &MasterKey,
-    job: &JobRecord,
-) -> Result<Task, String> {
-    let err = |e: ServiceError| e.to_string();
-    let id: Uuid = job
-        .subject_id
-        .parse()
-        .map_err(|_| "bad account id".to_owned())?;
-    let a = accounts::get(conn, id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the account was removed")?;
-    let domain = domains::get(conn, a.domain_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the domain was removed")?;
-    let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
-    let change = match payload["change"].as_str() {
-        Some("disable") => AccountChange::Disable {
-            move_to: payload["move_to"].as_str().map(str::to_owned),
-        },
-        Some("enable") => AccountChange::Enable,
-        Some("move") => AccountChange::Move {
-            to: payload["to"].as_str().unwrap_or_default().to_owned(),
-        },
-        Some("set-expires") => AccountChange::SetExpires { at: a.eol_at },
-        Some("delete") => {
-            let vault = vaults::get(conn, a.vault_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            match vault {
-                Some(v) if v.kind != super::vaults::KIND_BUILTIN && !a.secret_ref.is_empty() => {
-                    AccountChange::Delete {
-                        vault: Some(super::vaults::connection(&v, key).map_err(err)?),
-                        secret_ref: Some(a.secret_ref.clone()),
-                    }
-                }
-                // The built-in vault's entry goes in the completion's transaction.
-                _ => AccountChange::Delete {
-                    vault: None,
-                    secret_ref: None,
-                },
-            }
-        }
-        Some("move-secret") => {
-            let v = vaults::get(conn, a.vault_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("the vault was removed")?;
-            AccountChange::MoveSecret {
-                vault: super::vaults::connection(&v, key).map_err(err)?,
-                from: a.secret_ref.clone(),
-                folder: payload["folder"].as_str().unwrap_or_default().to_owned(),
-                name: a.name.clone(),
-            }
-        }
-        other => return Err(format!("unknown account change {other:?}")),
-    };
-    Ok(Task::AccountChange(Box::new(AccountChangeTask {
-        domain: super::domains::connection(&domain, key).map_err(err)?,
-        guid: a.guid.clone(),
-        change,
-    })))
-}
-
-/// A failed attempt: the account shows it, and whether the job runs again.
-pub(crate) async fn failed(
-    tx: &mut WriteTx,
-    job: &JobRecord,
-    reason: &str,
-    now: OffsetDateTime,
-    after: super::jobs::AfterFailure,
-) -> ServiceResult<()> {
-    let Ok(id) = job.subject_id.parse::<Uuid>() else {
-        return Ok(());
-    };
-    if let Some(mut a) = accounts::get(tx, id).await? {
-        let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
-        let what = payload["change"].as_str().unwrap_or("change");
-        let next = match after {
-            super::jobs::AfterFailure::RetryAt(_) => "retrying",
-            super::jobs::AfterFailure::GaveUp => "not retried",
-        };
-        a.problem = Some(format!(
-            "{what} failed ({next}): {}",
-            reason.chars().take(500).collect::<String>()
-        ));
-        a.updated_at = now;
-        accounts::update_lifecycle(tx, &a).await?;
-    }
-    Ok(())
-}
-
-/// Records a change the engine made, with the job's completion.
-pub(crate) async fn complete(
-    queue: &Queue,
-    job: &JobRecord,
-    lease_id: &str,
-    engine_actor: &Actor,
-    result: Result<Option<String>, Problem>,
-) -> ServiceResult<()> {
-    let dn = match result {
-        Ok(dn) => dn,
-        Err(p) => {
-            return queue
-                .failed(job, lease_id, super::jobs::Failure::from_problem(&p))
-                .await
-        }
-    };
-    let now = queue.clock.now();
-    let mut tx = queue.db.begin_write().await?;
-    if !jobs::finish(&mut tx, job.id, lease_id, SUCCEEDED, Some("{}"), None, now).await? {
-        return Err(super::jobs::lease_lost());
-    }
-    let id: Uuid = job
-        .subject_id
-        .parse()
-        .map_err(|_| ServiceError::NotFound { what: "account" })?;
-    let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
-    let change = payload["change"].as_str().unwrap_or("change").to_owned();
-    if let Some(mut a) = accounts::get(&mut tx, id).await? {
-        match (&dn, change.as_str()) {
-            // A secret move answers with the secret's new reference, not a DN.
-            (Some(moved), "move-secret") => a.secret_ref = moved.clone(),
-            (Some(dn), _) => a.dn = dn.clone(),
-            (None, _) => {}
-        }
-        if change == "delete" {
-            let vault = vaults::get(&mut tx, a.vault_id).await?;
-            if vault.is_some_and(|v| v.kind == super::vaults::KIND_BUILTIN) {
-                if let Some((folder, name)) = a.secret_ref.rsplit_once('/') {
-                    vaults::delete_entry(&mut tx, a.vault_id, folder, name).await?;
-                }
-            }
-        }
-        a.problem = None;
-        a.updated_at = now;
-        accounts::update_lifecycle(&mut tx, &a).await?;
-        let (action, summary) = if change == "move-secret" {
-            (
-                "account.secret-moved",
-                json!({"change": change, "secret_ref": a.secret_ref}),
-            )
-        } else {
-            (
-                "account.directory-changed",
-                json!({"change": change, "dn": dn}),
-            )
-        };
-        record(
-            &mut tx,
-            queue.clock.as_ref(),
-            engine_actor,
-            action,
-            Subject::new("account", a.id),
-            summary,
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
 /// The account if the caller may act on it (an owner, or `manage`).
 async fn actionable(
     conn: &mut Conn,
@@ -320,13 +122,20 @@ pub async fn act(
             let interval: Interval = a.interval.parse().unwrap_or(Interval::Days(90));
             a.eol_at = renewed_eol(a.eol_at, interval);
             if status(&a) == Status::Disabled {
-                queue_change(queue, &mut tx, &a, json!({"change": "enable"}), actor).await?;
+                queue_change(queue, &mut tx, &a, ChangeOrder::Enable, actor).await?;
             }
             a.status = Status::Active.as_str().into();
         }
         Action::Disable => {
             a.status = Status::Disabled.as_str().into();
-            queue_change(queue, &mut tx, &a, json!({"change": "disable"}), actor).await?;
+            queue_change(
+                queue,
+                &mut tx,
+                &a,
+                ChangeOrder::Disable { move_to: None },
+                actor,
+            )
+            .await?;
         }
         Action::Enable => {
             // An expire account past its EOL stays expired: the directory refuses it anyway.
@@ -337,7 +146,7 @@ pub async fn act(
             }
             .as_str()
             .into();
-            queue_change(queue, &mut tx, &a, json!({"change": "enable"}), actor).await?;
+            queue_change(queue, &mut tx, &a, ChangeOrder::Enable, actor).await?;
         }
         Action::Delete => {
             if confirm != Some(a.name.as_str()) {
@@ -352,7 +161,7 @@ pub async fn act(
                 .into());
             }
             a.status = Status::Deleted.as_str().into();
-            queue_change(queue, &mut tx, &a, json!({"change": "delete"}), actor).await?;
+            queue_change(queue, &mut tx, &a, ChangeOrder::Delete, actor).await?;
         }
         Action::SubmitRenewal | Action::Clone => {
             return Err(ServiceError::NotAllowed(format!(
@@ -496,7 +305,9 @@ async fn eol_one(
             queue,
             &mut tx,
             &a,
-            json!({"change": "disable", "move_to": d.retirement_ou}),
+            ChangeOrder::Disable {
+                move_to: d.retirement_ou.clone(),
+            },
             system,
         )
         .await?;
@@ -661,7 +472,7 @@ pub(crate) async fn renewal_approved(
     a.problem = None;
     a.updated_at = now;
     accounts::update_lifecycle(tx, &a).await?;
-    queue_change(queue, tx, &a, json!({"change": "set-expires"}), actor).await?;
+    queue_change(queue, tx, &a, ChangeOrder::SetExpires, actor).await?;
     schedule(tx, &a, &d, now, true).await?;
     record(
         tx,

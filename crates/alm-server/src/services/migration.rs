@@ -240,7 +240,7 @@ pub async fn migrate(
         a.updated_at = now;
         // The secret's folder: the built-in vault's entry moves in this transaction; an
         // external vault's by an engine job (secret_ref follows when it is done).
-        let mut move_secret_job = false;
+        let mut move_secret_job = None;
         if let Some(folder) = m.folder.as_ref().filter(|_| !a.secret_ref.is_empty()) {
             if vault_kind == super::vaults::KIND_BUILTIN {
                 if let Some(moved) = super::vaults::move_builtin_entry(
@@ -256,17 +256,17 @@ pub async fn migrate(
                     a.secret_ref = moved;
                 }
             } else {
-                move_secret_job = true;
+                move_secret_job = Some(folder.clone());
             }
         }
         accounts::update_lifecycle(&mut tx, &a).await?;
         accounts::set_eol_action(&mut tx, a.id, &a.eol_action).await?;
-        if move_secret_job {
-            super::lifecycle::queue_change(
+        if let Some(folder) = move_secret_job {
+            super::account_changes::queue_change(
                 queue,
                 &mut tx,
                 &a,
-                json!({"change": "move-secret", "folder": m.folder}),
+                super::account_changes::ChangeOrder::MoveSecret { folder },
                 actor,
             )
             .await?;
@@ -290,11 +290,11 @@ pub async fn migrate(
         }
         super::accounts::refuse_orphans_of(&mut tx, a.id).await?;
         if let Some(ou) = &m.ou {
-            super::lifecycle::queue_change(
+            super::account_changes::queue_change(
                 queue,
                 &mut tx,
                 &a,
-                json!({"change": "move", "to": ou}),
+                super::account_changes::ChangeOrder::Move { to: ou.clone() },
                 actor,
             )
             .await?;

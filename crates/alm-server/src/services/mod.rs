@@ -3,6 +3,7 @@
 //! holds the change and its audit record, and returns plain data. No HTTP here, so the future
 //! web UI calls the very same functions (ARCHITECTURE.md).
 
+pub mod account_changes;
 pub mod accounts;
 pub mod api_tokens;
 pub mod approvals;
@@ -17,6 +18,7 @@ pub mod group_replacement;
 pub mod groups;
 pub mod import;
 pub mod integration_outbox;
+pub mod job_handlers;
 pub mod jobs;
 pub mod lifecycle;
 pub mod login;
@@ -49,6 +51,16 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// An engine, in the audit records of the results it brings.
+    pub fn of_engine(engine: &alm_store::engines::EngineRecord) -> Self {
+        Self {
+            user_id: None,
+            name: Some(format!("engine {} ({})", engine.name, engine.id)),
+            email: None,
+            source_ip: engine.last_address.clone(),
+        }
+    }
+
     /// alm itself (first start, the command line): no person behind it.
     pub fn system() -> Self {
         Self {

@@ -10,15 +10,16 @@
 //! once when it starts failing and once when it ends (provisioned or failed).
 
 use super::audit::{record, Subject};
-use super::jobs::{AfterFailure, Failure, NewJob, Queue, KIND_PROVISION};
+use super::jobs::{AfterFailure, Done, Failure, JobHandler, NewJob, Queue};
 use super::requests::{definition, details_of};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::filetime::eol_instant;
+use alm_core::job_kind::JobKind;
 use alm_core::requests::RequestState;
 use alm_core::templates::{AccountType, EolAction};
 use alm_engine::protocol::{
     AccountSpec, GmsaSpec, PasswordRules, Problem, ProvisionTask, ProvisionedAccount, SecretSpec,
-    Task,
+    Task, TaskResult,
 };
 use alm_store::accounts::{self, AccountRecord, Owner};
 use alm_store::crypto::MasterKey;
@@ -28,6 +29,63 @@ use alm_store::{directory_sync, domains, groups, vaults, Conn, WriteTx};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// `provision` jobs.
+pub(crate) struct ProvisionJobs;
+
+#[async_trait::async_trait]
+impl JobHandler for ProvisionJobs {
+    async fn task(
+        &self,
+        conn: &mut Conn,
+        key: &MasterKey,
+        job: &JobRecord,
+    ) -> Result<Task, String> {
+        task(conn, key, job).await
+    }
+
+    fn reports_unmade_tasks(&self) -> bool {
+        true
+    }
+
+    async fn started(
+        &self,
+        tx: &mut WriteTx,
+        job: &JobRecord,
+        now: OffsetDateTime,
+    ) -> ServiceResult<()> {
+        started(tx, job, now).await
+    }
+
+    async fn complete(&self, done: Done<'_>, result: TaskResult) -> ServiceResult<()> {
+        match result {
+            TaskResult::Provisioned { account, problem } => {
+                let result = match (account, problem) {
+                    (Some(a), None) => Ok(a),
+                    (_, Some(p)) => Err(p),
+                    (None, None) => Err(Problem {
+                        problem: "other".into(),
+                        message: "the engine reported nothing".into(),
+                    }),
+                };
+                complete(done.queue, done.job, done.lease_id, done.actor, result).await
+            }
+            other => done.unexpected(other).await,
+        }
+    }
+
+    async fn failed(
+        &self,
+        queue: &Queue,
+        tx: &mut WriteTx,
+        job: &JobRecord,
+        reason: &str,
+        now: OffsetDateTime,
+        after: AfterFailure,
+    ) -> ServiceResult<()> {
+        failed(queue, tx, job, reason, now, after).await
+    }
+}
 
 /// Queues provisioning of an approved request (inside the approval's transaction).
 pub(crate) async fn queue(
@@ -41,13 +99,13 @@ pub(crate) async fn queue(
         .enqueue(
             tx,
             NewJob {
-                kind: KIND_PROVISION,
+                kind: JobKind::Provision,
                 pool,
                 engine: None,
                 subject_type: "request",
                 subject_id: r.id.to_string(),
                 payload: json!({}),
-                dedupe_key: Some(format!("{KIND_PROVISION}:{}", r.id)),
+                dedupe_key: Some(format!("{}:{}", JobKind::Provision, r.id)),
                 actor,
             },
         )
@@ -80,11 +138,7 @@ fn dns_name(base_dn: &str) -> String {
 
 /// The task for a leased provisioning job: everything the engine needs, the domain's bind
 /// password and the vault's credential opened for this lease only.
-pub(crate) async fn task(
-    conn: &mut Conn,
-    key: &MasterKey,
-    job: &JobRecord,
-) -> Result<Task, String> {
+async fn task(conn: &mut Conn, key: &MasterKey, job: &JobRecord) -> Result<Task, String> {
     let err = |e: ServiceError| e.to_string();
     let id: Uuid = job
         .subject_id
@@ -225,11 +279,7 @@ async fn reader_sids(
 }
 
 /// Marks the request as being provisioned when an engine takes the job.
-pub(crate) async fn started(
-    tx: &mut WriteTx,
-    job: &JobRecord,
-    now: OffsetDateTime,
-) -> ServiceResult<()> {
+async fn started(tx: &mut WriteTx, job: &JobRecord, now: OffsetDateTime) -> ServiceResult<()> {
     let Ok(id) = job.subject_id.parse::<Uuid>() else {
         return Ok(());
     };
@@ -244,7 +294,7 @@ pub(crate) async fn started(
 /// A failed attempt: the request shows the reason, and `retrying` (the job runs again) or
 /// `provisioning-failed` (it does not). The requester hears of the first failure of an episode
 /// (no reason recorded yet) and of its end, never of each attempt.
-pub(crate) async fn failed(
+async fn failed(
     queue: &Queue,
     tx: &mut WriteTx,
     job: &JobRecord,
@@ -281,7 +331,7 @@ pub(crate) async fn failed(
 }
 
 /// Records what the engine made, exactly once (with the job's completion).
-pub(crate) async fn complete(
+async fn complete(
     queue: &Queue,
     job: &JobRecord,
     lease_id: &str,

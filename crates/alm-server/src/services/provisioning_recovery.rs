@@ -7,9 +7,10 @@
 //! An attempt running right now is never interfered with: both answer 409 until it ends.
 
 use super::audit::{record, Subject};
-use super::jobs::{Queue, KIND_PROVISION};
+use super::jobs::Queue;
 use super::requests::{info, reachable, RequestInfo};
 use super::{Actor, ServiceError, ServiceResult};
+use alm_core::job_kind::JobKind;
 use alm_core::permissions::{perm, Can};
 use alm_core::requests::RequestState;
 use alm_store::jobs::{self, JobRecord, LEASED, QUEUED};
@@ -44,7 +45,7 @@ fn attempt_running() -> ServiceError {
 /// The request's latest provisioning job.
 async fn provision_job(conn: &mut Conn, r: &RequestRecord) -> ServiceResult<Option<JobRecord>> {
     let newest = jobs::list(conn, None, Some(("request", &r.id.to_string())), 10).await?;
-    Ok(newest.into_iter().find(|j| j.kind == KIND_PROVISION))
+    Ok(newest.into_iter().find(|j| j.kind == JobKind::Provision))
 }
 
 /// Runs provisioning again now: a failed request gets a new job (the engine looks before it

@@ -71,7 +71,7 @@ async fn provisioning_progress(
     let job = alm_store::jobs::list(conn, None, Some(("request", &r.id.to_string())), 10)
         .await?
         .into_iter()
-        .find(|j| j.kind == super::jobs::KIND_PROVISION);
+        .find(|j| j.kind == alm_core::job_kind::JobKind::Provision);
     Ok(job.map(|j| ProvisioningProgress {
         attempts: j.attempts,
         next_attempt_at: (j.status == alm_store::jobs::QUEUED).then_some(j.not_before),

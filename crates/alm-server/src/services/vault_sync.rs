@@ -6,11 +6,12 @@
 
 use super::audit::{record, Subject};
 use super::calibration::{calibrate, CheckOutcome, CHECK_WAIT};
-use super::jobs::{lease_lost, NewJob, Queue, KIND_VAULT_CHECK, KIND_VAULT_SYNC};
+use super::jobs::{lease_lost, Done, JobHandler, NewJob, Queue};
 use super::{Actor, ServiceError, ServiceResult};
+use alm_core::job_kind::JobKind;
 use alm_core::permissions::{perm, Can};
 use alm_core::VaultId;
-use alm_engine::protocol::{Problem, Task};
+use alm_engine::protocol::{Problem, Task, TaskResult};
 use alm_store::accounts::{self, AccountRecord};
 use alm_store::jobs::{self, JobRecord, FAILED, SUCCEEDED};
 use alm_store::{vaults, Conn, WriteTx};
@@ -115,7 +116,7 @@ pub async fn sync(
     let calibration = calibrate(
         queue,
         actor,
-        KIND_VAULT_CHECK,
+        JobKind::VaultCheck,
         "vault",
         id.to_string(),
         pool,
@@ -127,13 +128,13 @@ pub async fn sync(
         .enqueue(
             &mut tx,
             NewJob {
-                kind: KIND_VAULT_SYNC,
+                kind: JobKind::VaultSync,
                 pool,
                 engine: None,
                 subject_type: "vault",
                 subject_id: id.to_string(),
                 payload: json!({}),
-                dedupe_key: Some(format!("{KIND_VAULT_SYNC}:{id}")),
+                dedupe_key: Some(format!("{}:{id}", JobKind::VaultSync)),
                 actor,
             },
         )
@@ -170,8 +171,36 @@ pub async fn sync(
     })
 }
 
+/// `vault-sync` jobs.
+pub(crate) struct VaultSyncJobs;
+
+#[async_trait::async_trait]
+impl JobHandler for VaultSyncJobs {
+    async fn task(
+        &self,
+        conn: &mut Conn,
+        key: &alm_store::crypto::MasterKey,
+        job: &JobRecord,
+    ) -> Result<Task, String> {
+        task(conn, key, job).await
+    }
+
+    async fn complete(&self, done: Done<'_>, result: TaskResult) -> ServiceResult<()> {
+        match result {
+            TaskResult::VaultSync { missing, problem } => {
+                let result = match problem {
+                    Some(p) => Err(p),
+                    None => Ok(missing),
+                };
+                complete(done.queue, done.job, done.lease_id, done.actor, result).await
+            }
+            other => done.unexpected(other).await,
+        }
+    }
+}
+
 /// The task of a leased vault-sync job: the vault's connection and its accounts' secret ids.
-pub(crate) async fn task(
+async fn task(
     conn: &mut Conn,
     key: &alm_store::crypto::MasterKey,
     job: &JobRecord,
@@ -197,7 +226,7 @@ pub(crate) async fn task(
 }
 
 /// Applies an engine's answer, once (with the job's completion).
-pub(crate) async fn complete(
+async fn complete(
     queue: &Queue,
     job: &JobRecord,
     lease_id: &str,

@@ -644,7 +644,7 @@ pub async fn check(
         super::calibration::calibrate(
             queue,
             actor,
-            super::jobs::KIND_VAULT_CHECK,
+            alm_core::job_kind::JobKind::VaultCheck,
             "vault",
             id.to_string(),
             pool,
