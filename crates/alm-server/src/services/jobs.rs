@@ -48,7 +48,7 @@ pub trait JobHandler: Send + Sync {
         false
     }
 
-    /// An engine took the job (inside the lease's follow-up transaction).
+    /// An engine took the job (inside the lease's transaction).
     async fn started(
         &self,
         _tx: &mut WriteTx,
@@ -332,6 +332,11 @@ impl Queue {
             }
             None => Vec::new(),
         };
+        // The subjects show the work started in the lease's own transaction, so nobody reads a
+        // new attempt counted while its subject still shows the last one's outcome.
+        for job in &leased {
+            self.handler(job.kind)?.started(&mut tx, job, now).await?;
+        }
         tx.commit().await?;
         if expired > 0 {
             tracing::warn!(expired, "job leases expired; the jobs are queued again");
@@ -339,11 +344,6 @@ impl Queue {
         let mut out = Vec::new();
         for job in leased {
             let handler = self.handler(job.kind)?;
-            {
-                let mut tx = self.db.begin_write().await?;
-                handler.started(&mut tx, &job, now).await?;
-                tx.commit().await?;
-            }
             let task = {
                 let mut conn = self.db.read().await?;
                 handler.task(&mut conn, &self.key, &job).await

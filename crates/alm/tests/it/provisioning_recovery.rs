@@ -116,7 +116,7 @@ on_both_backends! {
         for attempt in 2..=12 {
             s.clock.advance(time::Duration::minutes(11));
             let r = until_request(&w, &id, &format!("attempt {attempt}"), |r| {
-                r["provisioning_attempts"] == attempt && r["state"] == "retrying"
+                r["provisioning_attempts"] == attempt && r["state"] == "retrying" && r["next_attempt_at"].is_string()
             })
             .await;
             assert!(r["failure_reason"].as_str().unwrap().starts_with("unreachable"), "{r}");
