@@ -290,7 +290,13 @@ pub const OTHER_ENV: &[&str] = &[
     "ALM_ENGINE_TOKEN",
     "ALM_ENGINE_DATA_DIR",
     "ALM_ENGINE_SERVER_CA",
+    // `alm discover --import` reads the API token from it.
+    "ALM_IMPORT_TOKEN",
 ];
+
+/// `ALM_*` variables under this prefix belong to `alm discover` (one per option): a server
+/// started in the same shell must not refuse them.
+pub const DISCOVER_ENV_PREFIX: &str = "ALM_DISCOVER_";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -487,7 +493,7 @@ fn env_name(key: &str) -> String {
 
 fn apply_env(root: &mut toml::Table, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
     for (name, raw) in env.iter().filter(|(k, _)| k.starts_with("ALM_")) {
-        if OTHER_ENV.contains(&name.as_str()) {
+        if OTHER_ENV.contains(&name.as_str()) || name.starts_with(DISCOVER_ENV_PREFIX) {
             continue;
         }
         let (key, kind, value) = match ENV_KEYS.iter().find(|(k, _)| env_name(k) == *name) {

@@ -104,3 +104,62 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+    use std::collections::BTreeMap;
+
+    /// Every environment variable a subcommand's options read.
+    fn option_env_names(cmd: &clap::Command, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                out.push(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            option_env_names(sub, out);
+        }
+    }
+
+    /// `alm serve` refuses unknown `ALM_*` variables by name; it must not refuse the ones another
+    /// subcommand reads, or it would not start in a shell that set them for `alm discover`.
+    #[test]
+    fn alm_serve_accepts_every_variable_another_subcommand_reads() {
+        let mut names = Vec::new();
+        option_env_names(&Cli::command(), &mut names);
+        // Read directly, not through an option.
+        names.push(alm_discover::cli::run::IMPORT_TOKEN_ENV.to_owned());
+        names.push("ALM_LOG".into());
+        assert!(
+            names.iter().any(|n| n.starts_with("ALM_DISCOVER_")),
+            "{names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n.starts_with("ALM_ENGINE_")),
+            "{names:?}"
+        );
+        let overrides = alm_server::config::Overrides {
+            listen: None,
+            data_dir: Some(std::env::temp_dir()),
+        };
+        for name in names.into_iter().filter(|n| n != "ALM_CONFIG") {
+            let env = BTreeMap::from([(name.clone(), "some value".to_owned())]);
+            if let Err(e) = alm_server::config::Config::load(None, &env, &overrides) {
+                assert!(
+                    !e.to_string().contains("unknown environment variable"),
+                    "alm serve refuses {name}: {e}"
+                );
+            }
+        }
+        // And still refuses what nobody reads.
+        let env = BTreeMap::from([("ALM_LISTN".to_owned(), "x".to_owned())]);
+        let e = alm_server::config::Config::load(None, &env, &overrides).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("ALM_LISTN: unknown environment variable"),
+            "{e}"
+        );
+    }
+}
