@@ -28,6 +28,11 @@ use tower_http::trace::TraceLayer;
 /// The largest request body accepted (JSON inputs are small).
 const BODY_LIMIT: usize = 1024 * 1024;
 
+/// The longest request target (path and query) answered; longer ones get a 414 problem.
+/// Common servers stop at 8 KiB too; hyper's own parser refuses targets over 64 KiB before any
+/// request exists (a bare 414 status line, the only error alm cannot word).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 /// The process-wide Prometheus recorder (a recorder can be installed once per process).
 fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
     static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
@@ -150,9 +155,13 @@ pub fn router(state: AppState) -> Router {
         .merge(api::session::oidc_router())
         .merge(crate::ui::home::router())
         .merge(api::health::router())
+        // After every route: a known path with another method answers a 405 problem (axum's
+        // own is an empty body); the Allow header is still added.
+        .method_not_allowed_fallback(|| async { api::error::ApiError::MethodNotAllowed })
         .fallback(|| async { api::error::ApiError::NotFound { what: "route" } })
         .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(limit_uri))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A bug that panics in a handler answers 500 like any internal error, instead of
         // dropping the connection (the details go to the log only).
@@ -217,6 +226,17 @@ async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> R
         }
     }
     response
+}
+
+/// Refuses request targets longer than [`MAX_URI_BYTES`] with a problem document.
+async fn limit_uri(req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
+        return axum::response::IntoResponse::into_response(api::error::ApiError::UriTooLong {
+            max: MAX_URI_BYTES,
+        });
+    }
+    next.run(req).await
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

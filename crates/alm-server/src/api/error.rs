@@ -65,6 +65,14 @@ pub enum ApiError {
     TooManyRequests { detail: String, retry_after: i64 },
     #[error("expected a JSON body (Content-Type: application/json)")]
     UnsupportedMediaType,
+    #[error("the request body is larger than this route accepts")]
+    PayloadTooLarge,
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    #[error("this route does not take this method; the Allow header lists those it takes")]
+    MethodNotAllowed,
+    #[error("the request target is longer than {max} bytes")]
+    UriTooLong { max: usize },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -154,6 +162,26 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+            ),
+            ApiError::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timed out",
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            ApiError::UriTooLong { .. } => (
+                StatusCode::URI_TOO_LONG,
+                "uri-too-long",
+                "Request target too long",
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -174,6 +202,11 @@ impl IntoResponse for ApiError {
             ApiError::Validation(v) => v.0.clone(),
             ApiError::BadRequest { errors, .. } => errors.clone(),
             ApiError::Conflict(f) => vec![f.clone()],
+            ApiError::PayloadTooLarge => vec![FieldError::new(
+                "body",
+                "max-size",
+                "too large for this route",
+            )],
             _ => Vec::new(),
         };
         let problem = Problem {
