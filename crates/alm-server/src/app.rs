@@ -404,6 +404,8 @@ fn spawn_lifecycle_scheduler(state: &AppState) -> Option<tokio::task::JoinHandle
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub state: AppState,
+    /// The connections being served (at most `server.max_connections`).
+    pub connections: crate::serve::Connections,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: Option<tokio::task::JoinHandle<()>>,
@@ -449,16 +451,8 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
     let addr = listener.local_addr()?;
     let app = router(state.clone());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stop_rx.await;
-        })
-        .await
-    });
+    let (connections, task) =
+        crate::serve::spawn(listener, app, state.config.server.limits(), stop_rx);
     let engine = if state.config.engines.in_process {
         Some(crate::engine_host::spawn(state.clone()).await?)
     } else {
@@ -469,6 +463,7 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
     let integrations = Some(spawn_integrations(&state));
     Ok(RunningServer {
         integrations,
+        connections,
         addr,
         state,
         stop: Some(stop_tx),

@@ -14,6 +14,7 @@ mod directory;
 mod discovery;
 mod domains;
 mod engines;
+mod http_limits;
 mod lifecycle;
 mod login;
 mod notifications;
