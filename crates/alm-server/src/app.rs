@@ -3,8 +3,9 @@
 
 use crate::api;
 use crate::api::error::DeniedAttempt;
+use crate::auth::client_addr::{self, ClientIp};
 use crate::auth::oidc::OidcClient;
-use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rate_limit::LoginThrottle;
 use crate::config::Config;
 use crate::services::audit::{record_refusal, Subject};
 use crate::services::bootstrap::{self, AdminBootstrap};
@@ -101,10 +102,8 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         None => None,
     };
     let master_key = Arc::new(load_master_key(&config)?);
-    let limiter = LoginLimiter::new(
-        config.auth.max_failed_logins,
-        time::Duration::minutes(i64::from(config.auth.lockout_minutes)),
-    );
+    let login_throttle =
+        LoginThrottle::new(config.auth.max_failed_logins, config.auth.lockout_minutes);
     let queue = Arc::new(crate::services::jobs::Queue::new(
         db.clone(),
         clock.clone(),
@@ -120,7 +119,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         clock,
         queue,
         config: Arc::new(config),
-        limiter: Arc::new(limiter),
+        login_throttle,
         oidc,
         metrics: metrics_handle(),
         master_key,
@@ -162,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn(limit_uri))
+        .layer(middleware::from_fn_with_state(state.clone(), resolve_client))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A bug that panics in a handler answers 500 like any internal error, instead of
         // dropping the connection (the details go to the log only).
@@ -187,12 +187,22 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )))
 }
 
-/// Records every refused request (401/403) in the audit log, whoever refused it.
-async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let ip = req
+/// Works out the client's address once per request (see `auth/client_addr.rs`).
+async fn resolve_client(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let client = client_addr::client_ip(&s.config.auth.trusted_proxies, peer, req.headers());
+        req.extensions_mut().insert(ClientIp(client));
+    }
+    next.run(req).await
+}
+
+/// Records every refused request (401/403) in the audit log, whoever refused it.
+async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req.extensions().get::<ClientIp>().map(|c| c.0.to_string());
     let route = format!("{} {}", req.method(), req.uri().path());
     let response = next.run(req).await;
     if let Some(denied) = response.extensions().get::<DeniedAttempt>() {

@@ -208,11 +208,16 @@ pub struct AuthConfig {
     /// How long a login session lasts.
     #[serde(default = "default_session_hours")]
     pub session_hours: u32,
-    /// Failed logins allowed per email (and per source address, five times as many) in the window.
+    /// Failed logins allowed per (email, client address) before waits begin (per address
+    /// across emails, five times as many).
     #[serde(default = "default_max_failures")]
     pub max_failed_logins: u32,
+    /// The longest wait between attempts once throttled (see `auth/rate_limit.rs`).
     #[serde(default = "default_lockout_minutes")]
     pub lockout_minutes: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see `auth/client_addr.rs`).
+    #[serde(default)]
+    pub trusted_proxies: Vec<crate::auth::client_addr::ProxyNet>,
     #[serde(default)]
     pub oidc: Option<OidcConfig>,
 }
@@ -224,6 +229,7 @@ impl Default for AuthConfig {
             session_hours: default_session_hours(),
             max_failed_logins: default_max_failures(),
             lockout_minutes: default_lockout_minutes(),
+            trusted_proxies: Vec::new(),
             oidc: None,
         }
     }
@@ -308,6 +314,7 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("auth.session_hours", Kind::Number),
     ("auth.max_failed_logins", Kind::Number),
     ("auth.lockout_minutes", Kind::Number),
+    ("auth.trusted_proxies", Kind::List),
     ("auth.oidc.issuer", Kind::Text),
     ("auth.oidc.client_id", Kind::Text),
     ("auth.oidc.client_secret", Kind::Secret),
@@ -716,6 +723,22 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_a_list_of_addresses_or_networks() {
+        let c = Config::load(
+            None,
+            &env(&[("ALM_AUTH__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.auth.trusted_proxies.len(), 2);
+        assert!(Config::load(None, &env(&[]), &Overrides::default())
+            .unwrap()
+            .auth
+            .trusted_proxies
+            .is_empty());
+    }
+
+    #[test]
     fn secrets_can_come_from_files() {
         let secret = write("postgres://alm:s3cret@db/alm\n");
         let c = Config::load(
@@ -739,6 +762,10 @@ mod tests {
             ),
             (vec![("ALM_AUTH__LOCAL_LOGIN", "false")], "auth.local_login"),
             (vec![("ALM_LOG__FORMAT", "xml")], "log.format"),
+            (
+                vec![("ALM_AUTH__TRUSTED_PROXIES", "10.0.0.1, proxy.local")],
+                "auth.trusted_proxies[1]",
+            ),
             (
                 vec![("ALM_SERVER__MAX_CONNECTIONS", "0")],
                 "server.max_connections",

@@ -20,6 +20,7 @@ pub mod groups;
 pub mod integrations;
 pub mod jobs;
 pub mod leader;
+pub mod login_throttle;
 pub mod migrations;
 pub mod notifications;
 pub mod oidc_logins;

@@ -113,6 +113,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "discovery runs and the unmanaged accounts they found",
         sql: include_str!("../migrations/0019_discovered_accounts.sql"),
     },
+    Migration {
+        version: 20,
+        name: "login throttle counters and anonymous denial counts",
+        sql: include_str!("../migrations/0020_login_throttle_and_anonymous_denials.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -10,10 +10,9 @@ use crate::services::login::{self, Credential};
 use crate::services::Principal;
 use crate::state::AppState;
 use alm_core::permissions::{Can, PermissionMarker};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use std::net::SocketAddr;
 
 pub const SESSION_COOKIE: &str = "alm_session";
 /// With HTTPS the `__Host-` prefix makes browsers refuse the cookie unless it is Secure,
@@ -48,12 +47,9 @@ impl Authenticated {
     }
 }
 
-/// The client's address as seen by this server.
+/// The client's address (see `client_addr.rs`: the peer, or from a trusted proxy's header).
 pub fn source_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+    crate::auth::client_addr::client_of(parts).map(|c| c.0.to_string())
 }
 
 /// The credentials of an `Authorization: Bearer <token>` value. The scheme is matched without
