@@ -200,12 +200,29 @@ async fn resolve_client(State(s): State<AppState>, mut req: Request, next: Next)
     next.run(req).await
 }
 
-/// Records every refused request (401/403) in the audit log, whoever refused it.
+/// Records every refused request (401/403) in the audit log, whoever refused it: one record
+/// per refusal of a known user, counts per address and minute for anonymous callers (see
+/// `services/anonymous_denials.rs`).
 async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let ip = req.extensions().get::<ClientIp>().map(|c| c.0.to_string());
     let route = format!("{} {}", req.method(), req.uri().path());
     let response = next.run(req).await;
     if let Some(denied) = response.extensions().get::<DeniedAttempt>() {
+        if denied.actor.is_none() && response.status() == axum::http::StatusCode::UNAUTHORIZED {
+            // Anonymous: counted per address and minute, not one audit record each.
+            let source = ip.as_deref().unwrap_or("unknown");
+            if let Err(e) = crate::services::anonymous_denials::count(
+                &s.db,
+                s.clock.as_ref(),
+                source,
+                alm_store::anonymous_denials::DenialKind::Unauthenticated,
+            )
+            .await
+            {
+                tracing::error!(error = %e, "could not count an anonymous refusal");
+            }
+            return response;
+        }
         let actor = Actor {
             user_id: denied.actor,
             name: None,
@@ -217,9 +234,15 @@ async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> R
             "needed": denied.needed.map(|p| p.to_string()),
             "reason": denied.reason,
         });
-        let subject = Subject {
-            object_type: "route",
-            object_id: Some(route),
+        let subject = match &denied.object {
+            Some((object_type, id)) => Subject {
+                object_type,
+                object_id: Some(id.clone()),
+            },
+            None => Subject {
+                object_type: "route",
+                object_id: Some(route),
+            },
         };
         if let Err(e) = record_refusal(
             &s.db,
@@ -370,6 +393,22 @@ fn spawn_integrations(state: &AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Writes the anonymous-refusal counts of minutes that are over, for the life of the process
+/// (a flood's last minute is written even when no further refusal comes).
+fn spawn_denial_flusher(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            if let Err(e) =
+                crate::services::anonymous_denials::flush(&state.db, state.clock.as_ref()).await
+            {
+                tracing::error!(error = %e, "anonymous refusal counts could not be written");
+            }
+        }
+    })
+}
+
 /// The scheduler (SPEC §4, §12): every interval, try to lead (a PostgreSQL advisory lock; the
 /// process itself on SQLite) and, while leading, sweep.
 fn spawn_lifecycle_scheduler(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
@@ -422,6 +461,7 @@ pub struct RunningServer {
     mailer: Option<tokio::task::JoinHandle<()>>,
     scheduler: Option<tokio::task::JoinHandle<()>>,
     integrations: Option<tokio::task::JoinHandle<()>>,
+    denial_flusher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -430,6 +470,10 @@ impl RunningServer {
         if let Some(mailer) = self.mailer.take() {
             mailer.abort();
             let _ = mailer.await;
+        }
+        if let Some(flusher) = self.denial_flusher.take() {
+            flusher.abort();
+            let _ = flusher.await;
         }
         if let Some(integrations) = self.integrations.take() {
             integrations.abort();
@@ -471,7 +515,9 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
     let mailer = spawn_mailer(&state)?;
     let scheduler = spawn_lifecycle_scheduler(&state);
     let integrations = Some(spawn_integrations(&state));
+    let denial_flusher = Some(spawn_denial_flusher(&state));
     Ok(RunningServer {
+        denial_flusher,
         integrations,
         connections,
         addr,

@@ -47,6 +47,11 @@ async fn reaches<P: alm_core::permissions::PermissionMarker>(
     Ok(accounts::is_owner(conn, id, can.actor(), &groups).await?)
 }
 
+/// The answer for an account that exists outside the caller's reach: "not found", audited.
+fn hidden<P: alm_core::permissions::PermissionMarker>(can: &Can<P>, id: Uuid) -> ServiceError {
+    ServiceError::out_of_scope("account", "account", can.actor(), id)
+}
+
 /// One page of the accounts the caller may read (own scope: owned directly or through a
 /// group; `manage`: all), narrowed by `filter` (its `visible_to` is set here, never by callers).
 pub async fn list(
@@ -93,8 +98,11 @@ pub async fn history(
     offset: u64,
 ) -> ServiceResult<(Vec<alm_store::audit_log::AuditRecord>, u64)> {
     let mut conn = db.read().await?;
-    if !reaches(&mut conn, can, id).await? || accounts::get(&mut conn, id).await?.is_none() {
+    if accounts::get(&mut conn, id).await?.is_none() {
         return Err(ServiceError::NotFound { what: "account" });
+    }
+    if !reaches(&mut conn, can, id).await? {
+        return Err(hidden(can, id));
     }
     let filter = alm_store::audit_log::AuditFilter {
         object_type: Some("account".into()),
@@ -119,12 +127,12 @@ pub async fn get(
     id: Uuid,
 ) -> ServiceResult<AccountInfo> {
     let mut conn = db.read().await?;
-    if !reaches(&mut conn, can, id).await? {
-        return Err(ServiceError::NotFound { what: "account" });
-    }
     let record = accounts::get(&mut conn, id)
         .await?
         .ok_or(ServiceError::NotFound { what: "account" })?;
+    if !reaches(&mut conn, can, id).await? {
+        return Err(hidden(can, id));
+    }
     let owners = accounts::owners(&mut conn, id).await?;
     info(&mut conn, record, owners, clock.now()).await
 }
@@ -178,7 +186,7 @@ async fn changeable(
         .await?
         .ok_or(ServiceError::NotFound { what: "account" })?;
     if !reaches(conn, can, id).await? {
-        return Err(ServiceError::NotFound { what: "account" });
+        return Err(hidden(can, id));
     }
     let d = super::requests::definition(conn, record.template_id, record.template_version).await?;
     Ok((record, d.ownership))

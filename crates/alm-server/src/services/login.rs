@@ -6,6 +6,7 @@ use super::{Actor, Principal, ServiceError, ServiceResult};
 use crate::auth::rate_limit::{LoginThrottle, ThrottleKey};
 use crate::auth::{password, secret_token};
 use alm_core::{Clock, Email, SessionId, UserId};
+use alm_store::anonymous_denials::DenialKind;
 use alm_store::audit_log::Outcome;
 use alm_store::sessions::{self, SessionRecord};
 use alm_store::users::UserRecord;
@@ -83,17 +84,13 @@ pub async fn password_login(
     }
     let keys = throttle.keys(input.email, input.source);
     if let Some(wait) = throttled_for(db, throttle, &keys, now).await? {
-        record_refusal(
+        // Refused unread: counted with the address's anonymous refusals, not audited one by
+        // one (a throttled attacker would otherwise write a record per request).
+        super::anonymous_denials::count(
             db,
             clock,
-            &anonymous,
-            "login.password",
-            Subject {
-                object_type: "session",
-                object_id: None,
-            },
-            Outcome::Denied,
-            json!({"reason": "rate limited"}),
+            &input.source.to_string(),
+            DenialKind::ThrottledLogin,
         )
         .await?;
         return Err(LoginError::Locked {
