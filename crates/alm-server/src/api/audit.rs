@@ -207,6 +207,7 @@ impl FilterParams<'_> {
             object_type: self.object_type.clone(),
             object_id: self.object_id.clone(),
             outcome,
+            not_outcome: None,
             since,
             until,
         })

@@ -104,9 +104,12 @@ pub async fn history(
     if !reaches(&mut conn, can, id).await? {
         return Err(hidden(can, id));
     }
+    // What happened to the account, not who was refused a look at it (that is for auditors,
+    // in the audit log).
     let filter = alm_store::audit_log::AuditFilter {
         object_type: Some("account".into()),
         object_id: Some(id.to_string()),
+        not_outcome: Some(alm_store::audit_log::Outcome::Denied),
         ..Default::default()
     };
     let (mut records, total) =

@@ -134,6 +134,9 @@ on_both_backends! {
                 (r["object_type"].as_str().unwrap().to_owned(), r["object_id"].as_str().unwrap().to_owned())
             })
             .collect();
+        // The owner's history of the account shows what happened to it, not the probes.
+        let (_, history) = w.requester.get(&format!("/api/v1/accounts/{account}/history")).await;
+        assert!(!history.to_string().contains("access.denied"), "{history}");
         let mut objects = objects;
         objects.sort();
         let mut expected = vec![
