@@ -3,8 +3,9 @@
 
 use crate::api;
 use crate::api::error::DeniedAttempt;
+use crate::auth::client_addr::{self, ClientIp};
 use crate::auth::oidc::OidcClient;
-use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rate_limit::LoginThrottle;
 use crate::config::Config;
 use crate::services::audit::{record_refusal, Subject};
 use crate::services::bootstrap::{self, AdminBootstrap};
@@ -27,6 +28,11 @@ use tower_http::trace::TraceLayer;
 
 /// The largest request body accepted (JSON inputs are small).
 const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The longest request target (path and query) answered; longer ones get a 414 problem.
+/// Common servers stop at 8 KiB too; hyper's own parser refuses targets over 64 KiB before any
+/// request exists (a bare 414 status line, the only error alm cannot word).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
 
 /// The process-wide Prometheus recorder (a recorder can be installed once per process).
 fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
@@ -96,10 +102,8 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         None => None,
     };
     let master_key = Arc::new(load_master_key(&config)?);
-    let limiter = LoginLimiter::new(
-        config.auth.max_failed_logins,
-        time::Duration::minutes(i64::from(config.auth.lockout_minutes)),
-    );
+    let login_throttle =
+        LoginThrottle::new(config.auth.max_failed_logins, config.auth.lockout_minutes);
     let queue = Arc::new(crate::services::jobs::Queue::new(
         db.clone(),
         clock.clone(),
@@ -116,7 +120,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         clock,
         queue,
         config: Arc::new(config),
-        limiter: Arc::new(limiter),
+        login_throttle,
         oidc,
         metrics: metrics_handle(),
         master_key,
@@ -151,9 +155,14 @@ pub fn router(state: AppState) -> Router {
         .merge(api::session::oidc_router())
         .merge(crate::ui::home::router())
         .merge(api::health::router())
+        // After every route: a known path with another method answers a 405 problem (axum's
+        // own is an empty body); the Allow header is still added.
+        .method_not_allowed_fallback(|| async { api::error::ApiError::MethodNotAllowed })
         .fallback(|| async { api::error::ApiError::NotFound { what: "route" } })
         .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(limit_uri))
+        .layer(middleware::from_fn_with_state(state.clone(), resolve_client))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A bug that panics in a handler answers 500 like any internal error, instead of
         // dropping the connection (the details go to the log only).
@@ -179,15 +188,42 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )))
 }
 
-/// Records every refused request (401/403) in the audit log, whoever refused it.
-async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let ip = req
+/// Works out the client's address once per request (see `auth/client_addr.rs`).
+async fn resolve_client(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let client = client_addr::client_ip(&s.config.auth.trusted_proxies, peer, req.headers());
+        req.extensions_mut().insert(ClientIp(client));
+    }
+    next.run(req).await
+}
+
+/// Records every refused request (401/403) in the audit log, whoever refused it: one record
+/// per refusal of a known user, counts per address and minute for anonymous callers (see
+/// `services/anonymous_denials.rs`).
+async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req.extensions().get::<ClientIp>().map(|c| c.0.to_string());
     let route = format!("{} {}", req.method(), req.uri().path());
     let response = next.run(req).await;
     if let Some(denied) = response.extensions().get::<DeniedAttempt>() {
+        if denied.actor.is_none() && response.status() == axum::http::StatusCode::UNAUTHORIZED {
+            // Anonymous: counted per address and minute, not one audit record each.
+            let source = ip.as_deref().unwrap_or("unknown");
+            if let Err(e) = crate::services::anonymous_denials::count(
+                &s.db,
+                s.clock.as_ref(),
+                source,
+                alm_store::anonymous_denials::DenialKind::Unauthenticated,
+            )
+            .await
+            {
+                tracing::error!(error = %e, "could not count an anonymous refusal");
+            }
+            return response;
+        }
         let actor = Actor {
             user_id: denied.actor,
             name: None,
@@ -199,9 +235,15 @@ async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> R
             "needed": denied.needed.map(|p| p.to_string()),
             "reason": denied.reason,
         });
-        let subject = Subject {
-            object_type: "route",
-            object_id: Some(route),
+        let subject = match &denied.object {
+            Some((object_type, id)) => Subject {
+                object_type,
+                object_id: Some(id.clone()),
+            },
+            None => Subject {
+                object_type: "route",
+                object_id: Some(route),
+            },
         };
         if let Err(e) = record_refusal(
             &s.db,
@@ -218,6 +260,17 @@ async fn audit_denials(State(s): State<AppState>, req: Request, next: Next) -> R
         }
     }
     response
+}
+
+/// Refuses request targets longer than [`MAX_URI_BYTES`] with a problem document.
+async fn limit_uri(req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
+        return axum::response::IntoResponse::into_response(api::error::ApiError::UriTooLong {
+            max: MAX_URI_BYTES,
+        });
+    }
+    next.run(req).await
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {
@@ -341,6 +394,22 @@ fn spawn_integrations(state: &AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Writes the anonymous-refusal counts of minutes that are over, for the life of the process
+/// (a flood's last minute is written even when no further refusal comes).
+fn spawn_denial_flusher(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            if let Err(e) =
+                crate::services::anonymous_denials::flush(&state.db, state.clock.as_ref()).await
+            {
+                tracing::error!(error = %e, "anonymous refusal counts could not be written");
+            }
+        }
+    })
+}
+
 /// The scheduler (SPEC §4, §12): every interval, try to lead (a PostgreSQL advisory lock; the
 /// process itself on SQLite) and, while leading, sweep.
 fn spawn_lifecycle_scheduler(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
@@ -385,12 +454,15 @@ fn spawn_lifecycle_scheduler(state: &AppState) -> Option<tokio::task::JoinHandle
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub state: AppState,
+    /// The connections being served (at most `server.max_connections`).
+    pub connections: crate::serve::Connections,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: Option<tokio::task::JoinHandle<()>>,
     mailer: Option<tokio::task::JoinHandle<()>>,
     scheduler: Option<tokio::task::JoinHandle<()>>,
     integrations: Option<tokio::task::JoinHandle<()>>,
+    denial_flusher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -399,6 +471,10 @@ impl RunningServer {
         if let Some(mailer) = self.mailer.take() {
             mailer.abort();
             let _ = mailer.await;
+        }
+        if let Some(flusher) = self.denial_flusher.take() {
+            flusher.abort();
+            let _ = flusher.await;
         }
         if let Some(integrations) = self.integrations.take() {
             integrations.abort();
@@ -430,16 +506,8 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
     let addr = listener.local_addr()?;
     let app = router(state.clone());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stop_rx.await;
-        })
-        .await
-    });
+    let (connections, task) =
+        crate::serve::spawn(listener, app, state.config.server.limits(), stop_rx);
     let engine = if state.config.engines.in_process {
         Some(crate::engine_host::spawn(state.clone()).await?)
     } else {
@@ -448,8 +516,11 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
     let mailer = spawn_mailer(&state)?;
     let scheduler = spawn_lifecycle_scheduler(&state);
     let integrations = Some(spawn_integrations(&state));
+    let denial_flusher = Some(spawn_denial_flusher(&state));
     Ok(RunningServer {
+        denial_flusher,
         integrations,
+        connections,
         addr,
         state,
         stop: Some(stop_tx),

@@ -24,6 +24,8 @@ pub struct Config {
     #[serde(default)]
     pub public_url: Option<String>,
     #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]
     pub auth: AuthConfig,
@@ -144,6 +146,52 @@ pub struct SecretsConfig {
     pub master_key_file: Option<PathBuf>,
 }
 
+/// Limits of the HTTP server against slow or numerous clients (see `serve.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Connections served at once; more wait in the listen backlog. Keep it below the
+    /// process's open-file limit (`ulimit -n`), which the database pool, directory and vault
+    /// connections and files share.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Seconds a client has to send a request's headers (also the idle keep-alive time).
+    #[serde(default = "default_read_timeout")]
+    pub header_read_timeout_seconds: u32,
+    /// Seconds a request body may pause between two reads before the request fails with 408.
+    #[serde(default = "default_read_timeout")]
+    pub body_read_timeout_seconds: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: default_max_connections(),
+            header_read_timeout_seconds: default_read_timeout(),
+            body_read_timeout_seconds: default_read_timeout(),
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn limits(&self) -> crate::serve::Limits {
+        use std::time::Duration;
+        crate::serve::Limits {
+            max_connections: self.max_connections as usize,
+            header_read_timeout: Duration::from_secs(u64::from(self.header_read_timeout_seconds)),
+            body_read_timeout: Duration::from_secs(u64::from(self.body_read_timeout_seconds)),
+        }
+    }
+}
+
+/// Below the common default open-file limit of 1024, with room for everything else.
+fn default_max_connections() -> u32 {
+    512
+}
+fn default_read_timeout() -> u32 {
+    30
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
@@ -160,11 +208,16 @@ pub struct AuthConfig {
     /// How long a login session lasts.
     #[serde(default = "default_session_hours")]
     pub session_hours: u32,
-    /// Failed logins allowed per email (and per source address, five times as many) in the window.
+    /// Failed logins allowed per (email, client address) before waits begin (per address
+    /// across emails, five times as many).
     #[serde(default = "default_max_failures")]
     pub max_failed_logins: u32,
+    /// The longest wait between attempts once throttled (see `auth/rate_limit.rs`).
     #[serde(default = "default_lockout_minutes")]
     pub lockout_minutes: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see `auth/client_addr.rs`).
+    #[serde(default)]
+    pub trusted_proxies: Vec<crate::auth::client_addr::ProxyNet>,
     #[serde(default)]
     pub oidc: Option<OidcConfig>,
 }
@@ -176,6 +229,7 @@ impl Default for AuthConfig {
             session_hours: default_session_hours(),
             max_failed_logins: default_max_failures(),
             lockout_minutes: default_lockout_minutes(),
+            trusted_proxies: Vec::new(),
             oidc: None,
         }
     }
@@ -252,11 +306,15 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("listen", Kind::Text),
     ("data_dir", Kind::Text),
     ("public_url", Kind::Text),
+    ("server.max_connections", Kind::Number),
+    ("server.header_read_timeout_seconds", Kind::Number),
+    ("server.body_read_timeout_seconds", Kind::Number),
     ("database.url", Kind::Secret),
     ("auth.local_login", Kind::Bool),
     ("auth.session_hours", Kind::Number),
     ("auth.max_failed_logins", Kind::Number),
     ("auth.lockout_minutes", Kind::Number),
+    ("auth.trusted_proxies", Kind::List),
     ("auth.oidc.issuer", Kind::Text),
     ("auth.oidc.client_id", Kind::Text),
     ("auth.oidc.client_secret", Kind::Secret),
@@ -403,6 +461,23 @@ impl Config {
                 "engines.lease_seconds",
                 "a number of seconds from 3 to 3600",
             );
+        }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return bad("server.max_connections", "a number from 1 to 1000000");
+        }
+        for (key, value) in [
+            (
+                "server.header_read_timeout_seconds",
+                self.server.header_read_timeout_seconds,
+            ),
+            (
+                "server.body_read_timeout_seconds",
+                self.server.body_read_timeout_seconds,
+            ),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return bad(key, "a number of seconds from 1 to 3600");
+            }
         }
         if !(1..=86_400).contains(&self.scheduler.interval_seconds) {
             return bad(
@@ -654,6 +729,22 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_a_list_of_addresses_or_networks() {
+        let c = Config::load(
+            None,
+            &env(&[("ALM_AUTH__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.auth.trusted_proxies.len(), 2);
+        assert!(Config::load(None, &env(&[]), &Overrides::default())
+            .unwrap()
+            .auth
+            .trusted_proxies
+            .is_empty());
+    }
+
+    #[test]
     fn secrets_can_come_from_files() {
         let secret = write("postgres://alm:s3cret@db/alm\n");
         let c = Config::load(
@@ -677,6 +768,18 @@ mod tests {
             ),
             (vec![("ALM_AUTH__LOCAL_LOGIN", "false")], "auth.local_login"),
             (vec![("ALM_LOG__FORMAT", "xml")], "log.format"),
+            (
+                vec![("ALM_AUTH__TRUSTED_PROXIES", "10.0.0.1, proxy.local")],
+                "auth.trusted_proxies[1]",
+            ),
+            (
+                vec![("ALM_SERVER__MAX_CONNECTIONS", "0")],
+                "server.max_connections",
+            ),
+            (
+                vec![("ALM_SERVER__HEADER_READ_TIMEOUT_SECONDS", "0")],
+                "server.header_read_timeout_seconds",
+            ),
             (
                 vec![("ALM_AUTH__OIDC__ISSUER", "https://idp.example.test")],
                 "auth.oidc",

@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod engine_host;
+pub mod serve;
 pub mod services;
 pub mod state;
 pub mod ui;

@@ -1,8 +1,8 @@
 //! What every request handler shares: the database, the clock, the configuration, the login
-//! limiter and the OIDC client.
+//! throttle policy and the OIDC client.
 
 use crate::auth::oidc::OidcClient;
-use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rate_limit::LoginThrottle;
 use crate::config::Config;
 use alm_core::Clock;
 use alm_store::crypto::MasterKey;
@@ -14,7 +14,8 @@ pub struct AppState {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
-    pub limiter: Arc<LoginLimiter>,
+    /// The login throttle's policy (its counters are in the database).
+    pub login_throttle: LoginThrottle,
     pub oidc: Option<Arc<OidcClient>>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Seals and opens secrets stored in the database.

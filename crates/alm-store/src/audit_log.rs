@@ -282,6 +282,8 @@ pub struct AuditFilter {
     pub object_type: Option<String>,
     pub object_id: Option<String>,
     pub outcome: Option<Outcome>,
+    /// Leaves out records with this outcome.
+    pub not_outcome: Option<Outcome>,
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
 }
@@ -360,6 +362,10 @@ pub async fn list(
     }
     if let Some(v) = filter.outcome {
         push_text(&mut conditions, "result", v.as_str());
+    }
+    if let Some(v) = filter.not_outcome {
+        texts.push(v.as_str().to_owned());
+        conditions.push(format!("result <> ${}", texts.len()));
     }
     // Instants are integers: safe to inline, and it keeps the text binds uniform.
     if let Some(since) = filter.since {

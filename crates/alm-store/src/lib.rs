@@ -6,6 +6,7 @@
 //! booleans as 0/1, the two forms both backends read back identically through `Any`.
 
 pub mod accounts;
+pub mod anonymous_denials;
 pub mod api_tokens;
 pub mod audit_log;
 pub mod crypto;
@@ -21,6 +22,7 @@ pub mod instance_lock;
 pub mod integrations;
 pub mod jobs;
 pub mod leader;
+pub mod login_throttle;
 pub mod migrations;
 pub mod notifications;
 pub mod oidc_logins;

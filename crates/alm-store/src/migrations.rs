@@ -118,6 +118,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "jobs retried until done; the server process holding an in-process lease",
         sql: include_str!("../migrations/0020_job_retries_and_lease_holders.sql"),
     },
+    Migration {
+        version: 21,
+        name: "login throttle counters and anonymous denial counts",
+        sql: include_str!("../migrations/0021_login_throttle_and_anonymous_denials.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

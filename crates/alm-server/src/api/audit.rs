@@ -167,6 +167,18 @@ impl FilterParams<'_> {
                     .ok()
             })
         };
+        // Actors are users: an id that is not a UUID matches nothing, so it is a mistake.
+        let actor_id = self.actor_id.as_deref().and_then(|a| {
+            uuid::Uuid::parse_str(a)
+                .map_err(|_| {
+                    errors.push(FieldError::new(
+                        "actor_id",
+                        "format",
+                        "expected a user id (a UUID)",
+                    ))
+                })
+                .ok()
+        });
         let since = instant("since", self.since, &mut errors);
         let until = instant("until", self.until, &mut errors);
         let outcome = match self.outcome {
@@ -190,11 +202,12 @@ impl FilterParams<'_> {
             });
         }
         Ok(AuditFilter {
-            actor_id: self.actor_id.clone(),
+            actor_id: actor_id.map(|a| a.to_string()),
             action: self.action.clone(),
             object_type: self.object_type.clone(),
             object_id: self.object_id.clone(),
             outcome,
+            not_outcome: None,
             since,
             until,
         })

@@ -35,8 +35,7 @@ impl FromRequestParts<AppState> for EngineCaller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(crate::auth::principal::bearer_token)
             .filter(|c| c.starts_with(CREDENTIAL_PREFIX))
             .ok_or_else(|| {
                 ApiError::Unauthorized(

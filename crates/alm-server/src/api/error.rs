@@ -1,6 +1,7 @@
 //! API errors as `application/problem+json` (RFC 9457), converted in this one place.
 //!
-//! Refusals (401, 403) carry a [`DeniedAttempt`] in the response extensions; the
+//! Refusals (401, 403, and 404 for an object outside the caller's scope) carry a
+//! [`DeniedAttempt`] in the response extensions; the
 //! `audit_denials` middleware turns it into an audit record, so every denied attempt is
 //! recorded whichever handler or extractor refused it.
 
@@ -33,6 +34,8 @@ pub struct DeniedAttempt {
     pub actor: Option<UserId>,
     pub needed: Option<Permission>,
     pub reason: String,
+    /// The object refused (type, id), when the refusal is about one; else the route is.
+    pub object: Option<(&'static str, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,14 @@ pub enum ApiError {
     },
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// Answered exactly like `NotFound`; audited as a denied attempt on the object.
+    #[error("{what} not found")]
+    OutOfScope {
+        what: &'static str,
+        actor: UserId,
+        object_type: &'static str,
+        object_id: String,
+    },
     #[error("{0}")]
     Conflict(FieldError),
     #[error("{0}")]
@@ -65,6 +76,14 @@ pub enum ApiError {
     TooManyRequests { detail: String, retry_after: i64 },
     #[error("expected a JSON body (Content-Type: application/json)")]
     UnsupportedMediaType,
+    #[error("the request body is larger than this route accepts")]
+    PayloadTooLarge,
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    #[error("this route does not take this method; the Allow header lists those it takes")]
+    MethodNotAllowed,
+    #[error("the request target is longer than {max} bytes")]
+    UriTooLong { max: usize },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -74,6 +93,17 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Validation(v) => ApiError::Validation(v),
             ServiceError::NotFound { what } => ApiError::NotFound { what },
+            ServiceError::OutOfScope {
+                what,
+                actor,
+                object_type,
+                object_id,
+            } => ApiError::OutOfScope {
+                what,
+                actor,
+                object_type,
+                object_id,
+            },
             ServiceError::Conflict(f) => ApiError::Conflict(f),
             ServiceError::NotAllowed(m) => ApiError::NotAllowed(m),
             ServiceError::Unauthenticated(m) => ApiError::Unauthorized(m),
@@ -133,7 +163,9 @@ impl ApiError {
             ),
             ApiError::LoginRefused { status, .. } => (*status, "login-refused", "Login refused"),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Not permitted"),
-            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::NotFound { .. } | ApiError::OutOfScope { .. } => {
+                (StatusCode::NOT_FOUND, "not-found", "Not found")
+            }
             ApiError::Conflict(_) => (
                 StatusCode::CONFLICT,
                 "conflict",
@@ -153,6 +185,26 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported media type",
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+            ),
+            ApiError::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timed out",
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            ApiError::UriTooLong { .. } => (
+                StatusCode::URI_TOO_LONG,
+                "uri-too-long",
+                "Request target too long",
             ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -174,6 +226,11 @@ impl IntoResponse for ApiError {
             ApiError::Validation(v) => v.0.clone(),
             ApiError::BadRequest { errors, .. } => errors.clone(),
             ApiError::Conflict(f) => vec![f.clone()],
+            ApiError::PayloadTooLarge => vec![FieldError::new(
+                "body",
+                "max-size",
+                "too large for this route",
+            )],
             _ => Vec::new(),
         };
         let problem = Problem {
@@ -200,6 +257,7 @@ impl IntoResponse for ApiError {
                     actor: None,
                     needed: None,
                     reason: reason.clone(),
+                    object: None,
                 });
             }
             ApiError::Forbidden {
@@ -211,6 +269,20 @@ impl IntoResponse for ApiError {
                     actor: *actor,
                     needed: *needed,
                     reason: reason.clone(),
+                    object: None,
+                });
+            }
+            ApiError::OutOfScope {
+                actor,
+                object_type,
+                object_id,
+                ..
+            } => {
+                response.extensions_mut().insert(DeniedAttempt {
+                    actor: Some(*actor),
+                    needed: None,
+                    reason: "outside the caller's scope (answered as not found)".into(),
+                    object: Some((object_type, object_id.clone())),
                 });
             }
             ApiError::TooManyRequests { retry_after, .. } => {

@@ -3,9 +3,10 @@
 
 use super::error::ApiError;
 use alm_core::FieldError;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 /// A JSON body, parsed with the path of the offending field in every error.
@@ -67,10 +68,7 @@ where
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::BadRequest {
-                detail: format!("could not read the body: {e}"),
-                errors: vec![],
-            })?;
+            .map_err(body_error)?;
         // Bodies are JSON objects; serde would also read an array into a struct, by position.
         let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
         if first != Some(b'{') {
@@ -111,6 +109,25 @@ where
                 }
             }
         }
+    }
+}
+
+/// Why a body could not be read: too large for the route (413), not sent in time (408), or
+/// broken off (400).
+fn body_error(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::PayloadTooLarge;
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::RequestTimeout;
+        }
+        cause = c.source();
+    }
+    ApiError::BadRequest {
+        detail: format!("could not read the body: {e}"),
+        errors: vec![],
     }
 }
 

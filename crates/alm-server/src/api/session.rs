@@ -4,6 +4,7 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiJson;
 use super::users::UserView;
+use crate::auth::client_addr::ClientIp;
 use crate::auth::principal::{cookie_name, cookie_value, Authenticated};
 use crate::auth::secret_token;
 use crate::services::audit::{record_refusal, Subject};
@@ -13,13 +14,12 @@ use crate::state::AppState;
 use crate::ui::message_page as page;
 use alm_store::audit_log::Outcome;
 use alm_store::oidc_logins::{self, PendingLogin};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -83,19 +83,19 @@ fn clear_cookie(name: &str, path: &str, secure: bool) -> HeaderValue {
     responses((status = 200, body = LoginView, headers(("set-cookie" = String, description = "The session cookie")))))]
 async fn login_password(
     State(s): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let session = login::password_login(
         &s.db,
         s.clock.as_ref(),
-        &s.limiter,
+        &s.login_throttle,
         s.config.auth.local_login,
         s.config.auth.session_hours,
         PasswordLogin {
             email: &body.email,
             password: &body.password,
-            source_ip: Some(addr.ip().to_string()),
+            source: client,
         },
     )
     .await?;
@@ -208,7 +208,7 @@ struct CallbackQuery {
 
 async fn oidc_callback(
     State(s): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
@@ -219,7 +219,7 @@ async fn oidc_callback(
             "Ask your administrator to set auth.oidc.",
         );
     };
-    let ip = Some(addr.ip().to_string());
+    let ip = Some(client.to_string());
     let refuse =
         |status: StatusCode, title: &'static str, message: String, email: Option<String>| {
             let s = s.clone();

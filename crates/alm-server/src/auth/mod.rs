@@ -2,6 +2,7 @@
 //! limits and OpenID Connect. Authorisation (what they may do) is the capability check in
 //! alm-core, made by handlers before they call a service.
 
+pub mod client_addr;
 pub mod csrf;
 pub mod oidc;
 pub mod password;

@@ -10,10 +10,9 @@ use crate::services::login::{self, Credential};
 use crate::services::Principal;
 use crate::state::AppState;
 use alm_core::permissions::{Can, PermissionMarker};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use std::net::SocketAddr;
 
 pub const SESSION_COOKIE: &str = "alm_session";
 /// With HTTPS the `__Host-` prefix makes browsers refuse the cookie unless it is Secure,
@@ -48,12 +47,17 @@ impl Authenticated {
     }
 }
 
-/// The client's address as seen by this server.
+/// The client's address (see `client_addr.rs`: the peer, or from a trusted proxy's header).
 pub fn source_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+    crate::auth::client_addr::client_of(parts).map(|c| c.0.to_string())
+}
+
+/// The credentials of an `Authorization: Bearer <token>` value. The scheme is matched without
+/// regard to case (RFC 9110 §11.1), so `bearer` and `BEARER` work too.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The value of cookie `name` in the request, if any.
@@ -80,16 +84,11 @@ impl FromRequestParts<AppState> for Authenticated {
     ) -> Result<Self, Self::Rejection> {
         let ip = source_ip(parts);
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
-                .ok_or_else(|| {
-                    ApiError::Unauthorized(
-                        "the Authorization header must be `Bearer <API token>`".into(),
-                    )
-                })?;
+            let token = value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "the Authorization header must be `Bearer <API token>`".into(),
+                )
+            })?;
             return match login::principal_from_token(&state.db, state.clock.as_ref(), token, ip)
                 .await?
             {
@@ -135,5 +134,25 @@ impl FromRequestParts<AppState> for Authenticated {
             principal,
             credential,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in [
+            "Bearer alm_x",
+            "bearer alm_x",
+            "BEARER  alm_x ",
+            "bEaReR\talm_x",
+        ] {
+            assert_eq!(bearer_token(v), Some("alm_x"), "{v:?}");
+        }
+        for v in ["Basic alm_x", "Bearer", "Bearer ", "Beareralm_x", "alm_x"] {
+            assert_eq!(bearer_token(v), None, "{v:?}");
+        }
     }
 }

@@ -1,117 +1,119 @@
-//! Login failure limits: after too many failed logins for one email (or from one address) in
-//! a window, further attempts are refused until the window has passed.
+//! The login throttle's policy (OWASP's guidance on brute force): failures are counted per
+//! (email, client address) and per client address, and past an allowance each further
+//! failure makes that key wait longer before its next attempt (30 s, doubling, at most the
+//! configured maximum). A key that has not failed is never held back, so the rightful user
+//! can always log in from an address that has not itself failed, however many failures an
+//! attacker piles up for the email elsewhere.
 //!
-//! Kept in memory per process: with several replicas the limit applies per replica, which
-//! still bounds guessing to (replicas × limit) per window. Time comes from the injected clock.
+//! Pure rules; the counters are in the database (`alm_store::login_throttle`) so that every
+//! replica throttles alike.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use time::{Duration, OffsetDateTime};
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use time::Duration;
 
-#[derive(Debug)]
-pub struct LoginLimiter {
-    max_per_email: u32,
-    max_per_address: u32,
-    window: Duration,
-    failures: Mutex<HashMap<String, Vec<OffsetDateTime>>>,
+/// The first wait once a key's allowance is used up; each further failure doubles it.
+const FIRST_DELAY: Duration = Duration::seconds(30);
+
+/// A client address gets this many times the per-email allowance across all emails.
+const SOURCE_FACTOR: u32 = 5;
+
+/// A key's failures are forgotten after this many maximum delays without a new one.
+const FORGET_FACTOR: i32 = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginThrottle {
+    pair_allowance: u32,
+    source_allowance: u32,
+    max_delay: Duration,
 }
 
-impl LoginLimiter {
-    pub fn new(max_per_email: u32, window: Duration) -> Self {
+/// What a counter is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleKey {
+    pub key: String,
+    allowance: u32,
+}
+
+impl LoginThrottle {
+    /// `max_failed_logins` per (email, address), five times as many per address, and waits up
+    /// to `lockout_minutes`.
+    pub fn new(max_failed_logins: u32, lockout_minutes: u32) -> Self {
         Self {
-            max_per_email,
-            max_per_address: max_per_email.saturating_mul(5),
-            window,
-            failures: Mutex::new(HashMap::new()),
+            pair_allowance: max_failed_logins.max(1),
+            source_allowance: max_failed_logins.max(1).saturating_mul(SOURCE_FACTOR),
+            max_delay: Duration::minutes(i64::from(lockout_minutes.max(1))),
         }
     }
 
-    fn keys(email: &str, address: Option<&str>) -> Vec<(String, bool)> {
-        let mut keys = vec![(format!("email:{}", email.trim().to_lowercase()), true)];
-        if let Some(a) = address {
-            keys.push((format!("addr:{a}"), false));
-        }
-        keys
+    /// The two keys a login attempt counts against: (email, address) and the address.
+    pub fn keys(&self, email: &str, source: IpAddr) -> [ThrottleKey; 2] {
+        let email = email.trim().to_lowercase();
+        [
+            ThrottleKey {
+                key: format!("pair:{}@{source}", hex::encode(Sha256::digest(email))),
+                allowance: self.pair_allowance,
+            },
+            ThrottleKey {
+                key: format!("source:{source}"),
+                allowance: self.source_allowance,
+            },
+        ]
     }
 
-    /// When locked, the time until the next attempt is allowed.
-    pub fn locked_for(
-        &self,
-        email: &str,
-        address: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Option<Duration> {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let mut wait: Option<Duration> = None;
-        for (key, is_email) in Self::keys(email, address) {
-            let Some(times) = map.get_mut(&key) else {
-                continue;
-            };
-            times.retain(|t| *t + self.window > now);
-            let max = if is_email {
-                self.max_per_email
-            } else {
-                self.max_per_address
-            };
-            if times.len() as u32 >= max {
-                let until = times[times.len() - max as usize] + self.window - now;
-                wait = Some(wait.map_or(until, |w| w.max(until)));
-            }
+    /// How long a key must wait after its `failures`-th failure.
+    pub fn delay(&self, key: &ThrottleKey, failures: i64) -> Duration {
+        let beyond = failures - i64::from(key.allowance);
+        if beyond < 0 {
+            return Duration::ZERO;
         }
-        map.retain(|_, times| !times.is_empty());
-        wait
+        // 30 s · 2^beyond, without overflowing for long attacks.
+        let doublings = beyond.min(20) as u32;
+        (FIRST_DELAY * 2_i32.pow(doublings)).min(self.max_delay)
     }
 
-    pub fn record_failure(&self, email: &str, address: Option<&str>, now: OffsetDateTime) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, _) in Self::keys(email, address) {
-            map.entry(key).or_default().push(now);
-        }
-    }
-
-    pub fn record_success(&self, email: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&format!("email:{}", email.trim().to_lowercase()));
+    /// Failures older than this are forgotten (the key starts again from zero).
+    pub fn forget_after(&self) -> Duration {
+        self.max_delay * FORGET_FACTOR
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
 
-    #[test]
-    fn locks_after_the_limit_and_unlocks_after_the_window() {
-        let l = LoginLimiter::new(3, Duration::minutes(15));
-        let t0 = datetime!(2026-01-01 10:00 UTC);
-        for i in 0..3 {
-            assert!(
-                l.locked_for("A@x.test", Some("10.0.0.1"), t0).is_none(),
-                "attempt {i}"
-            );
-            l.record_failure("a@x.test", Some("10.0.0.1"), t0 + Duration::minutes(i));
-        }
-        assert_eq!(
-            l.locked_for("a@x.test", None, t0 + Duration::minutes(3)),
-            Some(Duration::minutes(12))
-        );
-        assert!(
-            l.locked_for("b@x.test", Some("10.0.0.2"), t0).is_none(),
-            "other people are not locked"
-        );
-        assert!(l
-            .locked_for("a@x.test", None, t0 + Duration::minutes(15))
-            .is_none());
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 
     #[test]
-    fn one_address_trying_many_emails_is_limited_too() {
-        let l = LoginLimiter::new(2, Duration::minutes(15));
-        let t0 = datetime!(2026-01-01 10:00 UTC);
-        for i in 0..10 {
-            l.record_failure(&format!("user{i}@x.test"), Some("10.0.0.9"), t0);
-        }
-        assert!(l.locked_for("new@x.test", Some("10.0.0.9"), t0).is_some());
-        assert!(l.locked_for("new@x.test", Some("10.0.0.8"), t0).is_none());
+    fn waits_start_after_the_allowance_double_and_stop_at_the_maximum() {
+        let t = LoginThrottle::new(5, 15);
+        let [pair, source] = t.keys("Admin@Example.test ", ip("203.0.113.7"));
+        let delays: Vec<i64> = (1..=12)
+            .map(|n| t.delay(&pair, n).whole_seconds())
+            .collect();
+        assert_eq!(
+            delays,
+            [0, 0, 0, 0, 30, 60, 120, 240, 480, 900, 900, 900],
+            "30 s after the fifth failure, doubling, at most 15 min"
+        );
+        assert_eq!(t.delay(&source, 24), Duration::ZERO);
+        assert_eq!(t.delay(&source, 25), Duration::seconds(30));
+        assert_eq!(t.delay(&pair, i64::MAX), Duration::minutes(15));
+        assert_eq!(t.forget_after(), Duration::hours(1));
+    }
+
+    #[test]
+    fn keys_are_per_email_and_address_and_hide_the_email() {
+        let t = LoginThrottle::new(5, 15);
+        let [a, sa] = t.keys("admin@example.test", ip("203.0.113.7"));
+        let [a2, _] = t.keys(" ADMIN@example.test", ip("203.0.113.7"));
+        let [b, sb] = t.keys("admin@example.test", ip("198.51.100.9"));
+        assert_eq!(a, a2, "the email is compared without case or spaces");
+        assert_ne!(a.key, b.key);
+        assert_ne!(sa.key, sb.key);
+        assert!(!a.key.contains("admin"), "{}", a.key);
+        assert_eq!(sa.key, "source:203.0.113.7");
     }
 }

@@ -47,6 +47,11 @@ async fn reaches<P: alm_core::permissions::PermissionMarker>(
     Ok(accounts::is_owner(conn, id, can.actor(), &groups).await?)
 }
 
+/// The answer for an account that exists outside the caller's reach: "not found", audited.
+fn hidden<P: alm_core::permissions::PermissionMarker>(can: &Can<P>, id: Uuid) -> ServiceError {
+    ServiceError::out_of_scope("account", "account", can.actor(), id)
+}
+
 /// One page of the accounts the caller may read (own scope: owned directly or through a
 /// group; `manage`: all), narrowed by `filter` (its `visible_to` is set here, never by callers).
 pub async fn list(
@@ -93,12 +98,18 @@ pub async fn history(
     offset: u64,
 ) -> ServiceResult<(Vec<alm_store::audit_log::AuditRecord>, u64)> {
     let mut conn = db.read().await?;
-    if !reaches(&mut conn, can, id).await? || accounts::get(&mut conn, id).await?.is_none() {
+    if accounts::get(&mut conn, id).await?.is_none() {
         return Err(ServiceError::NotFound { what: "account" });
     }
+    if !reaches(&mut conn, can, id).await? {
+        return Err(hidden(can, id));
+    }
+    // What happened to the account, not who was refused a look at it (that is for auditors,
+    // in the audit log).
     let filter = alm_store::audit_log::AuditFilter {
         object_type: Some("account".into()),
         object_id: Some(id.to_string()),
+        not_outcome: Some(alm_store::audit_log::Outcome::Denied),
         ..Default::default()
     };
     let (mut records, total) =
@@ -119,12 +130,12 @@ pub async fn get(
     id: Uuid,
 ) -> ServiceResult<AccountInfo> {
     let mut conn = db.read().await?;
-    if !reaches(&mut conn, can, id).await? {
-        return Err(ServiceError::NotFound { what: "account" });
-    }
     let record = accounts::get(&mut conn, id)
         .await?
         .ok_or(ServiceError::NotFound { what: "account" })?;
+    if !reaches(&mut conn, can, id).await? {
+        return Err(hidden(can, id));
+    }
     let owners = accounts::owners(&mut conn, id).await?;
     info(&mut conn, record, owners, clock.now()).await
 }
@@ -178,7 +189,7 @@ async fn changeable(
         .await?
         .ok_or(ServiceError::NotFound { what: "account" })?;
     if !reaches(conn, can, id).await? {
-        return Err(ServiceError::NotFound { what: "account" });
+        return Err(hidden(can, id));
     }
     let d = super::requests::definition(conn, record.template_id, record.template_version).await?;
     Ok((record, d.ownership))

@@ -116,7 +116,12 @@ pub async fn revoke(
         .await?
         .ok_or(ServiceError::NotFound { what: "API token" })?;
     if !can.reaches(token.user_id) {
-        return Err(ServiceError::NotFound { what: "API token" });
+        return Err(ServiceError::out_of_scope(
+            "API token",
+            "api-token",
+            can.actor(),
+            id,
+        ));
     }
     if token.revoked_at.is_some() {
         return Ok(token);

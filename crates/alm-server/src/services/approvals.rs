@@ -92,7 +92,7 @@ pub async fn decide(
     let me = can.actor();
     if !eligible.contains(&me) {
         if can.scope() != Scope::All {
-            return Err(ServiceError::NotFound { what: "request" });
+            return Err(ServiceError::out_of_scope("request", "request", me, id));
         }
         return Err(ServiceError::NotAllowed(
             "you are not an approver of the request's current step".into(),

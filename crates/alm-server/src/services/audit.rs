@@ -91,15 +91,28 @@ pub async fn record_refusal(
     summary: Value,
 ) -> ServiceResult<()> {
     let mut tx = db.begin_write().await?;
+    record_refusal_in(&mut tx, clock, actor, action, subject, outcome, summary).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records a refused or failed attempt inside `tx`.
+pub async fn record_refusal_in(
+    tx: &mut WriteTx,
+    clock: &dyn Clock,
+    actor: &Actor,
+    action: &str,
+    subject: Subject<'_>,
+    outcome: Outcome,
+    summary: Value,
+) -> ServiceResult<()> {
     let r = audit_log::append(
-        &mut tx,
+        tx,
         clock.now(),
         new_record(actor, action, subject, outcome, summary),
     )
     .await?;
-    super::integration_outbox::enqueue_audit(&mut tx, &r).await?;
-    tx.commit().await?;
-    Ok(())
+    super::integration_outbox::enqueue_audit(tx, &r).await
 }
 
 /// Audit records in scope: with `audit:manage` everything, otherwise the caller's own actions.

@@ -53,7 +53,12 @@ async fn load_in_scope<P: PermissionMarker>(
         .await?
         .ok_or(ServiceError::NotFound { what: "group" })?;
     if can.scope() == Scope::Own && !users::group_ids(conn, can.actor()).await?.contains(&id) {
-        return Err(ServiceError::NotFound { what: "group" });
+        return Err(ServiceError::out_of_scope(
+            "group",
+            "group",
+            can.actor(),
+            id,
+        ));
     }
     Ok(g)
 }

@@ -92,7 +92,12 @@ async fn actionable(
     if can.scope() != Scope::All {
         let groups = users::group_ids(conn, can.actor()).await?;
         if !accounts::is_owner(conn, id, can.actor(), &groups).await? {
-            return Err(ServiceError::NotFound { what: "account" });
+            return Err(ServiceError::out_of_scope(
+                "account",
+                "account",
+                can.actor(),
+                id,
+            ));
         }
     }
     Ok(a)

@@ -1,16 +1,19 @@
-//! Logging in and out: local passwords (rate-limited), sessions for OIDC logins, and turning
+//! Logging in and out: local passwords (throttled), sessions for OIDC logins, and turning
 //! a session cookie or API token back into a [`Principal`].
 
 use super::audit::{record, record_refusal, Subject};
 use super::{Actor, Principal, ServiceError, ServiceResult};
-use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rate_limit::{LoginThrottle, ThrottleKey};
 use crate::auth::{password, secret_token};
 use alm_core::{Clock, Email, SessionId, UserId};
+use alm_store::anonymous_denials::DenialKind;
 use alm_store::audit_log::Outcome;
 use alm_store::sessions::{self, SessionRecord};
 use alm_store::users::UserRecord;
-use alm_store::{api_tokens, permissions, users, Db};
+use alm_store::{api_tokens, login_throttle, permissions, users, Db};
 use serde_json::json;
+use std::net::IpAddr;
+use time::OffsetDateTime;
 
 /// A new session: the cookie secret (shown once, to the browser) and its CSRF token.
 pub struct NewSession {
@@ -41,14 +44,17 @@ impl From<alm_store::StoreError> for LoginError {
 pub struct PasswordLogin<'a> {
     pub email: &'a str,
     pub password: &'a str,
-    pub source_ip: Option<String>,
+    /// The client's address (see `auth/client_addr.rs`).
+    pub source: IpAddr,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Logs in with a password, throttled per (email, address) and per address (see
+/// `auth/rate_limit.rs`): a throttled key is refused without looking at the password; an
+/// address that has not failed is never held back by failures elsewhere.
 pub async fn password_login(
     db: &Db,
     clock: &dyn Clock,
-    limiter: &LoginLimiter,
+    throttle: &LoginThrottle,
     local_login_enabled: bool,
     session_hours: u32,
     input: PasswordLogin<'_>,
@@ -58,7 +64,7 @@ pub async fn password_login(
         user_id: None,
         name: None,
         email: Some(input.email.trim().to_lowercase()),
-        source_ip: input.source_ip.clone(),
+        source_ip: Some(input.source.to_string()),
     };
     if !local_login_enabled {
         record_refusal(
@@ -76,18 +82,15 @@ pub async fn password_login(
         .await?;
         return Err(LoginError::LocalLoginOff);
     }
-    if let Some(wait) = limiter.locked_for(input.email, input.source_ip.as_deref(), now) {
-        record_refusal(
+    let keys = throttle.keys(input.email, input.source);
+    if let Some(wait) = throttled_for(db, throttle, &keys, now).await? {
+        // Refused unread: counted with the address's anonymous refusals, not audited one by
+        // one (a throttled attacker would otherwise write a record per request).
+        super::anonymous_denials::count(
             db,
             clock,
-            &anonymous,
-            "login.password",
-            Subject {
-                object_type: "session",
-                object_id: None,
-            },
-            Outcome::Denied,
-            json!({"reason": "rate limited"}),
+            &input.source.to_string(),
+            DenialKind::ThrottledLogin,
         )
         .await?;
         return Err(LoginError::Locked {
@@ -112,7 +115,7 @@ pub async fn password_login(
     let user = match user {
         Some(u) if ok && u.enabled => u,
         other => {
-            limiter.record_failure(input.email, input.source_ip.as_deref(), now);
+            count_failure(db, throttle, &keys, now).await?;
             let actor = Actor {
                 user_id: other.as_ref().map(|u| u.id),
                 ..anonymous
@@ -138,14 +141,62 @@ pub async fn password_login(
             return Err(LoginError::Refused);
         }
     };
-    limiter.record_success(input.email);
+    {
+        // The pair proved itself; the address's count stays (it may be trying many emails).
+        let mut tx = db.begin_write().await?;
+        login_throttle::clear(&mut tx, &keys[0].key).await?;
+        tx.commit().await?;
+    }
     let actor = Actor {
         user_id: Some(user.id),
         name: Some(user.display_name.clone()),
         email: user.emails.first().cloned(),
-        source_ip: input.source_ip,
+        source_ip: Some(input.source.to_string()),
     };
     Ok(start_session(db, clock, &actor, user, "password", session_hours).await?)
+}
+
+/// How long the longest-waiting of `keys` must still wait, if any.
+async fn throttled_for(
+    db: &Db,
+    throttle: &LoginThrottle,
+    keys: &[ThrottleKey],
+    now: OffsetDateTime,
+) -> Result<Option<time::Duration>, LoginError> {
+    let forget_before = now - throttle.forget_after();
+    let mut conn = db.read().await?;
+    let mut wait: Option<time::Duration> = None;
+    for k in keys {
+        let Some(c) = login_throttle::get(&mut conn, &k.key).await? else {
+            continue;
+        };
+        if c.last_failure_at >= forget_before && c.blocked_until > now {
+            let w = c.blocked_until - now;
+            wait = Some(wait.map_or(w, |v| v.max(w)));
+        }
+    }
+    Ok(wait)
+}
+
+/// Counts a failure against every key and sets when each may try again.
+async fn count_failure(
+    db: &Db,
+    throttle: &LoginThrottle,
+    keys: &[ThrottleKey],
+    now: OffsetDateTime,
+) -> Result<(), LoginError> {
+    let forget_before = now - throttle.forget_after();
+    let mut tx = db.begin_write().await?;
+    login_throttle::purge(&mut tx, forget_before).await?;
+    for k in keys {
+        let failures = login_throttle::add_failure(&mut tx, &k.key, now, forget_before).await?;
+        let delay = throttle.delay(k, failures);
+        if delay > time::Duration::ZERO {
+            login_throttle::block_until(&mut tx, &k.key, now + delay).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Opens a session for a user who has proven who they are (password or OIDC).

@@ -5,6 +5,7 @@
 
 pub mod account_changes;
 pub mod accounts;
+pub mod anonymous_denials;
 pub mod api_tokens;
 pub mod approvals;
 pub mod audit;
@@ -118,6 +119,15 @@ pub enum ServiceError {
     Validation(ValidationErrors),
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// The object exists but is outside the caller's scope: answered exactly like `NotFound`
+    /// (nothing tells the caller it exists) and audited as a denied attempt.
+    #[error("{what} not found")]
+    OutOfScope {
+        what: &'static str,
+        actor: UserId,
+        object_type: &'static str,
+        object_id: String,
+    },
     #[error("{0}")]
     Conflict(FieldError),
     /// The action is not possible in the object's current state (e.g. disabling Everyone).
@@ -130,6 +140,23 @@ pub enum ServiceError {
     Forbidden { denied: Denied, actor: UserId },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    /// `what` (audited as `object_type` `id`) exists but `actor` may not see it.
+    pub fn out_of_scope(
+        what: &'static str,
+        object_type: &'static str,
+        actor: UserId,
+        id: impl ToString,
+    ) -> Self {
+        ServiceError::OutOfScope {
+            what,
+            actor,
+            object_type,
+            object_id: id.to_string(),
+        }
+    }
 }
 
 impl From<ValidationErrors> for ServiceError {

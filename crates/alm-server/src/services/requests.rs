@@ -371,7 +371,12 @@ pub(crate) async fn reachable<P: alm_core::permissions::PermissionMarker>(
 ) -> ServiceResult<RequestRecord> {
     let r = store::get(conn, id).await?.ok_or_else(not_found)?;
     if !can.reaches(r.requester_id) {
-        return Err(not_found());
+        return Err(ServiceError::out_of_scope(
+            "request",
+            "request",
+            can.actor(),
+            id,
+        ));
     }
     Ok(r)
 }

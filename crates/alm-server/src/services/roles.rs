@@ -86,7 +86,7 @@ async fn load_in_scope<P: PermissionMarker>(
         .await?
         .0;
         if !held.iter().any(|r| r.id == id) {
-            return Err(ServiceError::NotFound { what: "role" });
+            return Err(ServiceError::out_of_scope("role", "role", can.actor(), id));
         }
     }
     Ok(role)

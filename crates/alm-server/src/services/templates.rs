@@ -275,7 +275,7 @@ pub async fn get(db: &Db, can: &Can<perm::TemplateRead>, id: Uuid) -> ServiceRes
     let mine = caller_groups(&mut conn, can.actor()).await?;
     let v = visible_version(&mut conn, &t, can.scope(), can.actor(), &mine)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or_else(|| ServiceError::out_of_scope("template", "template", can.actor(), id))?;
     let definition = decode(&v)?;
     Ok(TemplateInfo {
         template: t,

@@ -168,20 +168,25 @@ async fn load(conn: &mut alm_store::Conn, id: UserId) -> ServiceResult<UserDetai
     })
 }
 
-fn in_scope<P: alm_core::permissions::PermissionMarker>(
+async fn in_scope<P: alm_core::permissions::PermissionMarker>(
+    db: &Db,
     can: &Can<P>,
     id: UserId,
 ) -> ServiceResult<()> {
     if can.reaches(id) {
-        Ok(())
-    } else {
-        // Outside the caller's scope the user is as good as absent: no existence leak.
-        Err(ServiceError::NotFound { what: "user" })
+        return Ok(());
+    }
+    // Outside the caller's scope the user is as good as absent (no existence leak); a probe
+    // of a user who exists is audited.
+    let mut conn = db.read().await?;
+    match users::get(&mut conn, id).await? {
+        Some(_) => Err(ServiceError::out_of_scope("user", "user", can.actor(), id)),
+        None => Err(ServiceError::NotFound { what: "user" }),
     }
 }
 
 pub async fn get(db: &Db, can: &Can<perm::UserRead>, id: UserId) -> ServiceResult<UserDetail> {
-    in_scope(can, id)?;
+    in_scope(db, can, id).await?;
     let mut conn = db.read().await?;
     load(&mut conn, id).await
 }
@@ -207,7 +212,7 @@ pub async fn update(
     id: UserId,
     input: UpdateUser,
 ) -> ServiceResult<UserDetail> {
-    in_scope(can, id)?;
+    in_scope(db, can, id).await?;
     if input.emails.is_some() {
         can.require_manage().map_err(denied(can.actor()))?;
     }

@@ -100,3 +100,128 @@ async fn problems_are_problem_json() {
     );
     s.stop().await;
 }
+
+/// The content type and body of a raw response, parsed as a problem document.
+async fn problem(resp: reqwest::Response) -> (u16, String, Value) {
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, content_type, body)
+}
+
+#[tokio::test]
+async fn size_method_and_target_errors_are_problems_too() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let client = reqwest::Client::new();
+    let before = counts(&s).await;
+
+    // A body over the 1 MiB limit is 413, not a malformed request.
+    let big = format!(
+        "{{\"display_name\": \"{}\", \"emails\": [\"big@example.test\"]}}",
+        "x".repeat(1024 * 1024 + 10)
+    );
+    let resp = client
+        .post(format!("{}/api/v1/users", s.base))
+        .bearer_auth(&s.admin_token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    let (st, ct, body) = problem(resp).await;
+    assert_eq!(
+        (st, ct.as_str()),
+        (413, "application/problem+json"),
+        "{body}"
+    );
+    assert_eq!(body["type"], "urn:alm:problem:payload-too-large");
+    assert_eq!(first_error(&body), ("body".into(), "max-size".into()));
+
+    // A known path with a method it does not take: 405 with a problem and the Allow header.
+    let resp = client
+        .delete(format!("{}/api/v1/audit", s.base))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    let allow = resp
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (st, ct, body) = problem(resp).await;
+    assert_eq!(
+        (st, ct.as_str()),
+        (405, "application/problem+json"),
+        "{body}"
+    );
+    assert_eq!(
+        (body["status"].as_u64(), body["type"].as_str()),
+        (Some(405), Some("urn:alm:problem:method-not-allowed"))
+    );
+    assert!(
+        allow.as_deref().is_some_and(|a| a.contains("GET")),
+        "{allow:?}"
+    );
+
+    // A 10 KiB request target: 414 with a problem.
+    let resp = client
+        .get(format!(
+            "{}/api/v1/users?q={}",
+            s.base,
+            "a".repeat(10 * 1024)
+        ))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    let (st, ct, body) = problem(resp).await;
+    assert_eq!(
+        (st, ct.as_str()),
+        (414, "application/problem+json"),
+        "{body}"
+    );
+    assert_eq!(body["type"], "urn:alm:problem:uri-too-long");
+
+    // An audit filter by an actor id that cannot be one names the field.
+    let (st, body) = s.admin().get("/api/v1/audit?actor_id=not-a-uuid").await;
+    assert_eq!(
+        (st, first_error(&body)),
+        (400, ("actor_id".into(), "format".into())),
+        "{body}"
+    );
+    let (st, body) = s.admin().get("/api/v1/audit/export?actor_id=1234").await;
+    assert_eq!(
+        (st, first_error(&body).0),
+        (400, "actor_id".into()),
+        "{body}"
+    );
+    assert_eq!(counts(&s).await, before, "nothing was stored");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/api/v1/me", s.base))
+            .header("authorization", format!("{scheme} {}", s.admin_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{scheme}");
+    }
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", s.base))
+        .header("authorization", format!("Basic {}", s.admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    s.stop().await;
+}

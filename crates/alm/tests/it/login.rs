@@ -111,3 +111,125 @@ async fn local_login_can_be_switched_off_and_https_cookies_are_secure() {
     );
     s.stop().await;
 }
+
+/// Two clients behind the test's trusted proxy (127.0.0.1), and a third.
+const A: &str = "203.0.113.7";
+const B: &str = "198.51.100.9";
+const C: &str = "192.0.2.50";
+
+/// A password login through `base`, as if forwarded for `client`; the status and Retry-After.
+async fn login_from(
+    base: &str,
+    client: Option<&str>,
+    email: &str,
+    password: &str,
+) -> (u16, Option<String>) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}));
+    if let Some(c) = client {
+        req = req.header("x-forwarded-for", c);
+    }
+    let resp = req.send().await.unwrap();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (resp.status().as_u16(), retry)
+}
+
+on_both_backends! {
+    async fn failures_from_elsewhere_never_keep_the_rightful_user_out(backend: Backend) {
+        let s = TestServer::start_with(backend, &[("ALM_AUTH__TRUSTED_PROXIES", "127.0.0.1")]).await;
+        for i in 0..5 {
+            assert_eq!(login_from(&s.base, Some(A), ADMIN_EMAIL, "wrong password!").await.0, 401, "attempt {i}");
+        }
+        // A must now wait the first 30 s (README): there even the right password waits.
+        let (st, retry) = login_from(&s.base, Some(A), ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!((st, retry.as_deref()), (429, Some("30")));
+        // B has not failed: the right password works at once.
+        assert_eq!(login_from(&s.base, Some(B), ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 200);
+        s.clock.advance(time::Duration::seconds(29));
+        let (st, retry) = login_from(&s.base, Some(A), ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!((st, retry.as_deref()), (429, Some("1")));
+        s.clock.advance(time::Duration::seconds(1));
+        assert_eq!(login_from(&s.base, Some(A), ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 200);
+        // The success forgot A's failures for this email: a typo now is a plain 401.
+        assert_eq!(login_from(&s.base, Some(A), ADMIN_EMAIL, "wrong password!").await.0, 401);
+        assert_eq!(login_from(&s.base, Some(A), ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 200);
+
+        // One address guessing across emails waits after 5 × 5 failures, whoever it logs in as.
+        for i in 0..25 {
+            let (st, _) = login_from(&s.base, Some(C), &format!("user{i}@example.test"), "guess").await;
+            assert_eq!(st, 401, "guess {i}");
+        }
+        assert_eq!(login_from(&s.base, Some(C), ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 429);
+        assert_eq!(login_from(&s.base, Some(B), ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 200);
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn replicas_share_the_login_counters(backend: Backend) {
+        let trusted = [("ALM_AUTH__TRUSTED_PROXIES", "127.0.0.1")];
+        let s = TestServer::start_with(backend, &trusted).await;
+        let replica = s.replica(&trusted).await;
+        let other = format!("http://{}", replica.addr);
+        for i in 0..5 {
+            assert_eq!(login_from(&s.base, Some(A), ADMIN_EMAIL, "wrong password!").await.0, 401, "attempt {i}");
+        }
+        let (st, retry) = login_from(&other, Some(A), ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!((st, retry.as_deref()), (429, Some("30")), "the other replica knows A failed");
+        assert_eq!(login_from(&other, Some(B), ADMIN_EMAIL, ADMIN_PASSWORD).await.0, 200);
+        replica.shutdown().await.unwrap();
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn x_forwarded_for_counts_only_from_trusted_proxies() {
+    let denied_sources = |audit: serde_json::Value| -> Vec<String> {
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["source_ip"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    // No trusted proxy: the header is the client's own word and changes nothing.
+    let s = TestServer::start(Backend::Sqlite).await;
+    for _ in 0..5 {
+        login_from(&s.base, Some(A), ADMIN_EMAIL, "wrong password!").await;
+    }
+    let (st, _) = login_from(&s.base, Some(B), ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(st, 429, "all five failures were counted against the peer");
+    let (_, audit) = s
+        .admin()
+        .get("/api/v1/audit?action=login.password&outcome=denied")
+        .await;
+    assert!(
+        denied_sources(audit).iter().all(|ip| ip == "127.0.0.1"),
+        "the peer is recorded"
+    );
+    s.stop().await;
+
+    // Through a trusted proxy: the right-most untrusted address, not what the client wrote.
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        &[("ALM_AUTH__TRUSTED_PROXIES", "127.0.0.0/8, 10.0.0.0/8")],
+    )
+    .await;
+    let forged = format!("1.2.3.4, {A}, 10.1.2.3");
+    assert_eq!(
+        login_from(&s.base, Some(&forged), ADMIN_EMAIL, "wrong password!")
+            .await
+            .0,
+        401
+    );
+    let (_, audit) = s
+        .admin()
+        .get("/api/v1/audit?action=login.password&outcome=denied")
+        .await;
+    assert_eq!(denied_sources(audit), vec![A.to_owned()]);
+    s.stop().await;
+}

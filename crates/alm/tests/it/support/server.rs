@@ -5,7 +5,7 @@ use super::db::{Backend, TestDb};
 use alm_core::FixedClock;
 use alm_server::config::{Config, Overrides};
 use alm_server::services::bootstrap;
-use alm_server::RunningServer;
+pub use alm_server::RunningServer;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use time::macros::datetime;
@@ -123,6 +123,33 @@ impl TestServer {
             .as_str()
             .expect("id")
             .to_owned()
+    }
+
+    /// Another server (a replica) on this one's database and data directory, with the same
+    /// clock, serving on its own port with `settings`.
+    pub async fn replica(&self, settings: &[(&str, &str)]) -> RunningServer {
+        let mut env: BTreeMap<String, String> = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.insert("ALM_DATABASE__URL".into(), self.db.url.clone());
+        env.insert("ALM_SCHEDULER__ENABLED".into(), "false".into());
+        env.insert("ALM_ENGINES__IN_PROCESS".into(), "false".into());
+        let config = Config::load(
+            None,
+            &env,
+            &Overrides {
+                listen: Some("127.0.0.1:0".into()),
+                data_dir: Some(self.db.dir.clone()),
+            },
+        )
+        .expect("replica configuration is valid");
+        let state = alm_server::build_state(config, self.clock.clone())
+            .await
+            .expect("replica state");
+        alm_server::start(state, "127.0.0.1:0")
+            .await
+            .expect("replica starts")
     }
 
     /// Stops the in-process server and its background work but keeps the database (for
