@@ -347,3 +347,24 @@ pub async fn enabled_member_ids(
         })
         .collect()
 }
+
+/// The groups with these ids, in no particular order; ids without a group are left out.
+/// Read in chunks so a long list stays under the backends' bind limits.
+pub async fn get_many(conn: &mut AnyConnection, ids: &[GroupId]) -> StoreResult<Vec<GroupRecord>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM alm_groups g WHERE g.id IN ({})",
+            in_list(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        let mut groups = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
+        attach_roles(conn, &mut groups).await?;
+        out.extend(groups);
+    }
+    Ok(out)
+}

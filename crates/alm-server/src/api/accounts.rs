@@ -5,7 +5,7 @@ use super::error::ApiResult;
 use super::extract::parse_id;
 use super::page_of;
 use crate::auth::principal::Authenticated;
-use crate::services::accounts::{self as svc, AccountInfo};
+use crate::services::accounts::{self as svc, AccountInfo, OwnerInfo};
 use crate::state::AppState;
 use alm_core::permissions::perm;
 use alm_core::{DomainId, VaultId};
@@ -19,11 +19,33 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+/// An owner, named so that co-owners can reach each other (reading users needs `user:read`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OwnerView {
     /// `user` or `group`.
     pub kind: String,
     pub id: Uuid,
+    /// The user's display name, or the group's name.
+    pub display_name: String,
+    /// The user's addresses, the primary first (empty for a group).
+    pub emails: Vec<String>,
+    pub enabled: bool,
+}
+
+impl From<OwnerInfo> for OwnerView {
+    fn from(o: OwnerInfo) -> Self {
+        let (kind, id) = match o.owner {
+            Owner::User(u) => ("user", u.0),
+            Owner::Group(g) => ("group", g.0),
+        };
+        Self {
+            kind: kind.into(),
+            id,
+            display_name: o.display_name,
+            emails: o.emails,
+            enabled: o.enabled,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,20 +123,7 @@ impl From<AccountInfo> for AccountView {
             renewal_at: i.renewal_at,
             available_actions: i.actions.iter().map(|x| x.as_str().to_owned()).collect(),
             problem: a.problem,
-            owners: i
-                .owners
-                .into_iter()
-                .map(|o| match o {
-                    Owner::User(u) => OwnerView {
-                        kind: "user".into(),
-                        id: u.0,
-                    },
-                    Owner::Group(g) => OwnerView {
-                        kind: "group".into(),
-                        id: g.0,
-                    },
-                })
-                .collect(),
+            owners: i.owners.into_iter().map(Into::into).collect(),
             created_at: a.created_at,
             updated_at: a.updated_at,
         }

@@ -123,7 +123,7 @@ async fn checked(
 ) -> ServiceResult<(String, RequestDetails)> {
     let mut errors = ValidationErrors::new();
     let name = errors.check(full_account_name("account_name", &input.account_name, d));
-    let details = RequestDetails {
+    let mut details = RequestDetails {
         interval: input.interval,
         justification: input.justification.trim().to_owned(),
         description: input.description.trim().to_owned(),
@@ -143,8 +143,14 @@ async fn checked(
             .unwrap_or_else(|| d.folders.first().cloned().unwrap_or_default()),
         terms_accepted: input.terms_accepted,
     };
-    if let Err(e) = check_details(d, requester, &details) {
-        errors.0.extend(e.0);
+    let known_ous = super::templates::synced_ous(conn, d.domain_id).await?;
+    match check_details(d, requester, &details, &known_ous) {
+        // Keep the OU as the directory spells it: the DN checked is the DN provisioned.
+        Ok(()) => {
+            let synced = alm_core::requests::check_ou(d, &details.ou, &known_ous)?;
+            details.ou = synced.to_string();
+        }
+        Err(e) => errors.0.extend(e.0),
     }
     for (i, u) in details.owners.users.iter().enumerate() {
         if !users::get(conn, *u).await?.is_some_and(|u| u.enabled) {

@@ -143,7 +143,7 @@ on_both_backends! {
         }
         let (st, p) = w.requester.post(&format!("/api/v1/accounts/{}/actions/renew", ids["review"].0), json!({})).await;
         assert_eq!(st, 409, "{p}");
-        assert!(p["detail"].as_str().unwrap().contains("renewal opens at 2027-02-12"), "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("renewal opens at 2027-02-12T00:00:00Z ("), "RFC 3339: {p}");
 
         // In the renewal window: Renew (review, disable), Submit for approval (expire).
         s.clock.set(datetime!(2027-02-20 09:00 UTC));

@@ -157,7 +157,8 @@ async fn account_of(s: &TestServer, w: &World, request: &str) -> Value {
     assert_eq!(account["status"], "active");
     assert_eq!(
         account["owners"],
-        json!([{"kind": "user", "id": w.requester_id}])
+        json!([{"kind": "user", "id": w.requester_id, "display_name": "Requester",
+                "emails": ["req@example.test"], "enabled": true}])
     );
     assert_eq!(account["eol_at"], "2027-02-27T00:00:00Z");
     assert_eq!(account["lifecycle_start"], "2026-11-29T00:00:00Z");
@@ -437,6 +438,17 @@ on_both_backends! {
         // The template: one to three owners, no groups.
         let (st, a) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"user_id": approver1})).await;
         assert_eq!((st, owners(&a)), (200, vec![w.requester_id.clone(), approver1.clone()]), "{a}");
+        // The requester cannot look users up, yet sees whom they share the account with and
+        // how to reach them.
+        assert_ne!(w.requester.get(&format!("/api/v1/users/{approver1}")).await.0, 200, "no user:read");
+        let co_owner = json!({"kind": "user", "id": approver1, "display_name": "Approver 1",
+                              "emails": ["appr1@example.test"], "enabled": true});
+        assert_eq!(a["owners"][1], co_owner, "{a}");
+        let (_, seen) = w.requester.get(&format!("/api/v1/accounts/{acc}")).await;
+        assert_eq!(seen["owners"][1], co_owner, "{seen}");
+        let (_, listed) = w.requester.get("/api/v1/accounts").await;
+        let mine = listed["items"].as_array().unwrap().iter().find(|x| x["id"] == acc.as_str()).cloned().unwrap();
+        assert_eq!(mine["owners"][1], co_owner, "{mine}");
         let (st, p) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"group_id": w.audience})).await;
         assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some("group_id")), "{p}");
         let (st, p) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"user_id": approver1})).await;
@@ -581,7 +593,8 @@ on_both_backends! {
         assert_eq!((account["account_type"].as_str(), account["status"].as_str()), (Some("gmsa"), Some("active")), "{account}");
         assert_eq!((account["secret_ref"].as_str(), account["secret_state"].as_str()), (Some(""), Some("none")), "no secret: {account}");
         assert_eq!(account["guid"], gmsa.guid.to_string());
-        assert_eq!(account["owners"], json!([{"kind": "user", "id": w.requester_id}]));
+        assert_eq!(account["owners"], json!([{"kind": "user", "id": w.requester_id, "display_name": "Requester",
+                                              "emails": ["req@example.test"], "enabled": true}]));
         // Vault sync looks for no secret of a gMSA.
         let (_, synced) = admin.post_empty(&format!("/api/v1/vaults/{}/sync", w.vault)).await;
         assert_eq!((synced["checked"].as_u64(), &synced["missing"]), (Some(0), &json!([])), "{synced}");
