@@ -234,6 +234,9 @@ pub struct HistoryQuery {
     pub limit: Option<u32>,
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub offset: Option<u64>,
+    /// `-at` (newest first, the default) or `at`.
+    #[param(pattern = "^-?at$")]
+    pub sort: Option<String>,
 }
 
 /// A new owner: a user or (where the template allows) a group.
@@ -346,14 +349,17 @@ async fn account_history(
 ) -> ApiResult<Json<super::audit::AuditPage>> {
     let can = auth.can::<perm::AccountRead>()?;
     let id: Uuid = parse_id(&id, "account")?;
-    let page =
-        alm_core::paging::PageRequest::parse(q.limit, q.offset, None, &["at"]).map_err(|e| {
-            super::error::ApiError::BadRequest {
-                detail: e.to_string(),
-                errors: e.0,
-            }
-        })?;
-    let (records, total) = svc::history(&s.db, &can, id, page.limit, page.offset).await?;
+    let page = alm_core::paging::PageRequest::parse(
+        q.limit,
+        q.offset,
+        Some(q.sort.as_deref().unwrap_or("-at")),
+        &["at"],
+    )
+    .map_err(|e| super::error::ApiError::BadRequest {
+        detail: e.to_string(),
+        errors: e.0,
+    })?;
+    let (records, total) = svc::history(&s.db, &can, id, &page).await?;
     Ok(Json(super::audit::AuditPage {
         items: records.into_iter().map(Into::into).collect(),
         total,

@@ -155,15 +155,14 @@ pub async fn list(
     Ok((out, total))
 }
 
-/// The account's history (SPEC §2.7): its audit records, newest first. Owners without
+/// The account's history (SPEC §2.7): its audit records by time (the page says which way). Owners without
 /// `manage` see who acted but not their email or address (other people's personal data);
 /// the approval trail is on the request, where hidden approver names are enforced.
 pub async fn history(
     db: &Db,
     can: &Can<perm::AccountRead>,
     id: Uuid,
-    limit: u32,
-    offset: u64,
+    page: &alm_core::paging::PageRequest,
 ) -> ServiceResult<(Vec<alm_store::audit_log::AuditRecord>, u64)> {
     let mut conn = db.read().await?;
     if !reaches(&mut conn, can, id).await? || accounts::get(&mut conn, id).await?.is_none() {
@@ -174,8 +173,14 @@ pub async fn history(
         object_id: Some(id.to_string()),
         ..Default::default()
     };
-    let (mut records, total) =
-        alm_store::audit_log::list(&mut conn, &filter, true, limit, offset).await?;
+    let (mut records, total) = alm_store::audit_log::list(
+        &mut conn,
+        &filter,
+        page.direction == alm_core::paging::SortDirection::Descending,
+        page.limit,
+        page.offset,
+    )
+    .await?;
     if can.scope() != Scope::All {
         for r in &mut records {
             r.personal.actor_email = None;

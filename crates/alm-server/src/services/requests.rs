@@ -581,18 +581,23 @@ pub async fn get(db: &Db, can: &Can<perm::RequestRead>, id: Uuid) -> ServiceResu
     info(&mut conn, r, can.actor(), can.scope()).await
 }
 
+/// One page of the caller's requests (everyone's with `manage`), of one state and with
+/// `query` in the account name, and how many match.
 pub async fn list(
     db: &Db,
     can: &Can<perm::RequestRead>,
     state: Option<&str>,
-) -> ServiceResult<Vec<RequestInfo>> {
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<RequestInfo>, u64)> {
     let mut conn = db.read().await?;
     let who = (can.scope() != Scope::All).then_some(can.actor());
-    let mut out = Vec::new();
-    for r in store::list(&mut conn, who, state, 500).await? {
+    let (records, total) = store::page(&mut conn, who, state, query, page).await?;
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
         out.push(info(&mut conn, r, can.actor(), can.scope()).await?);
     }
-    Ok(out)
+    Ok((out, total))
 }
 
 pub(crate) fn decision(

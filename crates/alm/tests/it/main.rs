@@ -15,6 +15,7 @@ mod discovery;
 mod domains;
 mod engines;
 mod lifecycle;
+mod lists;
 mod login;
 mod notifications;
 mod oidc;

@@ -361,7 +361,7 @@ on_both_backends! {
         let secret = bao.get(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap().unwrap();
         check_in_directory(&w, &name, secret.password.expose()).await;
         let (_, jobs) = s.admin().get("/api/v1/jobs?limit=50").await;
-        let job = jobs.as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
+        let job = jobs["items"].as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
         assert_eq!((job["status"].as_str(), job["attempts"].as_i64()), (Some("succeeded"), Some(2)), "{job}");
         assert_eq!(job["result"]["created"], false, "the second attempt found the account instead of making one");
         audit_verifies(&s).await;
@@ -378,7 +378,7 @@ on_both_backends! {
         let admin = s.admin();
         // No in-process engine here: engines A and B register and serve the default pool.
         let (_, pools) = admin.get("/api/v1/engine-pools").await;
-        let pool = pools.as_array().unwrap().iter().find(|p| p["is_default"] == true).unwrap()["id"].as_str().unwrap().to_owned();
+        let pool = pools["items"].as_array().unwrap().iter().find(|p| p["is_default"] == true).unwrap()["id"].as_str().unwrap().to_owned();
         let mut a = EngineProcess::start(&s.base, &activation_token(&admin).await, "prov-a");
         let a_id = registered(&admin, "prov-a", &a).await;
         assign(&admin, &a_id, &pool).await;
@@ -414,7 +414,7 @@ on_both_backends! {
         let (_, accounts) = admin.get("/api/v1/accounts").await;
         assert_eq!(accounts["items"].as_array().unwrap().iter().filter(|x| x["name"] == name.as_str()).count(), 1, "one managed account");
         let (_, jobs) = admin.get("/api/v1/jobs?limit=50").await;
-        let job = jobs.as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
+        let job = jobs["items"].as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
         assert_eq!((job["status"].as_str(), job["leased_by"].as_str()), (Some("succeeded"), Some(b_id.as_str())), "{job}");
         audit_verifies(&s).await;
         drop(b);

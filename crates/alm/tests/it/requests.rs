@@ -56,7 +56,8 @@ async fn submitted(w: &World, template: &str, name: &str) -> String {
 }
 
 fn ids(list: &Value) -> Vec<String> {
-    list.as_array()
+    list["items"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_owned())
@@ -234,13 +235,13 @@ on_both_backends! {
         let (st, problem) = w.outsider.post("/api/v1/requests", request(&template, "web02")).await;
         assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("template_id")), "{problem}");
         let (_, list) = admin.get("/api/v1/requests").await;
-        assert_eq!(list.as_array().unwrap().len(), 1, "only the one good request exists: {list}");
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "only the one good request exists: {list}");
         // Nothing reached the directory either (requests touch it only once approved).
         for name in ["svc-web02", "svc-web*02", "svc-Web02"] {
             assert!(dir.find(&alm_directory::Lookup::SamAccountName(name.into())).await.unwrap().is_none(), "{name}");
         }
         let (_, jobs) = admin.get("/api/v1/jobs?limit=500").await;
-        assert!(jobs.as_array().unwrap().iter().all(|j| j["kind"] != "provision"), "no provisioning queued: {jobs}");
+        assert!(jobs["items"].as_array().unwrap().iter().all(|j| j["kind"] != "provision"), "no provisioning queued: {jobs}");
         s.stop().await;
     }
 }
