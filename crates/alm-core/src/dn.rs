@@ -432,7 +432,7 @@ impl Parser {
         if !matches!(self.peek(), None | Some(',') | Some('+')) {
             return self.fail("a '#' value is hex pairs only (escape a leading '#' as \\#)");
         }
-        if hex.is_empty() || hex.len() % 2 != 0 {
+        if hex.is_empty() || !hex.len().is_multiple_of(2) {
             return self.fail("a '#' value needs whole hex pairs");
         }
         let ber: Vec<u8> = (0..hex.len())

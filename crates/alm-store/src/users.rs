@@ -417,16 +417,6 @@ pub async fn with_builtin_role(conn: &mut AnyConnection, key: &str) -> StoreResu
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("A_b%c\\"), "%a\\_b\\%c\\\\%");
-    }
-}
-
 /// The users with these ids (with their addresses), in no particular order; ids without a
 /// user are left out. Read in chunks so a long list stays under the backends' bind limits.
 pub async fn get_many(conn: &mut AnyConnection, ids: &[UserId]) -> StoreResult<Vec<UserRecord>> {
@@ -446,4 +436,14 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[UserId]) -> StoreResult<V
         out.extend(users);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("A_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
 }
