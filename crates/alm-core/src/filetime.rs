@@ -24,7 +24,10 @@ pub enum AccountExpires {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FiletimeError {
-    #[error("{0} cannot be written as accountExpires: it must lie after 1601-01-01 00:00 UTC")]
+    #[error(
+        "{} cannot be written as accountExpires: it must lie after 1601-01-01T00:00:00Z",
+        crate::rfc3339::format(*.0)
+    )]
     OutOfRange(OffsetDateTime),
     #[error("accountExpires {0:?} is not a number of 100-ns ticks")]
     NotANumber(String),
@@ -144,9 +147,13 @@ mod tests {
 
     #[test]
     fn instants_at_or_before_1601_cannot_be_written() {
-        assert!(AccountExpires::At(datetime!(1601-01-01 00:00 UTC))
+        let e = AccountExpires::At(datetime!(1601-01-01 00:00 UTC))
             .to_ticks()
-            .is_err());
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("1601-01-01T00:00:00Z cannot"),
+            "RFC 3339: {e}"
+        );
         assert_eq!(
             AccountExpires::At(datetime!(1601-01-01 00:00:01 UTC))
                 .to_ticks()

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod discovery;
+pub mod dn;
 pub mod email;
 pub mod filetime;
 pub mod ids;
@@ -15,6 +16,7 @@ pub mod paging;
 pub mod permissions;
 pub mod requests;
 pub mod retry;
+pub mod rfc3339;
 pub mod roles;
 pub mod schedule;
 pub mod secret;
@@ -22,6 +24,7 @@ pub mod templates;
 pub mod validation;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use dn::Dn;
 pub use email::Email;
 pub use ids::{
     DomainId, EngineId, GroupId, JobId, PoolId, RoleId, SessionId, TokenId, UserId, VaultId,

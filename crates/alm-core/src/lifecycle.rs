@@ -153,7 +153,7 @@ impl Standing {
             {
                 return Err(format!(
                     "renewal opens at {} (the re-approval window before the end of lifecycle)",
-                    self.renewal_at
+                    crate::rfc3339::format(self.renewal_at)
                 ));
             }
             return not_in_table();
@@ -459,7 +459,10 @@ mod tests {
         let s = standing(EolAction::Review, Status::Active);
         let before = datetime!(2027-02-13 23:59:59 UTC);
         let e = s.check(Action::Renew, before).unwrap_err();
-        assert!(e.contains("2027-02-14"), "{e}");
+        assert!(
+            e.contains("renewal opens at 2027-02-14T00:00:00Z ("),
+            "RFC 3339: {e}"
+        );
         assert!(s
             .check(Action::Renew, datetime!(2027-02-14 00:00 UTC))
             .is_ok());

@@ -75,6 +75,46 @@ impl PageRequest {
     }
 }
 
+impl PageRequest {
+    /// Cuts this page from a whole list already in memory, for lists bounded by what
+    /// administrators configure (domains, vaults, pools, templates, …) or by a filter the
+    /// database cannot express: ordered by `order` for the page's key (`order` should end in
+    /// a unique tie-break so pages never overlap), reversed when descending, then sliced.
+    /// Returns the page and how many items there are over all pages.
+    pub fn slice<T>(
+        &self,
+        mut items: Vec<T>,
+        order: impl Fn(&str, &T, &T) -> std::cmp::Ordering,
+    ) -> (Vec<T>, u64) {
+        items.sort_by(|a, b| {
+            let o = order(self.sort, a, b);
+            match self.direction {
+                SortDirection::Ascending => o,
+                SortDirection::Descending => o.reverse(),
+            }
+        });
+        let total = items.len() as u64;
+        let start = usize::try_from(self.offset).unwrap_or(usize::MAX);
+        let page = items
+            .into_iter()
+            .skip(start)
+            .take(self.limit as usize)
+            .collect();
+        (page, total)
+    }
+}
+
+/// Whether any of `texts` contains the search text `q`, case-insensitively (no `q`: all do).
+pub fn matches(q: Option<&str>, texts: &[&str]) -> bool {
+    match q {
+        None => true,
+        Some(q) => {
+            let q = q.to_lowercase();
+            texts.iter().any(|t| t.to_lowercase().contains(&q))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +143,27 @@ mod tests {
         let e = PageRequest::parse(None, Some(1 << 63), None, &["name"]).unwrap_err();
         assert_eq!(e.0[0].field, "offset");
         assert!(PageRequest::parse(None, Some(MAX_OFFSET), None, &["name"]).is_ok());
+    }
+
+    #[test]
+    fn slices_a_list_in_memory_in_either_direction() {
+        let items = vec![("b", 2), ("a", 3), ("c", 1)];
+        let order = |key: &str, x: &(&str, i32), y: &(&str, i32)| match key {
+            "n" => x.1.cmp(&y.1),
+            _ => x.0.cmp(y.0),
+        };
+        let p = PageRequest::parse(Some(2), None, None, &["name", "n"]).unwrap();
+        assert_eq!(p.slice(items.clone(), order), (vec![("a", 3), ("b", 2)], 3));
+        let p = PageRequest::parse(Some(2), Some(1), Some("-n"), &["name", "n"]).unwrap();
+        assert_eq!(p.slice(items.clone(), order), (vec![("b", 2), ("c", 1)], 3));
+        let p = PageRequest::parse(Some(5), Some(9), None, &["name"]).unwrap();
+        assert_eq!(p.slice(items, order), (vec![], 3));
+    }
+
+    #[test]
+    fn matches_is_a_case_insensitive_substring_of_any_text() {
+        assert!(matches(None, &["x"]));
+        assert!(matches(Some("WEB"), &["other", "the web shop"]));
+        assert!(!matches(Some("crm"), &["web", "shop"]));
     }
 }

@@ -1,6 +1,7 @@
 //! Requests and approvals (SPEC §2.5, §2.6), the pure parts: the account-name rules, the
 //! checks of a request against its template, the states, and when an approval step is done.
 
+use crate::dn::Dn;
 use crate::ids::{GroupId, UserId};
 use crate::templates::{AccountType, Interval, TemplateDefinition, FORBIDDEN_NAME_CHARS};
 use crate::validation::{FieldError, ValidationErrors};
@@ -173,12 +174,14 @@ pub struct RequestDetails {
     pub terms_accepted: bool,
 }
 
-/// The checks of a request against its template version that need no database. `requester`
-/// is the first owner; `owners` are the others.
+/// The checks of a request against its template version. `requester` is the first owner;
+/// `owners` are the others. `known_ous` are the OUs of the domain's last sync (a fact only
+/// the database knows): the chosen OU must be one of them.
 pub fn check_details(
     template: &TemplateDefinition,
     requester: UserId,
     d: &RequestDetails,
+    known_ous: &HashSet<Dn>,
 ) -> Result<(), ValidationErrors> {
     let mut e = ValidationErrors::new();
     if !template.terms.trim().is_empty() && !d.terms_accepted {
@@ -300,24 +303,8 @@ pub fn check_details(
         ));
     }
     // Where the account and its secret go.
-    let ou_ok = template.ous.iter().any(|t| {
-        d.ou.eq_ignore_ascii_case(t)
-            || (template.allow_sub_ous
-                && d.ou.len() > t.len()
-                && d.ou
-                    .to_lowercase()
-                    .ends_with(&format!(",{}", t.to_lowercase())))
-    });
-    if !ou_ok {
-        e.push(FieldError::new(
-            "ou",
-            "one-of",
-            if template.allow_sub_ous {
-                "must be one of the template's OUs or an OU below one"
-            } else {
-                "must be one of the template's OUs"
-            },
-        ));
+    if let Err(error) = check_ou(template, &d.ou, known_ous) {
+        e.push(error);
     }
     let folder_ok = template.folders.iter().any(|f| {
         d.folder == *f
@@ -339,6 +326,42 @@ pub fn check_details(
         ));
     }
     e.into_result()
+}
+
+/// The chosen OU: a DN (RFC 4514, bounded), one of the template's OUs or (when the template
+/// allows sub-OUs) below one, compared RDN by RDN (as text, `OU=Evil\,OU=Svc,DC=x` would end
+/// with `,OU=Svc,DC=x` yet it is a child of `DC=x`), and present in the domain's last sync.
+/// A template OU that does not parse offers nothing (templates are checked when saved).
+/// Returns the OU as the last sync has it (the directory's spelling).
+pub fn check_ou<'k>(
+    template: &TemplateDefinition,
+    ou: &str,
+    known_ous: &'k HashSet<Dn>,
+) -> Result<&'k Dn, FieldError> {
+    let chosen = Dn::parse(ou).map_err(|e| e.field_error("ou"))?;
+    let offered = template
+        .ous
+        .iter()
+        .filter_map(|t| Dn::parse(t).ok())
+        .any(|t| chosen == t || (template.allow_sub_ous && chosen.is_under(&t)));
+    if !offered {
+        return Err(FieldError::new(
+            "ou",
+            "one-of",
+            if template.allow_sub_ous {
+                "must be one of the template's OUs or an OU below one"
+            } else {
+                "must be one of the template's OUs"
+            },
+        ));
+    }
+    known_ous.get(&chosen).ok_or_else(|| {
+        FieldError::new(
+            "ou",
+            "exists",
+            "no OU with this DN in the domain's last sync (sync the domain, or choose another)",
+        )
+    })
 }
 
 /// Whether a step is complete: at least `k` distinct eligible approvers approved. Approvals by
@@ -433,6 +456,19 @@ mod tests {
         UserId(Uuid::from_u128(1))
     }
 
+    /// The domain's synced OUs.
+    fn known() -> HashSet<Dn> {
+        [
+            "OU=Svc,DC=corp,DC=test",
+            "OU=Web,OU=Svc,DC=corp,DC=test",
+            "OU=Evil\\,OU=Svc,DC=corp,DC=test",
+            "OU=Other,DC=corp,DC=test",
+        ]
+        .iter()
+        .map(|d| Dn::parse(d).unwrap())
+        .collect()
+    }
+
     #[test]
     fn names_get_the_prefix_and_follow_the_directory_rules() {
         let t = template();
@@ -478,7 +514,7 @@ mod tests {
     #[test]
     fn details_are_checked_against_the_template() {
         let t = template();
-        assert!(check_details(&t, me(), &details()).is_ok());
+        assert!(check_details(&t, me(), &details(), &known()).is_ok());
         type Change = Box<dyn Fn(&mut RequestDetails)>;
         let cases: Vec<(Change, &str)> = vec![
             (Box::new(|d| d.terms_accepted = false), "terms_accepted"),
@@ -519,7 +555,7 @@ mod tests {
         for (change, field) in cases {
             let mut d = details();
             change(&mut d);
-            let errors = check_details(&t, me(), &d).unwrap_err();
+            let errors = check_details(&t, me(), &d, &known()).unwrap_err();
             let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
             assert_eq!(fields, [field], "{field}");
         }
@@ -528,9 +564,41 @@ mod tests {
         d.folder = "svc/web".into();
         d.owners.users = vec![me()];
         assert!(
-            check_details(&t, me(), &d).is_ok(),
+            check_details(&t, me(), &d, &known()).is_ok(),
             "sub-OU, sub-folder, requester named twice"
         );
+    }
+
+    #[test]
+    fn the_ou_is_compared_rdn_by_rdn_and_must_exist() {
+        let t = template();
+        let rule = |ou: &str| check_ou(&t, ou, &known()).map(|_| ()).map_err(|e| e.rule);
+        assert_eq!(rule("OU=Svc,DC=corp,DC=test"), Ok(()));
+        assert_eq!(
+            rule("ou=web, ou=SVC, dc=corp, dc=test"),
+            Ok(()),
+            "written differently"
+        );
+        // A sibling of Svc whose RDN value holds a comma (it exists: only the rule refuses it).
+        assert_eq!(
+            rule("OU=Evil\\,OU=Svc,DC=corp,DC=test"),
+            Err("one-of".into())
+        );
+        assert_eq!(
+            rule("OU=Evil\\2cOU=Svc,DC=corp,DC=test"),
+            Err("one-of".into())
+        );
+        // Below the template's OU, but not in the last sync.
+        assert_eq!(rule("OU=Nope,OU=Svc,DC=corp,DC=test"), Err("exists".into()));
+        assert_eq!(
+            rule(&format!("OU={},OU=Svc,DC=corp,DC=test", "x".repeat(10_000))),
+            Err("max-length".into())
+        );
+        assert_eq!(rule("Svc"), Err("format".into()));
+        let mut exact = template();
+        exact.allow_sub_ous = false;
+        assert!(check_ou(&exact, "OU=Web,OU=Svc,DC=corp,DC=test", &known()).is_err());
+        assert!(check_ou(&exact, "ou=svc,dc=corp,dc=test", &known()).is_ok());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! of a template and of its versions. Pure: facts that need the database (does the OU exist,
 //! how many distinct approvers does a step reach) come in through [`Facts`].
 
+use crate::dn::Dn;
 use crate::ids::{DomainId, GroupId, UserId, VaultId};
 use crate::validation::{FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -309,8 +310,8 @@ pub struct TemplateDefinition {
 pub struct Facts {
     pub domain_exists: bool,
     pub vault_exists: bool,
-    /// OU DNs the domain's sync has seen, lowercased.
-    pub known_ous: HashSet<String>,
+    /// OU DNs the domain's sync has seen.
+    pub known_ous: HashSet<Dn>,
     /// The schema's attribute names from the domain's last full sync, lowercased (empty: not
     /// synced yet, then names are checked for form only).
     pub known_attributes: HashSet<String>,
@@ -352,10 +353,6 @@ fn is_ldap_attribute_name(name: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
         && name.len() <= 64
-}
-
-fn looks_like_dn(dn: &str) -> bool {
-    dn.contains('=') && !dn.trim().is_empty() && dn.len() <= 1024
 }
 
 fn folder_ok(folder: &str) -> bool {
@@ -531,34 +528,24 @@ impl TemplateDefinition {
         if self.ous.is_empty() {
             push("ous".into(), "required", "at least one OU".into());
         }
-        for (i, ou) in self.ous.iter().enumerate() {
-            if !looks_like_dn(ou) {
-                push(
-                    format!("ous[{i}]"),
-                    "format",
-                    "an OU distinguished name".into(),
-                );
-            } else if facts.domain_exists && !facts.known_ous.contains(&ou.to_lowercase()) {
-                push(
-                    format!("ous[{i}]"),
+        let mut ou_fields: Vec<(String, &String)> = self
+            .ous
+            .iter()
+            .enumerate()
+            .map(|(i, ou)| (format!("ous[{i}]"), ou))
+            .collect();
+        if let Some(ou) = &self.retirement_ou {
+            ou_fields.push(("retirement_ou".into(), ou));
+        }
+        for (field, ou) in ou_fields {
+            match Dn::parse(ou) {
+                Err(e) => push(field, e.rule(), format!("an OU distinguished name: {e}")),
+                Ok(dn) if facts.domain_exists && !facts.known_ous.contains(&dn) => push(
+                    field,
                     "exists",
                     "no OU with this DN in the domain's last sync (sync the domain first)".into(),
-                );
-            }
-        }
-        if let Some(ou) = &self.retirement_ou {
-            if !looks_like_dn(ou) {
-                push(
-                    "retirement_ou".into(),
-                    "format",
-                    "an OU distinguished name".into(),
-                );
-            } else if facts.domain_exists && !facts.known_ous.contains(&ou.to_lowercase()) {
-                push(
-                    "retirement_ou".into(),
-                    "exists",
-                    "no OU with this DN in the domain's last sync".into(),
-                );
+                ),
+                Ok(_) => {}
             }
         }
         let mut seen = HashSet::new();
@@ -949,7 +936,7 @@ mod tests {
         Facts {
             domain_exists: true,
             vault_exists: true,
-            known_ous: ["ou=service,dc=corp,dc=example,dc=test".to_string()].into(),
+            known_ous: [Dn::parse("ou=service,dc=corp,dc=example,dc=test").unwrap()].into(),
             known_attributes: ["department".to_string(), "company".to_string()].into(),
             eligible_approvers: vec![3],
             unknown_principals: vec![],
@@ -1025,6 +1012,28 @@ mod tests {
             change(&mut d);
             assert_eq!(fields(d.validate(&facts())), [field], "{field}");
         }
+    }
+
+    #[test]
+    fn template_ous_are_parsed_dns_found_in_the_sync() {
+        let rule = |ou: String| {
+            let mut d = definition();
+            d.ous = vec![ou];
+            d.validate(&facts()).err().map(|e| e.0[0].rule.clone())
+        };
+        assert_eq!(rule("ou=SERVICE, dc=corp,dc=example,dc=test".into()), None);
+        assert_eq!(rule("Service".into()), Some("format".into()));
+        assert_eq!(
+            rule(format!(
+                "OU={},DC=corp,DC=example,DC=test",
+                "x".repeat(3000)
+            )),
+            Some("max-length".into())
+        );
+        assert_eq!(
+            rule("OU=Evil\\,OU=Service,DC=corp,DC=example,DC=test".into()),
+            Some("exists".into())
+        );
     }
 
     #[test]

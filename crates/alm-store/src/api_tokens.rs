@@ -89,15 +89,27 @@ pub async fn get(conn: &mut AnyConnection, id: TokenId) -> StoreResult<Option<To
     row.as_ref().map(decode).transpose()
 }
 
-/// Tokens, of one user or of everyone.
+/// Tokens, of one user or of everyone, with `query` in the name.
 pub async fn list(
     conn: &mut AnyConnection,
     user: Option<UserId>,
+    query: Option<&str>,
     page: &PageRequest,
 ) -> StoreResult<(Vec<TokenRecord>, u64)> {
-    let (where_clause, binds) = match user {
-        Some(u) => ("WHERE user_id = $1", vec![u.to_string()]),
-        None => ("", vec![]),
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    if let Some(u) = user {
+        binds.push(u.to_string());
+        conditions.push(format!("user_id = ${}", binds.len()));
+    }
+    if let Some(q) = query {
+        binds.push(crate::users::like_pattern(q));
+        conditions.push(format!("LOWER(name) LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
     };
     let count_sql = format!("SELECT COUNT(*) FROM api_tokens {where_clause}");
     let mut count = sqlx::query_scalar::<_, i64>(&count_sql);

@@ -87,14 +87,16 @@ pub async fn remove(conn: &mut AnyConnection, domain: DomainId, guid: &str) -> S
     Ok(())
 }
 
+/// The keys `GET /domains/{id}/objects` sorts by (`name`: by kind, then name).
+pub const OBJECT_SORT_KEYS: &[&str] = &["name", "dn", "synced_at"];
+
 /// Objects of a domain, by kind and name, filtered and paged.
 pub async fn list(
     conn: &mut AnyConnection,
     domain: DomainId,
     kind: Option<&str>,
     query: Option<&str>,
-    limit: u32,
-    offset: u64,
+    page: &alm_core::paging::PageRequest,
 ) -> StoreResult<(Vec<DirectoryObject>, u64)> {
     let mut conditions = vec!["domain_id = $1".to_owned()];
     let mut binds = vec![domain.to_string()];
@@ -109,33 +111,17 @@ pub async fn list(
             "(LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(dn) LIKE ${n} ESCAPE '\\')"
         ));
     }
-    let where_clause = conditions.join(" AND ");
-    let count_sql = format!("SELECT COUNT(*) FROM directory_objects WHERE {where_clause}");
-    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-    for b in &binds {
-        count = count.bind(b.clone());
-    }
-    let total = count.fetch_one(&mut *conn).await?;
-    let n = binds.len();
-    let sql = format!(
-        "SELECT guid, kind, dn, name, enabled, usn_changed, details, synced_at FROM directory_objects \
-         WHERE {where_clause} ORDER BY kind, LOWER(name), guid LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    );
-    let mut q = sqlx::query(&sql);
-    for b in &binds {
-        q = q.bind(b.clone());
-    }
-    let rows = q
-        .bind(i64::from(limit))
-        .bind(offset as i64)
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok((
-        rows.iter().map(decode).collect::<StoreResult<_>>()?,
-        total as u64,
-    ))
+    let from_where = format!("FROM directory_objects WHERE {}", conditions.join(" AND "));
+    // The default keeps each kind together (OUs, then accounts and groups by name).
+    let column = match page.sort {
+        "dn" => "LOWER(dn)",
+        "synced_at" => "synced_at",
+        _ => "kind, LOWER(name)",
+    };
+    let columns = "guid, kind, dn, name, enabled, usn_changed, details, synced_at";
+    let (rows, total) =
+        crate::fetch_page(conn, columns, &from_where, &binds, (column, "guid"), page).await?;
+    Ok((rows.iter().map(decode).collect::<StoreResult<_>>()?, total))
 }
 
 /// Where the last sync stopped: (highest USN seen, time of the last full sync).
@@ -224,36 +210,66 @@ pub async fn runs(
     domain: DomainId,
     limit: u32,
 ) -> StoreResult<Vec<SyncRun>> {
-    let rows = sqlx::query(
-        "SELECT id, domain_id, mode, started_at, finished_at, outcome, added, updated, removed, users_created, \
-         users_disabled, error \
-         FROM domain_sync_runs WHERE domain_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {RUN_COLUMNS} FROM domain_sync_runs WHERE domain_id = $1 \
+         ORDER BY started_at DESC, id DESC LIMIT $2"
+    ))
     .bind(domain.to_string())
     .bind(i64::from(limit))
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| -> StoreResult<SyncRun> {
-            let domain: String = r.try_get("domain_id")?;
-            Ok(SyncRun {
-                id: r.try_get("id")?,
-                domain_id: domain
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt(format!("domain id {domain:?}")))?,
-                mode: r.try_get("mode")?,
-                started_at: from_db(r.try_get("started_at")?)?,
-                finished_at: from_db(r.try_get("finished_at")?)?,
-                outcome: r.try_get("outcome")?,
-                added: r.try_get::<i64, _>("added")? as u64,
-                updated: r.try_get::<i64, _>("updated")? as u64,
-                removed: r.try_get::<i64, _>("removed")? as u64,
-                users_created: r.try_get::<i64, _>("users_created")? as u64,
-                users_disabled: r.try_get::<i64, _>("users_disabled")? as u64,
-                error: r.try_get("error")?,
-            })
-        })
-        .collect()
+    rows.iter().map(decode_run).collect()
+}
+
+const RUN_COLUMNS: &str = "id, domain_id, mode, started_at, finished_at, outcome, added, updated, \
+    removed, users_created, users_disabled, error";
+
+fn decode_run(r: &sqlx::any::AnyRow) -> StoreResult<SyncRun> {
+    let domain: String = r.try_get("domain_id")?;
+    Ok(SyncRun {
+        id: r.try_get("id")?,
+        domain_id: domain
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("domain id {domain:?}")))?,
+        mode: r.try_get("mode")?,
+        started_at: from_db(r.try_get("started_at")?)?,
+        finished_at: from_db(r.try_get("finished_at")?)?,
+        outcome: r.try_get("outcome")?,
+        added: r.try_get::<i64, _>("added")? as u64,
+        updated: r.try_get::<i64, _>("updated")? as u64,
+        removed: r.try_get::<i64, _>("removed")? as u64,
+        users_created: r.try_get::<i64, _>("users_created")? as u64,
+        users_disabled: r.try_get::<i64, _>("users_disabled")? as u64,
+        error: r.try_get("error")?,
+    })
+}
+
+/// The keys `GET /domains/{id}/sync-runs` sorts by.
+pub const RUN_SORT_KEYS: &[&str] = &["started_at", "outcome"];
+
+/// One page of a domain's sync runs, and how many there are.
+pub async fn runs_page(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<SyncRun>, u64)> {
+    let column = match page.sort {
+        "outcome" => "outcome",
+        _ => "started_at",
+    };
+    let (rows, total) = crate::fetch_page(
+        conn,
+        RUN_COLUMNS,
+        "FROM domain_sync_runs WHERE domain_id = $1",
+        &[domain.to_string()],
+        (column, "id"),
+        page,
+    )
+    .await?;
+    Ok((
+        rows.iter().map(decode_run).collect::<StoreResult<_>>()?,
+        total,
+    ))
 }
 
 /// Removes everything synced for a domain (when the domain is removed).
@@ -391,6 +407,36 @@ pub async fn attributes(
     .bind(pattern)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+/// One page of the schema's attribute names with `query` in them, by name, and how many
+/// there are.
+pub async fn attributes_page(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<String>, u64)> {
+    let mut binds = vec![domain.to_string()];
+    let mut from_where = "FROM directory_attributes WHERE domain_id = $1".to_owned();
+    if let Some(q) = query {
+        binds.push(like_pattern(q));
+        from_where.push_str(" AND name_key LIKE $2 ESCAPE '\\'");
+    }
+    let (rows, total) = crate::fetch_page(
+        conn,
+        "name",
+        &from_where,
+        &binds,
+        ("name_key", "name"),
+        page,
+    )
+    .await?;
+    let names = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>("name"))
+        .collect::<Result<_, _>>()?;
+    Ok((names, total))
 }
 
 /// The synced directory account of an alm user in this domain (user sync links them), as its

@@ -202,20 +202,29 @@ const UNMANAGED: &str =
     "NOT EXISTS (SELECT 1 FROM managed_accounts m WHERE m.domain_id = d.domain_id \
     AND m.guid = d.guid AND m.status <> 'deleted')";
 
-/// One page of the unmanaged discovered accounts (of one domain, or all), ordered by
+/// One page of the unmanaged discovered accounts (of one domain, or all; with `query` in the
+/// name or DN), ordered by
 /// `severity` (highest first, then name) or `name`; and how many there are in all.
 pub async fn page(
     conn: &mut AnyConnection,
     domain: Option<DomainId>,
+    query: Option<&str>,
     page: &PageRequest,
 ) -> StoreResult<(Vec<DiscoveredRecord>, u64)> {
-    let (where_clause, binds) = match domain {
-        Some(d) => (
-            format!("WHERE d.domain_id = $1 AND {UNMANAGED}"),
-            vec![d.to_string()],
-        ),
-        None => (format!("WHERE {UNMANAGED}"), vec![]),
-    };
+    let mut conditions = vec![UNMANAGED.to_owned()];
+    let mut binds = Vec::new();
+    if let Some(d) = domain {
+        binds.push(d.to_string());
+        conditions.push(format!("d.domain_id = ${}", binds.len()));
+    }
+    if let Some(q) = query {
+        binds.push(crate::users::like_pattern(q));
+        let n = binds.len();
+        conditions.push(format!(
+            "(d.name_key LIKE ${n} ESCAPE '\\' OR LOWER(d.dn) LIKE ${n} ESCAPE '\\')"
+        ));
+    }
+    let where_clause = format!("WHERE {}", conditions.join(" AND "));
     let count_sql = format!("SELECT COUNT(*) FROM discovered_accounts d {where_clause}");
     let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
     for b in &binds {

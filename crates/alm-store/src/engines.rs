@@ -448,30 +448,47 @@ pub async fn append_logs(
     Ok(())
 }
 
-/// The newest `limit` lines of an engine, newest first.
+/// The keys `GET /engines/{id}/logs` sorts by.
+pub const LOG_SORT_KEYS: &[&str] = &["at", "level"];
+
+/// One page of an engine's log (lines with `query` in the message), and how many match.
 pub async fn logs(
     conn: &mut AnyConnection,
     engine: EngineId,
-    limit: i64,
-) -> StoreResult<Vec<LogLine>> {
-    sqlx::query(
-        "SELECT engine_id, at, level, message FROM engine_logs WHERE engine_id = $1 \
-         ORDER BY at DESC, id DESC LIMIT $2",
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<LogLine>, u64)> {
+    let mut from_where = "FROM engine_logs WHERE engine_id = $1".to_owned();
+    let mut binds = vec![engine.to_string()];
+    if let Some(q) = query {
+        binds.push(crate::users::like_pattern(q));
+        from_where.push_str(" AND LOWER(message) LIKE $2 ESCAPE '\\'");
+    }
+    let column = match page.sort {
+        "level" => "level",
+        _ => "at",
+    };
+    let (rows, total) = crate::fetch_page(
+        conn,
+        "engine_id, at, level, message",
+        &from_where,
+        &binds,
+        (column, "id"),
+        page,
     )
-    .bind(engine.to_string())
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(LogLine {
-            engine_id: parse(r.try_get("engine_id")?, "engine id")?,
-            at: from_db(r.try_get("at")?)?,
-            level: r.try_get("level")?,
-            message: r.try_get("message")?,
+    .await?;
+    let lines = rows
+        .iter()
+        .map(|r| {
+            Ok(LogLine {
+                engine_id: parse(r.try_get("engine_id")?, "engine id")?,
+                at: from_db(r.try_get("at")?)?,
+                level: r.try_get("level")?,
+                message: r.try_get("message")?,
+            })
         })
-    })
-    .collect()
+        .collect::<StoreResult<_>>()?;
+    Ok((lines, total))
 }
 
 // ---- calibrations ----

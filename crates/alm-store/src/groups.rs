@@ -281,31 +281,37 @@ pub async fn remove_member(
     Ok(done.rows_affected() > 0)
 }
 
-/// The group's members, by display name.
+/// The group's members (with `query` in the display name or an address), by display name.
 pub async fn member_ids(
     conn: &mut AnyConnection,
     group: GroupId,
+    query: Option<&str>,
     page: &PageRequest,
 ) -> StoreResult<(Vec<UserId>, u64)> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE group_id = $1")
-        .bind(group.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT u.id FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 \
-         ORDER BY LOWER(u.display_name), u.id LIMIT $2 OFFSET $3",
+    let mut from_where =
+        "FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1".to_owned();
+    let mut binds = vec![group.to_string()];
+    if let Some(q) = query {
+        binds.push(like_pattern(q));
+        from_where.push_str(
+            " AND (LOWER(u.display_name) LIKE $2 ESCAPE '\\' OR u.id IN \
+             (SELECT user_id FROM user_emails WHERE email LIKE $2 ESCAPE '\\'))",
+        );
+    }
+    let (rows, total) = crate::fetch_page(
+        conn,
+        "u.id",
+        &from_where,
+        &binds,
+        ("LOWER(u.display_name)", "u.id"),
+        page,
     )
-    .bind(group.to_string())
-    .bind(i64::from(page.limit))
-    .bind(page.offset as i64)
-    .fetch_all(&mut *conn)
     .await?;
-    Ok((
-        ids.iter()
-            .map(|s| parse_id(s))
-            .collect::<StoreResult<_>>()?,
-        total as u64,
-    ))
+    let ids = rows
+        .iter()
+        .map(|r| parse_id(&r.try_get::<String, _>("id")?))
+        .collect::<StoreResult<_>>()?;
+    Ok((ids, total))
 }
 
 /// Replaces the roles the group carries.
@@ -346,4 +352,25 @@ pub async fn enabled_member_ids(
                 .map_err(|_| StoreError::Corrupt(format!("user id {s:?}")))
         })
         .collect()
+}
+
+/// The groups with these ids, in no particular order; ids without a group are left out.
+/// Read in chunks so a long list stays under the backends' bind limits.
+pub async fn get_many(conn: &mut AnyConnection, ids: &[GroupId]) -> StoreResult<Vec<GroupRecord>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM alm_groups g WHERE g.id IN ({})",
+            in_list(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        let mut groups = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
+        attach_roles(conn, &mut groups).await?;
+        out.extend(groups);
+    }
+    Ok(out)
 }

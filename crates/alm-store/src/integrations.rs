@@ -157,27 +157,21 @@ pub async fn add_delivery(conn: &mut AnyConnection, d: &WebhookDelivery) -> Stor
     Ok(())
 }
 
-/// One page of a webhook's history, newest first, and the total.
+/// One page of a webhook's history (by time), and the total.
 pub async fn deliveries(
     conn: &mut AnyConnection,
     webhook_id: &str,
-    limit: i64,
-    offset: i64,
-) -> StoreResult<(Vec<WebhookDelivery>, i64)> {
-    let total: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1")
-            .bind(webhook_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    let rows = sqlx::query(
-        "SELECT id, webhook_id, delivery_id, event, attempt, at, status_code, duration_ms, \
-         response_excerpt, error, test FROM webhook_deliveries WHERE webhook_id = $1 \
-         ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3",
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<WebhookDelivery>, u64)> {
+    let (rows, total) = crate::fetch_page(
+        conn,
+        "id, webhook_id, delivery_id, event, attempt, at, status_code, duration_ms, \
+         response_excerpt, error, test",
+        "FROM webhook_deliveries WHERE webhook_id = $1",
+        &[webhook_id.to_owned()],
+        ("at", "id"),
+        page,
     )
-    .bind(webhook_id)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *conn)
     .await?;
     let items = rows
         .iter()

@@ -483,3 +483,28 @@ pub async fn release_instance(
     .await?
     .rows_affected())
 }
+
+/// The keys `GET /jobs` sorts by.
+pub const SORT_KEYS: &[&str] = &["created_at", "kind", "status"];
+
+/// One page of jobs, optionally of one status, and how many there are.
+pub async fn page(
+    conn: &mut AnyConnection,
+    status: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<JobRecord>, u64)> {
+    let mut binds = Vec::new();
+    let mut from_where = "FROM jobs".to_owned();
+    if let Some(s) = status {
+        binds.push(s.to_owned());
+        from_where.push_str(" WHERE status = $1");
+    }
+    let column = match page.sort {
+        "kind" => "kind",
+        "status" => "status",
+        _ => "created_at",
+    };
+    let (rows, total) =
+        crate::fetch_page(conn, COLUMNS, &from_where, &binds, (column, "id"), page).await?;
+    Ok((rows.iter().map(decode).collect::<StoreResult<_>>()?, total))
+}

@@ -67,3 +67,37 @@ pub(crate) fn order_by(
         binds_before + 2
     )
 }
+
+/// One page of rows and how many rows match over all pages: `SELECT COUNT(*) {from_where}`
+/// and `SELECT {columns} {from_where} ORDER BY {column} …, {tiebreak} … LIMIT … OFFSET …`, both
+/// with `binds` as `$1…$n` (text values; numbers and flags the caller writes into the SQL
+/// itself). `column` must come from the list's allow-list, never from input.
+pub(crate) async fn fetch_page(
+    conn: &mut sqlx::AnyConnection,
+    columns: &str,
+    from_where: &str,
+    binds: &[String],
+    (column, tiebreak): (&str, &str),
+    page: &alm_core::paging::PageRequest,
+) -> error::StoreResult<(Vec<sqlx::any::AnyRow>, u64)> {
+    let count_sql = format!("SELECT COUNT(*) {from_where}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    for b in binds {
+        count = count.bind(b.clone());
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    let sql = format!(
+        "SELECT {columns} {from_where} {}",
+        order_by(column, tiebreak, page, binds.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for b in binds {
+        q = q.bind(b.clone());
+    }
+    let rows = q
+        .bind(i64::from(page.limit))
+        .bind(i64::try_from(page.offset).unwrap_or(i64::MAX))
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok((rows, u64::try_from(total).unwrap_or(0)))
+}

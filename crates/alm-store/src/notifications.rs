@@ -160,30 +160,55 @@ pub async fn record_attempt(
     outbox_queue::record_attempt(conn, outbox_queue::EMAIL, id, now, error, retry_at).await
 }
 
-/// The newest messages, optionally of one status.
+/// The keys `GET /outbox` sorts by.
+pub const MESSAGE_SORT_KEYS: &[&str] = &["created_at", "status", "recipient"];
+
+/// One page of the outbox, optionally of one status and with `query` in the recipient or
+/// subject, and how many messages match.
 pub async fn messages(
     conn: &mut AnyConnection,
     status: Option<&str>,
-    limit: i64,
-) -> StoreResult<Vec<OutboxMessage>> {
-    let sql = match status {
-        Some(_) => format!(
-            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE status = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-        ),
-        None => format!(
-            "SELECT {MESSAGE_COLUMNS} FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1"
-        ),
-    };
-    let mut q = sqlx::query(&sql);
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<OutboxMessage>, u64)> {
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
     if let Some(s) = status {
-        q = q.bind(s);
+        binds.push(s.to_owned());
+        conditions.push(format!("status = ${}", binds.len()));
     }
-    q.bind(limit)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(decode_message)
-        .collect()
+    if let Some(q) = query {
+        binds.push(crate::users::like_pattern(q));
+        let n = binds.len();
+        conditions.push(format!(
+            "(LOWER(recipient) LIKE ${n} ESCAPE '\\' OR LOWER(subject) LIKE ${n} ESCAPE '\\')"
+        ));
+    }
+    let from_where = if conditions.is_empty() {
+        "FROM outbox".to_owned()
+    } else {
+        format!("FROM outbox WHERE {}", conditions.join(" AND "))
+    };
+    let column = match page.sort {
+        "status" => "status",
+        "recipient" => "LOWER(recipient)",
+        _ => "created_at",
+    };
+    let (rows, total) = crate::fetch_page(
+        conn,
+        MESSAGE_COLUMNS,
+        &from_where,
+        &binds,
+        (column, "id"),
+        page,
+    )
+    .await?;
+    Ok((
+        rows.iter()
+            .map(decode_message)
+            .collect::<StoreResult<_>>()?,
+        total,
+    ))
 }
 
 // ---- inbox ----
@@ -207,44 +232,56 @@ pub async fn add_inbox(conn: &mut AnyConnection, e: &InboxEntry) -> StoreResult<
     Ok(())
 }
 
+/// The keys `GET /inbox` sorts by.
+pub const INBOX_SORT_KEYS: &[&str] = &["created_at", "category"];
+
+/// One page of a user's inbox (only unread entries, if asked; with `query` in the title),
+/// and how many entries match.
 pub async fn inbox(
     conn: &mut AnyConnection,
     user: UserId,
     unread_only: bool,
-    limit: i64,
-) -> StoreResult<Vec<InboxEntry>> {
-    let filter = if unread_only {
-        " AND read_at IS NULL"
-    } else {
-        ""
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<InboxEntry>, u64)> {
+    let mut from_where = "FROM inbox WHERE user_id = $1".to_owned();
+    let mut binds = vec![user.to_string()];
+    if unread_only {
+        from_where.push_str(" AND read_at IS NULL");
+    }
+    if let Some(q) = query {
+        binds.push(crate::users::like_pattern(q));
+        from_where.push_str(" AND LOWER(title) LIKE $2 ESCAPE '\\'");
+    }
+    let column = match page.sort {
+        "category" => "category",
+        _ => "created_at",
     };
-    sqlx::query(&format!(
-        "SELECT id, user_id, category, event, title, body, subject_type, subject_id, created_at, read_at \
-         FROM inbox WHERE user_id = $1{filter} ORDER BY created_at DESC, id DESC LIMIT $2"
-    ))
-    .bind(user.to_string())
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        let user: String = r.try_get("user_id")?;
-        Ok(InboxEntry {
-            id: r.try_get("id")?,
-            user_id: user
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("user id {user:?}")))?,
-            category: r.try_get("category")?,
-            event: r.try_get("event")?,
-            title: r.try_get("title")?,
-            body: r.try_get("body")?,
-            subject_type: r.try_get("subject_type")?,
-            subject_id: r.try_get("subject_id")?,
-            created_at: from_db(r.try_get("created_at")?)?,
-            read_at: opt_from_db(r.try_get("read_at")?)?,
+    let columns =
+        "id, user_id, category, event, title, body, subject_type, subject_id, created_at, read_at";
+    let (rows, total) =
+        crate::fetch_page(conn, columns, &from_where, &binds, (column, "id"), page).await?;
+    let entries = rows
+        .iter()
+        .map(|r| {
+            let user: String = r.try_get("user_id")?;
+            Ok(InboxEntry {
+                id: r.try_get("id")?,
+                user_id: user
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("user id {user:?}")))?,
+                category: r.try_get("category")?,
+                event: r.try_get("event")?,
+                title: r.try_get("title")?,
+                body: r.try_get("body")?,
+                subject_type: r.try_get("subject_type")?,
+                subject_id: r.try_get("subject_id")?,
+                created_at: from_db(r.try_get("created_at")?)?,
+                read_at: opt_from_db(r.try_get("read_at")?)?,
+            })
         })
-    })
-    .collect()
+        .collect::<StoreResult<_>>()?;
+    Ok((entries, total))
 }
 
 /// Unread entries per category.

@@ -320,3 +320,45 @@ pub async fn decisions(
     })
     .collect()
 }
+
+/// The keys `GET /requests` sorts by.
+pub const SORT_KEYS: &[&str] = &["created_at", "updated_at", "account_name", "state"];
+
+/// One page of requests (one requester's, or everyone's), optionally in one state and with
+/// `query` in the account name, and how many there are.
+pub async fn page(
+    conn: &mut AnyConnection,
+    requester: Option<UserId>,
+    state: Option<&str>,
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<RequestRecord>, u64)> {
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    if let Some(r) = requester {
+        binds.push(r.to_string());
+        conditions.push(format!("requester_id = ${}", binds.len()));
+    }
+    if let Some(s) = state {
+        binds.push(s.to_owned());
+        conditions.push(format!("state = ${}", binds.len()));
+    }
+    if let Some(q) = query {
+        binds.push(crate::users::like_pattern(q));
+        conditions.push(format!("name_key LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    let from_where = if conditions.is_empty() {
+        "FROM requests".to_owned()
+    } else {
+        format!("FROM requests WHERE {}", conditions.join(" AND "))
+    };
+    let column = match page.sort {
+        "updated_at" => "updated_at",
+        "account_name" => "name_key",
+        "state" => "state",
+        _ => "created_at",
+    };
+    let (rows, total) =
+        crate::fetch_page(conn, COLUMNS, &from_where, &binds, (column, "id"), page).await?;
+    Ok((rows.iter().map(decode).collect::<StoreResult<_>>()?, total))
+}

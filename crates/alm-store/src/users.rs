@@ -417,6 +417,27 @@ pub async fn with_builtin_role(conn: &mut AnyConnection, key: &str) -> StoreResu
         .collect()
 }
 
+/// The users with these ids (with their addresses), in no particular order; ids without a
+/// user are left out. Read in chunks so a long list stays under the backends' bind limits.
+pub async fn get_many(conn: &mut AnyConnection, ids: &[UserId]) -> StoreResult<Vec<UserRecord>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE id IN ({})",
+            in_list(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        let mut users = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
+        attach_emails(conn, &mut users).await?;
+        out.extend(users);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use super::error::ApiResult;
 use super::extract::parse_id;
 use super::page_of;
 use crate::auth::principal::Authenticated;
-use crate::services::accounts::{self as svc, AccountInfo};
+use crate::services::accounts::{self as svc, AccountInfo, OwnerInfo};
 use crate::state::AppState;
 use alm_core::permissions::perm;
 use alm_core::{DomainId, VaultId};
@@ -19,11 +19,33 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+/// An owner, named so that co-owners can reach each other (reading users needs `user:read`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OwnerView {
     /// `user` or `group`.
     pub kind: String,
     pub id: Uuid,
+    /// The user's display name, or the group's name.
+    pub display_name: String,
+    /// The user's addresses, the primary first (empty for a group).
+    pub emails: Vec<String>,
+    pub enabled: bool,
+}
+
+impl From<OwnerInfo> for OwnerView {
+    fn from(o: OwnerInfo) -> Self {
+        let (kind, id) = match o.owner {
+            Owner::User(u) => ("user", u.0),
+            Owner::Group(g) => ("group", g.0),
+        };
+        Self {
+            kind: kind.into(),
+            id,
+            display_name: o.display_name,
+            emails: o.emails,
+            enabled: o.enabled,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,20 +123,7 @@ impl From<AccountInfo> for AccountView {
             renewal_at: i.renewal_at,
             available_actions: i.actions.iter().map(|x| x.as_str().to_owned()).collect(),
             problem: a.problem,
-            owners: i
-                .owners
-                .into_iter()
-                .map(|o| match o {
-                    Owner::User(u) => OwnerView {
-                        kind: "user".into(),
-                        id: u.0,
-                    },
-                    Owner::Group(g) => OwnerView {
-                        kind: "group".into(),
-                        id: g.0,
-                    },
-                })
-                .collect(),
+            owners: i.owners.into_iter().map(Into::into).collect(),
             created_at: a.created_at,
             updated_at: a.updated_at,
         }
@@ -225,6 +234,9 @@ pub struct HistoryQuery {
     pub limit: Option<u32>,
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub offset: Option<u64>,
+    /// `-at` (newest first, the default) or `at`.
+    #[param(pattern = "^-?at$")]
+    pub sort: Option<String>,
 }
 
 /// A new owner: a user or (where the template allows) a group.
@@ -337,14 +349,17 @@ async fn account_history(
 ) -> ApiResult<Json<super::audit::AuditPage>> {
     let can = auth.can::<perm::AccountRead>()?;
     let id: Uuid = parse_id(&id, "account")?;
-    let page =
-        alm_core::paging::PageRequest::parse(q.limit, q.offset, None, &["at"]).map_err(|e| {
-            super::error::ApiError::BadRequest {
-                detail: e.to_string(),
-                errors: e.0,
-            }
-        })?;
-    let (records, total) = svc::history(&s.db, &can, id, page.limit, page.offset).await?;
+    let page = alm_core::paging::PageRequest::parse(
+        q.limit,
+        q.offset,
+        Some(q.sort.as_deref().unwrap_or("-at")),
+        &["at"],
+    )
+    .map_err(|e| super::error::ApiError::BadRequest {
+        detail: e.to_string(),
+        errors: e.0,
+    })?;
+    let (records, total) = svc::history(&s.db, &can, id, &page).await?;
     Ok(Json(super::audit::AuditPage {
         items: records.into_iter().map(Into::into).collect(),
         total,

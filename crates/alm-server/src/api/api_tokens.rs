@@ -86,6 +86,8 @@ pub struct TokenQuery {
     pub sort: Option<String>,
     /// Only this user's tokens (with `api-token:manage`; otherwise always your own).
     pub user_id: Option<UserId>,
+    /// Part of the token's name, case-insensitive.
+    pub q: Option<String>,
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -108,7 +110,8 @@ async fn list_tokens(
                 detail: e.to_string(),
                 errors: e.0,
             })?;
-    let (items, total) = svc::list(&s.db, &can, q.user_id, &page).await?;
+    let query = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let (items, total) = svc::list(&s.db, &can, q.user_id, query, &page).await?;
     Ok(Json(TokenPage::new(
         items.into_iter().map(Into::into).collect(),
         total,

@@ -123,6 +123,8 @@ pub struct DiscoveredQuery {
     /// `-` for descending.
     #[param(pattern = "^-?(severity|name)$")]
     pub sort: Option<String>,
+    /// Part of the account's name or DN, case-insensitive.
+    pub q: Option<String>,
 }
 
 /// The unmanaged accounts discovery found (managers of managed accounts), highest severity
@@ -145,7 +147,8 @@ async fn list_discovered(
         detail: e.to_string(),
         errors: e.0,
     })?;
-    let (items, total) = svc::list(&s.db, &can, q.domain_id.map(DomainId), &page).await?;
+    let query = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let (items, total) = svc::list(&s.db, &can, q.domain_id.map(DomainId), query, &page).await?;
     Ok(Json(DiscoveredAccountPage::new(
         items.into_iter().map(Into::into).collect(),
         total,

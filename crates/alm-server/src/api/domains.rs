@@ -3,11 +3,12 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, ApiJson, ApiQuery};
-use super::page_of;
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::domain_sync::{self, SyncMode};
 use crate::services::domains::{self as svc, DomainInfo, DomainInput, PasswordRules};
 use crate::state::AppState;
+use alm_core::paging::matches;
 use alm_core::permissions::perm;
 use alm_core::DomainId;
 use alm_store::directory_sync::{DirectoryObject, SyncRun};
@@ -246,20 +247,21 @@ pub struct SyncQuery {
     pub mode: Option<String>,
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ObjectQuery {
+list_query!(ObjectQuery, "^-?(name|dn|synced_at)$", q: "Part of the name or DN, case-insensitive.", {
     /// `user`, `gmsa`, `msa`, `group` or `ou`.
     #[param(pattern = "^(user|gmsa|msa|group|ou)$")]
     pub kind: Option<String>,
-    /// Part of the name or DN, case-insensitive.
-    pub q: Option<String>,
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
-    pub offset: Option<u64>,
-}
+});
+
+list_query!(DomainQuery, "^-?(name|created_at)$", q: "Part of the name or base DN, case-insensitive.", {});
+list_query!(SyncRunQuery, "^-?(started_at|outcome)$", {});
+list_query!(CalibrationQuery, "^-?(engine_name|checked_at)$", q: "Part of the engine's name, case-insensitive.", {});
+list_query!(AttributeQuery, "^-?name$", q: "Part of the name, case-insensitive.", {});
+
+page_of!(DomainPage, DomainView);
+page_of!(SyncRunPage, SyncRunView);
+page_of!(CalibrationPage, CalibrationView);
+page_of!(AttributePage, String);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -399,41 +401,40 @@ async fn sync_domain(
 const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Which engines of the pool could reach the domain at their last calibration.
-#[utoipa::path(get, path = "/api/v1/domains/{id}/calibration", tag = "domains", params(("id" = String, Path, description = ID)),
-    responses((status = 200, body = Vec<CalibrationView>)))]
+#[utoipa::path(get, path = "/api/v1/domains/{id}/calibration", tag = "domains", params(("id" = String, Path, description = ID), CalibrationQuery),
+    responses((status = 200, body = CalibrationPage)))]
 async fn domain_calibration(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<CalibrationView>>> {
+    ApiQuery(q): ApiQuery<CalibrationQuery>,
+) -> ApiResult<Json<CalibrationPage>> {
     let can = auth.can::<perm::DomainRead>()?;
     let id: DomainId = parse_id(&id, "domain")?;
-    Ok(Json(
-        svc::calibrations(&s.db, &can, id)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page(super::engines::CALIBRATION_SORT_KEYS)?;
+    let found = svc::calibrations(&s.db, &can, id).await?;
+    let (items, total) = super::engines::calibration_page(found, q.query().as_deref(), &page);
+    Ok(Json(CalibrationPage::new(items, total, &page)))
 }
 
-/// The latest 100 sync runs, newest first.
-#[utoipa::path(get, path = "/api/v1/domains/{id}/sync-runs", tag = "domains", params(("id" = String, Path, description = ID)),
-    responses((status = 200, body = Vec<SyncRunView>)))]
+/// The domain's sync runs, newest first.
+#[utoipa::path(get, path = "/api/v1/domains/{id}/sync-runs", tag = "domains", params(("id" = String, Path, description = ID), SyncRunQuery),
+    responses((status = 200, body = SyncRunPage)))]
 async fn list_sync_runs(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<SyncRunView>>> {
+    ApiQuery(q): ApiQuery<SyncRunQuery>,
+) -> ApiResult<Json<SyncRunPage>> {
     let can = auth.can::<perm::DomainRead>()?;
     let id: DomainId = parse_id(&id, "domain")?;
-    Ok(Json(
-        domain_sync::runs(&s.db, &can, id)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page_or(alm_store::directory_sync::RUN_SORT_KEYS, "-started_at")?;
+    let (runs, total) = domain_sync::runs(&s.db, &can, id, &page).await?;
+    Ok(Json(SyncRunPage::new(
+        runs.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// What the last syncs found in the directory: OUs, accounts and groups.
@@ -456,16 +457,16 @@ async fn list_objects(
             ));
         }
     }
-    let page =
-        alm_core::paging::PageRequest::parse(q.limit, q.offset, None, &["name"]).map_err(|e| {
-            ApiError::BadRequest {
-                detail: e.to_string(),
-                errors: e.0,
-            }
-        })?;
-    let query = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let (items, total) =
-        domain_sync::objects(&s.db, &can, id, q.kind.as_deref(), query, &page).await?;
+    let page = q.page(alm_store::directory_sync::OBJECT_SORT_KEYS)?;
+    let (items, total) = domain_sync::objects(
+        &s.db,
+        &can,
+        id,
+        q.kind.as_deref(),
+        q.query().as_deref(),
+        &page,
+    )
+    .await?;
     Ok(Json(DirectoryObjectPage::new(
         items.into_iter().map(Into::into).collect(),
         total,
@@ -475,20 +476,34 @@ async fn list_objects(
 
 const ID: &str = "Domain id";
 
-/// Every domain.
-#[utoipa::path(get, path = "/api/v1/domains", tag = "domains", responses((status = 200, body = Vec<DomainView>)))]
+/// The domains, by name.
+#[utoipa::path(get, path = "/api/v1/domains", tag = "domains", params(DomainQuery), responses((status = 200, body = DomainPage)))]
 async fn list_domains(
     State(s): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<DomainView>>> {
+    ApiQuery(q): ApiQuery<DomainQuery>,
+) -> ApiResult<Json<DomainPage>> {
     let can = auth.can::<perm::DomainRead>()?;
-    Ok(Json(
-        svc::list(&s.db, &can)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page(&["name", "created_at"])?;
+    let query = q.query();
+    let domains: Vec<DomainInfo> = svc::list(&s.db, &can)
+        .await?
+        .into_iter()
+        .filter(|d| matches(query.as_deref(), &[&d.record.name, &d.record.base_dn]))
+        .collect();
+    let (items, total) = page.slice(domains, |key, a, b| {
+        let (a, b) = (&a.record, &b.record);
+        match key {
+            "created_at" => a.created_at.cmp(&b.created_at),
+            _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    Ok(Json(DomainPage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Add a domain (its bind password is stored sealed).
@@ -605,26 +620,19 @@ async fn check_domain(
     ))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AttributeQuery {
-    /// Part of the name, case-insensitive.
-    pub q: Option<String>,
-}
-
 /// The attribute names of the domain's schema (from its last full sync): what templates may set.
 #[utoipa::path(get, path = "/api/v1/domains/{id}/attributes", tag = "domains", params(("id" = String, Path, description = ID), AttributeQuery),
-    responses((status = 200, body = Vec<String>)))]
+    responses((status = 200, body = AttributePage)))]
 async fn list_attributes(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<AttributeQuery>,
-) -> ApiResult<Json<Vec<String>>> {
+) -> ApiResult<Json<AttributePage>> {
     let can = auth.can::<perm::DomainRead>()?;
     let id: DomainId = parse_id(&id, "domain")?;
-    Ok(Json(
-        domain_sync::attributes(&s.db, &can, id, q.q.as_deref()).await?,
-    ))
+    let page = q.page(&["name"])?;
+    let (names, total) =
+        domain_sync::attributes(&s.db, &can, id, q.query().as_deref(), &page).await?;
+    Ok(Json(AttributePage::new(names, total, &page)))
 }

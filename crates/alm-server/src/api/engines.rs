@@ -4,10 +4,12 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, ApiJson, ApiQuery};
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::calibration::{CheckOutcome, EngineCheck};
 use crate::services::engines::{self as svc, EngineChange, PoolInput};
 use crate::state::AppState;
+use alm_core::paging::matches;
 use alm_core::permissions::perm;
 use alm_core::{EngineId, JobId, PoolId};
 use alm_store::engines::{Calibration, EngineRecord, LogLine, PoolRecord};
@@ -17,7 +19,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -90,6 +92,33 @@ impl From<Calibration> for CalibrationView {
             checked_at: c.checked_at,
         }
     }
+}
+
+/// The keys a calibration list sorts by.
+pub(crate) const CALIBRATION_SORT_KEYS: &[&str] = &["engine_name", "checked_at"];
+
+/// One page of a target's calibrations (one per engine: few), with `query` in the engine's
+/// name.
+pub(crate) fn calibration_page(
+    found: Vec<Calibration>,
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> (Vec<CalibrationView>, u64) {
+    let found: Vec<Calibration> = found
+        .into_iter()
+        .filter(|c| matches(query, &[&c.engine_name]))
+        .collect();
+    let (items, total) = page.slice(found, |key, a, b| {
+        match key {
+            "checked_at" => a.checked_at.cmp(&b.checked_at),
+            _ => a
+                .engine_name
+                .to_lowercase()
+                .cmp(&b.engine_name.to_lowercase()),
+        }
+        .then(a.engine_id.cmp(&b.engine_id))
+    });
+    (items.into_iter().map(Into::into).collect(), total)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -228,16 +257,20 @@ impl From<EngineRecord> for EngineView {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct EngineQuery {
+list_query!(EngineQuery, "^-?(registered_at|name|last_seen_at)$", q: "Part of the name or host, case-insensitive.", {
     /// Only engines not yet assigned to a pool.
     pub unassigned: Option<bool>,
     /// Only the engines of this pool.
     #[param(value_type = Option<String>, format = Uuid)]
     pub pool_id: Option<uuid::Uuid>,
-}
+});
+
+list_query!(PoolQuery, "^-?(name|created_at)$", q: "Part of the name, case-insensitive.", {});
+
+page_of!(PoolPage, PoolView);
+page_of!(EnginePage, EngineView);
+page_of!(LogLinePage, LogLineView);
+page_of!(JobPage, JobView);
 
 /// Assign an engine to a pool and (de)activate it.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -278,40 +311,13 @@ impl From<LogLine> for LogLineView {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct LimitQuery {
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
-}
+list_query!(LogQuery, "^-?(at|level)$", q: "Part of the message, case-insensitive.", {});
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct JobQuery {
+list_query!(JobQuery, "^-?(created_at|kind|status)$", {
     /// `queued`, `leased`, `succeeded` or `failed`.
     #[param(pattern = "^(queued|leased|succeeded|failed)$")]
     pub status: Option<String>,
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
-}
-
-/// A `limit` query value: 1 to 1000, or the default.
-pub(crate) fn limit(value: Option<u32>, default: i64) -> ApiResult<i64> {
-    match value {
-        None => Ok(default),
-        Some(n) if (1..=1000).contains(&n) => Ok(i64::from(n)),
-        Some(_) => Err(ApiError::BadRequest {
-            detail: "limit: must be from 1 to 1000".into(),
-            errors: vec![alm_core::FieldError::new(
-                "limit",
-                "range",
-                "must be from 1 to 1000",
-            )],
-        }),
-    }
-}
+});
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -328,20 +334,33 @@ pub fn router() -> OpenApiRouter<AppState> {
 const POOL_ID: &str = "Engine pool id";
 const ENGINE_ID: &str = "Engine id";
 
-/// Every engine pool.
-#[utoipa::path(get, path = "/api/v1/engine-pools", tag = "engines", responses((status = 200, body = Vec<PoolView>)))]
+/// The engine pools, by name.
+#[utoipa::path(get, path = "/api/v1/engine-pools", tag = "engines", params(PoolQuery), responses((status = 200, body = PoolPage)))]
 async fn list_pools(
     State(s): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<PoolView>>> {
+    ApiQuery(q): ApiQuery<PoolQuery>,
+) -> ApiResult<Json<PoolPage>> {
     let can = auth.can::<perm::EngineRead>()?;
-    Ok(Json(
-        svc::pools(&s.db, &can)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page(&["name", "created_at"])?;
+    let query = q.query();
+    let pools: Vec<PoolRecord> = svc::pools(&s.db, &can)
+        .await?
+        .into_iter()
+        .filter(|p| matches(query.as_deref(), &[&p.name]))
+        .collect();
+    let (items, total) = page.slice(pools, |key, a, b| {
+        match key {
+            "created_at" => a.created_at.cmp(&b.created_at),
+            _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    Ok(Json(PoolPage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Add an engine pool.
@@ -435,26 +454,39 @@ async fn create_activation_token(
     ))
 }
 
-/// Registered engines (`?unassigned=true`: those waiting for a pool).
-#[utoipa::path(get, path = "/api/v1/engines", tag = "engines", params(EngineQuery), responses((status = 200, body = Vec<EngineView>)))]
+/// Registered engines (`?unassigned=true`: those waiting for a pool), oldest first.
+#[utoipa::path(get, path = "/api/v1/engines", tag = "engines", params(EngineQuery), responses((status = 200, body = EnginePage)))]
 async fn list_engines(
     State(s): State<AppState>,
     auth: Authenticated,
     ApiQuery(q): ApiQuery<EngineQuery>,
-) -> ApiResult<Json<Vec<EngineView>>> {
+) -> ApiResult<Json<EnginePage>> {
     let can = auth.can::<perm::EngineRead>()?;
-    Ok(Json(
-        svc::list(
-            &s.db,
-            &can,
-            q.unassigned.unwrap_or(false),
-            q.pool_id.map(PoolId),
-        )
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect(),
-    ))
+    let page = q.page(&["registered_at", "name", "last_seen_at"])?;
+    let query = q.query();
+    let engines: Vec<EngineRecord> = svc::list(
+        &s.db,
+        &can,
+        q.unassigned.unwrap_or(false),
+        q.pool_id.map(PoolId),
+    )
+    .await?
+    .into_iter()
+    .filter(|e| matches(query.as_deref(), &[&e.name, &e.host]))
+    .collect();
+    let (items, total) = page.slice(engines, |key, a, b| {
+        match key {
+            "name" => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+            "last_seen_at" => a.last_seen_at.cmp(&b.last_seen_at),
+            _ => a.registered_at.cmp(&b.registered_at),
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    Ok(Json(EnginePage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// One engine.
@@ -521,32 +553,32 @@ async fn delete_engine(
 }
 
 /// The engine's abbreviated log, newest first (Audit → Engine logs).
-#[utoipa::path(get, path = "/api/v1/engines/{id}/logs", tag = "engines", params(("id" = String, Path, description = ENGINE_ID), LimitQuery),
-    responses((status = 200, body = Vec<LogLineView>)))]
+#[utoipa::path(get, path = "/api/v1/engines/{id}/logs", tag = "engines", params(("id" = String, Path, description = ENGINE_ID), LogQuery),
+    responses((status = 200, body = LogLinePage)))]
 async fn engine_logs(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<LimitQuery>,
-) -> ApiResult<Json<Vec<LogLineView>>> {
+    ApiQuery(q): ApiQuery<LogQuery>,
+) -> ApiResult<Json<LogLinePage>> {
     let can = auth.can::<perm::EngineRead>()?;
     let id: EngineId = parse_id(&id, "engine")?;
-    Ok(Json(
-        svc::logs(&s.db, &can, id, limit(q.limit, 200)?)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page_or(alm_store::engines::LOG_SORT_KEYS, "-at")?;
+    let (lines, total) = svc::logs(&s.db, &can, id, q.query().as_deref(), &page).await?;
+    Ok(Json(LogLinePage::new(
+        lines.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Jobs in the engine queue, newest first.
-#[utoipa::path(get, path = "/api/v1/jobs", tag = "engines", params(JobQuery), responses((status = 200, body = Vec<JobView>)))]
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "engines", params(JobQuery), responses((status = 200, body = JobPage)))]
 async fn list_jobs(
     State(s): State<AppState>,
     auth: Authenticated,
     ApiQuery(q): ApiQuery<JobQuery>,
-) -> ApiResult<Json<Vec<JobView>>> {
+) -> ApiResult<Json<JobPage>> {
     let can = auth.can::<perm::EngineRead>()?;
     if let Some(st) = q.status.as_deref() {
         if !["queued", "leased", "succeeded", "failed"].contains(&st) {
@@ -560,14 +592,13 @@ async fn list_jobs(
             });
         }
     }
-    Ok(Json(
-        s.queue
-            .list(&can, q.status.as_deref(), limit(q.limit, 100)?)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page_or(alm_store::jobs::SORT_KEYS, "-created_at")?;
+    let (jobs, total) = s.queue.list(&can, q.status.as_deref(), &page).await?;
+    Ok(Json(JobPage::new(
+        jobs.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// One job.

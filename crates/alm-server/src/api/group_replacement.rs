@@ -91,18 +91,38 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const ID: &str = "Group id";
 
+super::list_query!(TemplateUseQuery, "^-?template_name$", q: "Part of the template's name, case-insensitive.", {});
+super::page_of!(TemplateUsePage, TemplateUseView);
+
 /// The workflow templates that name the group (audience, approvers, gMSA password readers).
-#[utoipa::path(get, path = "/api/v1/groups/{id}/template-uses", tag = "groups", params(("id" = String, Path, description = ID)),
-    responses((status = 200, body = Vec<TemplateUseView>)))]
+#[utoipa::path(get, path = "/api/v1/groups/{id}/template-uses", tag = "groups", params(("id" = String, Path, description = ID), TemplateUseQuery),
+    responses((status = 200, body = TemplateUsePage)))]
 async fn template_uses(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<TemplateUseView>>> {
+    super::extract::ApiQuery(q): super::extract::ApiQuery<TemplateUseQuery>,
+) -> ApiResult<Json<TemplateUsePage>> {
     let can = auth.can::<perm::GroupRead>()?;
     let id: GroupId = parse_id(&id, "group")?;
-    let uses = svc::uses_of(&s.db, &can, id).await?;
-    Ok(Json(uses.into_iter().map(Into::into).collect()))
+    let page = q.page(&["template_name"])?;
+    let query = q.query();
+    let uses: Vec<TemplateUse> = svc::uses_of(&s.db, &can, id)
+        .await?
+        .into_iter()
+        .filter(|u| alm_core::paging::matches(query.as_deref(), &[&u.name]))
+        .collect();
+    let (items, total) = page.slice(uses, |_, a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then(a.template_id.cmp(&b.template_id))
+    });
+    Ok(Json(TemplateUsePage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Replace the group by another in every template that names it: drafts are edited, the

@@ -68,6 +68,8 @@ pub struct MemberListQuery {
     /// `display_name` or `-display_name`.
     #[param(pattern = "^-?display_name$")]
     pub sort: Option<String>,
+    /// Part of the member's display name or email, case-insensitive.
+    pub q: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -300,7 +302,8 @@ async fn list_members(
         detail: e.to_string(),
         errors: e.0,
     })?;
-    let (items, total) = svc::members(&s.db, &can, id, &page).await?;
+    let query = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let (items, total) = svc::members(&s.db, &can, id, query, &page).await?;
     Ok(Json(UserPage::new(
         items.into_iter().map(UserView::from).collect(),
         total,

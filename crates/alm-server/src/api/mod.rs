@@ -124,10 +124,19 @@ impl Modify for SecurityAndProblems {
     }
 }
 
-/// Declares the query parameters of a list endpoint: paging, sorting by the keys matched by
-/// `$sort_pattern` (documented in the OpenAPI document), and the name/enabled filters.
+/// Declares the query parameters of a list endpoint: paging (`limit`, `offset`), sorting by
+/// the keys matched by `$sort_pattern` (documented in the OpenAPI document), the text search
+/// `q` (where the list has something to search: `q: "what it matches"`), and the list's own
+/// filters. Unknown parameters are refused, naming the parameter. The short form is the
+/// people lists' (users, groups, roles): `q` on the name and the `enabled` filter.
 macro_rules! list_query {
     ($name:ident, $sort_pattern:literal) => {
+        $crate::api::list_query!($name, $sort_pattern, q: "Part of the name (or email), case-insensitive.", {
+            /// Only enabled (`true`) or disabled (`false`) objects.
+            pub enabled: Option<bool>,
+        });
+    };
+    ($name:ident, $sort_pattern:literal, q: $q_doc:literal, { $($filters:tt)* }) => {
         #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
         #[serde(deny_unknown_fields)]
         #[into_params(parameter_in = Query)]
@@ -141,34 +150,69 @@ macro_rules! list_query {
             /// Sort key; prefix with `-` for descending.
             #[param(pattern = $sort_pattern)]
             pub sort: Option<String>,
-            /// Part of the name (or email), case-insensitive.
+            #[doc = $q_doc]
             pub q: Option<String>,
-            /// Only enabled (`true`) or disabled (`false`) objects.
-            pub enabled: Option<bool>,
+            $($filters)*
         }
 
+        $crate::api::list_query!(@paging $name);
+
         impl $name {
+            /// The search text, trimmed; `None` when empty.
+            pub fn query(&self) -> Option<String> {
+                self.q
+                    .as_ref()
+                    .map(|q| q.trim().to_owned())
+                    .filter(|q| !q.is_empty())
+            }
+        }
+    };
+    ($name:ident, $sort_pattern:literal, { $($filters:tt)* }) => {
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// Page size, 1 to 500 (default 50).
+            #[param(minimum = 1, maximum = 500)]
+            pub limit: Option<u32>,
+            /// How many items to skip.
+            #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+            pub offset: Option<u64>,
+            /// Sort key; prefix with `-` for descending.
+            #[param(pattern = $sort_pattern)]
+            pub sort: Option<String>,
+            $($filters)*
+        }
+
+        $crate::api::list_query!(@paging $name);
+    };
+    (@paging $name:ident) => {
+        impl $name {
+            /// The page asked for; the first allowed key sorts when none is given.
             pub fn page(
                 &self,
                 allowed: &[&'static str],
             ) -> Result<alm_core::paging::PageRequest, $crate::api::error::ApiError> {
+                self.page_or(allowed, allowed[0])
+            }
+
+            /// The page asked for, sorted by `default` (e.g. `-created_at`: newest first) when
+            /// no sort is given.
+            pub fn page_or(
+                &self,
+                allowed: &[&'static str],
+                default: &str,
+            ) -> Result<alm_core::paging::PageRequest, $crate::api::error::ApiError> {
                 alm_core::paging::PageRequest::parse(
                     self.limit,
                     self.offset,
-                    self.sort.as_deref(),
+                    Some(self.sort.as_deref().unwrap_or(default)),
                     allowed,
                 )
                 .map_err(|e| $crate::api::error::ApiError::BadRequest {
                     detail: e.to_string(),
                     errors: e.0,
                 })
-            }
-
-            pub fn query(&self) -> Option<String> {
-                self.q
-                    .as_ref()
-                    .map(|q| q.trim().to_owned())
-                    .filter(|q| !q.is_empty())
             }
         }
     };

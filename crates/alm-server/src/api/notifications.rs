@@ -3,9 +3,11 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::notifications as svc;
 use crate::state::AppState;
+use alm_core::paging::matches;
 use alm_core::permissions::perm;
 use alm_notify::events::EventKind;
 use alm_store::notifications::{EmailTemplate, InboxEntry, OutboxMessage};
@@ -15,7 +17,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -112,15 +114,15 @@ impl From<OutboxMessage> for OutboxView {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct OutboxQuery {
+list_query!(OutboxQuery, "^-?(created_at|status|recipient)$", q: "Part of the recipient or subject, case-insensitive.", {
     #[param(pattern = "^(pending|sent|failed)$")]
     pub status: Option<String>,
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
-}
+});
+
+page_of!(OutboxPage, OutboxView);
+page_of!(EmailTemplatePage, EmailTemplateView);
+
+list_query!(EmailTemplateQuery, "^-?(event|title)$", q: "Part of the event key, title or subject, case-insensitive.", {});
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InboxEntryView {
@@ -154,20 +156,22 @@ impl From<InboxEntry> for InboxEntryView {
     }
 }
 
+/// A page of the inbox (the paged envelope), with the unread counts beside it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct InboxView {
-    /// Unread entries per category.
+pub struct InboxPage {
+    pub items: Vec<InboxEntryView>,
+    /// How many entries match, over all pages.
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+    /// Unread entries per category (of the whole inbox, whatever the page).
     pub unread: BTreeMap<String, i64>,
-    pub entries: Vec<InboxEntryView>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct InboxQuery {
+list_query!(InboxQuery, "^-?(created_at|category)$", q: "Part of the title, case-insensitive.", {
     /// Only unread entries.
     pub unread: Option<bool>,
-}
+});
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MarkedView {
@@ -185,20 +189,34 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read_all))
 }
 
-/// Every event's email texts, recipients and parameters.
-#[utoipa::path(get, path = "/api/v1/email-templates", tag = "notifications", responses((status = 200, body = Vec<EmailTemplateView>)))]
+/// Every event's email texts, recipients and parameters (in the events' order by default).
+#[utoipa::path(get, path = "/api/v1/email-templates", tag = "notifications", params(EmailTemplateQuery),
+    responses((status = 200, body = EmailTemplatePage)))]
 async fn list_templates(
     State(s): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<EmailTemplateView>>> {
+    ApiQuery(q): ApiQuery<EmailTemplateQuery>,
+) -> ApiResult<Json<EmailTemplatePage>> {
     let can = auth.can::<perm::NotificationRead>()?;
-    Ok(Json(
-        svc::templates(&s.db, &can)
-            .await?
-            .into_iter()
-            .map(|(e, t)| view(e, t))
-            .collect(),
-    ))
+    let page = q.page(&["event", "title"])?;
+    let query = q.query();
+    let views: Vec<(usize, EmailTemplateView)> = svc::templates(&s.db, &can)
+        .await?
+        .into_iter()
+        .map(|(e, t)| view(e, t))
+        .enumerate()
+        .filter(|(_, v)| matches(query.as_deref(), &[&v.event, &v.title, &v.subject]))
+        .collect();
+    // `event` keeps the events' own order (the order of SPEC §7.2), which reads best.
+    let (items, total) = page.slice(views, |key, (i, a), (j, b)| match key {
+        "title" => a.title.cmp(&b.title).then(i.cmp(j)),
+        _ => i.cmp(j),
+    });
+    Ok(Json(EmailTemplatePage::new(
+        items.into_iter().map(|(_, v)| v).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Change an event's subject, body or whether its email is sent.
@@ -242,12 +260,12 @@ async fn preview_template(
 }
 
 /// Emails, newest first: sent, waiting (with the last error) or given up.
-#[utoipa::path(get, path = "/api/v1/outbox", tag = "notifications", params(OutboxQuery), responses((status = 200, body = Vec<OutboxView>)))]
+#[utoipa::path(get, path = "/api/v1/outbox", tag = "notifications", params(OutboxQuery), responses((status = 200, body = OutboxPage)))]
 async fn list_outbox(
     State(s): State<AppState>,
     auth: Authenticated,
     ApiQuery(q): ApiQuery<OutboxQuery>,
-) -> ApiResult<Json<Vec<OutboxView>>> {
+) -> ApiResult<Json<OutboxPage>> {
     let can = auth.can::<perm::NotificationRead>()?;
     if let Some(st) = q.status.as_deref() {
         if !["pending", "sent", "failed"].contains(&st) {
@@ -261,28 +279,44 @@ async fn list_outbox(
             });
         }
     }
-    let limit = super::engines::limit(q.limit, 100)?;
-    Ok(Json(
-        svc::outbox(&s.db, &can, q.status.as_deref(), limit)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page_or(alm_store::notifications::MESSAGE_SORT_KEYS, "-created_at")?;
+    let (messages, total) = svc::outbox(
+        &s.db,
+        &can,
+        q.status.as_deref(),
+        q.query().as_deref(),
+        &page,
+    )
+    .await?;
+    Ok(Json(OutboxPage::new(
+        messages.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// The caller's inbox, newest first, with unread counts per category.
-#[utoipa::path(get, path = "/api/v1/inbox", tag = "notifications", params(InboxQuery), responses((status = 200, body = InboxView)))]
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "notifications", params(InboxQuery), responses((status = 200, body = InboxPage)))]
 async fn get_inbox(
     State(s): State<AppState>,
     auth: Authenticated,
     ApiQuery(q): ApiQuery<InboxQuery>,
-) -> ApiResult<Json<InboxView>> {
-    let (entries, unread) =
-        svc::inbox(&s.db, auth.principal.user_id, q.unread.unwrap_or(false)).await?;
-    Ok(Json(InboxView {
+) -> ApiResult<Json<InboxPage>> {
+    let page = q.page_or(alm_store::notifications::INBOX_SORT_KEYS, "-created_at")?;
+    let ((entries, total), unread) = svc::inbox(
+        &s.db,
+        auth.principal.user_id,
+        q.unread.unwrap_or(false),
+        q.query().as_deref(),
+        &page,
+    )
+    .await?;
+    Ok(Json(InboxPage {
+        items: entries.into_iter().map(Into::into).collect(),
+        total,
+        limit: page.limit,
+        offset: page.offset,
         unread: unread.into_iter().collect(),
-        entries: entries.into_iter().map(Into::into).collect(),
     }))
 }
 

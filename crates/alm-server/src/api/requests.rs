@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, ApiJson, ApiQuery};
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::approvals;
 use crate::services::provisioning_recovery as recovery;
@@ -16,7 +17,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -159,7 +160,10 @@ pub struct RequestBody {
     pub attributes: BTreeMap<String, String>,
     #[serde(default)]
     pub owners: Option<OwnersBody>,
-    /// Where allowed: an OU below one of the template's (default: the template's first OU).
+    /// The OU's distinguished name (RFC 4514): one of the template's, or, where the template
+    /// allows it, an OU below one; it must exist in the domain's last sync (default: the
+    /// template's first OU).
+    #[schema(max_length = 2048)]
     pub ou: Option<String>,
     /// Where allowed: a sub-folder of one of the template's (default: its first folder).
     pub folder: Option<String>,
@@ -195,16 +199,17 @@ impl RequestBody {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RequestQuery {
+list_query!(RequestQuery, "^-?(created_at|updated_at|account_name|state)$", q: "Part of the account name, case-insensitive.", {
     /// Only requests in this state.
     #[param(
         pattern = "^(draft|pending-approval|approved|queued-for-provisioning|provisioning|retrying|provisioned|provisioning-failed|rejected|withdrawn|abandoned)$"
     )]
     pub state: Option<String>,
-}
+});
+
+list_query!(ApprovalQuery, "^-?(submitted_at|account_name)$", q: "Part of the account name, case-insensitive.", {});
+
+page_of!(RequestPage, RequestView);
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -230,12 +235,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 const ID: &str = "Request id";
 
 /// The caller's requests (all requests with `provision-request:manage`), newest first.
-#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(RequestQuery), responses((status = 200, body = Vec<RequestView>)))]
+#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(RequestQuery), responses((status = 200, body = RequestPage)))]
 async fn list_requests(
     State(s): State<AppState>,
     auth: Authenticated,
     ApiQuery(q): ApiQuery<RequestQuery>,
-) -> ApiResult<Json<Vec<RequestView>>> {
+) -> ApiResult<Json<RequestPage>> {
     let can = auth.can::<perm::RequestRead>()?;
     if let Some(st) = q.state.as_deref() {
         if RequestState::parse(st).is_none() {
@@ -249,13 +254,14 @@ async fn list_requests(
             });
         }
     }
-    Ok(Json(
-        svc::list(&s.db, &can, q.state.as_deref())
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page_or(alm_store::requests::SORT_KEYS, "-created_at")?;
+    let (found, total) =
+        svc::list(&s.db, &can, q.state.as_deref(), q.query().as_deref(), &page).await?;
+    Ok(Json(RequestPage::new(
+        found.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Save a draft request (every field checked now; the name must be free on the domain).
@@ -379,20 +385,37 @@ async fn abandon_request(
     Ok(Json(r.into()))
 }
 
-/// Requests waiting at a step that lists the caller (all of them with `provision-approval:manage`).
-#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", responses((status = 200, body = Vec<RequestView>)))]
+/// Requests waiting at a step that lists the caller (all of them with
+/// `provision-approval:manage`), newest first.
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", params(ApprovalQuery), responses((status = 200, body = RequestPage)))]
 async fn list_approvals(
     State(s): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<RequestView>>> {
+    ApiQuery(q): ApiQuery<ApprovalQuery>,
+) -> ApiResult<Json<RequestPage>> {
     let can = auth.can::<perm::ApprovalRead>()?;
-    Ok(Json(
-        approvals::pending(&s.db, &can)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page_or(&["submitted_at", "account_name"], "-submitted_at")?;
+    let query = q.query();
+    // Who may approve is decided per request (steps, groups, separation of duties), so the
+    // waiting requests are filtered, then paged, in memory.
+    let waiting: Vec<RequestInfo> = approvals::pending(&s.db, &can)
+        .await?
+        .into_iter()
+        .filter(|r| alm_core::paging::matches(query.as_deref(), &[&r.record.account_name]))
+        .collect();
+    let (items, total) = page.slice(waiting, |key, a, b| {
+        let (a, b) = (&a.record, &b.record);
+        match key {
+            "account_name" => a.account_name.cmp(&b.account_name),
+            _ => a.submitted_at.cmp(&b.submitted_at),
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    Ok(Json(RequestPage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Approve the request at its current step.

@@ -8,7 +8,7 @@ use crate::auth::principal::Authenticated;
 use crate::services::roles::{self as svc, CreateRole, UpdateRole};
 use crate::state::AppState;
 use alm_core::permissions::perm;
-use alm_core::{GroupId, RoleId, UserId};
+use alm_core::{RoleId, UserId};
 use alm_store::roles::{RoleFilter, RoleRecord, SORT_KEYS};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -96,13 +96,19 @@ pub struct UpdateRoleBody {
     pub auto_apply: Option<bool>,
 }
 
+/// A holder of the role.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RoleMembersView {
-    /// Users holding the role directly.
-    pub user_ids: Vec<UserId>,
-    /// Groups carrying the role (their enabled members hold it).
-    pub group_ids: Vec<GroupId>,
+pub struct RoleMemberView {
+    /// `user` (holds the role directly) or `group` (its enabled members hold it).
+    pub kind: String,
+    pub id: uuid::Uuid,
+    /// The user's display name or the group's name.
+    pub name: String,
+    pub enabled: bool,
 }
+
+page_of!(RoleMemberPage, RoleMemberView);
+list_query!(RoleMemberQuery, "^-?(kind|name)$", q: "Part of the name, case-insensitive.", {});
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -267,21 +273,46 @@ async fn disable_role(
     ))
 }
 
-/// Who holds the role: users directly, groups for their members.
-#[utoipa::path(get, path = "/api/v1/roles/{id}/members", tag = "roles", params(("id" = String, Path, description = ID)),
-    responses((status = 200, body = RoleMembersView)))]
+/// Who holds the role: users directly, groups for their members (users first by default).
+#[utoipa::path(get, path = "/api/v1/roles/{id}/members", tag = "roles", params(("id" = String, Path, description = ID), RoleMemberQuery),
+    responses((status = 200, body = RoleMemberPage)))]
 async fn list_role_members(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<RoleMembersView>> {
+    ApiQuery(q): ApiQuery<RoleMemberQuery>,
+) -> ApiResult<Json<RoleMemberPage>> {
     let can = auth.can::<perm::RoleRead>()?;
     let id: RoleId = parse_id(&id, "role")?;
-    let (user_ids, group_ids) = svc::members(&s.db, &can, id).await?;
-    Ok(Json(RoleMembersView {
-        user_ids,
-        group_ids,
-    }))
+    let page = q.page(&["kind", "name"])?;
+    let query = q.query();
+    let holders: Vec<svc::RoleMember> = svc::members(&s.db, &can, id)
+        .await?
+        .into_iter()
+        .filter(|m| alm_core::paging::matches(query.as_deref(), &[&m.name]))
+        .collect();
+    // `kind` puts users before groups ("group" sorts after "user" only when descending).
+    let (items, total) = page.slice(holders, |key, a, b| {
+        let by_name = a.name.to_lowercase().cmp(&b.name.to_lowercase());
+        match key {
+            "name" => by_name,
+            _ => b.kind.cmp(a.kind).then(by_name),
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    Ok(Json(RoleMemberPage::new(
+        items
+            .into_iter()
+            .map(|m| RoleMemberView {
+                kind: m.kind.into(),
+                id: m.id,
+                name: m.name,
+                enabled: m.enabled,
+            })
+            .collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Give the role to a user directly (needs `role:manage`).

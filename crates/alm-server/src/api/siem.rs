@@ -2,10 +2,12 @@
 //! test message.
 
 use super::error::ApiResult;
-use super::extract::{parse_id, ApiJson};
+use super::extract::{parse_id, ApiJson, ApiQuery};
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::siem::{self as svc, SiemInput, SiemTestResult};
 use crate::state::AppState;
+use alm_core::paging::matches;
 use alm_core::permissions::perm;
 use alm_store::integrations::SiemRecord;
 use axum::extract::{Path, State};
@@ -132,18 +134,36 @@ fn siem_id(id: &str) -> ApiResult<String> {
     Ok(parse_id::<uuid::Uuid>(id, "SIEM integration")?.to_string())
 }
 
-/// Every SIEM integration.
-#[utoipa::path(get, path = "/api/v1/siem-integrations", tag = "siem", responses((status = 200, body = Vec<SiemView>)))]
+list_query!(SiemQuery, "^-?(name|created_at)$", q: "Part of the name or server, case-insensitive.", {});
+page_of!(SiemPage, SiemView);
+
+/// The SIEM integrations, by name.
+#[utoipa::path(get, path = "/api/v1/siem-integrations", tag = "siem", params(SiemQuery), responses((status = 200, body = SiemPage)))]
 async fn list_siem(
     State(s): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<SiemView>>> {
+    ApiQuery(q): ApiQuery<SiemQuery>,
+) -> ApiResult<Json<SiemPage>> {
     let can = auth.can::<perm::SiemRead>()?;
-    let mut out = Vec::new();
-    for r in svc::list(&s.db, &can).await? {
-        out.push(view(&s, r).await?);
+    let page = q.page(&["name", "created_at"])?;
+    let query = q.query();
+    let found: Vec<SiemRecord> = svc::list(&s.db, &can)
+        .await?
+        .into_iter()
+        .filter(|r| matches(query.as_deref(), &[&r.name, &r.server]))
+        .collect();
+    let (records, total) = page.slice(found, |key, a, b| {
+        match key {
+            "created_at" => a.created_at.cmp(&b.created_at),
+            _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    let mut items = Vec::with_capacity(records.len());
+    for r in records {
+        items.push(view(&s, r).await?);
     }
-    Ok(Json(out))
+    Ok(Json(SiemPage::new(items, total, &page)))
 }
 
 /// Add a SIEM integration (name, server, port, protocol and format are required).

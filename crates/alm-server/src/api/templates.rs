@@ -1,10 +1,12 @@
 //! `/api/v1/templates`: workflow templates (SPEC §2.4) — definition, versions, publishing.
 
-use super::error::ApiResult;
-use super::extract::{parse_id, ApiJson};
+use super::error::{ApiError, ApiResult};
+use super::extract::{parse_id, ApiJson, ApiQuery};
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::templates::{self as svc, TemplateInfo};
 use crate::state::AppState;
+use alm_core::paging::matches;
 use alm_core::permissions::{perm, Feature, Permission, Right};
 use alm_core::templates::{TemplateDefinition, TemplateState};
 use alm_store::templates::VersionRecord;
@@ -109,20 +111,59 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const ID: &str = "Template id";
 
-/// Templates the caller may see (managers: all; requesters: published ones for their groups).
-#[utoipa::path(get, path = "/api/v1/templates", tag = "templates", responses((status = 200, body = Vec<TemplateView>)))]
+list_query!(TemplateQuery, "^-?(name|created_at|updated_at)$", q: "Part of the name, case-insensitive.", {
+    /// Only templates in this state: `draft`, `published`, `unpublished` or `disabled`.
+    #[param(pattern = "^(draft|published|unpublished|disabled)$")]
+    pub state: Option<String>,
+});
+list_query!(VersionQuery, "^-?number$", {});
+page_of!(TemplatePage, TemplateView);
+page_of!(VersionPage, VersionView);
+
+/// Templates the caller may see (managers: all; requesters: published ones for their groups),
+/// by name.
+#[utoipa::path(get, path = "/api/v1/templates", tag = "templates", params(TemplateQuery), responses((status = 200, body = TemplatePage)))]
 async fn list_templates(
     State(s): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<TemplateView>>> {
+    ApiQuery(q): ApiQuery<TemplateQuery>,
+) -> ApiResult<Json<TemplatePage>> {
     let can = auth.can::<perm::TemplateRead>()?;
-    Ok(Json(
-        svc::list(&s.db, &can)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    if let Some(st) = q.state.as_deref() {
+        if TemplateState::parse(st).is_none() {
+            return Err(ApiError::BadRequest {
+                detail: "state: must be draft, published, unpublished or disabled".into(),
+                errors: vec![alm_core::FieldError::new(
+                    "state",
+                    "one-of",
+                    "must be draft, published, unpublished or disabled",
+                )],
+            });
+        }
+    }
+    let page = q.page(&["name", "created_at", "updated_at"])?;
+    let query = q.query();
+    // The audience decides per template what a requester sees: filtered, then paged, here.
+    let found: Vec<TemplateInfo> = svc::list(&s.db, &can)
+        .await?
+        .into_iter()
+        .filter(|t| q.state.as_deref().is_none_or(|st| t.template.state == st))
+        .filter(|t| matches(query.as_deref(), &[&t.template.name]))
+        .collect();
+    let (items, total) = page.slice(found, |key, a, b| {
+        let (a, b) = (&a.template, &b.template);
+        match key {
+            "created_at" => a.created_at.cmp(&b.created_at),
+            "updated_at" => a.updated_at.cmp(&b.updated_at),
+            _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    Ok(Json(TemplatePage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Create a template (a draft, version 1); every rule is checked now.
@@ -199,22 +240,24 @@ async fn delete_template(
 }
 
 /// Every version of the template, oldest first (requesters: the published one).
-#[utoipa::path(get, path = "/api/v1/templates/{id}/versions", tag = "templates", params(("id" = String, Path, description = ID)),
-    responses((status = 200, body = Vec<VersionView>)))]
+#[utoipa::path(get, path = "/api/v1/templates/{id}/versions", tag = "templates", params(("id" = String, Path, description = ID), VersionQuery),
+    responses((status = 200, body = VersionPage)))]
 async fn list_versions(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<VersionView>>> {
+    ApiQuery(q): ApiQuery<VersionQuery>,
+) -> ApiResult<Json<VersionPage>> {
     let can = auth.can::<perm::TemplateRead>()?;
     let id: Uuid = parse_id(&id, "template")?;
-    Ok(Json(
-        svc::versions(&s.db, &can, id)
-            .await?
-            .into_iter()
-            .map(|(v, d)| version_view(v, d))
-            .collect(),
-    ))
+    let page = q.page(&["number"])?;
+    let versions = svc::versions(&s.db, &can, id).await?;
+    let (items, total) = page.slice(versions, |_, (a, _), (b, _)| a.version.cmp(&b.version));
+    Ok(Json(VersionPage::new(
+        items.into_iter().map(|(v, d)| version_view(v, d)).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Create a new version: a draft copy of the latest one.

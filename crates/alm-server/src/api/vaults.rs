@@ -3,10 +3,12 @@
 
 use super::domains::CheckView;
 use super::error::ApiResult;
-use super::extract::{parse_id, ApiJson};
+use super::extract::{parse_id, ApiJson, ApiQuery};
+use super::{list_query, page_of};
 use crate::auth::principal::Authenticated;
 use crate::services::vaults::{self as svc, VaultInfo, VaultInput, VaultSettings};
 use crate::state::AppState;
+use alm_core::paging::matches;
 use alm_core::permissions::perm;
 use alm_core::VaultId;
 use axum::extract::{Path, State};
@@ -126,20 +128,37 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const ID: &str = "Vault id";
 
-/// Every vault (the built-in one first created at first start).
-#[utoipa::path(get, path = "/api/v1/vaults", tag = "vaults", responses((status = 200, body = Vec<VaultView>)))]
+list_query!(VaultQuery, "^-?(name|created_at)$", q: "Part of the name, case-insensitive.", {});
+page_of!(VaultPage, VaultView);
+
+/// The vaults (the built-in one is created at first start), by name.
+#[utoipa::path(get, path = "/api/v1/vaults", tag = "vaults", params(VaultQuery), responses((status = 200, body = VaultPage)))]
 async fn list_vaults(
     State(s): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<VaultView>>> {
+    ApiQuery(q): ApiQuery<VaultQuery>,
+) -> ApiResult<Json<VaultPage>> {
     let can = auth.can::<perm::VaultRead>()?;
-    Ok(Json(
-        svc::list(&s.db, &can)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page(&["name", "created_at"])?;
+    let query = q.query();
+    let vaults: Vec<VaultInfo> = svc::list(&s.db, &can)
+        .await?
+        .into_iter()
+        .filter(|v| matches(query.as_deref(), &[&v.record.name]))
+        .collect();
+    let (items, total) = page.slice(vaults, |key, a, b| {
+        let (a, b) = (&a.record, &b.record);
+        match key {
+            "created_at" => a.created_at.cmp(&b.created_at),
+            _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    Ok(Json(VaultPage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Add an OpenBao / HashiCorp Vault or AWS Secrets Manager vault.
@@ -214,22 +233,22 @@ async fn delete_vault(
 }
 
 /// Which engines of the pool could authenticate to the vault at their last calibration.
-#[utoipa::path(get, path = "/api/v1/vaults/{id}/calibration", tag = "vaults", params(("id" = String, Path, description = ID)),
-    responses((status = 200, body = Vec<super::engines::CalibrationView>)))]
+#[utoipa::path(get, path = "/api/v1/vaults/{id}/calibration", tag = "vaults", params(("id" = String, Path, description = ID), super::domains::CalibrationQuery),
+    responses((status = 200, body = super::domains::CalibrationPage)))]
 async fn vault_calibration(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<super::engines::CalibrationView>>> {
+    ApiQuery(q): ApiQuery<super::domains::CalibrationQuery>,
+) -> ApiResult<Json<super::domains::CalibrationPage>> {
     let can = auth.can::<perm::VaultRead>()?;
     let id: VaultId = parse_id(&id, "vault")?;
-    Ok(Json(
-        svc::calibrations(&s.db, &can, id)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page(super::engines::CALIBRATION_SORT_KEYS)?;
+    let found = svc::calibrations(&s.db, &can, id).await?;
+    let (items, total) = super::engines::calibration_page(found, q.query().as_deref(), &page);
+    Ok(Json(super::domains::CalibrationPage::new(
+        items, total, &page,
+    )))
 }
 
 /// Authenticate to the vault now with the stored credential: alm itself for the built-in

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -192,16 +192,10 @@ impl From<WebhookDelivery> for DeliveryView {
 
 super::page_of!(DeliveryPage, DeliveryView);
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeliveryQuery {
-    /// Page size, 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-    #[param(minimum = 0)]
-    pub offset: Option<u64>,
-}
+super::list_query!(DeliveryQuery, "^-?at$", {});
+
+super::list_query!(WebhookQuery, "^-?(created_at|event|url)$", q: "Part of the event, URL or description, case-insensitive.", {});
+super::page_of!(WebhookPage, WebhookView);
 
 /// The outcome of a test call.
 #[derive(Debug, Serialize, ToSchema)]
@@ -249,20 +243,37 @@ fn webhook_id(id: &str) -> ApiResult<String> {
     Ok(parse_id::<uuid::Uuid>(id, "webhook")?.to_string())
 }
 
-/// Every webhook (secrets never shown).
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", responses((status = 200, body = Vec<WebhookView>)))]
+/// The webhooks (secrets never shown), oldest first.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(WebhookQuery), responses((status = 200, body = WebhookPage)))]
 async fn list_webhooks(
     State(s): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<WebhookView>>> {
+    ApiQuery(q): ApiQuery<WebhookQuery>,
+) -> ApiResult<Json<WebhookPage>> {
     let can = auth.can::<perm::WebhookRead>()?;
-    Ok(Json(
-        svc::list(&s.db, &s.master_key, &can)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    let page = q.page(&["created_at", "event", "url"])?;
+    let query = q.query();
+    let found: Vec<WebhookInfo> = svc::list(&s.db, &s.master_key, &can)
+        .await?
+        .into_iter()
+        .filter(|w| {
+            let d = &w.definition;
+            alm_core::paging::matches(query.as_deref(), &[&d.event, &d.url, &d.description])
+        })
+        .collect();
+    let (items, total) = page.slice(found, |key, a, b| {
+        match key {
+            "event" => a.definition.event.cmp(&b.definition.event),
+            "url" => a.definition.url.cmp(&b.definition.url),
+            _ => a.created_at.cmp(&b.created_at),
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    Ok(Json(WebhookPage::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        &page,
+    )))
 }
 
 /// Add a webhook for one event.
@@ -373,33 +384,11 @@ async fn webhook_deliveries(
 ) -> ApiResult<Json<DeliveryPage>> {
     let can = auth.can::<perm::WebhookRead>()?;
     let id = webhook_id(&id)?;
-    let limit = match q.limit {
-        None => 50,
-        Some(l) if (1..=500).contains(&l) => l,
-        Some(_) => {
-            return Err(ApiError::Validation(
-                FieldError::new("limit", "range", "must be between 1 and 500").into(),
-            ))
-        }
-    };
-    let offset = q.offset.unwrap_or(0);
-    let (items, total) = svc::deliveries(
-        &s.db,
-        &can,
-        &id,
-        i64::from(limit),
-        i64::try_from(offset).unwrap_or(i64::MAX),
-    )
-    .await?;
-    let page = alm_core::paging::PageRequest {
-        limit,
-        offset,
-        sort: "at",
-        direction: alm_core::paging::SortDirection::Descending,
-    };
+    let page = q.page_or(&["at"], "-at")?;
+    let (items, total) = svc::deliveries(&s.db, &can, &id, &page).await?;
     Ok(Json(DeliveryPage::new(
         items.into_iter().map(Into::into).collect(),
-        u64::try_from(total).unwrap_or(0),
+        total,
         &page,
     )))
 }

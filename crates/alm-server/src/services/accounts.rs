@@ -5,12 +5,26 @@ use super::{ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can, Scope};
 use alm_store::accounts::{self, AccountRecord, Owner};
 use alm_store::{users, Conn, Db};
+use std::collections::HashMap;
 use uuid::Uuid;
+
+/// An owner as whoever may read the account sees it: who it is and how to reach them (an
+/// owner without `user:read` cannot look co-owners up otherwise).
+#[derive(Debug, Clone)]
+pub struct OwnerInfo {
+    pub owner: Owner,
+    /// The user's display name, or the group's name.
+    pub display_name: String,
+    /// The user's addresses (the primary first); none for a group.
+    pub emails: Vec<String>,
+    pub enabled: bool,
+}
 
 #[derive(Debug, Clone)]
 pub struct AccountInfo {
     pub record: AccountRecord,
-    pub owners: Vec<Owner>,
+    /// The requester first.
+    pub owners: Vec<OwnerInfo>,
     /// The renewal date (EOL minus the template's re-approval window).
     pub renewal_at: time::OffsetDateTime,
     /// What an owner can do now (SPEC §4.1).
@@ -25,12 +39,70 @@ async fn info(
     now: time::OffsetDateTime,
 ) -> ServiceResult<AccountInfo> {
     let standing = super::lifecycle::standing(conn, &record).await?;
+    let mut described = describe_owners(conn, [(record.id, owners)].into()).await?;
     Ok(AccountInfo {
         renewal_at: standing.renewal_at,
         actions: standing.available(now),
+        owners: described.remove(&record.id).unwrap_or_default(),
         record,
-        owners,
     })
+}
+
+/// Names and addresses for the owners of several accounts, with one read of the users and
+/// one of the groups. An owner id without its user or group is a broken reference (owners
+/// are never deleted while they own accounts): refused as corrupt, not shown as nobody.
+async fn describe_owners(
+    conn: &mut Conn,
+    owners: HashMap<Uuid, Vec<Owner>>,
+) -> ServiceResult<HashMap<Uuid, Vec<OwnerInfo>>> {
+    let mut user_ids = Vec::new();
+    let mut group_ids = Vec::new();
+    for o in owners.values().flatten() {
+        match o {
+            Owner::User(u) => user_ids.push(*u),
+            Owner::Group(g) => group_ids.push(*g),
+        }
+    }
+    user_ids.sort();
+    user_ids.dedup();
+    group_ids.sort();
+    group_ids.dedup();
+    let people: HashMap<_, _> = users::get_many(conn, &user_ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let groups: HashMap<_, _> = alm_store::groups::get_many(conn, &group_ids)
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g))
+        .collect();
+    let mut out = HashMap::with_capacity(owners.len());
+    for (account, list) in owners {
+        let mut described = Vec::with_capacity(list.len());
+        for owner in list {
+            let (display_name, emails, enabled) = match owner {
+                Owner::User(u) => people
+                    .get(&u)
+                    .map(|p| (p.display_name.clone(), p.emails.clone(), p.enabled)),
+                Owner::Group(g) => groups.get(&g).map(|x| (x.name.clone(), vec![], x.enabled)),
+            }
+            .ok_or_else(|| {
+                ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+                    "account {account}: owner {} does not exist",
+                    owner_id(owner)
+                )))
+            })?;
+            described.push(OwnerInfo {
+                owner,
+                display_name,
+                emails,
+                enabled,
+            });
+        }
+        out.insert(account, described);
+    }
+    Ok(out)
 }
 
 /// Whether the capability reaches the account: `manage`, or an owner (directly or through a
@@ -69,7 +141,8 @@ pub async fn list(
     let (records, total) = accounts::page(&mut conn, &filter, page).await?;
     // The page's owners and schedules in one statement each, not two per account.
     let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
-    let mut owners = accounts::owners_of(&mut conn, &ids).await?;
+    let owners = accounts::owners_of(&mut conn, &ids).await?;
+    let mut owners = describe_owners(&mut conn, owners).await?;
     let renewals = accounts::renewal_ats(&mut conn, &ids).await?;
     let now = clock.now();
     let mut out = Vec::with_capacity(records.len());
@@ -87,15 +160,14 @@ pub async fn list(
     Ok((out, total))
 }
 
-/// The account's history (SPEC §2.7): its audit records, newest first. Owners without
+/// The account's history (SPEC §2.7): its audit records by time (the page says which way). Owners without
 /// `manage` see who acted but not their email or address (other people's personal data);
 /// the approval trail is on the request, where hidden approver names are enforced.
 pub async fn history(
     db: &Db,
     can: &Can<perm::AccountRead>,
     id: Uuid,
-    limit: u32,
-    offset: u64,
+    page: &alm_core::paging::PageRequest,
 ) -> ServiceResult<(Vec<alm_store::audit_log::AuditRecord>, u64)> {
     let mut conn = db.read().await?;
     if accounts::get(&mut conn, id).await?.is_none() {
@@ -112,8 +184,14 @@ pub async fn history(
         not_outcome: Some(alm_store::audit_log::Outcome::Denied),
         ..Default::default()
     };
-    let (mut records, total) =
-        alm_store::audit_log::list(&mut conn, &filter, true, limit, offset).await?;
+    let (mut records, total) = alm_store::audit_log::list(
+        &mut conn,
+        &filter,
+        page.direction == alm_core::paging::SortDirection::Descending,
+        page.limit,
+        page.offset,
+    )
+    .await?;
     if can.scope() != Scope::All {
         for r in &mut records {
             r.personal.actor_email = None;

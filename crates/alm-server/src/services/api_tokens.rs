@@ -94,6 +94,7 @@ pub async fn list(
     db: &Db,
     can: &Can<perm::ApiTokenRead>,
     user: Option<UserId>,
+    query: Option<&str>,
     page: &PageRequest,
 ) -> ServiceResult<(Vec<TokenRecord>, u64)> {
     let user = match can.scope() {
@@ -101,7 +102,7 @@ pub async fn list(
         Scope::All => user,
     };
     let mut conn = db.read().await?;
-    Ok(api_tokens::list(&mut conn, user, page).await?)
+    Ok(api_tokens::list(&mut conn, user, query, page).await?)
 }
 
 pub async fn revoke(

@@ -188,6 +188,7 @@ pub async fn list(
     db: &Db,
     can: &Can<perm::AccountRead>,
     domain: Option<DomainId>,
+    query: Option<&str>,
     page: &PageRequest,
 ) -> ServiceResult<(Vec<DiscoveredAccount>, u64)> {
     can.require_manage().map_err(denied(can.actor()))?;
@@ -197,7 +198,7 @@ pub async fn list(
             return Err(super::ServiceError::NotFound { what: "domain" });
         }
     }
-    let (records, total) = store::page(&mut conn, domain, page).await?;
+    let (records, total) = store::page(&mut conn, domain, query, page).await?;
     let mut out = Vec::with_capacity(records.len());
     let mut runs = std::collections::HashMap::new();
     for r in records {

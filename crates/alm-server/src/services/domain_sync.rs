@@ -451,17 +451,19 @@ async fn stopped_by_guard(
     Ok(run)
 }
 
+/// One page of the domain's sync runs, and how many there are.
 pub async fn runs(
     db: &Db,
     can: &Can<perm::DomainRead>,
     id: DomainId,
-) -> ServiceResult<Vec<SyncRun>> {
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<SyncRun>, u64)> {
     let _ = can;
     let mut conn = db.read().await?;
     domains::get(&mut conn, id)
         .await?
         .ok_or(ServiceError::NotFound { what: "domain" })?;
-    Ok(directory_sync::runs(&mut conn, id, 100).await?)
+    Ok(directory_sync::runs_page(&mut conn, id, page).await?)
 }
 
 pub async fn objects(
@@ -477,20 +479,21 @@ pub async fn objects(
     domains::get(&mut conn, id)
         .await?
         .ok_or(ServiceError::NotFound { what: "domain" })?;
-    Ok(directory_sync::list(&mut conn, id, kind, query, page.limit, page.offset).await?)
+    Ok(directory_sync::list(&mut conn, id, kind, query, page).await?)
 }
 
-/// The schema attribute names the domain's last full sync found.
+/// One page of the schema attribute names the domain's last full sync found.
 pub async fn attributes(
     db: &Db,
     can: &Can<perm::DomainRead>,
     id: DomainId,
     query: Option<&str>,
-) -> ServiceResult<Vec<String>> {
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<String>, u64)> {
     let _ = can;
     let mut conn = db.read().await?;
     domains::get(&mut conn, id)
         .await?
         .ok_or(ServiceError::NotFound { what: "domain" })?;
-    Ok(directory_sync::attributes(&mut conn, id, query).await?)
+    Ok(directory_sync::attributes_page(&mut conn, id, query, page).await?)
 }

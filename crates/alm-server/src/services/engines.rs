@@ -596,14 +596,16 @@ pub async fn append_logs(
     Ok(())
 }
 
+/// One page of the engine's log lines (with `query` in the message), and how many match.
 pub async fn logs(
     db: &Db,
     can: &Can<perm::EngineRead>,
     id: EngineId,
-    limit: i64,
-) -> ServiceResult<Vec<LogLine>> {
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<LogLine>, u64)> {
     let _ = can;
     // A removed engine's lines stay readable (the audit trail of what it did).
     let mut conn = db.read().await?;
-    Ok(engines::logs(&mut conn, id, limit).await?)
+    Ok(engines::logs(&mut conn, id, query, page).await?)
 }

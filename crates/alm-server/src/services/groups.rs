@@ -282,11 +282,12 @@ pub async fn members(
     db: &Db,
     can: &Can<perm::GroupRead>,
     id: GroupId,
+    query: Option<&str>,
     page: &PageRequest,
 ) -> ServiceResult<(Vec<UserRecord>, u64)> {
     let mut conn = db.read().await?;
     load_in_scope(&mut conn, can, id).await?;
-    let (ids, total) = groups::member_ids(&mut conn, id, page).await?;
+    let (ids, total) = groups::member_ids(&mut conn, id, query, page).await?;
     let mut out = Vec::with_capacity(ids.len());
     for uid in ids {
         if let Some(u) = users::get(&mut conn, uid).await? {

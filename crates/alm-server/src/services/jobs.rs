@@ -519,15 +519,16 @@ impl Queue {
             .ok_or(ServiceError::NotFound { what: "job" })
     }
 
+    /// One page of jobs (of one status), and how many match.
     pub async fn list(
         &self,
         can: &Can<perm::EngineRead>,
         status: Option<&str>,
-        limit: i64,
-    ) -> ServiceResult<Vec<JobRecord>> {
+        page: &alm_core::paging::PageRequest,
+    ) -> ServiceResult<(Vec<JobRecord>, u64)> {
         let _ = can;
         let mut conn = self.db.read().await?;
-        Ok(jobs::list(&mut conn, status, None, limit).await?)
+        Ok(jobs::page(&mut conn, status, page).await?)
     }
 
     /// Tells waiters that jobs finished (used after an out-of-band change).

@@ -93,19 +93,14 @@ pub async fn migrate(
             ));
         }
     }
+    // The OU as a parsed DN, offered by the template and present in the last sync; kept as
+    // the directory spells it (the DN checked is the DN the engine moves the accounts to).
+    let mut m = m;
     if let Some(ou) = &m.ou {
-        let offered = d.ous.iter().any(|o| o.eq_ignore_ascii_case(ou))
-            || (d.allow_sub_ous
-                && d.ous.iter().any(|o| {
-                    ou.to_lowercase()
-                        .ends_with(&format!(",{}", o.to_lowercase()))
-                }));
-        if !offered {
-            errors.push(FieldError::new(
-                "ou",
-                "one-of",
-                "the template does not offer this OU",
-            ));
+        let known = super::templates::synced_ous(&mut tx, d.domain_id).await?;
+        match alm_core::requests::check_ou(&d, ou, &known) {
+            Ok(synced) => m.ou = Some(synced.to_string()),
+            Err(e) => errors.push(e),
         }
     }
     if let Some(folder) = &m.folder {

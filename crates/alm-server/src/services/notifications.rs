@@ -321,25 +321,31 @@ pub async fn preview(
     Ok((render(&subject, &params), render(&body, &params)))
 }
 
+/// One page of the outbox (of one status, with `query` in the recipient or subject), and how
+/// many messages match.
 pub async fn outbox(
     db: &Db,
     can: &Can<perm::NotificationRead>,
     status: Option<&str>,
-    limit: i64,
-) -> ServiceResult<Vec<OutboxMessage>> {
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<OutboxMessage>, u64)> {
     let _ = can;
     let mut conn = db.read().await?;
-    Ok(store::messages(&mut conn, status, limit).await?)
+    Ok(store::messages(&mut conn, status, query, page).await?)
 }
 
+/// One page of the user's inbox, how many entries match, and the unread entries per category.
 pub async fn inbox(
     db: &Db,
     user: UserId,
     unread_only: bool,
-) -> ServiceResult<(Vec<InboxEntry>, Vec<(String, i64)>)> {
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<((Vec<InboxEntry>, u64), Vec<(String, i64)>)> {
     let mut conn = db.read().await?;
     Ok((
-        store::inbox(&mut conn, user, unread_only, 200).await?,
+        store::inbox(&mut conn, user, unread_only, query, page).await?,
         store::unread_counts(&mut conn, user).await?,
     ))
 }

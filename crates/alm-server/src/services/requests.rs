@@ -148,7 +148,7 @@ async fn checked(
 ) -> ServiceResult<(String, RequestDetails)> {
     let mut errors = ValidationErrors::new();
     let name = errors.check(full_account_name("account_name", &input.account_name, d));
-    let details = RequestDetails {
+    let mut details = RequestDetails {
         interval: input.interval,
         justification: input.justification.trim().to_owned(),
         description: input.description.trim().to_owned(),
@@ -168,8 +168,14 @@ async fn checked(
             .unwrap_or_else(|| d.folders.first().cloned().unwrap_or_default()),
         terms_accepted: input.terms_accepted,
     };
-    if let Err(e) = check_details(d, requester, &details) {
-        errors.0.extend(e.0);
+    let known_ous = super::templates::synced_ous(conn, d.domain_id).await?;
+    match check_details(d, requester, &details, &known_ous) {
+        // Keep the OU as the directory spells it: the DN checked is the DN provisioned.
+        Ok(()) => {
+            let synced = alm_core::requests::check_ou(d, &details.ou, &known_ous)?;
+            details.ou = synced.to_string();
+        }
+        Err(e) => errors.0.extend(e.0),
     }
     for (i, u) in details.owners.users.iter().enumerate() {
         if !users::get(conn, *u).await?.is_some_and(|u| u.enabled) {
@@ -618,18 +624,23 @@ pub async fn get(db: &Db, can: &Can<perm::RequestRead>, id: Uuid) -> ServiceResu
     info(&mut conn, r, can.actor(), can.scope()).await
 }
 
+/// One page of the caller's requests (everyone's with `manage`), of one state and with
+/// `query` in the account name, and how many match.
 pub async fn list(
     db: &Db,
     can: &Can<perm::RequestRead>,
     state: Option<&str>,
-) -> ServiceResult<Vec<RequestInfo>> {
+    query: Option<&str>,
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<RequestInfo>, u64)> {
     let mut conn = db.read().await?;
     let who = (can.scope() != Scope::All).then_some(can.actor());
-    let mut out = Vec::new();
-    for r in store::list(&mut conn, who, state, 500).await? {
+    let (records, total) = store::page(&mut conn, who, state, query, page).await?;
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
         out.push(info(&mut conn, r, can.actor(), can.scope()).await?);
     }
-    Ok(out)
+    Ok((out, total))
 }
 
 pub(crate) fn decision(

@@ -321,14 +321,60 @@ pub async fn delete(
 }
 
 /// Users holding the role directly and groups carrying it.
+/// A holder of a role, named.
+#[derive(Debug, Clone)]
+pub struct RoleMember {
+    /// `user` (holds it directly) or `group` (its enabled members hold it).
+    pub kind: &'static str,
+    pub id: uuid::Uuid,
+    /// The user's display name or the group's name.
+    pub name: String,
+    pub enabled: bool,
+}
+
+/// The role's holders: users given it directly, then groups carrying it.
 pub async fn members(
     db: &Db,
     can: &Can<perm::RoleRead>,
     id: RoleId,
-) -> ServiceResult<(Vec<UserId>, Vec<GroupId>)> {
+) -> ServiceResult<Vec<RoleMember>> {
     let mut conn = db.read().await?;
     load_in_scope(&mut conn, can, id).await?;
-    Ok(roles::holders(&mut conn, id).await?)
+    let (user_ids, group_ids): (Vec<UserId>, Vec<GroupId>) = roles::holders(&mut conn, id).await?;
+    let people = users::get_many(&mut conn, &user_ids).await?;
+    let groups = alm_store::groups::get_many(&mut conn, &group_ids).await?;
+    // A holder id without its user or group is a broken reference: corrupt, never nobody.
+    let missing = |what: &str, holder: String| {
+        ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+            "role {id}: {what} {holder} does not exist"
+        )))
+    };
+    let mut out = Vec::with_capacity(user_ids.len() + group_ids.len());
+    for u in &user_ids {
+        let p = people
+            .iter()
+            .find(|p| p.id == *u)
+            .ok_or_else(|| missing("user", u.to_string()))?;
+        out.push(RoleMember {
+            kind: "user",
+            id: u.0,
+            name: p.display_name.clone(),
+            enabled: p.enabled,
+        });
+    }
+    for g in &group_ids {
+        let x = groups
+            .iter()
+            .find(|x| x.id == *g)
+            .ok_or_else(|| missing("group", g.to_string()))?;
+        out.push(RoleMember {
+            kind: "group",
+            id: g.0,
+            name: x.name.clone(),
+            enabled: x.enabled,
+        });
+    }
+    Ok(out)
 }
 
 /// Gives the role to a user directly (`add = true`) or takes it away.

@@ -56,16 +56,32 @@ pub(super) fn decode(v: &VersionRecord) -> ServiceResult<TemplateDefinition> {
     })
 }
 
+/// The OUs of the domain's last sync, as parsed DNs (compared RDN by RDN, never as text).
+/// A DN the directory wrote that does not parse cannot be chosen; it is logged, not guessed at.
+pub(crate) async fn synced_ous(
+    conn: &mut Conn,
+    domain: alm_core::DomainId,
+) -> ServiceResult<HashSet<alm_core::Dn>> {
+    let mut ous = HashSet::new();
+    for o in directory_sync::all_of_kinds(conn, domain, &["ou"]).await? {
+        match alm_core::Dn::parse(&o.dn) {
+            Ok(dn) => {
+                ous.insert(dn);
+            }
+            Err(e) => {
+                tracing::warn!(domain = %domain, dn = %o.dn, "a synced OU's DN does not parse: {e}")
+            }
+        }
+    }
+    Ok(ous)
+}
+
 /// Looks up what validation needs from the database.
 async fn facts(conn: &mut Conn, d: &TemplateDefinition) -> ServiceResult<Facts> {
     let domain_exists = domains::get(conn, d.domain_id).await?.is_some();
     let vault_exists = vaults::get(conn, d.vault_id).await?.is_some();
     let known_ous = if domain_exists {
-        directory_sync::all_of_kinds(conn, d.domain_id, &["ou"])
-            .await?
-            .into_iter()
-            .map(|o| o.dn.to_lowercase())
-            .collect()
+        synced_ous(conn, d.domain_id).await?
     } else {
         HashSet::new()
     };

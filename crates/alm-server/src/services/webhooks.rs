@@ -261,11 +261,10 @@ pub async fn deliveries(
     db: &Db,
     can: &Can<perm::WebhookRead>,
     id: &str,
-    limit: i64,
-    offset: i64,
-) -> ServiceResult<(Vec<WebhookDelivery>, i64)> {
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<WebhookDelivery>, u64)> {
     let _ = can;
     load(db, id).await?;
     let mut conn = db.read().await?;
-    Ok(store::deliveries(&mut conn, id, limit, offset).await?)
+    Ok(store::deliveries(&mut conn, id, page).await?)
 }

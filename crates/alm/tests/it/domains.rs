@@ -39,7 +39,7 @@ on_both_backends! {
         assert_eq!(check["engines"].as_array().unwrap().len(), 1, "{check}");
         assert!(check["engines"][0]["engine_name"].as_str().unwrap().starts_with("in-process"), "{check}");
         let (_, calibrated) = admin.get(&format!("/api/v1/domains/{id}/calibration")).await;
-        assert_eq!((calibrated[0]["ok"].as_bool(), calibrated[0]["engine_id"].clone()), (Some(true), check["engines"][0]["engine_id"].clone()), "{calibrated}");
+        assert_eq!((calibrated["items"][0]["ok"].as_bool(), calibrated["items"][0]["engine_id"].clone()), (Some(true), check["engines"][0]["engine_id"].clone()), "{calibrated}");
 
         let (st, _) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"bind_password": "not-the-password"})).await;
         assert_eq!(st, 200);
@@ -104,7 +104,7 @@ on_both_backends! {
         let (st, problem) = admin.post("/api/v1/domains", missing).await;
         assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("bind_password")));
         let (_, list) = admin.get("/api/v1/domains").await;
-        assert_eq!(list.as_array().unwrap().len(), 1, "nothing else was stored");
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "nothing else was stored");
         s.stop().await;
     }
 }
@@ -179,7 +179,7 @@ on_both_backends! {
         let after = admin.get(&format!("/api/v1/domains/{id}/objects?limit=500")).await.1;
         assert_eq!(before["total"], after["total"], "a failed sync removes nothing");
         let (_, runs) = admin.get(&format!("/api/v1/domains/{id}/sync-runs")).await;
-        let outcomes: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+        let outcomes: Vec<&str> = runs["items"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
         assert_eq!(outcomes, ["failed", "succeeded", "succeeded", "succeeded"], "newest first");
         assert_eq!(admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=sideways")).await.0, 400);
         s.stop().await;

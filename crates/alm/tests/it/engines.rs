@@ -116,7 +116,8 @@ pub(crate) async fn registered(admin: &Api, name: &str, engine: &EngineProcess) 
         &format!("engine {name} to register ({})", engine.log()),
         || async {
             let (_, list) = admin.get("/api/v1/engines?unassigned=true").await;
-            list.as_array()?
+            list["items"]
+                .as_array()?
                 .iter()
                 .find(|e| e["name"] == name)
                 .map(|e| e["id"].as_str().unwrap().to_owned())
@@ -196,16 +197,16 @@ on_both_backends! {
 
         // Exactly once: one run, one audit record; A's late word is refused and changes nothing.
         let (_, runs) = admin.get(&format!("/api/v1/domains/{domain}/sync-runs")).await;
-        assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
-        assert_eq!((runs[0]["outcome"].as_str(), runs[0]["mode"].as_str()), (Some("succeeded"), Some("full")), "{runs}");
-        assert!(runs[0]["added"].as_u64().unwrap() >= 1, "the OU itself was read: {runs}");
+        assert_eq!(runs["items"].as_array().unwrap().len(), 1, "{runs}");
+        assert_eq!((runs["items"][0]["outcome"].as_str(), runs["items"][0]["mode"].as_str()), (Some("succeeded"), Some("full")), "{runs}");
+        assert!(runs["items"][0]["added"].as_u64().unwrap() >= 1, "the OU itself was read: {runs}");
         let late = json!({"outcome": "done", "lease_id": "the-lease-a-held",
                           "result": {"kind": "domain-sync", "snapshot": {"objects": [], "highest_usn": 1}, "problem": null}});
         let (st, answer) = Api::with_token(&s.base, &a_credential)
             .post(&format!("/api/v1/engine/jobs/{job_id}/complete"), late).await;
         assert_eq!(st, 409, "{answer}");
         let (_, runs) = admin.get(&format!("/api/v1/domains/{domain}/sync-runs")).await;
-        assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+        assert_eq!(runs["items"].as_array().unwrap().len(), 1, "{runs}");
         let (_, audit) = admin.get(&format!("/api/v1/audit?action=domain.synced&object_id={domain}")).await;
         assert_eq!(audit["total"], 1, "{audit}");
 
@@ -257,7 +258,7 @@ on_both_backends! {
         let (st, bad) = anon.post("/api/v1/engine/register", json!({"activation_token": first, "name": "", "host": "h", "version": "1"})).await;
         assert_eq!((st, bad["errors"][0]["field"].as_str()), (422, Some("name")), "{bad}");
         let (_, engines) = admin.get("/api/v1/engines").await;
-        let names: Vec<&str> = engines.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = engines["items"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["in-time"], "only the one good registration left an engine");
         s.stop().await;
     }
@@ -294,11 +295,11 @@ on_both_backends! {
     }
 }
 
-/// The jobs of a `/jobs` answer.
+/// The jobs of a `/jobs` page.
 fn job_list(v: &Value) -> Vec<Value> {
-    v.as_array()
-        .or_else(|| v["items"].as_array())
-        .unwrap_or_else(|| panic!("not a job list: {v}"))
+    v["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a job page: {v}"))
         .clone()
 }
 

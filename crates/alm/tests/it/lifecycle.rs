@@ -80,11 +80,11 @@ pub(crate) async fn settled(s: &TestServer) {
     for _ in 0..600 {
         let (_, queued) = s.admin().get("/api/v1/jobs?status=queued&limit=500").await;
         let (_, leased) = s.admin().get("/api/v1/jobs?status=leased&limit=500").await;
-        if queued.as_array().is_some_and(|q| q.is_empty())
-            && leased.as_array().is_some_and(|l| l.is_empty())
+        if queued["items"].as_array().is_some_and(|q| q.is_empty())
+            && leased["items"].as_array().is_some_and(|l| l.is_empty())
         {
             let (_, failed) = s.admin().get("/api/v1/jobs?status=failed&limit=500").await;
-            assert_eq!(failed, json!([]), "no job failed");
+            assert_eq!(failed["items"], json!([]), "no job failed");
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -143,7 +143,7 @@ on_both_backends! {
         }
         let (st, p) = w.requester.post(&format!("/api/v1/accounts/{}/actions/renew", ids["review"].0), json!({})).await;
         assert_eq!(st, 409, "{p}");
-        assert!(p["detail"].as_str().unwrap().contains("renewal opens at 2027-02-12"), "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("renewal opens at 2027-02-12T00:00:00Z ("), "RFC 3339: {p}");
 
         // In the renewal window: Renew (review, disable), Submit for approval (expire).
         s.clock.set(datetime!(2027-02-20 09:00 UTC));
@@ -291,7 +291,7 @@ on_both_backends! {
 
         // The template's steps run again; the owner cannot approve it.
         let (_, waiting) = w.approver_apis[0].get("/api/v1/approvals").await;
-        let renewal = waiting.as_array().unwrap().iter().find(|r| r["account_name"] == sam.as_str()).expect("waits at step 1");
+        let renewal = waiting["items"].as_array().unwrap().iter().find(|r| r["account_name"] == sam.as_str()).expect("waits at step 1");
         let rid = renewal["id"].as_str().unwrap().to_owned();
         for api in [&w.approver_apis[0], &w.approver_apis[1], &w.final_api] {
             let (st, r) = api.post(&format!("/api/v1/approvals/{rid}/approve"), json!({})).await;
@@ -307,7 +307,7 @@ on_both_backends! {
         let (st, _) = w.requester.post(&url, json!({"reason": "one more quarter"})).await;
         assert_eq!(st, 200);
         let (_, waiting) = w.approver_apis[0].get("/api/v1/approvals").await;
-        let rid = waiting.as_array().unwrap().iter().find(|r| r["account_name"] == sam.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
+        let rid = waiting["items"].as_array().unwrap().iter().find(|r| r["account_name"] == sam.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
         let (st, r) = w.approver_apis[0].post(&format!("/api/v1/approvals/{rid}/deny"), json!({"reason": "move it to the new platform"})).await;
         assert_eq!(st, 200, "{r}");
         let a = account(&s, &id).await;
@@ -461,7 +461,7 @@ on_both_backends! {
         let url = format!("/api/v1/accounts/{id}/actions/clone");
         let drafts = |api: &crate::support::Api| {
             let api = api.clone();
-            async move { api.get("/api/v1/requests?state=draft").await.1.as_array().unwrap().len() }
+            async move { api.get("/api/v1/requests?state=draft").await.1["items"].as_array().unwrap().len() }
         };
         let before = drafts(&w.requester).await;
         let (st, p) = admin.delete(&format!("/api/v1/domains/{}", w.domain)).await;

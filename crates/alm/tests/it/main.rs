@@ -17,6 +17,7 @@ mod domains;
 mod engines;
 mod http_limits;
 mod lifecycle;
+mod lists;
 mod login;
 mod notifications;
 mod oidc;

@@ -78,7 +78,7 @@ async fn mails_via(
     for _ in 0..600 {
         let (_, pending) = api.get("/api/v1/outbox?status=pending").await;
         let got = sink.mails();
-        if got.len() >= n && pending.as_array().is_some_and(|p| p.is_empty()) {
+        if got.len() >= n && pending["items"].as_array().is_some_and(|p| p.is_empty()) {
             return got;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -137,16 +137,16 @@ on_both_backends! {
 
         // The inbox has every event, the switched-off one too, with unread counts.
         let (_, inbox) = w.requester.get("/api/v1/inbox").await;
-        let mut events: Vec<&str> = inbox["entries"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+        let mut events: Vec<&str> = inbox["items"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
         events.sort();
         assert_eq!(events, ["request.approved", "request.provisioned"], "{inbox}");
         assert_eq!(inbox["unread"]["requests"], 2);
-        let first = inbox["entries"][0]["id"].as_str().unwrap().to_owned();
+        let first = inbox["items"][0]["id"].as_str().unwrap().to_owned();
         assert_eq!(w.requester.post_empty(&format!("/api/v1/inbox/{first}/read")).await.0, 200);
         assert_eq!(w.requester.post_empty(&format!("/api/v1/inbox/{first}/read")).await.0, 404, "read already");
-        assert_eq!(w.outsider.post_empty(&format!("/api/v1/inbox/{}/read", inbox["entries"][1]["id"].as_str().unwrap())).await.0, 404, "not theirs");
+        assert_eq!(w.outsider.post_empty(&format!("/api/v1/inbox/{}/read", inbox["items"][1]["id"].as_str().unwrap())).await.0, 404, "not theirs");
         let (_, inbox) = w.requester.get("/api/v1/inbox?unread=true").await;
-        assert_eq!((inbox["entries"].as_array().unwrap().len(), inbox["unread"]["requests"].as_i64()), (1, Some(1)), "{inbox}");
+        assert_eq!((inbox["items"].as_array().unwrap().len(), inbox["unread"]["requests"].as_i64()), (1, Some(1)), "{inbox}");
         let (_, approver) = w.approver_apis[0].get("/api/v1/inbox").await;
         assert_eq!(approver["unread"]["approvals"], 1, "{approver}");
         s.stop().await;
@@ -169,8 +169,8 @@ on_both_backends! {
         let mut waiting = Value::Null;
         for _ in 0..600 {
             let (_, pending) = s.admin().get("/api/v1/outbox?status=pending").await;
-            if pending.as_array().unwrap().len() == 3 && pending.as_array().unwrap().iter().all(|m| m["attempts"].as_i64() >= Some(1)) {
-                waiting = pending;
+            if pending["items"].as_array().unwrap().len() == 3 && pending["items"].as_array().unwrap().iter().all(|m| m["attempts"].as_i64() >= Some(1)) {
+                waiting = pending["items"].clone();
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -184,7 +184,7 @@ on_both_backends! {
         let got = mails(&s, &sink, 3).await;
         assert_eq!(who_got(&got, "Approval needed"), ["appr1@example.test", "appr2@example.test", "appr3@example.test"]);
         let (_, sent) = s.admin().get("/api/v1/outbox?status=sent").await;
-        assert_eq!(sent.as_array().unwrap().len(), 3, "{sent}");
+        assert_eq!(sent["items"].as_array().unwrap().len(), 3, "{sent}");
         s.stop().await;
     }
 }
@@ -240,7 +240,7 @@ on_both_backends! {
         assert!(alerts[0].subject.ends_with(": 1 user(s) disabled, 1 account(s) without an owner"), "{:?}", alerts[0].subject);
         assert!(alerts[0].body.contains(&names[0]) && !alerts[0].body.contains(&names[1]), "{:?}", alerts[0].body);
         let (_, inbox) = admin.get("/api/v1/inbox").await;
-        assert!(inbox["entries"].as_array().unwrap().iter().any(|e| e["event"] == "domain.users-disabled-by-sync"), "{inbox}");
+        assert!(inbox["items"].as_array().unwrap().iter().any(|e| e["event"] == "domain.users-disabled-by-sync"), "{inbox}");
         s.stop().await;
     }
 }

@@ -23,7 +23,7 @@ const PRINCIPALS: [&str; 7] = [
 /// (method, path, body, expected status per principal in PRINCIPALS order).
 /// The admin goes last so changes it makes do not affect the others' rows.
 #[rustfmt::skip]
-fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
+pub(crate) fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
     use Method as M;
     let body = |v: Value| Some(v);
     let domain = json!({"name": "D {unique}", "url": "ldaps://127.0.0.1:1", "bind_identity": "svc@corp.example.test",
@@ -219,7 +219,7 @@ fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
 
 /// Fresh objects for one row: a user, a group and a custom role, the user a member of both,
 /// and an API token of the user.
-async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
+pub(crate) async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
     let admin = s.admin();
     let (user, _) = s
         .user_with_token(&format!("Target {n}"), &format!("target{n}@example.test"))
@@ -308,7 +308,7 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
         .post_empty(&format!("/api/v1/domains/{domain}/sync"))
         .await;
     let (_, jobs) = admin.get("/api/v1/jobs?limit=1").await;
-    let job = jobs[0]["id"].as_str().unwrap().to_owned();
+    let job = jobs["items"][0]["id"].as_str().unwrap().to_owned();
     // The fixture domain is never reachable: its one OU is written as a sync would.
     let ou = format!("OU=Fixture {n},DC=corp,DC=example,DC=test");
     {
@@ -491,7 +491,32 @@ async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn fill(text: &str, values: &[(&str, String)], unique: &str) -> String {
+/// A table row's path as the OpenAPI document writes it (the fixtures' placeholders named
+/// as the routes name their parameters).
+pub(crate) fn documented_path(path: &str) -> String {
+    path.replace("{member}", "{user_id}")
+        .replace("{user}", "{id}")
+        .replace("{group}", "{id}")
+        .replace("{role}", "{id}")
+        .replace("{token}", "{id}")
+        .replace("{domain}", "{id}")
+        .replace("{vault}", "{id}")
+        .replace("{pool}", "{id}")
+        .replace("{engine}", "{id}")
+        .replace("{job}", "{id}")
+        .replace("{template}", "{id}")
+        .replace("{draft}", "{id}")
+        .replace("{request}", "{id}")
+        .replace("{draftreq}", "{id}")
+        .replace("{account}", "{id}")
+        .replace("{entry}", "{id}")
+        .replace("{webhook}", "{id}")
+        .replace("{siem}", "{id}")
+        // The owner route names its user as {owner_id}.
+        .replace("/owners/user/{id}", "/owners/{kind}/{owner_id}")
+}
+
+pub(crate) fn fill(text: &str, values: &[(&str, String)], unique: &str) -> String {
     let mut out = text.replace("{unique}", unique);
     for (k, v) in values {
         out = out.replace(k, v);
@@ -541,15 +566,8 @@ on_both_backends! {
             }
         }
         let rows = table();
-        let covered: BTreeSet<(String, String)> =
-            rows.iter().map(|(m, p, _, _)| (m.to_string(), p.replace("{member}", "{user_id}").replace("{user}", "{id}").replace("{group}", "{id}").replace("{role}", "{id}").replace("{token}", "{id}")
-                .replace("{domain}", "{id}")
-                .replace("{vault}", "{id}").replace("{pool}", "{id}").replace("{engine}", "{id}").replace("{job}", "{id}")
-                .replace("{template}", "{id}").replace("{draft}", "{id}")
-                .replace("{request}", "{id}").replace("{draftreq}", "{id}").replace("{account}", "{id}").replace("{entry}", "{id}")
-                .replace("{webhook}", "{id}").replace("{siem}", "{id}"))).collect();
-        // The owner route names its user as {owner_id}.
-        let mut covered: BTreeSet<(String, String)> = covered.into_iter().map(|(m, p)| (m, p.replace("/owners/user/{id}", "/owners/{kind}/{owner_id}"))).collect();
+        let mut covered: BTreeSet<(String, String)> =
+            rows.iter().map(|(m, p, _, _)| (m.to_string(), documented_path(p))).collect();
         covered.remove(&("GET".into(), "/api/v1/openapi.json".into()));
         assert_eq!(covered, documented, "the matrix must list every documented route, and only those");
 

@@ -162,7 +162,8 @@ async fn account_of(s: &TestServer, w: &World, request: &str) -> Value {
     assert_eq!(account["status"], "active");
     assert_eq!(
         account["owners"],
-        json!([{"kind": "user", "id": w.requester_id}])
+        json!([{"kind": "user", "id": w.requester_id, "display_name": "Requester",
+                "emails": ["req@example.test"], "enabled": true}])
     );
     assert_eq!(account["eol_at"], "2027-02-27T00:00:00Z");
     assert_eq!(account["lifecycle_start"], "2026-11-29T00:00:00Z");
@@ -366,7 +367,7 @@ on_both_backends! {
         let secret = bao.get(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap().unwrap();
         check_in_directory(&w, &name, secret.password.expose()).await;
         let (_, jobs) = s.admin().get("/api/v1/jobs?limit=50").await;
-        let job = jobs.as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
+        let job = jobs["items"].as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
         assert_eq!((job["status"].as_str(), job["attempts"].as_i64()), (Some("succeeded"), Some(2)), "{job}");
         assert_eq!(job["result"]["created"], false, "the second attempt found the account instead of making one");
         audit_verifies(&s).await;
@@ -383,7 +384,7 @@ on_both_backends! {
         let admin = s.admin();
         // No in-process engine here: engines A and B register and serve the default pool.
         let (_, pools) = admin.get("/api/v1/engine-pools").await;
-        let pool = pools.as_array().unwrap().iter().find(|p| p["is_default"] == true).unwrap()["id"].as_str().unwrap().to_owned();
+        let pool = pools["items"].as_array().unwrap().iter().find(|p| p["is_default"] == true).unwrap()["id"].as_str().unwrap().to_owned();
         let mut a = EngineProcess::start(&s.base, &activation_token(&admin).await, "prov-a");
         let a_id = registered(&admin, "prov-a", &a).await;
         assign(&admin, &a_id, &pool).await;
@@ -419,7 +420,7 @@ on_both_backends! {
         let (_, accounts) = admin.get("/api/v1/accounts").await;
         assert_eq!(accounts["items"].as_array().unwrap().iter().filter(|x| x["name"] == name.as_str()).count(), 1, "one managed account");
         let (_, jobs) = admin.get("/api/v1/jobs?limit=50").await;
-        let job = jobs.as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
+        let job = jobs["items"].as_array().unwrap().iter().find(|j| j["subject_id"] == id.as_str()).unwrap();
         assert_eq!((job["status"].as_str(), job["leased_by"].as_str()), (Some("succeeded"), Some(b_id.as_str())), "{job}");
         audit_verifies(&s).await;
         drop(b);
@@ -443,6 +444,17 @@ on_both_backends! {
         // The template: one to three owners, no groups.
         let (st, a) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"user_id": approver1})).await;
         assert_eq!((st, owners(&a)), (200, vec![w.requester_id.clone(), approver1.clone()]), "{a}");
+        // The requester cannot look users up, yet sees whom they share the account with and
+        // how to reach them.
+        assert_ne!(w.requester.get(&format!("/api/v1/users/{approver1}")).await.0, 200, "no user:read");
+        let co_owner = json!({"kind": "user", "id": approver1, "display_name": "Approver 1",
+                              "emails": ["appr1@example.test"], "enabled": true});
+        assert_eq!(a["owners"][1], co_owner, "{a}");
+        let (_, seen) = w.requester.get(&format!("/api/v1/accounts/{acc}")).await;
+        assert_eq!(seen["owners"][1], co_owner, "{seen}");
+        let (_, listed) = w.requester.get("/api/v1/accounts").await;
+        let mine = listed["items"].as_array().unwrap().iter().find(|x| x["id"] == acc.as_str()).cloned().unwrap();
+        assert_eq!(mine["owners"][1], co_owner, "{mine}");
         let (st, p) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"group_id": w.audience})).await;
         assert_eq!((st, p["errors"][0]["field"].as_str()), (422, Some("group_id")), "{p}");
         let (st, p) = w.requester.post(&format!("/api/v1/accounts/{acc}/owners"), json!({"user_id": approver1})).await;
@@ -588,7 +600,8 @@ on_both_backends! {
         assert_eq!((account["account_type"].as_str(), account["status"].as_str()), (Some("gmsa"), Some("active")), "{account}");
         assert_eq!((account["secret_ref"].as_str(), account["secret_state"].as_str()), (Some(""), Some("none")), "no secret: {account}");
         assert_eq!(account["guid"], gmsa.guid.to_string());
-        assert_eq!(account["owners"], json!([{"kind": "user", "id": w.requester_id}]));
+        assert_eq!(account["owners"], json!([{"kind": "user", "id": w.requester_id, "display_name": "Requester",
+                                              "emails": ["req@example.test"], "enabled": true}]));
         // Vault sync looks for no secret of a gMSA.
         let (_, synced) = admin.post_empty(&format!("/api/v1/vaults/{}/sync", w.vault)).await;
         assert_eq!((synced["checked"].as_u64(), &synced["missing"]), (Some(0), &json!([])), "{synced}");

@@ -81,7 +81,7 @@ async fn until_request(w: &World, id: &str, what: &str, done: impl Fn(&Value) ->
 /// The requester's inbox entries about this request, by event.
 async fn notices(w: &World, id: &str) -> Vec<String> {
     let (_, inbox) = w.requester.get("/api/v1/inbox").await;
-    let mut events: Vec<String> = inbox["entries"]
+    let mut events: Vec<String> = inbox["items"]
         .as_array()
         .unwrap_or_else(|| panic!("{inbox}"))
         .iter()
@@ -231,7 +231,7 @@ on_both_backends! {
         }).await;
         assert!(again["failure_reason"].as_str().unwrap().contains("has no synced account"), "{again}");
         let (_, jobs) = s.admin().get("/api/v1/jobs?limit=50").await;
-        let runs = jobs.as_array().unwrap().iter().filter(|j| j["subject_id"] == id.as_str()).count();
+        let runs = jobs["items"].as_array().unwrap().iter().filter(|j| j["subject_id"] == id.as_str()).count();
         assert_eq!(runs, 2, "the retry ran a second job: {jobs}");
 
         // Abandoned: the name is free for a new request at once.

@@ -56,7 +56,8 @@ async fn submitted(w: &World, template: &str, name: &str) -> String {
 }
 
 fn ids(list: &Value) -> Vec<String> {
-    list.as_array()
+    list["items"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_owned())
@@ -235,13 +236,13 @@ on_both_backends! {
         let (st, problem) = w.outsider.post("/api/v1/requests", request(&template, "web02")).await;
         assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("template_id")), "{problem}");
         let (_, list) = admin.get("/api/v1/requests").await;
-        assert_eq!(list.as_array().unwrap().len(), 1, "only the one good request exists: {list}");
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "only the one good request exists: {list}");
         // Nothing reached the directory either (requests touch it only once approved).
         for name in ["svc-web02", "svc-web*02", "svc-Web02"] {
             assert!(dir.find(&alm_directory::Lookup::SamAccountName(name.into())).await.unwrap().is_none(), "{name}");
         }
         let (_, jobs) = admin.get("/api/v1/jobs?limit=500").await;
-        assert!(jobs.as_array().unwrap().iter().all(|j| j["kind"] != "provision"), "no provisioning queued: {jobs}");
+        assert!(jobs["items"].as_array().unwrap().iter().all(|j| j["kind"] != "provision"), "no provisioning queued: {jobs}");
         s.stop().await;
     }
 }
@@ -291,6 +292,64 @@ on_both_backends! {
             assert_eq!(st, 201, "{r}");
             assert_eq!(submit(r["id"].as_str().unwrap().to_owned()).await.0, 200);
         }
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_chosen_ou_is_a_real_dn_below_the_template_ou_rdn_by_rdn(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let dir = ad::connect();
+        // w.ou is `OU=Accounts,<test OU>`. A real sub-OU of it, and a sibling of it whose RDN
+        // value holds a comma: `OU=Evil\,OU=Accounts,<test OU>` ends with the text of w.ou.
+        let test_ou = w.ou.split_once(',').unwrap().1.to_owned();
+        let sub = dir.create_organizational_unit("Sub", &w.ou).await.expect("sub-OU");
+        dir.create_organizational_unit("Evil,OU=Accounts", &test_ou).await.expect("sibling OU");
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await;
+        assert_eq!(run["outcome"], "succeeded", "{run}");
+        let mut d = definition(&w);
+        d["allow_sub_ous"] = json!(true);
+        let (st, t) = admin.post("/api/v1/templates", json!({"name": "Sub-OU accounts", "definition": d})).await;
+        assert_eq!(st, 201, "{t}");
+        let template = t["id"].as_str().unwrap().to_owned();
+        assert_eq!(admin.post_empty(&format!("/api/v1/templates/{template}/publish")).await.0, 200);
+
+        let with_ou = |ou: String| {
+            let mut r = request(&template, "subou01");
+            r["ou"] = json!(ou);
+            r
+        };
+        let hostile = [
+            (format!("OU=Evil\\,OU=Accounts,{test_ou}"), "one-of"),
+            (format!("OU=Evil\\2cOU=Accounts,{test_ou}"), "one-of"),
+            (format!("OU=Nope,{}", w.ou), "exists"),
+            (format!("OU={},{}", "x".repeat(10_000), w.ou), "max-length"),
+            ("Accounts".to_owned(), "format"),
+        ];
+        for (ou, rule) in &hostile {
+            let (st, problem) = w.requester.post("/api/v1/requests", with_ou(ou.clone())).await;
+            assert_eq!(
+                (st, problem["errors"][0]["field"].as_str(), problem["errors"][0]["rule"].as_str()),
+                (422, Some("ou"), Some(*rule)),
+                "{}: {problem}", &ou[..ou.len().min(80)]
+            );
+            assert_eq!(problem["errors"].as_array().unwrap().len(), 1, "{problem}");
+        }
+        let (_, mine) = w.requester.get("/api/v1/requests").await;
+        assert_eq!(mine["total"], 0, "nothing stored: {mine}");
+
+        // The real sub-OU, written in another case and with spaces, is accepted; the request
+        // keeps it as the directory spells it, and submitting checks it again.
+        let written = sub.to_lowercase().replace(',', ", ");
+        let (st, r) = w.requester.post("/api/v1/requests", with_ou(written)).await;
+        assert_eq!(st, 201, "{r}");
+        assert!(alm_core::Dn::parse(r["ou"].as_str().unwrap()).unwrap() == alm_core::Dn::parse(&sub).unwrap(), "{r}");
+        assert_eq!(r["ou"].as_str().unwrap().to_lowercase(), sub.to_lowercase(), "{r}");
+        let id = r["id"].as_str().unwrap();
+        let (st, r) = w.requester.post_empty(&format!("/api/v1/requests/{id}/submit")).await;
+        assert_eq!((st, r["state"].as_str()), (200, Some("pending-approval")), "{r}");
         s.stop().await;
     }
 }

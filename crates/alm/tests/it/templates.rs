@@ -40,7 +40,7 @@ pub(crate) async fn synced_domain_on(
         .get(&format!("/api/v1/domains/{id}/attributes?q=DEPART"))
         .await;
     assert!(
-        attributes
+        attributes["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -52,7 +52,7 @@ pub(crate) async fn synced_domain_on(
 
 pub(crate) async fn builtin_vault(admin: &Api) -> String {
     let (_, vaults) = admin.get("/api/v1/vaults").await;
-    vaults
+    vaults["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -184,7 +184,8 @@ pub(crate) fn definition(w: &World) -> Value {
 }
 
 fn ids(list: &Value) -> Vec<String> {
-    list.as_array()
+    list["items"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|t| t["id"].as_str().unwrap().to_owned())
@@ -224,7 +225,7 @@ on_both_backends! {
         assert_eq!((seen["version"]["number"].as_i64(), seen["version"]["definition"]["purpose"].as_str()), (Some(1), Some("Web services")), "requesters keep seeing the published version");
         admin.post_empty(&format!("/api/v1/templates/{id}/publish")).await;
         let (_, versions) = admin.get(&format!("/api/v1/templates/{id}/versions")).await;
-        let states: Vec<(i64, &str)> = versions.as_array().unwrap().iter().map(|v| (v["number"].as_i64().unwrap(), v["state"].as_str().unwrap())).collect();
+        let states: Vec<(i64, &str)> = versions["items"].as_array().unwrap().iter().map(|v| (v["number"].as_i64().unwrap(), v["state"].as_str().unwrap())).collect();
         assert_eq!(states, [(1, "superseded"), (2, "published")], "the old version stays readable");
         let (_, seen) = w.requester.get(&format!("/api/v1/templates/{id}")).await;
         assert_eq!(seen["version"]["number"], 2);
@@ -335,7 +336,7 @@ on_both_backends! {
         let (st, problem) = admin.post("/api/v1/templates", json!({"name": " ", "definition": definition(&w)})).await;
         assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("name")), "{problem}");
         let (_, list) = admin.get("/api/v1/templates").await;
-        assert!(list.as_array().unwrap().is_empty(), "nothing was created: {list}");
+        assert!(list["items"].as_array().unwrap().is_empty(), "nothing was created: {list}");
         s.stop().await;
     }
 }
@@ -362,7 +363,7 @@ on_both_backends! {
             (b.clone(), json!([{"version": 1, "state": "draft", "fields": ["audience_groups"]}])),
         ]);
         let (_, again) = admin.get(&format!("/api/v1/groups/{}/template-uses", w.audience)).await;
-        assert_eq!(again, disabled["template_uses"]);
+        assert_eq!(again["items"], disabled["template_uses"]);
 
         // Bad replacements change nothing.
         let url = format!("/api/v1/groups/{}/replace-in-templates", w.audience);
@@ -395,12 +396,12 @@ on_both_backends! {
         let (_, t) = admin.get(&format!("/api/v1/templates/{a}")).await;
         assert_eq!((t["published_version"].as_i64(), &t["version"]["definition"]["audience_groups"]), (Some(2), &json!([web2])), "{t}");
         let (_, versions) = admin.get(&format!("/api/v1/templates/{a}/versions")).await;
-        let first = versions.as_array().unwrap().iter().find(|v| v["number"] == 1).unwrap();
+        let first = versions["items"].as_array().unwrap().iter().find(|v| v["number"] == 1).unwrap();
         assert_eq!((first["state"].as_str(), &first["definition"]["audience_groups"]), (Some("superseded"), &json!([w.audience])), "old versions stay as they were");
         let (_, t) = admin.get(&format!("/api/v1/templates/{b}")).await;
         assert_eq!((t["version"]["state"].as_str(), &t["version"]["definition"]["audience_groups"]), (Some("draft"), &json!([web2])));
         assert_eq!(ids(&w.requester.get("/api/v1/templates").await.1), std::slice::from_ref(&a), "offered through the new group");
-        assert_eq!(admin.get(&format!("/api/v1/groups/{}/template-uses", w.audience)).await.1, json!([]));
+        assert_eq!(admin.get(&format!("/api/v1/groups/{}/template-uses", w.audience)).await.1["items"], json!([]));
         let (_, audit) = admin.get("/api/v1/audit?action=template.group-replaced").await;
         assert_eq!(audit["total"], 2, "{audit}");
         s.stop().await;

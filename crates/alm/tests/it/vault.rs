@@ -180,7 +180,7 @@ mod through_the_server {
         async fn the_builtin_vault_seals_entries_in_alms_database(backend: Backend) {
             let s = TestServer::start(backend).await;
             let (_, vaults) = s.admin().get("/api/v1/vaults").await;
-            let builtin = vaults.as_array().unwrap().iter().find(|v| v["kind"] == "builtin").expect("created at first start").clone();
+            let builtin = vaults["items"].as_array().unwrap().iter().find(|v| v["kind"] == "builtin").expect("created at first start").clone();
             let id: alm_core::VaultId = builtin["id"].as_str().unwrap().parse().unwrap();
             let state = s.state();
             let clock: Arc<dyn alm_core::Clock> = s.clock.clone();
@@ -230,7 +230,7 @@ mod through_the_server {
                 assert_eq!(problem["errors"][0]["field"].as_str(), Some(field), "{body}: {problem}");
             }
             let (_, list) = admin.get("/api/v1/vaults").await;
-            assert_eq!(list.as_array().unwrap().len(), 3, "built-in, OpenBao, AWS and nothing else");
+            assert_eq!(list["items"].as_array().unwrap().len(), 3, "built-in, OpenBao, AWS and nothing else");
             s.stop().await;
         }
     }

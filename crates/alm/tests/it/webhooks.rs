@@ -46,7 +46,7 @@ pub(crate) async fn approval_template(s: &TestServer) -> String {
     assert_eq!(st, 201, "{domain}");
     let domain = domain["id"].as_str().unwrap().to_owned();
     let (_, vault) = admin.get("/api/v1/vaults").await;
-    let vault = vault[0]["id"].as_str().unwrap().to_owned();
+    let vault = vault["items"][0]["id"].as_str().unwrap().to_owned();
     let ou = "OU=Hooks,DC=corp,DC=example,DC=test".to_owned();
     {
         let state = s.state();
