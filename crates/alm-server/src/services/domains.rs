@@ -82,6 +82,17 @@ pub struct DomainInput {
 
 pub use super::calibration::CheckOutcome;
 
+/// Whether the stored bind password would go somewhere else than where it was given for: another
+/// host, a server trusted through another CA, or another identity (issue: anyone allowed to edit
+/// a domain could point it at a listener of theirs and capture the password at the next check).
+fn sends_elsewhere(before: &DomainRecord, after: &DomainRecord) -> bool {
+    before.url != after.url
+        || before.ca_pem != after.ca_pem
+        || !before
+            .bind_identity
+            .eq_ignore_ascii_case(&after.bind_identity)
+}
+
 fn password_context(id: DomainId) -> String {
     format!("domain:{id}:bind_password")
 }
@@ -386,6 +397,14 @@ pub async fn update(
         .ok_or(ServiceError::NotFound { what: "domain" })?;
     let requested_pool = input.pool_id;
     let mut built = build_record(id, input, Some(&before), key, clock.now())?;
+    if !password_changed && sends_elsewhere(&before, &built.record) {
+        return Err(alm_core::FieldError::new(
+            "bind_password",
+            "required",
+            "give the bind password again when the url, ca_pem or bind_identity change: a stored password is never sent to a destination it was not given for",
+        )
+        .into());
+    }
     built.record.pool_id =
         Some(super::engines::resolve_pool(&mut tx, requested_pool.or(before.pool_id)).await?);
     if let Some(other) = domains::find_by_name(&mut tx, &built.record.name).await? {

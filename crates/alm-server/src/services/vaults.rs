@@ -44,6 +44,15 @@ pub struct VaultSettings {
     pub ca_pem: Option<String>,
 }
 
+/// Whether the stored credential would go to another server than the one it was given for
+/// (another address or endpoint, region, or CA).
+fn sends_elsewhere(before: &VaultSettings, after: &VaultSettings) -> bool {
+    before.address != after.address
+        || before.endpoint != after.endpoint
+        || before.region != after.region
+        || before.ca_pem != after.ca_pem
+}
+
 pub struct VaultInput {
     pub name: Option<String>,
     pub kind: Option<String>,
@@ -554,6 +563,19 @@ pub async fn update(
     }
     let requested_pool = input.pool_id;
     let mut built = build(id, input, Some(&before), key, clock.now())?;
+    let stored: VaultSettings = serde_json::from_str(&before.settings).map_err(|e| {
+        ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+            "vaults.settings of {id}: {e}"
+        )))
+    })?;
+    if !changed_credential && sends_elsewhere(&stored, &built.settings) {
+        return Err(alm_core::FieldError::new(
+            "credential",
+            "required",
+            "give the credential again when the address, endpoint, region or ca_pem change: a stored credential is never sent to a destination it was not given for",
+        )
+        .into());
+    }
     built.record.pool_id =
         Some(super::engines::resolve_pool(&mut tx, requested_pool.or(before.pool_id)).await?);
     if let Some(other) = vaults::find_by_name(&mut tx, &built.record.name).await? {

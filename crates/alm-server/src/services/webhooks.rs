@@ -63,22 +63,50 @@ fn check(d: &WebhookDefinition) -> ServiceResult<()> {
     Ok(d.validate(event.parameters)?)
 }
 
-/// Secrets left empty in `new` take the stored ones (same kind of authorization only).
-fn keep_secrets(new: &mut WebhookDefinition, old: &WebhookDefinition) {
+/// Secrets left empty in `new` take the stored ones (same kind of authorization only) — but
+/// never for a new destination: a basic password goes to the callback URL, an OAuth client
+/// secret to the token URL and the token it buys to the callback URL, so changing those URLs
+/// needs the secret again (else anyone allowed to edit a webhook could capture it). The
+/// signing secret only signs (an HMAC reveals nothing of it), so it is kept.
+fn keep_secrets(new: &mut WebhookDefinition, old: &WebhookDefinition) -> ServiceResult<()> {
     if new.signing_secret.expose().is_empty() {
         new.signing_secret = old.signing_secret.clone();
     }
+    let same_url = new.url == old.url;
     match (&mut new.authorization, &old.authorization) {
         (
             Some(Authorization::Basic { password, .. }),
             Some(Authorization::Basic { password: p, .. }),
-        ) if password.expose().is_empty() => *password = p.clone(),
+        ) if password.expose().is_empty() => {
+            if !same_url {
+                return Err(resend("authorization.password", "url"));
+            }
+            *password = p.clone();
+        }
         (
             Some(Authorization::OauthClientCredentials(n)),
             Some(Authorization::OauthClientCredentials(o)),
-        ) if n.client_secret.expose().is_empty() => n.client_secret = o.client_secret.clone(),
+        ) if n.client_secret.expose().is_empty() => {
+            if !same_url || n.token_url != o.token_url {
+                return Err(resend(
+                    "authorization.client_secret",
+                    "url or authorization.token_url",
+                ));
+            }
+            n.client_secret = o.client_secret.clone();
+        }
         _ => {}
     }
+    Ok(())
+}
+
+fn resend(field: &str, changed: &str) -> ServiceError {
+    alm_core::FieldError::new(
+        field,
+        "required",
+        format!("give it again when the {changed} changes: a stored secret is never sent to a destination it was not given for"),
+    )
+    .into()
 }
 
 fn seal(key: &MasterKey, id: &str, d: &WebhookDefinition) -> ServiceResult<String> {
@@ -181,7 +209,7 @@ pub async fn update(
     let mut w = store::get_webhook(&mut tx, id)
         .await?
         .ok_or_else(not_found)?;
-    keep_secrets(&mut d, &open_definition(key, &w)?);
+    keep_secrets(&mut d, &open_definition(key, &w)?)?;
     check(&d)?;
     w.event = d.event.clone();
     w.enabled = d.enabled;

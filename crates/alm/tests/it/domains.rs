@@ -50,7 +50,7 @@ on_both_backends! {
         let (_, _) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"bind_password": password, "url": "ldaps://127.0.0.1:1"})).await;
         let (_, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
         assert_eq!(check["problem"], "unreachable", "{check}");
-        let (_, check_tls) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": ad::config().url, "ca_pem": ""})).await;
+        let (_, check_tls) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": ad::config().url, "ca_pem": "", "bind_password": password})).await;
         assert!(check_tls["ca_pem"].is_null(), "an empty ca_pem removes the CA");
         let (_, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
         assert_eq!(check["problem"], "tls", "the system store does not trust the test CA: {check}");
@@ -171,7 +171,7 @@ on_both_backends! {
 
         // The directory unreachable: the run fails and nothing in alm changes.
         let before = admin.get(&format!("/api/v1/domains/{id}/objects?limit=500")).await.1;
-        admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": "ldaps://127.0.0.1:1"})).await;
+        admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": "ldaps://127.0.0.1:1", "bind_password": ad::config().bind_password.expose()})).await;
         s.clock.advance(time::Duration::minutes(1));
         let (st, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=full")).await;
         assert_eq!((st, run["outcome"].as_str()), (200, Some("failed")), "{run}");
@@ -258,7 +258,7 @@ on_both_backends! {
         assert_eq!(alert["items"][0]["summary"]["would_disable"], 2);
 
         // The directory unreachable: no user is disabled either.
-        admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": "ldaps://127.0.0.1:1"})).await;
+        admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": "ldaps://127.0.0.1:1", "bind_password": ad::config().bind_password.expose()})).await;
         admin.put(&format!("/api/v1/domains/{id}/user-sync"), json!({"group_guids": [staff], "max_disable_percent": 100})).await;
         let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
         assert_eq!(run["outcome"], "failed");
@@ -266,7 +266,7 @@ on_both_backends! {
         assert_eq!(still["total"], 2, "an unreachable directory disables nobody");
 
         // The chosen group deleted in the directory: an alert names it, its members go.
-        admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": ad::config().url})).await;
+        admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": ad::config().url, "bind_password": ad::config().bind_password.expose()})).await;
         dir.delete(&format!("CN=staff{tag},{ou}")).await.unwrap();
         s.clock.advance(time::Duration::minutes(1));
         // A full sync sees what is gone (an incremental one reads changes, not deletions).

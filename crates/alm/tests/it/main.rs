@@ -26,6 +26,7 @@ mod permission_matrix;
 mod provisioning;
 mod provisioning_recovery;
 mod requests;
+mod secret_destinations;
 mod siem;
 mod storage;
 mod templates;

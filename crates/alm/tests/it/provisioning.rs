@@ -391,7 +391,7 @@ on_both_backends! {
         let w = world(&s).await;
         // From now on the domain is reached through a relay that holds connections silent.
         let relay = Relay::start().await;
-        let (st, d) = admin.patch(&format!("/api/v1/domains/{}", w.domain), json!({"url": format!("ldaps://127.0.0.1:{}", relay.port)})).await;
+        let (st, d) = admin.patch(&format!("/api/v1/domains/{}", w.domain), json!({"url": format!("ldaps://127.0.0.1:{}", relay.port), "bind_password": ad::config().bind_password.expose()})).await;
         assert_eq!(st, 200, "{d}");
         let vault = openbao_vault(&s).await;
         let name_part = format!("k{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);

@@ -256,8 +256,10 @@ on_both_backends! {
         let tests = page["items"].as_array().unwrap().iter().filter(|d| d["test"] == true).count();
         assert_eq!((page["total"].as_i64(), tests), (Some(2), 1), "{page}");
 
-        // An edit that leaves the secrets out keeps them.
-        let mut edit = webhook_body(&receiver.url("/basic2"), json!({"type": "basic", "username": "alm"}));
+        // An edit that leaves the secrets out keeps them (for the same callback URL: a new one
+        // needs the password again, see secret_destinations.rs).
+        let mut edit = webhook_body(&receiver.url("/basic"), json!({"type": "basic", "username": "alm"}));
+        edit["description"] = json!("edited");
         edit.as_object_mut().unwrap().remove("signing_secret");
         let (st, edited) = admin.put(&format!("/api/v1/webhooks/{basic_id}"), edit).await;
         assert_eq!(st, 200, "{edited}");
