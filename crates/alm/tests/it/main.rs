@@ -25,6 +25,7 @@ mod people;
 mod permission_matrix;
 mod provisioning;
 mod provisioning_recovery;
+mod readme_routes;
 mod requests;
 mod secret_destinations;
 mod siem;
