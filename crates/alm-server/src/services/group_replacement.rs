@@ -55,7 +55,7 @@ pub struct Replaced {
 pub async fn uses(conn: &mut Conn, group: GroupId) -> ServiceResult<Vec<TemplateUse>> {
     let mut out = Vec::new();
     for t in store::list(conn, None).await? {
-        if state(&t) == TemplateState::Disabled {
+        if state(&t)? == TemplateState::Disabled {
             continue;
         }
         let mut numbers = vec![t.latest_version];
@@ -164,7 +164,7 @@ pub async fn replace(
                     u.version, t.latest_version
                 )
             });
-        let action = match (state(&t), version_state(&latest)) {
+        let action = match (state(&t)?, version_state(&latest)?) {
             (_, VersionState::Draft | VersionState::NeedsApproval) => {
                 latest.definition = encoded;
                 latest.updated_at = now;

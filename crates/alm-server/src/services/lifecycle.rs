@@ -22,12 +22,26 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-fn eol_action(a: &AccountRecord) -> EolAction {
-    serde_json::from_value(json!(a.eol_action)).unwrap_or(EolAction::Review)
+fn eol_action(a: &AccountRecord) -> ServiceResult<EolAction> {
+    super::stored(
+        serde_json::from_value(json!(a.eol_action)).ok(),
+        "accounts.eol_action",
+        a.id,
+        &a.eol_action,
+    )
 }
 
-fn status(a: &AccountRecord) -> Status {
-    Status::parse(&a.status).unwrap_or(Status::Active)
+fn status(a: &AccountRecord) -> ServiceResult<Status> {
+    super::stored(Status::parse(&a.status), "accounts.status", a.id, &a.status)
+}
+
+fn interval(a: &AccountRecord) -> ServiceResult<Interval> {
+    super::stored(
+        a.interval.parse().ok(),
+        "accounts.interval",
+        a.id,
+        &a.interval,
+    )
 }
 
 /// Where the account stands (its renewal date from its schedule, or from the template).
@@ -51,8 +65,8 @@ pub(crate) async fn standing_with(
         }
     };
     Ok(Standing {
-        eol_action: eol_action(a),
-        status: status(a),
+        eol_action: eol_action(a)?,
+        status: status(a)?,
         eol_at: a.eol_at,
         renewal_at: renewal,
     })
@@ -69,7 +83,7 @@ pub(crate) async fn schedule(
     catch_up: bool,
 ) -> ServiceResult<()> {
     let plan = ReminderPlan::new(a.eol_at, &d.lifecycle);
-    let due = if status(a) != Status::Active {
+    let due = if status(a)? != Status::Active {
         None
     } else if catch_up && !plan.due(now).is_empty() {
         Some(now)
@@ -124,9 +138,9 @@ pub async fn act(
     let before = a.clone();
     match action {
         Action::Renew => {
-            let interval: Interval = a.interval.parse().unwrap_or(Interval::Days(90));
+            let interval: Interval = interval(&a)?;
             a.eol_at = renewed_eol(a.eol_at, interval);
-            if status(&a) == Status::Disabled {
+            if status(&a)? == Status::Disabled {
                 queue_change(queue, &mut tx, &a, ChangeOrder::Enable, actor).await?;
             }
             a.status = Status::Active.as_str().into();
@@ -144,7 +158,7 @@ pub async fn act(
         }
         Action::Enable => {
             // An expire account past its EOL stays expired: the directory refuses it anyway.
-            a.status = if eol_action(&a) == EolAction::Expire && now >= a.eol_at {
+            a.status = if eol_action(&a)? == EolAction::Expire && now >= a.eol_at {
                 Status::Expired
             } else {
                 Status::Active
@@ -290,7 +304,7 @@ async fn eol_one(
     mut a: AccountRecord,
     now: OffsetDateTime,
 ) -> ServiceResult<bool> {
-    let Some(outcome) = at_eol(eol_action(&a)) else {
+    let Some(outcome) = at_eol(eol_action(&a)?) else {
         return Ok(false);
     };
     let mut tx = queue.db.begin_write().await?;
@@ -339,7 +353,7 @@ async fn remind_one(queue: &Queue, id: Uuid, now: OffsetDateTime) -> ServiceResu
     let d = super::requests::definition(&mut tx, a.template_id, a.template_version).await?;
     let plan = ReminderPlan::new(a.eol_at, &d.lifecycle);
     let mut sent = 0;
-    if status(&a) == Status::Active {
+    if status(&a)? == Status::Active {
         for slot in plan.due(now) {
             // Keyed by the EOL date too: a renewed account's next period has its own slots.
             let key = format!("{}:{}", slot.kind.as_str(), a.eol_at.date());
@@ -388,7 +402,7 @@ pub async fn submit_renewal(
         .check(Action::SubmitRenewal, now)
         .map_err(ServiceError::NotAllowed)?;
     let details = RequestDetails {
-        interval: a.interval.parse().unwrap_or(Interval::Days(90)),
+        interval: interval(&a)?,
         justification: reason.to_owned(),
         description: a.description.clone(),
         attributes: Default::default(),
@@ -469,7 +483,7 @@ pub(crate) async fn renewal_approved(
         return Err(ServiceError::NotFound { what: "account" });
     };
     let d = super::requests::definition(tx, a.template_id, a.template_version).await?;
-    let interval: Interval = a.interval.parse().unwrap_or(Interval::Days(90));
+    let interval: Interval = interval(&a)?;
     let before = a.eol_at;
     a.eol_at = renewed_eol(a.eol_at, interval);
     a.status = Status::Active.as_str().into();
@@ -599,7 +613,7 @@ pub async fn clone_as_request(
     let request = super::requests::RequestInput {
         template_id: a.template_id,
         account_name: name,
-        interval: a.interval.parse().unwrap_or(Interval::Days(90)),
+        interval: interval(&a)?,
         justification,
         description: a.description.clone(),
         attributes: original

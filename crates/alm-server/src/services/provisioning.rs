@@ -157,8 +157,8 @@ async fn task(conn: &mut Conn, key: &MasterKey, job: &JobRecord) -> Result<Task,
         .map_err(|e| e.to_string())?
         .ok_or("the domain was removed")?;
     let connection = super::domains::connection(&domain, key).map_err(err)?;
-    let rules: super::domains::PasswordRules =
-        serde_json::from_str(&domain.password_policy).unwrap_or_default();
+    let rules: super::domains::PasswordRules = serde_json::from_str(&domain.password_policy)
+        .map_err(|e| format!("domains.password_policy of {}: unreadable ({e})", domain.id))?;
     let at = job.leased_at.unwrap_or(job.created_at);
     let (_, eol) = lifecycle(at, details.interval);
     let attributes = d

@@ -82,8 +82,13 @@ fn not_found() -> ServiceError {
     ServiceError::NotFound { what: "request" }
 }
 
-fn state(r: &RequestRecord) -> RequestState {
-    RequestState::parse(&r.state).unwrap_or(RequestState::Withdrawn)
+fn state(r: &RequestRecord) -> ServiceResult<RequestState> {
+    super::stored(
+        RequestState::parse(&r.state),
+        "requests.state",
+        r.id,
+        &r.state,
+    )
 }
 
 pub(crate) fn details_of(r: &RequestRecord) -> ServiceResult<RequestDetails> {
@@ -399,7 +404,7 @@ pub async fn update(
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
-    if state(&r) != RequestState::Draft {
+    if state(&r)? != RequestState::Draft {
         return Err(ServiceError::NotAllowed(format!(
             "a {} request cannot change; withdraw it and make a new one",
             r.state
@@ -446,7 +451,7 @@ pub async fn submit(
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
-    if state(&r) != RequestState::Draft {
+    if state(&r)? != RequestState::Draft {
         return Err(ServiceError::NotAllowed(format!(
             "only a draft can be submitted; this request is {}",
             r.state
@@ -514,7 +519,7 @@ pub async fn withdraw(
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
-    if !state(&r).withdrawable() {
+    if !state(&r)?.withdrawable() {
         return Err(ServiceError::NotAllowed(format!(
             "a {} request cannot be withdrawn",
             r.state
@@ -548,7 +553,7 @@ pub async fn delete(
 ) -> ServiceResult<()> {
     let mut tx = db.begin_write().await?;
     let r = reachable(&mut tx, can, id).await?;
-    if state(&r) != RequestState::Draft {
+    if state(&r)? != RequestState::Draft {
         return Err(ServiceError::NotAllowed(
             "only a draft can be deleted; withdraw a submitted request instead".into(),
         ));

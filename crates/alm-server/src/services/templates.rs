@@ -39,12 +39,22 @@ fn name_taken() -> ServiceError {
     ))
 }
 
-pub(super) fn state(t: &TemplateRecord) -> TemplateState {
-    TemplateState::parse(&t.state).unwrap_or(TemplateState::Disabled)
+pub(super) fn state(t: &TemplateRecord) -> ServiceResult<TemplateState> {
+    super::stored(
+        TemplateState::parse(&t.state),
+        "templates.state",
+        t.id,
+        &t.state,
+    )
 }
 
-pub(super) fn version_state(v: &VersionRecord) -> VersionState {
-    VersionState::parse(&v.state).unwrap_or(VersionState::Superseded)
+pub(super) fn version_state(v: &VersionRecord) -> ServiceResult<VersionState> {
+    super::stored(
+        VersionState::parse(&v.state),
+        "template_versions.state",
+        format_args!("{} v{}", v.template_id, v.version),
+        &v.state,
+    )
 }
 
 pub(super) fn decode(v: &VersionRecord) -> ServiceResult<TemplateDefinition> {
@@ -252,7 +262,7 @@ async fn visible_version(
     if first.as_ref().and_then(|v| v.created_by.as_deref()) == Some(caller.to_string().as_str()) {
         return Ok(latest);
     }
-    if state(t) != TemplateState::Published {
+    if state(t)? != TemplateState::Published {
         return Ok(None);
     }
     let Some(published) = t.published_version else {
@@ -346,7 +356,7 @@ pub async fn update(
         t.name = n;
     }
     if let Some(d) = &definition {
-        match (state(&t), version_state(&v)) {
+        match (state(&t)?, version_state(&v)?) {
             (TemplateState::Disabled, _) => {
                 return Err(ServiceError::NotAllowed(
                     "a disabled template cannot change".into(),
@@ -433,13 +443,13 @@ pub async fn new_version(
     let latest = store::version(&mut tx, id, t.latest_version)
         .await?
         .ok_or_else(not_found)?;
-    if state(&t) == TemplateState::Disabled {
+    if state(&t)? == TemplateState::Disabled {
         return Err(ServiceError::NotAllowed(
             "a disabled template gets no new versions".into(),
         ));
     }
     if matches!(
-        version_state(&latest),
+        version_state(&latest)?,
         VersionState::Draft | VersionState::NeedsApproval
     ) {
         return Err(ServiceError::NotAllowed(format!(
@@ -487,7 +497,7 @@ pub async fn publish(
     let mut v = store::version(&mut tx, id, t.latest_version)
         .await?
         .ok_or_else(not_found)?;
-    let step = publish_step(state(&t), version_state(&v), workflow_manager)
+    let step = publish_step(state(&t)?, version_state(&v)?, workflow_manager)
         .map_err(ServiceError::NotAllowed)?;
     let definition = decode(&v)?;
     validate(&mut tx, &definition).await?;
@@ -516,7 +526,7 @@ pub async fn publish(
                     store::update_version(&mut tx, &previous).await?;
                 }
             }
-            if version_state(&v) != VersionState::Published {
+            if version_state(&v)? != VersionState::Published {
                 v.state = VersionState::Published.as_str().into();
                 v.approved_by = Some(can.actor().to_string());
                 v.published_at = Some(now);
@@ -561,7 +571,7 @@ pub async fn set_state(
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let mut t = store::get(&mut tx, id).await?.ok_or_else(not_found)?;
-    let from = state(&t);
+    let from = state(&t)?;
     let (allowed, action) = match to {
         TemplateState::Unpublished => (from == TemplateState::Published, "template.unpublished"),
         TemplateState::Disabled => (from != TemplateState::Disabled, "template.deactivated"),

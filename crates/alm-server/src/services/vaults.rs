@@ -294,7 +294,12 @@ fn credential(record: &VaultRecord, key: &MasterKey) -> ServiceResult<String> {
 
 /// How an engine reaches a stored external vault (opens the credential, for a leased job only).
 pub(crate) fn connection(record: &VaultRecord, key: &MasterKey) -> ServiceResult<VaultConnection> {
-    let s: VaultSettings = serde_json::from_str(&record.settings).unwrap_or_default();
+    let s: VaultSettings = serde_json::from_str(&record.settings).map_err(|e| {
+        ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+            "vaults.settings of {}: {e}",
+            record.id
+        )))
+    })?;
     Ok(match record.kind.as_str() {
         KIND_OPENBAO => VaultConnection::Openbao {
             address: s.address.unwrap_or_default(),
