@@ -102,6 +102,26 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         None => None,
     };
     let master_key = Arc::new(load_master_key(&config)?);
+    let read_only = match crate::services::key_check::verify(&db, &master_key)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot check the master key: {e}"))?
+    {
+        crate::services::key_check::KeyCheck::Opens => None,
+        crate::services::key_check::KeyCheck::DoesNotOpen(what) => {
+            let why = format!(
+                "the master key from {} does not open {what} in this database: start with the key \
+                 this database was sealed with (a restored backup needs the master.key saved with \
+                 it), or set secrets.read_only_recovery = true (ALM_SECRETS__READ_ONLY_RECOVERY) to \
+                 start read-only and read the data out",
+                key_source(&config)
+            );
+            if !config.secrets.read_only_recovery {
+                anyhow::bail!(why);
+            }
+            tracing::error!(reason = %why, "alm starts read-only for recovery");
+            Some(Arc::from(why.as_str()))
+        }
+    };
     let login_throttle =
         LoginThrottle::new(config.auth.max_failed_logins, config.auth.lockout_minutes);
     let queue = Arc::new(crate::services::jobs::Queue::new(
@@ -124,7 +144,16 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         oidc,
         metrics: metrics_handle(),
         master_key,
+        read_only,
     })
+}
+
+/// Where the master key came from, for people.
+fn key_source(config: &Config) -> String {
+    match &config.secrets.master_key {
+        Some(_) => "secrets.master_key (ALM_SECRETS__MASTER_KEY)".into(),
+        None => format!("the key file {}", config.master_key_file().display()),
+    }
 }
 
 /// Makes sure the bootstrap administrator exists (first start only).
@@ -160,6 +189,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { api::error::ApiError::MethodNotAllowed })
         .fallback(|| async { api::error::ApiError::NotFound { what: "route" } })
         .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_changes_when_read_only))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn(limit_uri))
         .layer(middleware::from_fn_with_state(state.clone(), resolve_client))
@@ -186,6 +216,23 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     axum::response::IntoResponse::into_response(api::error::ApiError::Internal(anyhow::anyhow!(
         "a request handler panicked"
     )))
+}
+
+/// A server started read-only for recovery answers every change with 503 and says why.
+async fn refuse_changes_when_read_only(
+    State(s): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::http::Method;
+    match &s.read_only {
+        Some(why) if ![Method::GET, Method::HEAD, Method::OPTIONS].contains(req.method()) => {
+            axum::response::IntoResponse::into_response(api::error::ApiError::ReadOnly(
+                why.to_string(),
+            ))
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// Works out the client's address once per request (see `auth/client_addr.rs`).
@@ -508,15 +555,26 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (connections, task) =
         crate::serve::spawn(listener, app, state.config.server.limits(), stop_rx);
-    let engine = if state.config.engines.in_process {
+    // Read-only for recovery: nothing runs in the background (it would write, and could not
+    // open the secrets it needs).
+    let background = state.read_only.is_none();
+    let engine = if state.config.engines.in_process && background {
         Some(crate::engine_host::spawn(state.clone()).await?)
     } else {
         None
     };
-    let mailer = spawn_mailer(&state)?;
-    let scheduler = spawn_lifecycle_scheduler(&state);
-    let integrations = Some(spawn_integrations(&state));
-    let denial_flusher = Some(spawn_denial_flusher(&state));
+    let mailer = if background {
+        spawn_mailer(&state)?
+    } else {
+        None
+    };
+    let scheduler = if background {
+        spawn_lifecycle_scheduler(&state)
+    } else {
+        None
+    };
+    let integrations = background.then(|| spawn_integrations(&state));
+    let denial_flusher = background.then(|| spawn_denial_flusher(&state));
     Ok(RunningServer {
         denial_flusher,
         integrations,

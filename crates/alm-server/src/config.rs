@@ -144,6 +144,10 @@ pub struct SecretsConfig {
     pub master_key: Option<String>,
     /// A key file; default `<data_dir>/master.key`, created (mode 600) on first start.
     pub master_key_file: Option<PathBuf>,
+    /// Start even when the key does not open the database's secrets, read-only (every change
+    /// answers 503, no background work runs), to read the data out for a recovery.
+    #[serde(default)]
+    pub read_only_recovery: bool,
 }
 
 /// Limits of the HTTP server against slow or numerous clients (see `serve.rs`).
@@ -323,6 +327,7 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("log.level", Kind::Text),
     ("secrets.master_key", Kind::Secret),
     ("secrets.master_key_file", Kind::Text),
+    ("secrets.read_only_recovery", Kind::Bool),
     ("engines.in_process", Kind::Bool),
     ("engines.lease_seconds", Kind::Number),
     ("scheduler.enabled", Kind::Bool),

@@ -24,4 +24,7 @@ pub struct AppState {
     pub queue: Arc<crate::services::jobs::Queue>,
     /// Sends webhook calls (test calls and the delivery loop share its OAuth token cache).
     pub webhook_sender: alm_webhook::WebhookSender,
+    /// Why the server runs read-only (`secrets.read_only_recovery` with a key that does not
+    /// open the database's secrets): changes answer 503 and no background work runs.
+    pub read_only: Option<Arc<str>>,
 }

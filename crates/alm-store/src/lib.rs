@@ -21,6 +21,7 @@ pub mod groups;
 pub mod instance_lock;
 pub mod integrations;
 pub mod jobs;
+pub mod key_check;
 pub mod leader;
 pub mod login_throttle;
 pub mod migrations;

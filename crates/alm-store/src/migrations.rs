@@ -123,6 +123,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "login throttle counters and anonymous denial counts",
         sql: include_str!("../migrations/0021_login_throttle_and_anonymous_denials.sql"),
     },
+    Migration {
+        version: 22,
+        name: "a value sealed with the master key, to check the key at start",
+        sql: include_str!("../migrations/0022_key_check.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -84,6 +84,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request target is longer than {max} bytes")]
     UriTooLong { max: usize },
+    /// The server runs read-only for recovery (the reason says why and what to do).
+    #[error("alm runs read-only: {0}")]
+    ReadOnly(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -200,6 +203,11 @@ impl ApiError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
+            ),
+            ApiError::ReadOnly(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "read-only",
+                "Read-only for recovery",
             ),
             ApiError::UriTooLong { .. } => (
                 StatusCode::URI_TOO_LONG,

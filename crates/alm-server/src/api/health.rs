@@ -21,6 +21,13 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    if s.read_only.is_some() {
+        // The reason (with the key's source) is in the log and on every refused change.
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "read-only for recovery: the master key does not open this database's secrets",
+        );
+    }
     if !s.db.ping().await {
         return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
     }

@@ -93,7 +93,7 @@ fn sends_elsewhere(before: &DomainRecord, after: &DomainRecord) -> bool {
             .eq_ignore_ascii_case(&after.bind_identity)
 }
 
-fn password_context(id: DomainId) -> String {
+pub(crate) fn password_context(id: DomainId) -> String {
     format!("domain:{id}:bind_password")
 }
 

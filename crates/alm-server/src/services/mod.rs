@@ -21,6 +21,7 @@ pub mod import;
 pub mod integration_outbox;
 pub mod job_handlers;
 pub mod jobs;
+pub mod key_check;
 pub mod lifecycle;
 pub mod login;
 pub mod migration;

@@ -70,7 +70,7 @@ pub struct VaultInfo {
     pub settings: VaultSettings,
 }
 
-fn credential_context(id: VaultId) -> String {
+pub(crate) fn credential_context(id: VaultId) -> String {
     format!("vault:{id}:credential")
 }
 

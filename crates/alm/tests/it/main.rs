@@ -19,6 +19,7 @@ mod http_limits;
 mod lifecycle;
 mod lists;
 mod login;
+mod master_key;
 mod notifications;
 mod oidc;
 mod people;
