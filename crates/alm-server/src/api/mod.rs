@@ -3,6 +3,8 @@
 //! The OpenAPI document is generated from the handlers' annotations (utoipa) and served at
 //! `/api/v1/openapi.json`; every operation also lists the problem responses it may give.
 
+pub mod account_actions;
+pub mod account_migration;
 pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
@@ -19,6 +21,7 @@ pub mod me;
 pub mod notifications;
 pub mod requests;
 pub mod roles;
+pub mod scheduler;
 pub mod session;
 pub mod siem;
 pub mod templates;
@@ -289,6 +292,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(templates::router())
         .merge(requests::router())
         .merge(accounts::router())
+        .merge(account_actions::router())
+        .merge(account_migration::router())
+        .merge(scheduler::router())
         .merge(discovery::router())
         .merge(notifications::router())
         .merge(webhooks::router())

@@ -81,7 +81,7 @@ pub(crate) fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::GET, "/api/v1/domains", None,                                  [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/domains", body(domain),                         [401, 403, 403, 403, 403, 401, 201]),
         (M::GET, "/api/v1/domains/{domain}", None,                         [401, 403, 403, 403, 403, 401, 200]),
-        (M::PATCH, "/api/v1/domains/{domain}", body(json!({"bind_identity": "other@corp.example.test"})),
+        (M::PATCH, "/api/v1/domains/{domain}", body(json!({"bind_identity": "other@corp.example.test", "bind_password": "other-password"})),
                                                                            [401, 403, 403, 403, 403, 401, 200]),
         // The fixture account and request are on the fixture domain: refused past authorisation.
         (M::DELETE, "/api/v1/domains/{domain}", None,                      [401, 403, 403, 403, 403, 401, 409]),
