@@ -6,7 +6,8 @@
 
 use super::audit::{record, Subject};
 use super::jobs::{
-    lease_lost, way_to_the_dc, AfterFailure, Done, Failure, JobHandler, NewJob, Queue,
+    lease_lost, way_to_the_dc, AfterFailure, Done, FailedAttempt, Failure, JobHandler, NewJob,
+    Queue,
 };
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::job_kind::JobKind;
@@ -17,7 +18,6 @@ use alm_store::jobs::{self, JobRecord, SUCCEEDED};
 use alm_store::{domains, vaults, Conn, WriteTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// What an `account-change` job is to do (its payload).
@@ -116,16 +116,32 @@ impl JobHandler for AccountChangeJobs {
         }
     }
 
-    async fn failed(
-        &self,
-        _queue: &Queue,
-        tx: &mut WriteTx,
-        job: &JobRecord,
-        reason: &str,
-        now: OffsetDateTime,
-        after: AfterFailure,
-    ) -> ServiceResult<()> {
-        failed(tx, job, reason, now, after).await
+    /// The account shows the failure, and whether the job runs again.
+    async fn failed(&self, tx: &mut WriteTx, attempt: &FailedAttempt<'_>) -> ServiceResult<()> {
+        let FailedAttempt {
+            job,
+            reason,
+            now,
+            after,
+            ..
+        } = *attempt;
+        let Ok(id) = job.subject_id.parse::<Uuid>() else {
+            return Ok(());
+        };
+        if let Some(mut a) = accounts::get(tx, id).await? {
+            let what = ChangeOrder::of(job).map_or("change", |c| c.name());
+            let next = match after {
+                AfterFailure::RetryAt(_) => "retrying",
+                AfterFailure::GaveUp => "not retried",
+            };
+            a.problem = Some(format!(
+                "{what} failed ({next}): {}",
+                reason.chars().take(500).collect::<String>()
+            ));
+            a.updated_at = now;
+            accounts::update_lifecycle(tx, &a).await?;
+        }
+        Ok(())
     }
 
     /// A secret move is vault work: its failures say nothing about the way to the DC.
@@ -199,33 +215,6 @@ async fn task(conn: &mut Conn, key: &MasterKey, job: &JobRecord) -> Result<Task,
         guid: a.guid.clone(),
         change,
     })))
-}
-
-/// A failed attempt: the account shows it, and whether the job runs again.
-async fn failed(
-    tx: &mut WriteTx,
-    job: &JobRecord,
-    reason: &str,
-    now: OffsetDateTime,
-    after: AfterFailure,
-) -> ServiceResult<()> {
-    let Ok(id) = job.subject_id.parse::<Uuid>() else {
-        return Ok(());
-    };
-    if let Some(mut a) = accounts::get(tx, id).await? {
-        let what = ChangeOrder::of(job).map_or("change", |c| c.name());
-        let next = match after {
-            AfterFailure::RetryAt(_) => "retrying",
-            AfterFailure::GaveUp => "not retried",
-        };
-        a.problem = Some(format!(
-            "{what} failed ({next}): {}",
-            reason.chars().take(500).collect::<String>()
-        ));
-        a.updated_at = now;
-        accounts::update_lifecycle(tx, &a).await?;
-    }
-    Ok(())
 }
 
 /// Records a change the engine made, with the job's completion.

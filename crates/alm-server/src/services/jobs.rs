@@ -63,15 +63,7 @@ pub trait JobHandler: Send + Sync {
     async fn complete(&self, done: Done<'_>, result: TaskResult) -> ServiceResult<()>;
 
     /// An attempt failed (inside the transaction that queued the job again or failed it).
-    async fn failed(
-        &self,
-        _queue: &Queue,
-        _tx: &mut WriteTx,
-        _job: &JobRecord,
-        _reason: &str,
-        _now: OffsetDateTime,
-        _after: AfterFailure,
-    ) -> ServiceResult<()> {
+    async fn failed(&self, _tx: &mut WriteTx, _attempt: &FailedAttempt<'_>) -> ServiceResult<()> {
         Ok(())
     }
 
@@ -149,6 +141,16 @@ impl Failure {
             message: message.into(),
         }
     }
+}
+
+/// A failed attempt as the kind's handler hears of it.
+pub struct FailedAttempt<'a> {
+    pub queue: &'a Queue,
+    pub job: &'a JobRecord,
+    /// Why it failed (at most 2,000 characters).
+    pub reason: &'a str,
+    pub now: OffsetDateTime,
+    pub after: AfterFailure,
 }
 
 /// What became of a job after a failed attempt, for the feature that owns its subject.
@@ -502,9 +504,14 @@ impl Queue {
         if !held {
             return Err(lease_lost());
         }
-        self.handler(job.kind)?
-            .failed(self, &mut tx, job, &error, now, after)
-            .await?;
+        let attempt = FailedAttempt {
+            queue: self,
+            job,
+            reason: &error,
+            now,
+            after,
+        };
+        self.handler(job.kind)?.failed(&mut tx, &attempt).await?;
         tx.commit().await?;
         self.wake();
         Ok(())

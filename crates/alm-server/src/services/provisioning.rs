@@ -10,7 +10,7 @@
 //! once when it starts failing and once when it ends (provisioned or failed).
 
 use super::audit::{record, Subject};
-use super::jobs::{AfterFailure, Done, Failure, JobHandler, NewJob, Queue};
+use super::jobs::{AfterFailure, Done, FailedAttempt, Failure, JobHandler, NewJob, Queue};
 use super::requests::{definition, details_of};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::filetime::eol_instant;
@@ -74,16 +74,43 @@ impl JobHandler for ProvisionJobs {
         }
     }
 
-    async fn failed(
-        &self,
-        queue: &Queue,
-        tx: &mut WriteTx,
-        job: &JobRecord,
-        reason: &str,
-        now: OffsetDateTime,
-        after: AfterFailure,
-    ) -> ServiceResult<()> {
-        failed(queue, tx, job, reason, now, after).await
+    /// The request shows the reason, and `retrying` (the job runs again) or
+    /// `provisioning-failed` (it does not). The requester hears of the first failure of an
+    /// episode (no reason recorded yet) and of its end, never of each attempt.
+    async fn failed(&self, tx: &mut WriteTx, attempt: &FailedAttempt<'_>) -> ServiceResult<()> {
+        let FailedAttempt {
+            queue,
+            job,
+            reason,
+            now,
+            after,
+        } = *attempt;
+        let Ok(id) = job.subject_id.parse::<Uuid>() else {
+            return Ok(());
+        };
+        let Some(mut r) = store::get(tx, id).await? else {
+            return Ok(());
+        };
+        let first_failure = r.failure_reason.is_none();
+        let (state, event) = match after {
+            AfterFailure::RetryAt(_) => (
+                RequestState::Retrying,
+                first_failure.then_some(alm_notify::events::REQUEST_PROVISIONING_RETRYING),
+            ),
+            AfterFailure::GaveUp => (
+                RequestState::ProvisioningFailed,
+                Some(alm_notify::events::REQUEST_PROVISIONING_FAILED),
+            ),
+        };
+        r.state = state.as_str().into();
+        r.failure_reason = Some(reason.chars().take(2000).collect());
+        r.updated_at = now;
+        store::update(tx, &r).await?;
+        if let Some(event) = event {
+            super::requests::notify_requester(tx, &queue.base_url, &r, event, Some(reason), now)
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -287,45 +314,6 @@ async fn started(tx: &mut WriteTx, job: &JobRecord, now: OffsetDateTime) -> Serv
         r.state = RequestState::Provisioning.as_str().into();
         r.updated_at = now;
         store::update(tx, &r).await?;
-    }
-    Ok(())
-}
-
-/// A failed attempt: the request shows the reason, and `retrying` (the job runs again) or
-/// `provisioning-failed` (it does not). The requester hears of the first failure of an episode
-/// (no reason recorded yet) and of its end, never of each attempt.
-async fn failed(
-    queue: &Queue,
-    tx: &mut WriteTx,
-    job: &JobRecord,
-    reason: &str,
-    now: OffsetDateTime,
-    after: AfterFailure,
-) -> ServiceResult<()> {
-    let Ok(id) = job.subject_id.parse::<Uuid>() else {
-        return Ok(());
-    };
-    let Some(mut r) = store::get(tx, id).await? else {
-        return Ok(());
-    };
-    let first_failure = r.failure_reason.is_none();
-    let (state, event) = match after {
-        AfterFailure::RetryAt(_) => (
-            RequestState::Retrying,
-            first_failure.then_some(alm_notify::events::REQUEST_PROVISIONING_RETRYING),
-        ),
-        AfterFailure::GaveUp => (
-            RequestState::ProvisioningFailed,
-            Some(alm_notify::events::REQUEST_PROVISIONING_FAILED),
-        ),
-    };
-    r.state = state.as_str().into();
-    r.failure_reason = Some(reason.chars().take(2000).collect());
-    r.updated_at = now;
-    store::update(tx, &r).await?;
-    if let Some(event) = event {
-        super::requests::notify_requester(tx, &queue.base_url, &r, event, Some(reason), now)
-            .await?;
     }
     Ok(())
 }
