@@ -109,6 +109,7 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::Conflict(f) => ApiError::Conflict(f),
             ServiceError::NotAllowed(m) => ApiError::NotAllowed(m),
+            e @ ServiceError::LeaseLost => ApiError::NotAllowed(e.to_string()),
             ServiceError::Unauthenticated(m) => ApiError::Unauthorized(m),
             ServiceError::Forbidden { denied, actor } => ApiError::Forbidden {
                 actor: Some(actor),

@@ -438,7 +438,18 @@ impl Queue {
                     engine,
                     actor: &actor,
                 };
-                handler.complete(done, result).await
+                match handler.complete(done, result).await {
+                    // A result that cannot be applied (alm's data refuses it) is recorded on
+                    // the job as a failed attempt, not dropped with the engine's report.
+                    Err(e @ (ServiceError::NotAllowed(_) | ServiceError::Store(_))) => {
+                        tracing::warn!(job = %job.id, error = %e, "an engine's result could not be applied");
+                        let why = format!("the engine's result could not be applied: {e}");
+                        self.failed(&job, &lease_id, Failure::unclassified(why))
+                            .await
+                            .map_err(|_| e)
+                    }
+                    other => other,
+                }
             }
         };
         self.finished.notify_waiters();
@@ -545,10 +556,7 @@ impl Queue {
 }
 
 pub fn lease_lost() -> ServiceError {
-    ServiceError::NotAllowed(
-        "this engine no longer holds the job's lease (it expired and the job went to another engine, or the job has finished)"
-            .into(),
-    )
+    ServiceError::LeaseLost
 }
 
 /// The active engines of a pool (for calibration), or a clear refusal when there are none.

@@ -134,6 +134,10 @@ pub enum ServiceError {
     /// The action is not possible in the object's current state (e.g. disabling Everyone).
     #[error("{0}")]
     NotAllowed(String),
+    /// An engine reported on a job whose lease it no longer holds (the job went to another
+    /// engine, or finished): its report changes nothing.
+    #[error("this engine no longer holds the job's lease (it expired and the job went to another engine, or the job has finished)")]
+    LeaseLost,
     /// A credential that is unknown, expired or used up (engines, activation tokens).
     #[error("{0}")]
     Unauthenticated(String),
