@@ -13,6 +13,7 @@ pub mod job_kind;
 pub mod lifecycle;
 pub mod names;
 pub mod paging;
+pub mod password_rules;
 pub mod permissions;
 pub mod requests;
 pub mod retry;

@@ -2,7 +2,6 @@
 //! classes set per domain, and always acceptable to Active Directory's default complexity
 //! policy (three of the character categories, no sAMAccountName or display-name token).
 
-use alm_core::FieldError;
 use alm_core::Secret;
 use rand::rngs::OsRng;
 use rand::Rng;
@@ -13,74 +12,34 @@ const DIGITS: &[u8] = b"23456789";
 /// Symbols that survive shells, INI files and connection strings without quoting.
 const SYMBOLS: &[u8] = b"!#%+-=?@^_~.:";
 
-/// A domain's rules for generated passwords.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PasswordPolicy {
-    pub length: usize,
-    pub lowercase: bool,
-    pub uppercase: bool,
-    pub digits: bool,
-    pub symbols: bool,
-}
+/// The rules are alm-core's (one definition for API, storage, protocol and generator).
+pub use alm_core::password_rules::{PasswordRules as PasswordPolicy, MAX_LENGTH, MIN_LENGTH};
 
-impl Default for PasswordPolicy {
-    fn default() -> Self {
-        Self {
-            length: 24,
-            lowercase: true,
-            uppercase: true,
-            digits: true,
-            symbols: true,
-        }
-    }
-}
-
-pub const MIN_LENGTH: usize = 14;
-pub const MAX_LENGTH: usize = 128;
-
-impl PasswordPolicy {
-    /// Refuses policies whose passwords Active Directory could reject or that are weak.
-    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
-        if !(MIN_LENGTH..=MAX_LENGTH).contains(&self.length) {
-            return Err(FieldError::new(
-                format!("{field}.length"),
-                "range",
-                format!("must be between {MIN_LENGTH} and {MAX_LENGTH}"),
-            ));
-        }
-        let classes = [self.lowercase, self.uppercase, self.digits, self.symbols]
-            .iter()
-            .filter(|c| **c)
-            .count();
-        if classes < 3 {
-            return Err(FieldError::new(
-                field,
-                "complexity",
-                "at least three of lowercase, uppercase, digits and symbols are needed (Active Directory's complexity rule)",
-            ));
-        }
-        Ok(())
-    }
-
-    fn classes(&self) -> Vec<&'static [u8]> {
-        let mut out = Vec::new();
-        for (on, set) in [
-            (self.lowercase, LOWER),
-            (self.uppercase, UPPER),
-            (self.digits, DIGITS),
-            (self.symbols, SYMBOLS),
-        ] {
-            if on {
-                out.push(set);
-            }
-        }
-        out
-    }
-
+/// Generating a password by a domain's rules.
+pub trait Generate {
     /// A new password for the account `sam_account_name` (displayed as `display_name`).
-    /// The policy must have passed [`PasswordPolicy::validate`].
-    pub fn generate(&self, sam_account_name: &str, display_name: &str) -> Secret {
-        let classes = self.classes();
+    /// The rules must have passed `validate`.
+    fn generate(&self, sam_account_name: &str, display_name: &str) -> Secret;
+}
+
+fn classes(p: &PasswordPolicy) -> Vec<&'static [u8]> {
+    let mut out = Vec::new();
+    for (on, set) in [
+        (p.lowercase, LOWER),
+        (p.uppercase, UPPER),
+        (p.digits, DIGITS),
+        (p.symbols, SYMBOLS),
+    ] {
+        if on {
+            out.push(set);
+        }
+    }
+    out
+}
+
+impl Generate for PasswordPolicy {
+    fn generate(&self, sam_account_name: &str, display_name: &str) -> Secret {
+        let classes = classes(self);
         let all: Vec<u8> = classes.concat();
         loop {
             let mut chars: Vec<u8> = classes

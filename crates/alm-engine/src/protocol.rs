@@ -130,16 +130,8 @@ impl SyncMode {
     }
 }
 
-/// The rules for a generated password (the domain's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PasswordRules {
-    pub length: usize,
-    pub lowercase: bool,
-    pub uppercase: bool,
-    pub digits: bool,
-    pub symbols: bool,
-}
+/// The rules for a generated password (the domain's): alm-core's one definition.
+pub use alm_core::password_rules::PasswordRules;
 
 /// The directory account to make (SPEC §3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

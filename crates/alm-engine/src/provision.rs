@@ -23,19 +23,12 @@ use crate::protocol::{
 };
 use alm_core::filetime::AccountExpires;
 use alm_core::Secret;
-use alm_directory::password::PasswordPolicy;
+use alm_directory::password::{Generate, PasswordPolicy};
 use alm_directory::{Directory, KerberosEncryption, Lookup, NewGmsa, NewUser};
 use alm_vault::{Vault, VaultSecret};
 
 fn policy(spec: &AccountSpec) -> PasswordPolicy {
-    let r = spec.password_rules;
-    PasswordPolicy {
-        length: r.length,
-        lowercase: r.lowercase,
-        uppercase: r.uppercase,
-        digits: r.digits,
-        symbols: r.symbols,
-    }
+    spec.password_rules
 }
 
 /// Runs the provisioning steps with an already built directory client and vault.

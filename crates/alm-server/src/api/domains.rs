@@ -21,42 +21,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Rules for the passwords alm generates for this domain's accounts.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordRulesBody {
-    #[schema(minimum = 14, maximum = 128)]
-    pub length: usize,
-    pub lowercase: bool,
-    pub uppercase: bool,
-    pub digits: bool,
-    pub symbols: bool,
-}
-
-impl From<PasswordRulesBody> for PasswordRules {
-    fn from(b: PasswordRulesBody) -> Self {
-        Self {
-            length: b.length,
-            lowercase: b.lowercase,
-            uppercase: b.uppercase,
-            digits: b.digits,
-            symbols: b.symbols,
-        }
-    }
-}
-
-impl From<PasswordRules> for PasswordRulesBody {
-    fn from(r: PasswordRules) -> Self {
-        Self {
-            length: r.length,
-            lowercase: r.lowercase,
-            uppercase: r.uppercase,
-            digits: r.digits,
-            symbols: r.symbols,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DomainView {
     pub id: DomainId,
@@ -68,7 +32,7 @@ pub struct DomainView {
     /// The CA certificate(s) trusted for this domain (PEM); absent: the system's store.
     pub ca_pem: Option<String>,
     pub base_dn: String,
-    pub password_rules: PasswordRulesBody,
+    pub password_rules: PasswordRules,
     /// Daily sync time, `HH:MM` UTC, if scheduled.
     pub sync_time: Option<String>,
     /// When the scheduled sync is next due.
@@ -94,7 +58,7 @@ impl From<DomainInfo> for DomainView {
             bind_identity: r.bind_identity,
             ca_pem: r.ca_pem,
             base_dn: r.base_dn,
-            password_rules: d.password_rules.into(),
+            password_rules: d.password_rules,
             sync_time: r.sync_time,
             next_sync_at: r.next_sync_at,
             pool_id: r.pool_id,
@@ -127,7 +91,7 @@ pub struct CreateDomainBody {
     /// e.g. `DC=corp,DC=example,DC=com`.
     #[schema(min_length = 1, max_length = 1024)]
     pub base_dn: String,
-    pub password_rules: Option<PasswordRulesBody>,
+    pub password_rules: Option<PasswordRules>,
     /// Daily sync time, `HH:MM` UTC (checked at the top of each hour; a time already past
     /// today first runs tomorrow). Omit for no scheduled sync.
     #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -157,7 +121,7 @@ pub struct UpdateDomainBody {
     pub ca_pem: Option<String>,
     #[schema(min_length = 1, max_length = 1024)]
     pub base_dn: Option<String>,
-    pub password_rules: Option<PasswordRulesBody>,
+    pub password_rules: Option<PasswordRules>,
     /// `HH:MM` UTC; an empty string turns the scheduled sync off.
     #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9])?$")]
     pub sync_time: Option<String>,
@@ -521,7 +485,7 @@ async fn create_domain(
         bind_password: Some(body.bind_password),
         ca_pem: Some(body.ca_pem),
         base_dn: Some(body.base_dn),
-        password_rules: body.password_rules.map(Into::into),
+        password_rules: body.password_rules,
         sync_time: body.sync_time.map(Some),
         pool_id: body.pool_id.map(alm_core::PoolId),
     };
@@ -569,7 +533,7 @@ async fn update_domain(
             .ca_pem
             .map(|c| Some(c).filter(|c| !c.trim().is_empty())),
         base_dn: body.base_dn,
-        password_rules: body.password_rules.map(Into::into),
+        password_rules: body.password_rules,
         sync_time: body
             .sync_time
             .map(|t| Some(t).filter(|t| !t.trim().is_empty())),

@@ -9,52 +9,18 @@ use super::audit::{record, Subject};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can};
 use alm_core::{Clock, DomainId, FieldError, ObjectName, Secret, ValidationErrors};
-use alm_directory::password::PasswordPolicy;
 use alm_directory::{ActiveDirectory, DirectoryConfig};
 use alm_engine::protocol::{DomainConnection, WireSecret};
 use alm_store::crypto::MasterKey;
 use alm_store::domains::{self, DomainRecord};
 use alm_store::Db;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
 
 pub const KIND_ACTIVE_DIRECTORY: &str = "active-directory";
 
 /// The generated-password rules of a domain, as stored and as the API shows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PasswordRules {
-    pub length: usize,
-    pub lowercase: bool,
-    pub uppercase: bool,
-    pub digits: bool,
-    pub symbols: bool,
-}
-
-impl Default for PasswordRules {
-    fn default() -> Self {
-        let p = PasswordPolicy::default();
-        Self {
-            length: p.length,
-            lowercase: p.lowercase,
-            uppercase: p.uppercase,
-            digits: p.digits,
-            symbols: p.symbols,
-        }
-    }
-}
-
-impl From<PasswordRules> for PasswordPolicy {
-    fn from(r: PasswordRules) -> Self {
-        PasswordPolicy {
-            length: r.length,
-            lowercase: r.lowercase,
-            uppercase: r.uppercase,
-            digits: r.digits,
-            symbols: r.symbols,
-        }
-    }
-}
+pub use alm_core::password_rules::PasswordRules;
 
 /// A domain as callers see it: everything but the password.
 #[derive(Debug, Clone)]
@@ -234,7 +200,7 @@ fn build_record(
         .password_rules
         .or_else(|| before.and_then(|b| serde_json::from_str(&b.password_policy).ok()))
         .unwrap_or_default();
-    errors.check(PasswordPolicy::from(rules).validate("password_rules"));
+    errors.check(rules.validate("password_rules"));
     // A new or changed sync time is first due at its next occurrence (a time already past
     // today runs tomorrow); an unchanged one keeps its due instant.
     let (sync_time, next_sync_at) = match input.sync_time {

@@ -18,8 +18,7 @@ use alm_core::job_kind::JobKind;
 use alm_core::requests::RequestState;
 use alm_core::templates::{AccountType, EolAction};
 use alm_engine::protocol::{
-    AccountSpec, GmsaSpec, PasswordRules, Problem, ProvisionTask, ProvisionedAccount, SecretSpec,
-    Task, TaskResult,
+    AccountSpec, GmsaSpec, Problem, ProvisionTask, ProvisionedAccount, SecretSpec, Task, TaskResult,
 };
 use alm_store::accounts::{self, AccountRecord, Owner};
 use alm_store::crypto::MasterKey;
@@ -235,13 +234,7 @@ async fn task(conn: &mut Conn, key: &MasterKey, job: &JobRecord) -> Result<Task,
             ou: details.ou.clone(),
             attributes,
             expires_at: (d.eol_action == EolAction::Expire).then_some(eol),
-            password_rules: PasswordRules {
-                length: rules.length,
-                lowercase: rules.lowercase,
-                uppercase: rules.uppercase,
-                digits: rules.digits,
-                symbols: rules.symbols,
-            },
+            password_rules: rules,
             cannot_change_password: d.cannot_change_password && gmsa.is_none(),
             gmsa,
         },

@@ -3,6 +3,7 @@
 
 use crate::support::ad;
 use alm_core::filetime::{eol_instant, AccountExpires};
+use alm_directory::password::Generate as _;
 use alm_directory::password::PasswordPolicy;
 use alm_directory::security_descriptor::Sid;
 use alm_directory::{

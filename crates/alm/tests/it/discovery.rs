@@ -7,6 +7,7 @@
 
 use crate::support::{ad, on_both_backends, TestServer};
 use crate::templates::{definition, world};
+use alm_directory::password::Generate as _;
 use alm_directory::Directory;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

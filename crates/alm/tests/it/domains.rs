@@ -3,6 +3,7 @@
 
 use crate::support::relay::Relay;
 use crate::support::{ad, on_both_backends, TestServer};
+use alm_directory::password::Generate as _;
 use serde_json::{json, Value};
 
 fn samba_domain(name: &str) -> Value {

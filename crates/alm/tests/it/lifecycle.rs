@@ -5,6 +5,7 @@
 
 use crate::support::{ad, on_both_backends, TestServer};
 use crate::templates::{definition, world, World};
+use alm_directory::password::Generate as _;
 use alm_directory::{Directory, Lookup};
 use serde_json::{json, Value};
 use std::time::Duration;

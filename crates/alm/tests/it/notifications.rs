@@ -7,6 +7,7 @@ use crate::support::relay::Relay;
 use crate::support::smtp::{Mail, SmtpSink};
 use crate::support::{on_both_backends, TestServer};
 use crate::templates::{definition, world, World};
+use alm_directory::password::Generate as _;
 use serde_json::{json, Value};
 use std::time::Duration;
 

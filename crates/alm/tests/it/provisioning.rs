@@ -6,6 +6,7 @@
 
 use crate::support::{ad, on_both_backends, TestServer};
 use crate::templates::{definition, world, World};
+use alm_directory::password::Generate as _;
 use alm_directory::{ActiveDirectory, Directory, DirectoryConfig, Lookup};
 use alm_vault::Vault;
 use serde_json::{json, Value};

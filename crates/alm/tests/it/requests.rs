@@ -6,6 +6,7 @@
 
 use crate::support::{ad, on_both_backends, TestServer};
 use crate::templates::{definition, group_with, world, World};
+use alm_directory::password::Generate as _;
 use serde_json::{json, Value};
 
 async fn published_template(s: &TestServer, w: &World) -> String {
