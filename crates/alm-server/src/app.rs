@@ -53,6 +53,7 @@ pub async fn open_database(config: &Config, clock: &dyn Clock) -> anyhow::Result
     if config.database.url.is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
+        check_writable(&config.data_dir)?;
     }
     let db = Db::connect(&config.database_url())
         .await
@@ -70,6 +71,38 @@ pub async fn open_database(config: &Config, clock: &dyn Clock) -> anyhow::Result
         .await
         .context("cannot create the default engine pool")?;
     Ok(db)
+}
+
+/// The data directory takes new files, or start-up stops here naming it, its mode and owner,
+/// and the system's reason (instead of a database error later, or a server that cannot write).
+fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
+    let probe = dir.join(".alm-write-check");
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe);
+    match created {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let what = match std::fs::metadata(dir) {
+                Ok(m) => format!(
+                    "mode {:o}, owner uid {}",
+                    m.permissions().mode() & 0o7777,
+                    m.uid()
+                ),
+                Err(_) => "its mode cannot be read".into(),
+            };
+            anyhow::bail!(
+                "data_dir: {} is not writable by this process ({what}): {e}; give alm's user write permission there, or choose another data_dir",
+                dir.display()
+            )
+        }
+    }
 }
 
 /// The master key from the configuration, or from its file (created on first start).

@@ -50,6 +50,8 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     sqlite_writer: Arc<Mutex<()>>,
+    /// Where the data is, for people (the SQLite file, or the PostgreSQL URL without password).
+    location: Arc<str>,
 }
 
 impl Db {
@@ -66,6 +68,16 @@ impl Db {
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::InvalidUrl(redact(&e.to_string())))?;
+        let location: Arc<str> = match backend {
+            Backend::Sqlite => url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .into(),
+            Backend::Postgres => redact(&url).into(),
+        };
         let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         let pool = match backend {
             Backend::Sqlite => {
@@ -94,6 +106,7 @@ impl Db {
             pool,
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
+            location,
         })
     }
 
@@ -127,6 +140,21 @@ impl Db {
     /// True when the database answers a trivial query (for `/readyz`).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Where the data is, for people: the SQLite file, or the PostgreSQL URL without password.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Writes (and commits) one row: whether storage takes writes now.
+    pub async fn probe_write(&self, at: time::OffsetDateTime) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE readiness_probe SET checked_at = $1 WHERE id = 1")
+            .bind(crate::time_codec::to_db(at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
     }
 
     pub async fn close(&self) {

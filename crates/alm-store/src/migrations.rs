@@ -128,6 +128,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "a value sealed with the master key, to check the key at start",
         sql: include_str!("../migrations/0022_key_check.sql"),
     },
+    Migration {
+        version: 23,
+        name: "a row /readyz rewrites to see that storage takes writes",
+        sql: include_str!("../migrations/0023_readiness_probe.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

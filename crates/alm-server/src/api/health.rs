@@ -25,19 +25,35 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
         // The reason (with the key's source) is in the log and on every refused change.
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            "read-only for recovery: the master key does not open this database's secrets",
+            "read-only for recovery: the master key does not open this database's secrets"
+                .to_owned(),
         );
     }
     if !s.db.ping().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unreachable".to_owned(),
+        );
+    }
+    // Reading is not enough: a full disk or a read-only file system fails every change while
+    // reads go on. The log names where the data is.
+    if let Err(e) = s.db.probe_write(s.clock.now()).await {
+        tracing::error!(storage = %s.db.location(), error = %e, "storage does not take writes");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("storage does not take writes: {}: {e}", s.db.location()),
+        );
     }
     match alm_store::migrations::current_version(&s.db).await {
-        Ok(v) if v == alm_store::migrations::latest_version() => (StatusCode::OK, "ready"),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database schema not current",
-        ),
+        Ok(v) if v == alm_store::migrations::latest_version() => {}
+        _ => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database schema not current".to_owned(),
+            )
+        }
     }
+    (StatusCode::OK, "ready".to_owned())
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

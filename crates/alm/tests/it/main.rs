@@ -31,6 +31,7 @@ mod requests;
 mod secret_destinations;
 mod siem;
 mod storage;
+mod storage_health;
 mod templates;
 mod vault;
 mod webhooks;
