@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod domains;
 pub mod engines;
 pub mod error;
+pub mod files;
 pub mod groups;
 pub mod integrations;
 pub mod jobs;
