@@ -51,7 +51,7 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 /// Opens the database, brings its schema up to date and creates the built-ins.
 pub async fn open_database(config: &Config, clock: &dyn Clock) -> anyhow::Result<Db> {
     if config.database.url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)
+        alm_store::files::create_private_dir_all(&config.data_dir)
             .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
         check_writable(&config.data_dir)?;
     }
@@ -115,7 +115,7 @@ pub fn load_master_key(config: &Config) -> anyhow::Result<alm_store::crypto::Mas
         None => {
             let path = config.master_key_file();
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
+                alm_store::files::create_private_dir_all(parent)
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
             MasterKey::load_or_create(&path)

@@ -5,9 +5,11 @@
 //! with `SQLITE_BUSY` when two transactions both try to upgrade from reading to writing.
 
 use crate::error::{StoreError, StoreResult};
+use crate::files;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,15 +70,12 @@ impl Db {
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::InvalidUrl(redact(&e.to_string())))?;
-        let location: Arc<str> = match backend {
-            Backend::Sqlite => url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:")
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .into(),
-            Backend::Postgres => redact(&url).into(),
+        if let Some(file) = sqlite_file(&url) {
+            prepare_sqlite_file(&file, url.contains("mode=rwc"))?;
+        }
+        let location: Arc<str> = match sqlite_file(&url) {
+            Some(file) => file.display().to_string().into(),
+            None => redact(&url).into(),
         };
         let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         let pool = match backend {
@@ -195,6 +194,49 @@ impl DerefMut for WriteTx {
     }
 }
 
+/// The file of a SQLite URL; `None` for PostgreSQL and in-memory databases.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    if Backend::from_url(url).ok()? != Backend::Sqlite
+        || url.contains(":memory:")
+        || url.contains("mode=memory")
+    {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_owned())
+}
+
+/// Makes the database file private before SQLite opens it: created 0600 when it is new
+/// (SQLite gives its `-wal` and `-shm` files the database file's mode), and the files of an
+/// older alm (created 0644) tightened to 0600.
+fn prepare_sqlite_file(file: &Path, create: bool) -> StoreResult<()> {
+    if create && file.parent().is_some_and(Path::exists) {
+        match files::create_private_file(file) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(StoreError::File {
+                    path: file.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+    for f in files::sqlite_files(file) {
+        match files::make_private(&f) {
+            Ok(true) => {
+                tracing::info!(file = %f.display(), "made the database file private (mode 600)")
+            }
+            Ok(false) => {}
+            // Not the owner: alm still works, but says so, since others may read the file.
+            Err(e) => {
+                tracing::warn!(file = %f.display(), error = %e, "cannot make the database file private (mode 600)")
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Removes a password from a URL before it reaches an error message.
 pub fn redact(text: &str) -> String {
     match url::Url::parse(text) {
@@ -226,6 +268,20 @@ mod tests {
             "{err}"
         );
         assert!(Backend::from_url("alm.db").is_err());
+    }
+
+    #[test]
+    fn the_sqlite_file_is_read_from_the_url() {
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/alm/alm.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/alm/alm.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite://alm.db"),
+            Some(PathBuf::from("alm.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://a@b/c"), None);
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub enum StoreError {
     Conflict { what: &'static str },
     #[error("stored data is not what alm wrote: {0}")]
     Corrupt(String),
+    #[error("{}: {source}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod domains;
 pub mod engines;
 pub mod error;
+pub mod files;
 pub mod groups;
 pub mod instance_lock;
 pub mod integrations;

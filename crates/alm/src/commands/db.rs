@@ -48,7 +48,9 @@ pub async fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
         DbCommand::Migrate { config } => {
             let config = load_config(&config, None)?;
             if config.database.url.is_none() {
-                std::fs::create_dir_all(&config.data_dir)?;
+                alm_store::files::create_private_dir_all(&config.data_dir).with_context(|| {
+                    format!("data_dir: cannot create {}", config.data_dir.display())
+                })?;
             }
             let db = connect(&config).await?;
             let applied =
@@ -69,28 +71,40 @@ pub async fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
         }
         DbCommand::Backup { output, config } => {
             let config = load_config(&config, None)?;
-            if output.exists() {
-                anyhow::bail!(
-                    "--output: {} exists already; choose a new file",
-                    output.display()
-                );
-            }
+            let path = output
+                .to_str()
+                .context("--output: the path must be valid UTF-8")?
+                .to_owned();
             let db = connect(&config).await?;
-            match db.backend() {
-                Backend::Sqlite => {
-                    // VACUUM INTO writes a consistent snapshot while the server keeps running.
-                    let path = output
-                        .to_str()
-                        .context("--output: the path must be valid UTF-8")?;
-                    sqlx::query("VACUUM INTO $1")
-                        .bind(path)
-                        .execute(db.pool())
-                        .await
-                        .context("backup failed")?;
+            // The copy holds everything the database does: it is created empty with mode 600
+            // before anything is written into it (VACUUM INTO and pg_dump both accept an empty
+            // file and keep its mode). Creating it also refuses an existing file.
+            alm_store::files::create_private_file(&output).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    anyhow::anyhow!(
+                        "--output: {} exists already; choose a new file",
+                        output.display()
+                    )
+                } else {
+                    anyhow::anyhow!("--output: cannot create {}: {e}", output.display())
                 }
-                Backend::Postgres => pg_dump(&config.database_url(), &output)?,
-            }
+            })?;
+            let written = match db.backend() {
+                // VACUUM INTO writes a consistent snapshot while the server keeps running.
+                Backend::Sqlite => sqlx::query("VACUUM INTO $1")
+                    .bind(&path)
+                    .execute(db.pool())
+                    .await
+                    .map(|_| ())
+                    .context("backup failed"),
+                Backend::Postgres => pg_dump(&config.database_url(), &output),
+            };
             db.close().await;
+            if let Err(e) = written {
+                // No half-written file is left to be mistaken for a backup.
+                let _ = std::fs::remove_file(&output);
+                return Err(e);
+            }
             println!("backup written to {}", output.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -125,6 +125,11 @@ async fn postgres_backup_is_a_pg_dump_archive() {
         &["db", "backup", "--output", target.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        crate::data_files::mode(&target),
+        0o600,
+        "a backup is readable by its owner only"
+    );
     let listing = Command::new("pg_restore")
         .arg("--list")
         .arg(&target)

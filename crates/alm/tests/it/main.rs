@@ -10,6 +10,7 @@ mod support;
 mod audit_chain;
 mod bad_input;
 mod cli;
+mod data_files;
 mod denials;
 mod directory;
 mod discovery;
