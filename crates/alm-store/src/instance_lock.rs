@@ -37,11 +37,18 @@ impl InstanceLock {
             Backend::Sqlite => Ok(Self { _held: None }),
             Backend::Postgres => {
                 let mut conn = db.pool().acquire().await?;
-                sqlx::query("SELECT pg_advisory_lock($1, $2)")
+                // Never waits: a live process whose id folds to the same key (about one chance
+                // in four billion) keeps it, and this one runs without (its leases then only
+                // run out by their deadline, as before).
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
                     .bind(INSTANCE_CLASS)
                     .bind(key(instance))
-                    .execute(&mut *conn)
+                    .fetch_one(&mut *conn)
                     .await?;
+                if !got {
+                    tracing::warn!("another running server holds this process's instance lock; leases are given back by their deadline only");
+                    return Ok(Self { _held: None });
+                }
                 // Off the pool: the lock lives exactly as long as this connection.
                 Ok(Self {
                     _held: Some(conn.detach()),
