@@ -83,6 +83,8 @@ macro_rules! audit_query {
             /// `seq` (oldest first) or `-seq` (newest first, the default).
             #[param(pattern = "^-?seq$")]
             pub sort: Option<String>,
+            /// A user id (UUID).
+            #[param(format = Uuid)]
             pub actor_id: Option<String>,
             /// e.g. `user.disabled`, `login.password`, `access.denied`.
             pub action: Option<String>,
