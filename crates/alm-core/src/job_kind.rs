@@ -66,6 +66,23 @@ impl std::fmt::Display for JobKind {
     }
 }
 
+crate::text_enum! {
+    /// Where a job is in the queue.
+    pub enum JobStatus {
+        Queued = "queued",
+        Leased = "leased",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+}
+
+impl JobStatus {
+    /// Whether the job is over (it will not run again on its own).
+    pub fn finished(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! Pure logic only: no I/O, no database, no network, no wall clock (time comes in through
 //! [`clock::Clock`]). Everything here can be unit-tested without a server.
 
+pub mod account_state;
 pub mod clock;
 pub mod discovery;
 pub mod dn;
@@ -22,6 +23,7 @@ pub mod roles;
 pub mod schedule;
 pub mod secret;
 pub mod templates;
+pub mod text_enum;
 pub mod validation;
 
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -20,6 +20,15 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Active,
+        Status::Disabled,
+        Status::Expired,
+        Status::Deleted,
+        Status::Renewing,
+        Status::ReviewSubmitted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",
@@ -41,6 +50,12 @@ impl Status {
             "review-submitted" => Status::ReviewSubmitted,
             _ => return None,
         })
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -84,6 +84,30 @@ impl RequestState {
     }
 }
 
+impl std::fmt::Display for RequestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+crate::text_enum! {
+    /// What a request asks for (SPEC §2.5, §4.2).
+    pub enum RequestKind {
+        /// An account to make.
+        New = "new",
+        /// A longer lifecycle for an existing account.
+        Renewal = "renewal",
+    }
+}
+
+crate::text_enum! {
+    /// An approver's decision on one step (SPEC §2.6).
+    pub enum Decision {
+        Approved = "approved",
+        Denied = "denied",
+    }
+}
+
 /// Checks a requested account name against the template and returns the full name (prefix
 /// applied). sAMAccountName: at most 20 characters (15 for a gMSA, before its trailing `$`),
 /// none of `"/\[]:;|=,+*?<>@`, no control characters, no leading or trailing space or dot.

@@ -30,6 +30,55 @@ pub enum EolAction {
     Delete,
 }
 
+impl AccountType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountType::AdUser => "ad-user",
+            AccountType::Gmsa => "gmsa",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [AccountType::AdUser, AccountType::Gmsa]
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for AccountType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl EolAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EolAction::Review => "review",
+            EolAction::Disable => "disable",
+            EolAction::Expire => "expire",
+            EolAction::Delete => "delete",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            EolAction::Review,
+            EolAction::Disable,
+            EolAction::Expire,
+            EolAction::Delete,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for EolAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Kerberos encryption of a gMSA (SPEC §2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -803,6 +852,12 @@ impl TemplateState {
     }
 }
 
+impl std::fmt::Display for TemplateState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A version's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -837,6 +892,12 @@ impl VersionState {
         ]
         .into_iter()
         .find(|t| t.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for VersionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -1,7 +1,11 @@
 //! Managed accounts and their owners (SPEC §2.7).
 
+use crate::error::decode_state;
 use crate::error::{StoreError, StoreResult};
 use crate::time_codec::{from_db, to_db};
+use alm_core::account_state::{DirectoryState, SecretState};
+use alm_core::lifecycle::Status;
+use alm_core::templates::{AccountType, EolAction, Interval};
 use alm_core::{DomainId, GroupId, UserId, VaultId};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
@@ -14,29 +18,26 @@ pub struct AccountRecord {
     pub name: String,
     pub dn: String,
     pub guid: String,
-    /// `ad-user` or `gmsa`.
-    pub account_type: String,
+    pub account_type: AccountType,
     pub description: String,
-    /// `active`, `disabled`, `expired`, `deleted`, `renewing`, …
-    pub status: String,
+    pub status: Status,
     pub template_id: Uuid,
     pub template_version: i64,
     pub request_id: Option<Uuid>,
-    /// `90d`, `1y`, …
-    pub interval: String,
-    pub eol_action: String,
+    pub interval: Interval,
+    pub eol_action: EolAction,
     pub lifecycle_start: OffsetDateTime,
     pub eol_at: OffsetDateTime,
     pub vault_id: VaultId,
     pub secret_ref: String,
-    /// `present`, `disabled-in-directory` or `missing`, as the last domain sync saw it.
-    pub directory_state: String,
-    /// `present` or `missing`, as the last vault sync saw the secret.
-    pub secret_state: String,
+    /// As the last domain sync saw the account's object.
+    pub directory_state: DirectoryState,
+    /// As the last vault sync saw the secret.
+    pub secret_state: SecretState,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// The status a denied renewal goes back to.
-    pub status_before: Option<String>,
+    pub status_before: Option<Status>,
     /// A failure indicator shown with the status (e.g. "disable failed: …").
     pub problem: Option<String>,
 }
@@ -51,6 +52,8 @@ const COLUMNS: &str = "id, domain_id, name, dn, guid, account_type, description,
     template_version, request_id, interval, eol_action, lifecycle_start, eol_at, vault_id, secret_ref, \
     created_at, updated_at, directory_state, secret_state, status_before, problem";
 
+const TABLE: &str = "managed_accounts";
+
 fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("{what} {text:?}")))
@@ -58,29 +61,59 @@ fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
 
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
     let request: Option<String> = row.try_get("request_id")?;
+    let id: String = row.try_get("id")?;
+    let state = |column: &str| -> StoreResult<String> { Ok(row.try_get(column)?) };
+    let interval: String = row.try_get("interval")?;
+    let status_before: Option<String> = row.try_get("status_before")?;
     Ok(AccountRecord {
-        id: parse(row.try_get("id")?, "account id")?,
+        account_type: decode_state(
+            state("account_type")?,
+            TABLE,
+            "account_type",
+            &id,
+            AccountType::parse,
+        )?,
+        status: decode_state(state("status")?, TABLE, "status", &id, Status::parse)?,
+        interval: decode_state(interval, TABLE, "interval", &id, |t| t.parse().ok())?,
+        eol_action: decode_state(
+            state("eol_action")?,
+            TABLE,
+            "eol_action",
+            &id,
+            EolAction::parse,
+        )?,
+        directory_state: decode_state(
+            state("directory_state")?,
+            TABLE,
+            "directory_state",
+            &id,
+            DirectoryState::parse,
+        )?,
+        secret_state: decode_state(
+            state("secret_state")?,
+            TABLE,
+            "secret_state",
+            &id,
+            SecretState::parse,
+        )?,
+        status_before: status_before
+            .map(|t| decode_state(t, TABLE, "status_before", &id, Status::parse))
+            .transpose()?,
+        id: parse(id.clone(), "account id")?,
         domain_id: parse(row.try_get("domain_id")?, "domain id")?,
         name: row.try_get("name")?,
         dn: row.try_get("dn")?,
         guid: row.try_get("guid")?,
-        account_type: row.try_get("account_type")?,
         description: row.try_get("description")?,
-        status: row.try_get("status")?,
         template_id: parse(row.try_get("template_id")?, "template id")?,
         template_version: row.try_get("template_version")?,
         request_id: request.map(|r| parse(r, "request id")).transpose()?,
-        interval: row.try_get("interval")?,
-        eol_action: row.try_get("eol_action")?,
         lifecycle_start: from_db(row.try_get("lifecycle_start")?)?,
         eol_at: from_db(row.try_get("eol_at")?)?,
         vault_id: parse(row.try_get("vault_id")?, "vault id")?,
         secret_ref: row.try_get("secret_ref")?,
-        directory_state: row.try_get("directory_state")?,
-        secret_state: row.try_get("secret_state")?,
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
-        status_before: row.try_get("status_before")?,
         problem: row.try_get("problem")?,
     })
 }
@@ -95,23 +128,23 @@ pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<
     .bind(&a.name)
     .bind(&a.dn)
     .bind(&a.guid)
-    .bind(&a.account_type)
+    .bind(a.account_type.as_str())
     .bind(&a.description)
-    .bind(&a.status)
+    .bind(a.status.as_str())
     .bind(a.template_id.to_string())
     .bind(a.template_version)
     .bind(a.request_id.map(|r| r.to_string()))
-    .bind(&a.interval)
-    .bind(&a.eol_action)
+    .bind(a.interval.to_string())
+    .bind(a.eol_action.as_str())
     .bind(to_db(a.lifecycle_start))
     .bind(to_db(a.eol_at))
     .bind(a.vault_id.to_string())
     .bind(&a.secret_ref)
     .bind(to_db(a.created_at))
     .bind(to_db(a.updated_at))
-    .bind(&a.directory_state)
-    .bind(&a.secret_state)
-    .bind(&a.status_before)
+    .bind(a.directory_state.as_str())
+    .bind(a.secret_state.as_str())
+    .bind(a.status_before.map(Status::as_str))
     .bind(&a.problem)
     .bind(a.name.to_lowercase())
     .execute(&mut *conn)
@@ -125,7 +158,7 @@ pub async fn insert(conn: &mut AnyConnection, a: &AccountRecord) -> StoreResult<
 pub struct AccountFilter {
     /// The caller's own scope: accounts owned by the user directly or through these groups.
     pub visible_to: Option<(UserId, Vec<GroupId>)>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub template: Option<Uuid>,
     pub domain: Option<DomainId>,
     /// Accounts this user owns directly.
@@ -185,7 +218,7 @@ pub async fn page(
         ));
     }
     if let Some(status) = &filter.status {
-        let n = bind(Bind::Text(status.clone()), &mut binds);
+        let n = bind(Bind::Text(status.as_str().to_owned()), &mut binds);
         conditions.push(format!("a.status = ${n}"));
     }
     if let Some(t) = filter.template {
@@ -497,15 +530,16 @@ pub async fn owned_count(conn: &mut AnyConnection, owner: Owner) -> StoreResult<
 pub struct DirectoryChange {
     pub id: Uuid,
     pub name: String,
-    pub before: String,
-    pub after: String,
+    pub before: DirectoryState,
+    pub after: DirectoryState,
     pub old_dn: String,
     pub new_dn: String,
 }
 
 /// Compares the domain's live managed accounts with the objects its sync stored (by
-/// objectGUID): gone → `missing`, disabled while alm thinks it active → `disabled-in-directory`,
-/// else `present`; a moved object updates the DN. Returns what changed.
+/// objectGUID) and records each one's directory state as the core's rule decides it
+/// (`alm_core::account_state::directory_state_after_sync`); a moved object updates the DN.
+/// Returns what changed.
 pub async fn reconcile_directory(
     conn: &mut AnyConnection,
     domain: DomainId,
@@ -523,21 +557,25 @@ pub async fn reconcile_directory(
     for r in &rows {
         let object_dn: Option<String> = r.try_get("object_dn")?;
         let object_enabled: Option<i64> = r.try_get("object_enabled")?;
-        let status: String = r.try_get("status")?;
-        let before: String = r.try_get("directory_state")?;
+        let id: String = r.try_get("id")?;
+        let status = decode_state(r.try_get("status")?, TABLE, "status", &id, Status::parse)?;
+        let before = decode_state(
+            r.try_get("directory_state")?,
+            TABLE,
+            "directory_state",
+            &id,
+            DirectoryState::parse,
+        )?;
         let old_dn: String = r.try_get("dn")?;
-        let after = match (&object_dn, object_enabled) {
-            (None, _) => "missing",
-            (Some(_), Some(0)) if status == "active" => "disabled-in-directory",
-            _ => "present",
-        };
+        // The join leaves `enabled` NULL when no object has the account's objectGUID.
+        let object = object_dn.as_ref().map(|_| object_enabled != Some(0));
+        let after = alm_core::account_state::directory_state_after_sync(object, status);
         let new_dn = object_dn.clone().unwrap_or_else(|| old_dn.clone());
         if before != after || new_dn != old_dn {
-            let id: String = r.try_get("id")?;
             sqlx::query(
                 "UPDATE managed_accounts SET directory_state = $1, dn = $2, directory_checked_at = $3 WHERE id = $4",
             )
-            .bind(after)
+            .bind(after.as_str())
             .bind(&new_dn)
             .bind(to_db(at))
             .bind(&id)
@@ -547,7 +585,7 @@ pub async fn reconcile_directory(
                 id: parse(id, "account id")?,
                 name: r.try_get("name")?,
                 before,
-                after: after.to_owned(),
+                after,
                 old_dn,
                 new_dn,
             });
@@ -570,9 +608,13 @@ pub async fn in_vault(conn: &mut AnyConnection, vault: VaultId) -> StoreResult<V
     .collect()
 }
 
-pub async fn set_secret_state(conn: &mut AnyConnection, id: Uuid, state: &str) -> StoreResult<()> {
+pub async fn set_secret_state(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    state: SecretState,
+) -> StoreResult<()> {
     sqlx::query("UPDATE managed_accounts SET secret_state = $1 WHERE id = $2")
-        .bind(state)
+        .bind(state.as_str())
         .bind(id.to_string())
         .execute(&mut *conn)
         .await?;
@@ -615,13 +657,13 @@ pub async fn update_lifecycle(conn: &mut AnyConnection, a: &AccountRecord) -> St
         "UPDATE managed_accounts SET status = $1, eol_at = $2, dn = $3, status_before = $4, problem = $5, \
          updated_at = $6, interval = $7, template_id = $8, template_version = $9, secret_ref = $10 WHERE id = $11",
     )
-    .bind(&a.status)
+    .bind(a.status.as_str())
     .bind(to_db(a.eol_at))
     .bind(&a.dn)
-    .bind(&a.status_before)
+    .bind(a.status_before.map(Status::as_str))
     .bind(&a.problem)
     .bind(to_db(a.updated_at))
-    .bind(&a.interval)
+    .bind(a.interval.to_string())
     .bind(a.template_id.to_string())
     .bind(a.template_version)
     .bind(&a.secret_ref)
@@ -629,7 +671,7 @@ pub async fn update_lifecycle(conn: &mut AnyConnection, a: &AccountRecord) -> St
     .execute(&mut *conn)
     .await?;
     // A deleted account frees its name: the request that made it stops holding it (§2.5).
-    if a.status == "deleted" {
+    if a.status == Status::Deleted {
         if let Some(request) = a.request_id {
             sqlx::query(
                 "UPDATE requests SET name_released_at = $1 WHERE id = $2 AND name_released_at IS NULL",
@@ -757,9 +799,13 @@ pub async fn record_reminder(
 }
 
 /// Changes the EOL action (an account migrated to a template with another one).
-pub async fn set_eol_action(conn: &mut AnyConnection, id: Uuid, action: &str) -> StoreResult<()> {
+pub async fn set_eol_action(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    action: EolAction,
+) -> StoreResult<()> {
     sqlx::query("UPDATE managed_accounts SET eol_action = $1 WHERE id = $2")
-        .bind(action)
+        .bind(action.as_str())
         .bind(id.to_string())
         .execute(&mut *conn)
         .await?;

@@ -36,3 +36,19 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Reads a stored state back into its enum: a text alm did not write is corruption, named by
+/// table, row and value, never a default.
+pub(crate) fn decode_state<T>(
+    text: String,
+    table: &str,
+    column: &str,
+    row: &str,
+    parse: fn(&str) -> Option<T>,
+) -> StoreResult<T> {
+    parse(&text).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "{table}.{column} of row {row} is {text:?}, which alm does not know"
+        ))
+    })
+}

@@ -7,17 +7,13 @@
 //! Exactly-once completion rests on one conditional UPDATE (`… WHERE lease_id = $n AND
 //! status = 'leased'`), which both backends serialise on the row.
 
+use crate::error::decode_state;
 use crate::error::{StoreError, StoreResult};
 use crate::time_codec::{from_db, opt_from_db, to_db};
-use alm_core::job_kind::JobKind;
+use alm_core::job_kind::{JobKind, JobStatus};
 use alm_core::{EngineId, JobId, PoolId};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
-
-pub const QUEUED: &str = "queued";
-pub const LEASED: &str = "leased";
-pub const SUCCEEDED: &str = "succeeded";
-pub const FAILED: &str = "failed";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
@@ -32,7 +28,7 @@ pub struct JobRecord {
     pub payload: String,
     /// At most one queued or leased job per key.
     pub dedupe_key: Option<String>,
-    pub status: String,
+    pub status: JobStatus,
     pub attempts: i64,
     pub max_attempts: i64,
     /// Transient failures are retried without a bound on attempts (directory and vault
@@ -57,7 +53,7 @@ pub struct JobRecord {
 
 impl JobRecord {
     pub fn is_finished(&self) -> bool {
-        self.status == SUCCEEDED || self.status == FAILED
+        self.status.finished()
     }
 }
 
@@ -76,8 +72,14 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<JobRecord> {
     let id: String = row.try_get("id")?;
     let kind: String = row.try_get("kind")?;
     Ok(JobRecord {
-        kind: JobKind::parse(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("jobs.kind of job {id}: {kind:?}")))?,
+        kind: decode_state(kind, "jobs", "kind", &id, JobKind::parse)?,
+        status: decode_state(
+            row.try_get("status")?,
+            "jobs",
+            "status",
+            &id,
+            JobStatus::parse,
+        )?,
         id: parse(id, "job id")?,
         pool_id: parse(row.try_get("pool_id")?, "pool id")?,
         engine_id: engine.map(|e| parse(e, "engine id")).transpose()?,
@@ -85,7 +87,6 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<JobRecord> {
         subject_id: row.try_get("subject_id")?,
         payload: row.try_get("payload")?,
         dedupe_key: row.try_get("dedupe_key")?,
-        status: row.try_get("status")?,
         attempts: row.try_get("attempts")?,
         max_attempts: row.try_get("max_attempts")?,
         not_before: from_db(row.try_get("not_before")?)?,
@@ -131,7 +132,7 @@ pub async fn enqueue(conn: &mut AnyConnection, job: &JobRecord) -> StoreResult<J
     .bind(&job.subject_id)
     .bind(&job.payload)
     .bind(job.dedupe_key.as_deref())
-    .bind(&job.status)
+    .bind(job.status.as_str())
     .bind(job.attempts)
     .bind(job.max_attempts)
     .bind(to_db(job.not_before))
@@ -177,7 +178,7 @@ pub async fn get(conn: &mut AnyConnection, id: JobId) -> StoreResult<Option<JobR
 /// Jobs, newest first, optionally filtered by status and subject.
 pub async fn list(
     conn: &mut AnyConnection,
-    status: Option<&str>,
+    status: Option<JobStatus>,
     subject: Option<(&str, &str)>,
     limit: i64,
 ) -> StoreResult<Vec<JobRecord>> {
@@ -201,7 +202,7 @@ pub async fn list(
     ));
     let mut q = sqlx::query(&sql);
     if let Some(s) = status {
-        q = q.bind(s);
+        q = q.bind(s.as_str());
     }
     if let Some((t, id)) = subject {
         q = q.bind(t).bind(id);
@@ -318,7 +319,7 @@ pub async fn finish(
     conn: &mut AnyConnection,
     id: JobId,
     lease_id: &str,
-    status: &str,
+    status: JobStatus,
     result: Option<&str>,
     error: Option<&str>,
     now: OffsetDateTime,
@@ -327,7 +328,7 @@ pub async fn finish(
         "UPDATE jobs SET status = $1, result = $2, error = $3, finished_at = $4, updated_at = $4, \
          lease_expires_at = NULL WHERE id = $5 AND lease_id = $6 AND status = 'leased'",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(result)
     .bind(error)
     .bind(to_db(now))

@@ -1,8 +1,10 @@
 //! Requests and their approvals. The details a requester fills in are JSON text; their shape
 //! and rules belong to `alm_core::requests`.
 
+use crate::error::decode_state;
 use crate::error::{StoreError, StoreResult};
 use crate::time_codec::{from_db, opt_from_db, to_db};
+use alm_core::requests::{Decision, RequestKind, RequestState};
 use alm_core::{DomainId, UserId};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
@@ -17,7 +19,7 @@ pub struct RequestRecord {
     pub domain_id: DomainId,
     /// The full account name (prefix applied).
     pub account_name: String,
-    pub state: String,
+    pub state: RequestState,
     /// 1-based, while pending approval.
     pub current_step: Option<i64>,
     /// JSON text (`RequestDetails`).
@@ -29,8 +31,8 @@ pub struct RequestRecord {
     pub updated_at: OffsetDateTime,
     pub submitted_at: Option<OffsetDateTime>,
     pub decided_at: Option<OffsetDateTime>,
-    /// `new` (an account to make) or `renewal` (of `account_id`, SPEC §4.2).
-    pub kind: String,
+    /// A renewal is of `account_id` (SPEC §4.2).
+    pub kind: RequestKind,
     pub account_id: Option<Uuid>,
 }
 
@@ -39,8 +41,7 @@ pub struct ApprovalRecord {
     pub request_id: Uuid,
     pub step: i64,
     pub approver_id: UserId,
-    /// `approved` or `denied`.
-    pub decision: String,
+    pub decision: Decision,
     pub reason: Option<String>,
     pub decided_at: OffsetDateTime,
 }
@@ -56,14 +57,28 @@ fn parse<T: std::str::FromStr>(text: String, what: &str) -> StoreResult<T> {
 }
 
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<RequestRecord> {
+    let id: String = row.try_get("id")?;
     Ok(RequestRecord {
-        id: parse(row.try_get("id")?, "request id")?,
+        state: decode_state(
+            row.try_get("state")?,
+            "requests",
+            "state",
+            &id,
+            RequestState::parse,
+        )?,
+        kind: decode_state(
+            row.try_get("kind")?,
+            "requests",
+            "kind",
+            &id,
+            RequestKind::parse,
+        )?,
+        id: parse(id.clone(), "request id")?,
         template_id: parse(row.try_get("template_id")?, "template id")?,
         template_version: row.try_get("template_version")?,
         requester_id: parse(row.try_get("requester_id")?, "user id")?,
         domain_id: parse(row.try_get("domain_id")?, "domain id")?,
         account_name: row.try_get("account_name")?,
-        state: row.try_get("state")?,
         current_step: row.try_get("current_step")?,
         details: row.try_get("details")?,
         rejection_reason: row.try_get("rejection_reason")?,
@@ -72,7 +87,6 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<RequestRecord> {
         updated_at: from_db(row.try_get("updated_at")?)?,
         submitted_at: opt_from_db(row.try_get("submitted_at")?)?,
         decided_at: opt_from_db(row.try_get("decided_at")?)?,
-        kind: row.try_get("kind")?,
         account_id: row
             .try_get::<Option<String>, _>("account_id")?
             .map(|a| parse(a, "account id"))
@@ -101,7 +115,7 @@ pub async fn insert(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
     .bind(r.requester_id.to_string())
     .bind(r.domain_id.to_string())
     .bind(&r.account_name)
-    .bind(&r.state)
+    .bind(r.state.as_str())
     .bind(r.current_step)
     .bind(&r.details)
     .bind(r.rejection_reason.as_deref())
@@ -110,7 +124,7 @@ pub async fn insert(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
     .bind(r.submitted_at.map(to_db))
     .bind(r.decided_at.map(to_db))
     .bind(r.failure_reason.as_deref())
-    .bind(&r.kind)
+    .bind(r.kind.as_str())
     .bind(r.account_id.map(|a| a.to_string()))
     .bind(r.account_name.to_lowercase())
     .execute(&mut *conn)
@@ -128,7 +142,7 @@ pub async fn update(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
     .bind(r.template_version)
     .bind(&r.account_name)
     .bind(r.account_name.to_lowercase())
-    .bind(&r.state)
+    .bind(r.state.as_str())
     .bind(r.current_step)
     .bind(&r.details)
     .bind(r.rejection_reason.as_deref())
@@ -165,7 +179,7 @@ pub async fn delete(conn: &mut AnyConnection, id: Uuid) -> StoreResult<()> {
 pub async fn list(
     conn: &mut AnyConnection,
     requester: Option<UserId>,
-    state: Option<&str>,
+    state: Option<RequestState>,
     limit: i64,
 ) -> StoreResult<Vec<RequestRecord>> {
     let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
@@ -187,7 +201,7 @@ pub async fn list(
         q = q.bind(r.to_string());
     }
     if let Some(s) = state {
-        q = q.bind(s);
+        q = q.bind(s.as_str());
     }
     q.bind(limit)
         .fetch_all(&mut *conn)
@@ -288,7 +302,7 @@ pub async fn add_decision(conn: &mut AnyConnection, a: &ApprovalRecord) -> Store
     .bind(a.request_id.to_string())
     .bind(a.step)
     .bind(a.approver_id.to_string())
-    .bind(&a.decision)
+    .bind(a.decision.as_str())
     .bind(a.reason.as_deref())
     .bind(to_db(a.decided_at))
     .execute(&mut *conn)
@@ -309,11 +323,18 @@ pub async fn decisions(
     .await?
     .iter()
     .map(|r| {
+        let request_id: String = r.try_get("request_id")?;
         Ok(ApprovalRecord {
-            request_id: parse(r.try_get("request_id")?, "request id")?,
+            decision: decode_state(
+                r.try_get("decision")?,
+                "request_approvals",
+                "decision",
+                &request_id,
+                Decision::parse,
+            )?,
+            request_id: parse(request_id, "request id")?,
             step: r.try_get("step")?,
             approver_id: parse(r.try_get("approver_id")?, "user id")?,
-            decision: r.try_get("decision")?,
             reason: r.try_get("reason")?,
             decided_at: from_db(r.try_get("decided_at")?)?,
         })
@@ -329,7 +350,7 @@ pub const SORT_KEYS: &[&str] = &["created_at", "updated_at", "account_name", "st
 pub async fn page(
     conn: &mut AnyConnection,
     requester: Option<UserId>,
-    state: Option<&str>,
+    state: Option<RequestState>,
     query: Option<&str>,
     page: &alm_core::paging::PageRequest,
 ) -> StoreResult<(Vec<RequestRecord>, u64)> {
@@ -340,7 +361,7 @@ pub async fn page(
         conditions.push(format!("requester_id = ${}", binds.len()));
     }
     if let Some(s) = state {
-        binds.push(s.to_owned());
+        binds.push(s.as_str().to_owned());
         conditions.push(format!("state = ${}", binds.len()));
     }
     if let Some(q) = query {

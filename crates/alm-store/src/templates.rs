@@ -1,9 +1,11 @@
 //! Workflow templates and their versions. Definitions are stored as JSON text; their shape
 //! and rules belong to `alm_core::templates`.
 
+use crate::error::decode_state;
 use crate::error::{StoreError, StoreResult};
 use crate::time_codec::{from_db, opt_from_db, to_db};
 use crate::users::conflict_or;
+use alm_core::templates::{TemplateState, VersionState};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -12,8 +14,7 @@ use uuid::Uuid;
 pub struct TemplateRecord {
     pub id: Uuid,
     pub name: String,
-    /// `draft`, `published`, `unpublished` or `disabled`.
-    pub state: String,
+    pub state: TemplateState,
     pub published_version: Option<i64>,
     pub latest_version: i64,
     pub created_at: OffsetDateTime,
@@ -24,8 +25,7 @@ pub struct TemplateRecord {
 pub struct VersionRecord {
     pub template_id: Uuid,
     pub version: i64,
-    /// `draft`, `needs-approval`, `published` or `superseded`.
-    pub state: String,
+    pub state: VersionState,
     /// JSON text.
     pub definition: String,
     pub created_by: Option<String>,
@@ -47,10 +47,17 @@ fn uuid(text: String, what: &str) -> StoreResult<Uuid> {
 }
 
 fn decode_t(row: &sqlx::any::AnyRow) -> StoreResult<TemplateRecord> {
+    let id: String = row.try_get("id")?;
     Ok(TemplateRecord {
-        id: uuid(row.try_get("id")?, "template id")?,
+        state: decode_state(
+            row.try_get("state")?,
+            "templates",
+            "state",
+            &id,
+            TemplateState::parse,
+        )?,
+        id: uuid(id, "template id")?,
         name: row.try_get("name")?,
-        state: row.try_get("state")?,
         published_version: row.try_get("published_version")?,
         latest_version: row.try_get("latest_version")?,
         created_at: from_db(row.try_get("created_at")?)?,
@@ -59,10 +66,18 @@ fn decode_t(row: &sqlx::any::AnyRow) -> StoreResult<TemplateRecord> {
 }
 
 fn decode_v(row: &sqlx::any::AnyRow) -> StoreResult<VersionRecord> {
+    let template_id: String = row.try_get("template_id")?;
+    let version: i64 = row.try_get("version")?;
     Ok(VersionRecord {
-        template_id: uuid(row.try_get("template_id")?, "template id")?,
-        version: row.try_get("version")?,
-        state: row.try_get("state")?,
+        state: decode_state(
+            row.try_get("state")?,
+            "template_versions",
+            "state",
+            &format!("{template_id} version {version}"),
+            VersionState::parse,
+        )?,
+        template_id: uuid(template_id, "template id")?,
+        version,
         definition: row.try_get("definition")?,
         created_by: row.try_get("created_by")?,
         submitted_by: row.try_get("submitted_by")?,
@@ -81,7 +96,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &TemplateRecord) -> StoreResult
     .bind(t.id.to_string())
     .bind(&t.name)
     .bind(t.name.to_lowercase())
-    .bind(&t.state)
+    .bind(t.state.as_str())
     .bind(t.published_version)
     .bind(t.latest_version)
     .bind(to_db(t.created_at))
@@ -99,7 +114,7 @@ pub async fn update(conn: &mut AnyConnection, t: &TemplateRecord) -> StoreResult
     )
     .bind(&t.name)
     .bind(t.name.to_lowercase())
-    .bind(&t.state)
+    .bind(t.state.as_str())
     .bind(t.published_version)
     .bind(t.latest_version)
     .bind(to_db(t.updated_at))
@@ -131,7 +146,7 @@ pub async fn find_by_name(conn: &mut AnyConnection, name: &str) -> StoreResult<O
 /// Templates by name, optionally only those in one state.
 pub async fn list(
     conn: &mut AnyConnection,
-    state: Option<&str>,
+    state: Option<TemplateState>,
 ) -> StoreResult<Vec<TemplateRecord>> {
     let sql = match state {
         Some(_) => {
@@ -141,7 +156,7 @@ pub async fn list(
     };
     let mut q = sqlx::query(&sql);
     if let Some(s) = state {
-        q = q.bind(s);
+        q = q.bind(s.as_str());
     }
     q.fetch_all(&mut *conn)
         .await?
@@ -168,7 +183,7 @@ pub async fn insert_version(conn: &mut AnyConnection, v: &VersionRecord) -> Stor
     ))
     .bind(v.template_id.to_string())
     .bind(v.version)
-    .bind(&v.state)
+    .bind(v.state.as_str())
     .bind(&v.definition)
     .bind(v.created_by.as_deref())
     .bind(v.submitted_by.as_deref())
@@ -186,7 +201,7 @@ pub async fn update_version(conn: &mut AnyConnection, v: &VersionRecord) -> Stor
         "UPDATE template_versions SET state = $1, definition = $2, submitted_by = $3, approved_by = $4, \
          updated_at = $5, published_at = $6 WHERE template_id = $7 AND version = $8",
     )
-    .bind(&v.state)
+    .bind(v.state.as_str())
     .bind(&v.definition)
     .bind(v.submitted_by.as_deref())
     .bind(v.approved_by.as_deref())

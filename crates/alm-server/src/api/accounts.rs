@@ -7,6 +7,7 @@ use super::page_of;
 use crate::auth::principal::Authenticated;
 use crate::services::accounts::{self as svc, AccountInfo, OwnerInfo};
 use crate::state::AppState;
+use alm_core::lifecycle::Status;
 use alm_core::permissions::perm;
 use alm_core::{DomainId, VaultId};
 use alm_store::accounts::{AccountFilter, Owner, SORT_KEYS};
@@ -106,20 +107,20 @@ impl From<AccountInfo> for AccountView {
             domain_id: a.domain_id,
             dn: a.dn,
             guid: a.guid,
-            account_type: a.account_type,
+            account_type: a.account_type.as_str().to_owned(),
             description: a.description,
-            status: a.status,
+            status: a.status.as_str().to_owned(),
             template_id: a.template_id,
             template_version: a.template_version,
             request_id: a.request_id,
-            interval: a.interval,
-            eol_action: a.eol_action,
+            interval: a.interval.to_string(),
+            eol_action: a.eol_action.as_str().to_owned(),
             lifecycle_start: a.lifecycle_start,
             eol_at: a.eol_at,
             vault_id: a.vault_id,
             secret_ref: a.secret_ref,
-            directory_state: a.directory_state,
-            secret_state: a.secret_state,
+            directory_state: a.directory_state.as_str().to_owned(),
+            secret_state: a.secret_state.as_str().to_owned(),
             renewal_at: i.renewal_at,
             available_actions: i.actions.iter().map(|x| x.as_str().to_owned()).collect(),
             problem: a.problem,
@@ -181,29 +182,25 @@ pub(super) fn bad_query(e: alm_core::FieldError) -> super::error::ApiError {
     }
 }
 
-/// The statuses of SPEC §2.7.
-const STATUSES: &[&str] = &[
-    "active",
-    "disabled",
-    "expired",
-    "deleted",
-    "renewing",
-    "review-submitted",
-];
-
 impl AccountQuery {
     fn filter(&self) -> ApiResult<AccountFilter> {
-        if let Some(s) = self.status.as_deref().filter(|s| !STATUSES.contains(s)) {
-            return Err(bad_query(alm_core::FieldError::new(
-                "status",
-                "one-of",
-                format!("{s:?} is not a status; one of {}", STATUSES.join(", ")),
-            )));
-        }
+        let status = match self.status.as_deref() {
+            None => None,
+            Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                bad_query(alm_core::FieldError::new(
+                    "status",
+                    "one-of",
+                    format!(
+                        "{s:?} is not a status; one of {}",
+                        Status::ALL.map(Status::as_str).join(", ")
+                    ),
+                ))
+            })?),
+        };
         // A window that ends before it starts is not an error: it matches no account.
         Ok(AccountFilter {
             visible_to: None,
-            status: self.status.clone(),
+            status,
             template: self.template_id,
             domain: self.domain_id.map(DomainId),
             owner: self.owner_id.map(alm_core::UserId),

@@ -352,7 +352,7 @@ async fn sync_domain(
     if let Some(run) = domain_sync::run_of(&s.db, &job).await? {
         return Ok(Json(SyncRunView::from(run)).into_response());
     }
-    if job.status == alm_store::jobs::FAILED {
+    if job.status == alm_core::job_kind::JobStatus::Failed {
         return Err(ApiError::NotAllowed(format!(
             "the sync job failed: {}",
             job.error.as_deref().unwrap_or("no reason given")

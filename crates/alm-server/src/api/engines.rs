@@ -157,7 +157,7 @@ impl From<JobRecord> for JobView {
             engine_id: j.engine_id,
             subject_type: j.subject_type,
             subject_id: j.subject_id,
-            status: j.status,
+            status: j.status.as_str().to_owned(),
             attempts: j.attempts,
             max_attempts: j.max_attempts,
             leased_by: j.leased_by,

@@ -102,7 +102,7 @@ impl From<RequestInfo> for RequestView {
             template_name: i.template_name,
             template_version: r.template_version,
             account_name: r.account_name,
-            state: r.state,
+            state: r.state.as_str().to_owned(),
             current_step: r.current_step,
             steps: i.steps,
             interval: d.interval.to_string(),
@@ -242,21 +242,19 @@ async fn list_requests(
     ApiQuery(q): ApiQuery<RequestQuery>,
 ) -> ApiResult<Json<RequestPage>> {
     let can = auth.can::<perm::RequestRead>()?;
-    if let Some(st) = q.state.as_deref() {
-        if RequestState::parse(st).is_none() {
-            return Err(ApiError::BadRequest {
-                detail: "state: not a request state".into(),
-                errors: vec![alm_core::FieldError::new(
-                    "state",
-                    "one-of",
-                    "not a request state",
-                )],
-            });
-        }
-    }
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(st) => Some(RequestState::parse(st).ok_or_else(|| ApiError::BadRequest {
+            detail: "state: not a request state".into(),
+            errors: vec![alm_core::FieldError::new(
+                "state",
+                "one-of",
+                "not a request state",
+            )],
+        })?),
+    };
     let page = q.page_or(alm_store::requests::SORT_KEYS, "-created_at")?;
-    let (found, total) =
-        svc::list(&s.db, &can, q.state.as_deref(), q.query().as_deref(), &page).await?;
+    let (found, total) = svc::list(&s.db, &can, state, q.query().as_deref(), &page).await?;
     Ok(Json(RequestPage::new(
         found.into_iter().map(Into::into).collect(),
         total,

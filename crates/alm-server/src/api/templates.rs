@@ -35,7 +35,7 @@ pub struct VersionView {
 fn version_view(v: VersionRecord, definition: TemplateDefinition) -> VersionView {
     VersionView {
         number: v.version,
-        state: v.state,
+        state: v.state.as_str().to_owned(),
         created_at: v.created_at,
         published_at: v.published_at,
         definition,
@@ -64,7 +64,7 @@ impl From<TemplateInfo> for TemplateView {
         Self {
             id: i.template.id,
             name: i.template.name,
-            state: i.template.state,
+            state: i.template.state.as_str().to_owned(),
             published_version: i.template.published_version,
             latest_version: i.template.latest_version,
             version: version_view(i.version, i.definition),
@@ -147,7 +147,11 @@ async fn list_templates(
     let found: Vec<TemplateInfo> = svc::list(&s.db, &can)
         .await?
         .into_iter()
-        .filter(|t| q.state.as_deref().is_none_or(|st| t.template.state == st))
+        .filter(|t| {
+            q.state
+                .as_deref()
+                .is_none_or(|st| t.template.state.as_str() == st)
+        })
         .filter(|t| matches(query.as_deref(), &[&t.template.name]))
         .collect();
     let (items, total) = page.slice(found, |key, a, b| {

@@ -11,10 +11,11 @@ use super::jobs::{
 };
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::job_kind::JobKind;
+use alm_core::job_kind::JobStatus;
 use alm_engine::protocol::{AccountChange, AccountChangeTask, Problem, Task, TaskResult};
 use alm_store::accounts::{self, AccountRecord};
 use alm_store::crypto::MasterKey;
-use alm_store::jobs::{self, JobRecord, SUCCEEDED};
+use alm_store::jobs::{self, JobRecord};
 use alm_store::{domains, vaults, Conn, WriteTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -233,7 +234,17 @@ async fn complete(
         ChangeOrder::of(job).map_err(|e| ServiceError::Store(alm_store::StoreError::Corrupt(e)))?;
     let now = queue.clock.now();
     let mut tx = queue.db.begin_write().await?;
-    if !jobs::finish(&mut tx, job.id, lease_id, SUCCEEDED, Some("{}"), None, now).await? {
+    if !jobs::finish(
+        &mut tx,
+        job.id,
+        lease_id,
+        JobStatus::Succeeded,
+        Some("{}"),
+        None,
+        now,
+    )
+    .await?
+    {
         return Err(lease_lost());
     }
     let id: Uuid = job

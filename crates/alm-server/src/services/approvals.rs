@@ -9,7 +9,7 @@ use super::requests::{decision, definition, info, RequestInfo};
 use super::templates::step_reach;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can, Scope};
-use alm_core::requests::{step_complete, RequestState};
+use alm_core::requests::{step_complete, Decision, RequestKind, RequestState};
 use alm_core::{FieldError, UserId};
 use alm_store::requests as store;
 use alm_store::{Conn, Db};
@@ -22,7 +22,7 @@ async fn eligible_now(
     conn: &mut Conn,
     r: &store::RequestRecord,
 ) -> ServiceResult<Option<(usize, u32, HashSet<UserId>)>> {
-    if RequestState::parse(&r.state) != Some(RequestState::PendingApproval) {
+    if r.state != RequestState::PendingApproval {
         return Ok(None);
     }
     let Some(step) = r.current_step else {
@@ -39,13 +39,7 @@ async fn eligible_now(
 /// The requests waiting for the caller (all waiting requests with `manage`).
 pub async fn pending(db: &Db, can: &Can<perm::ApprovalRead>) -> ServiceResult<Vec<RequestInfo>> {
     let mut conn = db.read().await?;
-    let waiting = store::list(
-        &mut conn,
-        None,
-        Some(RequestState::PendingApproval.as_str()),
-        1000,
-    )
-    .await?;
+    let waiting = store::list(&mut conn, None, Some(RequestState::PendingApproval), 1000).await?;
     let mut out = Vec::new();
     for r in waiting {
         let mine = match eligible_now(&mut conn, &r).await? {
@@ -115,11 +109,11 @@ pub async fn decide(
         ));
     }
     let action = if !approve {
-        r.state = RequestState::Rejected.as_str().into();
+        r.state = RequestState::Rejected;
         r.rejection_reason = reason.clone();
         r.current_step = None;
         r.decided_at = Some(now);
-        if r.kind == "renewal" {
+        if r.kind == RequestKind::Renewal {
             super::lifecycle::renewal_denied(queue, &mut tx, &r, reason.as_deref()).await?;
         }
         "request.rejected"
@@ -127,7 +121,7 @@ pub async fn decide(
         let approved: Vec<UserId> = store::decisions(&mut tx, id)
             .await?
             .into_iter()
-            .filter(|a| a.step == step && a.decision == "approved")
+            .filter(|a| a.step == step && a.decision == Decision::Approved)
             .map(|a| a.approver_id)
             .collect();
         if !step_complete(&approved, &eligible, r.requester_id, k) {
@@ -139,7 +133,7 @@ pub async fn decide(
             // Approved: provisioning is queued in the same transaction (SPEC §3).
             r.current_step = None;
             r.decided_at = Some(now);
-            if r.kind == "renewal" {
+            if r.kind == RequestKind::Renewal {
                 // A renewal changes the account it names instead of making one.
                 super::lifecycle::renewal_approved(queue, &mut tx, &mut r, actor).await?;
             } else {

@@ -6,11 +6,12 @@ use super::audit::{record, Subject};
 use super::jobs::{lease_lost, way_to_the_dc, Done, JobHandler, NewJob, Queue};
 use super::{Actor, ServiceResult};
 use alm_core::job_kind::JobKind;
+use alm_core::job_kind::JobStatus;
 use alm_core::{EngineId, PoolId};
 use alm_engine::protocol::{DomainConnection, Problem, Task, TaskResult, VaultConnection};
 use alm_store::crypto::MasterKey;
 use alm_store::engines;
-use alm_store::jobs::{self, JobRecord, FAILED, SUCCEEDED};
+use alm_store::jobs::{self, JobRecord};
 use alm_store::{domains, vaults, Conn};
 use serde::Serialize;
 use serde_json::json;
@@ -136,7 +137,7 @@ async fn calibrated(
         &mut tx,
         job.id,
         lease_id,
-        SUCCEEDED,
+        JobStatus::Succeeded,
         Some(&summary.to_string()),
         None,
         now,
@@ -198,7 +199,7 @@ pub struct CheckOutcome {
 
 fn answer(job: Option<&JobRecord>, name: &str) -> (bool, Option<String>, String) {
     match job {
-        Some(j) if j.status == SUCCEEDED => {
+        Some(j) if j.status == JobStatus::Succeeded => {
             let v: serde_json::Value =
                 serde_json::from_str(j.result.as_deref().unwrap_or("{}")).unwrap_or_default();
             (
@@ -207,7 +208,7 @@ fn answer(job: Option<&JobRecord>, name: &str) -> (bool, Option<String>, String)
                 v["message"].as_str().unwrap_or_default().to_owned(),
             )
         }
-        Some(j) if j.status == FAILED => (
+        Some(j) if j.status == JobStatus::Failed => (
             false,
             Some("engine-failed".into()),
             format!(

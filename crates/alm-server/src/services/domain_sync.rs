@@ -13,13 +13,15 @@
 use super::audit::{record, Subject};
 use super::jobs::{way_to_the_dc, Done, JobHandler, NewJob, Queue};
 use super::{Actor, ServiceError, ServiceResult};
+use alm_core::account_state::DirectoryState;
 use alm_core::job_kind::JobKind;
+use alm_core::job_kind::JobStatus;
 use alm_core::permissions::{perm, Can};
 use alm_core::DomainId;
 pub use alm_engine::protocol::SyncMode;
 use alm_engine::protocol::{Problem, SyncSnapshot, Task, TaskResult};
 use alm_store::directory_sync::{self, DirectoryObject, SyncRun};
-use alm_store::jobs::{self, JobRecord, SUCCEEDED};
+use alm_store::jobs::{self, JobRecord};
 use alm_store::{domains, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -268,7 +270,7 @@ pub async fn apply(
         &mut tx,
         job.id,
         lease_id,
-        SUCCEEDED,
+        JobStatus::Succeeded,
         Some(&summary),
         None,
         now,
@@ -334,7 +336,7 @@ pub async fn apply(
             let changes = alm_store::accounts::reconcile_directory(&mut tx, id, now).await?;
             for c in changes
                 .iter()
-                .filter(|c| mode == SyncMode::Full || c.after != "missing")
+                .filter(|c| mode == SyncMode::Full || c.after != DirectoryState::Missing)
             {
                 record(
                     &mut tx,
@@ -343,7 +345,7 @@ pub async fn apply(
                     "account.directory-changed",
                     Subject::new("account", c.id),
                     json!({"name": c.name, "before": c.before, "after": c.after,
-                           "old_dn": c.old_dn, "new_dn": c.new_dn, "alert": c.after != "present"}),
+                           "old_dn": c.old_dn, "new_dn": c.new_dn, "alert": c.after != DirectoryState::Present}),
                 )
                 .await?;
             }
@@ -427,7 +429,7 @@ async fn stopped_by_guard(
         &mut tx,
         job.id,
         lease_id,
-        SUCCEEDED,
+        JobStatus::Succeeded,
         Some(summary),
         None,
         clock.now(),

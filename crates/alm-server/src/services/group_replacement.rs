@@ -10,7 +10,7 @@
 //! changed definition would not validate, say K approvals no longer reachable) none is.
 
 use super::audit::{record, Subject};
-use super::templates::{decode, new_version_from, state, validate, version_state};
+use super::templates::{decode, new_version_from, validate};
 use super::{denied, Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can};
 use alm_core::templates::{TemplateState, VersionState};
@@ -55,7 +55,7 @@ pub struct Replaced {
 pub async fn uses(conn: &mut Conn, group: GroupId) -> ServiceResult<Vec<TemplateUse>> {
     let mut out = Vec::new();
     for t in store::list(conn, None).await? {
-        if state(&t)? == TemplateState::Disabled {
+        if t.state == TemplateState::Disabled {
             continue;
         }
         let mut numbers = vec![t.latest_version];
@@ -71,7 +71,7 @@ pub async fn uses(conn: &mut Conn, group: GroupId) -> ServiceResult<Vec<Template
             if !fields.is_empty() {
                 versions.push(VersionUse {
                     version: v.version,
-                    state: v.state.clone(),
+                    state: v.state.to_string(),
                     fields,
                 });
             }
@@ -80,7 +80,7 @@ pub async fn uses(conn: &mut Conn, group: GroupId) -> ServiceResult<Vec<Template
             out.push(TemplateUse {
                 template_id: t.id,
                 name: t.name.clone(),
-                state: t.state.clone(),
+                state: t.state.to_string(),
                 versions,
             });
         }
@@ -164,7 +164,7 @@ pub async fn replace(
                     u.version, t.latest_version
                 )
             });
-        let action = match (state(&t)?, version_state(&latest)?) {
+        let action = match (t.state, latest.state) {
             (_, VersionState::Draft | VersionState::NeedsApproval) => {
                 latest.definition = encoded;
                 latest.updated_at = now;
@@ -176,11 +176,11 @@ pub async fn replace(
                 // superseded (accounts made from it keep it).
                 let mut v = new_version_from(&t, &latest, can.actor(), now);
                 v.definition = encoded;
-                v.state = VersionState::Published.as_str().into();
+                v.state = VersionState::Published;
                 v.approved_by = Some(can.actor().to_string());
                 v.published_at = Some(now);
                 store::insert_version(&mut tx, &v).await?;
-                latest.state = VersionState::Superseded.as_str().into();
+                latest.state = VersionState::Superseded;
                 latest.updated_at = now;
                 store::update_version(&mut tx, &latest).await?;
                 t.latest_version = v.version;

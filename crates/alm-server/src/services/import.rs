@@ -6,7 +6,9 @@
 use super::audit::{record, Subject};
 use super::jobs::Queue;
 use super::{denied, Actor, ServiceResult};
+use alm_core::account_state::{DirectoryState, SecretState};
 use alm_core::filetime::eol_instant;
+use alm_core::lifecycle::Status;
 use alm_core::permissions::{perm, Can};
 use alm_core::templates::{AccountType, Interval};
 use alm_core::{DomainId, FieldError, GroupId, UserId, ValidationErrors};
@@ -164,37 +166,28 @@ pub async fn import(
             name: o.name.trim_end_matches('$').to_owned(),
             dn: o.dn.clone(),
             guid: o.guid.clone(),
-            account_type: if d.account_type == AccountType::Gmsa {
-                "gmsa"
-            } else {
-                "ad-user"
-            }
-            .into(),
+            account_type: d.account_type,
             description: serde_json::from_str::<serde_json::Value>(&o.details)
                 .ok()
                 .and_then(|v| v["description"].as_str().map(str::to_owned))
                 .unwrap_or_default(),
-            status: "active".into(),
+            status: Status::Active,
             template_id: t.id,
             template_version: version,
             request_id: None,
-            interval: interval.to_string(),
-            eol_action: serde_json::to_value(d.eol_action)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            interval,
+            eol_action: d.eol_action,
             lifecycle_start: eol_instant(now.date()),
             eol_at: eol,
             vault_id: d.vault_id,
             // Imported as found: alm holds no secret for it (vault sync passes it over).
             secret_ref: String::new(),
             directory_state: if o.enabled {
-                "present"
+                DirectoryState::Present
             } else {
-                "disabled-in-directory"
-            }
-            .into(),
-            secret_state: "none".into(),
+                DirectoryState::DisabledInDirectory
+            },
+            secret_state: SecretState::None,
             created_at: now,
             updated_at: now,
             status_before: None,

@@ -11,13 +11,14 @@
 use super::audit::{record, Subject};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::job_kind::JobKind;
+use alm_core::job_kind::JobStatus;
 use alm_core::permissions::{perm, Can};
 use alm_core::retry::{FailureClass, NextStep, RetryPolicy};
 use alm_core::{Clock, EngineId, JobId, PoolId};
 use alm_engine::protocol::{Completion, LeaseResponse, LeasedJob, Problem, Task, TaskResult};
 use alm_store::crypto::MasterKey;
 use alm_store::engines::{self, EngineRecord};
-use alm_store::jobs::{self, JobRecord, FAILED, LEASED, QUEUED};
+use alm_store::jobs::{self, JobRecord};
 use alm_store::{Conn, Db, WriteTx};
 use async_trait::async_trait;
 use serde_json::json;
@@ -227,7 +228,7 @@ impl Queue {
             subject_id: new.subject_id,
             payload: new.payload.to_string(),
             dedupe_key: new.dedupe_key,
-            status: QUEUED.into(),
+            status: JobStatus::Queued,
             attempts: 0,
             max_attempts: i64::from(policy.max_attempts),
             retry_until_done: policy.until_done,
@@ -368,7 +369,16 @@ impl Queue {
                 Err(why) => {
                     // The subject is gone or unreadable: the job can never run.
                     let mut tx = self.db.begin_write().await?;
-                    jobs::finish(&mut tx, job.id, &lease_id, FAILED, None, Some(&why), now).await?;
+                    jobs::finish(
+                        &mut tx,
+                        job.id,
+                        &lease_id,
+                        JobStatus::Failed,
+                        None,
+                        Some(&why),
+                        now,
+                    )
+                    .await?;
                     tx.commit().await?;
                     self.finished.notify_waiters();
                 }
@@ -411,7 +421,7 @@ impl Queue {
                 .await?
                 .ok_or(ServiceError::NotFound { what: "job" })?
         };
-        if job.status != LEASED
+        if job.status != JobStatus::Leased
             || job.leased_by != Some(engine.id)
             || job.lease_id.as_deref() != Some(completion.lease_id())
         {
@@ -506,7 +516,16 @@ impl Queue {
         let mut tx = self.db.begin_write().await?;
         let held = match after {
             AfterFailure::GaveUp => {
-                jobs::finish(&mut tx, job.id, lease_id, FAILED, None, Some(&error), now).await?
+                jobs::finish(
+                    &mut tx,
+                    job.id,
+                    lease_id,
+                    JobStatus::Failed,
+                    None,
+                    Some(&error),
+                    now,
+                )
+                .await?
             }
             AfterFailure::RetryAt(at) => {
                 jobs::retry_later(&mut tx, job.id, lease_id, &error, at, now).await?

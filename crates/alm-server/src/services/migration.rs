@@ -12,7 +12,7 @@ use super::{denied, Actor, ServiceResult};
 use alm_core::filetime::eol_instant;
 use alm_core::lifecycle::Status;
 use alm_core::permissions::{perm, Can};
-use alm_core::templates::{AccountType, Interval};
+use alm_core::templates::Interval;
 use alm_core::{FieldError, GroupId, UserId, ValidationErrors};
 use alm_store::accounts::{self, AccountRecord, Owner};
 use serde_json::json;
@@ -147,12 +147,7 @@ pub async fn migrate(
             errors.push(FieldError::new(field, "exists", "no such managed account"));
             continue;
         };
-        let account_type = if a.account_type == "gmsa" {
-            AccountType::Gmsa
-        } else {
-            AccountType::AdUser
-        };
-        if a.status != Status::Active.as_str() || a.eol_at <= now {
+        if a.status != Status::Active || a.eol_at <= now {
             errors.push(FieldError::new(
                 field,
                 "active",
@@ -167,19 +162,13 @@ pub async fn migrate(
                 "same-domain",
                 format!("{} is in another domain than the template's", a.name),
             ));
-        } else if account_type != d.account_type {
+        } else if a.account_type != d.account_type {
             errors.push(FieldError::new(
                 field,
                 "same-type",
                 format!("{} is not of the template's account type", a.name),
             ));
-        } else if m.interval.is_none()
-            && !d
-                .lifecycle
-                .intervals
-                .iter()
-                .any(|i| i.to_string() == a.interval)
-        {
+        } else if m.interval.is_none() && !d.lifecycle.intervals.contains(&a.interval) {
             errors.push(FieldError::new(
                 field,
                 "interval",
@@ -223,15 +212,12 @@ pub async fn migrate(
         a.template_id = t.id;
         a.template_version = version;
         if let Some(i) = m.interval {
-            a.interval = i.to_string();
+            a.interval = i;
         }
         if let Some(date) = m.eol_date {
             a.eol_at = eol_instant(date);
         }
-        a.eol_action = serde_json::to_value(d.eol_action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or(a.eol_action);
+        a.eol_action = d.eol_action;
         a.updated_at = now;
         // The secret's folder: the built-in vault's entry moves in this transaction; an
         // external vault's by an engine job (secret_ref follows when it is done).
@@ -255,7 +241,7 @@ pub async fn migrate(
             }
         }
         accounts::update_lifecycle(&mut tx, &a).await?;
-        accounts::set_eol_action(&mut tx, a.id, &a.eol_action).await?;
+        accounts::set_eol_action(&mut tx, a.id, a.eol_action).await?;
         if let Some(folder) = move_secret_job {
             super::account_changes::queue_change(
                 queue,

@@ -178,49 +178,7 @@ impl From<FieldError> for ServiceError {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
-/// A stored value read back into its type: one that does not parse is corruption, reported with
-/// where it is and what it holds — never replaced by a plausible default.
-pub(crate) fn stored<T>(
-    parsed: Option<T>,
-    column: &str,
-    row: impl std::fmt::Display,
-    value: &str,
-) -> ServiceResult<T> {
-    parsed.ok_or_else(|| {
-        ServiceError::Store(StoreError::Corrupt(format!("{column} of {row}: {value:?}")))
-    })
-}
-
 /// Turns a failed permission check into the service error that gets audited as denied.
 pub fn denied(actor: UserId) -> impl FnOnce(Denied) -> ServiceError {
     move |denied| ServiceError::Forbidden { denied, actor }
-}
-
-#[cfg(test)]
-mod stored_values {
-    use super::{stored, ServiceError};
-    use alm_core::requests::RequestState;
-    use alm_store::StoreError;
-
-    #[test]
-    fn a_stored_state_that_does_not_parse_is_corruption_not_a_default() {
-        let ok = stored(
-            RequestState::parse("retrying"),
-            "requests.state",
-            "r1",
-            "retrying",
-        );
-        assert_eq!(ok.unwrap(), RequestState::Retrying);
-        match stored(
-            RequestState::parse("retryin"),
-            "requests.state",
-            "r1",
-            "retryin",
-        ) {
-            Err(ServiceError::Store(StoreError::Corrupt(m))) => {
-                assert_eq!(m, "requests.state of r1: \"retryin\"")
-            }
-            other => panic!("{other:?}"),
-        }
-    }
 }

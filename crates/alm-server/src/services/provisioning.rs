@@ -13,8 +13,11 @@ use super::audit::{record, Subject};
 use super::jobs::{AfterFailure, Done, FailedAttempt, Failure, JobHandler, NewJob, Queue};
 use super::requests::{definition, details_of};
 use super::{Actor, ServiceError, ServiceResult};
+use alm_core::account_state::{DirectoryState, SecretState};
 use alm_core::filetime::eol_instant;
 use alm_core::job_kind::JobKind;
+use alm_core::job_kind::JobStatus;
+use alm_core::lifecycle::Status;
 use alm_core::requests::RequestState;
 use alm_core::templates::{AccountType, EolAction};
 use alm_engine::protocol::{
@@ -22,7 +25,7 @@ use alm_engine::protocol::{
 };
 use alm_store::accounts::{self, AccountRecord, Owner};
 use alm_store::crypto::MasterKey;
-use alm_store::jobs::{self, JobRecord, SUCCEEDED};
+use alm_store::jobs::{self, JobRecord};
 use alm_store::requests::{self as store, RequestRecord};
 use alm_store::{directory_sync, domains, groups, vaults, Conn, WriteTx};
 use serde_json::json;
@@ -101,7 +104,7 @@ impl JobHandler for ProvisionJobs {
                 Some(alm_notify::events::REQUEST_PROVISIONING_FAILED),
             ),
         };
-        r.state = state.as_str().into();
+        r.state = state;
         r.failure_reason = Some(reason.chars().take(2000).collect());
         r.updated_at = now;
         store::update(tx, &r).await?;
@@ -136,7 +139,7 @@ pub(crate) async fn queue(
             },
         )
         .await?;
-    r.state = RequestState::QueuedForProvisioning.as_str().into();
+    r.state = RequestState::QueuedForProvisioning;
     Ok(())
 }
 
@@ -304,7 +307,7 @@ async fn started(tx: &mut WriteTx, job: &JobRecord, now: OffsetDateTime) -> Serv
         return Ok(());
     };
     if let Some(mut r) = store::get(tx, id).await? {
-        r.state = RequestState::Provisioning.as_str().into();
+        r.state = RequestState::Provisioning;
         r.updated_at = now;
         store::update(tx, &r).await?;
     }
@@ -340,7 +343,7 @@ async fn complete(
         &mut tx,
         job.id,
         lease_id,
-        SUCCEEDED,
+        JobStatus::Succeeded,
         Some(&summary),
         None,
         now,
@@ -400,24 +403,25 @@ async fn complete(
         name: r.account_name.clone(),
         dn: made.dn.clone(),
         guid: made.guid.clone(),
-        account_type: if gmsa { "gmsa" } else { "ad-user" }.into(),
+        account_type: d.account_type,
         description: details.description.clone(),
-        status: "active".into(),
+        status: Status::Active,
         template_id: r.template_id,
         template_version: r.template_version,
         request_id: Some(r.id),
-        interval: details.interval.to_string(),
-        eol_action: serde_json::to_value(d.eol_action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        interval: details.interval,
+        eol_action: d.eol_action,
         lifecycle_start: start,
         eol_at: eol,
         vault_id: d.vault_id,
         secret_ref,
-        directory_state: "present".into(),
+        directory_state: DirectoryState::Present,
         // `none`: nothing in a vault to look for (vault sync passes it over).
-        secret_state: if gmsa { "none" } else { "present" }.into(),
+        secret_state: if gmsa {
+            SecretState::None
+        } else {
+            SecretState::Present
+        },
         created_at: now,
         updated_at: now,
         status_before: None,
@@ -437,7 +441,7 @@ async fn complete(
     for g in &details.owners.groups {
         accounts::add_owner(&mut tx, account.id, Owner::Group(*g), now).await?;
     }
-    r.state = RequestState::Provisioned.as_str().into();
+    r.state = RequestState::Provisioned;
     r.failure_reason = None;
     r.updated_at = now;
     store::update(&mut tx, &r).await?;

@@ -11,23 +11,14 @@ use super::jobs::Queue;
 use super::requests::{info, reachable, RequestInfo};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::job_kind::JobKind;
+use alm_core::job_kind::JobStatus;
 use alm_core::permissions::{perm, Can};
 use alm_core::requests::RequestState;
-use alm_store::jobs::{self, JobRecord, LEASED, QUEUED};
+use alm_store::jobs::{self, JobRecord};
 use alm_store::requests::{self as store, RequestRecord};
-use alm_store::{Conn, StoreError};
+use alm_store::Conn;
 use serde_json::json;
 use uuid::Uuid;
-
-/// The request's state, refusing a stored value that is not one (never a default).
-fn state_of(r: &RequestRecord) -> ServiceResult<RequestState> {
-    RequestState::parse(&r.state).ok_or_else(|| {
-        ServiceError::Store(StoreError::Corrupt(format!(
-            "requests.state of {}: {:?}",
-            r.id, r.state
-        )))
-    })
-}
 
 fn not_recoverable(r: &RequestRecord) -> ServiceError {
     ServiceError::NotAllowed(format!(
@@ -59,14 +50,14 @@ pub async fn retry(
     let now = queue.clock.now();
     let mut tx = queue.db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
-    let before = state_of(&r)?;
+    let before = r.state;
     if !before.recoverable() {
         return Err(not_recoverable(&r));
     }
     let job = provision_job(&mut tx, &r).await?;
     match (before, job) {
-        (_, Some(j)) if j.status == LEASED => return Err(attempt_running()),
-        (RequestState::Retrying, Some(j)) if j.status == QUEUED => {
+        (_, Some(j)) if j.status == JobStatus::Leased => return Err(attempt_running()),
+        (RequestState::Retrying, Some(j)) if j.status == JobStatus::Queued => {
             jobs::run_now(&mut tx, j.id, now).await?;
         }
         _ => {
@@ -107,19 +98,19 @@ pub async fn abandon(
     let now = queue.clock.now();
     let mut tx = queue.db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
-    let before = state_of(&r)?;
+    let before = r.state;
     if !before.recoverable() {
         return Err(not_recoverable(&r));
     }
     if let Some(j) = provision_job(&mut tx, &r).await? {
-        if j.status == LEASED {
+        if j.status == JobStatus::Leased {
             return Err(attempt_running());
         }
-        if j.status == QUEUED {
+        if j.status == JobStatus::Queued {
             jobs::cancel_queued(&mut tx, j.id, "the request was abandoned", now).await?;
         }
     }
-    r.state = RequestState::Abandoned.as_str().into();
+    r.state = RequestState::Abandoned;
     r.decided_at = Some(now);
     r.updated_at = now;
     store::update(&mut tx, &r).await?;

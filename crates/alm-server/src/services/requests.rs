@@ -9,7 +9,9 @@
 use super::audit::{record, Subject};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can, Scope};
-use alm_core::requests::{check_details, full_account_name, Owners, RequestDetails, RequestState};
+use alm_core::requests::{
+    check_details, full_account_name, Decision, Owners, RequestDetails, RequestKind, RequestState,
+};
 use alm_core::templates::{Interval, TemplateDefinition, TemplateState};
 use alm_core::{Clock, FieldError, GroupId, UserId, ValidationErrors};
 use alm_store::requests::{self as store, ApprovalRecord, RequestRecord};
@@ -74,21 +76,13 @@ async fn provisioning_progress(
         .find(|j| j.kind == alm_core::job_kind::JobKind::Provision);
     Ok(job.map(|j| ProvisioningProgress {
         attempts: j.attempts,
-        next_attempt_at: (j.status == alm_store::jobs::QUEUED).then_some(j.not_before),
+        next_attempt_at: (j.status == alm_core::job_kind::JobStatus::Queued)
+            .then_some(j.not_before),
     }))
 }
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound { what: "request" }
-}
-
-fn state(r: &RequestRecord) -> ServiceResult<RequestState> {
-    super::stored(
-        RequestState::parse(&r.state),
-        "requests.state",
-        r.id,
-        &r.state,
-    )
 }
 
 pub(crate) fn details_of(r: &RequestRecord) -> ServiceResult<RequestDetails> {
@@ -128,8 +122,8 @@ async fn offered(
     let t = templates::get(conn, template)
         .await?
         .ok_or_else(|| refused("no template has this id"))?;
-    let version = match (TemplateState::parse(&t.state), t.published_version) {
-        (Some(TemplateState::Published), Some(v)) => v,
+    let version = match (t.state, t.published_version) {
+        (TemplateState::Published, Some(v)) => v,
         _ => return Err(refused("the template is not published")),
     };
     let d = definition(conn, template, version).await?;
@@ -342,7 +336,7 @@ pub(crate) async fn create_in(
         requester_id: can.actor(),
         domain_id: d.domain_id,
         account_name: name,
-        state: RequestState::Draft.as_str().into(),
+        state: RequestState::Draft,
         current_step: None,
         details: serde_json::to_string(&details).expect("plain data"),
         rejection_reason: None,
@@ -351,7 +345,7 @@ pub(crate) async fn create_in(
         updated_at: now,
         submitted_at: None,
         decided_at: None,
-        kind: "new".into(),
+        kind: RequestKind::New,
         account_id: None,
     };
     store::insert(tx, &r).await.map_err(conflict_or)?;
@@ -404,7 +398,7 @@ pub async fn update(
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
-    if state(&r)? != RequestState::Draft {
+    if r.state != RequestState::Draft {
         return Err(ServiceError::NotAllowed(format!(
             "a {} request cannot change; withdraw it and make a new one",
             r.state
@@ -451,7 +445,7 @@ pub async fn submit(
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
-    if state(&r)? != RequestState::Draft {
+    if r.state != RequestState::Draft {
         return Err(ServiceError::NotAllowed(format!(
             "only a draft can be submitted; this request is {}",
             r.state
@@ -482,7 +476,7 @@ pub async fn submit(
     r.account_name = name;
     r.template_version = version;
     r.details = serde_json::to_string(&details).expect("plain data");
-    r.state = RequestState::PendingApproval.as_str().into();
+    r.state = RequestState::PendingApproval;
     r.current_step = Some(1);
     r.submitted_at = Some(now);
     r.updated_at = now;
@@ -519,13 +513,13 @@ pub async fn withdraw(
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
-    if !state(&r)?.withdrawable() {
+    if !r.state.withdrawable() {
         return Err(ServiceError::NotAllowed(format!(
             "a {} request cannot be withdrawn",
             r.state
         )));
     }
-    r.state = RequestState::Withdrawn.as_str().into();
+    r.state = RequestState::Withdrawn;
     r.current_step = None;
     r.decided_at = Some(now);
     r.updated_at = now;
@@ -553,7 +547,7 @@ pub async fn delete(
 ) -> ServiceResult<()> {
     let mut tx = db.begin_write().await?;
     let r = reachable(&mut tx, can, id).await?;
-    if state(&r)? != RequestState::Draft {
+    if r.state != RequestState::Draft {
         return Err(ServiceError::NotAllowed(
             "only a draft can be deleted; withdraw a submitted request instead".into(),
         ));
@@ -599,18 +593,16 @@ pub(crate) async fn info(
             step: a.step,
             approver_id: (!hide).then_some(a.approver_id),
             approver_name,
-            decision: a.decision,
+            decision: a.decision.as_str().to_owned(),
             reason: a.reason,
             decided_at: a.decided_at,
         });
     }
-    let provisioning = match RequestState::parse(&r.state) {
-        Some(
-            RequestState::QueuedForProvisioning
-            | RequestState::Provisioning
-            | RequestState::Retrying
-            | RequestState::ProvisioningFailed,
-        ) => provisioning_progress(conn, &r).await?,
+    let provisioning = match r.state {
+        RequestState::QueuedForProvisioning
+        | RequestState::Provisioning
+        | RequestState::Retrying
+        | RequestState::ProvisioningFailed => provisioning_progress(conn, &r).await?,
         _ => None,
     };
     Ok(RequestInfo {
@@ -634,7 +626,7 @@ pub async fn get(db: &Db, can: &Can<perm::RequestRead>, id: Uuid) -> ServiceResu
 pub async fn list(
     db: &Db,
     can: &Can<perm::RequestRead>,
-    state: Option<&str>,
+    state: Option<RequestState>,
     query: Option<&str>,
     page: &alm_core::paging::PageRequest,
 ) -> ServiceResult<(Vec<RequestInfo>, u64)> {
@@ -660,7 +652,11 @@ pub(crate) fn decision(
         request_id: r.id,
         step,
         approver_id: approver,
-        decision: if approve { "approved" } else { "denied" }.into(),
+        decision: if approve {
+            Decision::Approved
+        } else {
+            Decision::Denied
+        },
         reason,
         decided_at: at,
     }

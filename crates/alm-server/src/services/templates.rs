@@ -39,24 +39,6 @@ fn name_taken() -> ServiceError {
     ))
 }
 
-pub(super) fn state(t: &TemplateRecord) -> ServiceResult<TemplateState> {
-    super::stored(
-        TemplateState::parse(&t.state),
-        "templates.state",
-        t.id,
-        &t.state,
-    )
-}
-
-pub(super) fn version_state(v: &VersionRecord) -> ServiceResult<VersionState> {
-    super::stored(
-        VersionState::parse(&v.state),
-        "template_versions.state",
-        format_args!("{} v{}", v.template_id, v.version),
-        &v.state,
-    )
-}
-
 pub(super) fn decode(v: &VersionRecord) -> ServiceResult<TemplateDefinition> {
     serde_json::from_str(&v.definition).map_err(|e| {
         ServiceError::Store(alm_store::StoreError::Corrupt(format!(
@@ -198,7 +180,7 @@ pub async fn create(
     let template = TemplateRecord {
         id: alm_core::ids::uuid_v7_at(now),
         name,
-        state: TemplateState::Draft.as_str().into(),
+        state: TemplateState::Draft,
         published_version: None,
         latest_version: 1,
         created_at: now,
@@ -207,7 +189,7 @@ pub async fn create(
     let version = VersionRecord {
         template_id: template.id,
         version: 1,
-        state: VersionState::Draft.as_str().into(),
+        state: VersionState::Draft,
         definition: serde_json::to_string(&definition).expect("plain data"),
         created_by: Some(can.actor().to_string()),
         submitted_by: None,
@@ -262,7 +244,7 @@ async fn visible_version(
     if first.as_ref().and_then(|v| v.created_by.as_deref()) == Some(caller.to_string().as_str()) {
         return Ok(latest);
     }
-    if state(t)? != TemplateState::Published {
+    if t.state != TemplateState::Published {
         return Ok(None);
     }
     let Some(published) = t.published_version else {
@@ -356,7 +338,7 @@ pub async fn update(
         t.name = n;
     }
     if let Some(d) = &definition {
-        match (state(&t)?, version_state(&v)?) {
+        match (t.state, v.state) {
             (TemplateState::Disabled, _) => {
                 return Err(ServiceError::NotAllowed(
                     "a disabled template cannot change".into(),
@@ -364,7 +346,7 @@ pub async fn update(
             }
             (_, VersionState::Draft | VersionState::NeedsApproval) => {
                 // A change sends a version waiting for approval back to draft.
-                v.state = VersionState::Draft.as_str().into();
+                v.state = VersionState::Draft;
                 v.submitted_by = None;
             }
             (TemplateState::Unpublished, _) => {
@@ -418,7 +400,7 @@ pub(super) fn new_version_from(
     VersionRecord {
         template_id: t.id,
         version: t.latest_version + 1,
-        state: VersionState::Draft.as_str().into(),
+        state: VersionState::Draft,
         definition: from.definition.clone(),
         created_by: Some(author.to_string()),
         submitted_by: None,
@@ -443,13 +425,13 @@ pub async fn new_version(
     let latest = store::version(&mut tx, id, t.latest_version)
         .await?
         .ok_or_else(not_found)?;
-    if state(&t)? == TemplateState::Disabled {
+    if t.state == TemplateState::Disabled {
         return Err(ServiceError::NotAllowed(
             "a disabled template gets no new versions".into(),
         ));
     }
     if matches!(
-        version_state(&latest)?,
+        latest.state,
         VersionState::Draft | VersionState::NeedsApproval
     ) {
         return Err(ServiceError::NotAllowed(format!(
@@ -497,13 +479,13 @@ pub async fn publish(
     let mut v = store::version(&mut tx, id, t.latest_version)
         .await?
         .ok_or_else(not_found)?;
-    let step = publish_step(state(&t)?, version_state(&v)?, workflow_manager)
-        .map_err(ServiceError::NotAllowed)?;
+    let step =
+        publish_step(t.state, v.state, workflow_manager).map_err(ServiceError::NotAllowed)?;
     let definition = decode(&v)?;
     validate(&mut tx, &definition).await?;
     let action = match step {
         PublishStep::AskApproval => {
-            v.state = VersionState::NeedsApproval.as_str().into();
+            v.state = VersionState::NeedsApproval;
             v.submitted_by = Some(can.actor().to_string());
             let admins = super::notifications::system_administrators(&mut tx).await?;
             super::notifications::emit(
@@ -521,18 +503,18 @@ pub async fn publish(
         PublishStep::Publish => {
             if let Some(old) = t.published_version.filter(|p| *p != v.version) {
                 if let Some(mut previous) = store::version(&mut tx, id, old).await? {
-                    previous.state = VersionState::Superseded.as_str().into();
+                    previous.state = VersionState::Superseded;
                     previous.updated_at = now;
                     store::update_version(&mut tx, &previous).await?;
                 }
             }
-            if version_state(&v)? != VersionState::Published {
-                v.state = VersionState::Published.as_str().into();
+            if v.state != VersionState::Published {
+                v.state = VersionState::Published;
                 v.approved_by = Some(can.actor().to_string());
                 v.published_at = Some(now);
             }
             t.published_version = Some(v.version);
-            t.state = TemplateState::Published.as_str().into();
+            t.state = TemplateState::Published;
             "template.published"
         }
     };
@@ -571,7 +553,7 @@ pub async fn set_state(
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let mut t = store::get(&mut tx, id).await?.ok_or_else(not_found)?;
-    let from = state(&t)?;
+    let from = t.state;
     let (allowed, action) = match to {
         TemplateState::Unpublished => (from == TemplateState::Published, "template.unpublished"),
         TemplateState::Disabled => (from != TemplateState::Disabled, "template.deactivated"),
@@ -584,7 +566,7 @@ pub async fn set_state(
             to.as_str()
         )));
     }
-    t.state = to.as_str().into();
+    t.state = to;
     t.updated_at = now;
     store::update(&mut tx, &t).await?;
     let v = store::version(&mut tx, id, t.latest_version)

@@ -8,12 +8,14 @@ use super::audit::{record, Subject};
 use super::calibration::{calibrate, CheckOutcome, CHECK_WAIT};
 use super::jobs::{lease_lost, Done, JobHandler, NewJob, Queue};
 use super::{Actor, ServiceError, ServiceResult};
+use alm_core::account_state::SecretState;
 use alm_core::job_kind::JobKind;
+use alm_core::job_kind::JobStatus;
 use alm_core::permissions::{perm, Can};
 use alm_core::VaultId;
 use alm_engine::protocol::{Problem, Task, TaskResult};
 use alm_store::accounts::{self, AccountRecord};
-use alm_store::jobs::{self, JobRecord, FAILED, SUCCEEDED};
+use alm_store::jobs::{self, JobRecord};
 use alm_store::{vaults, Conn, WriteTx};
 use serde_json::json;
 use std::collections::HashSet;
@@ -44,7 +46,11 @@ async fn apply(
     let mut missing = Vec::new();
     for a in all {
         let now_missing = missing_refs.contains(&a.secret_ref);
-        let state = if now_missing { "missing" } else { "present" };
+        let state = if now_missing {
+            SecretState::Missing
+        } else {
+            SecretState::Present
+        };
         if now_missing {
             missing.push(a.name.clone());
         }
@@ -151,9 +157,9 @@ pub async fn sync(
         .as_deref()
         .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
-    let error = match done.status.as_str() {
-        SUCCEEDED => result["error"].as_str().map(str::to_owned),
-        FAILED => Some(done.error.unwrap_or_else(|| "the vault sync failed".into())),
+    let error = match done.status {
+        JobStatus::Succeeded => result["error"].as_str().map(str::to_owned),
+        JobStatus::Failed => Some(done.error.unwrap_or_else(|| "the vault sync failed".into())),
         _ => Some(format!("no engine answered yet (job {})", done.id)),
     };
     Ok(VaultSyncOutcome {
@@ -254,7 +260,7 @@ async fn complete(
         &mut tx,
         job.id,
         lease_id,
-        SUCCEEDED,
+        JobStatus::Succeeded,
         Some(&summary),
         None,
         now,

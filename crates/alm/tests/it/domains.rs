@@ -303,7 +303,7 @@ on_both_backends! {
         let jobs = queue_due(&state.queue).await.unwrap();
         assert_eq!(jobs.len(), 1);
         let done = state.queue.wait(&[jobs[0].id], std::time::Duration::from_secs(60)).await.unwrap();
-        assert_eq!(done[0].status, "succeeded", "{:?}", done[0]);
+        assert_eq!(done[0].status.as_str(), "succeeded", "{:?}", done[0]);
         let run = alm_server::services::domain_sync::run_of(&state.db, &done[0]).await.unwrap().expect("a run");
         assert_eq!((run.outcome.as_str(), run.mode.as_str()), ("succeeded", "full"));
         let (_, d) = admin.get(&format!("/api/v1/domains/{id}")).await;

@@ -210,11 +210,11 @@ on_both_backends! {
             let mut tx = state.db.begin_write().await.unwrap();
             alm_store::accounts::insert(&mut tx, &alm_store::accounts::AccountRecord {
                 id, domain_id: w.domain.parse().unwrap(), name: name.clone(), dn: format!("CN={name},{}", w.ou),
-                guid: uuid::Uuid::new_v4().to_string(), account_type: "ad-user".into(), description: String::new(),
-                status: "active".into(), template_id: template.parse().unwrap(), template_version: 1, request_id: None,
-                interval: "90d".into(), eol_action: "expire".into(), lifecycle_start: now, eol_at: now,
-                vault_id: w.vault.parse().unwrap(), secret_ref: format!("x/{name}"), directory_state: "present".into(),
-                secret_state: "present".into(), created_at: now, updated_at: now, status_before: None, problem: None,
+                guid: uuid::Uuid::new_v4().to_string(), account_type: alm_core::templates::AccountType::AdUser, description: String::new(),
+                status: alm_core::lifecycle::Status::Active, template_id: template.parse().unwrap(), template_version: 1, request_id: None,
+                interval: "90d".parse().unwrap(), eol_action: alm_core::templates::EolAction::Expire, lifecycle_start: now, eol_at: now,
+                vault_id: w.vault.parse().unwrap(), secret_ref: format!("x/{name}"), directory_state: alm_core::account_state::DirectoryState::Present,
+                secret_state: alm_core::account_state::SecretState::Present, created_at: now, updated_at: now, status_before: None, problem: None,
             }).await.unwrap();
             for o in std::iter::once(owner.clone()).chain(extra) {
                 alm_store::accounts::add_owner(&mut tx, id, alm_store::accounts::Owner::User(o.parse().unwrap()), now).await.unwrap();

@@ -8,6 +8,8 @@ use alm_store::audit_log::{self, ActorKind, NewRecord, Outcome, Personal};
 use alm_store::groups::{self, NewGroup};
 use alm_store::roles::{self, NewRole};
 use alm_store::users::{self, NewUser, UserFilter, UserSource};
+use alm_core::templates::TemplateState;
+use alm_store::templates::{self, TemplateRecord};
 use alm_store::{migrations, permissions, Db, StoreError};
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -172,6 +174,48 @@ on_both_backends! {
         assert_eq!(records[0].object_id.as_deref(), Some("4"), "newest first");
         assert_eq!(records[0].summary["password"], "[redacted]");
         assert_eq!(records[1].seq, records[0].seq - 1);
+    }
+}
+
+on_both_backends! {
+    async fn a_stored_state_alm_did_not_write_is_corruption_naming_table_row_and_value(backend: Backend) {
+        let (_tdb, db) = fresh(backend).await;
+        let id = uuid::Uuid::now_v7();
+        let mut tx = db.begin_write().await.unwrap();
+        templates::insert(&mut tx, &TemplateRecord {
+            id,
+            name: "Corrupted".into(),
+            state: TemplateState::Published,
+            published_version: None,
+            latest_version: 1,
+            created_at: T0,
+            updated_at: T0,
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let read = |db: Db| async move { templates::get(&mut db.read().await.unwrap(), id).await };
+        assert_eq!(read(db.clone()).await.unwrap().unwrap().state, TemplateState::Published);
+
+        // Someone edits the row by hand: one letter missing.
+        let mut tx = db.begin_write().await.unwrap();
+        sqlx::query("UPDATE templates SET state = 'publishd' WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        match read(db.clone()).await {
+            Err(StoreError::Corrupt(message)) => {
+                assert!(message.contains("templates.state"), "{message}");
+                assert!(message.contains(&id.to_string()), "{message}");
+                assert!(message.contains("\"publishd\""), "{message}");
+            }
+            other => panic!("a corrupt state must not read back as anything: {other:?}"),
+        }
+        // Nor does a list of templates hand out a default for it.
+        let listed = templates::list(&mut db.read().await.unwrap(), None).await;
+        assert!(matches!(listed, Err(StoreError::Corrupt(_))), "{listed:?}");
     }
 }
 

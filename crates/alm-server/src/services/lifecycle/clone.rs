@@ -83,7 +83,7 @@ pub async fn clone_as_request(
     let request = super::super::requests::RequestInput {
         template_id: a.template_id,
         account_name: name,
-        interval: interval(&a)?,
+        interval: a.interval,
         justification,
         description: a.description.clone(),
         attributes: original

@@ -100,7 +100,7 @@ async fn eol_one(
     mut a: AccountRecord,
     now: OffsetDateTime,
 ) -> ServiceResult<bool> {
-    let Some(outcome) = at_eol(eol_action(&a)?) else {
+    let Some(outcome) = at_eol(a.eol_action) else {
         return Ok(false);
     };
     let mut tx = queue.db.begin_write().await?;
@@ -108,11 +108,11 @@ async fn eol_one(
     let Some(current) = accounts::get(&mut tx, a.id).await? else {
         return Ok(false);
     };
-    if current.status != Status::Active.as_str() || current.eol_at > now {
+    if current.status != Status::Active || current.eol_at > now {
         return Ok(false);
     }
     let d = super::super::requests::definition(&mut tx, a.template_id, a.template_version).await?;
-    a.status = outcome.status.as_str().into();
+    a.status = outcome.status;
     a.updated_at = now;
     accounts::update_lifecycle(&mut tx, &a).await?;
     if outcome.disable_in_directory {
@@ -149,7 +149,7 @@ async fn remind_one(queue: &Queue, id: Uuid, now: OffsetDateTime) -> ServiceResu
     let d = super::super::requests::definition(&mut tx, a.template_id, a.template_version).await?;
     let plan = ReminderPlan::new(a.eol_at, &d.lifecycle);
     let mut sent = 0;
-    if status(&a)? == Status::Active {
+    if a.status == Status::Active {
         for slot in plan.due(now) {
             // Keyed by the EOL date too: a renewed account's next period has its own slots.
             let key = format!("{}:{}", slot.kind.as_str(), a.eol_at.date());

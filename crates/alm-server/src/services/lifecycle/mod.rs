@@ -24,28 +24,6 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-fn eol_action(a: &AccountRecord) -> ServiceResult<EolAction> {
-    super::stored(
-        serde_json::from_value(json!(a.eol_action)).ok(),
-        "accounts.eol_action",
-        a.id,
-        &a.eol_action,
-    )
-}
-
-fn status(a: &AccountRecord) -> ServiceResult<Status> {
-    super::stored(Status::parse(&a.status), "accounts.status", a.id, &a.status)
-}
-
-fn interval(a: &AccountRecord) -> ServiceResult<Interval> {
-    super::stored(
-        a.interval.parse().ok(),
-        "accounts.interval",
-        a.id,
-        &a.interval,
-    )
-}
-
 /// Where the account stands (its renewal date from its schedule, or from the template).
 pub(crate) async fn standing(conn: &mut Conn, a: &AccountRecord) -> ServiceResult<Standing> {
     let scheduled = accounts::renewal_at(conn, a.id).await?;
@@ -67,8 +45,8 @@ pub(crate) async fn standing_with(
         }
     };
     Ok(Standing {
-        eol_action: eol_action(a)?,
-        status: status(a)?,
+        eol_action: a.eol_action,
+        status: a.status,
         eol_at: a.eol_at,
         renewal_at: renewal,
     })
@@ -85,7 +63,7 @@ pub(crate) async fn schedule(
     catch_up: bool,
 ) -> ServiceResult<()> {
     let plan = ReminderPlan::new(a.eol_at, &d.lifecycle);
-    let due = if status(a)? != Status::Active {
+    let due = if a.status != Status::Active {
         None
     } else if catch_up && !plan.due(now).is_empty() {
         Some(now)
@@ -140,15 +118,15 @@ pub async fn act(
     let before = a.clone();
     match action {
         Action::Renew => {
-            let interval: Interval = interval(&a)?;
+            let interval: Interval = a.interval;
             a.eol_at = renewed_eol(a.eol_at, interval);
-            if status(&a)? == Status::Disabled {
+            if a.status == Status::Disabled {
                 queue_change(queue, &mut tx, &a, ChangeOrder::Enable, actor).await?;
             }
-            a.status = Status::Active.as_str().into();
+            a.status = Status::Active;
         }
         Action::Disable => {
-            a.status = Status::Disabled.as_str().into();
+            a.status = Status::Disabled;
             queue_change(
                 queue,
                 &mut tx,
@@ -160,13 +138,11 @@ pub async fn act(
         }
         Action::Enable => {
             // An expire account past its EOL stays expired: the directory refuses it anyway.
-            a.status = if eol_action(&a)? == EolAction::Expire && now >= a.eol_at {
+            a.status = if a.eol_action == EolAction::Expire && now >= a.eol_at {
                 Status::Expired
             } else {
                 Status::Active
-            }
-            .as_str()
-            .into();
+            };
             queue_change(queue, &mut tx, &a, ChangeOrder::Enable, actor).await?;
         }
         Action::Delete => {
@@ -181,7 +157,7 @@ pub async fn act(
                 )
                 .into());
             }
-            a.status = Status::Deleted.as_str().into();
+            a.status = Status::Deleted;
             queue_change(queue, &mut tx, &a, ChangeOrder::Delete, actor).await?;
         }
         Action::SubmitRenewal | Action::Clone => {

@@ -2,6 +2,7 @@
 //! template's approval steps again; approved, the EOL moves on; denied, the account goes back.
 
 use super::*;
+use alm_core::requests::RequestKind;
 
 /// Submit for approval to renew (SPEC §4.2, `expire` accounts): a request of kind `renewal`
 /// runs the template's approval steps again; the account is `renewing` meanwhile.
@@ -36,7 +37,7 @@ pub async fn submit_renewal(
         .check(Action::SubmitRenewal, now)
         .map_err(ServiceError::NotAllowed)?;
     let details = RequestDetails {
-        interval: interval(&a)?,
+        interval: a.interval,
         justification: reason.to_owned(),
         description: a.description.clone(),
         attributes: Default::default(),
@@ -60,7 +61,7 @@ pub async fn submit_renewal(
         requester_id: can.actor(),
         domain_id: a.domain_id,
         account_name: a.name.clone(),
-        state: RequestState::PendingApproval.as_str().into(),
+        state: RequestState::PendingApproval,
         current_step: Some(1),
         details: serde_json::to_string(&details).expect("plain data"),
         rejection_reason: None,
@@ -69,7 +70,7 @@ pub async fn submit_renewal(
         updated_at: now,
         submitted_at: Some(now),
         decided_at: None,
-        kind: "renewal".into(),
+        kind: RequestKind::Renewal,
         account_id: Some(a.id),
     };
     alm_store::requests::insert(&mut tx, &r)
@@ -80,8 +81,8 @@ pub async fn submit_renewal(
             ),
             other => other.into(),
         })?;
-    a.status_before = Some(a.status.clone());
-    a.status = Status::Renewing.as_str().into();
+    a.status_before = Some(a.status);
+    a.status = Status::Renewing;
     a.problem = None;
     a.updated_at = now;
     accounts::update_lifecycle(&mut tx, &a).await?;
@@ -109,7 +110,7 @@ pub(crate) async fn renewal_approved(
     actor: &Actor,
 ) -> ServiceResult<()> {
     let now = queue.clock.now();
-    r.state = alm_core::requests::RequestState::Approved.as_str().into();
+    r.state = alm_core::requests::RequestState::Approved;
     let Some(mut a) = (match r.account_id {
         Some(id) => accounts::get(tx, id).await?,
         None => None,
@@ -117,10 +118,10 @@ pub(crate) async fn renewal_approved(
         return Err(ServiceError::NotFound { what: "account" });
     };
     let d = super::super::requests::definition(tx, a.template_id, a.template_version).await?;
-    let interval: Interval = interval(&a)?;
+    let interval: Interval = a.interval;
     let before = a.eol_at;
     a.eol_at = renewed_eol(a.eol_at, interval);
-    a.status = Status::Active.as_str().into();
+    a.status = Status::Active;
     a.status_before = None;
     a.problem = None;
     a.updated_at = now;
@@ -152,10 +153,7 @@ pub(crate) async fn renewal_denied(
         return Ok(());
     };
     if let Some(mut a) = accounts::get(tx, id).await? {
-        a.status = a
-            .status_before
-            .take()
-            .unwrap_or_else(|| Status::Active.as_str().into());
+        a.status = a.status_before.take().unwrap_or(Status::Active);
         a.problem = Some(format!(
             "renewal rejected: {}",
             reason.unwrap_or("no reason given")
