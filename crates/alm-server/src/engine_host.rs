@@ -26,7 +26,6 @@ fn transport_error(e: ServiceError) -> TransportError {
     match e {
         ServiceError::Unauthenticated(m) => TransportError::Refused(m),
         e @ ServiceError::LeaseLost => TransportError::LeaseLost(e.to_string()),
-        ServiceError::NotAllowed(m) => TransportError::LeaseLost(m),
         other => TransportError::Unavailable(other.to_string()),
     }
 }

@@ -109,6 +109,8 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::Conflict(f) => ApiError::Conflict(f),
             ServiceError::NotAllowed(m) => ApiError::NotAllowed(m),
+            ServiceError::Refused(r) => ApiError::NotAllowed(r.to_string()),
+            ServiceError::Internal(m) => ApiError::Internal(anyhow::anyhow!(m)),
             e @ ServiceError::LeaseLost => ApiError::NotAllowed(e.to_string()),
             ServiceError::Unauthenticated(m) => ApiError::Unauthorized(m),
             ServiceError::Forbidden { denied, actor } => ApiError::Forbidden {

@@ -1,6 +1,7 @@
 //! Managed accounts (SPEC §2.7), reading: `managed-account:read` shows the accounts the caller
 //! owns (directly or through one of their groups); with `manage`, every account.
 
+use super::refusal::Refusal;
 use super::{ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can, Scope};
 use alm_store::accounts::{self, AccountRecord, Owner};
@@ -228,9 +229,9 @@ pub(crate) async fn refuse_orphans_of(conn: &mut Conn, id: Uuid) -> ServiceResul
         .await?
         .map(|a| a.name)
         .unwrap_or_default();
-    Err(ServiceError::NotAllowed(format!(
+    Err(ServiceError::Refused(Refusal::Ownership(format!(
         "{name} would be left without an enabled owner; add one in the same migration"
-    )))
+    ))))
 }
 
 /// Refuses a change that would leave accounts of `owner` without an enabled owner (SPEC §2.7
@@ -242,11 +243,11 @@ pub(crate) async fn refuse_orphans(conn: &mut Conn, owner: Owner, what: &str) ->
         return Ok(());
     }
     let names: Vec<&str> = orphans.iter().take(10).map(|a| a.name.as_str()).collect();
-    Err(ServiceError::NotAllowed(format!(
+    Err(ServiceError::Refused(Refusal::Ownership(format!(
         "{what} is the last enabled owner of {} managed account(s) ({}); give them another owner first",
         orphans.len(),
         names.join(", ")
-    )))
+    ))))
 }
 
 fn owner_field(owner: Owner) -> &'static str {
@@ -289,9 +290,9 @@ pub async fn add_owner(
     let (record, rules) = changeable(&mut tx, can, id).await?;
     let field = owner_field(owner);
     if rules.requester_only_owner {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::Ownership(
             "the template makes the requester the only owner".into(),
-        ));
+        )));
     }
     match owner {
         Owner::Group(_) if !rules.allow_group_owners => {
@@ -316,10 +317,10 @@ pub async fn add_owner(
     }
     let count = accounts::owners(&mut tx, id).await?.len() as u32;
     if count + 1 > rules.max_owners {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::Ownership(format!(
             "the template allows at most {} owner(s)",
             rules.max_owners
-        )));
+        ))));
     }
     accounts::add_owner(&mut tx, id, owner, now)
         .await
@@ -410,19 +411,19 @@ pub async fn remove_owner(
     }
     let owners = accounts::owners(&mut tx, id).await?;
     if (owners.len() as u32) < rules.min_owners {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::Ownership(format!(
             "the template wants at least {} owner(s)",
             rules.min_owners
-        )));
+        ))));
     }
     if accounts::orphaned(&mut tx, None)
         .await?
         .iter()
         .any(|a| a.id == id)
     {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::Ownership(
             "this is the account's last enabled owner; add another owner first".into(),
-        ));
+        )));
     }
     super::audit::record(
         &mut tx,

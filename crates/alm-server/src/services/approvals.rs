@@ -5,6 +5,7 @@
 //! Separation of duties: a requester never approves their own request.
 
 use super::audit::{record, Subject};
+use super::refusal::Refusal;
 use super::requests::{decision, definition, info, RequestInfo};
 use super::templates::step_reach;
 use super::{Actor, ServiceError, ServiceResult};
@@ -78,24 +79,24 @@ pub async fn decide(
         .await?
         .ok_or(ServiceError::NotFound { what: "request" })?;
     let Some((steps, k, eligible)) = eligible_now(&mut tx, &r).await? else {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InState(format!(
             "the request is {}, not waiting for approval",
             r.state
-        )));
+        ))));
     };
     let me = can.actor();
     if !eligible.contains(&me) {
         if can.scope() != Scope::All {
             return Err(ServiceError::out_of_scope("request", "request", me, id));
         }
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::ApprovalRule(
             "you are not an approver of the request's current step".into(),
-        ));
+        )));
     }
     if r.requester_id == me {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::ApprovalRule(
             "separation of duties: a requester never approves their own request".into(),
-        ));
+        )));
     }
     let step = r.current_step.unwrap_or(1);
     if !store::add_decision(
@@ -104,9 +105,9 @@ pub async fn decide(
     )
     .await?
     {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::ApprovalRule(
             "you decided at this step already; the same approver counts once".into(),
-        ));
+        )));
     }
     let action = if !approve {
         r.state = RequestState::Rejected;

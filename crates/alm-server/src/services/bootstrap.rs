@@ -4,6 +4,7 @@
 //! Everything here runs as the system actor and is audited like any other change.
 
 use super::audit::{record, Subject};
+use super::refusal::Refusal;
 use super::users::{insert_user, CreateUser};
 use super::{api_tokens, Actor, ServiceError, ServiceResult};
 use crate::auth::password;
@@ -124,7 +125,7 @@ pub async fn ensure_admin(
     };
     let hash = password::hash(password.clone())
         .await
-        .map_err(|e| ServiceError::NotAllowed(e.to_string()))?;
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let detail = insert_user(
         db,
         clock,
@@ -185,7 +186,7 @@ pub async fn reset_password(
     };
     let hash = password::hash(password.clone())
         .await
-        .map_err(|e| ServiceError::NotAllowed(e.to_string()))?;
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let mut tx = db.begin_write().await?;
     let user = users::find_by_email(&mut tx, &email)
         .await?
@@ -238,9 +239,9 @@ pub async fn create_token_for(
         )
     })?;
     if !user.enabled {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InState(format!(
             "the user {email} is disabled"
-        )));
+        ))));
     }
     api_tokens::issue(
         db,

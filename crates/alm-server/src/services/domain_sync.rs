@@ -12,6 +12,7 @@
 
 use super::audit::{record, Subject};
 use super::jobs::{way_to_the_dc, Done, JobHandler, NewJob, Queue};
+use super::refusal::Refusal;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::account_state::DirectoryState;
 use alm_core::job_kind::JobKind;
@@ -108,9 +109,11 @@ pub async fn request(
         (Some(SyncMode::Incremental), Some(_)) | (None, Some(_)) => SyncMode::Incremental,
         _ => SyncMode::Full,
     };
-    let pool = domain
-        .pool_id
-        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))?;
+    let pool = domain.pool_id.ok_or_else(|| {
+        ServiceError::Refused(Refusal::Unconfigured(
+            "the domain has no engine pool".into(),
+        ))
+    })?;
     let job = queue
         .enqueue(
             &mut tx,

@@ -6,6 +6,7 @@
 //! its members be changed by hand.
 
 use super::audit::{record, Subject};
+use super::refusal::Refusal;
 use super::{denied, Actor, ServiceError, ServiceResult};
 use alm_core::paging::PageRequest;
 use alm_core::permissions::{perm, Can, PermissionMarker, Scope};
@@ -206,9 +207,9 @@ pub async fn set_enabled(
     let mut tx = db.begin_write().await?;
     let before = load_in_scope(&mut tx, can, id).await?;
     if is_everyone(&before) && !enabled {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::Protected(
             "the group Everyone cannot be disabled".into(),
-        ));
+        )));
     }
     if before.enabled == enabled {
         return Ok(before);
@@ -253,16 +254,16 @@ pub async fn delete(
     let mut tx = db.begin_write().await?;
     let before = load_in_scope(&mut tx, can, id).await?;
     if is_everyone(&before) {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::Protected(
             "the group Everyone cannot be deleted".into(),
-        ));
+        )));
     }
     let owned =
         alm_store::accounts::owned_count(&mut tx, alm_store::accounts::Owner::Group(id)).await?;
     if owned > 0 {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InUse(format!(
             "the group owns {owned} managed account(s); remove it from their owners first"
-        )));
+        ))));
     }
     groups::delete(&mut tx, id).await?;
     record(
@@ -311,9 +312,9 @@ pub async fn change_member(
     let mut tx = db.begin_write().await?;
     let group = load_in_scope(&mut tx, can, id).await?;
     if is_everyone(&group) {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::Protected(
             "Everyone always contains every user; its members cannot be changed".into(),
-        ));
+        )));
     }
     if users::get(&mut tx, user).await?.is_none() {
         // In a body (add) a bad reference is a field error; in a path (remove) it is absent.

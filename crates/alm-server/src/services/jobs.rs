@@ -449,9 +449,11 @@ impl Queue {
                     actor: &actor,
                 };
                 match handler.complete(done, result).await {
-                    // A result that cannot be applied (alm's data refuses it) is recorded on
-                    // the job as a failed attempt, not dropped with the engine's report.
-                    Err(e @ (ServiceError::NotAllowed(_) | ServiceError::Store(_))) => {
+                    // A result that cannot be applied (alm's data refuses it, or the store
+                    // fails) is recorded on the job as a failed attempt, not dropped with the
+                    // engine's report; only a lost lease leaves the job to its new holder.
+                    Err(ServiceError::LeaseLost) => Err(ServiceError::LeaseLost),
+                    Err(e) => {
                         tracing::warn!(job = %job.id, error = %e, "an engine's result could not be applied");
                         let why = format!("the engine's result could not be applied: {e}");
                         self.failed(&job, &lease_id, Failure::unclassified(why))

@@ -28,6 +28,7 @@ pub mod migration;
 pub mod notifications;
 pub mod provisioning;
 pub mod provisioning_recovery;
+pub mod refusal;
 pub mod requests;
 pub mod roles;
 pub mod scheduled_sync;
@@ -134,6 +135,12 @@ pub enum ServiceError {
     /// The action is not possible in the object's current state (e.g. disabling Everyone).
     #[error("{0}")]
     NotAllowed(String),
+    /// A rule stands in the way of an action the caller may ask for.
+    #[error(transparent)]
+    Refused(#[from] refusal::Refusal),
+    /// alm itself failed (not the caller's input, not the data's state).
+    #[error("{0}")]
+    Internal(String),
     /// An engine reported on a job whose lease it no longer holds (the job went to another
     /// engine, or finished): its report changes nothing.
     #[error("this engine no longer holds the job's lease (it expired and the job went to another engine, or the job has finished)")]

@@ -11,6 +11,7 @@
 
 use super::audit::{record, Subject};
 use super::jobs::{AfterFailure, Done, FailedAttempt, Failure, JobHandler, NewJob, Queue};
+use super::refusal::Refusal;
 use super::requests::{definition, details_of};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::account_state::{DirectoryState, SecretState};
@@ -390,9 +391,9 @@ async fn complete(
         // A gMSA's password is the directory's own: there is nothing to store.
         (None, None) if d.account_type == AccountType::Gmsa => String::new(),
         (None, None) => {
-            return Err(ServiceError::NotAllowed(
+            return Err(ServiceError::Refused(Refusal::EngineResult(
                 "the engine reported no secret for the account".into(),
-            ))
+            )))
         }
     };
     let gmsa = d.account_type == AccountType::Gmsa;

@@ -8,6 +8,7 @@
 
 use super::audit::{record, Subject};
 use super::jobs::Queue;
+use super::refusal::Refusal;
 use super::requests::{info, reachable, RequestInfo};
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::job_kind::JobKind;
@@ -21,16 +22,16 @@ use serde_json::json;
 use uuid::Uuid;
 
 fn not_recoverable(r: &RequestRecord) -> ServiceError {
-    ServiceError::NotAllowed(format!(
+    ServiceError::Refused(Refusal::InState(format!(
         "a {} request cannot be retried or abandoned: only a retrying or failed one can",
         r.state
-    ))
+    )))
 }
 
 fn attempt_running() -> ServiceError {
-    ServiceError::NotAllowed(
+    ServiceError::Refused(Refusal::InState(
         "an attempt to provision this request is running right now; try again when it ends".into(),
-    )
+    ))
 }
 
 /// The request's latest provisioning job.

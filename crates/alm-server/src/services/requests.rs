@@ -7,6 +7,7 @@
 //! partial unique index on `requests` closes the race between two submits.
 
 use super::audit::{record, Subject};
+use super::refusal::Refusal;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can, Scope};
 use alm_core::requests::{
@@ -399,10 +400,10 @@ pub async fn update(
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
     if r.state != RequestState::Draft {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InState(format!(
             "a {} request cannot change; withdraw it and make a new one",
             r.state
-        )));
+        ))));
     }
     let (template_name, version, d) = offered(&mut tx, input.template_id, r.requester_id).await?;
     let (name, details) = checked(&mut tx, &d, r.requester_id, &input, id).await?;
@@ -446,10 +447,10 @@ pub async fn submit(
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
     if r.state != RequestState::Draft {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InState(format!(
             "only a draft can be submitted; this request is {}",
             r.state
-        )));
+        ))));
     }
     let details = details_of(&r)?;
     let input = RequestInput {
@@ -514,10 +515,10 @@ pub async fn withdraw(
     let mut tx = db.begin_write().await?;
     let mut r = reachable(&mut tx, can, id).await?;
     if !r.state.withdrawable() {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InState(format!(
             "a {} request cannot be withdrawn",
             r.state
-        )));
+        ))));
     }
     r.state = RequestState::Withdrawn;
     r.current_step = None;
@@ -548,9 +549,9 @@ pub async fn delete(
     let mut tx = db.begin_write().await?;
     let r = reachable(&mut tx, can, id).await?;
     if r.state != RequestState::Draft {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::InState(
             "only a draft can be deleted; withdraw a submitted request instead".into(),
-        ));
+        )));
     }
     store::delete(&mut tx, id).await?;
     record(

@@ -8,6 +8,7 @@
 
 use super::audit::{record, Subject};
 use super::groups::check_description;
+use super::refusal::Refusal;
 use super::{denied, Actor, ServiceError, ServiceResult};
 use alm_core::paging::PageRequest;
 use alm_core::permissions::{
@@ -261,9 +262,9 @@ pub async fn set_enabled(
     let mut tx = db.begin_write().await?;
     let before = load_in_scope(&mut tx, can, id).await?;
     if !enabled && before.builtin_key.as_deref() == Some(BuiltinRole::SystemAdministrator.key()) {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::Protected(
             "the System Administrator role cannot be disabled: nobody could administer alm".into(),
-        ));
+        )));
     }
     if before.enabled == enabled {
         return Ok(before);
@@ -300,10 +301,10 @@ pub async fn delete(
     let mut tx = db.begin_write().await?;
     let before = load_in_scope(&mut tx, can, id).await?;
     if before.builtin_key.is_some() {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::Protected(format!(
             "the built-in role {} cannot be deleted",
             before.name
-        )));
+        ))));
     }
     let (holders, groups) = roles::holders(&mut tx, id).await?;
     roles::delete(&mut tx, id).await?;

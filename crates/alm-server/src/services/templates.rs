@@ -7,6 +7,7 @@
 //! (a group they belong to), plus templates they created themselves.
 
 use super::audit::{record, Subject};
+use super::refusal::Refusal;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can, Scope};
 use alm_core::templates::{
@@ -340,9 +341,9 @@ pub async fn update(
     if let Some(d) = &definition {
         match (t.state, v.state) {
             (TemplateState::Disabled, _) => {
-                return Err(ServiceError::NotAllowed(
+                return Err(ServiceError::Refused(Refusal::InState(
                     "a disabled template cannot change".into(),
-                ))
+                )))
             }
             (_, VersionState::Draft | VersionState::NeedsApproval) => {
                 // A change sends a version waiting for approval back to draft.
@@ -355,9 +356,9 @@ pub async fn update(
                 store::insert_version(&mut tx, &v).await?;
             }
             _ => {
-                return Err(ServiceError::NotAllowed(
+                return Err(ServiceError::Refused(Refusal::InState(
                     "a published template is never edited in place: create a new version (POST …/versions) and edit that".into(),
-                ))
+                )))
             }
         }
         validate(&mut tx, d).await?;
@@ -426,18 +427,18 @@ pub async fn new_version(
         .await?
         .ok_or_else(not_found)?;
     if t.state == TemplateState::Disabled {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::InState(
             "a disabled template gets no new versions".into(),
-        ));
+        )));
     }
     if matches!(
         latest.state,
         VersionState::Draft | VersionState::NeedsApproval
     ) {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InState(format!(
             "version {} is still a draft: edit it instead",
             latest.version
-        )));
+        ))));
     }
     let v = new_version_from(&t, &latest, can.actor(), now);
     store::insert_version(&mut tx, &v).await?;
@@ -479,8 +480,8 @@ pub async fn publish(
     let mut v = store::version(&mut tx, id, t.latest_version)
         .await?
         .ok_or_else(not_found)?;
-    let step =
-        publish_step(t.state, v.state, workflow_manager).map_err(ServiceError::NotAllowed)?;
+    let step = publish_step(t.state, v.state, workflow_manager)
+        .map_err(|m| ServiceError::Refused(Refusal::InState(m)))?;
     let definition = decode(&v)?;
     validate(&mut tx, &definition).await?;
     let action = match step {
@@ -560,11 +561,11 @@ pub async fn set_state(
         _ => (false, ""),
     };
     if !allowed {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InState(format!(
             "a {} template cannot become {}",
             from.as_str(),
             to.as_str()
-        )));
+        ))));
     }
     t.state = to;
     t.updated_at = now;
@@ -602,9 +603,9 @@ pub async fn delete(
     let mut tx = db.begin_write().await?;
     let t = store::get(&mut tx, id).await?.ok_or_else(not_found)?;
     if t.published_version.is_some() {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::Protected(
             "a template that was published is kept (accounts refer to its versions); disable it instead".into(),
-        ));
+        )));
     }
     store::delete(&mut tx, id).await?;
     record(

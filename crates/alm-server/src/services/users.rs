@@ -5,6 +5,7 @@
 //! Users are never deleted: history refers to them.
 
 use super::audit::{record, Subject};
+use super::refusal::Refusal;
 use super::{denied, Actor, ServiceError, ServiceResult};
 use alm_core::paging::PageRequest;
 use alm_core::permissions::{perm, Can, Scope};
@@ -263,9 +264,9 @@ pub async fn set_enabled(
 ) -> ServiceResult<UserDetail> {
     can.require_manage().map_err(denied(can.actor()))?;
     if !enabled && id == can.actor() {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::OwnAccount(
             "you cannot disable yourself; ask another administrator".into(),
-        ));
+        )));
     }
     let now = clock.now();
     let mut tx = db.begin_write().await?;

@@ -7,6 +7,7 @@
 use super::audit::{record, Subject};
 use super::calibration::{calibrate, CheckOutcome, CHECK_WAIT};
 use super::jobs::{lease_lost, Done, JobHandler, NewJob, Queue};
+use super::refusal::Refusal;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::account_state::SecretState;
 use alm_core::job_kind::JobKind;
@@ -116,9 +117,9 @@ pub async fn sync(
             error: None,
         });
     }
-    let pool = vault
-        .pool_id
-        .ok_or_else(|| ServiceError::NotAllowed("the vault has no engine pool".into()))?;
+    let pool = vault.pool_id.ok_or_else(|| {
+        ServiceError::Refused(Refusal::Unconfigured("the vault has no engine pool".into()))
+    })?;
     let calibration = calibrate(
         queue,
         actor,

@@ -253,3 +253,52 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    async fn an_engine_result_alm_cannot_take_is_recorded_on_the_job_as_a_failed_attempt(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let w = world(&s).await;
+        let admin = s.admin();
+        let anon = s.anonymous();
+        // The domain moves to a pool whose only engine is this test, speaking the protocol by hand.
+        let (st, pool) = admin.post("/api/v1/engine-pools", json!({"name": "By hand"})).await;
+        assert_eq!(st, 201, "{pool}");
+        let pool = pool["id"].as_str().unwrap().to_owned();
+        let token = crate::engines::activation_token(&admin).await;
+        let (st, registered) = anon.post("/api/v1/engine/register", json!({
+            "activation_token": token, "name": "by-hand", "host": "h.example.test", "version": "test"})).await;
+        assert_eq!(st, 201, "{registered}");
+        let engine = registered["engine_id"].as_str().unwrap().to_owned();
+        crate::engines::assign(&admin, &engine, &pool).await;
+        let (st, moved) = admin.patch(&format!("/api/v1/domains/{}", w.domain), json!({"pool_id": pool})).await;
+        assert_eq!(st, 200, "{moved}");
+        let by_hand = crate::support::Api::with_token(&s.base, registered["credential"].as_str().unwrap());
+
+        let (request, _) = approved(&s, &w, &w.vault, "nosecret").await;
+        let (st, lease) = by_hand.post("/api/v1/engine/lease", json!({"wait_seconds": 5, "max_jobs": 1})).await;
+        assert_eq!(st, 200, "{lease}");
+        let job = &lease["jobs"][0];
+        assert_eq!(job["task"]["kind"], "provision", "{lease}");
+        let job_id = job["job_id"].as_str().unwrap().to_owned();
+
+        // The engine says it made the account but hands over no password for the built-in vault.
+        let (st, answer) = by_hand.post(&format!("/api/v1/engine/jobs/{job_id}/complete"), json!({
+            "outcome": "done", "lease_id": job["lease_id"],
+            "result": {"kind": "provisioned", "problem": null, "account": {
+                "dn": format!("CN=svc-nosecret,{}", w.ou), "guid": uuid::Uuid::new_v4().to_string(),
+                "sid": null, "created": true, "secret_ref": null, "password": null}}})).await;
+        assert_eq!(st, 204, "the report is taken (and recorded), not refused as a lost lease: {answer}");
+
+        let (_, j) = admin.get(&format!("/api/v1/jobs/{job_id}")).await;
+        assert_eq!(j["attempts"], 1, "{j}");
+        assert_ne!(j["status"], "succeeded", "{j}");
+        assert_ne!(j["status"], "leased", "the lease is over: {j}");
+        let error = j["error"].as_str().unwrap_or_else(|| panic!("the job names why: {j}"));
+        assert!(error.contains("could not be applied") && error.contains("no secret"), "{error}");
+        let (_, r) = w.requester.get(&format!("/api/v1/requests/{request}")).await;
+        assert_ne!(r["state"], "provisioned", "{r}");
+        let (_, accounts) = admin.get("/api/v1/accounts?q=nosecret").await;
+        assert_eq!(accounts["total"], 0, "no managed account from a refused result: {accounts}");
+        s.stop().await;
+    }
+}

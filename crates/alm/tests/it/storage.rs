@@ -3,13 +3,13 @@
 use crate::support::{on_both_backends, Backend, TestDb};
 use alm_core::paging::PageRequest;
 use alm_core::permissions::{Feature, Permission, Right};
+use alm_core::templates::TemplateState;
 use alm_core::{Email, GroupId, RoleId, UserId};
 use alm_store::audit_log::{self, ActorKind, NewRecord, Outcome, Personal};
 use alm_store::groups::{self, NewGroup};
 use alm_store::roles::{self, NewRole};
-use alm_store::users::{self, NewUser, UserFilter, UserSource};
-use alm_core::templates::TemplateState;
 use alm_store::templates::{self, TemplateRecord};
+use alm_store::users::{self, NewUser, UserFilter, UserSource};
 use alm_store::{migrations, permissions, Db, StoreError};
 use time::macros::datetime;
 use time::OffsetDateTime;

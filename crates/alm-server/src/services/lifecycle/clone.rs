@@ -1,6 +1,7 @@
 //! *Clone as new request* (SPEC §4.1): a new draft prefilled from an account.
 
 use super::*;
+use crate::services::refusal::Refusal;
 
 /// What the caller adds to a clone: everything else comes from the account.
 #[derive(Debug, Clone, Default)]
@@ -35,7 +36,7 @@ pub async fn clone_as_request(
     standing(&mut tx, &a)
         .await?
         .check(Action::Clone, now)
-        .map_err(ServiceError::NotAllowed)?;
+        .map_err(|m| ServiceError::Refused(Refusal::InState(m)))?;
     let original = match a.request_id {
         Some(r) => match alm_store::requests::get(&mut tx, r).await? {
             Some(r) => Some(super::super::requests::details_of(&r)?),

@@ -13,6 +13,7 @@ use super::account_changes::{queue_change, ChangeOrder};
 use super::audit::{record, Subject};
 use super::jobs::Queue;
 use super::{Actor, ServiceError, ServiceResult};
+use crate::services::refusal::Refusal;
 use alm_core::lifecycle::{
     at_eol, renewal_at, renewed_eol, Action, ReminderPlan, Standing, Status,
 };
@@ -114,7 +115,7 @@ pub async fn act(
     let standing = standing(&mut tx, &a).await?;
     standing
         .check(action, now)
-        .map_err(ServiceError::NotAllowed)?;
+        .map_err(|m| ServiceError::Refused(Refusal::InState(m)))?;
     let before = a.clone();
     match action {
         Action::Renew => {
@@ -161,10 +162,10 @@ pub async fn act(
             queue_change(queue, &mut tx, &a, ChangeOrder::Delete, actor).await?;
         }
         Action::SubmitRenewal | Action::Clone => {
-            return Err(ServiceError::NotAllowed(format!(
+            return Err(ServiceError::Refused(Refusal::InState(format!(
                 "{} is not available through this endpoint",
                 action.as_str()
-            )))
+            ))))
         }
     }
     a.updated_at = now;

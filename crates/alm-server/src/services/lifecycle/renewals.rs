@@ -2,6 +2,7 @@
 //! template's approval steps again; approved, the EOL moves on; denied, the account goes back.
 
 use super::*;
+use crate::services::refusal::Refusal;
 use alm_core::requests::RequestKind;
 
 /// Submit for approval to renew (SPEC §4.2, `expire` accounts): a request of kind `renewal`
@@ -35,7 +36,7 @@ pub async fn submit_renewal(
     standing(&mut tx, &a)
         .await?
         .check(Action::SubmitRenewal, now)
-        .map_err(ServiceError::NotAllowed)?;
+        .map_err(|m| ServiceError::Refused(Refusal::InState(m)))?;
     let details = RequestDetails {
         interval: a.interval,
         justification: reason.to_owned(),
@@ -76,9 +77,9 @@ pub async fn submit_renewal(
     alm_store::requests::insert(&mut tx, &r)
         .await
         .map_err(|e| match e {
-            alm_store::StoreError::Conflict { .. } => ServiceError::NotAllowed(
+            alm_store::StoreError::Conflict { .. } => ServiceError::Refused(Refusal::InState(
                 "a renewal of this account waits for approval already".into(),
-            ),
+            )),
             other => other.into(),
         })?;
     a.status_before = Some(a.status);
