@@ -1,5 +1,6 @@
 //! Assembling and running the server: start-up (migrations, built-ins, the bootstrap
-//! administrator), the router with its middleware, and graceful shutdown.
+//! administrator), the router with its middleware, and graceful shutdown. The background
+//! loops are in `workers/`.
 
 use crate::api;
 use crate::api::error::DeniedAttempt;
@@ -11,6 +12,7 @@ use crate::services::audit::{record_refusal, Subject};
 use crate::services::bootstrap::{self, AdminBootstrap};
 use crate::services::Actor;
 use crate::state::AppState;
+use crate::workers::Workers;
 use alm_core::Clock;
 use alm_store::audit_log::Outcome;
 use alm_store::Db;
@@ -365,171 +367,6 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     response
 }
 
-/// Checks scheduled domain syncs at the top of each hour, for the life of the process. Every
-/// replica may do it: the queue keeps one live sync per domain (dedupe key), so two replicas
-/// queue one sync. (The lifecycle sweep, which must run once, is `spawn_lifecycle_scheduler`.)
-pub fn spawn_scheduler(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let now = state.clock.now();
-            let wait = alm_core::schedule::next_top_of_hour(now) - now;
-            tokio::time::sleep(
-                wait.try_into()
-                    .unwrap_or(std::time::Duration::from_secs(60)),
-            )
-            .await;
-            match crate::services::scheduled_sync::queue_due(&state.queue).await {
-                Ok(jobs) if !jobs.is_empty() => {
-                    tracing::info!(jobs = jobs.len(), "scheduled domain syncs queued")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "scheduled domain syncs could not be queued"),
-            }
-        }
-    })
-}
-
-/// The SMTP sender from the configuration (`None` without `smtp.host`).
-pub fn smtp_sender(config: &Config) -> anyhow::Result<Option<alm_notify::smtp::SmtpSender>> {
-    let c = &config.smtp;
-    let Some(host) = &c.host else {
-        return Ok(None);
-    };
-    let ca_pem = match &c.ca_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("smtp.ca_file: cannot read {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let sender = alm_notify::smtp::SmtpSender::new(&alm_notify::smtp::SmtpConfig {
-        host: host.clone(),
-        port: c.port,
-        security: alm_notify::smtp::Security::parse(&c.security)
-            .context("smtp.security: none, starttls or tls")?,
-        username: c.username.clone(),
-        password: c.password.as_deref().map(alm_core::Secret::new),
-        from: c.from.clone(),
-        ca_pem,
-        timeout: std::time::Duration::from_secs(30),
-    })
-    .map_err(anyhow::Error::msg)?;
-    Ok(Some(sender))
-}
-
-/// Delivers the outbox for the life of the process (SPEC §7.2): due messages every half
-/// second, failures retried with back-off. Without SMTP settings mail waits in the outbox.
-fn spawn_mailer(state: &AppState) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let Some(sender) = smtp_sender(&state.config)? else {
-        tracing::warn!("no smtp.host configured: emails wait in the outbox");
-        return Ok(None);
-    };
-    let state = state.clone();
-    Ok(Some(tokio::spawn(async move {
-        loop {
-            match crate::services::notifications::deliver_due(
-                &state.db,
-                state.clock.as_ref(),
-                &sender,
-            )
-            .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(sent = n, "emails sent"),
-                Err(e) => tracing::error!(error = %e, "the outbox could not be read"),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        }
-    })))
-}
-
-/// The name alm gives itself in SIEM messages: the host of its base URL.
-pub fn siem_hostname(config: &Config) -> String {
-    url::Url::parse(&config.base_url())
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "alm".to_owned())
-}
-
-/// The webhook and SIEM delivery loop (see `services/integration_outbox.rs`). Always runs:
-/// with nothing configured a round is one indexed query.
-fn spawn_integrations(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let mut deliverer = crate::services::integration_outbox::Deliverer::new(
-            state.webhook_sender.clone(),
-            siem_hostname(&state.config),
-        );
-        loop {
-            match deliverer
-                .deliver_due(&state.db, state.clock.as_ref(), &state.master_key)
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(delivered = n, "webhook and SIEM messages delivered"),
-                Err(e) => tracing::error!(error = %e, "the integration outbox could not be read"),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        }
-    })
-}
-
-/// Writes the anonymous-refusal counts of minutes that are over, for the life of the process
-/// (a flood's last minute is written even when no further refusal comes).
-fn spawn_denial_flusher(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let state = state.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            if let Err(e) =
-                crate::services::anonymous_denials::flush(&state.db, state.clock.as_ref()).await
-            {
-                tracing::error!(error = %e, "anonymous refusal counts could not be written");
-            }
-        }
-    })
-}
-
-/// The scheduler (SPEC §4, §12): every interval, try to lead (a PostgreSQL advisory lock; the
-/// process itself on SQLite) and, while leading, sweep.
-fn spawn_lifecycle_scheduler(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
-    if !state.config.scheduler.enabled {
-        return None;
-    }
-    let state = state.clone();
-    let every =
-        std::time::Duration::from_secs(u64::from(state.config.scheduler.interval_seconds.max(1)));
-    Some(tokio::spawn(async move {
-        let mut leadership: Option<alm_store::leader::Leadership> = None;
-        loop {
-            if let Some(l) = leadership.as_mut() {
-                if !l.still_held().await {
-                    tracing::warn!("scheduler: lost the leader lock's connection");
-                    leadership = None;
-                }
-            }
-            if leadership.is_none() {
-                match alm_store::leader::Leadership::acquire(&state.db).await {
-                    Ok(l) => leadership = l,
-                    Err(e) => tracing::error!(error = %e, "scheduler: cannot ask for leadership"),
-                }
-            }
-            if leadership.is_some() {
-                match crate::services::lifecycle::sweep(&state.queue).await {
-                    Ok(r) if r.eol_processed + r.reminders_sent > 0 => tracing::info!(
-                        eol = r.eol_processed,
-                        reminders = r.reminders_sent,
-                        "scheduler: sweep"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "scheduler: sweep failed"),
-                }
-            }
-            tokio::time::sleep(every).await;
-        }
-    }))
-}
-
 /// A server bound to its address and running in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -538,37 +375,13 @@ pub struct RunningServer {
     pub connections: crate::serve::Connections,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    engine: Option<tokio::task::JoinHandle<()>>,
-    mailer: Option<tokio::task::JoinHandle<()>>,
-    scheduler: Option<tokio::task::JoinHandle<()>>,
-    integrations: Option<tokio::task::JoinHandle<()>>,
-    denial_flusher: Option<tokio::task::JoinHandle<()>>,
+    workers: Workers,
 }
 
 impl RunningServer {
-    /// Stops accepting, lets requests in flight finish, and waits.
+    /// Stops the background work and accepting, lets requests in flight finish, and waits.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        if let Some(mailer) = self.mailer.take() {
-            mailer.abort();
-            let _ = mailer.await;
-        }
-        if let Some(flusher) = self.denial_flusher.take() {
-            flusher.abort();
-            let _ = flusher.await;
-        }
-        if let Some(integrations) = self.integrations.take() {
-            integrations.abort();
-            let _ = integrations.await;
-        }
-        if let Some(scheduler) = self.scheduler.take() {
-            scheduler.abort();
-            let _ = scheduler.await;
-        }
-        if let Some(engine) = self.engine.take() {
-            // Jobs it was running go back to the queue when their leases run out.
-            engine.abort();
-            let _ = engine.await;
-        }
+        self.workers.stop().await;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -588,36 +401,13 @@ pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServe
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (connections, task) =
         crate::serve::spawn(listener, app, state.config.server.limits(), stop_rx);
-    // Read-only for recovery: nothing runs in the background (it would write, and could not
-    // open the secrets it needs).
-    let background = state.read_only.is_none();
-    let engine = if state.config.engines.in_process && background {
-        Some(crate::engine_host::spawn(state.clone()).await?)
-    } else {
-        None
-    };
-    let mailer = if background {
-        spawn_mailer(&state)?
-    } else {
-        None
-    };
-    let scheduler = if background {
-        spawn_lifecycle_scheduler(&state)
-    } else {
-        None
-    };
-    let integrations = background.then(|| spawn_integrations(&state));
-    let denial_flusher = background.then(|| spawn_denial_flusher(&state));
+    let workers = Workers::start(&state).await?;
     Ok(RunningServer {
-        denial_flusher,
-        integrations,
         connections,
         addr,
         state,
         stop: Some(stop_tx),
         task,
-        engine,
-        mailer,
-        scheduler,
+        workers,
     })
 }

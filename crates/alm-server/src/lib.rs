@@ -14,6 +14,7 @@ pub mod serve;
 pub mod services;
 pub mod state;
 pub mod ui;
+pub mod workers;
 
 pub use app::{build_state, router, start, RunningServer};
 pub use config::Config;

@@ -273,8 +273,7 @@ async fn disable_group(
         false,
     )
     .await?;
-    let mut conn = s.db.read().await?;
-    let uses = crate::services::group_replacement::uses(&mut conn, id).await?;
+    let uses = crate::services::group_replacement::uses_after_disable(&s.db, &can, id).await?;
     Ok(Json(GroupDisabledView {
         group: group.into(),
         template_uses: uses.into_iter().map(Into::into).collect(),

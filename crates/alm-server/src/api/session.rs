@@ -6,14 +6,13 @@ use super::extract::ApiJson;
 use super::users::UserView;
 use crate::auth::client_addr::ClientIp;
 use crate::auth::principal::{cookie_name, cookie_value, Authenticated};
-use crate::auth::secret_token;
 use crate::services::audit::{record_refusal, Subject};
 use crate::services::login::{self, Credential, NewSession, PasswordLogin};
 use crate::services::Actor;
 use crate::state::AppState;
 use crate::ui::message_page as page;
 use alm_store::audit_log::Outcome;
-use alm_store::oidc_logins::{self, PendingLogin};
+use alm_store::oidc_logins::PendingLogin;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -169,19 +168,8 @@ async fn oidc_login(State(s): State<AppState>, Query(q): Query<OidcLoginQuery>) 
         nonce: start.nonce,
         return_to: safe_return_to(q.return_to.as_deref()),
     };
-    let stored = async {
-        let mut tx = s.db.begin_write().await?;
-        oidc_logins::insert(
-            &mut tx,
-            &secret_token::hash(&start.state),
-            &pending,
-            now + time::Duration::minutes(10),
-        )
-        .await?;
-        tx.commit().await
-    }
-    .await;
-    if let Err(e) = stored {
+    if let Err(e) = crate::services::oidc_logins::remember(&s.db, &start.state, &pending, now).await
+    {
         return ApiError::from(e).into_response();
     }
     let secure = s.config.secure_cookies();
@@ -283,13 +271,7 @@ async fn oidc_callback(
         )
         .await;
     }
-    let taken = async {
-        let mut tx = s.db.begin_write().await?;
-        let p = oidc_logins::take(&mut tx, &secret_token::hash(&state), s.clock.now()).await?;
-        tx.commit().await?;
-        Ok::<_, alm_store::StoreError>(p)
-    }
-    .await;
+    let taken = crate::services::oidc_logins::take(&s.db, &state, s.clock.now()).await;
     let pending = match taken {
         Ok(Some(p)) => p,
         Ok(None) => {

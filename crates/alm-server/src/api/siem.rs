@@ -174,7 +174,7 @@ async fn create_siem(
     ApiJson(body): ApiJson<SiemBody>,
 ) -> ApiResult<(StatusCode, Json<SiemView>)> {
     let can = auth.can::<perm::SiemCreate>()?;
-    let host = crate::app::siem_hostname(&s.config);
+    let host = crate::workers::integrations::siem_hostname(&s.config);
     let r = svc::create(
         &s.db,
         s.clock.as_ref(),
@@ -211,7 +211,7 @@ async fn update_siem(
 ) -> ApiResult<Json<SiemView>> {
     let can = auth.can::<perm::SiemUpdate>()?;
     let id = siem_id(&id)?;
-    let host = crate::app::siem_hostname(&s.config);
+    let host = crate::workers::integrations::siem_hostname(&s.config);
     let r = svc::update(
         &s.db,
         s.clock.as_ref(),
@@ -247,7 +247,7 @@ async fn test_siem(
 ) -> ApiResult<Json<SiemTestView>> {
     let can = auth.can::<perm::SiemUpdate>()?;
     let id = siem_id(&id)?;
-    let host = crate::app::siem_hostname(&s.config);
+    let host = crate::workers::integrations::siem_hostname(&s.config);
     Ok(Json(
         svc::test(
             &s.db,

@@ -89,6 +89,18 @@ pub async fn uses(conn: &mut Conn, group: GroupId) -> ServiceResult<Vec<Template
 }
 
 /// The uses of a group, read on their own (the offer, again).
+/// The templates that still name a group the caller has just disabled (the offer to replace
+/// it, SPEC §2.2): the right to disable the group is the right to see where it is named.
+pub async fn uses_after_disable(
+    db: &Db,
+    can: &Can<perm::GroupUpdate>,
+    group: GroupId,
+) -> ServiceResult<Vec<TemplateUse>> {
+    let _ = can;
+    let mut conn = db.read().await?;
+    uses(&mut conn, group).await
+}
+
 pub async fn uses_of(
     db: &Db,
     can: &Can<perm::GroupRead>,

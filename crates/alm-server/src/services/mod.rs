@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod login;
 pub mod migration;
 pub mod notifications;
+pub mod oidc_logins;
 pub mod provisioning;
 pub mod provisioning_recovery;
 pub mod refusal;

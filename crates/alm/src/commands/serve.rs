@@ -32,7 +32,7 @@ pub async fn run(args: ConfigArgs, listen: Option<String>) -> anyhow::Result<Exi
         }
     }
     let server = alm_server::start(state.clone(), &listen).await?;
-    let scheduler = alm_server::app::spawn_scheduler(state.clone());
+    let scheduler = alm_server::workers::scheduled_sync::spawn(state.clone());
     let base = state
         .config
         .public_url

@@ -180,7 +180,7 @@ on_both_backends! {
 on_both_backends! {
     async fn a_stored_state_alm_did_not_write_is_corruption_naming_table_row_and_value(backend: Backend) {
         let (_tdb, db) = fresh(backend).await;
-        let id = uuid::Uuid::now_v7();
+        let id = alm_core::ids::uuid_v7_at(T0);
         let mut tx = db.begin_write().await.unwrap();
         templates::insert(&mut tx, &TemplateRecord {
             id,
