@@ -20,20 +20,30 @@ pub struct DirectoryObject {
     pub name: String,
     pub enabled: bool,
     pub usn_changed: i64,
-    /// JSON with the kind's details (UPN, description, members, …).
-    pub details: String,
+    /// The kind's details (UPN, description, members, …), stored as JSON.
+    pub details: serde_json::Value,
     pub synced_at: OffsetDateTime,
 }
 
+fn json_column(text: &str, column: &str, row: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "directory_objects.{column} of row {row} is not JSON: {e}"
+        ))
+    })
+}
+
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DirectoryObject> {
+    let guid: String = row.try_get("guid")?;
+    let details: String = row.try_get("details")?;
     Ok(DirectoryObject {
-        guid: row.try_get("guid")?,
+        details: json_column(&details, "details", &guid)?,
+        guid,
         kind: row.try_get("kind")?,
         dn: row.try_get("dn")?,
         name: row.try_get("name")?,
         enabled: row.try_get::<i64, _>("enabled")? != 0,
         usn_changed: row.try_get("usn_changed")?,
-        details: row.try_get("details")?,
         synced_at: from_db(row.try_get("synced_at")?)?,
     })
 }
@@ -62,7 +72,7 @@ pub async fn store(
         .bind(&o.name)
         .bind(i64::from(o.enabled))
         .bind(o.usn_changed)
-        .bind(&o.details)
+        .bind(o.details.to_string())
         .bind(to_db(o.synced_at))
         .execute(&mut *conn)
         .await?;
@@ -445,16 +455,19 @@ pub async fn linked_account_details(
     conn: &mut AnyConnection,
     domain: DomainId,
     user: alm_core::UserId,
-) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT o.details FROM users u JOIN directory_objects o \
+) -> StoreResult<Option<serde_json::Value>> {
+    let found: Option<(String, String)> = sqlx::query_as(
+        "SELECT o.guid, o.details FROM users u JOIN directory_objects o \
          ON o.domain_id = u.directory_domain AND o.guid = u.directory_guid \
          WHERE u.id = $1 AND u.directory_domain = $2",
     )
     .bind(user.to_string())
     .bind(domain.to_string())
     .fetch_optional(&mut *conn)
-    .await?)
+    .await?;
+    found
+        .map(|(guid, details)| json_column(&details, "details", &guid))
+        .transpose()
 }
 
 /// One synced object of a domain by objectGUID.

@@ -194,7 +194,7 @@ impl From<DirectoryObject> for DirectoryObjectView {
             dn: o.dn,
             name: o.name,
             enabled: o.enabled,
-            details: serde_json::from_str(&o.details).unwrap_or(serde_json::Value::Null),
+            details: o.details,
             synced_at: o.synced_at,
         }
     }

@@ -200,13 +200,23 @@ pub struct CheckOutcome {
 fn answer(job: Option<&JobRecord>, name: &str) -> (bool, Option<String>, String) {
     match job {
         Some(j) if j.status == JobStatus::Succeeded => {
-            let v: serde_json::Value =
-                serde_json::from_str(j.result.as_deref().unwrap_or("{}")).unwrap_or_default();
-            (
-                v["ok"].as_bool().unwrap_or(false),
-                v["problem"].as_str().map(str::to_owned),
-                v["message"].as_str().unwrap_or_default().to_owned(),
-            )
+            match j
+                .result
+                .as_deref()
+                .map(serde_json::from_str::<serde_json::Value>)
+            {
+                Some(Ok(v)) => (
+                    v["ok"].as_bool().unwrap_or(false),
+                    v["problem"].as_str().map(str::to_owned),
+                    v["message"].as_str().unwrap_or_default().to_owned(),
+                ),
+                // Never read as a pass: the stored outcome is not what alm wrote.
+                _ => (
+                    false,
+                    Some("corrupt".into()),
+                    format!("the stored outcome of engine {name}'s check does not read back"),
+                ),
+            }
         }
         Some(j) if j.status == JobStatus::Failed => (
             false,

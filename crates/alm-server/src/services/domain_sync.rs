@@ -158,17 +158,29 @@ pub async fn run_of(db: &Db, job: &JobRecord) -> ServiceResult<Option<SyncRun>> 
         .find(|r| r.id == run_id))
 }
 
-fn stored(o: alm_engine::protocol::SyncedObject, at: OffsetDateTime) -> DirectoryObject {
-    DirectoryObject {
+/// An object as the engine read it, to store: its details must be the JSON the engine
+/// protocol promises, or the whole result is refused (recorded on the job), never stored
+/// half-understood.
+fn stored(
+    o: alm_engine::protocol::SyncedObject,
+    at: OffsetDateTime,
+) -> ServiceResult<DirectoryObject> {
+    let details = serde_json::from_str(&o.details).map_err(|e| {
+        ServiceError::Refused(super::refusal::Refusal::EngineResult(format!(
+            "the details of object {} are not JSON: {e}",
+            o.guid
+        )))
+    })?;
+    Ok(DirectoryObject {
         guid: o.guid,
         kind: o.kind,
         dn: o.dn,
         name: o.name,
         enabled: o.enabled,
         usn_changed: o.usn_changed,
-        details: o.details,
+        details,
         synced_at: at,
-    }
+    })
 }
 
 /// Tells the system administrators which unmanaged accounts appeared in the directory since
@@ -243,7 +255,7 @@ pub async fn apply(
 ) -> ServiceResult<SyncRun> {
     let db = &queue.db;
     let clock = queue.clock.as_ref();
-    let actor = super::actor_from_json(&job.requested_by);
+    let actor = super::requester_of(job)?;
     let id: DomainId = job
         .subject_id
         .parse()
@@ -308,7 +320,7 @@ pub async fn apply(
                 {
                     appeared.push((object.guid.clone(), object.name.clone()));
                 }
-                directory_sync::store(&mut tx, id, &stored(object, now), known).await?;
+                directory_sync::store(&mut tx, id, &stored(object, now)?, known).await?;
                 if known {
                     run.updated += 1;
                 } else {

@@ -167,10 +167,11 @@ pub async fn import(
             dn: o.dn.clone(),
             guid: o.guid.clone(),
             account_type: d.account_type,
-            description: serde_json::from_str::<serde_json::Value>(&o.details)
-                .ok()
-                .and_then(|v| v["description"].as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            // An object without a description has none (an empty one, as AD shows it).
+            description: o.details["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             status: Status::Active,
             template_id: t.id,
             template_version: version,

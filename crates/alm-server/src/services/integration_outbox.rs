@@ -377,7 +377,27 @@ impl Deliverer {
             return Ok(false);
         };
         let definition = open_definition(key, &w)?;
-        let params: Value = serde_json::from_str(&item.payload).unwrap_or(Value::Null);
+        let params: Value = match serde_json::from_str(&item.payload) {
+            Ok(params) => params,
+            Err(e) => {
+                // Not what alm wrote: never sent as an empty or guessed body. The row ends
+                // failed, with the reason, and the audit log alerts.
+                let why = format!("the stored event does not parse ({e}); nothing was sent");
+                let mut tx = db.begin_write().await?;
+                store::record_attempt(&mut tx, &item.id, now, Some(&why), None).await?;
+                record(
+                    &mut tx,
+                    clock,
+                    &Actor::system(),
+                    "webhook.delivery-failed",
+                    Subject::new("webhook", &w.id),
+                    json!({"alert": true, "event": item.event, "delivery": item.id, "attempts": attempts, "error": why}),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(false);
+            }
+        };
         let attempt = u32::try_from(attempts).unwrap_or(u32::MAX);
         let outcome = self
             .webhooks

@@ -45,8 +45,9 @@ use alm_core::permissions::{Denied, EffectivePermissions};
 use alm_core::{FieldError, UserId, ValidationErrors};
 use alm_store::StoreError;
 
-/// Who is acting and from where: carried into every audit record.
-#[derive(Debug, Clone)]
+/// Who is acting and from where: carried into every audit record (and stored with a queued
+/// job as JSON, to name the one who asked in the record of its outcome).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
     pub user_id: Option<UserId>,
     pub name: Option<String>,
@@ -88,24 +89,18 @@ pub async fn usage(
 
 /// The actor as stored with a queued job, to be named in the audit record of its outcome.
 pub fn actor_to_json(actor: &Actor) -> String {
-    serde_json::json!({
-        "user_id": actor.user_id.map(|u| u.to_string()),
-        "name": actor.name,
-        "email": actor.email,
-        "source_ip": actor.source_ip,
-    })
-    .to_string()
+    serde_json::to_string(actor).expect("an actor serialises")
 }
 
-pub fn actor_from_json(text: &str) -> Actor {
-    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-    let text = |k: &str| v[k].as_str().map(str::to_owned);
-    Actor {
-        user_id: v["user_id"].as_str().and_then(|u| u.parse().ok()),
-        name: text("name"),
-        email: text("email"),
-        source_ip: text("source_ip"),
-    }
+/// The actor stored with a job (`jobs.requested_by`): one that does not read back is
+/// corruption, never an anonymous stand-in.
+pub fn requester_of(job: &alm_store::jobs::JobRecord) -> ServiceResult<Actor> {
+    serde_json::from_str(&job.requested_by).map_err(|e| {
+        ServiceError::Store(StoreError::Corrupt(format!(
+            "jobs.requested_by of job {}: {e}",
+            job.id
+        )))
+    })
 }
 
 /// An authenticated user acting now: identity and effective permissions.

@@ -266,10 +266,8 @@ async fn reader_sids(
     domain: alm_core::DomainId,
     g: &alm_core::templates::GmsaSettings,
 ) -> Result<Vec<String>, String> {
-    let sid_of = |details: Option<String>| {
-        details
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-            .and_then(|v| v["sid"].as_str().map(str::to_owned))
+    let sid_of = |details: Option<serde_json::Value>| {
+        details.and_then(|v| v["sid"].as_str().map(str::to_owned))
     };
     let mut sids = Vec::new();
     for user in &g.password_reader_users {
@@ -455,7 +453,7 @@ async fn complete(
         now,
     )
     .await?;
-    let requester = super::actor_from_json(&job.requested_by);
+    let requester = super::requester_of(job)?;
     record(
         &mut tx,
         queue.clock.as_ref(),

@@ -13,7 +13,7 @@ use alm_core::{Clock, DomainId, Email, UserId};
 use alm_store::directory_sync::{self, DirectoryObject, UserSyncConfig};
 use alm_store::users::{self, DirectoryLink, NewUser, UserSource};
 use alm_store::{roles, sessions, WriteTx};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 pub const DEFAULT_MAX_DISABLE_PERCENT: u32 = 10;
@@ -61,8 +61,7 @@ pub fn wanted_accounts<'a>(
     let mut wanted: Vec<&DirectoryObject> = Vec::new();
     let mut seen_accounts: HashSet<&str> = HashSet::new();
     while let Some(group) = queue.pop_front() {
-        let details: Value = serde_json::from_str(&group.details).unwrap_or(Value::Null);
-        for member in details["members"]
+        for member in group.details["members"]
             .as_array()
             .into_iter()
             .flatten()
@@ -85,16 +84,14 @@ pub fn wanted_accounts<'a>(
 
 /// The address alm will know the person by: `mail`, else the user principal name.
 fn email_of(account: &DirectoryObject) -> Option<Email> {
-    let details: Value = serde_json::from_str(&account.details).ok()?;
     ["mail", "user_principal_name"]
         .iter()
-        .filter_map(|k| details[*k].as_str())
+        .filter_map(|k| account.details[*k].as_str())
         .find_map(|v| Email::parse("email", v).ok())
 }
 
 fn display_name_of(account: &DirectoryObject) -> String {
-    let details: Value = serde_json::from_str(&account.details).unwrap_or(Value::Null);
-    details["display_name"]
+    account.details["display_name"]
         .as_str()
         .filter(|n| !n.trim().is_empty())
         .unwrap_or(&account.name)
@@ -310,7 +307,13 @@ pub async fn configure(
 mod tests {
     use super::*;
 
-    fn obj(guid: &str, kind: &str, dn: &str, enabled: bool, details: Value) -> DirectoryObject {
+    fn obj(
+        guid: &str,
+        kind: &str,
+        dn: &str,
+        enabled: bool,
+        details: serde_json::Value,
+    ) -> DirectoryObject {
         DirectoryObject {
             guid: guid.into(),
             kind: kind.into(),
@@ -318,7 +321,7 @@ mod tests {
             name: guid.into(),
             enabled,
             usn_changed: 1,
-            details: details.to_string(),
+            details,
             synced_at: time::macros::datetime!(2026-01-01 0:00 UTC),
         }
     }

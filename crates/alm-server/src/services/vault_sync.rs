@@ -18,6 +18,7 @@ use alm_engine::protocol::{Problem, Task, TaskResult};
 use alm_store::accounts::{self, AccountRecord};
 use alm_store::jobs::{self, JobRecord};
 use alm_store::{vaults, Conn, WriteTx};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -153,29 +154,37 @@ pub async fn sync(
         .await?
         .pop()
         .unwrap_or(job);
-    let result: serde_json::Value = done
-        .result
-        .as_deref()
-        .and_then(|r| serde_json::from_str(r).ok())
-        .unwrap_or_default();
+    let result: SyncSummary = match (done.status, done.result.as_deref()) {
+        (JobStatus::Succeeded, Some(text)) => serde_json::from_str(text).map_err(|e| {
+            ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+                "jobs.result of job {}: {e}",
+                done.id
+            )))
+        })?,
+        _ => SyncSummary::default(),
+    };
     let error = match done.status {
-        JobStatus::Succeeded => result["error"].as_str().map(str::to_owned),
+        JobStatus::Succeeded => result.error,
         JobStatus::Failed => Some(done.error.unwrap_or_else(|| "the vault sync failed".into())),
         _ => Some(format!("no engine answered yet (job {})", done.id)),
     };
     Ok(VaultSyncOutcome {
-        checked: result["checked"].as_u64().unwrap_or(0) as usize,
-        missing: result["missing"]
-            .as_array()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|n| n.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        checked: result.checked,
+        missing: result.missing,
         calibration: Some(calibration),
         error,
     })
+}
+
+/// What a finished vault sync recorded on its job.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SyncSummary {
+    #[serde(default)]
+    checked: usize,
+    #[serde(default)]
+    missing: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// `vault-sync` jobs.
@@ -248,15 +257,22 @@ async fn complete(
     let mut tx = queue.db.begin_write().await?;
     // The vault could not be read: nothing changes, the run says why.
     let summary = match &result {
-        Err(p) => json!({"error": format!("{}: {}", p.problem, p.message)}),
+        Err(p) => SyncSummary {
+            error: Some(format!("{}: {}", p.problem, p.message)),
+            ..SyncSummary::default()
+        },
         Ok(missing) => {
             let all = accounts::in_vault(&mut tx, id).await?;
             let gone: HashSet<String> = missing.iter().cloned().collect();
             let names = apply(&mut tx, queue, engine_actor, id, &all, &gone).await?;
-            json!({"checked": all.len(), "missing": names})
+            SyncSummary {
+                checked: all.len(),
+                missing: names,
+                error: None,
+            }
         }
     };
-    let summary = summary.to_string();
+    let summary = serde_json::to_string(&summary).expect("a summary serialises");
     if !jobs::finish(
         &mut tx,
         job.id,
