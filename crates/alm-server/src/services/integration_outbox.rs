@@ -197,6 +197,30 @@ fn siem_payload(
            "severity": severity.as_str(), "message": message, "fields": fields})
 }
 
+/// The alert that a webhook delivery was given up (SPEC §7.4): the event, the delivery and
+/// `more` (attempts, status, error).
+async fn delivery_failed(
+    tx: &mut alm_store::WriteTx,
+    clock: &dyn Clock,
+    webhook: &str,
+    item: &OutboxItem,
+    more: Value,
+) -> ServiceResult<()> {
+    let mut details = json!({"alert": true, "event": item.event, "delivery": item.id});
+    if let (Some(d), Value::Object(more)) = (details.as_object_mut(), more) {
+        d.extend(more);
+    }
+    record(
+        tx,
+        clock,
+        &Actor::system(),
+        "webhook.delivery-failed",
+        Subject::new("webhook", webhook),
+        details,
+    )
+    .await
+}
+
 /// The SIEM event a row carries.
 pub(crate) fn siem_event(payload: &str) -> Option<SiemEvent> {
     let v: Value = serde_json::from_str(payload).ok()?;
@@ -385,13 +409,12 @@ impl Deliverer {
                 let why = format!("the stored event does not parse ({e}); nothing was sent");
                 let mut tx = db.begin_write().await?;
                 store::record_attempt(&mut tx, &item.id, now, Some(&why), None).await?;
-                record(
+                delivery_failed(
                     &mut tx,
                     clock,
-                    &Actor::system(),
-                    "webhook.delivery-failed",
-                    Subject::new("webhook", &w.id),
-                    json!({"alert": true, "event": item.event, "delivery": item.id, "attempts": attempts, "error": why}),
+                    &w.id,
+                    item,
+                    json!({"attempts": attempts, "error": why}),
                 )
                 .await?;
                 tx.commit().await?;
@@ -422,14 +445,12 @@ impl Deliverer {
                 held.insert(w.id.clone(), at);
             }
             if give_up {
-                record(
+                delivery_failed(
                     &mut tx,
                     clock,
-                    &Actor::system(),
-                    "webhook.delivery-failed",
-                    Subject::new("webhook", &w.id),
-                    json!({"alert": true, "event": item.event, "delivery": item.id, "attempts": attempts,
-                           "status": outcome.status, "error": text}),
+                    &w.id,
+                    item,
+                    json!({"attempts": attempts, "status": outcome.status, "error": text}),
                 )
                 .await?;
             }

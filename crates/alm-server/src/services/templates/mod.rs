@@ -189,12 +189,24 @@ pub async fn update(
             e.into()
         }
     })?;
+    recorded(tx, clock, actor, "template.updated", t, v).await
+}
+
+/// Records `action` on the template, commits, and answers the template as it is now.
+pub(crate) async fn recorded(
+    mut tx: alm_store::WriteTx,
+    clock: &dyn Clock,
+    actor: &Actor,
+    action: &str,
+    t: TemplateRecord,
+    v: VersionRecord,
+) -> ServiceResult<TemplateInfo> {
     record(
         &mut tx,
         clock,
         actor,
-        "template.updated",
-        Subject::new("template", id),
+        action,
+        Subject::new("template", t.id),
         summary(&t, &v),
     )
     .await?;
@@ -260,22 +272,7 @@ pub async fn new_version(
     t.latest_version = v.version;
     t.updated_at = now;
     store::update(&mut tx, &t).await?;
-    record(
-        &mut tx,
-        clock,
-        actor,
-        "template.version-created",
-        Subject::new("template", id),
-        summary(&t, &v),
-    )
-    .await?;
-    tx.commit().await?;
-    let definition = decode(&v)?;
-    Ok(TemplateInfo {
-        template: t,
-        version: v,
-        definition,
-    })
+    recorded(tx, clock, actor, "template.version-created", t, v).await
 }
 
 /// Removes a template that was never published (a published one may have accounts: disable it).

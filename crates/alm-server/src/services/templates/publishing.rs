@@ -113,20 +113,5 @@ pub async fn set_state(
     let v = store::version(&mut tx, id, t.latest_version)
         .await?
         .ok_or_else(not_found)?;
-    record(
-        &mut tx,
-        clock,
-        actor,
-        action,
-        Subject::new("template", id),
-        summary(&t, &v),
-    )
-    .await?;
-    tx.commit().await?;
-    let definition = decode(&v)?;
-    Ok(TemplateInfo {
-        template: t,
-        version: v,
-        definition,
-    })
+    recorded(tx, clock, actor, action, t, v).await
 }
