@@ -16,6 +16,9 @@ pub mod state;
 pub mod ui;
 pub mod workers;
 
+#[cfg(test)]
+mod layering_tests;
+
 pub use app::{build_state, router, start, RunningServer};
 pub use config::Config;
 pub use state::AppState;
