@@ -87,8 +87,7 @@ cat <<TXT
 alm is running at http://$listen
   administrator:  $admin_email
   password:       $password
-  log in:         curl -c cookies.txt -H 'content-type: application/json' \\
-                    -d '{"email":"$admin_email","password":"PASSWORD"}' http://$listen/api/v1/auth/login
+  sign in:        http://$listen/sign-in (in a browser)
   API:            http://$listen/api/v1/openapi.json
   test domain:    $SAMBA_REALM at $SAMBA_LDAPS_URL — $check
   alm's log:      $data_dir/alm.log

@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 . tests/peers/smtp.sh
 . tests/peers/html_render.sh
 . tests/peers/rsyslog.sh
+. tests/peers/browsers.sh
 
 started=$(date +%s)
 export ALM_TEST_CACHE=${ALM_TEST_CACHE:-$HOME/.cache/alm-test}
@@ -122,6 +123,12 @@ export ALMTEST_OIDC_DIR=$ALM_TEST_CACHE/oidc
 say "installing the HTML render check (Debian chromium + npm playwright-core)"
 html_render_install "$ALM_TEST_CACHE/html-render"
 
+say "installing the browsers of the web UI tests (chromium, firefox-esr, their drivers)"
+browsers_install "$ALM_TEST_CACHE"
+# The UI tests' screenshots: the reviewer's evidence, kept after the run.
+export ALMTEST_SCREENSHOTS=${ALMTEST_SCREENSHOTS:-$CARGO_TARGET_DIR/ui-screenshots}
+rm -rf "$ALMTEST_SCREENSHOTS"
+
 say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy"
@@ -141,4 +148,5 @@ elapsed=$(($(date +%s) - started))
 passed=$(grep -Eo '[0-9]+ passed' "$work/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$work/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 say "all checks passed in ${elapsed}s"
+echo "web UI screenshots: $ALMTEST_SCREENSHOTS"
 echo "$passed passed, $failed failed"

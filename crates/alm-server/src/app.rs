@@ -217,12 +217,12 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .merge(api::session::oidc_router())
-        .merge(crate::ui::home::router())
+        .merge(crate::ui::router())
         .merge(api::health::router())
         // After every route: a known path with another method answers a 405 problem (axum's
         // own is an empty body); the Allow header is still added.
         .method_not_allowed_fallback(|| async { api::error::ApiError::MethodNotAllowed })
-        .fallback(|| async { api::error::ApiError::NotFound { what: "route" } })
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
         .layer(middleware::from_fn_with_state(state.clone(), refuse_changes_when_read_only))
         .layer(middleware::from_fn(record_metrics))
@@ -235,10 +235,31 @@ pub fn router(state: AppState) -> Router {
         .layer(
             // Spans carry the method and path only: query strings can hold OIDC codes.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                let id = req
+                    .extensions()
+                    .get::<crate::request_id::RequestId>()
+                    .map(|r| r.0.as_str())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), id = %id)
             }),
         )
+        .layer(middleware::from_fn(crate::security_headers::add))
+        .layer(middleware::from_fn(crate::request_id::assign))
         .with_state(state)
+}
+
+/// An unknown URL: a page in the frame for a browser, a problem document for the API.
+async fn not_found(State(s): State<AppState>, req: Request) -> Response {
+    use axum::extract::FromRequestParts;
+    use axum::response::IntoResponse;
+    let (mut parts, _) = req.into_parts();
+    if crate::ui::errors::wants_html(parts.uri.path(), &parts.headers) {
+        return match crate::ui::browser::Browser::from_request_parts(&mut parts, &s).await {
+            Ok(browser) => crate::ui::errors::not_found(&browser),
+            Err(page) => page,
+        };
+    }
+    api::error::ApiError::NotFound { what: "route" }.into_response()
 }
 
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

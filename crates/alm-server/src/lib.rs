@@ -10,6 +10,8 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod engine_host;
+pub mod request_id;
+pub mod security_headers;
 pub mod serve;
 pub mod services;
 pub mod state;

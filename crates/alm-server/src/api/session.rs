@@ -5,12 +5,14 @@ use super::error::{ApiError, ApiResult};
 use super::extract::ApiJson;
 use super::users::UserView;
 use crate::auth::client_addr::ClientIp;
+use crate::auth::cookies::{clear_cookie, session_cookie};
 use crate::auth::principal::{cookie_name, cookie_value, Authenticated};
 use crate::services::audit::{record_refusal, Subject};
-use crate::services::login::{self, Credential, NewSession, PasswordLogin};
+use crate::services::login::{self, Credential, PasswordLogin};
 use crate::services::Actor;
 use crate::state::AppState;
 use crate::ui::message_page as page;
+use crate::ui::sign_in::safe_return_to;
 use alm_store::audit_log::Outcome;
 use alm_store::oidc_logins::PendingLogin;
 use axum::extract::{Query, State};
@@ -53,28 +55,6 @@ pub fn oidc_router() -> Router<AppState> {
     Router::new()
         .route("/auth/oidc/login", get(oidc_login))
         .route("/auth/oidc/callback", get(oidc_callback))
-}
-
-fn session_cookie(state: &AppState, session: &NewSession) -> HeaderValue {
-    let secure = state.config.secure_cookies();
-    let max_age = (session.expires_at - state.clock.now())
-        .whole_seconds()
-        .max(0);
-    let value = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        cookie_name(secure),
-        session.secret,
-        if secure { "; Secure" } else { "" }
-    );
-    HeaderValue::from_str(&value).expect("cookie is ASCII")
-}
-
-fn clear_cookie(name: &str, path: &str, secure: bool) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{name}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        if secure { "; Secure" } else { "" }
-    ))
-    .expect("cookie is ASCII")
 }
 
 /// Log in with a local password; sets the session cookie.
@@ -133,14 +113,6 @@ async fn logout(State(s): State<AppState>, auth: Authenticated) -> ApiResult<Res
 #[derive(Debug, Deserialize)]
 struct OidcLoginQuery {
     return_to: Option<String>,
-}
-
-/// Only paths on this server: never an absolute URL (no open redirect).
-fn safe_return_to(value: Option<&str>) -> String {
-    match value {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/".to_owned(),
-    }
 }
 
 async fn oidc_login(State(s): State<AppState>, Query(q): Query<OidcLoginQuery>) -> Response {

@@ -3,6 +3,7 @@
 //! alm-core, made by handlers before they call a service.
 
 pub mod client_addr;
+pub mod cookies;
 pub mod csrf;
 pub mod oidc;
 pub mod password;

@@ -139,17 +139,43 @@ pub async fn list(
         Scope::All => None,
         Scope::Own => Some((can.actor(), users::group_ids(&mut conn, can.actor()).await?)),
     };
-    let (records, total) = accounts::page(&mut conn, &filter, page).await?;
+    described_page(&mut conn, clock, &filter, page).await
+}
+
+/// The accounts the caller owns, directly or through a group (their Home, SPEC §10) —
+/// whatever else a `manage` right lets them see.
+pub async fn mine(
+    db: &Db,
+    clock: &dyn alm_core::Clock,
+    can: &Can<perm::AccountRead>,
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<AccountInfo>, u64)> {
+    let mut conn = db.read().await?;
+    let filter = accounts::AccountFilter {
+        visible_to: Some((can.actor(), users::group_ids(&mut conn, can.actor()).await?)),
+        ..accounts::AccountFilter::default()
+    };
+    described_page(&mut conn, clock, &filter, page).await
+}
+
+/// One page of accounts with their owners, renewal dates and available actions.
+async fn described_page(
+    conn: &mut Conn,
+    clock: &dyn alm_core::Clock,
+    filter: &accounts::AccountFilter,
+    page: &alm_core::paging::PageRequest,
+) -> ServiceResult<(Vec<AccountInfo>, u64)> {
+    let (records, total) = accounts::page(conn, filter, page).await?;
     // The page's owners and schedules in one statement each, not two per account.
     let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
-    let owners = accounts::owners_of(&mut conn, &ids).await?;
-    let mut owners = describe_owners(&mut conn, owners).await?;
-    let renewals = accounts::renewal_ats(&mut conn, &ids).await?;
+    let owners = accounts::owners_of(conn, &ids).await?;
+    let mut owners = describe_owners(conn, owners).await?;
+    let renewals = accounts::renewal_ats(conn, &ids).await?;
     let now = clock.now();
     let mut out = Vec::with_capacity(records.len());
     for record in records {
         let standing =
-            super::lifecycle::standing_with(&mut conn, &record, renewals.get(&record.id).copied())
+            super::lifecycle::standing_with(conn, &record, renewals.get(&record.id).copied())
                 .await?;
         out.push(AccountInfo {
             renewal_at: standing.renewal_at,

@@ -1,44 +1,106 @@
-//! `GET /`: where a browser lands (also after single sign-on). Says who is signed in and
-//! where to go next, until the web UI arrives.
+//! `GET /`: Home — the accounts I own, directly or through a group (SPEC §2.7, §10), with
+//! their status, lifecycle dates and whether the renewal window is open.
 
-use super::{escape, page};
-use crate::auth::principal::{cookie_name, cookie_value};
-use crate::services::login;
+use super::browser::Browser;
+use super::{errors, render, Chrome};
+use crate::request_id::RequestId;
+use crate::services::accounts::{self, AccountInfo};
 use crate::state::AppState;
-use axum::extract::{Request, State};
+use alm_core::permissions::perm;
+use askama::Template;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(home))
 }
 
-async fn home(State(s): State<AppState>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let signed_in = match cookie_value(&parts, cookie_name(s.config.secure_cookies())) {
-        Some(secret) => login::principal_from_session(&s.db, s.clock.as_ref(), &secret, None)
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
-    let mut body = String::from("<p>alm is running.</p>");
-    match signed_in {
-        Some((p, _)) => body.push_str(&format!(
-            "<p>You are signed in as <strong>{}</strong> ({}).</p>",
-            escape(p.actor.name.as_deref().unwrap_or("")),
-            escape(p.actor.email.as_deref().unwrap_or(""))
-        )),
-        None if s.oidc.is_some() => body.push_str("<p><a href=\"/auth/oidc/login\">Sign in with single sign-on</a></p>"),
-        None => body.push_str(
-            "<p>Sign in through the API: <code>POST /api/v1/auth/login</code> with your email and password.</p>",
-        ),
+/// One account as its card shows it.
+struct AccountCard {
+    name: String,
+    status: &'static str,
+    status_label: String,
+    template_version: i64,
+    eol_iso: String,
+    eol_utc: String,
+    days_left: i64,
+    renewal_open: bool,
+    renewal_iso: String,
+    renewal_utc: String,
+}
+
+fn utc(at: OffsetDateTime) -> String {
+    format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
+}
+
+impl AccountCard {
+    fn new(a: &AccountInfo, now: OffsetDateTime) -> Self {
+        let r = &a.record;
+        let status = r.status.as_str();
+        let mut label = status.replace('-', " ");
+        if let Some(first) = label.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        Self {
+            name: r.name.clone(),
+            status,
+            status_label: label,
+            template_version: r.template_version,
+            eol_iso: r.eol_at.format(&Rfc3339).unwrap_or_default(),
+            eol_utc: utc(r.eol_at),
+            days_left: (r.eol_at - now).whole_days().max(0),
+            renewal_open: a.renewal_at <= now,
+            renewal_iso: a.renewal_at.format(&Rfc3339).unwrap_or_default(),
+            renewal_utc: utc(a.renewal_at),
+        }
     }
-    body.push_str(
-        "<p>The web interface is coming; everything works through the REST API today: \
-         <a href=\"/api/v1/openapi.json\">its OpenAPI description</a>, <a href=\"/api/v1/me\">who am I</a>.</p>",
-    );
-    page(StatusCode::OK, "alm", &body)
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    title: &'static str,
+    accounts: Vec<AccountCard>,
+    total: u64,
+}
+
+async fn home(
+    State(s): State<AppState>,
+    browser: Browser,
+    request_id: Option<Extension<RequestId>>,
+) -> Response {
+    let path = browser.path.clone();
+    let signed_in = match browser.require() {
+        Ok(s) => s,
+        Err(redirect) => return redirect,
+    };
+    let can = match signed_in.can::<perm::AccountRead>(&path) {
+        Ok(can) => can,
+        Err(page) => return page,
+    };
+    let page = alm_core::paging::PageRequest::parse(Some(100), Some(0), None, &["name"])
+        .expect("the default page is valid");
+    let (found, total) = match accounts::mine(&s.db, s.clock.as_ref(), &can, &page).await {
+        Ok(found) => found,
+        Err(e) => {
+            let id = request_id.as_ref().map(|Extension(id)| id);
+            return errors::internal_with_id(Some(&signed_in), &path, id, &e);
+        }
+    };
+    let now = s.clock.now();
+    render(
+        StatusCode::OK,
+        &HomePage {
+            chrome: Chrome::new(Some(&signed_in), &path),
+            title: "My accounts",
+            accounts: found.iter().map(|a| AccountCard::new(a, now)).collect(),
+            total,
+        },
+    )
 }

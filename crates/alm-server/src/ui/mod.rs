@@ -1,12 +1,132 @@
-//! Server-rendered pages for people in a browser. Today: the home page and the login outcome
-//! pages; the full web UI (SPEC §10) grows here, calling the same services as the API.
+//! Server-rendered pages for people in a browser (SPEC §10): askama templates from
+//! `crates/alm-server/templates`, filled by thin handlers that authorise like the API and call
+//! the same services. Every page works without JavaScript; `assets/alm.js` only improves it.
+//!
+//! Here: the shared page frame ([`Chrome`]: navigation from the caller's permissions, the
+//! signed-in user, asset URLs) and rendering. Pages live in one module each.
 
+pub mod assets;
+pub mod browser;
+pub mod errors;
 pub mod home;
+pub mod sign_in;
 
+use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use browser::SignedIn;
 
-/// Escapes text for HTML element content and attribute values.
+/// The routes of every page.
+pub fn router() -> axum::Router<crate::state::AppState> {
+    axum::Router::new()
+        .merge(assets::router())
+        .merge(home::router())
+        .merge(sign_in::router())
+}
+
+/// One entry of the main navigation.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub current: bool,
+}
+
+/// The signed-in user as the page frame shows them.
+#[derive(Debug, Clone)]
+pub struct ChromeUser {
+    pub name: String,
+    /// For the forms of the frame (sign out) and of the page.
+    pub csrf_token: String,
+    pub nav: Vec<NavItem>,
+}
+
+/// What every page's frame needs (the layout template reads it).
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub css: &'static str,
+    pub js: &'static str,
+    pub version: &'static str,
+    /// `narrow` for single forms (sign in), empty for the full width.
+    pub width: &'static str,
+    /// The page shows an error summary (the title then starts with "Error:").
+    pub has_errors: bool,
+    pub user: Option<ChromeUser>,
+}
+
+/// The pages of the main navigation, each shown only to a user who may open it. Entries are
+/// added here as their pages are built, so the navigation never links to a page that is
+/// not there.
+const NAVIGATION: &[(&str, &str)] = &[("Home", "/")];
+
+impl Chrome {
+    /// The frame for a page at `path`, for the signed-in user if any.
+    pub fn new(signed_in: Option<&SignedIn>, path: &str) -> Self {
+        let user = signed_in.map(|s| ChromeUser {
+            name: s
+                .principal
+                .actor
+                .name
+                .clone()
+                .or_else(|| s.principal.actor.email.clone())
+                .unwrap_or_default(),
+            csrf_token: s.csrf_token(),
+            nav: NAVIGATION
+                .iter()
+                .map(|(label, href)| NavItem {
+                    label,
+                    href,
+                    current: *href == path,
+                })
+                .collect(),
+        });
+        Self {
+            css: assets::url("alm.css"),
+            js: assets::url("alm.js"),
+            version: env!("CARGO_PKG_VERSION"),
+            width: "",
+            has_errors: false,
+            user,
+        }
+    }
+
+    pub fn narrow(mut self) -> Self {
+        self.width = "narrow";
+        self
+    }
+
+    pub fn with_errors(mut self, has_errors: bool) -> Self {
+        self.has_errors = has_errors;
+        self
+    }
+}
+
+/// One error of a form, for the error summary (a link to `#field`) and the field itself.
+#[derive(Debug, Clone)]
+pub struct FormError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Renders a page; a template that fails to render is a bug, answered 500 without details.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page could not be rendered");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html(
+                    "<!doctype html><title>Error · alm</title><h1>Sorry, something went wrong</h1>",
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Escapes text for HTML element content and attribute values (for the few pages built
+/// without a template: the OIDC outcome pages).
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -19,10 +139,11 @@ pub fn escape(text: &str) -> String {
 pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · alm</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem\">\
-         <h1>{t}</h1>{body_html}</body></html>",
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body><main id=\"main\" class=\"narrow\"><h1>{t}</h1>{body_html}</main></body></html>",
         t = escape(title),
+        css = assets::url("alm.css"),
     );
     (status, Html(body)).into_response()
 }

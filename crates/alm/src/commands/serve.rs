@@ -39,10 +39,10 @@ pub async fn run(args: ConfigArgs, listen: Option<String>) -> anyhow::Result<Exi
         .clone()
         .unwrap_or_else(|| format!("http://{}", server.addr));
     println!(
-        "alm is listening on http://{} — log in at {base}{}",
+        "alm is listening on http://{} — sign in at {base}{}",
         server.addr,
         if local_login {
-            "/api/v1/auth/login"
+            "/sign-in"
         } else {
             "/auth/oidc/login"
         }

@@ -34,5 +34,6 @@ mod siem;
 mod storage;
 mod storage_health;
 mod templates;
+mod ui;
 mod vault;
 mod webhooks;

@@ -54,6 +54,9 @@ impl Provider {
             .spawn()
             .expect("start node provider.mjs");
         let provider = Self { child, issuer, log };
+        // reqwest is built without a TLS provider of its own: the process's must be set
+        // (the server does it at start; this runs before any server).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let started = Instant::now();
         let discovery = format!("{}/.well-known/openid-configuration", provider.issuer);
         loop {
@@ -170,7 +173,8 @@ on_both_backends! {
         assert_eq!(body["authenticated_by"], "session");
         let (st, home) = me.get("/").await;
         assert_eq!(st, 200);
-        assert!(home.as_str().unwrap().contains("signed in as <strong>Alice</strong>"), "{home}");
+        let home = home.as_str().unwrap();
+        assert!(home.contains("<span class=\"user-name\">Alice</span>") && home.contains("My accounts"), "Home names who is signed in: {home}");
 
         let (status, page, _) = browser_login(&s.base, "mallory@example.test").await;
         assert_eq!(status, 403);

@@ -2,6 +2,7 @@
 
 pub mod ad;
 pub mod api;
+pub mod browser;
 pub mod db;
 pub mod process;
 pub mod receiver;

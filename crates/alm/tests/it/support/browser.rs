@@ -1,0 +1,296 @@
+//! Real browsers for the web UI tests: Debian's Chromium through chromedriver and Firefox ESR
+//! through geckodriver (built from crates.io by `scripts/test.sh`), driven over WebDriver by
+//! fantoccini. Each test gets its own driver process on a free port and a fresh profile.
+//! Screenshots go to `$ALMTEST_SCREENSHOTS` (else the target's tmp dir), named
+//! `<browser>/<page>-<width>x<height>.png`: they are the reviewer's evidence.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Chromium,
+    Firefox,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Chromium, Kind::Firefox];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Chromium => "chromium",
+            Kind::Firefox => "firefox",
+        }
+    }
+}
+
+/// The desktop and phone sizes every page is looked at in (SPEC §10).
+pub const DESKTOP: (u32, u32) = (1280, 800);
+pub const PHONE: (u32, u32) = (390, 844);
+
+pub struct Browser {
+    pub kind: Kind,
+    pub client: Client,
+    driver: Child,
+    _profile: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A directory removed when dropped.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn driver_command(kind: Kind) -> String {
+    match kind {
+        Kind::Chromium => std::env::var("ALMTEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
+        Kind::Firefox => std::env::var("ALMTEST_GECKODRIVER").unwrap_or_else(|_| {
+            panic!("ALMTEST_GECKODRIVER is not set: the browser tests need the geckodriver that `bash scripts/test.sh` installs")
+        }),
+    }
+}
+
+fn capabilities(kind: Kind, profile: &std::path::Path, javascript: bool) -> Map<String, Value> {
+    let mut caps = Map::new();
+    match kind {
+        Kind::Chromium => {
+            let mut args = vec![
+                "--headless=new".to_owned(),
+                "--no-sandbox".into(),
+                "--disable-gpu".into(),
+                "--disable-dev-shm-usage".into(),
+                "--disable-quic".into(),
+                "--no-first-run".into(),
+                "--disable-background-networking".into(),
+                "--disable-component-update".into(),
+                "--disable-sync".into(),
+                "--hide-scrollbars".into(),
+                format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
+                format!("--user-data-dir={}", profile.display()),
+            ];
+            let mut prefs = json!({});
+            if !javascript {
+                prefs = json!({"profile.managed_default_content_settings.javascript": 2});
+                args.push("--blink-settings=scriptEnabled=false".into());
+            }
+            caps.insert(
+                "goog:chromeOptions".into(),
+                json!({"binary": std::env::var("ALMTEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                       "args": args, "prefs": prefs}),
+            );
+        }
+        Kind::Firefox => {
+            caps.insert(
+                "moz:firefoxOptions".into(),
+                json!({"binary": std::env::var("ALMTEST_FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".into()),
+                       "args": ["-headless", "-profile", profile.display().to_string()],
+                       "prefs": {"javascript.enabled": javascript, "app.update.enabled": false,
+                                 "browser.shell.checkDefaultBrowser": false,
+                                 "datareporting.policy.dataSubmissionEnabled": false,
+                                 "toolkit.telemetry.enabled": false,
+                                 "network.captive-portal-service.enabled": false}}),
+            );
+        }
+    }
+    caps
+}
+
+impl Browser {
+    /// Starts the driver and a headless browser, with JavaScript on or off.
+    pub async fn start_with(kind: Kind, javascript: bool) -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "alm-browser-{}-{}",
+            kind.name(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(dir.join("profile")).expect("profile dir");
+        let log = dir.join("driver.log");
+        let log_file = std::fs::File::create(&log).expect("driver log");
+        let mut cmd = Command::new(driver_command(kind));
+        match kind {
+            Kind::Chromium => cmd.arg(format!("--port={port}")),
+            Kind::Firefox => cmd.args(["--port", &port.to_string(), "--host", "127.0.0.1"]),
+        };
+        let driver = cmd
+            .stdout(Stdio::from(log_file.try_clone().unwrap()))
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the {} driver: {e}", kind.name()));
+        let profile = tempdir::Dir(dir.clone());
+        let caps = capabilities(kind, &dir.join("profile"), javascript);
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = String::new();
+        for _ in 0..150 {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    let browser = Self {
+                        kind,
+                        client,
+                        driver,
+                        _profile: profile,
+                    };
+                    browser.resize(DESKTOP).await;
+                    return browser;
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!(
+            "the {} browser did not start: {last}\n--- driver log ---\n{text}",
+            kind.name()
+        );
+    }
+
+    pub async fn resize(&self, (width, height): (u32, u32)) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("{}: resize to {width}x{height}: {e}", self.kind.name()));
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{}: open {url}: {e}", self.kind.name()));
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("current URL");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// The text of the first element matching `css`.
+    pub async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no {css} on the page: {e}", self.kind.name()))
+            .text()
+            .await
+            .expect("text")
+    }
+
+    /// The texts of every element matching `css`.
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find_all")
+        {
+            out.push(e.text().await.expect("text"));
+        }
+        out
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no field {css}: {e}", self.kind.name()));
+        field.clear().await.expect("clear");
+        field.send_keys(value).await.expect("type");
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: nothing to click at {css}: {e}", self.kind.name()))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{}: click {css}: {e}", self.kind.name()));
+    }
+
+    /// Clicks `css` and waits for the page it leads to (the old page's root gone stale).
+    pub async fn submit(&self, css: &str) {
+        let old = self
+            .client
+            .find(Locator::Css("html"))
+            .await
+            .expect("the page has a root");
+        self.click(css).await;
+        for _ in 0..100 {
+            if old.tag_name().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{}: clicking {css} loaded no new page", self.kind.name());
+    }
+
+    /// Waits (up to 10 s, a bound against hanging) until the path is `want`.
+    pub async fn wait_for_path(&self, want: &str) {
+        for _ in 0..100 {
+            if self.path().await == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{}: still at {} instead of {want}",
+            self.kind.name(),
+            self.path().await
+        );
+    }
+
+    /// Saves the page at both sizes: `<browser>/<name>-1280x800.png` and `-390x844.png`.
+    pub async fn screenshots(&self, name: &str) {
+        for size in [DESKTOP, PHONE] {
+            self.resize(size).await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let png = self.client.screenshot().await.expect("screenshot");
+            let dir = screenshot_dir().join(self.kind.name());
+            std::fs::create_dir_all(&dir).expect("screenshot dir");
+            let file = dir.join(format!("{name}-{}x{}.png", size.0, size.1));
+            std::fs::write(&file, png).expect("write screenshot");
+        }
+        self.resize(DESKTOP).await;
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}
+
+pub fn screenshot_dir() -> PathBuf {
+    std::env::var_os("ALMTEST_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots"))
+}

@@ -1,0 +1,244 @@
+//! The web UI in real browsers (issue 14): Chromium and Firefox through WebDriver, at desktop
+//! and phone size, with screenshots of every page for the reviewer. This part: signing in and
+//! out, the page frame, the error pages, escaping, the security headers and the CSRF check of
+//! forms.
+
+use crate::support::browser::{Browser, Kind};
+use crate::support::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::support::{Backend, TestServer};
+use serde_json::json;
+
+/// Signs in through the form (the page must be the sign-in page).
+async fn sign_in(b: &Browser, email: &str, password: &str) {
+    b.fill("#email", email).await;
+    b.fill("#password", password).await;
+    b.submit("form[action='/sign-in'] button[type=submit]")
+        .await;
+}
+
+async fn sign_in_journey(s: &TestServer, kind: Kind, javascript: bool) {
+    let b = Browser::start_with(kind, javascript).await;
+    let shots = |name: &str| format!("{}{name}", if javascript { "" } else { "nojs-" });
+
+    // Home asks for a session first, and comes back after.
+    b.goto(&format!("{}/", s.base)).await;
+    b.wait_for_path("/sign-in?return_to=%2F").await;
+    assert_eq!(b.text("h1").await, "Sign in to alm");
+    b.screenshots(&shots("sign-in")).await;
+
+    // Nothing typed: both fields named, in the summary and at the field.
+    b.submit("form[action='/sign-in'] button[type=submit]")
+        .await;
+    assert_eq!(
+        b.texts(".error-summary li").await,
+        ["Enter your email address", "Enter your password"]
+    );
+    assert!(b
+        .text("#email-error")
+        .await
+        .contains("Enter your email address"));
+    assert!(b
+        .text("#password-error")
+        .await
+        .contains("Enter your password"));
+    assert!(
+        b.client.title().await.unwrap().starts_with("Error: "),
+        "the title says so too"
+    );
+    b.screenshots(&shots("sign-in-errors")).await;
+
+    // A wrong password: one message that does not say which part was wrong.
+    sign_in(&b, ADMIN_EMAIL, "not the password").await;
+    let summary = b.texts(".error-summary li").await;
+    assert_eq!(summary.len(), 1, "{summary:?}");
+    assert!(
+        summary[0].starts_with("Enter a correct email address and password"),
+        "{summary:?}"
+    );
+    assert_eq!(
+        b.client
+            .find(fantoccini::Locator::Css("#email"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(ADMIN_EMAIL),
+        "the email is kept"
+    );
+
+    sign_in(&b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    b.wait_for_path("/").await;
+    assert_eq!(b.text("h1").await, "My accounts");
+    assert_eq!(
+        b.text(".user-name").await,
+        "<script>alert(1)</script>",
+        "a name is text, never markup"
+    );
+    assert!(b
+        .text(".empty")
+        .await
+        .contains("You own no service accounts yet"));
+    assert_eq!(b.texts(".site-nav a").await, ["Home"]);
+    b.screenshots(&shots("home-empty")).await;
+
+    // An unknown address: the 404 page in the frame, still signed in.
+    b.goto(&format!("{}/no-such-page", s.base)).await;
+    assert_eq!(b.text("h1").await, "Page not found");
+    assert_eq!(b.text(".user-name").await, "<script>alert(1)</script>");
+    b.screenshots(&shots("not-found")).await;
+
+    // Signing out ends the session: Home asks for a sign-in again.
+    b.goto(&format!("{}/", s.base)).await;
+    b.submit(".user-menu button[type=submit]").await;
+    b.wait_for_path("/sign-in?signed_out=1").await;
+    assert_eq!(b.text(".notice").await, "You have signed out.");
+    b.goto(&format!("{}/", s.base)).await;
+    b.wait_for_path("/sign-in?return_to=%2F").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_and_out_in_chromium_and_firefox_with_and_without_javascript() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let admin = s.admin();
+    // The administrator's name is markup: every page must show it as text.
+    let (_, me) = admin.get("/api/v1/me").await;
+    let id = me["user"]["id"].as_str().unwrap();
+    let (st, renamed) = admin
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            json!({"display_name": "<script>alert(1)</script>"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{renamed}");
+    for kind in Kind::ALL {
+        sign_in_journey(&s, kind, true).await;
+        sign_in_journey(&s, kind, false).await;
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_the_api_carry_the_security_headers_and_forms_need_their_token() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in ["/sign-in", "/api/v1/me", "/no-such-page"] {
+        let r = http
+            .get(format!("{}{path}", s.base))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        let h = r.headers();
+        let csp = h
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no CSP"))
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("script-src 'self'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert_eq!(
+            h.get("x-content-type-options").unwrap(),
+            "nosniff",
+            "{path}"
+        );
+        assert!(h.get("referrer-policy").is_some(), "{path}");
+        assert_eq!(h.get("x-request-id").unwrap().len(), 32, "{path}");
+    }
+    // The API still answers JSON for an unknown route.
+    let r = http
+        .get(format!("{}/api/v1/nothing-here", s.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("json"));
+
+    // The sign-in form without the token of its cookie changes nothing and says why.
+    let r = http
+        .post(format!("{}/sign-in", s.base))
+        .form(&[
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+            ("csrf_token", "made-up"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "no session from a forged form"
+    );
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("This form could not be verified"));
+
+    // Signing out needs the session's token: a signed-in browser posting without it stays in.
+    let mut api = crate::support::Api::anonymous(&s.base);
+    let (st, _) = api.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(st, 200);
+    let r = api
+        .client
+        .post(format!("{}/sign-out", s.base))
+        .form(&[("csrf_token", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("This form could not be verified"));
+    assert_eq!(api.get("/api/v1/me").await.0, 200, "the session lives on");
+
+    // Hashed assets are kept for a year; another name is not served.
+    let page = http
+        .get(format!("{}/sign-in", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let css = page
+        .split("href=\"")
+        .find_map(|p| {
+            p.split('"')
+                .next()
+                .filter(|u| u.starts_with("/assets/alm.") && u.ends_with(".css"))
+        })
+        .expect("a stylesheet link")
+        .to_owned();
+    let r = http.get(format!("{}{css}", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(
+        http.get(format!("{}/assets/alm.000000000000.css", s.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    s.stop().await;
+}
