@@ -7,7 +7,7 @@ use crate::protocol::{
     VaultConnection,
 };
 use alm_core::filetime::AccountExpires;
-use alm_core::{Clock, Secret};
+use alm_core::Clock;
 use alm_directory::{
     ActiveDirectory, Directory, DirectoryConfig, DirectoryEntry, DirectoryError, EntryKind,
     GroupEntry, OuEntry,
@@ -54,7 +54,7 @@ impl Executor {
             for part in [
                 domain.url.as_str(),
                 domain.bind_identity.as_str(),
-                domain.bind_password.0.as_str(),
+                domain.bind_password.expose(),
                 domain.ca_pem.as_deref().unwrap_or(""),
                 domain.base_dn.as_str(),
             ] {
@@ -184,7 +184,7 @@ impl Executor {
                 token,
             } => Box::new(OpenBaoVault::new(OpenBaoConfig {
                 address: address.clone(),
-                token: Secret::new(token.0.as_str()),
+                token: token.clone(),
                 mount: mount.clone(),
                 namespace: namespace.clone(),
                 ca_pem: ca_pem.clone(),
@@ -200,7 +200,7 @@ impl Executor {
                 AwsConfig {
                     region: region.clone(),
                     access_key_id: access_key_id.clone(),
-                    secret_access_key: Secret::new(secret_access_key.0.as_str()),
+                    secret_access_key: secret_access_key.clone(),
                     endpoint: endpoint.clone(),
                     ca_pem: ca_pem.clone(),
                     timeout: TIMEOUT,
@@ -215,7 +215,7 @@ pub(crate) fn connect(domain: &DomainConnection) -> Result<ActiveDirectory, Dire
     ActiveDirectory::new(DirectoryConfig {
         url: domain.url.clone(),
         bind_identity: domain.bind_identity.clone(),
-        bind_password: Secret::new(domain.bind_password.0.as_str()),
+        bind_password: domain.bind_password.clone(),
         ca_pem: domain.ca_pem.clone(),
         base_dn: domain.base_dn.clone(),
         timeout: TIMEOUT,

@@ -4,8 +4,7 @@
 
 use crate::protocol::{
     Completion, Heartbeat, LeaseRequest, LeaseResponse, LogBatch, RegisterRequest,
-    RegisterResponse, WireSecret, COMPLETE_PATH, HEARTBEAT_PATH, LEASE_PATH, LOGS_PATH,
-    REGISTER_PATH,
+    RegisterResponse, Secret, COMPLETE_PATH, HEARTBEAT_PATH, LEASE_PATH, LOGS_PATH, REGISTER_PATH,
 };
 use crate::transport::{Transport, TransportError};
 use async_trait::async_trait;
@@ -105,11 +104,11 @@ pub async fn register(
 pub struct HttpTransport {
     client: reqwest::Client,
     base: Url,
-    credential: WireSecret,
+    credential: Secret,
 }
 
 impl HttpTransport {
-    pub fn new(base: Url, ca_pem: Option<&str>, credential: WireSecret) -> Result<Self, String> {
+    pub fn new(base: Url, ca_pem: Option<&str>, credential: Secret) -> Result<Self, String> {
         // Longer than the longest long poll the runner asks for.
         let client = client(ca_pem, Duration::from_secs(120))?;
         Ok(Self {
@@ -127,7 +126,7 @@ impl HttpTransport {
         let response = self
             .client
             .post(endpoint(&self.base, path))
-            .bearer_auth(&self.credential.0)
+            .bearer_auth(self.credential.expose())
             .json(body)
             .send()
             .await

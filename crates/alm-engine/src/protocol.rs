@@ -3,7 +3,7 @@
 //! engine. One definition for both sides, so they cannot drift apart.
 //!
 //! Secrets a task needs (a bind password, a vault token) travel only inside a leased task, in
-//! a [`WireSecret`] whose `Debug` hides the value; the server never stores them in the queue.
+//! a [`Secret`] whose `Debug` hides the value; the server never stores them in the queue.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -19,25 +19,15 @@ pub const COMPLETE_PATH: &str = "/api/v1/engine/jobs/{id}/complete";
 /// Engine credentials start with this, so secret scanners and people recognise them.
 pub const CREDENTIAL_PREFIX: &str = "alme_";
 
-/// A secret inside a protocol message: serialised as plain text (the transport is TLS), never
-/// shown by `Debug`.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
-#[serde(transparent)]
-pub struct WireSecret(pub String);
-
-impl std::fmt::Debug for WireSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WireSecret(****)")
-    }
-}
+/// Secrets inside protocol messages are alm-core's one secret type: serialised as plain text
+/// (the transport is TLS), never shown by `Debug`.
+pub use alm_core::Secret;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    pub activation_token: WireSecret,
+    pub activation_token: Secret,
     /// A name for people (default: the host name).
     pub name: String,
     pub host: String,
@@ -49,7 +39,7 @@ pub struct RegisterRequest {
 pub struct RegisterResponse {
     pub engine_id: String,
     /// The engine's own credential from now on (shown once, stored hashed by the server).
-    pub credential: WireSecret,
+    pub credential: Secret,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,7 +77,7 @@ pub struct LeasedJob {
 pub struct DomainConnection {
     pub url: String,
     pub bind_identity: String,
-    pub bind_password: WireSecret,
+    pub bind_password: Secret,
     pub ca_pem: Option<String>,
     pub base_dn: String,
 }
@@ -102,14 +92,14 @@ pub enum VaultConnection {
         mount: String,
         namespace: Option<String>,
         ca_pem: Option<String>,
-        token: WireSecret,
+        token: Secret,
     },
     AwsSecretsManager {
         region: String,
         access_key_id: String,
         endpoint: Option<String>,
         ca_pem: Option<String>,
-        secret_access_key: WireSecret,
+        secret_access_key: Secret,
     },
 }
 
@@ -194,7 +184,7 @@ pub struct ProvisionedAccount {
     /// The vault's id of the secret (external vaults).
     pub secret_ref: Option<String>,
     /// The password, for the built-in vault (alm's database), which the server seals itself.
-    pub password: Option<WireSecret>,
+    pub password: Option<Secret>,
 }
 
 /// What a job asks an engine to do.
@@ -419,14 +409,14 @@ mod tests {
             domain: DomainConnection {
                 url: "ldaps://dc".into(),
                 bind_identity: "svc".into(),
-                bind_password: WireSecret("hunter2-secret".into()),
+                bind_password: Secret::new("hunter2-secret"),
                 ca_pem: None,
                 base_dn: "DC=x".into(),
             },
         };
         let shown = format!("{task:?}");
         assert!(!shown.contains("hunter2-secret"), "{shown}");
-        assert!(shown.contains("WireSecret(****)"), "{shown}");
+        assert!(shown.contains("Secret(****)"), "{shown}");
     }
 
     #[test]
@@ -435,7 +425,7 @@ mod tests {
             domain: DomainConnection {
                 url: "ldaps://dc".into(),
                 bind_identity: "svc".into(),
-                bind_password: WireSecret("p".into()),
+                bind_password: Secret::new("p"),
                 ca_pem: None,
                 base_dn: "DC=x".into(),
             },

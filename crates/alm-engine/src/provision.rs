@@ -18,11 +18,10 @@
 
 use crate::executor::{directory_problem, vault_problem};
 use crate::protocol::{
-    AccountSpec, DomainConnection, GmsaSpec, Problem, ProvisionedAccount, SecretSpec,
-    VaultConnection, WireSecret,
+    AccountSpec, DomainConnection, GmsaSpec, Problem, ProvisionedAccount, Secret, SecretSpec,
+    VaultConnection,
 };
 use alm_core::filetime::AccountExpires;
-use alm_core::Secret;
 use alm_directory::password::{Generate, PasswordPolicy};
 use alm_directory::{Directory, KerberosEncryption, Lookup, NewGmsa, NewUser};
 use alm_vault::{Vault, VaultSecret};
@@ -134,9 +133,7 @@ pub async fn provision_user(
         guid: entry.guid.to_string(),
         sid: entry.sid.map(|s| s.to_string()),
         created,
-        password: vault
-            .is_none()
-            .then(|| WireSecret(password.expose().to_owned())),
+        password: vault.is_none().then(|| password.clone()),
         secret_ref,
     })
 }

@@ -1,7 +1,7 @@
 //! What a registered engine remembers between starts: the server, its id and its credential,
 //! in one file readable by its owner only (mode 0600, written atomically).
 
-use crate::protocol::WireSecret;
+use crate::protocol::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ pub const FILE_NAME: &str = "engine.json";
 pub struct EngineState {
     pub server: String,
     pub engine_id: String,
-    pub credential: WireSecret,
+    pub credential: Secret,
 }
 
 pub fn path(data_dir: &Path) -> PathBuf {
@@ -64,7 +64,7 @@ mod tests {
         let state = EngineState {
             server: "https://alm".into(),
             engine_id: "e1".into(),
-            credential: WireSecret("alme_x".into()),
+            credential: Secret::new("alme_x"),
         };
         save(&dir, &state).unwrap();
         let back = load(&dir).unwrap().unwrap();

@@ -10,7 +10,7 @@ use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can};
 use alm_core::{Clock, DomainId, FieldError, ObjectName, Secret, ValidationErrors};
 use alm_directory::{ActiveDirectory, DirectoryConfig};
-use alm_engine::protocol::{DomainConnection, WireSecret};
+use alm_engine::protocol::DomainConnection;
 use alm_store::crypto::MasterKey;
 use alm_store::domains::{self, DomainRecord};
 use alm_store::Db;
@@ -110,7 +110,7 @@ pub(crate) fn connection(
     Ok(DomainConnection {
         url: record.url.clone(),
         bind_identity: record.bind_identity.clone(),
-        bind_password: WireSecret(password.as_str().to_owned()),
+        bind_password: Secret::new(password.as_str()),
         ca_pem: record.ca_pem.clone(),
         base_dn: record.base_dn.clone(),
     })

@@ -11,7 +11,7 @@ use super::{Actor, ServiceError, ServiceResult};
 use crate::auth::secret_token;
 use alm_core::permissions::{perm, Can};
 use alm_core::{Clock, EngineId, FieldError, ObjectName, PoolId, ValidationErrors};
-use alm_engine::protocol::{LogLine as WireLogLine, RegisterRequest, RegisterResponse, WireSecret};
+use alm_engine::protocol::{LogLine as WireLogLine, RegisterRequest, RegisterResponse, Secret};
 use alm_store::engines::{self, EngineRecord, LogLine, PoolRecord};
 use alm_store::{jobs, Db};
 use serde_json::json;
@@ -327,10 +327,12 @@ pub async fn register(
         ))
     };
     let mut tx = db.begin_write().await?;
-    let token =
-        engines::activation_token(&mut tx, &secret_token::hash(&request.activation_token.0))
-            .await?
-            .ok_or_else(|| refused("is unknown"))?;
+    let token = engines::activation_token(
+        &mut tx,
+        &secret_token::hash(request.activation_token.expose()),
+    )
+    .await?
+    .ok_or_else(|| refused("is unknown"))?;
     if token.used_at.is_some() {
         return Err(refused("was used already"));
     }
@@ -371,7 +373,7 @@ pub async fn register(
     tx.commit().await?;
     Ok(RegisterResponse {
         engine_id: id.to_string(),
-        credential: WireSecret(credential),
+        credential: Secret::new(credential),
     })
 }
 

@@ -371,7 +371,7 @@ async fn complete(
                 &alm_vault::VaultSecret {
                     domain,
                     username: r.account_name.clone(),
-                    password: alm_core::Secret::new(password.0.as_str()),
+                    password: alm_core::Secret::new(password.expose()),
                     notes: format!("Managed by alm (request {})", r.id),
                 },
             );

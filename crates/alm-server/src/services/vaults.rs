@@ -7,7 +7,7 @@ use super::calibration::CheckOutcome;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can};
 use alm_core::{Clock, FieldError, ObjectName, Secret, ValidationErrors, VaultId};
-use alm_engine::protocol::{VaultConnection, WireSecret};
+use alm_engine::protocol::VaultConnection;
 use alm_store::crypto::MasterKey;
 use alm_store::vaults::{self, VaultRecord};
 use alm_store::Db;
@@ -280,13 +280,13 @@ pub async fn ensure_builtin(db: &Db, clock: &dyn Clock) -> ServiceResult<()> {
     Ok(())
 }
 
-fn credential(record: &VaultRecord, key: &MasterKey) -> ServiceResult<String> {
+fn credential(record: &VaultRecord, key: &MasterKey) -> ServiceResult<Secret> {
     let sealed = record
         .credential_sealed
         .as_deref()
         .ok_or_else(|| ServiceError::NotAllowed("the vault has no credential".into()))?;
     key.open(sealed, &credential_context(record.id))
-        .map(|t| t.as_str().to_owned())
+        .map(|t| Secret::new(t.as_str()))
         .map_err(|e| {
             ServiceError::NotAllowed(format!("the vault's stored credential cannot be read: {e}"))
         })
@@ -306,14 +306,14 @@ pub(crate) fn connection(record: &VaultRecord, key: &MasterKey) -> ServiceResult
             mount: s.mount.unwrap_or_else(|| "secret".into()),
             namespace: s.namespace,
             ca_pem: s.ca_pem,
-            token: WireSecret(credential(record, key)?),
+            token: credential(record, key)?,
         },
         KIND_AWS => VaultConnection::AwsSecretsManager {
             region: s.region.unwrap_or_default(),
             access_key_id: s.access_key_id.unwrap_or_default(),
             endpoint: s.endpoint,
             ca_pem: s.ca_pem,
-            secret_access_key: WireSecret(credential(record, key)?),
+            secret_access_key: credential(record, key)?,
         },
         other => {
             return Err(ServiceError::NotAllowed(format!(

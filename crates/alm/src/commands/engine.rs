@@ -4,7 +4,7 @@
 
 use alm_core::SystemClock;
 use alm_engine::http::{self, HttpTransport};
-use alm_engine::protocol::{RegisterRequest, WireSecret};
+use alm_engine::protocol::{RegisterRequest, Secret};
 use alm_engine::runner::{self, RunnerConfig};
 use alm_engine::state_file::{self, EngineState};
 use alm_engine::Executor;
@@ -99,7 +99,7 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
                 &server,
                 ca_pem.as_deref(),
                 &RegisterRequest {
-                    activation_token: WireSecret(token),
+                    activation_token: Secret::new(token),
                     name: args.name.clone().unwrap_or_else(|| host.clone()),
                     host,
                     version: env!("CARGO_PKG_VERSION").into(),
