@@ -5,8 +5,8 @@
 mod builtin;
 mod input;
 
-pub(crate) use builtin::{move_builtin_entry, seal_entry};
 pub use builtin::{ensure_builtin, BuiltinVault};
+pub(crate) use builtin::{move_builtin_entry, seal_entry};
 pub(crate) use input::build;
 
 use super::audit::{record, Subject};
