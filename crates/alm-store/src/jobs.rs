@@ -491,13 +491,13 @@ pub const SORT_KEYS: &[&str] = &["created_at", "kind", "status"];
 /// One page of jobs, optionally of one status, and how many there are.
 pub async fn page(
     conn: &mut AnyConnection,
-    status: Option<&str>,
+    status: Option<JobStatus>,
     page: &alm_core::paging::PageRequest,
 ) -> StoreResult<(Vec<JobRecord>, u64)> {
     let mut binds = Vec::new();
     let mut from_where = "FROM jobs".to_owned();
     if let Some(s) = status {
-        binds.push(s.to_owned());
+        binds.push(s.as_str().to_owned());
         from_where.push_str(" WHERE status = $1");
     }
     let column = match page.sort {

@@ -130,7 +130,8 @@ pub struct UpdateDomainBody {
     pub pool_id: Option<uuid::Uuid>,
 }
 
-pub use super::engines::{CalibrationView, CheckView, JobView};
+pub use super::engines::{CalibrationView, CheckView};
+pub use super::jobs::JobView;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncRunView {

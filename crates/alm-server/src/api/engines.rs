@@ -1,5 +1,5 @@
-//! `/api/v1/engine-pools`, `/api/v1/engines`, `/api/v1/engine-activation-tokens` and
-//! `/api/v1/jobs`: what administrators do with engines (SPEC §5). The engines' own protocol is
+//! `/api/v1/engine-pools`, `/api/v1/engines` and `/api/v1/engine-activation-tokens`: what
+//! administrators do with engines (SPEC §5); the queue's jobs are in [`super::jobs`]. The engines' own protocol is
 //! in [`super::engine_protocol`].
 
 use super::error::{ApiError, ApiResult};
@@ -11,9 +11,8 @@ use crate::services::engines::{self as svc, EngineChange, PoolInput};
 use crate::state::AppState;
 use alm_core::paging::matches;
 use alm_core::permissions::perm;
-use alm_core::{EngineId, JobId, PoolId};
+use alm_core::{EngineId, PoolId};
 use alm_store::engines::{Calibration, EngineRecord, LogLine, PoolRecord};
-use alm_store::jobs::JobRecord;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -122,57 +121,6 @@ pub(crate) fn calibration_page(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct JobView {
-    pub id: JobId,
-    /// `domain-sync`, `domain-check` or `vault-check`.
-    pub kind: String,
-    pub pool_id: PoolId,
-    /// Set when only this engine may run the job (calibration).
-    pub engine_id: Option<EngineId>,
-    pub subject_type: String,
-    pub subject_id: String,
-    /// `queued`, `leased`, `succeeded` or `failed`.
-    pub status: String,
-    pub attempts: i64,
-    pub max_attempts: i64,
-    pub leased_by: Option<EngineId>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub lease_expires_at: Option<OffsetDateTime>,
-    /// A short summary of the outcome.
-    #[schema(value_type = Option<Object>)]
-    pub result: Option<serde_json::Value>,
-    pub error: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub finished_at: Option<OffsetDateTime>,
-}
-
-impl From<JobRecord> for JobView {
-    fn from(j: JobRecord) -> Self {
-        Self {
-            id: j.id,
-            kind: j.kind.as_str().into(),
-            pool_id: j.pool_id,
-            engine_id: j.engine_id,
-            subject_type: j.subject_type,
-            subject_id: j.subject_id,
-            status: j.status.as_str().to_owned(),
-            attempts: j.attempts,
-            max_attempts: j.max_attempts,
-            leased_by: j.leased_by,
-            lease_expires_at: j.lease_expires_at,
-            result: j.result.and_then(|r| serde_json::from_str(&r).ok()),
-            error: j.error,
-            created_at: j.created_at,
-            finished_at: j.finished_at,
-        }
-    }
-}
-
-// ---- pools ----
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct PoolView {
     pub id: PoolId,
     pub name: String,
@@ -270,7 +218,6 @@ list_query!(PoolQuery, "^-?(name|created_at)$", q: "Part of the name, case-insen
 page_of!(PoolPage, PoolView);
 page_of!(EnginePage, EngineView);
 page_of!(LogLinePage, LogLineView);
-page_of!(JobPage, JobView);
 
 /// Assign an engine to a pool and (de)activate it.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -313,12 +260,6 @@ impl From<LogLine> for LogLineView {
 
 list_query!(LogQuery, "^-?(at|level)$", q: "Part of the message, case-insensitive.", {});
 
-list_query!(JobQuery, "^-?(created_at|kind|status)$", {
-    /// `queued`, `leased`, `succeeded` or `failed`.
-    #[param(pattern = "^(queued|leased|succeeded|failed)$")]
-    pub status: Option<String>,
-});
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_pools, create_pool))
@@ -327,8 +268,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_engines))
         .routes(routes!(get_engine, update_engine, delete_engine))
         .routes(routes!(engine_logs))
-        .routes(routes!(list_jobs))
-        .routes(routes!(get_job))
 }
 
 const POOL_ID: &str = "Engine pool id";
@@ -570,45 +509,4 @@ async fn engine_logs(
         total,
         &page,
     )))
-}
-
-/// Jobs in the engine queue, newest first.
-#[utoipa::path(get, path = "/api/v1/jobs", tag = "engines", params(JobQuery), responses((status = 200, body = JobPage)))]
-async fn list_jobs(
-    State(s): State<AppState>,
-    auth: Authenticated,
-    ApiQuery(q): ApiQuery<JobQuery>,
-) -> ApiResult<Json<JobPage>> {
-    let can = auth.can::<perm::EngineRead>()?;
-    if let Some(st) = q.status.as_deref() {
-        if !["queued", "leased", "succeeded", "failed"].contains(&st) {
-            return Err(ApiError::BadRequest {
-                detail: "status: must be queued, leased, succeeded or failed".into(),
-                errors: vec![alm_core::FieldError::new(
-                    "status",
-                    "one-of",
-                    "must be queued, leased, succeeded or failed",
-                )],
-            });
-        }
-    }
-    let page = q.page_or(alm_store::jobs::SORT_KEYS, "-created_at")?;
-    let (jobs, total) = s.queue.list(&can, q.status.as_deref(), &page).await?;
-    Ok(Json(JobPage::new(
-        jobs.into_iter().map(Into::into).collect(),
-        total,
-        &page,
-    )))
-}
-
-/// One job.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "engines", params(("id" = String, Path, description = "Job id")), responses((status = 200, body = JobView)))]
-async fn get_job(
-    State(s): State<AppState>,
-    auth: Authenticated,
-    Path(id): Path<String>,
-) -> ApiResult<Json<JobView>> {
-    let can = auth.can::<perm::EngineRead>()?;
-    let id: JobId = parse_id(&id, "job")?;
-    Ok(Json(s.queue.get(&can, id).await?.into()))
 }

@@ -17,6 +17,7 @@ pub mod extract;
 pub mod group_replacement;
 pub mod groups;
 pub mod health;
+pub mod jobs;
 pub mod me;
 pub mod notifications;
 pub mod requests;
@@ -287,6 +288,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(domains::router())
         .merge(vaults::router())
         .merge(engines::router())
+        .merge(jobs::router())
         .merge(engine_protocol::router())
         .merge(usage::router())
         .merge(templates::router())

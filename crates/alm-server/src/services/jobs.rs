@@ -562,7 +562,7 @@ impl Queue {
     pub async fn list(
         &self,
         can: &Can<perm::EngineRead>,
-        status: Option<&str>,
+        status: Option<alm_core::job_kind::JobStatus>,
         page: &alm_core::paging::PageRequest,
     ) -> ServiceResult<(Vec<JobRecord>, u64)> {
         let _ = can;
