@@ -1,5 +1,6 @@
 //! `/api/v1/domains`: the directories alm connects to (SPEC §6.1). The bind password is
-//! write-only: accepted on create and update, never returned.
+//! write-only: accepted on create and update, never returned. What the syncs found is in
+//! [`super::directory_objects`].
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, ApiJson, ApiQuery};
@@ -11,7 +12,7 @@ use crate::state::AppState;
 use alm_core::paging::matches;
 use alm_core::permissions::perm;
 use alm_core::DomainId;
-use alm_store::directory_sync::{DirectoryObject, SyncRun};
+use alm_store::directory_sync::SyncRun;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -171,38 +172,6 @@ impl From<SyncRun> for SyncRunView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DirectoryObjectView {
-    /// The objectGUID.
-    pub guid: String,
-    /// `user`, `gmsa`, `msa`, `group` or `ou`.
-    pub kind: String,
-    pub dn: String,
-    pub name: String,
-    pub enabled: bool,
-    /// Kind-specific details (UPN, description, accountExpires, members, SID).
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-    #[serde(with = "time::serde::rfc3339")]
-    pub synced_at: OffsetDateTime,
-}
-
-impl From<DirectoryObject> for DirectoryObjectView {
-    fn from(o: DirectoryObject) -> Self {
-        Self {
-            guid: o.guid,
-            kind: o.kind,
-            dn: o.dn,
-            name: o.name,
-            enabled: o.enabled,
-            details: o.details,
-            synced_at: o.synced_at,
-        }
-    }
-}
-
-page_of!(DirectoryObjectPage, DirectoryObjectView);
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -212,21 +181,13 @@ pub struct SyncQuery {
     pub mode: Option<String>,
 }
 
-list_query!(ObjectQuery, "^-?(name|dn|synced_at)$", q: "Part of the name or DN, case-insensitive.", {
-    /// `user`, `gmsa`, `msa`, `group` or `ou`.
-    #[param(pattern = "^(user|gmsa|msa|group|ou)$")]
-    pub kind: Option<String>,
-});
-
 list_query!(DomainQuery, "^-?(name|created_at)$", q: "Part of the name or base DN, case-insensitive.", {});
 list_query!(SyncRunQuery, "^-?(started_at|outcome)$", {});
 list_query!(CalibrationQuery, "^-?(engine_name|checked_at)$", q: "Part of the engine's name, case-insensitive.", {});
-list_query!(AttributeQuery, "^-?name$", q: "Part of the name, case-insensitive.", {});
 
 page_of!(DomainPage, DomainView);
 page_of!(SyncRunPage, SyncRunView);
 page_of!(CalibrationPage, CalibrationView);
-page_of!(AttributePage, String);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -236,8 +197,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(domain_calibration))
         .routes(routes!(sync_domain))
         .routes(routes!(list_sync_runs))
-        .routes(routes!(list_objects))
-        .routes(routes!(list_attributes))
         .routes(routes!(get_user_sync, set_user_sync))
 }
 
@@ -317,7 +276,7 @@ async fn set_user_sync(
     }))
 }
 
-fn bad_query(field: &str, rule: &str, message: &str) -> ApiError {
+pub(crate) fn bad_query(field: &str, rule: &str, message: &str) -> ApiError {
     ApiError::BadRequest {
         detail: format!("{field}: {message}"),
         errors: vec![alm_core::FieldError::new(field, rule, message)],
@@ -402,44 +361,7 @@ async fn list_sync_runs(
     )))
 }
 
-/// What the last syncs found in the directory: OUs, accounts and groups.
-#[utoipa::path(get, path = "/api/v1/domains/{id}/objects", tag = "domains", params(("id" = String, Path, description = ID), ObjectQuery),
-    responses((status = 200, body = DirectoryObjectPage)))]
-async fn list_objects(
-    State(s): State<AppState>,
-    auth: Authenticated,
-    Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<ObjectQuery>,
-) -> ApiResult<Json<DirectoryObjectPage>> {
-    let can = auth.can::<perm::DomainRead>()?;
-    let id: DomainId = parse_id(&id, "domain")?;
-    if let Some(k) = q.kind.as_deref() {
-        if !["user", "gmsa", "msa", "group", "ou"].contains(&k) {
-            return Err(bad_query(
-                "kind",
-                "one-of",
-                "must be user, gmsa, msa, group or ou",
-            ));
-        }
-    }
-    let page = q.page(alm_store::directory_sync::OBJECT_SORT_KEYS)?;
-    let (items, total) = domain_sync::objects(
-        &s.db,
-        &can,
-        id,
-        q.kind.as_deref(),
-        q.query().as_deref(),
-        &page,
-    )
-    .await?;
-    Ok(Json(DirectoryObjectPage::new(
-        items.into_iter().map(Into::into).collect(),
-        total,
-        &page,
-    )))
-}
-
-const ID: &str = "Domain id";
+pub(crate) const ID: &str = "Domain id";
 
 /// The domains, by name.
 #[utoipa::path(get, path = "/api/v1/domains", tag = "domains", params(DomainQuery), responses((status = 200, body = DomainPage)))]
@@ -583,21 +505,4 @@ async fn check_domain(
             .await?
             .into(),
     ))
-}
-
-/// The attribute names of the domain's schema (from its last full sync): what templates may set.
-#[utoipa::path(get, path = "/api/v1/domains/{id}/attributes", tag = "domains", params(("id" = String, Path, description = ID), AttributeQuery),
-    responses((status = 200, body = AttributePage)))]
-async fn list_attributes(
-    State(s): State<AppState>,
-    auth: Authenticated,
-    Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<AttributeQuery>,
-) -> ApiResult<Json<AttributePage>> {
-    let can = auth.can::<perm::DomainRead>()?;
-    let id: DomainId = parse_id(&id, "domain")?;
-    let page = q.page(&["name"])?;
-    let (names, total) =
-        domain_sync::attributes(&s.db, &can, id, q.query().as_deref(), &page).await?;
-    Ok(Json(AttributePage::new(names, total, &page)))
 }

@@ -8,6 +8,7 @@ pub mod account_migration;
 pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
+pub mod directory_objects;
 pub mod discovery;
 pub mod domains;
 pub mod engine_protocol;
@@ -287,6 +288,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(domains::router())
         .merge(vaults::router())
+        .merge(directory_objects::router())
         .merge(engines::router())
         .merge(jobs::router())
         .merge(engine_protocol::router())
