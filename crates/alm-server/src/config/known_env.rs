@@ -1,0 +1,67 @@
+//! The `ALM_*` variables alm reads: every configuration key the environment may set (with
+//! its kind), and the variables other subcommands read, which `alm serve` must not refuse.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Text,
+    Secret,
+    Bool,
+    Number,
+    List,
+}
+
+/// Every key the environment may set.
+pub(crate) const ENV_KEYS: &[(&str, Kind)] = &[
+    ("listen", Kind::Text),
+    ("data_dir", Kind::Text),
+    ("public_url", Kind::Text),
+    ("server.max_connections", Kind::Number),
+    ("server.header_read_timeout_seconds", Kind::Number),
+    ("server.body_read_timeout_seconds", Kind::Number),
+    ("database.url", Kind::Secret),
+    ("auth.local_login", Kind::Bool),
+    ("auth.session_hours", Kind::Number),
+    ("auth.max_failed_logins", Kind::Number),
+    ("auth.lockout_minutes", Kind::Number),
+    ("auth.trusted_proxies", Kind::List),
+    ("auth.oidc.issuer", Kind::Text),
+    ("auth.oidc.client_id", Kind::Text),
+    ("auth.oidc.client_secret", Kind::Secret),
+    ("auth.oidc.extra_scopes", Kind::List),
+    ("log.format", Kind::Text),
+    ("log.level", Kind::Text),
+    ("secrets.master_key", Kind::Secret),
+    ("secrets.master_key_file", Kind::Text),
+    ("secrets.read_only_recovery", Kind::Bool),
+    ("engines.in_process", Kind::Bool),
+    ("engines.lease_seconds", Kind::Number),
+    ("scheduler.enabled", Kind::Bool),
+    ("scheduler.interval_seconds", Kind::Number),
+    ("smtp.host", Kind::Text),
+    ("smtp.port", Kind::Number),
+    ("smtp.security", Kind::Text),
+    ("smtp.username", Kind::Text),
+    ("smtp.password", Kind::Secret),
+    ("smtp.from", Kind::Text),
+    ("smtp.ca_file", Kind::Text),
+];
+
+/// `ALM_*` variables that are not configuration keys but are read elsewhere.
+pub const OTHER_ENV: &[&str] = &[
+    "ALM_CONFIG",
+    "ALM_ADMIN_EMAIL",
+    "ALM_ADMIN_PASSWORD",
+    "ALM_ADMIN_PASSWORD_FILE",
+    "ALM_LOG",
+    // `alm engine` reads these; a server on the same host must not refuse them.
+    "ALM_ENGINE_SERVER",
+    "ALM_ENGINE_TOKEN",
+    "ALM_ENGINE_DATA_DIR",
+    "ALM_ENGINE_SERVER_CA",
+    // `alm discover --import` reads the API token from it.
+    "ALM_IMPORT_TOKEN",
+];
+
+/// `ALM_*` variables under this prefix belong to `alm discover` (one per option): a server
+/// started in the same shell must not refuse them.
+pub const DISCOVER_ENV_PREFIX: &str = "ALM_DISCOVER_";

@@ -1,0 +1,257 @@
+//! The sections of the configuration file, each with its defaults.
+
+use super::*;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: Option<String>,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    #[serde(default = "default_smtp_security")]
+    pub security: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender address.
+    #[serde(default = "default_smtp_from")]
+    pub from: String,
+    /// PEM file of the CA that signed the SMTP server's certificate (default: system store).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: default_smtp_port(),
+            security: default_smtp_security(),
+            username: None,
+            password: None,
+            from: default_smtp_from(),
+            ca_file: None,
+        }
+    }
+}
+
+pub(crate) fn default_smtp_port() -> u16 {
+    587
+}
+pub(crate) fn default_smtp_security() -> String {
+    "starttls".into()
+}
+pub(crate) fn default_smtp_from() -> String {
+    "alm@localhost".into()
+}
+
+/// Engines (SPEC §5): the one inside `alm serve`, and how long a job lease lasts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnginesConfig {
+    /// Run an engine inside this process, serving the default pool (single-process mode).
+    #[serde(default = "yes")]
+    pub in_process: bool,
+    /// How long a leased job stays with its engine without a heartbeat before it is queued
+    /// again for another engine.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u32,
+}
+
+impl Default for EnginesConfig {
+    fn default() -> Self {
+        Self {
+            in_process: true,
+            lease_seconds: default_lease_seconds(),
+        }
+    }
+}
+
+pub(crate) fn default_lease_seconds() -> u32 {
+    60
+}
+
+/// The lifecycle scheduler (SPEC §4): one leader among replicas sweeps for EOL and reminders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Off: this process never sweeps on its own (the sweep endpoint still works).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Seconds between sweeps (and between tries to become the leader).
+    #[serde(default = "default_sweep_seconds")]
+    pub interval_seconds: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_seconds: default_sweep_seconds(),
+        }
+    }
+}
+
+pub(crate) fn default_sweep_seconds() -> u32 {
+    60
+}
+
+/// The master key that seals secrets at rest. It never goes into the database; replicas over
+/// one PostgreSQL must all be given the same key (`master_key` or `master_key_file`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// 32 bytes as 64 hex digits or base64 (prefer `ALM_SECRETS__MASTER_KEY_FILE`).
+    pub master_key: Option<String>,
+    /// A key file; default `<data_dir>/master.key`, created (mode 600) on first start.
+    pub master_key_file: Option<PathBuf>,
+    /// Start even when the key does not open the database's secrets, read-only (every change
+    /// answers 503, no background work runs), to read the data out for a recovery.
+    #[serde(default)]
+    pub read_only_recovery: bool,
+}
+
+/// Limits of the HTTP server against slow or numerous clients (see `serve.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Connections served at once; more wait in the listen backlog. Keep it below the
+    /// process's open-file limit (`ulimit -n`), which the database pool, directory and vault
+    /// connections and files share.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Seconds a client has to send a request's headers (also the idle keep-alive time).
+    #[serde(default = "default_read_timeout")]
+    pub header_read_timeout_seconds: u32,
+    /// Seconds a request body may pause between two reads before the request fails with 408.
+    #[serde(default = "default_read_timeout")]
+    pub body_read_timeout_seconds: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: default_max_connections(),
+            header_read_timeout_seconds: default_read_timeout(),
+            body_read_timeout_seconds: default_read_timeout(),
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn limits(&self) -> crate::serve::Limits {
+        use std::time::Duration;
+        crate::serve::Limits {
+            max_connections: self.max_connections as usize,
+            header_read_timeout: Duration::from_secs(u64::from(self.header_read_timeout_seconds)),
+            body_read_timeout: Duration::from_secs(u64::from(self.body_read_timeout_seconds)),
+        }
+    }
+}
+
+/// Below the common default open-file limit of 1024, with room for everything else.
+pub(crate) fn default_max_connections() -> u32 {
+    512
+}
+pub(crate) fn default_read_timeout() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite:///path/alm.db` or `postgres://user@host/db`; default: SQLite in `data_dir`.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Whether people may log in with a local password (the bootstrap administrator).
+    #[serde(default = "yes")]
+    pub local_login: bool,
+    /// How long a login session lasts.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+    /// Failed logins allowed per (email, client address) before waits begin (per address
+    /// across emails, five times as many).
+    #[serde(default = "default_max_failures")]
+    pub max_failed_logins: u32,
+    /// The longest wait between attempts once throttled (see `auth/rate_limit.rs`).
+    #[serde(default = "default_lockout_minutes")]
+    pub lockout_minutes: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see `auth/client_addr.rs`).
+    #[serde(default)]
+    pub trusted_proxies: Vec<crate::auth::client_addr::ProxyNet>,
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            local_login: true,
+            session_hours: default_session_hours(),
+            max_failed_logins: default_max_failures(),
+            lockout_minutes: default_lockout_minutes(),
+            trusted_proxies: Vec::new(),
+            oidc: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (discovery at `/.well-known/openid-configuration`).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Extra scopes besides `openid email`.
+    #[serde(default)]
+    pub extra_scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// A tracing filter such as `info` or `alm_server=debug,info`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+pub(crate) fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+pub(crate) fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/alm")
+}
+pub(crate) fn yes() -> bool {
+    true
+}
+pub(crate) fn default_session_hours() -> u32 {
+    12
+}
+pub(crate) fn default_max_failures() -> u32 {
+    5
+}
+pub(crate) fn default_lockout_minutes() -> u32 {
+    15
+}
+pub(crate) fn default_log_format() -> String {
+    "text".into()
+}
+pub(crate) fn default_log_level() -> String {
+    "info".into()
+}
