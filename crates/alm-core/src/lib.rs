@@ -3,6 +3,7 @@
 //! Pure logic only: no I/O, no database, no network, no wall clock (time comes in through
 //! [`clock::Clock`]). Everything here can be unit-tested without a server.
 
+pub mod account_name;
 pub mod account_state;
 pub mod clock;
 pub mod discovery;

@@ -3,7 +3,7 @@
 
 use crate::dn::Dn;
 use crate::ids::{GroupId, UserId};
-use crate::templates::{AccountType, Interval, TemplateDefinition, FORBIDDEN_NAME_CHARS};
+use crate::templates::{Interval, TemplateDefinition};
 use crate::validation::{FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -108,70 +108,7 @@ crate::text_enum! {
     }
 }
 
-/// Checks a requested account name against the template and returns the full name (prefix
-/// applied). sAMAccountName: at most 20 characters (15 for a gMSA, before its trailing `$`),
-/// none of `"/\[]:;|=,+*?<>@`, no control characters, no leading or trailing space or dot.
-pub fn full_account_name(
-    field: &str,
-    requested: &str,
-    template: &TemplateDefinition,
-) -> Result<String, FieldError> {
-    let requested = requested.trim();
-    if requested.is_empty() {
-        return Err(FieldError::new(
-            field,
-            "required",
-            "an account name is required",
-        ));
-    }
-    let full = format!("{}{}", template.name_prefix, requested);
-    let max = match template.account_type {
-        AccountType::AdUser => 20,
-        AccountType::Gmsa => 15,
-    };
-    if full.chars().count() > max {
-        return Err(FieldError::new(
-            field,
-            "max-length",
-            format!(
-                "{full:?} has {} characters; at most {max} with the prefix {:?}",
-                full.chars().count(),
-                template.name_prefix
-            ),
-        ));
-    }
-    if let Some(c) = full
-        .chars()
-        .find(|c| FORBIDDEN_NAME_CHARS.contains(c) || c.is_control())
-    {
-        return Err(FieldError::new(
-            field,
-            "characters",
-            format!("{c:?} is not allowed in an account name"),
-        ));
-    }
-    if full.ends_with('.') || full.ends_with(' ') || full.starts_with(' ') {
-        return Err(FieldError::new(
-            field,
-            "characters",
-            "an account name may not start with a space or end with a space or dot",
-        ));
-    }
-    if let Some(re) = &template.name_regex {
-        let matches = regex::Regex::new(re)
-            .ok()
-            .and_then(|r| r.find(&full))
-            .is_some_and(|m| m.start() == 0 && m.end() == full.len());
-        if !matches {
-            return Err(FieldError::new(
-                field,
-                "pattern",
-                format!("{full:?} does not match the template's pattern {re}"),
-            ));
-        }
-    }
-    Ok(full)
-}
+pub use crate::account_name::{AccountName, Upn};
 
 /// Who will own the account besides the requester (the first owner).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,6 +343,15 @@ pub fn step_complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The full name as text, as these tests were written against.
+    fn full_account_name(
+        field: &str,
+        requested: &str,
+        t: &TemplateDefinition,
+    ) -> Result<String, FieldError> {
+        AccountName::requested(field, requested, t).map(AccountName::into_string)
+    }
     use crate::ids::{DomainId, VaultId};
     use crate::templates::*;
     use uuid::Uuid;

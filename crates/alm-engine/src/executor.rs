@@ -274,7 +274,7 @@ fn account(e: &DirectoryEntry) -> SyncedObject {
         guid: e.guid.to_string(),
         kind: kind.into(),
         dn: e.dn.clone(),
-        name: e.sam_account_name.clone(),
+        name: e.sam_account_name.to_string(),
         enabled: e.enabled(),
         usn_changed: e.usn_changed,
         details: json!({
@@ -295,7 +295,7 @@ fn group(g: &GroupEntry) -> SyncedObject {
         guid: g.guid.to_string(),
         kind: "group".into(),
         dn: g.dn.clone(),
-        name: g.sam_account_name.clone(),
+        name: g.sam_account_name.to_string(),
         enabled: true,
         usn_changed: g.usn_changed,
         details: json!({"members": g.members, "sid": g.sid.as_ref().map(|s| s.to_string())})

@@ -127,7 +127,7 @@ pub use alm_core::password_rules::PasswordRules;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountSpec {
-    pub sam_account_name: String,
+    pub sam_account_name: alm_core::requests::AccountName,
     pub user_principal_name: String,
     pub description: String,
     /// The OU to create it in.

@@ -39,17 +39,17 @@ pub async fn provision_user(
 ) -> Result<ProvisionedAccount, Problem> {
     let policy = policy(spec);
     let existing = directory
-        .find(&Lookup::SamAccountName(spec.sam_account_name.clone()))
+        .find(&Lookup::SamAccountName(spec.sam_account_name.to_string()))
         .await
         .map_err(|e| directory_problem(&e))?;
     let (entry, created, fresh_password) = match existing {
         Some(entry) => (entry, false, None),
         None => {
-            let password = policy.generate(&spec.sam_account_name, "");
+            let password = policy.generate(spec.sam_account_name.as_str(), "");
             let entry = directory
                 .create_user(&NewUser {
                     parent_dn: spec.ou.clone(),
-                    sam_account_name: spec.sam_account_name.clone(),
+                    sam_account_name: spec.sam_account_name.to_string(),
                     user_principal_name: spec.user_principal_name.clone(),
                     description: Some(spec.description.clone()).filter(|d| !d.is_empty()),
                     attributes: spec
@@ -96,7 +96,7 @@ pub async fn provision_user(
         Some(p) => p,
         None => {
             // Reused account without a stored secret: give it a password we can store.
-            let p = policy.generate(&spec.sam_account_name, "");
+            let p = policy.generate(spec.sam_account_name.as_str(), "");
             directory
                 .set_password(&entry.dn, &p)
                 .await
@@ -117,7 +117,7 @@ pub async fn provision_user(
                 &secret.name,
                 &VaultSecret {
                     domain: secret.domain.clone(),
-                    username: spec.sam_account_name.clone(),
+                    username: spec.sam_account_name.to_string(),
                     password: Secret::new(password.expose()),
                     notes: secret.notes.clone(),
                 },
@@ -176,7 +176,7 @@ pub async fn provision_gmsa(
             let entry = directory
                 .create_gmsa(&NewGmsa {
                     parent_dn: spec.ou.clone(),
-                    name: spec.sam_account_name.clone(),
+                    name: spec.sam_account_name.to_string(),
                     dns_host_name: gmsa.dns_host_name.clone(),
                     service_principal_names: gmsa.service_principal_names.clone(),
                     encryption: encryption(gmsa.encryption),

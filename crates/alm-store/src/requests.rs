@@ -4,7 +4,7 @@
 use crate::error::decode_state;
 use crate::error::{StoreError, StoreResult};
 use crate::time_codec::{from_db, opt_from_db, to_db};
-use alm_core::requests::{Decision, RequestKind, RequestState};
+use alm_core::requests::{AccountName, Decision, RequestKind, RequestState};
 use alm_core::{DomainId, UserId};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
@@ -17,8 +17,8 @@ pub struct RequestRecord {
     pub template_version: i64,
     pub requester_id: UserId,
     pub domain_id: DomainId,
-    /// The full account name (prefix applied).
-    pub account_name: String,
+    /// The full account name (prefix applied), checked against the template when it was made.
+    pub account_name: AccountName,
     pub state: RequestState,
     /// 1-based, while pending approval.
     pub current_step: Option<i64>,
@@ -78,7 +78,7 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<RequestRecord> {
         template_version: row.try_get("template_version")?,
         requester_id: parse(row.try_get("requester_id")?, "user id")?,
         domain_id: parse(row.try_get("domain_id")?, "domain id")?,
-        account_name: row.try_get("account_name")?,
+        account_name: AccountName::existing(row.try_get::<String, _>("account_name")?),
         current_step: row.try_get("current_step")?,
         details: row.try_get("details")?,
         rejection_reason: row.try_get("rejection_reason")?,
@@ -114,7 +114,7 @@ pub async fn insert(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
     .bind(r.template_version)
     .bind(r.requester_id.to_string())
     .bind(r.domain_id.to_string())
-    .bind(&r.account_name)
+    .bind(r.account_name.as_str())
     .bind(r.state.as_str())
     .bind(r.current_step)
     .bind(&r.details)
@@ -126,7 +126,7 @@ pub async fn insert(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
     .bind(r.failure_reason.as_deref())
     .bind(r.kind.as_str())
     .bind(r.account_id.map(|a| a.to_string()))
-    .bind(r.account_name.to_lowercase())
+    .bind(r.account_name.as_str().to_lowercase())
     .execute(&mut *conn)
     .await
     .map_err(name_held)?;
@@ -140,8 +140,8 @@ pub async fn update(conn: &mut AnyConnection, r: &RequestRecord) -> StoreResult<
          decided_at = $10, failure_reason = $12 WHERE id = $11",
     )
     .bind(r.template_version)
-    .bind(&r.account_name)
-    .bind(r.account_name.to_lowercase())
+    .bind(r.account_name.as_str())
+    .bind(r.account_name.as_str().to_lowercase())
     .bind(r.state.as_str())
     .bind(r.current_step)
     .bind(&r.details)

@@ -101,7 +101,7 @@ impl From<RequestInfo> for RequestView {
             template_id: r.template_id,
             template_name: i.template_name,
             template_version: r.template_version,
-            account_name: r.account_name,
+            account_name: r.account_name.into_string(),
             state: r.state.as_str().to_owned(),
             current_step: r.current_step,
             steps: i.steps,
@@ -399,7 +399,7 @@ async fn list_approvals(
     let waiting: Vec<RequestInfo> = approvals::pending(&s.db, &can)
         .await?
         .into_iter()
-        .filter(|r| alm_core::paging::matches(query.as_deref(), &[&r.record.account_name]))
+        .filter(|r| alm_core::paging::matches(query.as_deref(), &[r.record.account_name.as_str()]))
         .collect();
     let (items, total) = page.slice(waiting, |key, a, b| {
         let (a, b) = (&a.record, &b.record);

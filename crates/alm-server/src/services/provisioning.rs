@@ -154,18 +154,6 @@ fn lifecycle(
     (start, eol_instant(interval.end_date(at.date())))
 }
 
-/// `DC=corp,DC=example,DC=com` → `corp.example.com` (the UPN suffix).
-fn dns_name(base_dn: &str) -> String {
-    base_dn
-        .split(',')
-        .filter_map(|part| {
-            let (k, v) = part.trim().split_once('=')?;
-            k.eq_ignore_ascii_case("dc").then(|| v.trim().to_owned())
-        })
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
 /// The task for a leased provisioning job: everything the engine needs, the domain's bind
 /// password and the vault's credential opened for this lease only.
 async fn task(conn: &mut Conn, key: &MasterKey, job: &JobRecord) -> Result<Task, String> {
@@ -217,7 +205,7 @@ async fn task(conn: &mut Conn, key: &MasterKey, job: &JobRecord) -> Result<Task,
     };
     let gmsa = match (&d.gmsa, d.account_type) {
         (Some(g), AccountType::Gmsa) => {
-            let (dns_host_name, service_principal_names) = g.for_account(&r.account_name);
+            let (dns_host_name, service_principal_names) = g.for_account(r.account_name.as_str());
             Some(GmsaSpec {
                 dns_host_name,
                 service_principal_names,
@@ -229,11 +217,15 @@ async fn task(conn: &mut Conn, key: &MasterKey, job: &JobRecord) -> Result<Task,
         (None, AccountType::Gmsa) => return Err("the gmsa template has no gMSA settings".into()),
         _ => None,
     };
+    // The UPN suffix is the domain's DNS name, from the DC components of its base DN.
+    let base_dn = alm_core::Dn::parse(&domain.base_dn)
+        .map_err(|e| format!("the domain's stored base DN does not parse: {e}"))?;
+    let upn = r.account_name.upn(&base_dn).map_err(|e| e.message)?;
     Ok(Task::Provision(Box::new(ProvisionTask {
         domain: connection,
         account: AccountSpec {
             sam_account_name: r.account_name.clone(),
-            user_principal_name: format!("{}@{}", r.account_name, dns_name(&domain.base_dn)),
+            user_principal_name: upn.to_string(),
             description: details.description.clone(),
             ou: details.ou.clone(),
             attributes,
@@ -245,7 +237,7 @@ async fn task(conn: &mut Conn, key: &MasterKey, job: &JobRecord) -> Result<Task,
         vault: vault_connection,
         secret: SecretSpec {
             folder: details.folder.clone(),
-            name: r.account_name.clone(),
+            name: r.account_name.to_string(),
             domain: domain.name.clone(),
             notes: format!("Managed by alm (request {})", r.id),
         },
@@ -370,7 +362,7 @@ async fn complete(
                 &r.account_name,
                 &alm_vault::VaultSecret {
                     domain,
-                    username: r.account_name.clone(),
+                    username: r.account_name.to_string(),
                     password: alm_core::Secret::new(password.expose()),
                     notes: format!("Managed by alm (request {})", r.id),
                 },
@@ -399,7 +391,7 @@ async fn complete(
     let account = AccountRecord {
         id: account_id,
         domain_id: r.domain_id,
-        name: r.account_name.clone(),
+        name: r.account_name.to_string(),
         dn: made.dn.clone(),
         guid: made.guid.clone(),
         account_type: d.account_type,
@@ -481,12 +473,6 @@ async fn complete(
 mod tests {
     use super::*;
     use time::macros::datetime;
-
-    #[test]
-    fn the_upn_suffix_comes_from_the_base_dn() {
-        assert_eq!(dns_name("DC=corp,DC=example,DC=test"), "corp.example.test");
-        assert_eq!(dns_name("OU=x, dc=Corp ,DC=test"), "Corp.test");
-    }
 
     #[test]
     fn the_lifecycle_starts_at_midnight_of_the_provisioning_day() {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::services::refusal::Refusal;
+use alm_core::requests::AccountName;
 
 /// What the caller adds to a clone: everything else comes from the account.
 #[derive(Debug, Clone, Default)]
@@ -71,12 +72,9 @@ pub async fn clone_as_request(
             }
         }
     }
-    let name = input.account_name.unwrap_or_else(|| {
-        a.name
-            .strip_prefix(&d.name_prefix)
-            .unwrap_or(&a.name)
-            .to_owned()
-    });
+    let name = input
+        .account_name
+        .unwrap_or_else(|| AccountName::typed_part(&a.name, &d).to_owned());
     let justification = input
         .justification
         .or_else(|| original.as_ref().map(|o| o.justification.clone()))

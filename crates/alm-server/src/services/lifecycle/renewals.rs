@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::services::refusal::Refusal;
-use alm_core::requests::RequestKind;
+use alm_core::requests::{AccountName, RequestKind};
 
 /// Submit for approval to renew (SPEC §4.2, `expire` accounts): a request of kind `renewal`
 /// runs the template's approval steps again; the account is `renewing` meanwhile.
@@ -61,7 +61,8 @@ pub async fn submit_renewal(
         template_version: a.template_version,
         requester_id: can.actor(),
         domain_id: a.domain_id,
-        account_name: a.name.clone(),
+        // The account's own name, as it exists: no template rule applies to it again.
+        account_name: AccountName::existing(a.name.clone()),
         state: RequestState::PendingApproval,
         current_step: Some(1),
         details: serde_json::to_string(&details).expect("plain data"),

@@ -37,9 +37,13 @@ pub(crate) async fn checked(
     requester: UserId,
     input: &RequestInput,
     this: Uuid,
-) -> ServiceResult<(String, RequestDetails)> {
+) -> ServiceResult<(AccountName, RequestDetails)> {
     let mut errors = ValidationErrors::new();
-    let name = errors.check(full_account_name("account_name", &input.account_name, d));
+    let name = errors.check(AccountName::requested(
+        "account_name",
+        &input.account_name,
+        d,
+    ));
     let mut details = RequestDetails {
         interval: input.interval,
         justification: input.justification.trim().to_owned(),

@@ -20,7 +20,7 @@ use super::refusal::Refusal;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::permissions::{perm, Can, Scope};
 use alm_core::requests::{
-    check_details, full_account_name, Decision, Owners, RequestDetails, RequestKind, RequestState,
+    check_details, AccountName, Decision, Owners, RequestDetails, RequestKind, RequestState,
 };
 use alm_core::templates::{Interval, TemplateDefinition, TemplateState};
 use alm_core::{Clock, FieldError, GroupId, UserId, ValidationErrors};
@@ -287,7 +287,7 @@ pub async fn submit(
     let details = details_of(&r)?;
     let input = RequestInput {
         template_id: r.template_id,
-        account_name: r.account_name.clone(),
+        account_name: r.account_name.to_string(),
         interval: details.interval,
         justification: details.justification.clone(),
         description: details.description.clone(),
@@ -298,13 +298,9 @@ pub async fn submit(
         terms_accepted: details.terms_accepted,
     };
     let (template_name, version, d) = offered(&mut tx, r.template_id, r.requester_id).await?;
-    // The stored name has the prefix applied already: check it as the full name.
+    // The stored name has the prefix applied already: check it again as what was typed.
     let mut unprefixed = input.clone();
-    unprefixed.account_name = r
-        .account_name
-        .strip_prefix(&d.name_prefix)
-        .unwrap_or(&r.account_name)
-        .to_owned();
+    unprefixed.account_name = AccountName::typed_part(r.account_name.as_str(), &d).to_owned();
     let (name, details) = checked(&mut tx, &d, r.requester_id, &unprefixed, id).await?;
     r.account_name = name;
     r.template_version = version;
