@@ -85,8 +85,8 @@ pub struct CreateDomainBody {
     #[schema(min_length = 1, max_length = 512)]
     pub bind_identity: String,
     /// Write-only.
-    #[schema(min_length = 1, max_length = 512, format = Password)]
-    pub bind_password: String,
+    #[schema(value_type = String, min_length = 1, max_length = 512, format = Password)]
+    pub bind_password: alm_core::Secret,
     /// PEM text of the CA certificate(s) to trust.
     pub ca_pem: Option<String>,
     /// e.g. `DC=corp,DC=example,DC=com`.
@@ -116,8 +116,8 @@ pub struct UpdateDomainBody {
     #[schema(min_length = 1, max_length = 512)]
     pub bind_identity: Option<String>,
     /// Omit to keep the stored password.
-    #[schema(min_length = 1, max_length = 512, format = Password)]
-    pub bind_password: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 512, format = Password)]
+    pub bind_password: Option<alm_core::Secret>,
     /// An empty string removes the configured CA.
     pub ca_pem: Option<String>,
     #[schema(min_length = 1, max_length = 1024)]

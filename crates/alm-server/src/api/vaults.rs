@@ -90,8 +90,8 @@ pub struct VaultBody {
     pub endpoint: Option<String>,
     pub ca_pem: Option<String>,
     /// The token (OpenBao) or secret access key (AWS); write-only; omit to keep the stored one.
-    #[schema(min_length = 1, max_length = 4096, format = Password)]
-    pub credential: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4096, format = Password)]
+    pub credential: Option<alm_core::Secret>,
     /// The engine pool that reaches the vault (default: the default pool).
     #[schema(value_type = Option<String>, format = Uuid)]
     pub pool_id: Option<uuid::Uuid>,

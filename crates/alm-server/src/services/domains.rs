@@ -34,7 +34,7 @@ pub struct DomainInput {
     pub url: Option<String>,
     pub bind_identity: Option<String>,
     /// `None` on update keeps the stored password.
-    pub bind_password: Option<String>,
+    pub bind_password: Option<Secret>,
     /// `Some(None)` removes a configured CA (then the system's store is trusted).
     pub ca_pem: Option<Option<String>>,
     pub base_dn: Option<String>,
@@ -165,7 +165,7 @@ fn build_record(
         }
     }
     let sealed = match (&input.bind_password, before) {
-        (Some(p), _) if p.is_empty() => {
+        (Some(p), _) if p.expose().is_empty() => {
             errors.push(FieldError::new(
                 "bind_password",
                 "required",
@@ -173,7 +173,7 @@ fn build_record(
             ));
             None
         }
-        (Some(p), _) if p.len() > 512 => {
+        (Some(p), _) if p.expose().len() > 512 => {
             errors.push(FieldError::new(
                 "bind_password",
                 "max-length",
@@ -181,7 +181,7 @@ fn build_record(
             ));
             None
         }
-        (Some(p), _) => Some(key.seal(p, &password_context(id))),
+        (Some(p), _) => Some(key.seal(p.expose(), &password_context(id))),
         (None, Some(b)) => Some(b.bind_password_sealed.clone()),
         (None, None) => {
             errors.push(FieldError::new(

@@ -58,7 +58,7 @@ pub(crate) fn build(
         ca_pem: merge(input.settings.ca_pem, old.ca_pem),
     };
     let sealed = match (&input.credential, before) {
-        (Some(c), _) if c.is_empty() || c.len() > 4096 => {
+        (Some(c), _) if c.expose().is_empty() || c.expose().len() > 4096 => {
             errors.push(FieldError::new(
                 "credential",
                 "length",
@@ -66,7 +66,7 @@ pub(crate) fn build(
             ));
             None
         }
-        (Some(c), _) => Some(key.seal(c, &credential_context(id))),
+        (Some(c), _) => Some(key.seal(c.expose(), &credential_context(id))),
         (None, Some(b)) => b.credential_sealed.clone(),
         (None, None) => {
             errors.push(FieldError::new(

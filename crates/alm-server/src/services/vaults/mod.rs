@@ -66,7 +66,7 @@ pub struct VaultInput {
     pub kind: Option<String>,
     pub settings: VaultSettings,
     /// The token (OpenBao) or secret access key (AWS); `None` on update keeps it.
-    pub credential: Option<String>,
+    pub credential: Option<Secret>,
     /// The engine pool that reaches the vault; `None`: the default pool (on create) or the
     /// current one (on update).
     pub pool_id: Option<alm_core::PoolId>,
