@@ -108,7 +108,6 @@ impl From<ServiceError> for ApiError {
                 object_id,
             },
             ServiceError::Conflict(f) => ApiError::Conflict(f),
-            ServiceError::NotAllowed(m) => ApiError::NotAllowed(m),
             ServiceError::Refused(r) => ApiError::NotAllowed(r.to_string()),
             ServiceError::Internal(m) => ApiError::Internal(anyhow::anyhow!(m)),
             e @ ServiceError::LeaseLost => ApiError::NotAllowed(e.to_string()),

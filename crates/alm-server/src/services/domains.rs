@@ -7,6 +7,7 @@
 
 use super::audit::{record, Subject};
 use super::{Actor, ServiceError, ServiceResult};
+use crate::services::refusal::Refusal;
 use alm_core::permissions::{perm, Can};
 use alm_core::{Clock, DomainId, FieldError, ObjectName, Secret, ValidationErrors};
 use alm_directory::{ActiveDirectory, DirectoryConfig};
@@ -95,7 +96,11 @@ pub(crate) async fn pool_of(
         .await?
         .ok_or(ServiceError::NotFound { what: "domain" })?
         .pool_id
-        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))
+        .ok_or_else(|| {
+            ServiceError::Refused(Refusal::Unconfigured(
+                "the domain has no engine pool".into(),
+            ))
+        })
 }
 
 pub(crate) fn connection(
@@ -105,7 +110,9 @@ pub(crate) fn connection(
     let password = key
         .open(&record.bind_password_sealed, &password_context(record.id))
         .map_err(|e| {
-            ServiceError::NotAllowed(format!("the domain's stored password cannot be read: {e}"))
+            ServiceError::Refused(Refusal::Unconfigured(format!(
+                "the domain's stored password cannot be read: {e}"
+            )))
         })?;
     Ok(DomainConnection {
         url: record.url.clone(),
@@ -409,10 +416,10 @@ pub async fn delete(
     let accounts = alm_store::accounts::live_on_domain(&mut tx, id).await?;
     let requests = alm_store::requests::in_flight_on_domain(&mut tx, id).await?;
     if accounts > 0 || requests > 0 {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InUse(format!(
             "the domain still has {accounts} managed account(s) and {requests} request(s) in progress; \
              delete or migrate the accounts and finish or withdraw the requests first"
-        )));
+        ))));
     }
     domains::delete(&mut tx, id).await?;
     record(
@@ -437,10 +444,11 @@ pub async fn check(
     id: DomainId,
 ) -> ServiceResult<CheckOutcome> {
     let domain = get(&queue.db, can, id).await?;
-    let pool = domain
-        .record
-        .pool_id
-        .ok_or_else(|| ServiceError::NotAllowed("the domain has no engine pool".into()))?;
+    let pool = domain.record.pool_id.ok_or_else(|| {
+        ServiceError::Refused(Refusal::Unconfigured(
+            "the domain has no engine pool".into(),
+        ))
+    })?;
     let outcome = super::calibration::calibrate(
         queue,
         actor,

@@ -128,9 +128,6 @@ pub enum ServiceError {
     },
     #[error("{0}")]
     Conflict(FieldError),
-    /// The action is not possible in the object's current state (e.g. disabling Everyone).
-    #[error("{0}")]
-    NotAllowed(String),
     /// A rule stands in the way of an action the caller may ask for.
     #[error(transparent)]
     Refused(#[from] refusal::Refusal),

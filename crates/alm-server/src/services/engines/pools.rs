@@ -2,6 +2,7 @@
 //! and removed (never the default, never one in use).
 
 use super::*;
+use crate::services::refusal::Refusal;
 
 /// Creates the default pool at first start and puts earlier domains and vaults in it.
 pub async fn ensure_default_pool(db: &Db, clock: &dyn Clock) -> ServiceResult<PoolRecord> {
@@ -48,7 +49,11 @@ pub async fn resolve_pool(
         None => engines::default_pool(conn)
             .await?
             .map(|p| p.id)
-            .ok_or_else(|| ServiceError::NotAllowed("the default engine pool is missing".into())),
+            .ok_or_else(|| {
+                ServiceError::Refused(Refusal::Unconfigured(
+                    "the default engine pool is missing".into(),
+                ))
+            }),
     }
 }
 
@@ -202,15 +207,15 @@ pub async fn delete_pool(
             what: "engine pool",
         })?;
     if pool.is_default {
-        return Err(ServiceError::NotAllowed(
+        return Err(ServiceError::Refused(Refusal::Protected(
             "the default pool cannot be removed".into(),
-        ));
+        )));
     }
     let (domains, vaults, engines_in) = engines::pool_usage(&mut tx, id).await?;
     if domains + vaults + engines_in > 0 {
-        return Err(ServiceError::NotAllowed(format!(
+        return Err(ServiceError::Refused(Refusal::InUse(format!(
             "the pool is in use by {domains} domain(s), {vaults} vault(s) and {engines_in} engine(s); move them first"
-        )));
+        ))));
     }
     engines::delete_pool(&mut tx, id).await?;
     record(
