@@ -203,10 +203,12 @@ fn build_record(
         Some(ca) => ca.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()),
         None => before.and_then(|b| b.ca_pem.clone()),
     };
-    let rules = input
-        .password_rules
-        .or_else(|| before.and_then(|b| serde_json::from_str(&b.password_policy).ok()))
-        .unwrap_or_default();
+    // New rules, else the stored ones, else (a new domain) the defaults.
+    let rules = match (input.password_rules, before) {
+        (Some(rules), _) => rules,
+        (None, Some(b)) => stored_rules(b)?,
+        (None, None) => PasswordRules::default(),
+    };
     errors.check(rules.validate("password_rules"));
     // A new or changed sync time is first due at its next occurrence (a time already past
     // today runs tomorrow); an unchanged one keeps its due instant.
@@ -273,12 +275,22 @@ fn build_record(
     })
 }
 
-fn info(record: DomainRecord) -> DomainInfo {
-    let password_rules = serde_json::from_str(&record.password_policy).unwrap_or_default();
-    DomainInfo {
+/// A domain's stored password rules, read back strictly (JSON alm did not write is corruption).
+fn stored_rules(record: &DomainRecord) -> ServiceResult<PasswordRules> {
+    serde_json::from_str(&record.password_policy).map_err(|e| {
+        ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+            "domains.password_policy of {}: {e}",
+            record.id
+        )))
+    })
+}
+
+fn info(record: DomainRecord) -> ServiceResult<DomainInfo> {
+    let password_rules = stored_rules(&record)?;
+    Ok(DomainInfo {
         record,
         password_rules,
-    }
+    })
 }
 
 fn name_taken() -> ServiceError {
@@ -337,11 +349,11 @@ pub async fn create(
 pub async fn list(db: &Db, can: &Can<perm::DomainRead>) -> ServiceResult<Vec<DomainInfo>> {
     let _ = can;
     let mut conn = db.read().await?;
-    Ok(domains::list(&mut conn)
+    domains::list(&mut conn)
         .await?
         .into_iter()
         .map(info)
-        .collect())
+        .collect()
 }
 
 pub async fn get(db: &Db, can: &Can<perm::DomainRead>, id: DomainId) -> ServiceResult<DomainInfo> {
@@ -350,7 +362,7 @@ pub async fn get(db: &Db, can: &Can<perm::DomainRead>, id: DomainId) -> ServiceR
     domains::get(&mut conn, id)
         .await?
         .map(info)
-        .ok_or(ServiceError::NotFound { what: "domain" })
+        .ok_or(ServiceError::NotFound { what: "domain" })?
 }
 
 pub async fn update(
