@@ -5,10 +5,10 @@ use super::error::{ApiError, ApiResult};
 use super::extract::ApiJson;
 use super::users::UserView;
 use crate::auth::client_addr::ClientIp;
-use crate::auth::cookies::{clear_cookie, session_cookie};
+use crate::auth::cookies::{clear_cookie, password_sign_in, session_cookie};
 use crate::auth::principal::{cookie_name, cookie_value, Authenticated};
 use crate::services::audit::{record_refusal, Subject};
-use crate::services::login::{self, Credential, PasswordLogin};
+use crate::services::login::{self, Credential};
 use crate::services::Actor;
 use crate::state::AppState;
 use crate::ui::message_page as page;
@@ -65,19 +65,7 @@ async fn login_password(
     ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    let session = login::password_login(
-        &s.db,
-        s.clock.as_ref(),
-        &s.login_throttle,
-        s.config.auth.local_login,
-        s.config.auth.session_hours,
-        PasswordLogin {
-            email: &body.email,
-            password: &body.password,
-            source: client,
-        },
-    )
-    .await?;
+    let session = password_sign_in(&s, &body.email, &body.password, client).await?;
     let cookie = session_cookie(&s, &session);
     let view = LoginView {
         user: session.user.into(),

@@ -1,7 +1,7 @@
 //! The session cookie as browsers get it: set at sign-in (API or page), cleared at sign-out.
 //! `HttpOnly` and `SameSite=Lax` always; `Secure` when alm is reached over HTTPS.
 
-use crate::services::login::NewSession;
+use crate::services::login::{self, LoginError, NewSession, PasswordLogin};
 use crate::state::AppState;
 use axum::http::HeaderValue;
 
@@ -18,6 +18,29 @@ pub fn session_cookie(state: &AppState, session: &NewSession) -> HeaderValue {
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&value).expect("cookie is ASCII")
+}
+
+/// Signs in with an email and password under this server's login settings (local login on or
+/// off, session length, the throttle): the one path of the API's login and the sign-in page.
+pub async fn password_sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    source: std::net::IpAddr,
+) -> Result<NewSession, LoginError> {
+    login::password_login(
+        &state.db,
+        state.clock.as_ref(),
+        &state.login_throttle,
+        state.config.auth.local_login,
+        state.config.auth.session_hours,
+        PasswordLogin {
+            email,
+            password,
+            source,
+        },
+    )
+    .await
 }
 
 /// The `Set-Cookie` value that removes cookie `name` (under `path`).

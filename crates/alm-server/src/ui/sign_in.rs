@@ -10,10 +10,10 @@
 use super::browser::{Browser, SignedIn};
 use super::{errors, render, Chrome, FormError};
 use crate::auth::client_addr::ClientIp;
-use crate::auth::cookies::{clear_cookie, session_cookie};
+use crate::auth::cookies::{clear_cookie, password_sign_in, session_cookie};
 use crate::auth::principal::{cookie_name, cookie_value};
 use crate::auth::secret_token;
-use crate::services::login::{self, LoginError, PasswordLogin};
+use crate::services::login::{self, LoginError};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -174,19 +174,7 @@ async fn submit(
     if !page.errors.is_empty() {
         return with_form_token(&s, StatusCode::UNPROCESSABLE_ENTITY, page);
     }
-    let outcome = login::password_login(
-        &s.db,
-        s.clock.as_ref(),
-        &s.login_throttle,
-        s.config.auth.local_login,
-        s.config.auth.session_hours,
-        PasswordLogin {
-            email: &form.email,
-            password: &form.password,
-            source: client,
-        },
-    )
-    .await;
+    let outcome = password_sign_in(&s, &form.email, &form.password, client).await;
     let status = match outcome {
         Ok(session) => {
             let mut response = Redirect::to(&return_to).into_response();
