@@ -350,6 +350,16 @@ pub async fn inbox(
     ))
 }
 
+/// How many of the user's inbox entries are unread (the count beside "Inbox" on every page).
+pub async fn unread_total(db: &Db, user: UserId) -> ServiceResult<i64> {
+    let mut conn = db.read().await?;
+    Ok(store::unread_counts(&mut conn, user)
+        .await?
+        .iter()
+        .map(|(_, n)| n)
+        .sum())
+}
+
 pub async fn mark_read(
     db: &Db,
     clock: &dyn Clock,

@@ -2,7 +2,7 @@
 //! their status, lifecycle dates and whether the renewal window is open.
 
 use super::browser::Browser;
-use super::{errors, render, Chrome};
+use super::{errors, iso, render, utc, Chrome};
 use crate::request_id::RequestId;
 use crate::services::accounts::{self, AccountInfo};
 use crate::state::AppState;
@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 pub fn router() -> Router<AppState> {
@@ -34,10 +33,6 @@ struct AccountCard {
     renewal_utc: String,
 }
 
-fn utc(at: OffsetDateTime) -> String {
-    format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
-}
-
 impl AccountCard {
     fn new(a: &AccountInfo, now: OffsetDateTime) -> Self {
         let r = &a.record;
@@ -51,11 +46,11 @@ impl AccountCard {
             status,
             status_label: label,
             template_version: r.template_version,
-            eol_iso: r.eol_at.format(&Rfc3339).unwrap_or_default(),
+            eol_iso: iso(r.eol_at),
             eol_utc: utc(r.eol_at),
             days_left: (r.eol_at - now).whole_days().max(0),
             renewal_open: a.renewal_at <= now,
-            renewal_iso: a.renewal_at.format(&Rfc3339).unwrap_or_default(),
+            renewal_iso: iso(a.renewal_at),
             renewal_utc: utc(a.renewal_at),
         }
     }
@@ -97,7 +92,7 @@ async fn home(
     render(
         StatusCode::OK,
         &HomePage {
-            chrome: Chrome::new(Some(&signed_in), &path),
+            chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
             title: "My accounts",
             accounts: found.iter().map(|a| AccountCard::new(a, now)).collect(),
             total,

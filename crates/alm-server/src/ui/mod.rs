@@ -9,6 +9,7 @@ pub mod assets;
 pub mod browser;
 pub mod errors;
 pub mod home;
+pub mod inbox;
 pub mod sign_in;
 
 use askama::Template;
@@ -21,6 +22,7 @@ pub fn router() -> axum::Router<crate::state::AppState> {
     axum::Router::new()
         .merge(assets::router())
         .merge(home::router())
+        .merge(inbox::router())
         .merge(sign_in::router())
 }
 
@@ -30,6 +32,8 @@ pub struct NavItem {
     pub label: &'static str,
     pub href: &'static str,
     pub current: bool,
+    /// A count shown beside the label (the inbox's unread entries), when above zero.
+    pub count: i64,
 }
 
 /// The signed-in user as the page frame shows them.
@@ -52,12 +56,13 @@ pub struct Chrome {
     /// The page shows an error summary (the title then starts with "Error:").
     pub has_errors: bool,
     pub user: Option<ChromeUser>,
+    user_id: Option<alm_core::UserId>,
 }
 
 /// The pages of the main navigation, each shown only to a user who may open it. Entries are
 /// added here as their pages are built, so the navigation never links to a page that is
 /// not there.
-const NAVIGATION: &[(&str, &str)] = &[("Home", "/")];
+const NAVIGATION: &[(&str, &str)] = &[("Home", "/"), ("Inbox", "/inbox")];
 
 impl Chrome {
     /// The frame for a page at `path`, for the signed-in user if any.
@@ -77,6 +82,7 @@ impl Chrome {
                     label,
                     href,
                     current: *href == path,
+                    count: 0,
                 })
                 .collect(),
         });
@@ -87,7 +93,30 @@ impl Chrome {
             width: "",
             has_errors: false,
             user,
+            user_id: signed_in.map(|s| s.principal.user_id),
         }
+    }
+
+    /// The frame with the live counts of the navigation (the inbox's unread entries).
+    pub async fn with_counts(mut self, state: &crate::state::AppState) -> Self {
+        if let Some(user) = &mut self.user {
+            if let Some(id) = self.user_id {
+                match crate::services::notifications::unread_total(&state.db, id).await {
+                    Ok(n) => {
+                        for item in &mut user.nav {
+                            if item.href == "/inbox" {
+                                item.count = n;
+                            }
+                        }
+                    }
+                    // A count is not worth failing a page for; the log says why it is missing.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the inbox's unread count could not be read")
+                    }
+                }
+            }
+        }
+        self
     }
 
     pub fn narrow(mut self) -> Self {
@@ -99,6 +128,18 @@ impl Chrome {
         self.has_errors = has_errors;
         self
     }
+}
+
+/// An instant as the `datetime` of a `<time>` element (RFC 3339, UTC): the script shows it in
+/// the browser's local time.
+pub fn iso(at: time::OffsetDateTime) -> String {
+    alm_core::rfc3339::format(at)
+}
+
+/// An instant as the text of a `<time>` element, readable without the script.
+pub fn utc(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
 }
 
 /// One error of a form, for the error summary (a link to `#field`) and the field itself.

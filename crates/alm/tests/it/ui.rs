@@ -1,7 +1,7 @@
 //! The web UI in real browsers (issue 14): Chromium and Firefox through WebDriver, at desktop
 //! and phone size, with screenshots of every page for the reviewer. This part: signing in and
 //! out, the page frame, the error pages, escaping, the security headers and the CSRF check of
-//! forms.
+//! forms; the inbox.
 
 use crate::support::browser::{Browser, Kind};
 use crate::support::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
@@ -80,7 +80,7 @@ async fn sign_in_journey(s: &TestServer, kind: Kind, javascript: bool) {
         .text(".empty")
         .await
         .contains("You own no service accounts yet"));
-    assert_eq!(b.texts(".site-nav a").await, ["Home"]);
+    assert_eq!(b.texts(".site-nav a").await, ["Home", "Inbox"]);
     b.screenshots(&shots("home-empty")).await;
 
     // An unknown address: the 404 page in the frame, still signed in.
@@ -241,4 +241,100 @@ async fn pages_and_the_api_carry_the_security_headers_and_forms_need_their_token
         404
     );
     s.stop().await;
+}
+
+/// Puts a message in the administrator's inbox, as the notification service would.
+async fn inbox_entry(s: &TestServer, user: alm_core::UserId, title: &str, minutes_ago: i64) {
+    let db = &s.state().db;
+    let mut tx = db.begin_write().await.unwrap();
+    alm_store::notifications::add_inbox(
+        &mut tx,
+        &alm_store::notifications::InboxEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user,
+            category: "requests".into(),
+            event: "request.submitted".into(),
+            title: title.into(),
+            body: "Line one.\nLine two.".into(),
+            subject_type: None,
+            subject_id: None,
+            created_at: alm_core::Clock::now(s.clock.as_ref())
+                - time::Duration::minutes(minutes_ago),
+            read_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn inbox_journey(s: &TestServer, kind: Kind, javascript: bool) {
+    let b = Browser::start_with(kind, javascript).await;
+    let shots = |name: &str| format!("{}{name}", if javascript { "" } else { "nojs-" });
+    b.goto(&format!("{}/sign-in", s.base)).await;
+    sign_in(&b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    b.wait_for_path("/").await;
+    assert_eq!(
+        b.text(".site-nav a[href='/inbox'] .badge")
+            .await
+            .split_whitespace()
+            .next(),
+        Some("2"),
+        "the nav counts the unread"
+    );
+
+    b.click(".site-nav a[href='/inbox']").await;
+    b.wait_for_path("/inbox").await;
+    assert_eq!(b.text("h1").await, "Inbox");
+    let unread = b.texts(".message.unread h3").await;
+    assert_eq!(
+        unread,
+        ["Newest request", "<b>Older</b> request"],
+        "newest first, titles as text"
+    );
+    assert!(b.text(".empty").await.contains("No read messages"));
+    b.screenshots(&shots("inbox")).await;
+
+    // One read: it moves down, the count follows.
+    b.submit(".message.unread form button[type=submit]").await;
+    assert_eq!(b.text(".notice").await, "1 message marked as read.");
+    assert_eq!(
+        b.texts(".message.unread h3").await,
+        ["<b>Older</b> request"]
+    );
+    assert_eq!(
+        b.texts(".message:not(.unread) h3").await,
+        ["Newest request"]
+    );
+    assert!(b
+        .text(".site-nav a[href='/inbox'] .badge")
+        .await
+        .starts_with('1'));
+
+    // All read.
+    b.submit("form[action='/inbox/read-all'] button[type=submit]")
+        .await;
+    assert_eq!(b.text(".notice").await, "1 message marked as read.");
+    assert!(b.text(".empty").await.contains("Nothing unread"));
+    assert!(
+        b.texts(".site-nav .badge").await.is_empty(),
+        "no count when nothing is unread"
+    );
+    b.screenshots(&shots("inbox-all-read")).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_lists_unread_first_and_marks_one_or_all_read_in_both_browsers() {
+    for kind in Kind::ALL {
+        for javascript in [true, false] {
+            let s = TestServer::start(Backend::Sqlite).await;
+            let (_, me) = s.admin().get("/api/v1/me").await;
+            let admin: alm_core::UserId = me["user"]["id"].as_str().unwrap().parse().unwrap();
+            inbox_entry(&s, admin, "<b>Older</b> request", 30).await;
+            inbox_entry(&s, admin, "Newest request", 1).await;
+            inbox_journey(&s, kind, javascript).await;
+            s.stop().await;
+        }
+    }
 }
