@@ -11,6 +11,7 @@ pub mod errors;
 pub mod home;
 pub mod inbox;
 pub mod sign_in;
+pub mod tokens;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -24,6 +25,7 @@ pub fn router() -> axum::Router<crate::state::AppState> {
         .merge(home::router())
         .merge(inbox::router())
         .merge(sign_in::router())
+        .merge(tokens::router())
 }
 
 /// One entry of the main navigation.
@@ -43,6 +45,8 @@ pub struct ChromeUser {
     /// For the forms of the frame (sign out) and of the page.
     pub csrf_token: String,
     pub nav: Vec<NavItem>,
+    /// The user menu links to their API tokens when they may read them.
+    pub tokens: bool,
 }
 
 /// What every page's frame needs (the layout template reads it).
@@ -76,6 +80,13 @@ impl Chrome {
                 .or_else(|| s.principal.actor.email.clone())
                 .unwrap_or_default(),
             csrf_token: s.csrf_token(),
+            tokens: s
+                .principal
+                .permissions
+                .has(alm_core::permissions::Permission {
+                    feature: alm_core::permissions::Feature::ApiToken,
+                    right: alm_core::permissions::Right::Read,
+                }),
             nav: NAVIGATION
                 .iter()
                 .map(|(label, href)| NavItem {
@@ -150,9 +161,18 @@ pub struct FormError {
 }
 
 /// Renders a page; a template that fails to render is a bug, answered 500 without details.
+/// Pages are never cached: they show one person's data (and once, a new token's secret).
 pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(html) => (
+            status,
+            [(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            )],
+            Html(html),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "a page could not be rendered");
             (

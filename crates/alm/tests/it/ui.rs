@@ -153,6 +153,13 @@ async fn pages_and_the_api_carry_the_security_headers_and_forms_need_their_token
         );
         assert!(h.get("referrer-policy").is_some(), "{path}");
         assert_eq!(h.get("x-request-id").unwrap().len(), 32, "{path}");
+        if path != "/api/v1/me" {
+            assert_eq!(
+                h.get("cache-control").unwrap(),
+                "no-store",
+                "{path}: pages are never cached"
+            );
+        }
     }
     // The API still answers JSON for an unknown route.
     let r = http
@@ -334,6 +341,92 @@ async fn the_inbox_lists_unread_first_and_marks_one_or_all_read_in_both_browsers
             inbox_entry(&s, admin, "<b>Older</b> request", 30).await;
             inbox_entry(&s, admin, "Newest request", 1).await;
             inbox_journey(&s, kind, javascript).await;
+            s.stop().await;
+        }
+    }
+}
+
+async fn tokens_journey(s: &TestServer, kind: Kind, javascript: bool) {
+    let b = Browser::start_with(kind, javascript).await;
+    let shots = |name: &str| format!("{}{name}", if javascript { "" } else { "nojs-" });
+    b.goto(&format!("{}/sign-in", s.base)).await;
+    sign_in(&b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    b.wait_for_path("/").await;
+    b.click(".user-menu a[href='/tokens']").await;
+    b.wait_for_path("/tokens").await;
+    assert_eq!(b.text("h1").await, "API tokens");
+    let listed_before = b.texts("table.data tbody tr").await.len();
+
+    // Field errors first: no name, then days that are not a number.
+    b.fill("#name", "").await;
+    b.submit("form[action='/tokens'] button[type=submit]").await;
+    assert_eq!(
+        b.texts(".error-summary li").await,
+        ["Enter a name for the token"]
+    );
+    b.fill("#name", "backup script").await;
+    b.fill("#expires_in_days", "soon").await;
+    b.submit("form[action='/tokens'] button[type=submit]").await;
+    assert_eq!(
+        b.texts(".error-summary li").await,
+        ["Enter the number of days as a whole number, such as 90"]
+    );
+    assert_eq!(
+        b.client
+            .find(fantoccini::Locator::Css("#name"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("backup script"),
+        "what was typed is kept"
+    );
+    b.screenshots(&shots("tokens-errors")).await;
+
+    // Made a minute after the fixture's own token, so it lists first (newest first).
+    s.clock.advance(time::Duration::minutes(1));
+    b.fill("#expires_in_days", "30").await;
+    b.submit("form[action='/tokens'] button[type=submit]").await;
+    let secret = b
+        .client
+        .find(fantoccini::Locator::Css("#new-token"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(secret.starts_with("alm_"), "{secret}");
+    assert_eq!(
+        b.texts("table.data tbody tr").await.len(),
+        listed_before + 1
+    );
+    b.screenshots(&shots("tokens-issued")).await;
+    let api = crate::support::Api::with_token(&s.base, &secret);
+    assert_eq!(api.get("/api/v1/me").await.0, 200, "the token shown works");
+
+    // Revoked: it stops working at once.
+    b.submit("table.data tbody tr:first-child form button[type=submit]")
+        .await;
+    b.wait_for_path("/tokens?revoked=backup+script").await;
+    assert!(b.text(".notice").await.contains("backup script"));
+    assert_eq!(
+        b.text("table.data tbody tr:first-child .tag").await,
+        "revoked"
+    );
+    assert_eq!(api.get("/api/v1/me").await.0, 401);
+    b.screenshots(&shots("tokens")).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_are_created_shown_once_and_revoked_in_both_browsers() {
+    for kind in Kind::ALL {
+        for javascript in [true, false] {
+            let s = TestServer::start(Backend::Sqlite).await;
+            tokens_journey(&s, kind, javascript).await;
             s.stop().await;
         }
     }
