@@ -114,6 +114,15 @@ impl fmt::Display for Upn {
     }
 }
 
+/// The most characters a full name (prefix included) may have with this template: the
+/// directory's sAMAccountName limit (20; 15 for a gMSA, before its trailing `$`).
+pub fn max_chars(template: &TemplateDefinition) -> usize {
+    match template.account_type {
+        AccountType::AdUser => 20,
+        AccountType::Gmsa => 15,
+    }
+}
+
 /// Checks a requested account name against the template and returns the full name (prefix
 /// applied). sAMAccountName: at most 20 characters (15 for a gMSA, before its trailing `$`),
 /// none of `"/\[]:;|=,+*?<>@`, no control characters, no leading or trailing space or dot.
@@ -131,10 +140,7 @@ fn checked_full_name(
         ));
     }
     let full = format!("{}{}", template.name_prefix, requested);
-    let max = match template.account_type {
-        AccountType::AdUser => 20,
-        AccountType::Gmsa => 15,
-    };
+    let max = max_chars(template);
     if full.chars().count() > max {
         return Err(FieldError::new(
             field,

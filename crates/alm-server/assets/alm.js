@@ -2,6 +2,8 @@
 // - dates: the server sends UTC in <time datetime="…">; shown here in the browser's local
 //   time, with the UTC value on hover (SPEC §4).
 // - copy buttons (a new API token).
+// - live checks: an input with data-check="<url>" asks the server, as the person types, and
+//   puts the server's (escaped) HTML fragment into data-check-target (the account name).
 "use strict";
 
 (function () {
@@ -35,8 +37,48 @@
     });
   }
 
+  function liveChecks(root) {
+    root.querySelectorAll("input[data-check]").forEach(function (input) {
+      var target = document.querySelector(input.getAttribute("data-check-target"));
+      if (!target || !window.fetch) {
+        return;
+      }
+      var timer = null;
+      var last = null;
+      function run() {
+        var value = input.value.trim();
+        if (value === last) {
+          return;
+        }
+        last = value;
+        if (!value) {
+          target.textContent = "";
+          return;
+        }
+        var url = input.getAttribute("data-check");
+        url += (url.indexOf("?") < 0 ? "?" : "&") + "account_name=" + encodeURIComponent(value);
+        fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+          .then(function (response) {
+            return response.ok ? response.text() : "";
+          })
+          .then(function (html) {
+            // Only the answer for what is in the field now (an older one may arrive later).
+            if (input.value.trim() === value) {
+              target.innerHTML = html;
+            }
+          });
+      }
+      input.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(run, 300);
+      });
+      input.addEventListener("blur", run);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localDates(document);
     copyButtons(document);
+    liveChecks(document);
   });
 })();

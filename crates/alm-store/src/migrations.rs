@@ -133,6 +133,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "a row /readyz rewrites to see that storage takes writes",
         sql: include_str!("../migrations/0023_readiness_probe.sql"),
     },
+    Migration {
+        version: 24,
+        name: "an index of decisions by approver (the approvals page)",
+        sql: include_str!("../migrations/0024_decisions_by_approver.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -342,6 +342,45 @@ pub async fn decisions(
     .collect()
 }
 
+/// The newest `limit` decisions of one approver, each with the request's account name.
+pub async fn decided_by(
+    conn: &mut AnyConnection,
+    approver: UserId,
+    limit: u32,
+) -> StoreResult<Vec<(ApprovalRecord, String)>> {
+    sqlx::query(
+        "SELECT a.request_id, a.step, a.approver_id, a.decision, a.reason, a.decided_at, r.account_name \
+         FROM request_approvals a JOIN requests r ON r.id = a.request_id \
+         WHERE a.approver_id = $1 ORDER BY a.decided_at DESC, a.request_id LIMIT $2",
+    )
+    .bind(approver.to_string())
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        let request_id: String = r.try_get("request_id")?;
+        Ok((
+            ApprovalRecord {
+                decision: decode_state(
+                    r.try_get("decision")?,
+                    "request_approvals",
+                    "decision",
+                    &request_id,
+                    Decision::parse,
+                )?,
+                request_id: parse(request_id, "request id")?,
+                step: r.try_get("step")?,
+                approver_id: parse(r.try_get("approver_id")?, "user id")?,
+                reason: r.try_get("reason")?,
+                decided_at: from_db(r.try_get("decided_at")?)?,
+            },
+            r.try_get("account_name")?,
+        ))
+    })
+    .collect()
+}
+
 /// The keys `GET /requests` sorts by.
 pub const SORT_KEYS: &[&str] = &["created_at", "updated_at", "account_name", "state"];
 

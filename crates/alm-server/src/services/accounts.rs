@@ -30,6 +30,8 @@ pub struct AccountInfo {
     pub renewal_at: time::OffsetDateTime,
     /// What an owner can do now (SPEC §4.1).
     pub actions: Vec<alm_core::lifecycle::Action>,
+    /// Where the account stands in §4.1's table: says why an action is not offered now.
+    pub standing: alm_core::lifecycle::Standing,
 }
 
 /// The account as callers see it: with its owners and what can be done with it now.
@@ -45,6 +47,7 @@ async fn info(
         renewal_at: standing.renewal_at,
         actions: standing.available(now),
         owners: described.remove(&record.id).unwrap_or_default(),
+        standing,
         record,
     })
 }
@@ -181,6 +184,7 @@ async fn described_page(
             renewal_at: standing.renewal_at,
             actions: standing.available(now),
             owners: owners.remove(&record.id).unwrap_or_default(),
+            standing,
             record,
         });
     }
@@ -243,6 +247,70 @@ pub async fn get(
     }
     let owners = accounts::owners(&mut conn, id).await?;
     info(&mut conn, record, owners, clock.now()).await
+}
+
+/// The names a reader sees beside an account's ids: its template, domain and vault.
+#[derive(Debug, Clone)]
+pub struct AccountLabels {
+    pub template: String,
+    pub domain: String,
+    pub vault: String,
+}
+
+/// The labels of accounts the caller has read (through [`get`] or [`mine`]), by account id:
+/// each template, domain and vault read once however many accounts share it. A missing one is
+/// a broken reference, refused as corrupt rather than shown blank.
+pub async fn labels(
+    db: &Db,
+    records: &[&AccountRecord],
+) -> ServiceResult<HashMap<Uuid, AccountLabels>> {
+    let mut conn = db.read().await?;
+    let broken = |id: Uuid, what: &str| {
+        ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+            "account {id}: its {what} does not exist"
+        )))
+    };
+    let mut templates: HashMap<Uuid, String> = HashMap::new();
+    let mut domains: HashMap<alm_core::DomainId, String> = HashMap::new();
+    let mut vaults: HashMap<alm_core::VaultId, String> = HashMap::new();
+    let mut out = HashMap::with_capacity(records.len());
+    for r in records {
+        if let std::collections::hash_map::Entry::Vacant(slot) = templates.entry(r.template_id) {
+            let t = alm_store::templates::get(&mut conn, r.template_id)
+                .await?
+                .ok_or_else(|| broken(r.id, "template"))?;
+            slot.insert(t.name);
+        }
+        if let std::collections::hash_map::Entry::Vacant(slot) = domains.entry(r.domain_id) {
+            let d = alm_store::domains::get(&mut conn, r.domain_id)
+                .await?
+                .ok_or_else(|| broken(r.id, "domain"))?;
+            slot.insert(d.name);
+        }
+        if let std::collections::hash_map::Entry::Vacant(slot) = vaults.entry(r.vault_id) {
+            let v = alm_store::vaults::get(&mut conn, r.vault_id)
+                .await?
+                .ok_or_else(|| broken(r.id, "vault"))?;
+            slot.insert(v.name);
+        }
+        out.insert(
+            r.id,
+            AccountLabels {
+                template: templates[&r.template_id].clone(),
+                domain: domains[&r.domain_id].clone(),
+                vault: vaults[&r.vault_id].clone(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The labels of one account the caller has read.
+pub async fn labels_of(db: &Db, record: &AccountRecord) -> ServiceResult<AccountLabels> {
+    Ok(labels(db, &[record])
+        .await?
+        .remove(&record.id)
+        .expect("one label per record"))
 }
 
 /// Refuses a change that leaves this account without an enabled owner (a migration that

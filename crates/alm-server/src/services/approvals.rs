@@ -188,3 +188,27 @@ pub async fn decide(
     let mut conn = db.read().await?;
     info(&mut conn, r, me, Scope::All).await
 }
+
+/// The caller's own newest decisions (`limit` of them), with each request's account name.
+pub async fn decided_by_me(
+    db: &Db,
+    can: &Can<perm::ApprovalRead>,
+    limit: u32,
+) -> ServiceResult<Vec<(store::ApprovalRecord, String)>> {
+    let mut conn = db.read().await?;
+    Ok(store::decided_by(&mut conn, can.actor(), limit).await?)
+}
+
+/// One request waiting for the caller (or, with `manage`, for anyone): what the approver
+/// reads before deciding. Any other request is "not found".
+pub async fn waiting(
+    db: &Db,
+    can: &Can<perm::ApprovalRead>,
+    id: Uuid,
+) -> ServiceResult<RequestInfo> {
+    pending(db, can)
+        .await?
+        .into_iter()
+        .find(|r| r.record.id == id)
+        .ok_or(ServiceError::NotFound { what: "request" })
+}

@@ -303,3 +303,46 @@ pub async fn get_self(db: &Db, principal: &super::Principal) -> ServiceResult<Us
     let mut conn = db.read().await?;
     load(&mut conn, principal.user_id).await
 }
+
+/// The enabled user with this email address: how a person names a co-owner in a form (an
+/// owner may not have `user:read` to look people up). Says only whether an enabled user has
+/// the address — what the owner needs to know to pick someone else.
+pub async fn enabled_by_email(db: &Db, email: &str) -> ServiceResult<UserId> {
+    let email = Email::parse("email", email)?;
+    let mut conn = db.read().await?;
+    match users::find_by_email(&mut conn, &email).await? {
+        Some(u) if u.enabled => Ok(u.id),
+        _ => Err(FieldError::new(
+            "email",
+            "exists",
+            format!("no enabled user has the email address {email}"),
+        )
+        .into()),
+    }
+}
+
+/// Who these users are, in order: (display name, primary email address) — a draft's
+/// co-owners in its form, a requester and owners for an approver. A user id without its user
+/// is a broken reference: refused as corrupt.
+pub async fn contacts_of(db: &Db, ids: &[UserId]) -> ServiceResult<Vec<(String, String)>> {
+    let mut conn = db.read().await?;
+    let found = users::get_many(&mut conn, ids).await?;
+    ids.iter()
+        .map(|id| {
+            found
+                .iter()
+                .find(|u| u.id == *id)
+                .map(|u| {
+                    (
+                        u.display_name.clone(),
+                        u.emails.first().cloned().unwrap_or_default(),
+                    )
+                })
+                .ok_or_else(|| {
+                    ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+                        "user {id} is named on a request but has no record"
+                    )))
+                })
+        })
+        .collect()
+}

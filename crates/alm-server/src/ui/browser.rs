@@ -2,10 +2,6 @@
 //! [`Browser`] (anyone) and decide; a page for signed-in people answers a sign-in redirect
 //! to those without a session.
 
-// A page that cannot go on answers with the response to send (a redirect, an error page):
-// one per request, so its size does not matter.
-#![allow(clippy::result_large_err)]
-
 use crate::auth::csrf;
 use crate::auth::principal::{cookie_name, cookie_value, source_ip};
 use crate::services::login::{self, Credential};
@@ -51,6 +47,12 @@ impl SignedIn {
             })
     }
 
+    /// Whether the user holds `P` (to show a link or a button; the handler behind it checks
+    /// again with [`Self::can`]).
+    pub fn may<P: alm_core::permissions::PermissionMarker>(&self) -> bool {
+        self.principal.permissions.has(P::PERMISSION)
+    }
+
     /// Whether a posted form's `csrf_token` belongs to this session.
     pub fn csrf_ok(&self, presented: &str) -> bool {
         csrf::matches(&self.secret, presented)
@@ -69,6 +71,17 @@ impl Browser {
     pub fn require(self) -> Result<SignedIn, Response> {
         let path = self.path;
         self.signed_in.ok_or_else(|| sign_in_redirect(&path))
+    }
+
+    /// The signed-in user of a posted form that carries their session's `csrf_token`;
+    /// without it, the page that says the form could not be verified (nothing changes).
+    pub fn require_form(self, csrf_token: &str) -> Result<SignedIn, Response> {
+        let path = self.path.clone();
+        let signed_in = self.require()?;
+        if !signed_in.csrf_ok(csrf_token) {
+            return Err(super::errors::form_not_verified(Some(&signed_in), &path));
+        }
+        Ok(signed_in)
     }
 }
 

@@ -5,14 +5,25 @@
 //! Here: the shared page frame ([`Chrome`]: navigation from the caller's permissions, the
 //! signed-in user, asset URLs) and rendering. Pages live in one module each.
 
+// A page that cannot go on answers with the response to send (a redirect, an error page):
+// one per request, so the size of `Err(Response)` does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod account_actions;
+pub mod accounts;
+pub mod approvals;
 pub mod assets;
 pub mod browser;
 pub mod errors;
 pub mod home;
 pub mod inbox;
+pub mod request_form;
+pub mod requests;
 pub mod sign_in;
+pub mod table;
 pub mod tokens;
 
+use alm_core::permissions::{perm, Permission, PermissionMarker};
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -21,9 +32,14 @@ use browser::SignedIn;
 /// The routes of every page.
 pub fn router() -> axum::Router<crate::state::AppState> {
     axum::Router::new()
+        .merge(account_actions::router())
+        .merge(accounts::router())
+        .merge(approvals::router())
         .merge(assets::router())
         .merge(home::router())
         .merge(inbox::router())
+        .merge(request_form::router())
+        .merge(requests::router())
         .merge(sign_in::router())
         .merge(tokens::router())
 }
@@ -63,10 +79,29 @@ pub struct Chrome {
     user_id: Option<alm_core::UserId>,
 }
 
-/// The pages of the main navigation, each shown only to a user who may open it. Entries are
-/// added here as their pages are built, so the navigation never links to a page that is
-/// not there.
-const NAVIGATION: &[(&str, &str)] = &[("Home", "/"), ("Inbox", "/inbox")];
+/// The pages of the main navigation: (label, link, the permission it needs — none for the
+/// inbox, which every signed-in user has). Each is shown only to a user who holds the
+/// permission (the page checks again). Entries are added here as their pages are built, so
+/// the navigation never links to a page that is not there.
+const NAVIGATION: &[(&str, &str, Option<Permission>)] = &[
+    ("Home", "/", Some(perm::AccountRead::PERMISSION)),
+    ("Requests", "/requests", Some(perm::RequestRead::PERMISSION)),
+    (
+        "Approvals",
+        "/approvals",
+        Some(perm::ApprovalRead::PERMISSION),
+    ),
+    ("Inbox", "/inbox", None),
+];
+
+/// Whether the page at `path` belongs to the navigation entry `href` (its own pages below it;
+/// an account's pages belong to Home).
+fn belongs_to(path: &str, href: &str) -> bool {
+    match href {
+        "/" => path == "/" || path.starts_with("/accounts/"),
+        _ => path == href || path.starts_with(&format!("{href}/")),
+    }
+}
 
 impl Chrome {
     /// The frame for a page at `path`, for the signed-in user if any.
@@ -80,19 +115,14 @@ impl Chrome {
                 .or_else(|| s.principal.actor.email.clone())
                 .unwrap_or_default(),
             csrf_token: s.csrf_token(),
-            tokens: s
-                .principal
-                .permissions
-                .has(alm_core::permissions::Permission {
-                    feature: alm_core::permissions::Feature::ApiToken,
-                    right: alm_core::permissions::Right::Read,
-                }),
+            tokens: s.may::<perm::ApiTokenRead>(),
             nav: NAVIGATION
                 .iter()
-                .map(|(label, href)| NavItem {
+                .filter(|(_, _, needs)| needs.is_none_or(|p| s.principal.permissions.has(p)))
+                .map(|(label, href, _)| NavItem {
                     label,
                     href,
-                    current: *href == path,
+                    current: belongs_to(path, href),
                     count: 0,
                 })
                 .collect(),
@@ -153,10 +183,25 @@ pub fn utc(at: time::OffsetDateTime) -> String {
     format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
 }
 
+/// A state's wire name (`queued-for-provisioning`) as a person reads it
+/// ("Queued for provisioning").
+pub fn label(state: &str) -> String {
+    let mut text = state.replace('-', " ");
+    if let Some(first) = text.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    text
+}
+
+/// A page's result: the page, or the response that replaces it (a sign-in redirect, an
+/// error page); axum answers either.
+pub type PageResult = Result<Response, Response>;
+
 /// One error of a form, for the error summary (a link to `#field`) and the field itself.
 #[derive(Debug, Clone)]
 pub struct FormError {
-    pub field: &'static str,
+    /// The id of the field's input (the summary links to it).
+    pub field: String,
     pub message: String,
 }
 
@@ -224,6 +269,22 @@ pub fn message_page(status: StatusCode, title: &str, message: &str) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_belongs_to_its_navigation_entry() {
+        assert!(belongs_to("/", "/"));
+        assert!(belongs_to("/accounts/1/renew", "/"));
+        assert!(!belongs_to("/requests", "/"));
+        assert!(belongs_to("/requests/new/abc", "/requests"));
+        assert!(!belongs_to("/requestsx", "/requests"));
+    }
+
+    #[test]
+    fn labels_read_as_words() {
+        assert_eq!(label("queued-for-provisioning"), "Queued for provisioning");
+        assert_eq!(label("active"), "Active");
+        assert_eq!(label(""), "");
+    }
 
     #[test]
     fn escaping_covers_markup_and_quotes() {

@@ -77,7 +77,7 @@ impl SignInPage {
             _ => self.password_error = Some(message.to_owned()),
         }
         self.errors.push(FormError {
-            field,
+            field: field.into(),
             message: message.to_owned(),
         });
         self.chrome.has_errors = true;

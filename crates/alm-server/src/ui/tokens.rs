@@ -242,7 +242,10 @@ async fn create(
             "name" => p.name_error = Some(message.clone()),
             _ => p.days_error = Some(message.clone()),
         }
-        p.errors.push(FormError { field, message });
+        p.errors.push(FormError {
+            field: field.into(),
+            message,
+        });
     }
     p.chrome.has_errors = true;
     render(StatusCode::UNPROCESSABLE_ENTITY, &p)

@@ -107,7 +107,9 @@ fn actions(a: &Value) -> Vec<String> {
 }
 
 /// (enabled, accountExpires, DN) as Samba has the account.
-async fn in_directory(name: &str) -> Option<(bool, alm_core::filetime::AccountExpires, String)> {
+pub(crate) async fn in_directory(
+    name: &str,
+) -> Option<(bool, alm_core::filetime::AccountExpires, String)> {
     let e = ad::connect()
         .find(&Lookup::SamAccountName(name.into()))
         .await

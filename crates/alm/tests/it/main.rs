@@ -35,5 +35,6 @@ mod storage;
 mod storage_health;
 mod templates;
 mod ui;
+mod ui_portal;
 mod vault;
 mod webhooks;

@@ -80,7 +80,11 @@ async fn sign_in_journey(s: &TestServer, kind: Kind, javascript: bool) {
         .text(".empty")
         .await
         .contains("You own no service accounts yet"));
-    assert_eq!(b.texts(".site-nav a").await, ["Home", "Inbox"]);
+    assert_eq!(
+        b.texts(".site-nav a").await,
+        ["Home", "Requests", "Approvals", "Inbox"],
+        "the administrator holds every permission the navigation asks for"
+    );
     b.screenshots(&shots("home-empty")).await;
 
     // An unknown address: the 404 page in the frame, still signed in.

@@ -11,6 +11,7 @@ mod notices;
 mod reading;
 
 pub(crate) use checks::{checked, offered};
+use checks::{name_is_free, spns_are_free};
 pub(crate) use notices::{notify_requester, notify_step};
 pub(crate) use reading::{decision, info};
 pub use reading::{get, list};
@@ -393,4 +394,93 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The terms of service of the template's published version (what a requester accepts), or
+/// empty when it is not published.
+pub async fn terms_of(db: &Db, template: Uuid) -> ServiceResult<String> {
+    let mut conn = db.read().await?;
+    let Some(t) = templates::get(&mut conn, template).await? else {
+        return Err(not_found_template());
+    };
+    match (t.state, t.published_version) {
+        (TemplateState::Published, Some(v)) => Ok(definition(&mut conn, template, v).await?.terms),
+        _ => Ok(String::new()),
+    }
+}
+
+fn not_found_template() -> ServiceError {
+    ServiceError::NotFound { what: "template" }
+}
+
+/// A published template the caller may request with: the same rule as a new draft's
+/// ([`offered`]), for the new-request page.
+#[derive(Debug, Clone)]
+pub struct OfferedTemplate {
+    pub id: Uuid,
+    pub name: String,
+    pub version: i64,
+    pub definition: TemplateDefinition,
+}
+
+/// The templates offered to the caller now, by name.
+pub async fn offered_templates(
+    db: &Db,
+    can: &Can<perm::RequestCreate>,
+) -> ServiceResult<Vec<OfferedTemplate>> {
+    let mut conn = db.read().await?;
+    let mut out = Vec::new();
+    for t in templates::list(&mut conn, None).await? {
+        if t.state != TemplateState::Published {
+            continue;
+        }
+        match offered(&mut conn, t.id, can.actor()).await {
+            Ok((name, version, definition)) => out.push(OfferedTemplate {
+                id: t.id,
+                name,
+                version,
+                definition,
+            }),
+            // Not offered to this caller (a field error of `template_id`): left out.
+            Err(ServiceError::Validation(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// One template offered to the caller, or the reason it is not (a field error).
+pub async fn offered_template(
+    db: &Db,
+    can: &Can<perm::RequestCreate>,
+    id: Uuid,
+) -> ServiceResult<OfferedTemplate> {
+    let mut conn = db.read().await?;
+    let (name, version, definition) = offered(&mut conn, id, can.actor()).await?;
+    Ok(OfferedTemplate {
+        id,
+        name,
+        version,
+        definition,
+    })
+}
+
+/// The live check of a name as the requester types it (SPEC §2.5): the template's prefix,
+/// pattern and length rules, then whether the name is free on the domain (live requests
+/// other than `this`, managed accounts, the last directory sync). Reads only.
+pub async fn check_name(
+    db: &Db,
+    can: &Can<perm::RequestCreate>,
+    template: Uuid,
+    typed: &str,
+    this: Option<Uuid>,
+) -> ServiceResult<AccountName> {
+    let mut conn = db.read().await?;
+    let (_, _, d) = offered(&mut conn, template, can.actor()).await?;
+    let name = AccountName::requested("account_name", typed, &d)?;
+    let this = this.unwrap_or(Uuid::nil());
+    name_is_free(&mut conn, &d, &name, this).await?;
+    spns_are_free(&mut conn, &d, &name, this).await?;
+    Ok(name)
 }

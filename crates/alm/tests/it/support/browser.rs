@@ -247,6 +247,71 @@ impl Browser {
         panic!("{}: clicking {css} loaded no new page", self.kind.name());
     }
 
+    /// Ticks a checkbox or picks a radio button (a click when not selected yet).
+    pub async fn check(&self, css: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no {css}: {e}", self.kind.name()));
+        if !field.is_selected().await.expect("selected") {
+            field.click().await.expect("click");
+        }
+    }
+
+    /// The current value of a form field.
+    pub async fn value(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no {css}: {e}", self.kind.name()))
+            .prop("value")
+            .await
+            .expect("value")
+            .unwrap_or_default()
+    }
+
+    /// Whether anything on the page matches `css`.
+    pub async fn has(&self, css: &str) -> bool {
+        !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find_all")
+            .is_empty()
+    }
+
+    /// Waits (up to 10 s) until the path starts with `prefix`; returns the path.
+    pub async fn wait_for_path_starting(&self, prefix: &str) -> String {
+        for _ in 0..100 {
+            let path = self.path().await;
+            if path.starts_with(prefix) {
+                return path;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{}: still at {} instead of {prefix}…",
+            self.kind.name(),
+            self.path().await
+        );
+    }
+
+    /// Waits (up to 10 s) until the first `css` element's text contains `want`.
+    pub async fn wait_for_text(&self, css: &str, want: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..100 {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                last = e.text().await.unwrap_or_default();
+                if last.contains(want) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{}: {css} says {last:?}, not {want:?}", self.kind.name());
+    }
+
     /// Waits (up to 10 s, a bound against hanging) until the path is `want`.
     pub async fn wait_for_path(&self, want: &str) {
         for _ in 0..100 {

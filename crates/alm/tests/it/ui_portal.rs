@@ -1,0 +1,380 @@
+//! Journey 1 of issue 14 in real browsers, with and without JavaScript: a requester files a
+//! request from a template with two approval steps (a field error for a bad name first), a
+//! second one as a draft that is then submitted; the first approver approves one and denies
+//! the other (a reason is required), the second approver approves; alm provisions the account
+//! in Samba; the owner finds it on Home with the right end of life, renews it, disables it
+//! (Samba shows it disabled), reads the denial reason and the inbox's notifications. And
+//! journey 3: what a user without those permissions, or without the account, gets.
+
+use crate::lifecycle::{in_directory, settled};
+use crate::support::browser::{Browser, Kind};
+use crate::support::TestServer;
+use crate::templates::{definition, world, World};
+use alm_server::services::bootstrap;
+use serde_json::{json, Value};
+use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+const PASSWORD: &str = "portal journey password 1";
+const REQUESTER: &str = "req@example.test";
+const APPROVER: &str = "appr1@example.test";
+const FINAL: &str = "final@example.test";
+
+/// The journey's people get passwords; a template with two one-person steps, a 90-day
+/// interval whose renewal window is open from the start, and disable at end of life.
+async fn setup(s: &TestServer) -> (World, String) {
+    let w = world(s).await;
+    for email in [REQUESTER, APPROVER, FINAL] {
+        bootstrap::reset_password(
+            &s.state().db,
+            s.clock.as_ref(),
+            email,
+            Some(PASSWORD.into()),
+        )
+        .await
+        .expect("password");
+    }
+    let mut d = definition(&w);
+    d["eol_action"] = json!("disable");
+    d["cannot_change_password"] = json!(false);
+    d["purpose"] = json!("Accounts for the customer portal");
+    d["lifecycle"] =
+        json!({"intervals": ["90d"], "renewal_window_days": 100, "reminder_every_days": 7});
+    d["steps"] = json!([
+        {"users": [w.approver_ids[0]], "min_approvals": 1},
+        {"users": [w.final_approver], "min_approvals": 1}
+    ]);
+    let admin = s.admin();
+    let (st, t) = admin
+        .post(
+            "/api/v1/templates",
+            json!({"name": "Portal accounts", "definition": d}),
+        )
+        .await;
+    assert_eq!(st, 201, "{t}");
+    let id = t["id"].as_str().unwrap().to_owned();
+    let (st, t) = admin
+        .post_empty(&format!("/api/v1/templates/{id}/publish"))
+        .await;
+    assert_eq!(st, 200, "{t}");
+    (w, id)
+}
+
+/// Signs out whoever is signed in, then signs `email` in from the sign-in page.
+async fn switch_to(b: &Browser, s: &TestServer, email: &str) {
+    b.goto(&format!("{}/", s.base)).await;
+    if b.has(".user-menu button[type=submit]").await {
+        b.submit(".user-menu button[type=submit]").await;
+    }
+    b.goto(&format!("{}/sign-in", s.base)).await;
+    b.fill("#email", email).await;
+    b.fill("#password", PASSWORD).await;
+    b.submit("form[action='/sign-in'] button[type=submit]")
+        .await;
+    b.wait_for_path("/").await;
+}
+
+fn time_of(text: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(text, &Rfc3339).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+/// The account the admin API has under this name, once provisioning made it.
+async fn provisioned(s: &TestServer, name: &str) -> Value {
+    for _ in 0..600 {
+        let (_, list) = s.admin().get(&format!("/api/v1/accounts?q={name}")).await;
+        if let Some(a) = list["items"].as_array().and_then(|i| i.first()) {
+            return a.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} was not provisioned");
+}
+
+/// Runs journey 1; returns the id of the account it made.
+async fn journey(
+    s: &TestServer,
+    template: &str,
+    kind: Kind,
+    javascript: bool,
+    tag: &str,
+) -> String {
+    let b = Browser::start_with(kind, javascript).await;
+    let shot = |name: &str| format!("{}{name}", if javascript { "" } else { "nojs-" });
+    // Unique in Samba across runs (the DC outlives one test run on a developer's machine).
+    let tag = format!("{tag}-{}", &uuid::Uuid::new_v4().simple().to_string()[..4]);
+    let typed = format!("web-{tag}");
+    let full = format!("svc-{typed}");
+    let denied_typed = format!("den-{tag}");
+    let denied_full = format!("svc-{denied_typed}");
+
+    // The requester: the templates offered, the form, a bad name refused at its field.
+    switch_to(&b, s, REQUESTER).await;
+    let nav: Vec<String> = b
+        .texts(".site-nav a")
+        .await
+        .iter()
+        .map(|t| t.split_whitespace().next().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        nav,
+        ["Home", "Requests", "Inbox"],
+        "a requester sees no approvals or administration"
+    );
+    b.goto(&format!("{}/requests/new", s.base)).await;
+    assert_eq!(b.texts(".card-title").await, ["Portal accounts"]);
+    b.screenshots(&shot("request-choose")).await;
+    b.submit(".card-title a").await;
+    assert_eq!(
+        b.wait_for_path_starting("/requests/new/").await,
+        format!("/requests/new/{template}")
+    );
+    assert_eq!(b.text(".prefix").await, "svc-");
+    b.screenshots(&shot("request-form")).await;
+    b.fill("#account_name", "Bad Name").await;
+    b.fill("#justification", "The customer portal reads orders.")
+        .await;
+    b.check("#terms_accepted").await;
+    b.submit("button[value=submit]").await;
+    let summary = b.texts(".error-summary li").await;
+    assert_eq!(summary.len(), 1, "{summary:?}");
+    assert!(
+        summary[0].starts_with("Account name:") && summary[0].contains("pattern"),
+        "{summary:?}"
+    );
+    assert!(b.text("#account_name-error").await.contains("pattern"));
+    assert_eq!(
+        b.value("#justification").await,
+        "The customer portal reads orders.",
+        "what was typed is kept"
+    );
+    b.screenshots(&shot("request-form-errors")).await;
+
+    // Fixed; with scripts the name is checked as it is typed.
+    b.fill("#account_name", &typed).await;
+    if javascript {
+        b.wait_for_text("#account_name-check", "is free on the domain")
+            .await;
+    }
+    b.check("#terms_accepted").await;
+    b.submit("button[value=submit]").await;
+    let path = b.wait_for_path_starting("/requests/").await;
+    assert!(path.ends_with("?done=submitted"), "{path}");
+    assert!(b.text("h1").await.starts_with(&full));
+    assert_eq!(b.text("h1 .tag").await, "Pending approval");
+    assert_eq!(
+        b.texts(".step-status").await,
+        ["Waiting for approval", "Not reached yet"]
+    );
+    b.screenshots(&shot("request-submitted")).await;
+
+    // A second request, saved as a draft, then submitted from its page.
+    b.goto(&format!("{}/requests/new/{template}", s.base)).await;
+    b.fill("#account_name", &denied_typed).await;
+    b.fill("#justification", "A second portal instance.").await;
+    b.check("#terms_accepted").await;
+    b.submit("button[value=draft]").await;
+    assert!(b
+        .wait_for_path_starting("/requests/")
+        .await
+        .ends_with("?done=saved"));
+    assert_eq!(b.text("h1 .tag").await, "Draft");
+    b.screenshots(&shot("request-draft")).await;
+    b.submit("form[action$='/submit'] button").await;
+    assert!(b
+        .wait_for_path_starting("/requests/")
+        .await
+        .ends_with("?done=submitted"));
+    b.goto(&format!("{}/requests?q={tag}", s.base)).await;
+    let mut listed = b.texts("table.data tbody td:first-child").await;
+    listed.sort();
+    assert_eq!(listed, [denied_full.clone(), full.clone()]);
+    b.screenshots(&shot("my-requests")).await;
+
+    // The first approver: both wait; one is approved, the other denied with a reason.
+    switch_to(&b, s, APPROVER).await;
+    assert!(b
+        .texts(".site-nav a")
+        .await
+        .contains(&"Approvals".to_owned()));
+    b.goto(&format!("{}/approvals", s.base)).await;
+    let waiting = b.texts("table.data tbody td:first-child a").await;
+    assert!(
+        waiting.contains(&full) && waiting.contains(&denied_full),
+        "{waiting:?}"
+    );
+    b.screenshots(&shot("approvals")).await;
+    open_waiting(&b, &full).await;
+    assert!(b
+        .text("main")
+        .await
+        .contains("The customer portal reads orders."));
+    b.screenshots(&shot("approval")).await;
+    b.submit("form[action$='/approve'] button").await;
+    b.wait_for_path("/approvals?done=approved").await;
+    open_waiting(&b, &denied_full).await;
+    b.submit("form[action$='/deny'] button").await;
+    assert!(b.text("#reason-error").await.contains("say why"));
+    b.screenshots(&shot("approval-errors")).await;
+    b.fill("#reason", "One portal account is enough.").await;
+    b.submit("form[action$='/deny'] button").await;
+    b.wait_for_path("/approvals?done=denied").await;
+    let decided = b.text("main").await;
+    assert!(
+        decided.contains("One portal account is enough."),
+        "{decided}"
+    );
+
+    // The final approver approves step 2: alm provisions the account in Samba.
+    switch_to(&b, s, FINAL).await;
+    b.goto(&format!("{}/approvals", s.base)).await;
+    open_waiting(&b, &full).await;
+    b.submit("form[action$='/approve'] button").await;
+    b.wait_for_path("/approvals?done=approved").await;
+    let account = provisioned(s, &full).await;
+    let id = account["id"].as_str().unwrap().to_owned();
+    let start = time_of(account["lifecycle_start"].as_str().unwrap());
+    settled(s).await;
+
+    // The owner: the account on Home with its end of life 90 days after it was made.
+    switch_to(&b, s, REQUESTER).await;
+    let card = format!("a[href='/accounts/{id}']");
+    assert!(b.has(&card).await, "the new account is on Home");
+    let eol = b
+        .client
+        .find(fantoccini::Locator::XPath(&format!(
+            "//li[.//a[@href='/accounts/{id}']]//dt[.='End of life']/following-sibling::dd[1]/time"
+        )))
+        .await
+        .expect("the card's end of life")
+        .attr("datetime")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(time_of(&eol), start + time::Duration::days(90));
+    b.screenshots(&shot("home-accounts")).await;
+
+    // Renew: the confirmation says where the end of life goes; then it is there.
+    b.click(&format!("a[href='/accounts/{id}/renew']")).await;
+    b.wait_for_path(&format!("/accounts/{id}/renew")).await;
+    assert!(b
+        .text(".consequences")
+        .await
+        .contains("one interval of 90d"));
+    b.screenshots(&shot("account-renew")).await;
+    b.submit("form button[type=submit].button").await;
+    b.wait_for_path(&format!("/accounts/{id}?done=renew")).await;
+    let (_, a) = s.admin().get(&format!("/api/v1/accounts/{id}")).await;
+    assert_eq!(
+        time_of(a["eol_at"].as_str().unwrap()),
+        start + time::Duration::days(180)
+    );
+    b.screenshots(&shot("account")).await;
+
+    // Disable: Samba shows the account disabled.
+    b.click(&format!("a[href='/accounts/{id}/disable']")).await;
+    b.wait_for_path(&format!("/accounts/{id}/disable")).await;
+    assert!(b.text(".consequences").await.contains("disabled in"));
+    b.screenshots(&shot("account-disable")).await;
+    b.submit("form button[type=submit].button").await;
+    b.wait_for_path(&format!("/accounts/{id}?done=disable"))
+        .await;
+    assert_eq!(b.text("h1 .tag").await, "Disabled");
+    settled(s).await;
+    let (enabled, _, _) = in_directory(&full).await.expect("in Samba");
+    assert!(!enabled, "Samba has {full} disabled");
+
+    // The denied request says why; the approver's name stays hidden (the template hides it).
+    b.goto(&format!("{}/requests?q={denied_typed}", s.base))
+        .await;
+    b.submit("table.data tbody a").await;
+    assert_eq!(b.text("h1 .tag").await, "Rejected");
+    assert!(b
+        .text(".warning-text")
+        .await
+        .contains("One portal account is enough."));
+    let trail = b.text(".trail").await;
+    assert!(
+        trail.contains("An approver denied") && !trail.contains("Approver 1"),
+        "{trail}"
+    );
+    b.screenshots(&shot("request-denied")).await;
+
+    // The inbox has the notifications.
+    b.goto(&format!("{}/inbox", s.base)).await;
+    let titles = b.texts(".message h3").await;
+    for want in [
+        format!("Approved: {full}"),
+        format!("Rejected: {denied_full}"),
+        format!("Created: {full}"),
+    ] {
+        assert!(titles.contains(&want), "{want} in {titles:?}");
+    }
+    b.close().await;
+    id
+}
+
+/// Journey 3: a user without the approver's permission sees no Approvals link and gets the
+/// 403 page at its address; someone who does not own an account gets "not found" for it.
+async fn strangers_are_kept_out(s: &TestServer, kind: Kind, account: &str) {
+    bootstrap::reset_password(
+        &s.state().db,
+        s.clock.as_ref(),
+        "out@example.test",
+        Some(PASSWORD.into()),
+    )
+    .await
+    .expect("password");
+    let b = Browser::start_with(kind, true).await;
+    switch_to(&b, s, "out@example.test").await;
+    assert_eq!(b.texts(".site-nav a").await, ["Home", "Requests", "Inbox"]);
+    b.goto(&format!("{}/approvals", s.base)).await;
+    assert_eq!(b.text("h1").await, "You cannot open this page");
+    b.screenshots("forbidden").await;
+    b.goto(&format!("{}/accounts/{account}", s.base)).await;
+    assert_eq!(b.text("h1").await, "Page not found");
+    b.goto(&format!("{}/accounts/{account}/disable", s.base))
+        .await;
+    assert_eq!(b.text("h1").await, "Page not found");
+    b.close().await;
+    let (_, a) = s.admin().get(&format!("/api/v1/accounts/{account}")).await;
+    assert_eq!(a["status"], "disabled", "nothing changed");
+}
+
+/// Opens the approval page of the waiting request for `name` from the approvals list.
+async fn open_waiting(b: &Browser, name: &str) {
+    let path = b.path().await;
+    if !path.starts_with("/approvals") || path.len() > "/approvals?done=approved".len() {
+        panic!("not on the approvals list: {path}");
+    }
+    let link = b
+        .client
+        .find(fantoccini::Locator::XPath(&format!(
+            "//table//a[normalize-space(.)='{name}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("{name} is not waiting: {e}"));
+    link.click().await.expect("open");
+    b.wait_for_path_starting("/approvals/").await;
+    assert!(b.text("h1").await.ends_with(name));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_goes_from_the_form_through_two_approvers_to_samba_and_its_owner_in_chromium() {
+    let s = TestServer::start(crate::support::Backend::Sqlite).await;
+    let (_w, template) = setup(&s).await;
+    journey(&s, &template, Kind::Chromium, true, "cj").await;
+    let account = journey(&s, &template, Kind::Chromium, false, "cn").await;
+    strangers_are_kept_out(&s, Kind::Chromium, &account).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_goes_from_the_form_through_two_approvers_to_samba_and_its_owner_in_firefox() {
+    let s = TestServer::start(crate::support::Backend::Sqlite).await;
+    let (_w, template) = setup(&s).await;
+    journey(&s, &template, Kind::Firefox, true, "fj").await;
+    let account = journey(&s, &template, Kind::Firefox, false, "fn").await;
+    strangers_are_kept_out(&s, Kind::Firefox, &account).await;
+    s.stop().await;
+}
