@@ -138,6 +138,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "an index of decisions by approver (the approvals page)",
         sql: include_str!("../migrations/0024_decisions_by_approver.sql"),
     },
+    Migration {
+        version: 25,
+        name: "one-time passwords: the user must choose their own first",
+        sql: include_str!("../migrations/0025_one_time_passwords.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

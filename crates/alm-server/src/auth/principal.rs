@@ -130,12 +130,24 @@ impl FromRequestParts<AppState> for Authenticated {
                 });
             }
         }
+        if principal.password_must_change && !ONE_TIME_PASSWORD_ROUTES.contains(&parts.uri.path()) {
+            return Err(ApiError::Forbidden {
+                actor: Some(principal.user_id),
+                needed: None,
+                reason: "choose your own password first (POST /api/v1/me/password): the one alm generated is good for one sign-in only".into(),
+            });
+        }
         Ok(Self {
             principal,
             credential,
         })
     }
 }
+
+/// What a session signed in with a one-time password may call: read who it is, change the
+/// password, log out.
+const ONE_TIME_PASSWORD_ROUTES: [&str; 3] =
+    ["/api/v1/me", "/api/v1/me/password", "/api/v1/auth/logout"];
 
 #[cfg(test)]
 mod tests {

@@ -146,6 +146,10 @@ pub async fn ensure_admin(
             what: "built-in role System Administrator",
         })?;
     roles::assign_user(&mut tx, admin_role, detail.user.id).await?;
+    if generated {
+        // Printed once on the console: good for one sign-in, then the administrator chooses.
+        users::set_password_hash(&mut tx, detail.user.id, Some(&hash), true, clock.now()).await?;
+    }
     record(
         &mut tx,
         clock,
@@ -169,7 +173,8 @@ pub async fn ensure_admin(
 }
 
 /// Sets a new local password for the user with `email` and ends their sessions.
-/// Returns the password (generated when none was given).
+/// Returns the password (generated when none was given: then it is good for one sign-in, and
+/// the user must choose their own before anything else).
 pub async fn reset_password(
     db: &Db,
     clock: &dyn Clock,
@@ -177,6 +182,7 @@ pub async fn reset_password(
     password_input: Option<String>,
 ) -> ServiceResult<String> {
     let email = Email::parse("EMAIL", email)?;
+    let one_time = password_input.is_none();
     let password = match password_input {
         Some(p) => {
             password::check_strength("ALM_ADMIN_PASSWORD", &p)?;
@@ -200,7 +206,7 @@ pub async fn reset_password(
                 .into(),
             )
         })?;
-    users::set_password_hash(&mut tx, user.id, Some(&hash), clock.now()).await?;
+    users::set_password_hash(&mut tx, user.id, Some(&hash), one_time, clock.now()).await?;
     let ended = sessions::delete_for_user(&mut tx, user.id).await?;
     record(
         &mut tx,
@@ -208,7 +214,7 @@ pub async fn reset_password(
         &Actor::system(),
         "user.password-reset",
         Subject::new("user", user.id),
-        json!({"sessions_ended": ended}),
+        json!({"sessions_ended": ended, "one_time": one_time}),
     )
     .await?;
     tx.commit().await?;

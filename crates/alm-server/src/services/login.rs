@@ -345,6 +345,7 @@ async fn load_principal(
         },
         user_id: id,
         permissions,
+        password_must_change: user.password_must_change,
     }))
 }
 

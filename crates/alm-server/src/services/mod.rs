@@ -27,6 +27,7 @@ pub mod login;
 pub mod migration;
 pub mod notifications;
 pub mod oidc_logins;
+pub mod own_password;
 pub mod provisioning;
 pub mod provisioning_recovery;
 pub mod refusal;
@@ -109,6 +110,9 @@ pub struct Principal {
     pub actor: Actor,
     pub user_id: UserId,
     pub permissions: EffectivePermissions,
+    /// The user signed in with a one-time password: until they choose their own, their
+    /// sessions may do nothing else (the API answers 403, pages send them to the form).
+    pub password_must_change: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -68,9 +68,14 @@ pub struct Browser {
 
 impl Browser {
     /// The signed-in user, or the redirect to the sign-in page that comes back here.
+    /// A user signed in with a one-time password is sent to choose their own first.
     pub fn require(self) -> Result<SignedIn, Response> {
         let path = self.path;
-        self.signed_in.ok_or_else(|| sign_in_redirect(&path))
+        let signed_in = self.signed_in.ok_or_else(|| sign_in_redirect(&path))?;
+        if signed_in.principal.password_must_change && path != super::password::PATH {
+            return Err(Redirect::to(super::password::PATH).into_response());
+        }
+        Ok(signed_in)
     }
 
     /// The signed-in user of a posted form that carries their session's `csrf_token`;

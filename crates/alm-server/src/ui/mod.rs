@@ -17,6 +17,7 @@ pub mod browser;
 pub mod errors;
 pub mod home;
 pub mod inbox;
+pub mod password;
 pub mod request_form;
 pub mod requests;
 pub mod sign_in;
@@ -38,6 +39,7 @@ pub fn router() -> axum::Router<crate::state::AppState> {
         .merge(assets::router())
         .merge(home::router())
         .merge(inbox::router())
+        .merge(password::router())
         .merge(request_form::router())
         .merge(requests::router())
         .merge(sign_in::router())
@@ -115,9 +117,12 @@ impl Chrome {
                 .or_else(|| s.principal.actor.email.clone())
                 .unwrap_or_default(),
             csrf_token: s.csrf_token(),
-            tokens: s.may::<perm::ApiTokenRead>(),
+            // A one-time password opens nothing but its change: no links to pages that would
+            // send the user back.
+            tokens: s.may::<perm::ApiTokenRead>() && !s.principal.password_must_change,
             nav: NAVIGATION
                 .iter()
+                .filter(|_| !s.principal.password_must_change)
                 .filter(|(_, _, needs)| needs.is_none_or(|p| s.principal.permissions.has(p)))
                 .map(|(label, href, _)| NavItem {
                     label,

@@ -44,7 +44,9 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
                 );
             } else {
                 println!("new password of {email}: {password}");
-                println!("(their sessions have ended)");
+                println!(
+                    "(good for one sign-in: they choose their own then; their sessions have ended)"
+                );
             }
             db.close().await;
             Ok(ExitCode::SUCCESS)

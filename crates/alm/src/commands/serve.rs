@@ -28,7 +28,7 @@ pub async fn run(args: ConfigArgs, listen: Option<String>) -> anyhow::Result<Exi
             // Printed on the terminal once, never logged: the log may be shipped elsewhere.
             println!("First start: created the administrator {email}");
             println!("  one-time password: {password}");
-            println!("  (shown only now; `alm admin reset-password {email}` sets a new one)");
+            println!("  (shown only now and good for one sign-in: you choose your own then; `alm admin reset-password {email}` sets a new one)");
         }
     }
     let server = alm_server::start(state.clone(), &listen).await?;

@@ -233,3 +233,47 @@ async fn x_forwarded_for_counts_only_from_trusted_proxies() {
     assert_eq!(denied_sources(audit), vec![A.to_owned()]);
     s.stop().await;
 }
+
+on_both_backends! {
+    async fn a_one_time_password_opens_nothing_but_the_change_of_password(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let (st, u) = s.admin().post("/api/v1/users", json!({"display_name": "Once", "emails": ["once@example.test"]})).await;
+        assert_eq!(st, 201, "{u}");
+        // A reset without a given password prints a generated one: good for one sign-in.
+        let once = alm_server::services::bootstrap::reset_password(&s.state().db, s.clock.as_ref(), "once@example.test", None)
+            .await
+            .unwrap();
+        let mut api = Api::anonymous(&s.base);
+        assert_eq!(api.login("once@example.test", &once).await.0, 200);
+        let (st, me) = api.get("/api/v1/me").await;
+        assert_eq!((st, me["password_must_change"].as_bool()), (200, Some(true)), "{me}");
+        let (st, refused) = api.get("/api/v1/inbox").await;
+        assert_eq!(st, 403, "{refused}");
+        assert!(refused["detail"].as_str().unwrap().contains("choose your own password first"), "{refused}");
+
+        // Bad input names each field and changes nothing.
+        let (st, bad) = api.post("/api/v1/me/password", json!({"current_password": "not it", "new_password": "short"})).await;
+        assert_eq!(st, 422, "{bad}");
+        let fields: Vec<(&str, &str)> = bad["errors"].as_array().unwrap().iter()
+            .map(|e| (e["field"].as_str().unwrap(), e["rule"].as_str().unwrap())).collect();
+        assert_eq!(fields, [("current_password", "matches"), ("new_password", "min-length")]);
+        let (st, same) = api.post("/api/v1/me/password", json!({"current_password": once, "new_password": once})).await;
+        assert_eq!((st, same["errors"][0]["rule"].as_str()), (422, Some("differs")), "{same}");
+        let (st, unknown) = api.post("/api/v1/me/password", json!({"current_password": once, "new_password": "x", "extra": 1})).await;
+        assert_eq!(st, 422, "unknown fields are refused: {unknown}");
+        assert_eq!(api.get("/api/v1/inbox").await.0, 403, "still the one-time password");
+
+        let chosen = "a password of my own choosing";
+        let (st, body) = api.post("/api/v1/me/password", json!({"current_password": once, "new_password": chosen})).await;
+        assert_eq!(st, 204, "{body}");
+        assert_eq!(api.get("/api/v1/inbox").await.0, 200, "the session may do what its permissions allow");
+        assert_eq!(api.get("/api/v1/me").await.1["password_must_change"], false);
+        assert_eq!(Api::anonymous(&s.base).login("once@example.test", &once).await.0, 401, "the one-time password is spent");
+        assert_eq!(Api::anonymous(&s.base).login("once@example.test", chosen).await.0, 200);
+        let (_, audit) = s.admin().get("/api/v1/audit?action=user.password-changed").await;
+        assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+        assert_eq!(audit["items"][0]["summary"]["was_one_time"], true);
+        assert!(!audit.to_string().contains(chosen), "no password in the audit log");
+        s.stop().await;
+    }
+}

@@ -36,5 +36,6 @@ mod storage_health;
 mod templates;
 mod ui;
 mod ui_portal;
+mod ui_sign_in;
 mod vault;
 mod webhooks;

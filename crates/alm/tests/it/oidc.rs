@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 const CLIENT_ID: &str = "alm-test";
 const CLIENT_SECRET: &str = "alm-test-secret";
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -20,9 +20,9 @@ fn free_port() -> u16 {
 }
 
 /// The provider process; killed when dropped.
-struct Provider {
+pub(crate) struct Provider {
     child: Child,
-    issuer: String,
+    pub(crate) issuer: String,
     log: std::path::PathBuf,
 }
 
@@ -35,7 +35,7 @@ impl Drop for Provider {
 }
 
 impl Provider {
-    async fn start(redirect_uris: &[String]) -> Self {
+    pub(crate) async fn start(redirect_uris: &[String]) -> Self {
         let dir = std::env::var("ALMTEST_OIDC_DIR").unwrap_or_else(|_| {
             panic!("ALMTEST_OIDC_DIR is not set: the OIDC test needs the provider that `bash scripts/test.sh` installs")
         });
@@ -77,7 +77,12 @@ impl Provider {
 }
 
 /// An alm server whose OIDC client points at `issuer` with `secret`.
-async fn alm_with_oidc(backend: Backend, port: u16, issuer: &str, secret: &str) -> TestServer {
+pub(crate) async fn alm_with_oidc(
+    backend: Backend,
+    port: u16,
+    issuer: &str,
+    secret: &str,
+) -> TestServer {
     let public = format!("http://127.0.0.1:{port}");
     TestServer::start_on(
         backend,
