@@ -125,6 +125,7 @@ html_render_install "$ALM_TEST_CACHE/html-render"
 
 say "installing the browsers of the web UI tests (chromium, firefox-esr, their drivers)"
 browsers_install "$ALM_TEST_CACHE"
+axe_install "$ALM_TEST_CACHE/axe"
 # The UI tests' screenshots: the reviewer's evidence, kept after the run.
 export ALMTEST_SCREENSHOTS=${ALMTEST_SCREENSHOTS:-$CARGO_TARGET_DIR/ui-screenshots}
 rm -rf "$ALMTEST_SCREENSHOTS"

@@ -25,3 +25,25 @@ browsers_install() {
   chromedriver --version >/dev/null || { echo "browsers_install: chromedriver does not run" >&2; return 1; }
   export ALMTEST_GECKODRIVER=$root/bin/geckodriver
 }
+
+AXE_SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/axe" && pwd)
+
+# axe_install DIR: npm axe-core (pinned by tests/peers/axe/package-lock.json) into DIR, when
+# the lock file changed since the last install; exports ALMTEST_AXE_JS (the script the tests
+# inject into each page).
+axe_install() {
+  local dir=${1:?usage: axe_install DIR}
+  mkdir -p "$dir" || return 1
+  (
+    flock 9 || exit 1
+    cp "$AXE_SRC_DIR/package.json" "$AXE_SRC_DIR/package-lock.json" "$dir/" || exit 1
+    if [[ -f $dir/node_modules/axe-core/axe.min.js ]] && cmp -s "$AXE_SRC_DIR/package-lock.json" "$dir/.installed-lock.json"; then
+      exit 0
+    fi
+    rm -f "$dir/.installed-lock.json"
+    (cd "$dir" && npm ci --no-audit --no-fund) >&2 || { echo "axe_install: npm ci failed" >&2; exit 1; }
+    cp "$AXE_SRC_DIR/package-lock.json" "$dir/.installed-lock.json"
+  ) 9>"$dir/.install.lock" || return 1
+  [[ -f $dir/node_modules/axe-core/axe.min.js ]] || { echo "axe_install: axe.min.js missing" >&2; return 1; }
+  export ALMTEST_AXE_JS=$dir/node_modules/axe-core/axe.min.js
+}

@@ -435,3 +435,26 @@ async fn api_tokens_are_created_shown_once_and_revoked_in_both_browsers() {
         }
     }
 }
+
+/// The accessibility check can fail: on a page with an image without a text alternative and a
+/// field without a label, axe-core reports both (in each browser).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accessibility_check_finds_what_is_wrong() {
+    for kind in Kind::ALL {
+        let b = Browser::start_with(kind, true).await;
+        b.goto("data:text/html,<!doctype html><html lang=en><title>t</title><main><img src=x.png><input type=text></main></html>")
+            .await;
+        let ids: Vec<String> = b
+            .violations()
+            .await
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            ids.contains(&"image-alt".to_owned()) && ids.contains(&"label".to_owned()),
+            "{}: {ids:?}",
+            kind.name()
+        );
+        b.close().await;
+    }
+}

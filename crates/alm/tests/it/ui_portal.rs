@@ -4,7 +4,8 @@
 //! the other (a reason is required), the second approver approves; alm provisions the account
 //! in Samba; the owner finds it on Home with the right end of life, renews it, disables it
 //! (Samba shows it disabled), reads the denial reason and the inbox's notifications. And
-//! journey 3: what a user without those permissions, or without the account, gets.
+//! journey 3: what a user without those permissions, or without the account, gets; and the
+//! request form by keyboard only.
 
 use crate::lifecycle::{in_directory, settled};
 use crate::support::browser::{Browser, Kind};
@@ -341,6 +342,63 @@ async fn strangers_are_kept_out(s: &TestServer, kind: Kind, account: &str) {
     assert_eq!(a["status"], "disabled", "nothing changed");
 }
 
+/// The request form by keyboard only: the skip link first, then every field in the page's
+/// order, filled by typing, the terms ticked with Space, submitted with Enter.
+async fn keyboard_only_request(s: &TestServer, template: &str, kind: Kind) {
+    use fantoccini::key::Key;
+    let tab = char::from(Key::Tab).to_string();
+    let b = Browser::start_with(kind, true).await;
+    switch_to(&b, s, REQUESTER).await;
+    b.goto(&format!("{}/requests/new/{template}", s.base)).await;
+    b.press(&tab).await;
+    assert_eq!(b.focused().await, "a:Skip to main content");
+    b.press(&char::from(Key::Enter).to_string()).await;
+    assert_eq!(b.focused().await, "main");
+    let mut order = Vec::new();
+    let typed = format!("kb-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    for _ in 0..12 {
+        b.press(&tab).await;
+        let at = b.focused().await;
+        match at.as_str() {
+            "account_name" => b.press(&typed).await,
+            "justification" => b.press("Typed without a mouse.").await,
+            "terms_accepted" => b.press(" ").await,
+            _ => {}
+        }
+        let last = at.starts_with("button:Submit");
+        order.push(at);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(
+        order,
+        [
+            "a:New request",
+            "account_name",
+            "interval",
+            "justification",
+            "description",
+            "attr-department",
+            "co_owners",
+            "terms_accepted",
+            "button:Submit for approval"
+        ],
+        "the focus follows the page"
+    );
+    b.press(&char::from(Key::Enter).to_string()).await;
+    for _ in 0..100 {
+        if b.path().await.ends_with("?done=submitted") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let path = b.path().await;
+    assert!(path.ends_with("?done=submitted"), "{path}");
+    assert_eq!(b.text("h1 .tag").await, "Pending approval");
+    b.close().await;
+}
+
 /// Opens the approval page of the waiting request for `name` from the approvals list.
 async fn open_waiting(b: &Browser, name: &str) {
     let path = b.path().await;
@@ -366,6 +424,7 @@ async fn a_request_goes_from_the_form_through_two_approvers_to_samba_and_its_own
     journey(&s, &template, Kind::Chromium, true, "cj").await;
     let account = journey(&s, &template, Kind::Chromium, false, "cn").await;
     strangers_are_kept_out(&s, Kind::Chromium, &account).await;
+    keyboard_only_request(&s, &template, Kind::Chromium).await;
     s.stop().await;
 }
 
@@ -376,5 +435,6 @@ async fn a_request_goes_from_the_form_through_two_approvers_to_samba_and_its_own
     journey(&s, &template, Kind::Firefox, true, "fj").await;
     let account = journey(&s, &template, Kind::Firefox, false, "fn").await;
     strangers_are_kept_out(&s, Kind::Firefox, &account).await;
+    keyboard_only_request(&s, &template, Kind::Firefox).await;
     s.stop().await;
 }

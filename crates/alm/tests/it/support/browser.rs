@@ -35,6 +35,8 @@ pub const PHONE: (u32, u32) = (390, 844);
 pub struct Browser {
     pub kind: Kind,
     pub client: Client,
+    /// Whether scripts run (the accessibility check needs them).
+    pub javascript: bool,
     driver: Child,
     _profile: tempdir::Dir,
 }
@@ -146,6 +148,7 @@ impl Browser {
                     let browser = Self {
                         kind,
                         client,
+                        javascript,
                         driver,
                         _profile: profile,
                     };
@@ -271,6 +274,30 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Sends a key (Tab, Enter, Space) or text to whatever has the focus, as a keyboard does.
+    pub async fn press(&self, keys: &str) {
+        self.client
+            .active_element()
+            .await
+            .expect("something has the focus")
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("{}: keys: {e}", self.kind.name()));
+    }
+
+    /// The id (else the tag and text) of the element that has the focus.
+    pub async fn focused(&self) -> String {
+        let e = self.client.active_element().await.expect("focus");
+        match e.attr("id").await.expect("id") {
+            Some(id) if !id.is_empty() => id,
+            _ => format!(
+                "{}:{}",
+                e.tag_name().await.expect("tag"),
+                e.text().await.unwrap_or_default().trim()
+            ),
+        }
+    }
+
     /// Whether anything on the page matches `css`.
     pub async fn has(&self, css: &str) -> bool {
         !self
@@ -327,8 +354,56 @@ impl Browser {
         );
     }
 
-    /// Saves the page at both sizes: `<browser>/<name>-1280x800.png` and `-390x844.png`.
+    /// Runs axe-core (npm, from `$ALMTEST_AXE_JS`, which `scripts/test.sh` installs) on the
+    /// page against WCAG 2.2 A/AA and fails on any serious or critical violation, naming the
+    /// rule and the elements.
+    pub async fn assert_accessible(&self, name: &str) {
+        let found = self.violations().await;
+        let serious: Vec<&Value> = found
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(
+            serious.is_empty(),
+            "{}: {name}: serious or critical accessibility violations: {}",
+            self.kind.name(),
+            serde_json::to_string_pretty(&serious).unwrap()
+        );
+    }
+
+    /// axe-core's WCAG 2.2 A/AA violations on the page (`id`, `impact`, `help`, `nodes`).
+    pub async fn violations(&self) -> Vec<Value> {
+        let path = std::env::var("ALMTEST_AXE_JS").unwrap_or_else(|_| {
+            panic!("ALMTEST_AXE_JS is not set: the accessibility checks need the axe-core that `bash scripts/test.sh` installs")
+        });
+        let source =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        self.client
+            .execute(&source, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{}: inject axe-core: {e}", self.kind.name()));
+        let found = self
+            .client
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                   axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}})
+                     .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                                              nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}))))
+                     .catch(e => done([{id: "axe-error", impact: "critical", help: String(e), nodes: []}]));"#,
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: run axe-core: {e}", self.kind.name()));
+        found.as_array().expect("a list of violations").clone()
+    }
+
+    /// Saves the page at both sizes: `<browser>/<name>-1280x800.png` and `-390x844.png`;
+    /// with scripts on, checks its accessibility first ([`Self::assert_accessible`]), so every
+    /// page the tests look at is checked in both browsers.
     pub async fn screenshots(&self, name: &str) {
+        if self.javascript {
+            self.assert_accessible(name).await;
+        }
         for size in [DESKTOP, PHONE] {
             self.resize(size).await;
             tokio::time::sleep(Duration::from_millis(150)).await;
