@@ -186,12 +186,8 @@ fn bind(b: Bind, binds: &mut Vec<Bind>) -> usize {
     binds.len()
 }
 
-/// One page of managed accounts and how many match in all.
-pub async fn page(
-    conn: &mut AnyConnection,
-    filter: &AccountFilter,
-    page: &alm_core::paging::PageRequest,
-) -> StoreResult<(Vec<AccountRecord>, u64)> {
+/// The WHERE clause of `filter` and its bind values, in order.
+fn filtered(filter: &AccountFilter) -> (String, Vec<Bind>) {
     let mut conditions: Vec<String> = Vec::new();
     let mut binds: Vec<Bind> = Vec::new();
     if let Some((user, groups)) = &filter.visible_to {
@@ -249,21 +245,38 @@ pub async fn page(
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
-    let column = match page.sort {
-        "eol_at" => "a.eol_at",
-        "created_at" => "a.created_at",
-        "status" => "a.status",
-        _ => "a.name_key",
-    };
-    let count_sql = format!("SELECT COUNT(*) FROM managed_accounts a {where_clause}");
-    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    (where_clause, binds)
+}
+
+/// How many managed accounts match `filter` (the dashboard's counts, with the list's own
+/// filter, so a count and the list it links to agree).
+pub async fn count(conn: &mut AnyConnection, filter: &AccountFilter) -> StoreResult<u64> {
+    let (where_clause, binds) = filtered(filter);
+    let sql = format!("SELECT COUNT(*) FROM managed_accounts a {where_clause}");
+    let mut count = sqlx::query_scalar::<_, i64>(&sql);
     for b in &binds {
         count = match b {
             Bind::Text(t) => count.bind(t.clone()),
             Bind::Int(i) => count.bind(*i),
         };
     }
-    let total = count.fetch_one(&mut *conn).await?;
+    Ok(count.fetch_one(&mut *conn).await? as u64)
+}
+
+/// One page of managed accounts and how many match in all.
+pub async fn page(
+    conn: &mut AnyConnection,
+    filter: &AccountFilter,
+    page: &alm_core::paging::PageRequest,
+) -> StoreResult<(Vec<AccountRecord>, u64)> {
+    let (where_clause, binds) = filtered(filter);
+    let total = count(conn, filter).await?;
+    let column = match page.sort {
+        "eol_at" => "a.eol_at",
+        "created_at" => "a.created_at",
+        "status" => "a.status",
+        _ => "a.name_key",
+    };
     let cols = COLUMNS
         .split(", ")
         .map(|c| format!("a.{c}"))
@@ -286,7 +299,7 @@ pub async fn page(
         .fetch_all(&mut *conn)
         .await?;
     let items = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
-    Ok((items, total as u64))
+    Ok((items, total))
 }
 
 pub async fn get(conn: &mut AnyConnection, id: Uuid) -> StoreResult<Option<AccountRecord>> {

@@ -11,6 +11,7 @@ pub mod approvals;
 pub mod audit;
 pub mod bootstrap;
 pub mod calibration;
+pub mod dashboard;
 pub mod discovery;
 pub mod domain_sync;
 pub mod domains;

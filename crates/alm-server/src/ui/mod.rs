@@ -10,10 +10,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod account_actions;
+pub mod account_list;
 pub mod accounts;
 pub mod approvals;
 pub mod assets;
 pub mod browser;
+pub mod dashboard;
 pub mod errors;
 pub mod home;
 pub mod inbox;
@@ -24,7 +26,7 @@ pub mod sign_in;
 pub mod table;
 pub mod tokens;
 
-use alm_core::permissions::{perm, Permission, PermissionMarker};
+use alm_core::permissions::{perm, Feature, Permission, PermissionMarker, Right};
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -34,9 +36,11 @@ use browser::SignedIn;
 pub fn router() -> axum::Router<crate::state::AppState> {
     axum::Router::new()
         .merge(account_actions::router())
+        .merge(account_list::router())
         .merge(accounts::router())
         .merge(approvals::router())
         .merge(assets::router())
+        .merge(dashboard::router())
         .merge(home::router())
         .merge(inbox::router())
         .merge(password::router())
@@ -87,6 +91,22 @@ pub struct Chrome {
 /// the navigation never links to a page that is not there.
 const NAVIGATION: &[(&str, &str, Option<Permission>)] = &[
     ("Home", "/", Some(perm::AccountRead::PERMISSION)),
+    (
+        "Dashboard",
+        "/dashboard",
+        Some(Permission {
+            feature: Feature::ManagedAccount,
+            right: Right::Manage,
+        }),
+    ),
+    (
+        "Accounts",
+        "/accounts",
+        Some(Permission {
+            feature: Feature::ManagedAccount,
+            right: Right::Manage,
+        }),
+    ),
     ("Requests", "/requests", Some(perm::RequestRead::PERMISSION)),
     (
         "Approvals",
@@ -97,7 +117,8 @@ const NAVIGATION: &[(&str, &str, Option<Permission>)] = &[
 ];
 
 /// Whether the page at `path` belongs to the navigation entry `href` (its own pages below it;
-/// an account's pages belong to Home).
+/// an account's pages belong to Home, or to Accounts for those who have that entry: the
+/// longest match wins, see [`Chrome::new`]).
 fn belongs_to(path: &str, href: &str) -> bool {
     match href {
         "/" => path == "/" || path.starts_with("/accounts/"),
@@ -130,7 +151,20 @@ impl Chrome {
                     current: belongs_to(path, href),
                     count: 0,
                 })
-                .collect(),
+                .collect::<Vec<_>>(),
+        });
+        let user = user.map(|mut u| {
+            // One entry is the current page: the most specific that the page belongs to.
+            let best = u
+                .nav
+                .iter()
+                .filter(|i| i.current)
+                .map(|i| i.href.len())
+                .max();
+            for item in &mut u.nav {
+                item.current = item.current && Some(item.href.len()) == best;
+            }
+            u
         });
         Self {
             css: assets::url("alm.css"),

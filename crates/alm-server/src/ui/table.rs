@@ -16,6 +16,10 @@ pub struct TableQuery {
     pub sort: Option<String>,
     pub limit: Option<String>,
     pub offset: Option<String>,
+    /// The accounts list's end-of-life window in days (`30`, `60`, `90`).
+    pub eol_within: Option<String>,
+    /// The accounts list's "without an enabled owner" (`1`).
+    pub orphaned: Option<String>,
 }
 
 /// The rows-per-page a table offers.
@@ -30,6 +34,8 @@ pub struct Table {
     pub q: String,
     /// The state filter (empty when none); the page checks it against its states.
     pub state: String,
+    /// Filters of one page beyond `q` and `state` (name, value), kept in every link.
+    pub extras: Vec<(&'static str, String)>,
     /// Rows matching the filter.
     pub total: u64,
     /// Rows on this page.
@@ -85,6 +91,16 @@ impl Table {
             page,
             q: query.q.as_deref().unwrap_or("").trim().to_owned(),
             state: query.state.as_deref().unwrap_or("").trim().to_owned(),
+            extras: [
+                ("eol_within", &query.eol_within),
+                ("orphaned", &query.orphaned),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let value = value.as_deref().unwrap_or("").trim();
+                (!value.is_empty()).then(|| (name, value.to_owned()))
+            })
+            .collect(),
             total: 0,
             shown: 0,
         })
@@ -114,6 +130,7 @@ impl Table {
             ("limit", self.page.limit.to_string()),
             ("offset", self.page.offset.to_string()),
         ];
+        params.extend(self.extras.iter().cloned());
         for (name, value) in changes {
             if let Some(p) = params.iter_mut().find(|(n, _)| n == name) {
                 p.1 = value.clone();
@@ -174,7 +191,16 @@ impl Table {
 
     /// Whether any filter narrows the rows (the empty state then says so).
     pub fn filtered(&self) -> bool {
-        !self.q.is_empty() || !self.state.is_empty()
+        !self.q.is_empty() || !self.state.is_empty() || !self.extras.is_empty()
+    }
+
+    /// The value of an extra filter, empty when not set.
+    pub fn extra(&self, name: &str) -> &str {
+        self.extras
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
     }
 
     pub fn sizes(&self) -> [u32; 3] {
@@ -217,6 +243,23 @@ mod tests {
         );
         assert_eq!(t.aria_sort("created_at"), "descending");
         assert_eq!((t.first_row(), t.last_row()), (1, 25));
+    }
+
+    #[test]
+    fn extra_filters_are_kept_in_every_link() {
+        let t = table(TableQuery {
+            eol_within: Some("30".into()),
+            orphaned: Some(" ".into()),
+            ..Default::default()
+        })
+        .with_counts(30, 25);
+        assert_eq!(t.extra("eol_within"), "30");
+        assert_eq!(t.extra("orphaned"), "", "blank is not set");
+        assert_eq!(
+            t.next().as_deref(),
+            Some("/requests?sort=-created_at&limit=25&offset=25&eol_within=30")
+        );
+        assert!(t.filtered());
     }
 
     #[test]

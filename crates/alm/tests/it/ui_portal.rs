@@ -399,6 +399,54 @@ async fn keyboard_only_request(s: &TestServer, template: &str, kind: Kind) {
     b.close().await;
 }
 
+/// The administrator's dashboard after the two journeys and the keyboard request: its counts
+/// are what those made (two accounts, both disabled and renewed past 90 days; two requests
+/// provisioned, two rejected, one waiting), and a count opens the list it counts.
+async fn dashboard_counts_what_the_journeys_made(s: &TestServer, kind: Kind) {
+    let b = Browser::start_with(kind, true).await;
+    b.goto(&format!("{}/sign-in", s.base)).await;
+    b.fill("#email", crate::support::server::ADMIN_EMAIL).await;
+    b.fill("#password", crate::support::server::ADMIN_PASSWORD)
+        .await;
+    b.submit("form[action='/sign-in'] button[type=submit]")
+        .await;
+    b.wait_for_path("/").await;
+    b.click(".site-nav a[href='/dashboard']").await;
+    b.wait_for_path("/dashboard").await;
+    b.screenshots("dashboard").await;
+    let tiles: Vec<(String, String)> = b
+        .texts(".tile")
+        .await
+        .iter()
+        .map(|t| {
+            let (count, label) = t.split_once(char::is_whitespace).unwrap();
+            (label.trim().to_owned(), count.to_owned())
+        })
+        .collect();
+    let count = |label: &str| {
+        tiles
+            .iter()
+            .filter(|(l, _)| l == label)
+            .map(|(_, c)| c.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(count("Active"), ["0"], "{tiles:?}");
+    assert_eq!(count("Disabled"), ["2"], "{tiles:?}");
+    assert_eq!(count("In the next 90 days"), ["0"], "{tiles:?}");
+    assert_eq!(count("Waiting for my approval"), ["1"], "{tiles:?}");
+    assert_eq!(count("Without an enabled owner"), ["0"], "{tiles:?}");
+    assert_eq!(count("Provisioned"), ["2"], "{tiles:?}");
+    assert_eq!(count("Rejected"), ["2"], "{tiles:?}");
+    assert_eq!(count("Pending approval"), ["1"], "{tiles:?}");
+    b.click("a[href='/accounts?state=disabled']").await;
+    b.wait_for_path("/accounts?state=disabled").await;
+    let names = b.texts("table.data tbody td:first-child").await;
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("svc-web-")), "{names:?}");
+    b.screenshots("accounts-list").await;
+    b.close().await;
+}
+
 /// Opens the approval page of the waiting request for `name` from the approvals list.
 async fn open_waiting(b: &Browser, name: &str) {
     let path = b.path().await;
@@ -425,6 +473,7 @@ async fn a_request_goes_from_the_form_through_two_approvers_to_samba_and_its_own
     let account = journey(&s, &template, Kind::Chromium, false, "cn").await;
     strangers_are_kept_out(&s, Kind::Chromium, &account).await;
     keyboard_only_request(&s, &template, Kind::Chromium).await;
+    dashboard_counts_what_the_journeys_made(&s, Kind::Chromium).await;
     s.stop().await;
 }
 
@@ -436,5 +485,6 @@ async fn a_request_goes_from_the_form_through_two_approvers_to_samba_and_its_own
     let account = journey(&s, &template, Kind::Firefox, false, "fn").await;
     strangers_are_kept_out(&s, Kind::Firefox, &account).await;
     keyboard_only_request(&s, &template, Kind::Firefox).await;
+    dashboard_counts_what_the_journeys_made(&s, Kind::Firefox).await;
     s.stop().await;
 }
