@@ -21,6 +21,12 @@
 #   - one full sweep end to end, `POST /api/v1/scheduler/sweep` (curl's time_total): it also
 #     writes 1,000 status changes, audit records and queued jobs and sends the due reminders.
 #
+#   - the web pages (issue 14; BENCH_UI=0 leaves them out), each signed in with a session
+#     cookie, BENCH_UI_WARMUP (20) then BENCH_UI_REQUESTS (200) sequential requests,
+#     p50/p99/max: the owner's Home (50 accounts), the accounts list filtered by the 90-day
+#     end-of-life window (its first and its last page of 25), the unfiltered list's page 1000,
+#     and the administrator's dashboard.
+#
 # Knobs: BENCH_ACCOUNTS (1000000, a multiple of 50), BENCH_DUE (1000), BENCH_RUNS (7),
 # BENCH_REQUESTS (2000), BENCH_WARMUP (200), BENCH_BACKENDS ("postgres sqlite"),
 # BENCH_KEEP=1 (keep the temporary directory), BENCH_ALM_BIN (use this alm binary, no build),
@@ -36,6 +42,9 @@ runs=${BENCH_RUNS:-7}
 requests=${BENCH_REQUESTS:-2000}
 warmup=${BENCH_WARMUP:-200}
 backends=${BENCH_BACKENDS:-postgres sqlite}
+ui=${BENCH_UI:-1}
+ui_requests=${BENCH_UI_REQUESTS:-200}
+ui_warmup=${BENCH_UI_WARMUP:-20}
 ((n % 50 == 0 && n >= 300000)) || die "BENCH_ACCOUNTS must be a multiple of 50, at least 300000"
 [[ $(id -u) == 0 ]] || die "run as root (PostgreSQL is started as the postgres user)"
 apt_install postgresql sqlite3 curl
@@ -73,7 +82,7 @@ field() { python3 -c 'import json, sys; print(eval(sys.argv[1], {"d": json.load(
 python3 - "$work" <<'PY'
 import re, sys
 src = open("crates/alm-store/src/accounts.rs").read()
-life = open("crates/alm-server/src/services/lifecycle.rs").read()
+life = open("crates/alm-server/src/services/lifecycle/eol_sweep.rs").read()
 def literal(text):  # a Rust string literal with `\` line continuations
     return re.sub(r"\\\n\s*", "", text)
 columns = literal(re.search(r'const COLUMNS: &str = "((?:[^"\\]|\\.)*)";', src, re.S).group(1))
@@ -130,6 +139,40 @@ def get():
 d = json.loads(get())
 if d["total"] != expect or len(d["items"]) != min(expect, 50):
     sys.exit("expected %d accounts, got total %s and %d items" % (expect, d["total"], len(d["items"])))
+for _ in range(warmup):
+    get()
+t = []
+for _ in range(requests):
+    a = time.perf_counter()
+    get()
+    t.append((time.perf_counter() - a) * 1000)
+t.sort()
+q = lambda p: t[min(len(t) - 1, int(round(p * len(t))) - 1)]
+print("%.3f %.3f %.3f %.3f" % (q(0.50), q(0.99), t[-1], statistics.mean(t)))
+PY
+
+# The web pages: signs in through the API (a session cookie, as a browser has), then WARMUP and
+# REQUESTS sequential GETs of one page over one keep-alive connection; prints p50 p99 max mean
+# in ms. Fails unless every answer is a 200 page that contains EXPECT.
+cat >"$work/client_ui.py" <<'PY'
+import http.client, json, statistics, sys, time
+port, email, password, path, warmup, requests, expect = sys.argv[1:8]
+warmup, requests = int(warmup), int(requests)
+c = http.client.HTTPConnection("127.0.0.1", int(port))
+c.request("POST", "/api/v1/auth/login", body=json.dumps({"email": email, "password": password}),
+          headers={"content-type": "application/json"})
+r = c.getresponse()
+body = r.read()
+if r.status != 200:
+    sys.exit("login of %s: %d %s" % (email, r.status, body[:300]))
+cookie = r.getheader("set-cookie").split(";")[0]
+h = {"Cookie": cookie, "Accept": "text/html"}
+def get():
+    c.request("GET", path, headers=h)
+    r = c.getresponse()
+    body = r.read()
+    if r.status != 200 or expect.encode() not in body:
+        sys.exit("%s: status %d, %r not in the page: %s" % (path, r.status, expect, body[:500]))
 for _ in range(warmup):
     get()
 t = []
@@ -397,6 +440,27 @@ SQL
   R[$backend.api]=$(python3 "$work/client.py" "$port" "$owner_tok" "$warmup" "$requests" 50)
   echo "API p50 p99 max mean (ms): ${R[$backend.api]} (load ${R[$backend.load]})" >&2
 
+  if [[ $ui == 1 ]]; then
+    say "$backend: web pages ($ui_warmup warm-up + $ui_requests requests each)"
+    # The owner signs in with a password (set from the shell, as an administrator would).
+    env ${db_url:+ALM_DATABASE__URL=$db_url} ALM_ADMIN_PASSWORD='bench owner password' \
+      "$bin" admin reset-password owner50@example.test --data-dir "$dir/alm" >/dev/null
+    local window last page_spec label path who pw expect
+    window=$(query "SELECT COUNT(*) FROM managed_accounts WHERE eol_at >= $(now_us) AND eol_at < $(($(now_us) + 90 * day))")
+    last=$(((window - 1) / 25 * 25))
+    for page_spec in \
+      "home|/|owner50@example.test|bench owner password|bsvc$n" \
+      "accounts-eol90-page1|/accounts?eol_within=90|admin@example.test|bench admin password|Rows 1–25 of" \
+      "accounts-eol90-last|/accounts?eol_within=90&offset=$last|admin@example.test|bench admin password|Rows $((last + 1))–" \
+      "accounts-page1000|/accounts?offset=24975|admin@example.test|bench admin password|Rows 24976–25000 of $n" \
+      "dashboard|/dashboard|admin@example.test|bench admin password|Accounts by status"; do
+      IFS='|' read -r label path who pw expect <<<"$page_spec"
+      R[$backend.ui.$label]=$(python3 "$work/client_ui.py" "$port" "$who" "$pw" "$path" "$ui_warmup" "$ui_requests" "$expect")
+      echo "page $label ($path): p50 p99 max mean (ms) ${R[$backend.ui.$label]}" >&2
+    done
+    R[$backend.ui_window]=$window
+  fi
+
   say "$backend: one sweep end to end"
   local out
   out=$(curl -sS --fail-with-body --max-time 600 -H "Authorization: Bearer $admin" -X POST \
@@ -430,4 +494,11 @@ for b in $backends; do
       pm, px, a50, a99, amax, (a99 < 20) ? "PASS" : "MISS", a99 / pm
     printf "  one sweep end to end (finding + 1,000 EOL changes + due reminders): %.3f s\n", sw
   }'
+  if [[ $ui == 1 ]]; then
+    echo "  web pages, p50 / p99 / max ms (target p99 < 50); the 90-day window holds ${R[$b.ui_window]} accounts:"
+    for label in home accounts-eol90-page1 accounts-eol90-last accounts-page1000 dashboard; do
+      read -r u50 u99 umax _ <<<"${R[$b.ui.$label]}"
+      awk -v l="$label" -v a="$u50" -v b="$u99" -v c="$umax" 'BEGIN { printf "    %-22s %8.3f %8.3f %8.3f  %s\n", l, a, b, c, (b < 50) ? "PASS" : "MISS" }'
+    done
+  fi
 done

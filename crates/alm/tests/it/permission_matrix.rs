@@ -31,6 +31,9 @@ pub(crate) fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
     //                                                                  anon owner req  appr aud  dis  admin
     vec![
         (M::GET, "/api/v1/me", None,                                       [401, 200, 200, 200, 200, 401, 200]),
+        // Users made through the API have no password (409); the admin's current one is wrong (422).
+        (M::POST, "/api/v1/me/password", body(json!({"current_password": "wrong", "new_password": "a new password, long enough"})),
+                                                                           [401, 409, 409, 409, 409, 401, 422]),
         (M::POST, "/api/v1/auth/login", body(json!({"email": "{unique}@example.test", "password": "wrong"})),
                                                                            [401, 401, 401, 401, 401, 401, 401]),
         (M::POST, "/api/v1/auth/logout", None,                             [401, 409, 409, 409, 409, 401, 409]),

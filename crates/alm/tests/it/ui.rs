@@ -82,7 +82,14 @@ async fn sign_in_journey(s: &TestServer, kind: Kind, javascript: bool) {
         .contains("You own no service accounts yet"));
     assert_eq!(
         b.texts(".site-nav a").await,
-        ["Home", "Requests", "Approvals", "Inbox"],
+        [
+            "Home",
+            "Dashboard",
+            "Accounts",
+            "Requests",
+            "Approvals",
+            "Inbox"
+        ],
         "the administrator holds every permission the navigation asks for"
     );
     b.screenshots(&shots("home-empty")).await;
