@@ -253,7 +253,7 @@ bench_backend() {
   local owner vault everyone pool domain ou="OU=bench,DC=corp,DC=example,DC=test" retire="OU=retired,DC=corp,DC=example,DC=test"
   owner=$(call POST /api/v1/users '{"display_name": "Owner of fifty", "emails": ["owner50@example.test"]}' | field 'd["id"]')
   owner_tok=$(tok owner50@example.test)
-  vault=$(call GET /api/v1/vaults | field '[v["id"] for v in d if v["kind"] == "builtin"][0]')
+  vault=$(call GET /api/v1/vaults | field '[v["id"] for v in d["items"] if v["kind"] == "builtin"][0]')
   everyone=$(call GET '/api/v1/groups?limit=500' | field '[g["id"] for g in d["items"] if g["builtin"] and g["name"] == "Everyone"][0]')
   # A pool with no engine: the sweep's directory changes queue up and nothing connects anywhere.
   pool=$(call POST /api/v1/engine-pools '{"name": "bench"}' | field 'd["id"]')

@@ -102,7 +102,7 @@ approver_role=$(call "$admin" GET '/api/v1/roles?limit=500' | field '[r["id"] fo
 call "$admin" POST "/api/v1/roles/$approver_role/members" "{\"user_id\": \"$approver_id\"}" >/dev/null
 approver=$("$bin" admin create-token approver@example.test --name bench --data-dir "$work/alm")
 everyone=$(call "$admin" GET '/api/v1/groups?limit=500' | field '[g["id"] for g in d["items"] if g["builtin"] and g["name"] == "Everyone"][0]')
-vault=$(call "$admin" GET /api/v1/vaults | field '[v["id"] for v in d if v["kind"] == "builtin"][0]')
+vault=$(call "$admin" GET /api/v1/vaults | field '[v["id"] for v in d["items"] if v["kind"] == "builtin"][0]')
 
 domain=$(call "$admin" POST /api/v1/domains "$(BASE=$alm_ou python3 -c '
 import json, os

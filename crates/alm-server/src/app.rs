@@ -180,6 +180,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         metrics: metrics_handle(),
         master_key,
         read_only,
+        dashboard: Arc::default(),
     })
 }
 

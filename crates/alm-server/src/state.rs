@@ -27,4 +27,6 @@ pub struct AppState {
     /// Why the server runs read-only (`secrets.read_only_recovery` with a key that does not
     /// open the database's secrets): changes answer 503 and no background work runs.
     pub read_only: Option<Arc<str>>,
+    /// The dashboard's counts over every account, shared for a minute.
+    pub dashboard: Arc<crate::services::dashboard::SharedCounts>,
 }

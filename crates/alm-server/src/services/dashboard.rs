@@ -1,6 +1,10 @@
 //! The dashboard's counts (SPEC §10): each read only for a caller who holds the permission
-//! behind it, with the same filters (and the same scope) as the list it links to, so a count
-//! and its list agree.
+//! behind it, with the same filters (and the same scope) as the list it links to.
+//!
+//! The counts over every account (what a `manage` reader sees) are the same for every such
+//! reader and cost scans of the whole accounts table (at 1,000,000 accounts, far more than a
+//! page may take): they are counted at most once a minute ([`SHARED_FOR`]) and shared, and the
+//! page says when they were counted. An owner's own counts are small and always counted anew.
 
 use super::{Principal, ServiceResult};
 use alm_core::lifecycle::Status;
@@ -18,8 +22,40 @@ pub const EOL_WINDOWS: [u32; 3] = [30, 60, 90];
 /// often than this).
 pub const ANSWERING_WITHIN: Duration = Duration::minutes(5);
 
+/// How long the counts over every account are shared before they are counted again.
+pub const SHARED_FOR: Duration = Duration::minutes(1);
+
+/// The counts over every account, as of `counted_at`.
+#[derive(Debug, Clone)]
+struct AllAccounts {
+    counted_at: OffsetDateTime,
+    by_status: Vec<(Status, u64)>,
+    eol_within: Vec<(u32, u64)>,
+    orphaned: u64,
+    unmanaged: u64,
+}
+
+/// The shared counts (one per server, in [`crate::state::AppState`]).
+#[derive(Debug, Default)]
+pub struct SharedCounts(std::sync::Mutex<Option<AllAccounts>>);
+
+impl SharedCounts {
+    fn fresh(&self, now: OffsetDateTime) -> Option<AllAccounts> {
+        let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.as_ref()
+            .filter(|c| now - c.counted_at < SHARED_FOR && c.counted_at <= now)
+            .cloned()
+    }
+
+    fn keep(&self, counts: AllAccounts) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(counts);
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Dashboard {
+    /// When the account counts were counted (they may be up to [`SHARED_FOR`] old).
+    pub counted_at: Option<OffsetDateTime>,
     /// `managed-account:read`: the accounts the caller reads (all with `manage`).
     pub accounts_by_status: Option<Vec<(Status, u64)>>,
     pub eol_within: Option<Vec<(u32, u64)>>,
@@ -44,48 +80,83 @@ pub fn eol_filter(now: OffsetDateTime, days: u32) -> AccountFilter {
     }
 }
 
-pub async fn read(db: &Db, clock: &dyn Clock, p: &Principal) -> ServiceResult<Dashboard> {
+/// The accounts by status and by end-of-life window, of the accounts `visible_to` reaches (all
+/// when `None`); with `everything`, also the orphaned and the unmanaged ones found by discovery.
+async fn count_accounts(
+    conn: &mut alm_store::Conn,
+    now: OffsetDateTime,
+    visible_to: Option<(alm_core::UserId, Vec<alm_core::GroupId>)>,
+    everything: bool,
+) -> ServiceResult<AllAccounts> {
+    let mut by_status = Vec::new();
+    for status in Status::ALL {
+        let filter = AccountFilter {
+            status: Some(status),
+            visible_to: visible_to.clone(),
+            ..AccountFilter::default()
+        };
+        by_status.push((status, accounts::count(conn, &filter).await?));
+    }
+    let mut eol_within = Vec::new();
+    for days in EOL_WINDOWS {
+        let filter = AccountFilter {
+            visible_to: visible_to.clone(),
+            ..eol_filter(now, days)
+        };
+        eol_within.push((days, accounts::count(conn, &filter).await?));
+    }
+    let (mut orphaned, mut unmanaged) = (0, 0);
+    if everything {
+        let filter = AccountFilter {
+            orphaned: true,
+            ..AccountFilter::default()
+        };
+        orphaned = accounts::count(conn, &filter).await?;
+        let one = alm_core::paging::PageRequest::parse(Some(1), Some(0), None, &["severity"])
+            .expect("a valid page");
+        unmanaged = alm_store::discovery::page(conn, None, None, &one).await?.1;
+    }
+    Ok(AllAccounts {
+        counted_at: now,
+        by_status,
+        eol_within,
+        orphaned,
+        unmanaged,
+    })
+}
+
+pub async fn read(
+    db: &Db,
+    clock: &dyn Clock,
+    shared: &SharedCounts,
+    p: &Principal,
+) -> ServiceResult<Dashboard> {
     let now = clock.now();
     let mut out = Dashboard::default();
     let me = p.user_id;
     if let Ok(can) = p.permissions.authorize::<perm::AccountRead>(me) {
-        let mut conn = db.read().await?;
-        let visible_to = match can.scope() {
-            Scope::All => None,
-            Scope::Own => Some((me, users::group_ids(&mut conn, me).await?)),
+        let counts = match can.scope() {
+            Scope::All => match shared.fresh(now) {
+                Some(counts) => counts,
+                None => {
+                    let mut conn = db.read().await?;
+                    let counts = count_accounts(&mut conn, now, None, true).await?;
+                    shared.keep(counts.clone());
+                    counts
+                }
+            },
+            Scope::Own => {
+                let mut conn = db.read().await?;
+                let mine = Some((me, users::group_ids(&mut conn, me).await?));
+                count_accounts(&mut conn, now, mine, false).await?
+            }
         };
-        let mut by_status = Vec::new();
-        for status in Status::ALL {
-            let filter = AccountFilter {
-                status: Some(status),
-                visible_to: visible_to.clone(),
-                ..AccountFilter::default()
-            };
-            by_status.push((status, accounts::count(&mut conn, &filter).await?));
-        }
-        out.accounts_by_status = Some(by_status);
-        let mut windows = Vec::new();
-        for days in EOL_WINDOWS {
-            let filter = AccountFilter {
-                visible_to: visible_to.clone(),
-                ..eol_filter(now, days)
-            };
-            windows.push((days, accounts::count(&mut conn, &filter).await?));
-        }
-        out.eol_within = Some(windows);
+        out.counted_at = Some(counts.counted_at);
+        out.accounts_by_status = Some(counts.by_status);
+        out.eol_within = Some(counts.eol_within);
         if can.scope() == Scope::All {
-            let orphaned = AccountFilter {
-                orphaned: true,
-                ..AccountFilter::default()
-            };
-            out.orphaned = Some(accounts::count(&mut conn, &orphaned).await?);
-            let one = alm_core::paging::PageRequest::parse(Some(1), Some(0), None, &["severity"])
-                .expect("a valid page");
-            out.unmanaged = Some(
-                alm_store::discovery::page(&mut conn, None, None, &one)
-                    .await?
-                    .1,
-            );
+            out.orphaned = Some(counts.orphaned);
+            out.unmanaged = Some(counts.unmanaged);
         }
     }
     if let Ok(can) = p.permissions.authorize::<perm::ApprovalRead>(me) {
@@ -113,4 +184,37 @@ pub async fn read(db: &Db, clock: &dyn Clock, p: &Principal) -> ServiceResult<Da
         out.engines = Some((answering as u64, active.len() as u64));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn counted(at: OffsetDateTime) -> AllAccounts {
+        AllAccounts {
+            counted_at: at,
+            by_status: vec![],
+            eol_within: vec![],
+            orphaned: 0,
+            unmanaged: 0,
+        }
+    }
+
+    #[test]
+    fn shared_counts_last_a_minute_and_never_come_from_the_future() {
+        let at = datetime!(2026-12-04 10:00 UTC);
+        let shared = SharedCounts::default();
+        assert!(shared.fresh(at).is_none(), "nothing counted yet");
+        shared.keep(counted(at));
+        assert!(shared.fresh(at + Duration::seconds(59)).is_some());
+        assert!(
+            shared.fresh(at + SHARED_FOR).is_none(),
+            "a minute old: counted again"
+        );
+        assert!(
+            shared.fresh(at - Duration::seconds(1)).is_none(),
+            "a clock set back does not keep old counts"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! The page assets (one stylesheet, one script), embedded in the binary and served under a
+//! The page assets (one stylesheet, one script, the icon), embedded in the binary and served under a
 //! name that carries a hash of their content, so browsers may keep them for a year: a new
 //! build with a changed file gets a new name.
 
@@ -29,6 +29,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "alm.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/alm.js"),
+    ),
+    (
+        "alm.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/alm.svg"),
     ),
 ];
 

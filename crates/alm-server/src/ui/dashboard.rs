@@ -37,6 +37,8 @@ struct Section {
 struct DashboardPage {
     chrome: Chrome,
     title: &'static str,
+    /// When the account counts were counted (ISO, and as text).
+    counted_at: Option<(String, String)>,
     sections: Vec<Section>,
 }
 
@@ -45,7 +47,7 @@ async fn show(State(s): State<AppState>, browser: Browser) -> PageResult {
     let signed_in = browser.require()?;
     // The page itself needs to read accounts; each section its own permission besides.
     signed_in.can::<perm::AccountRead>(&path)?;
-    let d = dashboard::read(&s.db, s.clock.as_ref(), &signed_in.principal)
+    let d = dashboard::read(&s.db, s.clock.as_ref(), &s.dashboard, &signed_in.principal)
         .await
         .map_err(|e| errors::service(&signed_in, &path, e))?;
     let mut sections = Vec::new();
@@ -126,6 +128,7 @@ async fn show(State(s): State<AppState>, browser: Browser) -> PageResult {
     let page = DashboardPage {
         chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
         title: "Dashboard",
+        counted_at: d.counted_at.map(|at| (super::iso(at), super::utc(at))),
         sections,
     };
     Ok(render(StatusCode::OK, &page))

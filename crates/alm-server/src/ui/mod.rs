@@ -76,6 +76,7 @@ pub struct ChromeUser {
 pub struct Chrome {
     pub css: &'static str,
     pub js: &'static str,
+    pub icon: &'static str,
     pub version: &'static str,
     /// `narrow` for single forms (sign in), empty for the full width.
     pub width: &'static str,
@@ -169,6 +170,7 @@ impl Chrome {
         Self {
             css: assets::url("alm.css"),
             js: assets::url("alm.js"),
+            icon: assets::url("alm.svg"),
             version: env!("CARGO_PKG_VERSION"),
             width: "",
             has_errors: false,
@@ -285,10 +287,11 @@ pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · alm</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <link rel=\"stylesheet\" href=\"{css}\"><link rel=\"icon\" type=\"image/svg+xml\" href=\"{icon}\"></head>\
          <body><main id=\"main\" class=\"narrow\"><h1>{t}</h1>{body_html}</main></body></html>",
         t = escape(title),
         css = assets::url("alm.css"),
+        icon = assets::url("alm.svg"),
     );
     (status, Html(body)).into_response()
 }
