@@ -143,11 +143,6 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "one-time passwords: the user must choose their own first",
         sql: include_str!("../migrations/0025_one_time_passwords.sql"),
     },
-    Migration {
-        version: 26,
-        name: "an index of accounts by status (the dashboard's counts)",
-        sql: include_str!("../migrations/0026_accounts_by_status.sql"),
-    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -88,15 +88,25 @@ async fn count_accounts(
     visible_to: Option<(alm_core::UserId, Vec<alm_core::GroupId>)>,
     everything: bool,
 ) -> ServiceResult<AllAccounts> {
-    let mut by_status = Vec::new();
-    for status in Status::ALL {
-        let filter = AccountFilter {
-            status: Some(status),
+    let counted = accounts::count_by_status(
+        conn,
+        &AccountFilter {
             visible_to: visible_to.clone(),
             ..AccountFilter::default()
-        };
-        by_status.push((status, accounts::count(conn, &filter).await?));
-    }
+        },
+    )
+    .await?;
+    // Every status, in the order people read them, with 0 for those no account has.
+    let by_status: Vec<(Status, u64)> = Status::ALL
+        .into_iter()
+        .map(|st| {
+            let n = counted
+                .iter()
+                .find(|(s, _)| *s == st)
+                .map_or(0, |(_, n)| *n);
+            (st, n)
+        })
+        .collect();
     let mut eol_within = Vec::new();
     for days in EOL_WINDOWS {
         let filter = AccountFilter {
