@@ -139,7 +139,10 @@ def get():
 d = json.loads(get())
 if d["total"] != expect or len(d["items"]) != min(expect, 50):
     sys.exit("expected %d accounts, got total %s and %d items" % (expect, d["total"], len(d["items"])))
-for _ in range(warmup):
+a = time.perf_counter()
+get()
+first = (time.perf_counter() - a) * 1000
+for _ in range(warmup - 1):
     get()
 t = []
 for _ in range(requests):
@@ -153,7 +156,7 @@ PY
 
 # The web pages: signs in through the API (a session cookie, as a browser has), then WARMUP and
 # REQUESTS sequential GETs of one page over one keep-alive connection; prints p50 p99 max mean
-# in ms. Fails unless every answer is a 200 page that contains EXPECT.
+# in ms, and the first request's time. Fails unless every answer is a 200 page that contains EXPECT.
 cat >"$work/client_ui.py" <<'PY'
 import http.client, json, statistics, sys, time
 port, email, password, path, warmup, requests, expect = sys.argv[1:8]
@@ -182,7 +185,7 @@ for _ in range(requests):
     t.append((time.perf_counter() - a) * 1000)
 t.sort()
 q = lambda p: t[min(len(t) - 1, int(round(p * len(t))) - 1)]
-print("%.3f %.3f %.3f %.3f" % (q(0.50), q(0.99), t[-1], statistics.mean(t)))
+print("%.3f %.3f %.3f %.3f %.3f" % (q(0.50), q(0.99), t[-1], statistics.mean(t), first))
 PY
 
 # SQLite timings: Python's sqlite3 module runs the statement with the same text and bind
@@ -495,10 +498,11 @@ for b in $backends; do
     printf "  one sweep end to end (finding + 1,000 EOL changes + due reminders): %.3f s\n", sw
   }'
   if [[ $ui == 1 ]]; then
-    echo "  web pages, p50 / p99 / max ms (target p99 < 50); the 90-day window holds ${R[$b.ui_window]} accounts:"
+    echo "  web pages, p50 / p99 / max / first request ms (target p99 < 50); the 90-day window holds ${R[$b.ui_window]} accounts:"
     for label in home accounts-eol90-page1 accounts-eol90-last accounts-page1000 dashboard; do
-      read -r u50 u99 umax _ <<<"${R[$b.ui.$label]}"
-      awk -v l="$label" -v a="$u50" -v b="$u99" -v c="$umax" 'BEGIN { printf "    %-22s %8.3f %8.3f %8.3f  %s\n", l, a, b, c, (b < 50) ? "PASS" : "MISS" }'
+      read -r u50 u99 umax _ ufirst <<<"${R[$b.ui.$label]}"
+      awk -v l="$label" -v a="$u50" -v b="$u99" -v c="$umax" -v f="$ufirst" 'BEGIN { printf "    %-22s %8.3f %8.3f %8.3f %8.3f  %s\n", l, a, b, c, f, (b < 50) ? "PASS" : "MISS" }'
     done
+    echo "  (the dashboard's first request counts every account; the counts are then shared for a minute)"
   fi
 done

@@ -59,7 +59,14 @@ async fn list(
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::AccountRead>(&path)?;
-    let table = Table::parse("/accounts", &q, alm_store::accounts::SORT_KEYS, "name")
+    // A list narrowed to an end-of-life window reads soonest first (and its index serves that
+    // order: sorting a large window by name costs a sort of the whole window per page).
+    let default_sort = if q.eol_within.as_deref().is_some_and(|w| !w.trim().is_empty()) {
+        "eol_at"
+    } else {
+        "name"
+    };
+    let table = Table::parse("/accounts", &q, alm_store::accounts::SORT_KEYS, default_sort)
         .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
     let status = match table.state.as_str() {
         "" => None,
