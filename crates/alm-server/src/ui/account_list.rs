@@ -61,13 +61,22 @@ async fn list(
     let can = signed_in.can::<perm::AccountRead>(&path)?;
     // A list narrowed to an end-of-life window reads soonest first (and its index serves that
     // order: sorting a large window by name costs a sort of the whole window per page).
-    let default_sort = if q.eol_within.as_deref().is_some_and(|w| !w.trim().is_empty()) {
+    let default_sort = if q
+        .eol_within
+        .as_deref()
+        .is_some_and(|w| !w.trim().is_empty())
+    {
         "eol_at"
     } else {
         "name"
     };
-    let table = Table::parse("/accounts", &q, alm_store::accounts::SORT_KEYS, default_sort)
-        .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
+    let table = Table::parse(
+        "/accounts",
+        &q,
+        alm_store::accounts::SORT_KEYS,
+        default_sort,
+    )
+    .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
     let status = match table.state.as_str() {
         "" => None,
         text => Some(Status::parse(text).ok_or_else(|| {
