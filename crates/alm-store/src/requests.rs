@@ -322,24 +322,27 @@ pub async fn decisions(
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| {
-        let request_id: String = r.try_get("request_id")?;
-        Ok(ApprovalRecord {
-            decision: decode_state(
-                r.try_get("decision")?,
-                "request_approvals",
-                "decision",
-                &request_id,
-                Decision::parse,
-            )?,
-            request_id: parse(request_id, "request id")?,
-            step: r.try_get("step")?,
-            approver_id: parse(r.try_get("approver_id")?, "user id")?,
-            reason: r.try_get("reason")?,
-            decided_at: from_db(r.try_get("decided_at")?)?,
-        })
-    })
+    .map(decision_of)
     .collect()
+}
+
+/// A `request_approvals` row as a record; a decision alm did not write is corruption, named.
+fn decision_of(r: &sqlx::any::AnyRow) -> StoreResult<ApprovalRecord> {
+    let request_id: String = r.try_get("request_id")?;
+    Ok(ApprovalRecord {
+        decision: decode_state(
+            r.try_get("decision")?,
+            "request_approvals",
+            "decision",
+            &request_id,
+            Decision::parse,
+        )?,
+        request_id: parse(request_id, "request id")?,
+        step: r.try_get("step")?,
+        approver_id: parse(r.try_get("approver_id")?, "user id")?,
+        reason: r.try_get("reason")?,
+        decided_at: from_db(r.try_get("decided_at")?)?,
+    })
 }
 
 /// The newest `limit` decisions of one approver, each with the request's account name.
@@ -358,26 +361,7 @@ pub async fn decided_by(
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| {
-        let request_id: String = r.try_get("request_id")?;
-        Ok((
-            ApprovalRecord {
-                decision: decode_state(
-                    r.try_get("decision")?,
-                    "request_approvals",
-                    "decision",
-                    &request_id,
-                    Decision::parse,
-                )?,
-                request_id: parse(request_id, "request id")?,
-                step: r.try_get("step")?,
-                approver_id: parse(r.try_get("approver_id")?, "user id")?,
-                reason: r.try_get("reason")?,
-                decided_at: from_db(r.try_get("decided_at")?)?,
-            },
-            r.try_get("account_name")?,
-        ))
-    })
+    .map(|r| Ok((decision_of(r)?, r.try_get("account_name")?)))
     .collect()
 }
 

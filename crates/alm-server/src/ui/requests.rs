@@ -7,7 +7,6 @@ use super::browser::{Browser, SignedIn};
 use super::table::{Table, TableQuery};
 use super::{errors, iso, label, render, utc, Chrome, PageResult};
 use crate::services::requests::{self as svc, RequestInfo};
-use crate::services::ServiceError;
 use crate::state::AppState;
 use alm_core::permissions::perm;
 use alm_core::requests::{RequestKind, RequestState};
@@ -24,9 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/requests", get(list))
         .route("/requests/{id}", get(show))
-        .route("/requests/{id}/submit", post(submit))
-        .route("/requests/{id}/withdraw", post(withdraw))
-        .route("/requests/{id}/delete", post(delete))
+        .route("/requests/{id}/{action}", post(act))
 }
 
 struct Row {
@@ -302,84 +299,41 @@ struct ActionForm {
     csrf_token: String,
 }
 
-/// Runs a requester action and goes back to the request (or to the list after a delete).
-async fn requester_action<F, Fut>(
-    s: AppState,
+/// A requester action — `submit` or `delete` a draft, `withdraw` — then back to the request
+/// (to the list after a delete), or the page of the rule that refused it.
+async fn act(
+    State(s): State<AppState>,
     browser: Browser,
-    id: String,
-    form: ActionForm,
-    run: F,
-) -> PageResult
-where
-    F: FnOnce(AppState, SignedIn, Uuid, String) -> Fut,
-    Fut: std::future::Future<Output = Result<String, Result<ServiceError, Response>>>,
-{
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require_form(&form.csrf_token)?;
     let id = parse_request(&signed_in, &path, &id)?;
-    match run(s, signed_in.clone(), id, path.clone()).await {
+    let actor = &signed_in.principal.actor;
+    let done = match action.as_str() {
+        "submit" => {
+            let can = signed_in.can::<perm::RequestUpdate>(&path)?;
+            svc::submit(&s.queue, &can, actor, id)
+                .await
+                .map(|_| format!("/requests/{id}?done=submitted"))
+        }
+        "withdraw" => {
+            let can = signed_in.can::<perm::RequestUpdate>(&path)?;
+            svc::withdraw(&s.db, s.clock.as_ref(), &can, actor, id)
+                .await
+                .map(|_| format!("/requests/{id}?done=withdrawn"))
+        }
+        "delete" => {
+            let can = signed_in.can::<perm::RequestDelete>(&path)?;
+            svc::delete(&s.db, s.clock.as_ref(), &can, actor, id)
+                .await
+                .map(|_| "/requests?deleted=1".to_owned())
+        }
+        _ => return Err(errors::not_found_for(Some(&signed_in), &path)),
+    };
+    match done {
         Ok(to) => Ok(Redirect::to(&to).into_response()),
-        Err(Ok(e)) => Err(errors::service(&signed_in, &path, e)),
-        Err(Err(page)) => Err(page),
+        Err(e) => Err(errors::service(&signed_in, &path, e)),
     }
-}
-
-async fn submit(
-    State(s): State<AppState>,
-    browser: Browser,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> PageResult {
-    requester_action(s, browser, id, form, |s, signed_in, id, path| async move {
-        let can = signed_in.can::<perm::RequestUpdate>(&path).map_err(Err)?;
-        svc::submit(&s.queue, &can, &signed_in.principal.actor, id)
-            .await
-            .map_err(Ok)?;
-        Ok(format!("/requests/{id}?done=submitted"))
-    })
-    .await
-}
-
-async fn withdraw(
-    State(s): State<AppState>,
-    browser: Browser,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> PageResult {
-    requester_action(s, browser, id, form, |s, signed_in, id, path| async move {
-        let can = signed_in.can::<perm::RequestUpdate>(&path).map_err(Err)?;
-        svc::withdraw(
-            &s.db,
-            s.clock.as_ref(),
-            &can,
-            &signed_in.principal.actor,
-            id,
-        )
-        .await
-        .map_err(Ok)?;
-        Ok(format!("/requests/{id}?done=withdrawn"))
-    })
-    .await
-}
-
-async fn delete(
-    State(s): State<AppState>,
-    browser: Browser,
-    Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
-) -> PageResult {
-    requester_action(s, browser, id, form, |s, signed_in, id, path| async move {
-        let can = signed_in.can::<perm::RequestDelete>(&path).map_err(Err)?;
-        svc::delete(
-            &s.db,
-            s.clock.as_ref(),
-            &can,
-            &signed_in.principal.actor,
-            id,
-        )
-        .await
-        .map_err(Ok)?;
-        Ok("/requests?deleted=1".to_owned())
-    })
-    .await
 }
