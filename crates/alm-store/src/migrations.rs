@@ -143,6 +143,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "one-time passwords: the user must choose their own first",
         sql: include_str!("../migrations/0025_one_time_passwords.sql"),
     },
+    Migration {
+        version: 26,
+        name: "the end-of-life index carries the id (deep pages of an end-of-life window)",
+        sql: include_str!("../migrations/0026_eol_index_with_id.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {
