@@ -221,11 +221,6 @@ async fn account_page(
     }
 }
 
-fn parse_account(signed_in: &SignedIn, path: &str, id: &str) -> Result<Uuid, Response> {
-    id.parse()
-        .map_err(|_| errors::not_found_for(Some(signed_in), path))
-}
-
 #[derive(Debug, Deserialize)]
 struct ShowQuery {
     done: Option<String>,
@@ -255,7 +250,7 @@ async fn show(
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
-    let id = parse_account(&signed_in, &path, &id)?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
     let mut p = loaded(&s, &signed_in, &path, id).await?;
     p.notice = q.done.as_deref().and_then(notice_for).map(str::to_owned);
     Ok(render(StatusCode::OK, &p))
@@ -303,7 +298,7 @@ async fn add_owner(
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require_form(&form.csrf_token)?;
-    let id = parse_account(&signed_in, &path, &id)?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
     let can = signed_in.can::<perm::AccountUpdate>(&path)?;
     let page_path = format!("/accounts/{id}");
     let user = match crate::services::users::enabled_by_email(&s.db, form.email.trim()).await {
@@ -364,7 +359,7 @@ async fn remove_owner(
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require_form(&form.csrf_token)?;
-    let id = parse_account(&signed_in, &path, &id)?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
     let can = signed_in.can::<perm::AccountUpdate>(&path)?;
     let owner = match form.owner.split_once(':') {
         Some(("user", u)) => u.parse().ok().map(Owner::User),

@@ -5,7 +5,6 @@
 //! post and redirect back to the list.
 
 use super::browser::{Browser, SignedIn};
-use super::requests::parse_request;
 use super::{errors, iso, label, render, utc, Chrome, FormError, PageResult};
 use crate::services::approvals;
 use crate::services::requests::RequestInfo;
@@ -218,7 +217,7 @@ async fn decide_page(
 async fn show(State(s): State<AppState>, browser: Browser, Path(id): Path<String>) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
-    let id = parse_request(&signed_in, &path, &id)?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
     let page = decide_page(&s, &signed_in, &path, id).await?;
     Ok(render(StatusCode::OK, &page))
 }
@@ -240,7 +239,7 @@ async fn decide(
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require_form(&form.csrf_token)?;
-    let id = parse_request(&signed_in, &path, &id)?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
     let can = signed_in.can::<perm::ApprovalUpdate>(&path)?;
     let reason = Some(form.reason.clone()).filter(|r| !r.trim().is_empty());
     match approvals::decide(

@@ -53,6 +53,12 @@ impl SignedIn {
         self.principal.permissions.has(P::PERMISSION)
     }
 
+    /// An id from the address, or the 404 page (a malformed id names no page).
+    pub fn id<T: std::str::FromStr>(&self, path: &str, text: &str) -> Result<T, Response> {
+        text.parse()
+            .map_err(|_| super::errors::not_found_for(Some(self), path))
+    }
+
     /// Whether a posted form's `csrf_token` belongs to this session.
     pub fn csrf_ok(&self, presented: &str) -> bool {
         csrf::matches(&self.secret, presented)

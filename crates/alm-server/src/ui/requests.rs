@@ -3,7 +3,7 @@
 //! template says so, the rejection reason, provisioning progress and failures), with the
 //! requester's actions: submit or delete a draft, withdraw. SPEC §2.5, §2.6, §10.
 
-use super::browser::{Browser, SignedIn};
+use super::browser::Browser;
 use super::table::{Table, TableQuery};
 use super::{errors, iso, label, render, utc, Chrome, PageResult};
 use crate::services::requests::{self as svc, RequestInfo};
@@ -13,7 +13,7 @@ use alm_core::requests::{RequestKind, RequestState};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -231,11 +231,6 @@ struct ShowQuery {
     done: Option<String>,
 }
 
-pub(super) fn parse_request(signed_in: &SignedIn, path: &str, id: &str) -> Result<Uuid, Response> {
-    id.parse()
-        .map_err(|_| errors::not_found_for(Some(signed_in), path))
-}
-
 async fn show(
     State(s): State<AppState>,
     browser: Browser,
@@ -244,7 +239,7 @@ async fn show(
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
-    let id = parse_request(&signed_in, &path, &id)?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
     let can = signed_in.can::<perm::RequestRead>(&path)?;
     let i = svc::get(&s.db, &can, id)
         .await
@@ -309,7 +304,7 @@ async fn act(
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require_form(&form.csrf_token)?;
-    let id = parse_request(&signed_in, &path, &id)?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
     let actor = &signed_in.principal.actor;
     let done = match action.as_str() {
         "submit" => {

@@ -7,7 +7,6 @@
 //! stored. `…/name-check` answers the live name check as an HTML fragment.
 
 use super::browser::{Browser, SignedIn};
-use super::requests::parse_request;
 mod fields;
 
 use super::{errors, render, Chrome, PageResult};
@@ -57,11 +56,6 @@ async fn choose(State(s): State<AppState>, browser: Browser) -> PageResult {
     Ok(render(StatusCode::OK, &page))
 }
 
-fn parse_template(signed_in: &SignedIn, path: &str, id: &str) -> Result<Uuid, Response> {
-    id.parse()
-        .map_err(|_| errors::not_found_for(Some(signed_in), path))
-}
-
 /// The template if it is offered to the caller; else the 404 page (a template not offered
 /// to someone is not theirs to see).
 async fn template_for(
@@ -86,7 +80,7 @@ async fn new_form(
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::RequestCreate>(&path)?;
-    let id = parse_template(&signed_in, &path, &template)?;
+    let id = signed_in.id::<Uuid>(&path, &template)?;
     let t = template_for(&s, &signed_in, &path, &can, id).await?;
     let chrome = Chrome::new(Some(&signed_in), &path).with_counts(&s).await;
     let page = form_page(
@@ -110,7 +104,7 @@ async fn create(
     let path = browser.path.clone();
     let signed_in = browser.require_form(&sent.csrf_token)?;
     let can = signed_in.can::<perm::RequestCreate>(&path)?;
-    let id = parse_template(&signed_in, &path, &template)?;
+    let id = signed_in.id::<Uuid>(&path, &template)?;
     let t = template_for(&s, &signed_in, &path, &can, id).await?;
     let saved = match input_of(&s, &t, &sent).await {
         Ok(input) => svc::create(
@@ -217,7 +211,7 @@ async fn edit_form(
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
-    let id = parse_request(&signed_in, &path, &id)?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
     let (r, t) = draft_of(&s, &signed_in, &path, id).await?;
     let d = &r.details;
     let sent = Sent {
@@ -258,7 +252,7 @@ async fn update(
     let sent = sent_from(pairs);
     let path = browser.path.clone();
     let signed_in = browser.require_form(&sent.csrf_token)?;
-    let id = parse_request(&signed_in, &path, &id)?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
     let (_, t) = draft_of(&s, &signed_in, &path, id).await?;
     let can = signed_in.can::<perm::RequestUpdate>(&path)?;
     let saved = match input_of(&s, &t, &sent).await {
@@ -298,7 +292,7 @@ async fn name_check(
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::RequestCreate>(&path)?;
-    let id = parse_template(&signed_in, &path, &template)?;
+    let id = signed_in.id::<Uuid>(&path, &template)?;
     let (ok, text) = match svc::check_name(&s.db, &can, id, &q.account_name, q.request).await {
         Ok(name) => (true, format!("{name} is free on the domain.")),
         Err(ServiceError::Validation(v)) => (
