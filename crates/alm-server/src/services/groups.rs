@@ -129,6 +129,26 @@ fn name_taken() -> ServiceError {
     ))
 }
 
+/// The enabled group named `name` (case-insensitively), for a form that names an owner: a
+/// missing or disabled group is the field's error.
+pub async fn enabled_by_name(db: &Db, field: &str, name: &str) -> ServiceResult<GroupId> {
+    let name = name.trim();
+    let mut conn = db.read().await?;
+    let found = match groups::find_by_name(&mut conn, name).await? {
+        Some(id) => groups::get(&mut conn, id).await?,
+        None => None,
+    };
+    match found {
+        Some(g) if g.enabled => Ok(g.id),
+        _ => Err(FieldError::new(
+            field,
+            "exists",
+            format!("no enabled group is named {name:?}"),
+        )
+        .into()),
+    }
+}
+
 pub async fn get(db: &Db, can: &Can<perm::GroupRead>, id: GroupId) -> ServiceResult<GroupRecord> {
     let mut conn = db.read().await?;
     load_in_scope(&mut conn, can, id).await

@@ -301,8 +301,26 @@ async fn add_owner(
     let id = signed_in.id::<Uuid>(&path, &id)?;
     let can = signed_in.can::<perm::AccountUpdate>(&path)?;
     let page_path = format!("/accounts/{id}");
-    let user = match crate::services::users::enabled_by_email(&s.db, form.email.trim()).await {
-        Ok(user) => user,
+    // An address names a person; anything else a group (group names hold no "@").
+    let who = form.email.trim();
+    let owner = if who.contains('@') {
+        crate::services::users::enabled_by_email(&s.db, who)
+            .await
+            .map(Owner::User)
+    } else if who.is_empty() {
+        Err(alm_core::FieldError::new(
+            "email",
+            "required",
+            "give the email address of a person or the name of a group",
+        )
+        .into())
+    } else {
+        crate::services::groups::enabled_by_name(&s.db, "email", who)
+            .await
+            .map(Owner::Group)
+    };
+    let owner = match owner {
+        Ok(owner) => owner,
         Err(ServiceError::Validation(v)) => {
             let message = v.0.first().map(|e| e.message.clone()).unwrap_or_default();
             return owner_form_error(&s, &signed_in, &page_path, id, &form.email, message).await;
@@ -315,12 +333,17 @@ async fn add_owner(
         &can,
         &signed_in.principal.actor,
         id,
-        Owner::User(user),
+        owner,
         &s.config.base_url(),
     )
     .await
     {
         Ok(_) => Ok(Redirect::to(&format!("/accounts/{id}?done=owner-added")).into_response()),
+        // The template's rules (no group owners, too many owners) are the field's errors.
+        Err(ServiceError::Validation(v)) => {
+            let message = v.0.first().map(|e| e.message.clone()).unwrap_or_default();
+            owner_form_error(&s, &signed_in, &page_path, id, &form.email, message).await
+        }
         Err(ServiceError::Refused(r)) => {
             owner_form_error(&s, &signed_in, &page_path, id, &form.email, r.to_string()).await
         }

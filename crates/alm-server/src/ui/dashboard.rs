@@ -96,14 +96,14 @@ async fn show(State(s): State<AppState>, browser: Browser) -> PageResult {
         attention.push(Tile {
             label: "Unmanaged, found by discovery".into(),
             count: n,
-            href: None,
+            href: Some("/discovery".into()),
         });
     }
     if let Some((answering, active)) = d.engines {
         attention.push(Tile {
             label: format!("Engines answering, of {active} active"),
             count: answering,
-            href: None,
+            href: Some("/engines".into()),
         });
     }
     if !attention.is_empty() {

@@ -16,6 +16,8 @@ pub mod approvals;
 pub mod assets;
 pub mod browser;
 pub mod dashboard;
+pub mod discovery;
+pub mod engines;
 pub mod errors;
 pub mod home;
 pub mod inbox;
@@ -41,6 +43,8 @@ pub fn router() -> axum::Router<crate::state::AppState> {
         .merge(approvals::router())
         .merge(assets::router())
         .merge(dashboard::router())
+        .merge(discovery::router())
+        .merge(engines::router())
         .merge(home::router())
         .merge(inbox::router())
         .merge(password::router())

@@ -40,6 +40,7 @@ async fn setup(s: &TestServer) -> (World, String) {
     d["eol_action"] = json!("disable");
     d["cannot_change_password"] = json!(false);
     d["purpose"] = json!("Accounts for the customer portal");
+    d["ownership"] = json!({"min_owners": 1, "max_owners": 3, "allow_group_owners": true});
     d["lifecycle"] =
         json!({"intervals": ["90d"], "renewal_window_days": 100, "reminder_every_days": 7});
     d["steps"] = json!([
@@ -211,8 +212,20 @@ async fn journey(
         .await
         .contains("The customer portal reads orders."));
     b.screenshots(&shot("approval")).await;
+    if javascript {
+        b.mark().await;
+    }
     b.submit("form[action$='/approve'] button").await;
     b.wait_for_path("/approvals?done=approved").await;
+    // With the script, the decision is posted without a page load: the list and its notice
+    // replace the form in place.
+    if javascript {
+        assert!(b.still_marked().await, "approving reloaded the page");
+        assert!(b
+            .text("main .notice")
+            .await
+            .contains("approval is recorded"));
+    }
     open_waiting(&b, &denied_full).await;
     b.submit("form[action$='/deny'] button").await;
     assert!(b.text("#reason-error").await.contains("say why"));
@@ -271,6 +284,57 @@ async fn journey(
         start + time::Duration::days(180)
     );
     b.screenshots(&shot("account")).await;
+
+    // Owners: an unknown address is the field's error; a group is added by its name; removing
+    // the person would leave only a group without enabled members — refused, saying why.
+    let team = format!("Portal team {tag}");
+    let (st, g) = s
+        .admin()
+        .post("/api/v1/groups", json!({"name": team}))
+        .await;
+    assert_eq!(st, 201, "{g}");
+    b.fill("#owner-email", "nobody@example.test").await;
+    b.submit("form[action$='/owners'] button").await;
+    assert!(b
+        .text("#owner-email-error")
+        .await
+        .contains("no enabled user has the email address nobody@example.test"));
+    b.fill("#owner-email", &team).await;
+    b.submit("form[action$='/owners'] button").await;
+    b.wait_for_path(&format!("/accounts/{id}?done=owner-added"))
+        .await;
+    assert_eq!(
+        b.texts(".owners .owner-name").await,
+        ["Requester".to_owned(), team.clone()]
+    );
+    b.screenshots(&shot("account-owners")).await;
+    let remove = |name: &str| {
+        format!("//ul[@class='owners']/li[span[@class='owner-name' and .='{name}']]//button")
+    };
+    b.client
+        .find(fantoccini::Locator::XPath(&remove("Requester")))
+        .await
+        .expect("a remove button for the person")
+        .click()
+        .await
+        .expect("remove");
+    b.wait_for_text(".error-summary", "last enabled owner")
+        .await;
+    assert_eq!(
+        b.texts(".owners .owner-name").await.len(),
+        2,
+        "nothing changed"
+    );
+    b.client
+        .find(fantoccini::Locator::XPath(&remove(&team)))
+        .await
+        .expect("a remove button for the group")
+        .click()
+        .await
+        .expect("remove");
+    b.wait_for_path(&format!("/accounts/{id}?done=owner-removed"))
+        .await;
+    assert_eq!(b.texts(".owners .owner-name").await, ["Requester"]);
 
     // Disable: Samba shows the account disabled.
     b.click(&format!("a[href='/accounts/{id}/disable']")).await;
@@ -332,6 +396,10 @@ async fn strangers_are_kept_out(s: &TestServer, kind: Kind, account: &str) {
     b.goto(&format!("{}/approvals", s.base)).await;
     assert_eq!(b.text("h1").await, "You cannot open this page");
     b.screenshots("forbidden").await;
+    for page in ["/discovery", "/engines"] {
+        b.goto(&format!("{}{page}", s.base)).await;
+        assert_eq!(b.text("h1").await, "You cannot open this page", "{page}");
+    }
     b.goto(&format!("{}/accounts/{account}", s.base)).await;
     assert_eq!(b.text("h1").await, "Page not found");
     b.goto(&format!("{}/accounts/{account}/disable", s.base))
@@ -403,6 +471,29 @@ async fn keyboard_only_request(s: &TestServer, template: &str, kind: Kind) {
 /// are what those made (two accounts, both disabled and renewed past 90 days; two requests
 /// provisioned, two rejected, one waiting), and a count opens the list it counts.
 async fn dashboard_counts_what_the_journeys_made(s: &TestServer, kind: Kind) {
+    // One unmanaged account found by discovery in the journeys' domain.
+    let admin = s.admin();
+    let (_, domains) = admin.get("/api/v1/domains").await;
+    let base_dn = domains["items"][0]["base_dn"]
+        .as_str()
+        .expect("a domain")
+        .to_owned();
+    let found = format!("legacy-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let (st, r) = admin
+        .post(
+            "/api/v1/discovery/runs",
+            json!({"domain": {"fqdn": "corp.example.test", "base_dn": base_dn},
+                   "scanned_at": "2026-11-29T09:00:00Z", "tool_version": "0.1.0",
+                   "host_scan_complete": true,
+                   "accounts": [{"object_guid": uuid::Uuid::new_v4().to_string(),
+                                 "sam_account_name": found, "dn": format!("CN={found},{base_dn}"),
+                                 "kind": "user", "reasons": ["spn"],
+                                 "findings": [{"code": "password-never-expires", "severity": "medium",
+                                               "detail": "set since 2019", "fix": "rotate it"}],
+                                 "hosts": ["app7.corp.example.test"]}]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
     let b = Browser::start_with(kind, true).await;
     b.goto(&format!("{}/sign-in", s.base)).await;
     b.fill("#email", crate::support::server::ADMIN_EMAIL).await;
@@ -438,12 +529,67 @@ async fn dashboard_counts_what_the_journeys_made(s: &TestServer, kind: Kind) {
     assert_eq!(count("Provisioned"), ["2"], "{tiles:?}");
     assert_eq!(count("Rejected"), ["2"], "{tiles:?}");
     assert_eq!(count("Pending approval"), ["1"], "{tiles:?}");
+    assert_eq!(count("Unmanaged, found by discovery"), ["1"], "{tiles:?}");
+    assert_eq!(count("Engines answering, of 1 active"), ["1"], "{tiles:?}");
+    // The counts without a list of part 1 open their own pages.
+    b.click("a[href='/discovery']").await;
+    b.wait_for_path("/discovery").await;
+    let row = b.text("table.data tbody tr").await;
+    assert!(
+        row.starts_with(&found)
+            && row.contains("password-never-expires (medium)")
+            && row.contains("app7.corp.example.test"),
+        "{row}"
+    );
+    b.screenshots("discovery").await;
+    b.client.back().await.expect("back");
+    b.wait_for_path("/dashboard").await;
+    b.click("a[href='/engines']").await;
+    b.wait_for_path("/engines").await;
+    let rows = b.texts("table.data tbody tr").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].contains("inside the server") && rows[0].contains("Answering"),
+        "{rows:?}"
+    );
+    b.screenshots("engines").await;
+    b.client.back().await.expect("back");
+    b.wait_for_path("/dashboard").await;
     b.click("a[href='/accounts?state=disabled']").await;
     b.wait_for_path("/accounts?state=disabled").await;
     let names = b.texts("table.data tbody td:first-child").await;
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.iter().all(|n| n.starts_with("svc-web-")), "{names:?}");
     b.screenshots("accounts-list").await;
+    // Sorting loads the table's next view in place and puts it in the address: the list is
+    // sorted by name, its header turns it to descending and back; the link opens the same view.
+    b.mark().await;
+    b.click("th a[href*='sort=-name']").await;
+    b.wait_for_path("/accounts?state=disabled&sort=-name&limit=25")
+        .await;
+    let descending = b.texts("table.data tbody td:first-child").await;
+    assert_eq!(
+        b.focused().await,
+        "a:Name",
+        "the focus stays on the header followed"
+    );
+    b.click("th a[href*='sort=name']").await;
+    b.wait_for_path("/accounts?state=disabled&sort=name&limit=25")
+        .await;
+    let ascending = b.texts("table.data tbody td:first-child").await;
+    assert!(b.still_marked().await, "sorting reloaded the page");
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(ascending, sorted);
+    sorted.reverse();
+    assert_eq!(descending, sorted);
+    // Back returns to the previous view by the same means.
+    b.client.back().await.expect("back");
+    b.wait_for_path("/accounts?state=disabled&sort=-name&limit=25")
+        .await;
+    b.wait_for_text("table.data tbody td:first-child", &descending[0])
+        .await;
+    assert!(b.still_marked().await, "back reloaded the page");
     b.close().await;
 }
 

@@ -233,13 +233,17 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{}: click {css}: {e}", self.kind.name()));
     }
 
-    /// Clicks `css` and waits for the page it leads to (the old page's root gone stale).
+    /// Clicks `css` and waits for the page it leads to: the old page's main part gone stale,
+    /// by a page load or by the script putting the answer in its place (a boosted form).
     pub async fn submit(&self, css: &str) {
-        let old = self
-            .client
-            .find(Locator::Css("html"))
-            .await
-            .expect("the page has a root");
+        let old = match self.client.find(Locator::Css("main")).await {
+            Ok(main) => main,
+            Err(_) => self
+                .client
+                .find(Locator::Css("html"))
+                .await
+                .expect("the page has a root"),
+        };
         self.click(css).await;
         for _ in 0..100 {
             if old.tag_name().await.is_err() {
@@ -395,6 +399,26 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("{}: run axe-core: {e}", self.kind.name()));
         found.as_array().expect("a list of violations").clone()
+    }
+
+    /// Marks the loaded document (a value in `window`): a full page load forgets it, a partial
+    /// update keeps it — see [`Self::still_marked`].
+    pub async fn mark(&self) {
+        assert!(self.javascript, "marking needs the script");
+        self.client
+            .execute("window.almTestMark = 'kept'; return null;", vec![])
+            .await
+            .expect("mark the page");
+    }
+
+    /// Whether the document marked by [`Self::mark`] is still the one shown (no page load).
+    pub async fn still_marked(&self) -> bool {
+        self.client
+            .execute("return window.almTestMark === 'kept';", vec![])
+            .await
+            .expect("read the mark")
+            .as_bool()
+            .unwrap_or(false)
     }
 
     /// Saves the page at both sizes: `<browser>/<name>-1280x800.png` and `-390x844.png`;

@@ -1,0 +1,231 @@
+//! `/engines` (SPEC §5, §10): the engines, their pool and health — answering when they asked
+//! for work within the dashboard's window — what the dashboard's engine count opens.
+//! Read-only here: activation, pools and logs are administration pages of their own.
+//! Engines are few (one per site), so the list is filtered, sorted and paged in memory.
+
+use super::browser::Browser;
+use super::table::{Table, TableQuery};
+use super::{errors, iso, render, utc, Chrome, PageResult};
+use crate::services::dashboard::ANSWERING_WITHIN;
+use crate::services::engines;
+use crate::state::AppState;
+use alm_core::paging::SortDirection;
+use alm_core::permissions::perm;
+use alm_store::engines::EngineRecord;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/engines", get(list))
+}
+
+const SORT_KEYS: &[&str] = &["name", "last_seen_at"];
+
+/// An engine's standing, as its tag shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Health {
+    /// Active and asked for work recently.
+    Answering,
+    /// Active but silent for longer than the window (or never seen).
+    Silent,
+    /// Not active (unassigned or deactivated): it takes no work.
+    Inactive,
+}
+
+impl Health {
+    fn of(e: &EngineRecord, now: OffsetDateTime) -> Self {
+        match (e.active, e.last_seen_at) {
+            (false, _) => Self::Inactive,
+            (true, Some(at)) if now - at <= ANSWERING_WITHIN => Self::Answering,
+            (true, _) => Self::Silent,
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Self::Answering => "answering",
+            Self::Silent => "silent",
+            Self::Inactive => "inactive",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Self::Answering => "Answering",
+            Self::Silent => "Not answering",
+            Self::Inactive => "Inactive",
+        }
+    }
+}
+
+struct Row {
+    name: String,
+    host: String,
+    pool: String,
+    health_class: &'static str,
+    health: &'static str,
+    version: String,
+    in_process: bool,
+    seen: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "engines.html")]
+struct ListPage {
+    chrome: Chrome,
+    title: &'static str,
+    table: Table,
+    window_minutes: i64,
+    rows: Vec<Row>,
+}
+
+/// The engines matching the text filter (name or host), sorted and cut to the page.
+fn select<'a>(all: &'a [EngineRecord], table: &Table) -> (Vec<&'a EngineRecord>, u64) {
+    let needle = table.q.to_lowercase();
+    let mut found: Vec<&EngineRecord> = all
+        .iter()
+        .filter(|e| {
+            needle.is_empty()
+                || e.name.to_lowercase().contains(&needle)
+                || e.host.to_lowercase().contains(&needle)
+        })
+        .collect();
+    found.sort_by(|a, b| {
+        let order = match table.page.sort {
+            "last_seen_at" => a.last_seen_at.cmp(&b.last_seen_at),
+            _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        }
+        .then_with(|| a.id.cmp(&b.id));
+        match table.page.direction {
+            SortDirection::Ascending => order,
+            SortDirection::Descending => order.reverse(),
+        }
+    });
+    let total = found.len() as u64;
+    let page = found
+        .into_iter()
+        .skip(table.page.offset as usize)
+        .take(table.page.limit as usize)
+        .collect();
+    (page, total)
+}
+
+async fn list(
+    State(s): State<AppState>,
+    browser: Browser,
+    Query(q): Query<TableQuery>,
+) -> PageResult {
+    let path = browser.path.clone();
+    let signed_in = browser.require()?;
+    let can = signed_in.can::<perm::EngineRead>(&path)?;
+    let table = Table::parse("/engines", &q, SORT_KEYS, "name")
+        .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
+    let fail = |e| errors::service(&signed_in, &path, e);
+    let all = engines::list(&s.db, &can, false, None)
+        .await
+        .map_err(fail)?;
+    let pools: HashMap<_, _> = engines::pools(&s.db, &can)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let now = s.clock.now();
+    let (shown, total) = select(&all, &table);
+    let rows = shown
+        .iter()
+        .map(|e| {
+            let health = Health::of(e, now);
+            Row {
+                name: e.name.clone(),
+                host: e.host.clone(),
+                pool: match e.pool_id {
+                    None => "Unassigned".into(),
+                    Some(id) => pools.get(&id).cloned().unwrap_or_else(|| id.to_string()),
+                },
+                health_class: health.class(),
+                health: health.text(),
+                version: e.version.clone(),
+                in_process: e.in_process,
+                seen: e.last_seen_at.map(|at| (iso(at), utc(at))),
+            }
+        })
+        .collect::<Vec<_>>();
+    let page = ListPage {
+        chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
+        title: "Engines",
+        window_minutes: ANSWERING_WITHIN.whole_minutes(),
+        table: table.with_counts(total, rows.len()),
+        rows,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn engine(name: &str, active: bool, seen: Option<OffsetDateTime>) -> EngineRecord {
+        EngineRecord {
+            id: alm_core::EngineId(uuid::Uuid::new_v4()),
+            name: name.into(),
+            host: format!("{name}.corp"),
+            version: "0.1.0".into(),
+            pool_id: None,
+            active,
+            in_process: false,
+            registered_at: datetime!(2026-01-01 0:00 UTC),
+            last_seen_at: seen,
+            last_address: None,
+        }
+    }
+
+    #[test]
+    fn health_follows_activity_and_the_answering_window() {
+        let now = datetime!(2026-06-01 12:00 UTC);
+        let recent = Some(now - ANSWERING_WITHIN);
+        let old = Some(now - ANSWERING_WITHIN - time::Duration::seconds(1));
+        assert_eq!(
+            Health::of(&engine("a", true, recent), now),
+            Health::Answering
+        );
+        assert_eq!(Health::of(&engine("b", true, old), now), Health::Silent);
+        assert_eq!(Health::of(&engine("c", true, None), now), Health::Silent);
+        assert_eq!(
+            Health::of(&engine("d", false, recent), now),
+            Health::Inactive
+        );
+    }
+
+    #[test]
+    fn the_filter_sort_and_page_apply_in_that_order() {
+        let all = vec![
+            engine("Paris", true, None),
+            engine("berlin", true, None),
+            engine("Oslo", true, None),
+        ];
+        let q = TableQuery {
+            sort: Some("-name".into()),
+            limit: Some("25".into()),
+            ..Default::default()
+        };
+        let table = Table::parse("/engines", &q, SORT_KEYS, "name").unwrap();
+        let (page, total) = select(&all, &table);
+        let names: Vec<_> = page.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!((names, total), (vec!["Paris", "Oslo", "berlin"], 3));
+        let q = TableQuery {
+            q: Some("OSLO.c".into()),
+            ..Default::default()
+        };
+        let table = Table::parse("/engines", &q, SORT_KEYS, "name").unwrap();
+        let (page, total) = select(&all, &table);
+        assert_eq!((page.len(), total), (1, 1));
+        assert_eq!(page[0].name, "Oslo");
+    }
+}
