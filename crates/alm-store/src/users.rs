@@ -448,6 +448,35 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[UserId]) -> StoreResult<V
     Ok(out)
 }
 
+/// Where a synced user comes from (`None` for a local user).
+pub async fn directory_link(
+    conn: &mut AnyConnection,
+    id: UserId,
+) -> StoreResult<Option<DirectoryLink>> {
+    let row = sqlx::query(
+        "SELECT directory_domain, directory_account, directory_guid FROM users WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let domain: Option<String> = row.try_get("directory_domain")?;
+    let Some(domain) = domain else {
+        return Ok(None);
+    };
+    Ok(Some(DirectoryLink {
+        domain: domain
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("users.directory_domain of {id}")))?,
+        account: row
+            .try_get::<Option<String>, _>("directory_account")?
+            .ok_or_else(|| StoreError::Corrupt(format!("users.directory_account of {id}")))?,
+        guid: row
+            .try_get::<Option<String>, _>("directory_guid")?
+            .ok_or_else(|| StoreError::Corrupt(format!("users.directory_guid of {id}")))?,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

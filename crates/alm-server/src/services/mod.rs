@@ -29,6 +29,7 @@ pub mod migration;
 pub mod notifications;
 pub mod oidc_logins;
 pub mod own_password;
+pub mod personnel;
 pub mod provisioning;
 pub mod provisioning_recovery;
 pub mod refusal;

@@ -15,18 +15,24 @@ pub mod accounts;
 pub mod approvals;
 pub mod assets;
 pub mod browser;
+pub mod confirm;
 pub mod dashboard;
 pub mod discovery;
 pub mod engines;
 pub mod errors;
+pub mod form;
+pub mod groups;
 pub mod home;
 pub mod inbox;
 pub mod password;
+pub mod permission_grid;
 pub mod request_form;
 pub mod requests;
+pub mod roles;
 pub mod sign_in;
 pub mod table;
 pub mod tokens;
+pub mod users;
 
 use alm_core::permissions::{perm, Feature, Permission, PermissionMarker, Right};
 use askama::Template;
@@ -45,16 +51,19 @@ pub fn router() -> axum::Router<crate::state::AppState> {
         .merge(dashboard::router())
         .merge(discovery::router())
         .merge(engines::router())
+        .merge(groups::router())
         .merge(home::router())
         .merge(inbox::router())
         .merge(password::router())
         .merge(request_form::router())
         .merge(requests::router())
+        .merge(roles::router())
         .merge(sign_in::router())
         .merge(tokens::router())
+        .merge(users::router())
 }
 
-/// One entry of the main navigation.
+/// One entry of a navigation list (a section in the main navigation, a page in its section's).
 #[derive(Debug, Clone)]
 pub struct NavItem {
     pub label: &'static str,
@@ -70,7 +79,10 @@ pub struct ChromeUser {
     pub name: String,
     /// For the forms of the frame (sign out) and of the page.
     pub csrf_token: String,
+    /// The sections the user may open (SPEC §10), each linking to its first page they may use.
     pub nav: Vec<NavItem>,
+    /// The pages of the current section, when it has more than one for this user.
+    pub section_nav: Vec<NavItem>,
     /// The user menu links to their API tokens when they may read them.
     pub tokens: bool,
 }
@@ -90,40 +102,77 @@ pub struct Chrome {
     user_id: Option<alm_core::UserId>,
 }
 
-/// The pages of the main navigation: (label, link, the permission it needs — none for the
-/// inbox, which every signed-in user has). Each is shown only to a user who holds the
-/// permission (the page checks again). Entries are added here as their pages are built, so
-/// the navigation never links to a page that is not there.
-const NAVIGATION: &[(&str, &str, Option<Permission>)] = &[
-    ("Home", "/", Some(perm::AccountRead::PERMISSION)),
+/// A page of the navigation: label, link, and the permission it needs (none for the inbox,
+/// which every signed-in user has). Shown only to a user who holds the permission; the page
+/// checks again.
+type NavPage = (&'static str, &'static str, Option<Permission>);
+
+const fn needs(feature: Feature, right: Right) -> Option<Permission> {
+    Some(Permission { feature, right })
+}
+
+/// The main navigation of SPEC §10: sections of pages. A section is listed when the user may
+/// open one of its pages and links to the first of those; inside it, its pages are listed as
+/// a second row. Entries are added here as their pages are built, so the navigation never
+/// links to a page that is not there.
+const NAVIGATION: &[(&str, &[NavPage])] = &[
+    (
+        "Home",
+        &[("My accounts", "/", Some(perm::AccountRead::PERMISSION))],
+    ),
     (
         "Dashboard",
-        "/dashboard",
-        Some(Permission {
-            feature: Feature::ManagedAccount,
-            right: Right::Manage,
-        }),
+        &[(
+            "Dashboard",
+            "/dashboard",
+            needs(Feature::ManagedAccount, Right::Manage),
+        )],
     ),
     (
         "Accounts",
-        "/accounts",
-        Some(Permission {
-            feature: Feature::ManagedAccount,
-            right: Right::Manage,
-        }),
+        &[
+            ("Requests", "/requests", Some(perm::RequestRead::PERMISSION)),
+            (
+                "Approvals",
+                "/approvals",
+                Some(perm::ApprovalRead::PERMISSION),
+            ),
+            (
+                "Managed accounts",
+                "/accounts",
+                needs(Feature::ManagedAccount, Right::Manage),
+            ),
+        ],
     ),
-    ("Requests", "/requests", Some(perm::RequestRead::PERMISSION)),
     (
-        "Approvals",
-        "/approvals",
-        Some(perm::ApprovalRead::PERMISSION),
+        "Personnel",
+        &[
+            ("Users", "/users", Some(perm::UserRead::PERMISSION)),
+            ("Groups", "/groups", Some(perm::GroupRead::PERMISSION)),
+            ("Roles", "/roles", Some(perm::RoleRead::PERMISSION)),
+        ],
     ),
-    ("Inbox", "/inbox", None),
+    (
+        "Administration",
+        &[
+            (
+                "Account discovery",
+                "/discovery",
+                needs(Feature::ManagedAccount, Right::Manage),
+            ),
+            (
+                "Engines and pools",
+                "/engines",
+                Some(perm::EngineRead::PERMISSION),
+            ),
+        ],
+    ),
+    ("Inbox", &[("Inbox", "/inbox", None)]),
 ];
 
-/// Whether the page at `path` belongs to the navigation entry `href` (its own pages below it;
-/// an account's pages belong to Home, or to Accounts for those who have that entry: the
-/// longest match wins, see [`Chrome::new`]).
+/// Whether the page at `path` belongs to the navigation page `href` (its own pages below it;
+/// an account's pages belong to Home, or to Managed accounts for those who have that entry:
+/// the longest match wins, see [`Chrome::new`]).
 fn belongs_to(path: &str, href: &str) -> bool {
     match href {
         "/" => path == "/" || path.starts_with("/accounts/"),
@@ -131,45 +180,78 @@ fn belongs_to(path: &str, href: &str) -> bool {
     }
 }
 
+/// The navigation for a user holding `has` at `path`: the sections, and the current section's
+/// pages when it has more than one for them.
+fn navigation(has: impl Fn(Permission) -> bool, path: &str) -> (Vec<NavItem>, Vec<NavItem>) {
+    let visible: Vec<(&str, Vec<&NavPage>)> = NAVIGATION
+        .iter()
+        .map(|(section, pages)| {
+            let pages = pages
+                .iter()
+                .filter(|(_, _, needs)| needs.is_none_or(&has))
+                .collect::<Vec<_>>();
+            (*section, pages)
+        })
+        .filter(|(_, pages)| !pages.is_empty())
+        .collect();
+    // The current page: the most specific entry the path belongs to.
+    let current = visible
+        .iter()
+        .flat_map(|(_, pages)| pages.iter())
+        .filter(|(_, href, _)| belongs_to(path, href))
+        .max_by_key(|(_, href, _)| href.len())
+        .map(|(_, href, _)| *href);
+    let mut sub = Vec::new();
+    let sections = visible
+        .iter()
+        .map(|(section, pages)| {
+            let here = pages.iter().any(|(_, href, _)| Some(*href) == current);
+            if here && pages.len() > 1 {
+                sub = pages
+                    .iter()
+                    .map(|(label, href, _)| NavItem {
+                        label,
+                        href,
+                        current: Some(*href) == current,
+                        count: 0,
+                    })
+                    .collect();
+            }
+            NavItem {
+                label: section,
+                href: pages[0].1,
+                current: here,
+                count: 0,
+            }
+        })
+        .collect();
+    (sections, sub)
+}
+
 impl Chrome {
     /// The frame for a page at `path`, for the signed-in user if any.
     pub fn new(signed_in: Option<&SignedIn>, path: &str) -> Self {
-        let user = signed_in.map(|s| ChromeUser {
-            name: s
-                .principal
-                .actor
-                .name
-                .clone()
-                .or_else(|| s.principal.actor.email.clone())
-                .unwrap_or_default(),
-            csrf_token: s.csrf_token(),
+        let user = signed_in.map(|s| {
             // A one-time password opens nothing but its change: no links to pages that would
             // send the user back.
-            tokens: s.may::<perm::ApiTokenRead>() && !s.principal.password_must_change,
-            nav: NAVIGATION
-                .iter()
-                .filter(|_| !s.principal.password_must_change)
-                .filter(|(_, _, needs)| needs.is_none_or(|p| s.principal.permissions.has(p)))
-                .map(|(label, href, _)| NavItem {
-                    label,
-                    href,
-                    current: belongs_to(path, href),
-                    count: 0,
-                })
-                .collect::<Vec<_>>(),
-        });
-        let user = user.map(|mut u| {
-            // One entry is the current page: the most specific that the page belongs to.
-            let best = u
-                .nav
-                .iter()
-                .filter(|i| i.current)
-                .map(|i| i.href.len())
-                .max();
-            for item in &mut u.nav {
-                item.current = item.current && Some(item.href.len()) == best;
+            let (nav, section_nav) = if s.principal.password_must_change {
+                (Vec::new(), Vec::new())
+            } else {
+                navigation(|p| s.principal.permissions.has(p), path)
+            };
+            ChromeUser {
+                name: s
+                    .principal
+                    .actor
+                    .name
+                    .clone()
+                    .or_else(|| s.principal.actor.email.clone())
+                    .unwrap_or_default(),
+                csrf_token: s.csrf_token(),
+                tokens: s.may::<perm::ApiTokenRead>() && !s.principal.password_must_change,
+                nav,
+                section_nav,
             }
-            u
         });
         Self {
             css: assets::url("alm.css"),
@@ -315,6 +397,46 @@ pub fn message_page(status: StatusCode, title: &str, message: &str) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn labels(items: &[NavItem]) -> Vec<(&str, &str, bool)> {
+        items.iter().map(|i| (i.label, i.href, i.current)).collect()
+    }
+
+    #[test]
+    fn sections_link_to_their_first_page_the_user_may_open() {
+        // An approver without requests: Accounts opens Approvals, and is the only page there.
+        let approver = |p: Permission| {
+            p == perm::ApprovalRead::PERMISSION || p == perm::AccountRead::PERMISSION
+        };
+        let (sections, sub) = navigation(approver, "/approvals/123");
+        assert_eq!(
+            labels(&sections),
+            [
+                ("Home", "/", false),
+                ("Accounts", "/approvals", true),
+                ("Inbox", "/inbox", false)
+            ]
+        );
+        assert!(sub.is_empty(), "one page: no second row");
+    }
+
+    #[test]
+    fn the_current_section_lists_its_pages_and_the_longest_match_wins() {
+        let (sections, sub) = navigation(|_| true, "/accounts/42/renew");
+        let current: Vec<_> = sections.iter().filter(|s| s.current).collect();
+        assert_eq!(current.len(), 1);
+        assert_eq!(current[0].label, "Accounts");
+        assert_eq!(
+            labels(&sub),
+            [
+                ("Requests", "/requests", false),
+                ("Approvals", "/approvals", false),
+                ("Managed accounts", "/accounts", true)
+            ]
+        );
+        let (_, sub) = navigation(|_| true, "/");
+        assert!(sub.is_empty());
+    }
 
     #[test]
     fn a_page_belongs_to_its_navigation_entry() {

@@ -86,11 +86,34 @@ async fn sign_in_journey(s: &TestServer, kind: Kind, javascript: bool) {
             "Home",
             "Dashboard",
             "Accounts",
-            "Requests",
-            "Approvals",
+            "Personnel",
+            "Administration",
             "Inbox"
         ],
         "the administrator holds every permission the navigation asks for"
+    );
+    // A section opens its first page and lists its pages in a second row.
+    b.click(".site-nav a[href='/requests']").await;
+    b.wait_for_path("/requests").await;
+    assert_eq!(
+        b.texts(".section-nav a").await,
+        ["Requests", "Approvals", "Managed accounts"]
+    );
+    assert_eq!(
+        b.text(".section-nav a[aria-current=page]").await,
+        "Requests"
+    );
+    b.click(".section-nav a[href='/approvals']").await;
+    b.wait_for_path("/approvals").await;
+    assert_eq!(
+        b.text(".section-nav a[aria-current=page]").await,
+        "Approvals"
+    );
+    assert_eq!(b.text(".site-nav a[aria-current=page]").await, "Accounts");
+    b.goto(&format!("{}/", s.base)).await;
+    assert!(
+        !b.has(".section-nav").await,
+        "Home is a section of one page"
     );
     b.screenshots(&shots("home-empty")).await;
 

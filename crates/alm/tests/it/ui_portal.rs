@@ -120,8 +120,8 @@ async fn journey(
         .collect();
     assert_eq!(
         nav,
-        ["Home", "Requests", "Inbox"],
-        "a requester sees no approvals or administration"
+        ["Home", "Accounts", "Inbox"],
+        "a requester sees no dashboard or administration"
     );
     b.goto(&format!("{}/requests/new", s.base)).await;
     assert_eq!(b.texts(".card-title").await, ["Portal accounts"]);
@@ -195,11 +195,20 @@ async fn journey(
 
     // The first approver: both wait; one is approved, the other denied with a reason.
     switch_to(&b, s, APPROVER).await;
-    assert!(b
-        .texts(".site-nav a")
+    // Approvals is a page of the Accounts section: the section, then the page.
+    b.client
+        .find(fantoccini::Locator::XPath(
+            "//nav[@class='site-nav']//a[normalize-space(.)='Accounts']",
+        ))
         .await
-        .contains(&"Approvals".to_owned()));
-    b.goto(&format!("{}/approvals", s.base)).await;
+        .expect("an Accounts section")
+        .click()
+        .await
+        .expect("open Accounts");
+    if b.path().await != "/approvals" {
+        b.click(".section-nav a[href='/approvals']").await;
+    }
+    b.wait_for_path("/approvals").await;
     let waiting = b.texts("table.data tbody td:first-child a").await;
     assert!(
         waiting.contains(&full) && waiting.contains(&denied_full),
@@ -392,11 +401,16 @@ async fn strangers_are_kept_out(s: &TestServer, kind: Kind, account: &str) {
     .expect("password");
     let b = Browser::start_with(kind, true).await;
     switch_to(&b, s, "out@example.test").await;
-    assert_eq!(b.texts(".site-nav a").await, ["Home", "Requests", "Inbox"]);
+    assert_eq!(b.texts(".site-nav a").await, ["Home", "Accounts", "Inbox"]);
+    b.goto(&format!("{}/requests", s.base)).await;
+    assert!(
+        !b.has(".section-nav").await,
+        "only My requests in Accounts: no Approvals link"
+    );
     b.goto(&format!("{}/approvals", s.base)).await;
     assert_eq!(b.text("h1").await, "You cannot open this page");
     b.screenshots("forbidden").await;
-    for page in ["/discovery", "/engines"] {
+    for page in ["/discovery", "/engines", "/users", "/groups", "/roles"] {
         b.goto(&format!("{}{page}", s.base)).await;
         assert_eq!(b.text("h1").await, "You cannot open this page", "{page}");
     }

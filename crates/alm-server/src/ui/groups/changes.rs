@@ -1,0 +1,152 @@
+//! A group's enable, disable and delete: the confirmation page, then the service.
+
+use super::*;
+
+/// What the address asks: enable, disable or delete.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Enable,
+    Disable,
+    Delete,
+}
+
+fn parse_change(signed_in: &SignedIn, path: &str, text: &str) -> Result<Change, Response> {
+    match text {
+        "enable" => Ok(Change::Enable),
+        "disable" => Ok(Change::Disable),
+        "delete" => Ok(Change::Delete),
+        _ => Err(errors::not_found_for(Some(signed_in), path)),
+    }
+}
+
+async fn confirm_page(
+    s: &AppState,
+    signed_in: &SignedIn,
+    path: &str,
+    id: GroupId,
+    change: Change,
+) -> Result<ConfirmPage, Response> {
+    let read = signed_in.can::<perm::GroupRead>(path)?;
+    let g = groups::get(&s.db, &read, id)
+        .await
+        .map_err(|e| errors::service(signed_in, path, e))?;
+    let name = g.name.clone();
+    let members = format!(
+        "{} member{}",
+        g.member_count,
+        if g.member_count == 1 { "" } else { "s" }
+    );
+    let (title, consequences, button, class, action) = match change {
+        Change::Enable => (
+            format!("Enable {name}"),
+            vec![format!("Its {members} hold its roles again."), "Templates that name it can use it again.".to_owned()],
+            "Enable group",
+            "",
+            "enable",
+        ),
+        Change::Disable => (
+            format!("Disable {name}"),
+            vec![
+                format!("Its {members} no longer hold its roles (unless they have them otherwise)."),
+                "Templates that name it as audience, owner or approver stop using it; replace it there.".to_owned(),
+                "Refused when it is the last enabled owner of a managed account.".to_owned(),
+            ],
+            "Disable group",
+            "warning",
+            "disable",
+        ),
+        Change::Delete => (
+            format!("Delete {name}"),
+            vec![
+                format!("The group and its membership of {members} are removed; the users stay."),
+                "Refused while a template or a managed account still names it.".to_owned(),
+                "This cannot be undone; the audit log keeps its history.".to_owned(),
+            ],
+            "Delete group",
+            "warning",
+            "delete",
+        ),
+    };
+    Ok(ConfirmPage {
+        chrome: Chrome::new(Some(signed_in), path).with_counts(s).await,
+        title,
+        back: (format!("/groups/{id}"), name),
+        consequences,
+        action: format!("/groups/{id}/{action}"),
+        button: button.into(),
+        button_class: class,
+        csrf_token: signed_in.csrf_token(),
+        errors: Vec::new(),
+    })
+}
+
+pub(super) async fn confirm(
+    State(s): State<AppState>,
+    browser: Browser,
+    Path((id, change)): Path<(String, String)>,
+) -> PageResult {
+    let path = browser.path.clone();
+    let signed_in = browser.require()?;
+    let id = signed_in.id::<GroupId>(&path, &id)?;
+    let change = parse_change(&signed_in, &path, &change)?;
+    match change {
+        Change::Delete => {
+            signed_in.can::<perm::GroupDelete>(&path)?;
+        }
+        _ => {
+            signed_in.can::<perm::GroupUpdate>(&path)?;
+        }
+    }
+    Ok(confirm_page(&s, &signed_in, &path, id, change)
+        .await?
+        .show())
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    csrf_token: String,
+}
+
+pub(super) async fn change(
+    State(s): State<AppState>,
+    browser: Browser,
+    Path((id, change)): Path<(String, String)>,
+    Posted(f): Posted<CsrfOnly>,
+) -> PageResult {
+    let path = browser.path.clone();
+    let signed_in = browser.require_form(&f.csrf_token)?;
+    let id = signed_in.id::<GroupId>(&path, &id)?;
+    let which = parse_change(&signed_in, &path, &change)?;
+    let actor = &signed_in.principal.actor;
+    let done = match which {
+        Change::Delete => {
+            let can = signed_in.can::<perm::GroupDelete>(&path)?;
+            groups::delete(&s.db, s.clock.as_ref(), &can, actor, id)
+                .await
+                .map(|_| "/groups?done=deleted".to_owned())
+        }
+        Change::Enable | Change::Disable => {
+            let can = signed_in.can::<perm::GroupUpdate>(&path)?;
+            groups::set_enabled(
+                &s.db,
+                s.clock.as_ref(),
+                &can,
+                actor,
+                id,
+                which == Change::Enable,
+            )
+            .await
+            .map(|_| format!("/groups/{id}?done={change}"))
+        }
+    };
+    match done {
+        Ok(to) => Ok(Redirect::to(&to).into_response()),
+        Err(ServiceError::Refused(r)) => Ok(confirm_page(&s, &signed_in, &path, id, which)
+            .await?
+            .refused(r.to_string())),
+        Err(ServiceError::Conflict(c)) => Ok(confirm_page(&s, &signed_in, &path, id, which)
+            .await?
+            .refused(c.message)),
+        Err(e) => Err(errors::service(&signed_in, &path, e)),
+    }
+}
