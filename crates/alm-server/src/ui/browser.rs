@@ -53,6 +53,15 @@ impl SignedIn {
         self.principal.permissions.has(P::PERMISSION)
     }
 
+    /// Whether the user holds `P` with `manage` (all objects of the feature): what changes of
+    /// state, membership and roles need; shows their buttons.
+    pub fn manages<P: alm_core::permissions::PermissionMarker>(&self) -> bool {
+        self.principal
+            .permissions
+            .authorize::<P>(self.principal.user_id)
+            .is_ok_and(|c| c.require_manage().is_ok())
+    }
+
     /// An id from the address, or the 404 page (a malformed id names no page).
     pub fn id<T: std::str::FromStr>(&self, path: &str, text: &str) -> Result<T, Response> {
         text.parse()

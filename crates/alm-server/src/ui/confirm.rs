@@ -2,7 +2,8 @@
 //! happen, then one button that posts the action and a way back. The handlers that post it
 //! answer with the object's page (a redirect) or this page again with the refusal's rule.
 
-use super::{render, Chrome, FormError};
+use super::browser::SignedIn;
+use super::{errors, render, Chrome, FormError};
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -37,5 +38,39 @@ impl ConfirmPage {
 
     pub fn show(self) -> Response {
         render(StatusCode::OK, &self)
+    }
+}
+
+/// What a confirmation's address asks: `enable`, `disable` or `delete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Enable,
+    Disable,
+    Delete,
+}
+
+impl Change {
+    /// The change the address names, or the 404 page (no other address exists); `delete` only
+    /// where the object can be deleted.
+    pub fn parse(
+        signed_in: &SignedIn,
+        path: &str,
+        text: &str,
+        deletable: bool,
+    ) -> Result<Self, Response> {
+        match text {
+            "enable" => Ok(Self::Enable),
+            "disable" => Ok(Self::Disable),
+            "delete" if deletable => Ok(Self::Delete),
+            _ => Err(errors::not_found_for(Some(signed_in), path)),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enable => "enable",
+            Self::Disable => "disable",
+            Self::Delete => "delete",
+        }
     }
 }

@@ -159,6 +159,12 @@ impl Form {
     }
 }
 
+/// A form that posts nothing but its CSRF token (a confirmation's button).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfOnly {
+    pub csrf_token: String,
+}
+
 /// A posted form body as its (name, value) pairs, in order — for forms that repeat a name
 /// (tick boxes of a list), which the `Form` extractor cannot gather. A body that does not parse
 /// gives no pairs: the CSRF check then refuses it.

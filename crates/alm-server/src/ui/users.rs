@@ -164,11 +164,7 @@ async fn show(
         .await
         .map_err(|e| errors::service(&signed_in, &path, e))?;
     let u = &p.detail.user;
-    let manage = signed_in
-        .principal
-        .permissions
-        .authorize::<perm::UserUpdate>(signed_in.principal.user_id)
-        .is_ok_and(|c| c.require_manage().is_ok());
+    let manage = signed_in.manages::<perm::UserUpdate>();
     let page = UserPage {
         chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
         title: u.display_name.clone(),
@@ -321,15 +317,6 @@ async fn create(
     }
 }
 
-/// Whether the signed-in user may change email addresses (`user:manage`).
-fn may_manage(signed_in: &SignedIn) -> bool {
-    signed_in
-        .principal
-        .permissions
-        .authorize::<perm::UserUpdate>(signed_in.principal.user_id)
-        .is_ok_and(|c| c.require_manage().is_ok())
-}
-
 async fn edit_page(
     s: &AppState,
     signed_in: &SignedIn,
@@ -366,7 +353,7 @@ async fn edit_form(
         &d.user.display_name,
         &d.user.emails.join("\n"),
         None,
-        may_manage(&signed_in),
+        signed_in.manages::<perm::UserUpdate>(),
     );
     Ok(render(
         StatusCode::OK,
@@ -386,7 +373,7 @@ async fn update(
     let signed_in = browser.require_form(&f.csrf_token)?;
     let id = signed_in.id::<UserId>(&path, &id)?;
     let can = signed_in.can::<perm::UserUpdate>(&path)?;
-    let with_emails = may_manage(&signed_in);
+    let with_emails = signed_in.manages::<perm::UserUpdate>();
     let input = UpdateUser {
         display_name: Some(f.display_name.clone()),
         emails: with_emails.then(|| lines(&f.emails)),
@@ -422,17 +409,17 @@ async fn update(
     }
 }
 
-/// `enable` or `disable`, from the address; anything else is not a page.
+/// `enable` or `disable`, from the address (users are never deleted); anything else is not a
+/// page.
 fn parse_change(
     signed_in: &SignedIn,
     path: &str,
     change: &str,
 ) -> Result<bool, axum::response::Response> {
-    match change {
-        "enable" => Ok(true),
-        "disable" => Ok(false),
-        _ => Err(errors::not_found_for(Some(signed_in), path)),
-    }
+    Ok(
+        super::confirm::Change::parse(signed_in, path, change, false)?
+            == super::confirm::Change::Enable,
+    )
 }
 
 async fn confirm_page(
@@ -497,16 +484,11 @@ async fn confirm(
         .show())
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    csrf_token: String,
-}
-
 async fn change(
     State(s): State<AppState>,
     browser: Browser,
     Path((id, change)): Path<(String, String)>,
-    Posted(f): Posted<CsrfOnly>,
+    Posted(f): Posted<super::form::CsrfOnly>,
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require_form(&f.csrf_token)?;

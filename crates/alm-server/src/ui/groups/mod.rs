@@ -142,15 +142,6 @@ struct Done {
     done: Option<String>,
 }
 
-/// Holds `manage` of `P` (changes of membership, state and roles need it).
-fn manages<P: alm_core::permissions::PermissionMarker>(signed_in: &SignedIn) -> bool {
-    signed_in
-        .principal
-        .permissions
-        .authorize::<P>(signed_in.principal.user_id)
-        .is_ok_and(|c| c.require_manage().is_ok())
-}
-
 async fn loaded(
     s: &AppState,
     signed_in: &SignedIn,
@@ -216,10 +207,10 @@ async fn loaded(
         member_error: None,
         roles,
         can_edit: signed_in.may::<perm::GroupUpdate>(),
-        can_manage: manages::<perm::GroupUpdate>(signed_in) && !everyone,
-        can_delete: manages::<perm::GroupDelete>(signed_in) && !everyone,
-        can_set_roles: manages::<perm::GroupUpdate>(signed_in)
-            && manages::<perm::RoleUpdate>(signed_in),
+        can_manage: signed_in.manages::<perm::GroupUpdate>() && !everyone,
+        can_delete: signed_in.manages::<perm::GroupDelete>() && !everyone,
+        can_set_roles: signed_in.manages::<perm::GroupUpdate>()
+            && signed_in.manages::<perm::RoleUpdate>(),
     })
 }
 

@@ -1,22 +1,8 @@
 //! A role's enable, disable and delete: the confirmation page, then the service.
 
 use super::*;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Change {
-    Enable,
-    Disable,
-    Delete,
-}
-
-fn parse_change(signed_in: &SignedIn, path: &str, text: &str) -> Result<Change, Response> {
-    match text {
-        "enable" => Ok(Change::Enable),
-        "disable" => Ok(Change::Disable),
-        "delete" => Ok(Change::Delete),
-        _ => Err(errors::not_found_for(Some(signed_in), path)),
-    }
-}
+use crate::ui::confirm::Change;
+use crate::ui::form::CsrfOnly;
 
 async fn confirm_page(
     s: &AppState,
@@ -82,7 +68,7 @@ pub(super) async fn confirm(
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let id = signed_in.id::<RoleId>(&path, &id)?;
-    let change = parse_change(&signed_in, &path, &change)?;
+    let change = Change::parse(&signed_in, &path, &change, true)?;
     match change {
         Change::Delete => {
             signed_in.can::<perm::RoleDelete>(&path)?;
@@ -96,11 +82,6 @@ pub(super) async fn confirm(
         .show())
 }
 
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    csrf_token: String,
-}
-
 pub(super) async fn change(
     State(s): State<AppState>,
     browser: Browser,
@@ -110,7 +91,7 @@ pub(super) async fn change(
     let path = browser.path.clone();
     let signed_in = browser.require_form(&f.csrf_token)?;
     let id = signed_in.id::<RoleId>(&path, &id)?;
-    let which = parse_change(&signed_in, &path, &change)?;
+    let which = Change::parse(&signed_in, &path, &change, true)?;
     let actor = &signed_in.principal.actor;
     let done = match which {
         Change::Delete => {

@@ -125,14 +125,6 @@ struct RolePage {
     can_delete: bool,
 }
 
-fn manages<P: alm_core::permissions::PermissionMarker>(signed_in: &SignedIn) -> bool {
-    signed_in
-        .principal
-        .permissions
-        .authorize::<P>(signed_in.principal.user_id)
-        .is_ok_and(|c| c.require_manage().is_ok())
-}
-
 async fn loaded(
     s: &AppState,
     signed_in: &SignedIn,
@@ -160,8 +152,8 @@ async fn loaded(
         members,
         member_email: String::new(),
         member_error: None,
-        can_manage: manages::<perm::RoleUpdate>(signed_in),
-        can_delete: manages::<perm::RoleDelete>(signed_in) && !builtin,
+        can_manage: signed_in.manages::<perm::RoleUpdate>(),
+        can_delete: signed_in.manages::<perm::RoleDelete>() && !builtin,
     })
 }
 
