@@ -179,12 +179,15 @@
         return;
       }
       var region = form.closest("[data-region]");
-      if (region && form.method.toLowerCase() === "get") {
+      // Attributes, not `form.method`/`form.action`: a field named `action` (the audit log's
+      // filter) would stand in for the property.
+      var method = (form.getAttribute("method") || "get").toLowerCase();
+      if (region && method === "get") {
         event.preventDefault();
-        var url = new URL(form.action, window.location.href);
+        var url = new URL(form.getAttribute("action") || "", window.location.href);
         url.search = new URLSearchParams(new FormData(form)).toString();
         load(url.href, [region.id], true, null);
-      } else if (form.hasAttribute("data-boost") && form.method.toLowerCase() === "post") {
+      } else if (form.hasAttribute("data-boost") && method === "post") {
         event.preventDefault();
         post(form);
       }
@@ -216,7 +219,7 @@
     var buttons = form.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
     var ids = ["site-header", "main"];
-    fetch(form.action, {
+    fetch(new URL(form.getAttribute("action") || "", window.location.href).href, {
       method: "POST",
       credentials: "same-origin",
       headers: { Accept: "text/html" },

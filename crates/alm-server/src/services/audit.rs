@@ -7,6 +7,7 @@ use super::{Actor, ServiceResult};
 use alm_core::paging::{PageRequest, SortDirection};
 use alm_core::permissions::{perm, Can, Scope};
 use alm_core::Clock;
+use alm_core::{Email, FieldError, UserId};
 use alm_store::audit_log::{
     self, ActorKind, AuditFilter, AuditRecord, NewRecord, Outcome, Personal,
 };
@@ -132,4 +133,36 @@ pub async fn search(
     let mut conn = db.read().await?;
     let descending = page.direction == SortDirection::Descending;
     Ok(audit_log::list(&mut conn, &filter, descending, page.limit, page.offset).await?)
+}
+
+/// The user who has `email` among their addresses, enabled or not (a disabled person's past
+/// actions stay in the log): how the audit page's actor filter names someone.
+pub async fn actor_by_email(
+    db: &Db,
+    _can: &Can<perm::AuditRead>,
+    field: &str,
+    email: &str,
+) -> ServiceResult<UserId> {
+    let email = Email::parse(field, email)?;
+    let mut conn = db.read().await?;
+    match alm_store::users::find_by_email(&mut conn, &email).await? {
+        Some(u) => Ok(u.id),
+        None => Err(FieldError::new(
+            field,
+            "exists",
+            format!("no user has the email address {email}"),
+        )
+        .into()),
+    }
+}
+
+/// Walks the whole chain (the check of `alm db verify-audit`): reserved to `audit` managers,
+/// since it reads every record.
+pub async fn verify_chain(
+    db: &Db,
+    can: &Can<perm::AuditRead>,
+) -> ServiceResult<audit_log::VerifyReport> {
+    can.require_manage().map_err(super::denied(can.actor()))?;
+    let mut conn = db.read().await?;
+    Ok(audit_log::verify(&mut conn).await?)
 }

@@ -12,6 +12,8 @@ use alm_core::FieldError;
 pub enum Control {
     Text,
     Email,
+    /// A day (`YYYY-MM-DD`), with the browser's date picker.
+    Date,
     /// Several lines; `rows` tall.
     TextArea(u32),
     /// A single tick box; its value is `yes` when ticked.
@@ -83,11 +85,13 @@ impl Field {
     }
 
     // Accessors the template calls.
-    pub fn is_text(&self) -> bool {
-        self.control == Control::Text
-    }
-    pub fn is_email(&self) -> bool {
-        self.control == Control::Email
+    /// The `type` of a one-line input.
+    pub fn input_type(&self) -> &'static str {
+        match self.control {
+            Control::Email => "email",
+            Control::Date => "date",
+            _ => "text",
+        }
     }
     pub fn is_checkbox(&self) -> bool {
         self.control == Control::Checkbox

@@ -14,6 +14,7 @@ pub mod account_list;
 pub mod accounts;
 pub mod approvals;
 pub mod assets;
+pub mod audit;
 pub mod browser;
 pub mod confirm;
 pub mod dashboard;
@@ -61,6 +62,7 @@ pub fn router() -> axum::Router<crate::state::AppState> {
         .merge(sign_in::router())
         .merge(tokens::router())
         .merge(users::router())
+        .merge(audit::router())
 }
 
 /// One entry of a navigation list (a section in the main navigation, a page in its section's).
@@ -166,6 +168,10 @@ const NAVIGATION: &[(&str, &[NavPage])] = &[
                 Some(perm::EngineRead::PERMISSION),
             ),
         ],
+    ),
+    (
+        "Audit",
+        &[("Audit log", "/audit", Some(perm::AuditRead::PERMISSION))],
     ),
     ("Inbox", &[("Inbox", "/inbox", None)]),
 ];

@@ -20,6 +20,14 @@ pub struct TableQuery {
     pub eol_within: Option<String>,
     /// The accounts list's "without an enabled owner" (`1`).
     pub orphaned: Option<String>,
+    /// The audit log's filters: the actor's email address, the action, the object's type and
+    /// id, and the first and last day (`YYYY-MM-DD`).
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
 }
 
 /// The rows-per-page a table offers.
@@ -94,6 +102,12 @@ impl Table {
             extras: [
                 ("eol_within", &query.eol_within),
                 ("orphaned", &query.orphaned),
+                ("actor", &query.actor),
+                ("action", &query.action),
+                ("object_type", &query.object_type),
+                ("object_id", &query.object_id),
+                ("since", &query.since),
+                ("until", &query.until),
             ]
             .into_iter()
             .filter_map(|(name, value)| {
@@ -187,6 +201,23 @@ impl Table {
     pub fn next(&self) -> Option<String> {
         let to = self.page.offset + u64::from(self.page.limit);
         (to < self.total).then(|| self.link(&[("offset", to.to_string())]))
+    }
+
+    /// `path` with this table's filters and order but no paging: what an export of the
+    /// filtered set fetches.
+    pub fn filtered_link(&self, path: &str, extra: &[(&str, &str)]) -> String {
+        let mut url = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [("q", self.q.as_str()), ("state", self.state.as_str())]
+            .into_iter()
+            .chain(self.extras.iter().map(|(n, v)| (*n, v.as_str())))
+            .chain(extra.iter().copied())
+        {
+            if !value.is_empty() {
+                url.append_pair(name, value);
+            }
+        }
+        url.append_pair("sort", &self.sort_param());
+        format!("{path}?{}", url.finish())
     }
 
     /// Whether any filter narrows the rows (the empty state then says so).

@@ -19,7 +19,7 @@ async fn server_with_history(backend: Backend) -> TestServer {
     s
 }
 
-async fn exec(s: &TestServer, sql: &str) {
+pub(crate) async fn exec(s: &TestServer, sql: &str) {
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&s.db.url)
         .await
@@ -46,10 +46,23 @@ on_both_backends! {
         let (ok, text) = verify(&s);
         assert!(ok, "{text}");
         assert!(text.contains("audit chain intact"), "{text}");
+        // The API's verify is the same check, reserved to audit managers.
+        let (st, intact) = s.admin().post_empty("/api/v1/audit/verify").await;
+        assert_eq!(st, 200, "{intact}");
+        assert_eq!(intact["intact"], true, "{intact}");
+        assert!(intact["checked"].as_u64().unwrap() >= 5, "{intact}");
+        let (_, token) = s.user_with_token("Reader", "reader@example.test").await;
+        let (st, _) = Api::with_token(&s.base, &token).post_empty("/api/v1/audit/verify").await;
+        assert_eq!(st, 403);
         exec(&s, "UPDATE audit_log SET summary = '{\"after\":{\"name\":\"forged\"}}' WHERE seq = 5").await;
         let (ok, text) = verify(&s);
         assert!(!ok, "verify must fail: {text}");
         assert!(text.contains("BROKEN at record 5") && text.contains("altered"), "{text}");
+        let (st, broken) = s.admin().post_empty("/api/v1/audit/verify").await;
+        assert_eq!(st, 200, "{broken}");
+        assert_eq!(broken["intact"], false);
+        assert_eq!(broken["first_broken"]["seq"], 5, "{broken}");
+        assert!(broken["first_broken"]["reason"].as_str().unwrap().contains("altered"), "{broken}");
         s.stop().await;
     }
 }
