@@ -303,6 +303,59 @@ pub async fn configure(
     Ok(config)
 }
 
+/// The synced groups of a domain named in a form, one name or DN per line (case-insensitive),
+/// as their objectGUIDs; a line that names no synced group is an error at `field` that quotes it.
+pub async fn groups_named(
+    db: &alm_store::Db,
+    can: &alm_core::permissions::Can<alm_core::permissions::perm::DomainRead>,
+    domain: DomainId,
+    field: &str,
+    lines: &[String],
+) -> ServiceResult<Vec<String>> {
+    let _ = can;
+    let mut conn = db.read().await?;
+    let groups = directory_sync::all_of_kinds(&mut conn, domain, &["group"]).await?;
+    let mut errors = alm_core::ValidationErrors::new();
+    let mut guids = Vec::new();
+    for line in lines {
+        let found = groups
+            .iter()
+            .find(|g| g.name.eq_ignore_ascii_case(line) || g.dn.eq_ignore_ascii_case(line));
+        match found {
+            Some(g) => guids.push(g.guid.clone()),
+            None => errors.push(alm_core::FieldError::new(
+                field,
+                "exists",
+                format!("no group named {line:?} was found by a sync of this domain; sync first, or check the name"),
+            )),
+        }
+    }
+    errors.into_result()?;
+    Ok(guids)
+}
+
+/// The names of a domain's user-sync groups, in the configured order; a group the last sync
+/// no longer found is shown by its objectGUID and says so.
+pub async fn group_names(
+    db: &alm_store::Db,
+    can: &alm_core::permissions::Can<alm_core::permissions::perm::DomainRead>,
+    domain: DomainId,
+    guids: &[String],
+) -> ServiceResult<Vec<String>> {
+    let _ = can;
+    let mut conn = db.read().await?;
+    let mut names = Vec::new();
+    for guid in guids {
+        names.push(
+            match directory_sync::object(&mut conn, domain, guid).await? {
+                Some(g) => g.name,
+                None => format!("{guid} (no longer found by a sync)"),
+            },
+        );
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

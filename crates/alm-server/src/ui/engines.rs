@@ -166,6 +166,35 @@ async fn list(
     Ok(render(StatusCode::OK, &page))
 }
 
+/// The engine pools to choose from, when the person may read them (else the field is left out
+/// and the domain keeps its pool, or gets the default one).
+pub async fn pool_choices(
+    s: &AppState,
+    signed_in: &super::browser::SignedIn,
+    path: &str,
+) -> Result<Option<Vec<(String, String)>>, axum::response::Response> {
+    if !signed_in.may::<perm::EngineRead>() {
+        return Ok(None);
+    }
+    let read = signed_in.can::<perm::EngineRead>(path)?;
+    let pools = engines::pools(&s.db, &read)
+        .await
+        .map_err(|e| errors::service(signed_in, path, e))?;
+    Ok(Some(
+        pools
+            .into_iter()
+            .map(|p| {
+                let label = if p.is_default {
+                    format!("{} (default)", p.name)
+                } else {
+                    p.name
+                };
+                (p.id.to_string(), label)
+            })
+            .collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@ pub enum Control {
     Email,
     /// A day (`YYYY-MM-DD`), with the browser's date picker.
     Date,
+    /// A secret: never filled in from a stored value, never offered by autofill.
+    Password,
     /// Several lines; `rows` tall.
     TextArea(u32),
     /// A single tick box; its value is `yes` when ticked.
@@ -90,6 +92,7 @@ impl Field {
         match self.control {
             Control::Email => "email",
             Control::Date => "date",
+            Control::Password => "password",
             _ => "text",
         }
     }
@@ -141,19 +144,20 @@ impl Form {
     pub fn place(&mut self, errors: Vec<FieldError>) {
         for e in errors {
             let at = self.fields.iter().position(|f| f.owns(&e.field));
-            let link = match at {
+            // The summary names the field: a service's "must not be empty" says which there.
+            let (link, message) = match at {
                 Some(i) => {
                     let field = &mut self.fields[i];
                     if field.error.is_none() {
                         field.error = Some(e.message.clone());
                     }
-                    field.id
+                    (field.id, format!("{}: {}", field.label, e.message))
                 }
-                None => self.fields.first().map_or("main", |f| f.id),
+                None => (self.fields.first().map_or("main", |f| f.id), e.message),
             };
             self.errors.push(FormError {
                 field: link.to_owned(),
-                message: e.message,
+                message,
             });
         }
     }
@@ -231,6 +235,10 @@ mod tests {
         assert_eq!(f.fields[1].error.as_deref(), Some("not an email address"));
         let links: Vec<_> = f.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(links, ["emails", "display_name", "emails"]);
+        assert_eq!(
+            f.errors[1].message, "Name: give a name",
+            "the summary names the field"
+        );
         assert_eq!(f.fields[1].described_by(), "emails-error");
     }
 

@@ -19,9 +19,11 @@ pub mod browser;
 pub mod confirm;
 pub mod dashboard;
 pub mod discovery;
+pub mod domains;
 pub mod engines;
 pub mod errors;
 pub mod form;
+pub mod form_page;
 pub mod groups;
 pub mod home;
 pub mod inbox;
@@ -34,6 +36,7 @@ pub mod sign_in;
 pub mod table;
 pub mod tokens;
 pub mod users;
+pub mod vaults;
 
 use alm_core::permissions::{perm, Feature, Permission, PermissionMarker, Right};
 use askama::Template;
@@ -63,6 +66,8 @@ pub fn router() -> axum::Router<crate::state::AppState> {
         .merge(tokens::router())
         .merge(users::router())
         .merge(audit::router())
+        .merge(domains::router())
+        .merge(vaults::router())
 }
 
 /// One entry of a navigation list (a section in the main navigation, a page in its section's).
@@ -167,6 +172,9 @@ const NAVIGATION: &[(&str, &[NavPage])] = &[
                 "/engines",
                 Some(perm::EngineRead::PERMISSION),
             ),
+            ("Domains", "/domains", Some(perm::DomainRead::PERMISSION)),
+            ("Vaults", "/vaults", Some(perm::VaultRead::PERMISSION)),
+            ("Usage", "/usage", Some(perm::ConfigurationRead::PERMISSION)),
         ],
     ),
     (

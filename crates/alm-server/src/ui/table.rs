@@ -36,7 +36,7 @@ pub const PAGE_SIZES: [u32; 3] = [25, 50, 100];
 /// A table's parsed state and where it lives.
 #[derive(Debug, Clone)]
 pub struct Table {
-    pub base: &'static str,
+    pub base: String,
     pub page: PageRequest,
     /// The text filter (trimmed; empty when none).
     pub q: String,
@@ -73,7 +73,7 @@ impl Table {
     /// Parses the query against the table's sort keys (the first is the default unless
     /// `default_sort` names another, e.g. `-updated_at`).
     pub fn parse(
-        base: &'static str,
+        base: impl Into<String>,
         query: &TableQuery,
         sort_keys: &[&'static str],
         default_sort: &str,
@@ -95,7 +95,7 @@ impl Table {
             sort_keys,
         )?;
         Ok(Self {
-            base,
+            base: base.into(),
             page,
             q: query.q.as_deref().unwrap_or("").trim().to_owned(),
             state: query.state.as_deref().unwrap_or("").trim().to_owned(),

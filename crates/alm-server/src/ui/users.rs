@@ -5,9 +5,10 @@
 use super::browser::{Browser, SignedIn};
 use super::confirm::ConfirmPage;
 use super::form::{lines, ticked, Control, Field, Form};
+use super::form_page::{FormPage, Target};
 use super::permission_grid::{grid, Grid};
 use super::table::{Table, TableQuery};
-use super::{errors, iso, render, utc, Chrome, FormError, PageResult};
+use super::{errors, iso, render, utc, Chrome, PageResult};
 use crate::services::personnel::{self, Named};
 use crate::services::users::{self, CreateUser, UpdateUser};
 use crate::services::ServiceError;
@@ -192,29 +193,6 @@ async fn show(
     Ok(render(StatusCode::OK, &page))
 }
 
-#[derive(Template)]
-#[template(path = "object_form.html")]
-struct FormPage {
-    chrome: Chrome,
-    title: String,
-    /// Where the form posts, and the page Cancel returns to.
-    action: String,
-    back: String,
-    button: &'static str,
-    csrf_token: String,
-    form: Form,
-    errors: Vec<FormError>,
-}
-
-impl FormPage {
-    fn with(mut self, form: Form) -> Self {
-        self.errors = form.errors.clone();
-        self.chrome.has_errors = form.has_errors();
-        self.form = form;
-        self
-    }
-}
-
 fn fields(name: &str, emails: &str, enabled: Option<bool>, with_emails: bool) -> Form {
     let mut fields = vec![Field::new("display_name", "Name", Control::Text)
         .hint("As people read it in alm: approval trails, owners, emails.")
@@ -255,23 +233,18 @@ async fn new_form(State(s): State<AppState>, browser: Browser) -> PageResult {
     signed_in.can::<perm::UserCreate>(&path)?;
     Ok(render(
         StatusCode::OK,
-        &new_page(&s, &signed_in, &path)
-            .await
-            .with(fields("", "", Some(true), true)),
+        &new_page(&s, &signed_in, &path, fields("", "", Some(true), true)).await,
     ))
 }
 
-async fn new_page(s: &AppState, signed_in: &SignedIn, path: &str) -> FormPage {
-    FormPage {
-        chrome: Chrome::new(Some(signed_in), path).with_counts(s).await,
+async fn new_page(s: &AppState, signed_in: &SignedIn, path: &str, form: Form) -> FormPage {
+    let target = Target {
         title: "New user".into(),
         action: "/users/new".into(),
         back: "/users".into(),
         button: "Create user",
-        csrf_token: signed_in.csrf_token(),
-        form: Form::default(),
-        errors: Vec::new(),
-    }
+    };
+    FormPage::new(s, signed_in, path, target, form).await
 }
 
 async fn create(
@@ -302,7 +275,7 @@ async fn create(
             form.place(v.0);
             Ok(render(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &new_page(&s, &signed_in, &path).await.with(form),
+                &new_page(&s, &signed_in, &path, form).await,
             ))
         }
         Err(ServiceError::Conflict(c)) => {
@@ -310,7 +283,7 @@ async fn create(
             form.place(vec![c]);
             Ok(render(
                 StatusCode::CONFLICT,
-                &new_page(&s, &signed_in, &path).await.with(form),
+                &new_page(&s, &signed_in, &path, form).await,
             ))
         }
         Err(e) => Err(errors::service(&signed_in, &path, e)),
@@ -321,19 +294,16 @@ async fn edit_page(
     s: &AppState,
     signed_in: &SignedIn,
     path: &str,
-    id: UserId,
-    name: &str,
+    (id, name): (UserId, &str),
+    form: Form,
 ) -> FormPage {
-    FormPage {
-        chrome: Chrome::new(Some(signed_in), path).with_counts(s).await,
+    let target = Target {
         title: format!("Edit {name}"),
         action: format!("/users/{id}/edit"),
         back: format!("/users/{id}"),
         button: "Save changes",
-        csrf_token: signed_in.csrf_token(),
-        form: Form::default(),
-        errors: Vec::new(),
-    }
+    };
+    FormPage::new(s, signed_in, path, target, form).await
 }
 
 async fn edit_form(
@@ -357,9 +327,7 @@ async fn edit_form(
     );
     Ok(render(
         StatusCode::OK,
-        &edit_page(&s, &signed_in, &path, id, &d.user.display_name)
-            .await
-            .with(form),
+        &edit_page(&s, &signed_in, &path, (id, &d.user.display_name), form).await,
     ))
 }
 
@@ -392,17 +360,13 @@ async fn update(
         Err(ServiceError::Validation(v)) => {
             let mut form = fields(&f.display_name, &f.emails, None, with_emails);
             form.place(v.0);
-            let page = edit_page(&s, &signed_in, &path, id, "user")
-                .await
-                .with(form);
+            let page = edit_page(&s, &signed_in, &path, (id, "user"), form).await;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(ServiceError::Conflict(c)) => {
             let mut form = fields(&f.display_name, &f.emails, None, with_emails);
             form.place(vec![c]);
-            let page = edit_page(&s, &signed_in, &path, id, "user")
-                .await
-                .with(form);
+            let page = edit_page(&s, &signed_in, &path, (id, "user"), form).await;
             Ok(render(StatusCode::CONFLICT, &page))
         }
         Err(e) => Err(errors::service(&signed_in, &path, e)),

@@ -35,6 +35,7 @@ mod storage;
 mod storage_health;
 mod templates;
 mod ui;
+mod ui_admin;
 mod ui_audit;
 mod ui_personnel;
 mod ui_portal;

@@ -1,19 +1,7 @@
 //! A group's create and edit forms.
 
 use super::*;
-
-#[derive(Template)]
-#[template(path = "object_form.html")]
-struct FormPage {
-    chrome: Chrome,
-    title: String,
-    action: String,
-    back: String,
-    button: &'static str,
-    csrf_token: String,
-    form: Form,
-    errors: Vec<FormError>,
-}
+use crate::ui::form_page::{FormPage, Target};
 
 fn fields(name: &str, description: &str, enabled: Option<bool>) -> Form {
     let mut fields = vec![
@@ -56,18 +44,19 @@ async fn form_page(
             "Save changes",
         ),
     };
-    let mut chrome = Chrome::new(Some(signed_in), path).with_counts(s).await;
-    chrome.has_errors = form.has_errors();
-    FormPage {
-        chrome,
-        title,
-        action,
-        back,
-        button,
-        csrf_token: signed_in.csrf_token(),
-        errors: form.errors.clone(),
+    FormPage::new(
+        s,
+        signed_in,
+        path,
+        Target {
+            title,
+            action,
+            back,
+            button,
+        },
         form,
-    }
+    )
+    .await
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,241 @@
+//! Web UI part 2, Administration (issue 15): in the browser only, an administrator adds the
+//! Samba domain (the services' rules at their fields first), checks it (the engine reaches it),
+//! syncs it (the run and its counts), browses the objects found, chooses user sync groups,
+//! adds an OpenBao vault and checks it, reads the usage page, and deletes the vault. The API
+//! confirms what the pages did. Both browsers; axe and screenshots at both sizes.
+
+use crate::support::browser::{Browser, Kind};
+use crate::support::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::support::{Backend, TestServer};
+use fantoccini::Locator;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `bash scripts/test.sh`"))
+}
+
+async fn choose(b: &Browser, css: &str) {
+    b.client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .expect("choose");
+}
+
+async fn administration(s: &TestServer, kind: Kind) {
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let b = Browser::start_with(kind, true).await;
+    b.goto(&format!("{}/sign-in", s.base)).await;
+    b.fill("#email", ADMIN_EMAIL).await;
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.submit("form[action='/sign-in'] button[type=submit]")
+        .await;
+    b.wait_for_path("/").await;
+    b.client
+        .find(Locator::XPath(
+            "//nav[@class='site-nav']//a[normalize-space(.)='Administration']",
+        ))
+        .await
+        .expect("an Administration section")
+        .click()
+        .await
+        .expect("click");
+    b.wait_for_path("/discovery").await;
+    assert_eq!(
+        b.texts(".section-nav a").await,
+        [
+            "Account discovery",
+            "Engines and pools",
+            "Domains",
+            "Vaults",
+            "Usage"
+        ]
+    );
+
+    // A domain: the rules at their fields, then the Samba DC.
+    b.click(".section-nav a[href='/domains']").await;
+    b.wait_for_path("/domains").await;
+    b.screenshots("domains-empty").await;
+    b.click("a[href='/domains/new']").await;
+    b.wait_for_path("/domains/new").await;
+    b.submit("form[action='/domains/new'] button[type=submit]")
+        .await;
+    assert!(b.has("#name-error").await && b.has("#bind_password-error").await);
+    assert!(b.has("#base_dn-error").await);
+    b.screenshots("domain-new-errors").await;
+    let name = format!("Corp {tag}");
+    b.fill("#name", &name).await;
+    b.fill("#url", &env("ALMTEST_AD_URL")).await;
+    b.fill("#bind_identity", &env("ALMTEST_AD_BIND")).await;
+    b.fill("#bind_password", &env("ALMTEST_AD_PASSWORD")).await;
+    b.fill("#base_dn", &env("ALMTEST_AD_BASE_DN")).await;
+    let ca = std::fs::read_to_string(env("ALMTEST_AD_CA_FILE")).expect("the test CA");
+    b.fill("#ca_pem", &ca).await;
+    b.fill("#sync_time", "25:00").await;
+    b.submit("form[action='/domains/new'] button[type=submit]")
+        .await;
+    assert!(b.has("#sync_time-error").await, "25:00 is no time of day");
+    assert_eq!(
+        b.value("#bind_password").await,
+        "",
+        "a password is never sent back"
+    );
+    b.fill("#bind_password", &env("ALMTEST_AD_PASSWORD")).await;
+    b.fill("#sync_time", "").await;
+    b.submit("form[action='/domains/new'] button[type=submit]")
+        .await;
+    let domain_path = b.wait_for_path_starting("/domains/0").await;
+    let domain_id = domain_path
+        .trim_start_matches("/domains/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(b.text(".notice").await.contains("The domain is added"));
+    b.screenshots("domain").await;
+
+    // Check: the in-process engine binds over LDAPS.
+    b.submit("#check-domain").await;
+    let result = b.text("#check-result").await;
+    assert!(
+        b.text("#engine-checks").await.contains("Reaches it"),
+        "{result}"
+    );
+    b.screenshots("domain-checked").await;
+
+    // A full sync: its run with counts; the objects browser shows what it found.
+    b.submit("#sync-full").await;
+    let notice = b.wait_for_text("#domain-notice", "sync finished").await;
+    assert!(notice.contains("added"), "{notice}");
+    assert!(b.text("#sync-runs").await.contains("Succeeded"));
+    b.screenshots("domain-synced").await;
+    b.click(&format!("a[href='/domains/{domain_id}/objects']"))
+        .await;
+    b.wait_for_path(&format!("/domains/{domain_id}/objects"))
+        .await;
+    choose(&b, "#state option[value='ou']").await;
+    b.click("#objects-table form.filters button[type=submit]")
+        .await;
+    b.wait_for_text("#objects-table tbody", "Domain Controllers")
+        .await;
+    assert!(b
+        .texts("#objects-table tbody tr")
+        .await
+        .iter()
+        .all(|r| r.contains("OU")));
+    b.screenshots("domain-objects").await;
+
+    // User sync groups: an unknown group and a bad limit at their fields, then saved.
+    b.goto(&format!("{}/domains/{domain_id}/user-sync", s.base))
+        .await;
+    b.fill("#groups", &format!("No such group {tag}")).await;
+    b.fill("#max_disable_percent", "150").await;
+    b.submit(&format!(
+        "form[action='/domains/{domain_id}/user-sync'] button[type=submit]"
+    ))
+    .await;
+    assert!(b.text("#groups-error").await.contains("no group named"));
+    assert!(b.has("#max_disable_percent-error").await);
+    b.screenshots("domain-user-sync-errors").await;
+    b.fill("#groups", "Domain Admins").await;
+    b.fill("#max_disable_percent", "5").await;
+    b.submit(&format!(
+        "form[action='/domains/{domain_id}/user-sync'] button[type=submit]"
+    ))
+    .await;
+    b.wait_for_path(&format!("/domains/{domain_id}?done=user-sync"))
+        .await;
+    let (_, sync) = s
+        .admin()
+        .get(&format!("/api/v1/domains/{domain_id}/user-sync"))
+        .await;
+    assert_eq!(sync["group_guids"].as_array().unwrap().len(), 1, "{sync}");
+    assert_eq!(sync["max_disable_percent"], 5, "{sync}");
+
+    // Editing the address without the password again is refused at the password.
+    b.goto(&format!("{}/domains/{domain_id}/edit", s.base))
+        .await;
+    b.fill("#url", "ldaps://elsewhere.example.test").await;
+    b.submit(&format!(
+        "form[action='/domains/{domain_id}/edit'] button[type=submit]"
+    ))
+    .await;
+    assert!(b.text("#bind_password-error").await.contains("again"));
+    let (_, d) = s.admin().get(&format!("/api/v1/domains/{domain_id}")).await;
+    assert_eq!(d["url"], env("ALMTEST_AD_URL").as_str(), "nothing changed");
+
+    // An OpenBao vault, checked by the engine.
+    b.goto(&format!("{}/vaults", s.base)).await;
+    b.click("a[href='/vaults/new']").await;
+    b.wait_for_path("/vaults/new").await;
+    b.submit("form[action='/vaults/new'] button[type=submit]")
+        .await;
+    assert!(b.has("#name-error").await && b.has("#address-error").await);
+    assert!(b.has("#credential-error").await);
+    b.screenshots("vault-new-errors").await;
+    b.fill("#name", &format!("OpenBao {tag}")).await;
+    b.fill("#address", &env("ALMTEST_OPENBAO_ADDR")).await;
+    b.fill("#credential", &env("ALMTEST_OPENBAO_ALM_TOKEN"))
+        .await;
+    b.submit("form[action='/vaults/new'] button[type=submit]")
+        .await;
+    let vault_path = b.wait_for_path_starting("/vaults/0").await;
+    let vault_id = vault_path
+        .trim_start_matches("/vaults/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    b.submit("#check-vault").await;
+    let result = b.text("#vault-result").await;
+    assert!(
+        b.text("#engine-checks").await.contains("Reaches it"),
+        "{result}"
+    );
+    b.screenshots("vault-checked").await;
+    let (st, v) = s.admin().get(&format!("/api/v1/vaults/{vault_id}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["kind"], "openbao");
+    assert_eq!(v["has_credential"], true);
+
+    // Usage counts the domain and both vaults.
+    b.goto(&format!("{}/usage", s.base)).await;
+    let usage = b.text("#usage").await;
+    assert!(
+        usage.contains("Domains\n1") || usage.contains("Domains 1"),
+        "{usage}"
+    );
+    assert!(
+        usage.contains("Vaults\n2") || usage.contains("Vaults 2"),
+        "{usage}"
+    );
+    b.screenshots("usage").await;
+
+    // The vault deleted, confirmed.
+    b.goto(&format!("{}/vaults/{vault_id}/delete", s.base))
+        .await;
+    b.screenshots("vault-delete").await;
+    b.submit("#confirm-button").await;
+    b.wait_for_path("/vaults?done=deleted").await;
+    assert_eq!(
+        s.admin().get(&format!("/api/v1/vaults/{vault_id}")).await.0,
+        404
+    );
+    b.screenshots("vaults").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_sets_up_a_domain_and_a_vault_in_chromium() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    administration(&s, Kind::Chromium).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_sets_up_a_domain_and_a_vault_in_firefox() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    administration(&s, Kind::Firefox).await;
+    s.stop().await;
+}
