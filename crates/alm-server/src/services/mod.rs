@@ -37,6 +37,7 @@ pub mod requests;
 pub mod roles;
 pub mod scheduled_sync;
 pub mod siem;
+pub mod template_names;
 pub mod templates;
 pub mod user_sync;
 pub mod users;

@@ -28,7 +28,7 @@ pub enum Control {
 #[derive(Debug, Clone)]
 pub struct Field {
     /// The control's id and name (the summary links to `#id`).
-    pub id: &'static str,
+    pub id: String,
     pub label: String,
     pub hint: String,
     pub control: Control,
@@ -37,13 +37,13 @@ pub struct Field {
     pub error: Option<String>,
     /// Leading names of the service's error fields that belong here (`emails` takes
     /// `emails[2]` too); the id itself always does.
-    pub takes: Vec<&'static str>,
+    pub takes: Vec<String>,
 }
 
 impl Field {
-    pub fn new(id: &'static str, label: impl Into<String>, control: Control) -> Self {
+    pub fn new(id: impl Into<String>, label: impl Into<String>, control: Control) -> Self {
         Self {
-            id,
+            id: id.into(),
             label: label.into(),
             hint: String::new(),
             control,
@@ -70,14 +70,14 @@ impl Field {
     }
 
     /// Service error fields named differently from the control (`name` for `display_name`).
-    pub fn takes(mut self, field: &'static str) -> Self {
-        self.takes.push(field);
+    pub fn takes(mut self, field: impl Into<String>) -> Self {
+        self.takes.push(field.into());
         self
     }
 
     fn owns(&self, field: &str) -> bool {
-        std::iter::once(self.id)
-            .chain(self.takes.iter().copied())
+        std::iter::once(self.id.as_str())
+            .chain(self.takes.iter().map(String::as_str))
             .any(|name| {
                 field == name
                     || field
@@ -151,12 +151,17 @@ impl Form {
                     if field.error.is_none() {
                         field.error = Some(e.message.clone());
                     }
-                    (field.id, format!("{}: {}", field.label, e.message))
+                    (field.id.clone(), format!("{}: {}", field.label, e.message))
                 }
-                None => (self.fields.first().map_or("main", |f| f.id), e.message),
+                None => (
+                    self.fields
+                        .first()
+                        .map_or_else(|| "main".to_owned(), |f| f.id.clone()),
+                    e.message,
+                ),
             };
             self.errors.push(FormError {
-                field: link.to_owned(),
+                field: link,
                 message,
             });
         }

@@ -172,6 +172,7 @@ const NAVIGATION: &[(&str, &[NavPage])] = &[
                 "/engines",
                 Some(perm::EngineRead::PERMISSION),
             ),
+            ("Job queue", "/jobs", Some(perm::EngineRead::PERMISSION)),
             ("Domains", "/domains", Some(perm::DomainRead::PERMISSION)),
             ("Vaults", "/vaults", Some(perm::VaultRead::PERMISSION)),
             ("Usage", "/usage", Some(perm::ConfigurationRead::PERMISSION)),

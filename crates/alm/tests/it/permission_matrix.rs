@@ -81,6 +81,7 @@ pub(crate) fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::DELETE, "/api/v1/api-tokens/{token}", None,                    [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/audit", None,                                    [401, 403, 403, 403, 200, 401, 200]),
         (M::GET, "/api/v1/audit/export", None,                             [401, 403, 403, 403, 200, 401, 200]),
+        (M::POST, "/api/v1/audit/verify", None,                            [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/domains", None,                                  [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/domains", body(domain),                         [401, 403, 403, 403, 403, 401, 201]),
         (M::GET, "/api/v1/domains/{domain}", None,                         [401, 403, 403, 403, 403, 401, 200]),

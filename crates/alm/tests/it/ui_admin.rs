@@ -1,13 +1,18 @@
 //! Web UI part 2, Administration (issue 15): in the browser only, an administrator adds the
 //! Samba domain (the services' rules at their fields first), checks it (the engine reaches it),
 //! syncs it (the run and its counts), browses the objects found, chooses user sync groups,
-//! adds an OpenBao vault and checks it, reads the usage page, and deletes the vault. The API
-//! confirms what the pages did. Both browsers; axe and screenshots at both sizes.
+//! adds an OpenBao vault and checks it, reads the usage page, and deletes the vault; and
+//! (test 4) activates a real `alm engine`: token and command in the browser, the process
+//! registers, is assigned to a new pool and activated in the browser, and a domain check of
+//! that pool runs on it. The API confirms what the pages did. Both browsers; axe and
+//! screenshots at both sizes.
 
+use crate::engines::{registered, EngineProcess};
 use crate::support::browser::{Browser, Kind};
 use crate::support::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use crate::support::{Backend, TestServer};
 use fantoccini::Locator;
+use serde_json::json;
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `bash scripts/test.sh`"))
@@ -23,8 +28,7 @@ async fn choose(b: &Browser, css: &str) {
         .expect("choose");
 }
 
-async fn administration(s: &TestServer, kind: Kind) {
-    let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+async fn signed_in_admin(s: &TestServer, kind: Kind) -> Browser {
     let b = Browser::start_with(kind, true).await;
     b.goto(&format!("{}/sign-in", s.base)).await;
     b.fill("#email", ADMIN_EMAIL).await;
@@ -32,6 +36,12 @@ async fn administration(s: &TestServer, kind: Kind) {
     b.submit("form[action='/sign-in'] button[type=submit]")
         .await;
     b.wait_for_path("/").await;
+    b
+}
+
+async fn administration(s: &TestServer, kind: Kind) {
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let b = signed_in_admin(s, kind).await;
     b.client
         .find(Locator::XPath(
             "//nav[@class='site-nav']//a[normalize-space(.)='Administration']",
@@ -47,6 +57,7 @@ async fn administration(s: &TestServer, kind: Kind) {
         [
             "Account discovery",
             "Engines and pools",
+            "Job queue",
             "Domains",
             "Vaults",
             "Usage"
@@ -114,7 +125,9 @@ async fn administration(s: &TestServer, kind: Kind) {
         .await;
     b.wait_for_path(&format!("/domains/{domain_id}/objects"))
         .await;
+    // (Other tests share the DC and add OUs of their own: search for the one every domain has.)
     choose(&b, "#state option[value='ou']").await;
+    b.fill("#q", "domain controllers").await;
     b.click("#objects-table form.filters button[type=submit]")
         .await;
     b.wait_for_text("#objects-table tbody", "Domain Controllers")
@@ -237,5 +250,125 @@ async fn an_administrator_sets_up_a_domain_and_a_vault_in_chromium() {
 async fn an_administrator_sets_up_a_domain_and_a_vault_in_firefox() {
     let s = TestServer::start(Backend::Sqlite).await;
     administration(&s, Kind::Firefox).await;
+    s.stop().await;
+}
+
+async fn engine_activation(s: &TestServer, kind: Kind) {
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let b = signed_in_admin(s, kind).await;
+
+    // The token, shown once, with the command for the engine host.
+    b.goto(&format!("{}/engines", s.base)).await;
+    b.submit("#new-activation-token").await;
+    let token = b.value("#activation-token").await;
+    assert!(token.starts_with("alma_"), "{token}");
+    let command = b.value("#engine-command").await;
+    assert!(
+        command.contains(&format!("ALM_ENGINE_TOKEN='{token}'"))
+            && command.contains(&format!("alm engine --server {}", s.base)),
+        "{command}"
+    );
+    b.screenshots("engine-activation").await;
+
+    // A real engine registers with it and waits, unassigned.
+    let label = format!("site-{tag}");
+    let process = EngineProcess::start(&s.base, &token, &label);
+    let engine_id = registered(&s.admin(), &label, &process).await;
+    b.goto(&format!("{}/engines", s.base)).await;
+    assert!(b.text("#unassigned").await.contains("1 registered engine"));
+    b.screenshots("engines-unassigned").await;
+
+    // A pool of its own, made in the browser (a bad name first).
+    b.goto(&format!("{}/engines/pools", s.base)).await;
+    b.click("a[href='/engines/pools/new']").await;
+    b.wait_for_path("/engines/pools/new").await;
+    b.submit("form[action='/engines/pools/new'] button[type=submit]")
+        .await;
+    assert!(b.has("#name-error").await);
+    let pool_name = format!("Site {tag}");
+    b.fill("#name", &pool_name).await;
+    b.submit("form[action='/engines/pools/new'] button[type=submit]")
+        .await;
+    b.wait_for_path("/engines/pools").await;
+    assert!(b.text("main table").await.contains(&pool_name));
+    b.screenshots("engine-pools").await;
+
+    // Active without a pool is refused at the field; then assigned and activated.
+    b.goto(&format!("{}/engines/{engine_id}", s.base)).await;
+    b.check("#active").await;
+    b.submit("#save-assignment").await;
+    assert!(b
+        .text("#active-error")
+        .await
+        .contains("assign the engine to a pool"));
+    let option = b
+        .client
+        .find(Locator::XPath(&format!(
+            "//select[@id='pool_id']/option[normalize-space(.)='{pool_name}']"
+        )))
+        .await
+        .expect("the new pool is offered");
+    let pool_id = option.attr("value").await.unwrap().expect("a pool id");
+    option.click().await.expect("choose the pool");
+    b.submit("#save-assignment").await;
+    b.wait_for_path(&format!("/engines/{engine_id}?done=assigned"))
+        .await;
+    assert_eq!(b.text("#engine-pool").await, pool_name);
+    b.screenshots("engine").await;
+    let (_, e) = s.admin().get(&format!("/api/v1/engines/{engine_id}")).await;
+    assert_eq!(e["active"], true, "{e}");
+    assert_eq!(e["pool_id"], pool_id.as_str(), "{e}");
+
+    // A domain served by that pool: its check runs on the new engine.
+    let ca = std::fs::read_to_string(env("ALMTEST_AD_CA_FILE")).expect("the test CA");
+    let (st, d) = s
+        .admin()
+        .post(
+            "/api/v1/domains",
+            json!({"name": format!("Site domain {tag}"), "url": env("ALMTEST_AD_URL"),
+                   "bind_identity": env("ALMTEST_AD_BIND"), "bind_password": env("ALMTEST_AD_PASSWORD"),
+                   "base_dn": env("ALMTEST_AD_BASE_DN"), "ca_pem": ca, "pool_id": pool_id}),
+        )
+        .await;
+    assert_eq!(st, 201, "{d}");
+    b.goto(&format!("{}/domains/{}", s.base, d["id"].as_str().unwrap()))
+        .await;
+    b.submit("#check-domain").await;
+    let checks = b.text("#engine-checks").await;
+    assert!(
+        checks.contains(&label) && checks.contains("Reaches it"),
+        "{checks}\n{}",
+        process.log()
+    );
+    b.goto(&format!("{}/jobs?state=succeeded", s.base)).await;
+    assert!(b.text("#jobs-table").await.contains("domain-check"));
+    b.screenshots("jobs").await;
+
+    // Removed, confirmed: its credential stops working.
+    b.goto(&format!("{}/engines/{engine_id}/delete", s.base))
+        .await;
+    b.submit("#confirm-button").await;
+    b.wait_for_path("/engines").await;
+    assert_eq!(
+        s.admin()
+            .get(&format!("/api/v1/engines/{engine_id}"))
+            .await
+            .0,
+        404
+    );
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_is_activated_in_the_browser_and_checks_a_domain_in_chromium() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    engine_activation(&s, Kind::Chromium).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_is_activated_in_the_browser_and_checks_a_domain_in_firefox() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    engine_activation(&s, Kind::Firefox).await;
     s.stop().await;
 }

@@ -108,3 +108,14 @@ pub(crate) async fn validate(conn: &mut Conn, d: &TemplateDefinition) -> Service
     let facts = facts(conn, d).await?;
     Ok(d.validate(&facts)?)
 }
+
+/// Checks a definition against the rules and the database without saving it: the wizard's
+/// summary is shown only for a definition that would be saved.
+pub async fn check(
+    db: &Db,
+    _can: &Can<perm::TemplateRead>,
+    d: &TemplateDefinition,
+) -> ServiceResult<()> {
+    let mut conn = db.read().await?;
+    validate(&mut conn, d).await
+}

@@ -10,6 +10,7 @@ mod checks;
 mod publishing;
 mod reading;
 
+pub use checks::check;
 pub(crate) use checks::validate;
 pub(crate) use checks::{step_reach, synced_ous};
 pub use publishing::{publish, set_state};

@@ -1,7 +1,14 @@
 //! `/engines` (SPEC §5, §10): the engines, their pool and health — answering when they asked
 //! for work within the dashboard's window — what the dashboard's engine count opens.
-//! Read-only here: activation, pools and logs are administration pages of their own.
-//! Engines are few (one per site), so the list is filtered, sorted and paged in memory.
+//! From here an administrator makes an activation token (`activation.rs`), opens an engine to
+//! assign, activate, remove it and read its log (`engine.rs`), manages the pools (`pools.rs`)
+//! and reads the job queue (`jobs.rs`). Engines are few (one per site), so the list is
+//! filtered, sorted and paged in memory.
+
+mod activation;
+mod engine;
+mod jobs;
+mod pools;
 
 use super::browser::Browser;
 use super::table::{Table, TableQuery};
@@ -15,13 +22,34 @@ use alm_store::engines::EngineRecord;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/engines", get(list))
+    Router::new()
+        .route("/engines", get(list))
+        .route("/engines/activation-token", post(activation::create))
+        .route("/engines/pools", get(pools::list))
+        .route(
+            "/engines/pools/new",
+            get(pools::new_form).post(pools::create),
+        )
+        .route(
+            "/engines/pools/{id}/edit",
+            get(pools::edit_form).post(pools::update),
+        )
+        .route(
+            "/engines/pools/{id}/delete",
+            get(pools::confirm_delete).post(pools::delete),
+        )
+        .route("/engines/{id}", get(engine::show).post(engine::assign))
+        .route(
+            "/engines/{id}/delete",
+            get(engine::confirm_delete).post(engine::delete),
+        )
+        .route("/jobs", get(jobs::list))
 }
 
 const SORT_KEYS: &[&str] = &["name", "last_seen_at"];
@@ -64,6 +92,7 @@ impl Health {
 }
 
 struct Row {
+    id: alm_core::EngineId,
     name: String,
     host: String,
     pool: String,
@@ -82,6 +111,10 @@ struct ListPage {
     table: Table,
     window_minutes: i64,
     rows: Vec<Row>,
+    /// Registered engines waiting to be assigned to a pool.
+    unassigned: usize,
+    can_create: bool,
+    csrf_token: String,
 }
 
 /// The engines matching the text filter (name or host), sorted and cut to the page.
@@ -142,6 +175,7 @@ async fn list(
         .map(|e| {
             let health = Health::of(e, now);
             Row {
+                id: e.id,
                 name: e.name.clone(),
                 host: e.host.clone(),
                 pool: match e.pool_id {
@@ -162,6 +196,9 @@ async fn list(
         window_minutes: ANSWERING_WITHIN.whole_minutes(),
         table: table.with_counts(total, rows.len()),
         rows,
+        unassigned: all.iter().filter(|e| e.pool_id.is_none()).count(),
+        can_create: signed_in.may::<perm::EngineCreate>(),
+        csrf_token: signed_in.csrf_token(),
     };
     Ok(render(StatusCode::OK, &page))
 }
