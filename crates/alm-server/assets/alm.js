@@ -62,7 +62,14 @@
           return;
         }
         var url = input.getAttribute("data-check");
-        url += (url.indexOf("?") < 0 ? "?" : "&") + "account_name=" + encodeURIComponent(value);
+        var param = input.getAttribute("data-check-param") || "account_name";
+        url += (url.indexOf("?") < 0 ? "?" : "&") + param + "=" + encodeURIComponent(value);
+        // Another field that goes with the search (the domain of an OU search).
+        var withField = input.getAttribute("data-check-with");
+        var other = withField && document.querySelector(withField);
+        if (other && other.name) {
+          url += "&" + other.name + "=" + encodeURIComponent(other.value);
+        }
         fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
           .then(function (response) {
             return response.ok ? response.text() : "";
@@ -82,6 +89,32 @@
     });
   }
 
+  // Pickers (the template wizard's searches) need the script: shown only when it runs. "Add"
+  // puts the chosen value on a line of its own in the text area it names, once.
+  function pickers(root) {
+    root.querySelectorAll("[data-picker]").forEach(function (picker) {
+      picker.hidden = false;
+    });
+    root.querySelectorAll("button[data-append]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var source = document.querySelector(button.getAttribute("data-append"));
+        var target = document.querySelector(button.getAttribute("data-append-to"));
+        if (!source || !target) {
+          return;
+        }
+        var value = source.value.trim();
+        var lines = target.value.split("\n").map(function (l) { return l.trim(); })
+          .filter(function (l) { return l; });
+        if (value && lines.indexOf(value) < 0) {
+          lines.push(value);
+          target.value = lines.join("\n");
+        }
+        source.value = "";
+        source.focus();
+      });
+    });
+  }
+
   // The address (path and query) of what the page shows now.
   var shown = window.location.pathname + window.location.search;
 
@@ -89,6 +122,7 @@
     localDates(root);
     copyButtons(root);
     liveChecks(root);
+    pickers(root);
   }
 
   // Puts the elements named by `ids` from the page in `html` in place of the current ones.

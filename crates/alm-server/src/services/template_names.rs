@@ -159,3 +159,43 @@ pub async fn pick_groups(
     let (found, _) = groups::list(&mut conn, &filter, &first_page("name")).await?;
     Ok(found.into_iter().map(|g| g.name).collect())
 }
+
+/// The names of a definition's domain and vault (a template's reader may not read domains or
+/// vaults themselves); one that is gone is shown by id.
+pub async fn domain_and_vault(
+    db: &Db,
+    domain: DomainId,
+    vault: alm_core::VaultId,
+) -> ServiceResult<(String, String)> {
+    let mut conn = db.read().await?;
+    let d = alm_store::domains::get(&mut conn, domain)
+        .await?
+        .map(|d| d.name)
+        .unwrap_or_else(|| format!("(removed domain {domain})"));
+    let v = alm_store::vaults::get(&mut conn, vault)
+        .await?
+        .map(|v| v.name)
+        .unwrap_or_else(|| format!("(removed vault {vault})"));
+    Ok((d, v))
+}
+
+/// Every domain and vault a template may name, by name: (id, name).
+pub async fn domains_and_vaults(
+    db: &Db,
+    _can: &Can<perm::TemplateRead>,
+) -> ServiceResult<(Vec<(String, String)>, Vec<(String, String)>)> {
+    let mut conn = db.read().await?;
+    let mut domains: Vec<(String, String)> = alm_store::domains::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(|d| (d.id.to_string(), d.name))
+        .collect();
+    let mut vaults: Vec<(String, String)> = alm_store::vaults::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(|v| (v.id.to_string(), v.name))
+        .collect();
+    domains.sort_by_key(|d| d.1.to_lowercase());
+    vaults.sort_by_key(|v| v.1.to_lowercase());
+    Ok((domains, vaults))
+}

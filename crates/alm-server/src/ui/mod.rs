@@ -34,6 +34,7 @@ pub mod requests;
 pub mod roles;
 pub mod sign_in;
 pub mod table;
+pub mod templates;
 pub mod tokens;
 pub mod users;
 pub mod vaults;
@@ -68,6 +69,7 @@ pub fn router() -> axum::Router<crate::state::AppState> {
         .merge(audit::router())
         .merge(domains::router())
         .merge(vaults::router())
+        .merge(templates::router())
 }
 
 /// One entry of a navigation list (a section in the main navigation, a page in its section's).
@@ -163,6 +165,11 @@ const NAVIGATION: &[(&str, &[NavPage])] = &[
         "Administration",
         &[
             (
+                "Workflow templates",
+                "/templates",
+                Some(perm::TemplateCreate::PERMISSION),
+            ),
+            (
                 "Account discovery",
                 "/discovery",
                 needs(Feature::ManagedAccount, Right::Manage),
@@ -173,9 +180,14 @@ const NAVIGATION: &[(&str, &[NavPage])] = &[
                 Some(perm::EngineRead::PERMISSION),
             ),
             ("Job queue", "/jobs", Some(perm::EngineRead::PERMISSION)),
+            ("Usage", "/usage", Some(perm::ConfigurationRead::PERMISSION)),
+        ],
+    ),
+    (
+        "Integrations",
+        &[
             ("Domains", "/domains", Some(perm::DomainRead::PERMISSION)),
             ("Vaults", "/vaults", Some(perm::VaultRead::PERMISSION)),
-            ("Usage", "/usage", Some(perm::ConfigurationRead::PERMISSION)),
         ],
     ),
     (

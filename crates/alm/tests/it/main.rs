@@ -40,5 +40,6 @@ mod ui_audit;
 mod ui_personnel;
 mod ui_portal;
 mod ui_sign_in;
+mod ui_templates;
 mod vault;
 mod webhooks;

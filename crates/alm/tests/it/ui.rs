@@ -88,6 +88,7 @@ async fn sign_in_journey(s: &TestServer, kind: Kind, javascript: bool) {
             "Accounts",
             "Personnel",
             "Administration",
+            "Integrations",
             "Audit",
             "Inbox"
         ],

@@ -14,7 +14,7 @@ use crate::support::{Backend, TestServer};
 use fantoccini::Locator;
 use serde_json::json;
 
-fn env(name: &str) -> String {
+pub(crate) fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `bash scripts/test.sh`"))
 }
 
@@ -28,7 +28,7 @@ async fn choose(b: &Browser, css: &str) {
         .expect("choose");
 }
 
-async fn signed_in_admin(s: &TestServer, kind: Kind) -> Browser {
+pub(crate) async fn signed_in_admin(s: &TestServer, kind: Kind) -> Browser {
     let b = Browser::start_with(kind, true).await;
     b.goto(&format!("{}/sign-in", s.base)).await;
     b.fill("#email", ADMIN_EMAIL).await;
@@ -37,6 +37,57 @@ async fn signed_in_admin(s: &TestServer, kind: Kind) -> Browser {
         .await;
     b.wait_for_path("/").await;
     b
+}
+
+/// Fills the new-domain form (already open) for the test DC and saves it; with `bad_time`,
+/// first with a sync time that is no time of day (refused at its field, the password not sent
+/// back). Returns the domain's id.
+pub(crate) async fn add_domain(b: &Browser, name: &str, bad_time: bool) -> String {
+    b.fill("#name", name).await;
+    b.fill("#url", &env("ALMTEST_AD_URL")).await;
+    b.fill("#bind_identity", &env("ALMTEST_AD_BIND")).await;
+    b.fill("#bind_password", &env("ALMTEST_AD_PASSWORD")).await;
+    b.fill("#base_dn", &env("ALMTEST_AD_BASE_DN")).await;
+    let ca = std::fs::read_to_string(env("ALMTEST_AD_CA_FILE")).expect("the test CA");
+    b.fill("#ca_pem", &ca).await;
+    if bad_time {
+        b.fill("#sync_time", "25:00").await;
+        b.submit("form[action='/domains/new'] button[type=submit]")
+            .await;
+        assert!(b.has("#sync_time-error").await, "25:00 is no time of day");
+        assert_eq!(
+            b.value("#bind_password").await,
+            "",
+            "a password is never sent back"
+        );
+        b.fill("#bind_password", &env("ALMTEST_AD_PASSWORD")).await;
+        b.fill("#sync_time", "").await;
+    }
+    b.submit("form[action='/domains/new'] button[type=submit]")
+        .await;
+    let path = b.wait_for_path_starting("/domains/0").await;
+    path.trim_start_matches("/domains/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Fills the new-vault form (already open) for the test OpenBao with alm's least-privilege
+/// token and saves it; returns the vault's id.
+pub(crate) async fn add_openbao_vault(b: &Browser, name: &str) -> String {
+    b.fill("#name", name).await;
+    b.fill("#address", &env("ALMTEST_OPENBAO_ADDR")).await;
+    b.fill("#credential", &env("ALMTEST_OPENBAO_ALM_TOKEN"))
+        .await;
+    b.submit("form[action='/vaults/new'] button[type=submit]")
+        .await;
+    let path = b.wait_for_path_starting("/vaults/0").await;
+    path.trim_start_matches("/vaults/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 async fn administration(s: &TestServer, kind: Kind) {
@@ -51,22 +102,30 @@ async fn administration(s: &TestServer, kind: Kind) {
         .click()
         .await
         .expect("click");
-    b.wait_for_path("/discovery").await;
+    b.wait_for_path("/templates").await;
     assert_eq!(
         b.texts(".section-nav a").await,
         [
+            "Workflow templates",
             "Account discovery",
             "Engines and pools",
             "Job queue",
-            "Domains",
-            "Vaults",
             "Usage"
         ]
     );
 
     // A domain: the rules at their fields, then the Samba DC.
-    b.click(".section-nav a[href='/domains']").await;
+    b.client
+        .find(Locator::XPath(
+            "//nav[@class='site-nav']//a[normalize-space(.)='Integrations']",
+        ))
+        .await
+        .expect("an Integrations section")
+        .click()
+        .await
+        .expect("click");
     b.wait_for_path("/domains").await;
+    assert_eq!(b.texts(".section-nav a").await, ["Domains", "Vaults"]);
     b.screenshots("domains-empty").await;
     b.click("a[href='/domains/new']").await;
     b.wait_for_path("/domains/new").await;
@@ -75,34 +134,7 @@ async fn administration(s: &TestServer, kind: Kind) {
     assert!(b.has("#name-error").await && b.has("#bind_password-error").await);
     assert!(b.has("#base_dn-error").await);
     b.screenshots("domain-new-errors").await;
-    let name = format!("Corp {tag}");
-    b.fill("#name", &name).await;
-    b.fill("#url", &env("ALMTEST_AD_URL")).await;
-    b.fill("#bind_identity", &env("ALMTEST_AD_BIND")).await;
-    b.fill("#bind_password", &env("ALMTEST_AD_PASSWORD")).await;
-    b.fill("#base_dn", &env("ALMTEST_AD_BASE_DN")).await;
-    let ca = std::fs::read_to_string(env("ALMTEST_AD_CA_FILE")).expect("the test CA");
-    b.fill("#ca_pem", &ca).await;
-    b.fill("#sync_time", "25:00").await;
-    b.submit("form[action='/domains/new'] button[type=submit]")
-        .await;
-    assert!(b.has("#sync_time-error").await, "25:00 is no time of day");
-    assert_eq!(
-        b.value("#bind_password").await,
-        "",
-        "a password is never sent back"
-    );
-    b.fill("#bind_password", &env("ALMTEST_AD_PASSWORD")).await;
-    b.fill("#sync_time", "").await;
-    b.submit("form[action='/domains/new'] button[type=submit]")
-        .await;
-    let domain_path = b.wait_for_path_starting("/domains/0").await;
-    let domain_id = domain_path
-        .trim_start_matches("/domains/")
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
+    let domain_id = add_domain(&b, &format!("Corp {tag}"), true).await;
     assert!(b.text(".notice").await.contains("The domain is added"));
     b.screenshots("domain").await;
 
@@ -187,19 +219,7 @@ async fn administration(s: &TestServer, kind: Kind) {
     assert!(b.has("#name-error").await && b.has("#address-error").await);
     assert!(b.has("#credential-error").await);
     b.screenshots("vault-new-errors").await;
-    b.fill("#name", &format!("OpenBao {tag}")).await;
-    b.fill("#address", &env("ALMTEST_OPENBAO_ADDR")).await;
-    b.fill("#credential", &env("ALMTEST_OPENBAO_ALM_TOKEN"))
-        .await;
-    b.submit("form[action='/vaults/new'] button[type=submit]")
-        .await;
-    let vault_path = b.wait_for_path_starting("/vaults/0").await;
-    let vault_id = vault_path
-        .trim_start_matches("/vaults/")
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
+    let vault_id = add_openbao_vault(&b, &format!("OpenBao {tag}")).await;
     b.submit("#check-vault").await;
     let result = b.text("#vault-result").await;
     assert!(
