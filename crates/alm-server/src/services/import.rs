@@ -218,3 +218,29 @@ pub async fn import(
     tx.commit().await?;
     Ok(out)
 }
+
+/// The synced objects chosen for an import, as (objectGUID, name, DN), in order; one the
+/// domain's sync has not seen is an error naming it.
+pub async fn chosen(
+    db: &alm_store::Db,
+    can: &Can<perm::AccountUpdate>,
+    domain: DomainId,
+    guids: &[String],
+) -> ServiceResult<Vec<(String, String, String)>> {
+    can.require_manage().map_err(denied(can.actor()))?;
+    let mut conn = db.read().await?;
+    let mut out = Vec::new();
+    let mut errors = ValidationErrors::new();
+    for (n, guid) in guids.iter().enumerate() {
+        match directory_sync::object(&mut conn, domain, guid).await? {
+            Some(o) => out.push((o.guid, o.name, o.dn)),
+            None => errors.push(FieldError::new(
+                format!("object_guids[{n}]"),
+                "exists",
+                format!("the domain's sync has not seen the object {guid}; sync the domain first"),
+            )),
+        }
+    }
+    errors.into_result()?;
+    Ok(out)
+}

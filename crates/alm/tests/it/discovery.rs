@@ -29,15 +29,15 @@ type Expected<'a> = (
 );
 
 /// One finished run of the binary.
-struct Run {
-    ok: bool,
-    output: String,
+pub(crate) struct Run {
+    pub(crate) ok: bool,
+    pub(crate) output: String,
     out: PathBuf,
 }
 
 /// `alm discover --import` of `ou`, read as the domain whose naming context is `base_dn`,
 /// with the token from a file (or, when `token_file` is None, from `ALM_IMPORT_TOKEN`).
-fn discover(
+pub(crate) fn discover(
     work: &Path,
     label: &str,
     ou: &str,

@@ -37,6 +37,7 @@ mod templates;
 mod ui;
 mod ui_admin;
 mod ui_audit;
+mod ui_discovery;
 mod ui_personnel;
 mod ui_portal;
 mod ui_sign_in;

@@ -1,6 +1,8 @@
 //! `/discovery` (SPEC §6.2, §10): the unmanaged accounts that `alm discover --import` sent,
-//! highest severity first — what the dashboard's "unmanaged" count opens. Read-only here:
-//! importing them under a template is an administration page of its own.
+//! highest severity first — what the dashboard's "unmanaged" count opens. Rows are chosen with
+//! tick boxes and imported under a template with owners (`import.rs`).
+
+mod import;
 
 use super::browser::Browser;
 use super::table::{Table, TableQuery};
@@ -15,13 +17,17 @@ use axum::routing::get;
 use axum::Router;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/discovery", get(list))
+    Router::new()
+        .route("/discovery", get(list))
+        .route("/discovery/import", get(import::form).post(import::run))
 }
 
 /// The sort keys of the list (the API's): severity first by default.
 const SORT_KEYS: &[&str] = &["severity", "name"];
 
 struct Row {
+    /// `<domain id>:<objectGUID>`: what the import form is sent.
+    choice: String,
     name: String,
     dn: String,
     kind: String,
@@ -42,6 +48,7 @@ struct ListPage {
     title: &'static str,
     table: Table,
     rows: Vec<Row>,
+    can_import: bool,
 }
 
 /// The stored severity rank as its name; a rank outside 0–4 is corruption, not "low".
@@ -84,6 +91,7 @@ async fn list(
                 ))
             })?;
             Ok(Row {
+                choice: format!("{}:{}", r.domain_id, r.guid),
                 name: r.sam_account_name.clone(),
                 dn: r.dn.clone(),
                 kind: r.kind.clone(),
@@ -105,6 +113,7 @@ async fn list(
         title: "Unmanaged accounts",
         table: table.with_counts(total, rows.len()),
         rows,
+        can_import: signed_in.manages::<perm::AccountUpdate>(),
     };
     Ok(render(StatusCode::OK, &page))
 }
