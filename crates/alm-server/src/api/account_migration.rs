@@ -124,6 +124,7 @@ async fn migrate_accounts(
             add_groups: add.groups.into_iter().map(alm_core::GroupId).collect(),
             remove_users: remove.users.into_iter().map(alm_core::UserId).collect(),
             remove_groups: remove.groups.into_iter().map(alm_core::GroupId).collect(),
+            preview: false,
         },
     )
     .await?;

@@ -38,6 +38,9 @@ pub struct Migration {
     pub add_groups: Vec<GroupId>,
     pub remove_users: Vec<UserId>,
     pub remove_groups: Vec<GroupId>,
+    /// Check everything and compute the result, then change nothing (the wizard's preview):
+    /// the transaction is rolled back, so what it shows is what a real run would do.
+    pub preview: bool,
 }
 
 pub async fn migrate(
@@ -292,6 +295,11 @@ pub async fn migrate(
         )
         .await?;
         out.push(a);
+    }
+    if m.preview {
+        // Dropped, not committed: the records, jobs and audit entries above are undone.
+        drop(tx);
+        return Ok(out);
     }
     tx.commit().await?;
     queue.wake();

@@ -45,6 +45,8 @@ struct ListPage {
     windows: Vec<(u32, bool)>,
     orphaned: bool,
     rows: Vec<Row>,
+    /// Tick boxes and "migrate" for holders of `managed-account:manage` with update.
+    can_migrate: bool,
 }
 
 fn bad(field: &str, rule: &str, message: &str) -> alm_core::ValidationErrors {
@@ -162,6 +164,7 @@ async fn list(
         orphaned,
         table: table.with_counts(total, found.len()),
         rows,
+        can_migrate: signed_in.manages::<perm::AccountUpdate>(),
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -20,6 +20,7 @@ pub mod confirm;
 pub mod dashboard;
 pub mod discovery;
 pub mod domains;
+pub mod email;
 pub mod engines;
 pub mod errors;
 pub mod form;
@@ -27,17 +28,20 @@ pub mod form_page;
 pub mod groups;
 pub mod home;
 pub mod inbox;
+pub mod migration;
 pub mod password;
 pub mod permission_grid;
 pub mod request_form;
 pub mod requests;
 pub mod roles;
+pub mod siem;
 pub mod sign_in;
 pub mod table;
 pub mod templates;
 pub mod tokens;
 pub mod users;
 pub mod vaults;
+pub mod webhooks;
 
 use alm_core::permissions::{perm, Feature, Permission, PermissionMarker, Right};
 use askama::Template;
@@ -70,6 +74,10 @@ pub fn router() -> axum::Router<crate::state::AppState> {
         .merge(domains::router())
         .merge(vaults::router())
         .merge(templates::router())
+        .merge(email::router())
+        .merge(migration::router())
+        .merge(webhooks::router())
+        .merge(siem::router())
 }
 
 /// One entry of a navigation list (a section in the main navigation, a page in its section's).
@@ -180,6 +188,17 @@ const NAVIGATION: &[(&str, &[NavPage])] = &[
                 Some(perm::EngineRead::PERMISSION),
             ),
             ("Job queue", "/jobs", Some(perm::EngineRead::PERMISSION)),
+            (
+                "Email templates",
+                "/email-templates",
+                Some(perm::NotificationRead::PERMISSION),
+            ),
+            (
+                "Email outbox",
+                "/outbox",
+                Some(perm::NotificationRead::PERMISSION),
+            ),
+            ("Webhooks", "/webhooks", Some(perm::WebhookRead::PERMISSION)),
             ("Usage", "/usage", Some(perm::ConfigurationRead::PERMISSION)),
         ],
     ),
@@ -188,6 +207,7 @@ const NAVIGATION: &[(&str, &[NavPage])] = &[
         &[
             ("Domains", "/domains", Some(perm::DomainRead::PERMISSION)),
             ("Vaults", "/vaults", Some(perm::VaultRead::PERMISSION)),
+            ("SIEM", "/siem", Some(perm::SiemRead::PERMISSION)),
         ],
     ),
     (

@@ -38,6 +38,7 @@ mod ui;
 mod ui_admin;
 mod ui_audit;
 mod ui_discovery;
+mod ui_integrations;
 mod ui_personnel;
 mod ui_portal;
 mod ui_sign_in;

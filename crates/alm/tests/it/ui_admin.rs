@@ -110,6 +110,9 @@ async fn administration(s: &TestServer, kind: Kind) {
             "Account discovery",
             "Engines and pools",
             "Job queue",
+            "Email templates",
+            "Email outbox",
+            "Webhooks",
             "Usage"
         ]
     );
@@ -125,7 +128,10 @@ async fn administration(s: &TestServer, kind: Kind) {
         .await
         .expect("click");
     b.wait_for_path("/domains").await;
-    assert_eq!(b.texts(".section-nav a").await, ["Domains", "Vaults"]);
+    assert_eq!(
+        b.texts(".section-nav a").await,
+        ["Domains", "Vaults", "SIEM"]
+    );
     b.screenshots("domains-empty").await;
     b.click("a[href='/domains/new']").await;
     b.wait_for_path("/domains/new").await;

@@ -1,7 +1,10 @@
 //! Web UI part 2, discovery import (issue 15, test 3): `alm discover --import` scans a seeded
 //! OU of Samba and sends its findings; the administrator ticks two of the unmanaged accounts in
 //! the browser and imports them under a template with an owner (the service's rules at their
-//! fields first); they leave the unmanaged list and are managed accounts. Both browsers.
+//! fields first); they leave the unmanaged list and are managed accounts. Then both are
+//! migrated (SPEC §6.4) in the wizard to another template with another period: an interval
+//! the template does not offer is refused, the preview shows before and after and changes
+//! nothing, the migration changes both. Both browsers.
 
 use crate::discovery::discover;
 use crate::support::browser::{Browser, Kind};
@@ -122,6 +125,70 @@ async fn import(s: &TestServer, kind: Kind) {
         assert_eq!(list["total"], 1, "{name}: {list}");
         let owners = &list["items"][0]["owners"];
         assert!(owners.to_string().contains(&w.requester_id), "{owners}");
+    }
+
+    // The migration wizard: both accounts to another template of the domain, for a year.
+    let mut d = definition(&w);
+    d["lifecycle"]["intervals"] = json!(["1y", "2y"]);
+    let (_, t2) = admin
+        .post(
+            "/api/v1/templates",
+            json!({"name": format!("Kept {tag}"), "definition": d}),
+        )
+        .await;
+    let kept = t2["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        admin
+            .post_empty(&format!("/api/v1/templates/{kept}/publish"))
+            .await
+            .0,
+        200
+    );
+    b.goto(&format!("{}/accounts?q={tag}", s.base)).await;
+    tick(&b, &names[0]).await;
+    tick(&b, &names[1]).await;
+    b.submit("#migrate-chosen").await;
+    b.wait_for_path_starting("/accounts/migrate?").await;
+    b.client
+        .find(Locator::XPath(&format!(
+            "//select[@id='template_id']/option[normalize-space(.)='Kept {tag}']"
+        )))
+        .await
+        .expect("the new template is offered")
+        .click()
+        .await
+        .expect("choose it");
+    b.fill("#interval", "90d").await;
+    b.submit("#preview-migration").await;
+    assert!(
+        b.has("#interval-error").await,
+        "90d is not offered by the new template"
+    );
+    b.screenshots("migration-errors").await;
+    b.fill("#interval", "1y").await;
+    b.submit("#preview-migration").await;
+    let preview = b.text("#migration-preview").await;
+    assert!(
+        preview.contains(&format!("Found {tag} v1")) && preview.contains(&format!("Kept {tag} v1")),
+        "{preview}"
+    );
+    b.screenshots("migration-preview").await;
+    let (_, list) = admin.get(&format!("/api/v1/accounts?q={}", names[0])).await;
+    assert_eq!(
+        list["items"][0]["template_id"],
+        template.as_str(),
+        "the preview changed nothing"
+    );
+    b.submit("#run-migration").await;
+    let result = b.text("#migration-result").await;
+    assert!(
+        result.contains(&names[0]) && result.contains(&names[1]),
+        "{result}"
+    );
+    for name in &names[..2] {
+        let (_, list) = admin.get(&format!("/api/v1/accounts?q={name}")).await;
+        assert_eq!(list["items"][0]["template_id"], kept.as_str(), "{list}");
+        assert_eq!(list["items"][0]["interval"], "1y", "{list}");
     }
     b.close().await;
 }

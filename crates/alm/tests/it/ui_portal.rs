@@ -571,7 +571,7 @@ async fn dashboard_counts_what_the_journeys_made(s: &TestServer, kind: Kind) {
     b.wait_for_path("/dashboard").await;
     b.click("a[href='/accounts?state=disabled']").await;
     b.wait_for_path("/accounts?state=disabled").await;
-    let names = b.texts("table.data tbody td:first-child").await;
+    let names = b.texts("table.data tbody td > a[href^='/accounts/']").await;
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.iter().all(|n| n.starts_with("svc-web-")), "{names:?}");
     b.screenshots("accounts-list").await;
@@ -581,7 +581,7 @@ async fn dashboard_counts_what_the_journeys_made(s: &TestServer, kind: Kind) {
     b.click("th a[href*='sort=-name']").await;
     b.wait_for_path("/accounts?state=disabled&sort=-name&limit=25")
         .await;
-    let descending = b.texts("table.data tbody td:first-child").await;
+    let descending = b.texts("table.data tbody td > a[href^='/accounts/']").await;
     assert_eq!(
         b.focused().await,
         "a:Name",
@@ -590,7 +590,7 @@ async fn dashboard_counts_what_the_journeys_made(s: &TestServer, kind: Kind) {
     b.click("th a[href*='sort=name']").await;
     b.wait_for_path("/accounts?state=disabled&sort=name&limit=25")
         .await;
-    let ascending = b.texts("table.data tbody td:first-child").await;
+    let ascending = b.texts("table.data tbody td > a[href^='/accounts/']").await;
     assert!(b.still_marked().await, "sorting reloaded the page");
     let mut sorted = names.clone();
     sorted.sort();
@@ -601,8 +601,11 @@ async fn dashboard_counts_what_the_journeys_made(s: &TestServer, kind: Kind) {
     b.client.back().await.expect("back");
     b.wait_for_path("/accounts?state=disabled&sort=-name&limit=25")
         .await;
-    b.wait_for_text("table.data tbody td:first-child", &descending[0])
-        .await;
+    b.wait_for_text(
+        "table.data tbody td > a[href^='/accounts/']",
+        &descending[0],
+    )
+    .await;
     assert!(b.still_marked().await, "back reloaded the page");
     b.close().await;
 }
