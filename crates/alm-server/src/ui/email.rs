@@ -49,19 +49,40 @@ struct Row {
 struct ListPage {
     chrome: Chrome,
     title: &'static str,
+    table: Table,
     rows: Vec<Row>,
 }
 
-async fn list(State(s): State<AppState>, browser: Browser) -> PageResult {
+async fn list(
+    State(s): State<AppState>,
+    browser: Browser,
+    Query(q): Query<TableQuery>,
+) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::NotificationRead>(&path)?;
-    let all = svc::templates(&s.db, &can)
+    // `event` keeps SPEC §7.2's order of the events, which reads best.
+    let table = Table::parse("/email-templates", &q, &["event", "title"], "event")
+        .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
+    let numbered: Vec<_> = svc::templates(&s.db, &can)
         .await
-        .map_err(|e| errors::service(&signed_in, &path, e))?;
+        .map_err(|e| errors::service(&signed_in, &path, e))?
+        .into_iter()
+        .enumerate()
+        .collect();
+    let (all, total) = table.slice(
+        numbered,
+        |(_, (e, t))| format!("{} {} {}", e.key, e.title, t.subject),
+        |(i, (e, _)), key| match key {
+            "title" => e.title.to_owned(),
+            _ => format!("{i:04}"),
+        },
+    );
+    let all: Vec<_> = all.into_iter().map(|(_, x)| x).collect();
     let page = ListPage {
         chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
         title: "Email templates",
+        table: table.with_counts(total, all.len()),
         rows: all
             .into_iter()
             .map(|(e, t)| Row {

@@ -212,7 +212,14 @@ const NAVIGATION: &[(&str, &[NavPage])] = &[
     ),
     (
         "Audit",
-        &[("Audit log", "/audit", Some(perm::AuditRead::PERMISSION))],
+        &[
+            ("Audit log", "/audit", Some(perm::AuditRead::PERMISSION)),
+            (
+                "Engine logs",
+                "/engine-logs",
+                Some(perm::EngineRead::PERMISSION),
+            ),
+        ],
     ),
     ("Inbox", &[("Inbox", "/inbox", None)]),
 ];

@@ -6,6 +6,7 @@ use super::browser::{Browser, SignedIn};
 use super::confirm::ConfirmPage;
 use super::form::{self, ticked, Control, Field, Form};
 use super::form_page::{FormPage, Target};
+use super::table::{Table, TableQuery};
 use super::{errors, render, Chrome, PageResult};
 use crate::services::siem::{self as svc, SiemInput};
 use crate::services::ServiceError;
@@ -46,6 +47,7 @@ struct ListPage {
     title: &'static str,
     notice: Option<&'static str>,
     can_create: bool,
+    table: Table,
     rows: Vec<SiemRecord>,
 }
 
@@ -54,20 +56,35 @@ struct Done {
     done: Option<String>,
 }
 
-async fn list(State(s): State<AppState>, browser: Browser, Query(q): Query<Done>) -> PageResult {
+async fn list(
+    State(s): State<AppState>,
+    browser: Browser,
+    Query(q): Query<Done>,
+    Query(tq): Query<TableQuery>,
+) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::SiemRead>(&path)?;
-    let mut rows = svc::list(&s.db, &can)
+    let table = Table::parse("/siem", &tq, &["name", "server"], "name")
+        .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
+    let all = svc::list(&s.db, &can)
         .await
         .map_err(|e| errors::service(&signed_in, &path, e))?;
-    rows.sort_by_key(|r| r.name.to_lowercase());
+    let (rows, total) = table.slice(
+        all,
+        |r| format!("{} {}", r.name, r.server),
+        |r, key| match key {
+            "server" => r.server.clone(),
+            _ => r.name.clone(),
+        },
+    );
     let page = ListPage {
         chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
         title: "SIEM",
         notice: (q.done.as_deref() == Some("deleted"))
             .then_some("The SIEM integration is deleted."),
         can_create: signed_in.may::<perm::SiemCreate>(),
+        table: table.with_counts(total, rows.len()),
         rows,
     };
     Ok(render(StatusCode::OK, &page))

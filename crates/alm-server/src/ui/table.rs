@@ -242,10 +242,53 @@ impl Table {
     pub fn sort_value(&self) -> String {
         self.sort_param()
     }
+
+    /// Rows loaded whole (lists of a few dozen: domains, vaults, templates, webhooks…): those
+    /// whose `text` contains the filter (case-insensitive), ordered by `key` for the table's
+    /// sort key (ties keep the given order), cut to the page; with how many matched.
+    pub fn slice<T>(
+        &self,
+        rows: Vec<T>,
+        text: impl Fn(&T) -> String,
+        key: impl Fn(&T, &str) -> String,
+    ) -> (Vec<T>, u64) {
+        let needle = self.q.to_lowercase();
+        let mut found: Vec<(String, T)> = rows
+            .into_iter()
+            .filter(|r| needle.is_empty() || text(r).to_lowercase().contains(&needle))
+            .map(|r| (key(&r, self.page.sort).to_lowercase(), r))
+            .collect();
+        found.sort_by(|a, b| match self.page.direction {
+            SortDirection::Ascending => a.0.cmp(&b.0),
+            SortDirection::Descending => b.0.cmp(&a.0),
+        });
+        let total = found.len() as u64;
+        let page = found
+            .into_iter()
+            .skip(self.page.offset as usize)
+            .take(self.page.limit as usize)
+            .map(|(_, r)| r)
+            .collect();
+        (page, total)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_whole_list_is_filtered_sorted_and_paged_in_memory() {
+        let q = super::TableQuery {
+            q: Some("B".into()),
+            sort: Some("-name".into()),
+            limit: Some("25".into()),
+            ..Default::default()
+        };
+        let table = super::Table::parse("/x", &q, &["name"], "name").unwrap();
+        let rows = vec!["alpha", "beta", "Bravo", "abba", "gamma"];
+        let (page, total) = table.slice(rows, |r| r.to_string(), |r, _| r.to_string());
+        assert_eq!((page, total), (vec!["Bravo", "beta", "abba"], 3));
+    }
+
     use super::*;
 
     const KEYS: &[&str] = &["created_at", "account_name", "state"];

@@ -213,6 +213,7 @@ async fn administration(s: &TestServer, kind: Kind) {
     ))
     .await;
     assert!(b.text("#bind_password-error").await.contains("again"));
+    b.screenshots("domain-edit-errors").await;
     let (_, d) = s.admin().get(&format!("/api/v1/domains/{domain_id}")).await;
     assert_eq!(d["url"], env("ALMTEST_AD_URL").as_str(), "nothing changed");
 
@@ -312,6 +313,7 @@ async fn engine_activation(s: &TestServer, kind: Kind) {
         .await;
     assert!(b.has("#name-error").await);
     let pool_name = format!("Site {tag}");
+    b.screenshots("engine-pool-new-errors").await;
     b.fill("#name", &pool_name).await;
     b.submit("form[action='/engines/pools/new'] button[type=submit]")
         .await;
@@ -366,6 +368,12 @@ async fn engine_activation(s: &TestServer, kind: Kind) {
         "{checks}\n{}",
         process.log()
     );
+    b.goto(&format!("{}/engine-logs", s.base)).await;
+    assert!(
+        b.text("main").await.contains(&label),
+        "the engine has its log section"
+    );
+    b.screenshots("engine-logs").await;
     b.goto(&format!("{}/jobs?state=succeeded", s.base)).await;
     assert!(b.text("#jobs-table").await.contains("domain-check"));
     b.screenshots("jobs").await;
@@ -373,6 +381,7 @@ async fn engine_activation(s: &TestServer, kind: Kind) {
     // Removed, confirmed: its credential stops working.
     b.goto(&format!("{}/engines/{engine_id}/delete", s.base))
         .await;
+    b.screenshots("engine-delete").await;
     b.submit("#confirm-button").await;
     b.wait_for_path("/engines").await;
     assert_eq!(

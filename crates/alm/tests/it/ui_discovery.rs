@@ -181,6 +181,7 @@ async fn import(s: &TestServer, kind: Kind) {
     );
     b.submit("#run-migration").await;
     let result = b.text("#migration-result").await;
+    b.screenshots("migration-done").await;
     assert!(
         result.contains(&names[0]) && result.contains(&names[1]),
         "{result}"

@@ -101,6 +101,11 @@ async fn integrations(s: &TestServer, kind: Kind) {
     let source = b.client.source().await.unwrap();
     assert!(!source.contains(SIGNING_SECRET) && !source.contains(BASIC_PASSWORD));
 
+    b.goto(&format!("{}/webhooks", s.base)).await;
+    assert!(b.text("#webhooks-table").await.contains(&event));
+    b.screenshots("webhooks").await;
+    b.goto(&format!("{}/webhooks/{id}", s.base)).await;
+
     // The test call reaches the receiver, signed and authorized.
     b.submit("#test-webhook").await;
     assert!(
@@ -172,6 +177,9 @@ async fn integrations(s: &TestServer, kind: Kind) {
     assert!(b.text("#test-result").await.contains("not sent"));
     assert!(b.text("#siem-waiting").await.contains("record"));
     b.screenshots("siem").await;
+    b.goto(&format!("{}/siem", s.base)).await;
+    assert!(b.text("#siem-table").await.contains("Security operations"));
+    b.screenshots("siem-list").await;
     b.close().await;
 }
 

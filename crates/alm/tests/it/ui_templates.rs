@@ -6,8 +6,10 @@
 //! approvers approve it in the browser, and the account is in Samba with the attribute and its
 //! password in OpenBao. Then (test 2) an author without `provision-template-workflow:manage`
 //! makes version 2 in the browser; its publish waits for a workflow manager, who approves it
-//! in the browser; the account keeps version 1; the comparison shows the change. Both
-//! browsers; axe and screenshots at both sizes.
+//! in the browser; the account keeps version 1; the comparison shows the change. Last, the
+//! template's audience group is disabled in the browser and its page offers to replace it in
+//! the templates that name it (SPEC §2.2): done, a new version is published with the other
+//! group. Both browsers; axe and screenshots at both sizes.
 
 use crate::support::ad;
 use crate::support::browser::{Browser, Kind};
@@ -98,7 +100,7 @@ async fn wizard(s: &TestServer, kind: Kind) {
     person(s, "First approver", &first, "approver").await;
     person(s, "Second approver", &second, "approver").await;
     let audience = format!("Web people {tag}");
-    group_with(&s.admin(), &audience, &[&requester_id]).await;
+    let audience_id = group_with(&s.admin(), &audience, &[&requester_id]).await;
     // A fresh OU of this test's own, so the sync finds it and the account lands there.
     let dc = ad::connect();
     let ou = ad::test_ou(&dc, &format!("wiz-{tag}")).await;
@@ -214,6 +216,9 @@ async fn wizard(s: &TestServer, kind: Kind) {
         .await;
     assert_eq!(b.text("#template-state").await, "Published");
     assert!(b.text(".notice").await.starts_with("Published"));
+    b.goto(&format!("{}/templates", s.base)).await;
+    assert!(b.text("#templates-table").await.contains(&name));
+    b.screenshots("templates").await;
     b.screenshots("template").await;
     let (_, t) = s
         .admin()
@@ -329,6 +334,7 @@ async fn wizard(s: &TestServer, kind: Kind) {
         second,
         "the wizard shows names, not ids"
     );
+    b.screenshots("template-edit").await;
     b.fill("#intervals", "30d, 90d").await;
     b.submit("#review-template").await;
     b.submit("#save-template").await;
@@ -387,6 +393,45 @@ async fn wizard(s: &TestServer, kind: Kind) {
     assert_eq!(
         a["template_version"], 1,
         "the account keeps its version: {a}"
+    );
+
+    // The audience group disabled: its page offers the replacement in the templates.
+    let successor = format!("Web people 2 {tag}");
+    let successor_id = group_with(&s.admin(), &successor, &[&requester_id]).await;
+    b2.goto(&format!("{}/groups/{audience_id}/disable", s.base))
+        .await;
+    b2.submit("#confirm-button").await;
+    b2.wait_for_path(&format!("/groups/{audience_id}?done=disable"))
+        .await;
+    let uses = b2.text("#template-uses").await;
+    assert!(uses.contains(&name) && uses.contains("audience"), "{uses}");
+    b2.fill("#replacement", "No such group").await;
+    b2.submit("#replace-group").await;
+    assert!(b2
+        .text("#replacement-error")
+        .await
+        .contains("No such group"));
+    b2.fill("#replacement", &successor).await;
+    b2.submit("#replace-group").await;
+    assert!(
+        b2.text("#replaced").await.contains("version 3 published"),
+        "{}",
+        b2.text("main").await
+    );
+    assert!(
+        !b2.has("#template-uses").await,
+        "no template names it any more"
+    );
+    b2.screenshots("group-replaced").await;
+    let (_, t) = s
+        .admin()
+        .get(&format!("/api/v1/templates/{template}"))
+        .await;
+    assert_eq!(t["published_version"], 3, "{t}");
+    assert_eq!(
+        t["version"]["definition"]["audience_groups"][0],
+        successor_id.as_str(),
+        "{t}"
     );
     b2.close().await;
 }

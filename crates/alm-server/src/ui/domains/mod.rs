@@ -64,6 +64,7 @@ struct ListPage {
     title: &'static str,
     notice: Option<&'static str>,
     can_create: bool,
+    table: Table,
     rows: Vec<Row>,
 }
 
@@ -80,19 +81,34 @@ struct Done {
 }
 
 /// Domains are few (one per forest or site): listed whole, by name.
-async fn list(State(s): State<AppState>, browser: Browser, Query(q): Query<Done>) -> PageResult {
+async fn list(
+    State(s): State<AppState>,
+    browser: Browser,
+    Query(q): Query<Done>,
+    Query(tq): Query<TableQuery>,
+) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::DomainRead>(&path)?;
-    let mut found = svc::list(&s.db, &can)
+    let table = Table::parse("/domains", &tq, &["name", "url"], "name")
+        .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
+    let all = svc::list(&s.db, &can)
         .await
         .map_err(|e| errors::service(&signed_in, &path, e))?;
-    found.sort_by_key(|d| d.record.name.to_lowercase());
+    let (found, total) = table.slice(
+        all,
+        |d| format!("{} {} {}", d.record.name, d.record.url, d.record.base_dn),
+        |d, key| match key {
+            "url" => d.record.url.clone(),
+            _ => d.record.name.clone(),
+        },
+    );
     let page = ListPage {
         chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
         title: "Domains",
         notice: (q.done.as_deref() == Some("deleted")).then_some("The domain is deleted."),
         can_create: signed_in.may::<perm::DomainCreate>(),
+        table: table.with_counts(total, found.len()),
         rows: found
             .iter()
             .map(|d| Row {

@@ -8,6 +8,7 @@
 mod activation;
 mod engine;
 mod jobs;
+mod logs;
 mod pools;
 
 use super::browser::Browser;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
             get(engine::confirm_delete).post(engine::delete),
         )
         .route("/jobs", get(jobs::list))
+        .route("/engine-logs", get(logs::list))
 }
 
 const SORT_KEYS: &[&str] = &["name", "last_seen_at"];
@@ -118,34 +120,16 @@ struct ListPage {
 }
 
 /// The engines matching the text filter (name or host), sorted and cut to the page.
-fn select<'a>(all: &'a [EngineRecord], table: &Table) -> (Vec<&'a EngineRecord>, u64) {
-    let needle = table.q.to_lowercase();
-    let mut found: Vec<&EngineRecord> = all
-        .iter()
-        .filter(|e| {
-            needle.is_empty()
-                || e.name.to_lowercase().contains(&needle)
-                || e.host.to_lowercase().contains(&needle)
-        })
-        .collect();
-    found.sort_by(|a, b| {
-        let order = match table.page.sort {
-            "last_seen_at" => a.last_seen_at.cmp(&b.last_seen_at),
-            _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-        }
-        .then_with(|| a.id.cmp(&b.id));
-        match table.page.direction {
-            SortDirection::Ascending => order,
-            SortDirection::Descending => order.reverse(),
-        }
-    });
-    let total = found.len() as u64;
-    let page = found
-        .into_iter()
-        .skip(table.page.offset as usize)
-        .take(table.page.limit as usize)
-        .collect();
-    (page, total)
+fn select(all: &[EngineRecord], table: &Table) -> (Vec<EngineRecord>, u64) {
+    table.slice(
+        all.to_vec(),
+        |e| format!("{} {}", e.name, e.host),
+        |e, key| match key {
+            // RFC 3339 text orders as the instants do; never seen sorts first.
+            "last_seen_at" => e.last_seen_at.map(iso).unwrap_or_default(),
+            _ => e.name.clone(),
+        },
+    )
 }
 
 async fn list(

@@ -28,17 +28,29 @@ struct PoolsPage {
     chrome: Chrome,
     title: &'static str,
     rows: Vec<PoolRow>,
+    table: Table,
     can_create: bool,
     can_update: bool,
     can_delete: bool,
 }
 
-pub(super) async fn list(State(s): State<AppState>, browser: Browser) -> PageResult {
+pub(super) async fn list(
+    State(s): State<AppState>,
+    browser: Browser,
+    Query(q): Query<TableQuery>,
+) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::EngineRead>(&path)?;
+    let table = Table::parse("/engines/pools", &q, &["name"], "name")
+        .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
     let fail = |e| errors::service(&signed_in, &path, e);
-    let pools = engines::pools(&s.db, &can).await.map_err(fail)?;
+    let (pools, total) = table.slice(
+        engines::pools(&s.db, &can).await.map_err(fail)?,
+        |p| format!("{} {}", p.name, p.description),
+        |p, _| p.name.clone(),
+    );
+    let shown = pools.len();
     let all = engines::list(&s.db, &can, false, None)
         .await
         .map_err(fail)?;
@@ -55,6 +67,7 @@ pub(super) async fn list(State(s): State<AppState>, browser: Browser) -> PageRes
                 is_default: p.is_default,
             })
             .collect(),
+        table: table.with_counts(total, shown),
         can_create: signed_in.may::<perm::EngineCreate>(),
         can_update: signed_in.may::<perm::EngineUpdate>(),
         can_delete: signed_in.may::<perm::EngineDelete>(),

@@ -26,6 +26,7 @@ use serde::Deserialize;
 
 mod changes;
 mod edit;
+mod replacement;
 
 use changes::{change, confirm};
 use edit::{create, edit_form, new_form, update};
@@ -39,11 +40,28 @@ pub fn router() -> Router<AppState> {
         .route("/groups/{id}/members", post(add_member))
         .route("/groups/{id}/members/remove", post(remove_member))
         .route("/groups/{id}/roles", post(set_roles))
+        .route("/groups/{id}/replace", post(replacement::replace))
         .route("/groups/{id}/{change}", get(confirm).post(change))
 }
 
 /// The most members the group page lists (the API pages through more).
 const MEMBERS_SHOWN: u32 = 200;
+
+/// Where a template names a group, as people read it (the service names definition fields).
+fn place_label(field: &str) -> String {
+    match field {
+        "audience_groups" => "who may request (audience)".into(),
+        "gmsa.password_reader_groups" => "gMSA password readers".into(),
+        other => match other
+            .strip_prefix("steps[")
+            .and_then(|r| r.strip_suffix("].groups"))
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) => format!("approvers of step {}", n + 1),
+            None => other.to_owned(),
+        },
+    }
+}
 
 fn is_everyone(g: &GroupRecord) -> bool {
     g.builtin_key.as_deref() == Some(alm_core::roles::EVERYONE_GROUP_KEY)
@@ -135,6 +153,14 @@ struct GroupPage {
     can_manage: bool,
     can_delete: bool,
     can_set_roles: bool,
+    /// A disabled group's uses in templates (SPEC §2.2's offer): (template id, name, where).
+    template_uses: Vec<(uuid::Uuid, String, String)>,
+    /// The offer's form, for those who may publish the templates' new versions.
+    can_replace: bool,
+    replacement: String,
+    replacement_error: Option<String>,
+    /// What a replacement just did, one line per template.
+    replaced: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,6 +209,27 @@ async fn loaded(
             .collect(),
     };
     let everyone = is_everyone(&g);
+    let template_uses = if !g.enabled && signed_in.manages::<perm::GroupRead>() {
+        crate::services::group_replacement::uses_of(&s.db, &can, id)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(|u| {
+                let places = u
+                    .versions
+                    .iter()
+                    .map(|v| {
+                        let places: Vec<String> = v.fields.iter().map(|f| place_label(f)).collect();
+                        format!("version {} ({}): {}", v.version, v.state, places.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (u.template_id, u.name, places)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(GroupPage {
         chrome: Chrome::new(Some(signed_in), path).with_counts(s).await,
         title: g.name.clone(),
@@ -211,6 +258,11 @@ async fn loaded(
         can_delete: signed_in.manages::<perm::GroupDelete>() && !everyone,
         can_set_roles: signed_in.manages::<perm::GroupUpdate>()
             && signed_in.manages::<perm::RoleUpdate>(),
+        template_uses,
+        can_replace: signed_in.manages::<perm::TemplateUpdate>(),
+        replacement: String::new(),
+        replacement_error: None,
+        replaced: Vec::new(),
     })
 }
 
@@ -250,6 +302,9 @@ async fn page_with_error(
     let mut page = loaded(s, signed_in, &path, id).await?;
     if field == "member-email" {
         page.member_error = Some(message.clone());
+    }
+    if field == "replacement" {
+        page.replacement_error = Some(message.clone());
     }
     page.errors.push(FormError {
         field: field.into(),

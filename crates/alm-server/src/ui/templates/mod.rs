@@ -11,6 +11,7 @@ mod wizard;
 
 use super::browser::{Browser, SignedIn};
 use super::form::{self, Control, Field, Form};
+use super::table::{Table, TableQuery};
 use super::{errors, escape, iso, render, utc, Chrome, FormError, PageResult};
 use crate::services::template_names as names;
 use crate::services::{templates, ServiceError, ServiceResult};
@@ -57,6 +58,7 @@ struct ListPage {
     title: &'static str,
     notice: Option<&'static str>,
     can_create: bool,
+    table: Table,
     rows: Vec<Row>,
 }
 
@@ -83,19 +85,34 @@ fn version_label(s: VersionState) -> &'static str {
     }
 }
 
-async fn list(State(s): State<AppState>, browser: Browser, Query(q): Query<Done>) -> PageResult {
+async fn list(
+    State(s): State<AppState>,
+    browser: Browser,
+    Query(q): Query<Done>,
+    Query(tq): Query<TableQuery>,
+) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::TemplateRead>(&path)?;
-    let mut found = templates::list(&s.db, &can)
+    let table = Table::parse("/templates", &tq, &["name", "state"], "name")
+        .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
+    let all = templates::list(&s.db, &can)
         .await
         .map_err(|e| errors::service(&signed_in, &path, e))?;
-    found.sort_by_key(|t| t.template.name.to_lowercase());
+    let (found, total) = table.slice(
+        all,
+        |t| t.template.name.clone(),
+        |t, key| match key {
+            "state" => state_label(t.template.state).to_owned(),
+            _ => t.template.name.clone(),
+        },
+    );
     let page = ListPage {
         chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
         title: "Workflow templates",
         notice: (q.done.as_deref() == Some("deleted")).then_some("The template is deleted."),
         can_create: signed_in.may::<perm::TemplateCreate>(),
+        table: table.with_counts(total, found.len()),
         rows: found
             .iter()
             .map(|t| Row {

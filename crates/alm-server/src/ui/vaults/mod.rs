@@ -9,6 +9,7 @@ mod edit;
 use super::browser::{Browser, SignedIn};
 use super::form::{Control, Field, Form};
 use super::form_page::{FormPage, Target};
+use super::table::{Table, TableQuery};
 use super::{errors, iso, render, utc, Chrome, PageResult};
 use crate::services::calibration::CheckOutcome;
 use crate::services::vaults::{self as svc, VaultInfo, KIND_AWS, KIND_BUILTIN, KIND_OPENBAO};
@@ -79,6 +80,7 @@ struct ListPage {
     title: &'static str,
     notice: Option<&'static str>,
     can_create: bool,
+    table: Table,
     rows: Vec<Row>,
 }
 
@@ -87,19 +89,41 @@ struct Done {
     done: Option<String>,
 }
 
-async fn list(State(s): State<AppState>, browser: Browser, Query(q): Query<Done>) -> PageResult {
+async fn list(
+    State(s): State<AppState>,
+    browser: Browser,
+    Query(q): Query<Done>,
+    Query(tq): Query<TableQuery>,
+) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::VaultRead>(&path)?;
-    let mut found = svc::list(&s.db, &can)
+    let table = Table::parse("/vaults", &tq, &["name", "kind"], "name")
+        .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
+    let all = svc::list(&s.db, &can)
         .await
         .map_err(|e| errors::service(&signed_in, &path, e))?;
-    found.sort_by_key(|v| v.record.name.to_lowercase());
+    let (found, total) = table.slice(
+        all,
+        |v| {
+            format!(
+                "{} {} {}",
+                v.record.name,
+                kind_label(&v.record.kind),
+                location(v)
+            )
+        },
+        |v, key| match key {
+            "kind" => kind_label(&v.record.kind).to_owned(),
+            _ => v.record.name.clone(),
+        },
+    );
     let page = ListPage {
         chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
         title: "Vaults",
         notice: (q.done.as_deref() == Some("deleted")).then_some("The vault is deleted."),
         can_create: signed_in.may::<perm::VaultCreate>(),
+        table: table.with_counts(total, found.len()),
         rows: found
             .iter()
             .map(|v| Row {

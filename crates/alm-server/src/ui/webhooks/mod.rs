@@ -9,6 +9,7 @@ mod edit;
 use super::browser::{Browser, SignedIn};
 use super::form::{self, Control, Field, Form};
 use super::form_page::{FormPage, Target};
+use super::table::{Table, TableQuery};
 use super::{errors, iso, render, utc, Chrome, PageResult};
 use crate::services::webhooks as svc;
 use crate::services::ServiceError;
@@ -64,6 +65,7 @@ struct ListPage {
     title: &'static str,
     notice: Option<&'static str>,
     can_create: bool,
+    table: Table,
     rows: Vec<Row>,
 }
 
@@ -72,24 +74,39 @@ struct Done {
     done: Option<String>,
 }
 
-async fn list(State(s): State<AppState>, browser: Browser, Query(q): Query<Done>) -> PageResult {
+async fn list(
+    State(s): State<AppState>,
+    browser: Browser,
+    Query(q): Query<Done>,
+    Query(tq): Query<TableQuery>,
+) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     let can = signed_in.can::<perm::WebhookRead>(&path)?;
-    let mut found = svc::list(&s.db, &s.master_key, &can)
+    let table = Table::parse("/webhooks", &tq, &["event", "url"], "event")
+        .map_err(|e| errors::bad_address(&signed_in, &path, &e))?;
+    let all = svc::list(&s.db, &s.master_key, &can)
         .await
         .map_err(|e| errors::service(&signed_in, &path, e))?;
-    found.sort_by(|a, b| {
-        a.definition
-            .event
-            .cmp(&b.definition.event)
-            .then(a.id.cmp(&b.id))
-    });
+    let (found, total) = table.slice(
+        all,
+        |w| {
+            format!(
+                "{} {} {}",
+                w.definition.event, w.definition.url, w.definition.description
+            )
+        },
+        |w, key| match key {
+            "url" => w.definition.url.clone(),
+            _ => format!("{} {}", w.definition.event, w.id),
+        },
+    );
     let page = ListPage {
         chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
         title: "Webhooks",
         notice: (q.done.as_deref() == Some("deleted")).then_some("The webhook is deleted."),
         can_create: signed_in.may::<perm::WebhookCreate>(),
+        table: table.with_counts(total, found.len()),
         rows: found
             .into_iter()
             .map(|w| Row {
