@@ -21,6 +21,7 @@ pub mod dashboard;
 pub mod discovery;
 pub mod domains;
 pub mod email;
+pub mod engine_checks;
 pub mod engines;
 pub mod errors;
 pub mod form;

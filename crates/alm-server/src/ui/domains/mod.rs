@@ -9,6 +9,7 @@ mod edit;
 mod objects;
 
 use super::browser::{Browser, SignedIn};
+use super::engine_checks::{self, EngineLine};
 use super::form::{Control, Field, Form};
 use super::form_page::{FormPage, Target};
 use super::table::{Table, TableQuery};
@@ -123,15 +124,6 @@ async fn list(
     Ok(render(StatusCode::OK, &page))
 }
 
-/// One engine's line in the check or calibration table.
-struct EngineLine {
-    name: String,
-    ok: bool,
-    problem: String,
-    message: String,
-    at: Option<(String, String)>,
-}
-
 struct RunRow {
     started: (String, String),
     mode: String,
@@ -207,30 +199,11 @@ async fn domain_page(
         (Some(_), false) => "Set (you cannot read engine pools)".into(),
         (None, _) => "None".into(),
     };
-    let engines: Vec<EngineLine> = match check {
-        Some(c) => c
-            .engines
-            .iter()
-            .map(|e| EngineLine {
-                name: e.engine_name.clone(),
-                ok: e.ok,
-                problem: e.problem.clone().unwrap_or_default(),
-                message: e.message.clone(),
-                at: None,
-            })
-            .collect(),
-        None => svc::calibrations(&s.db, &can, id)
-            .await
-            .map_err(fail)?
-            .into_iter()
-            .map(|c| EngineLine {
-                name: c.engine_name,
-                ok: c.ok,
-                problem: c.problem.unwrap_or_default(),
-                message: c.message,
-                at: Some((iso(c.checked_at), utc(c.checked_at))),
-            })
-            .collect(),
+    let engines = match check {
+        Some(c) => engine_checks::of_check(c),
+        None => {
+            engine_checks::of_calibrations(svc::calibrations(&s.db, &can, id).await.map_err(fail)?)
+        }
     };
     let page = PageRequest {
         limit: RUNS_SHOWN,

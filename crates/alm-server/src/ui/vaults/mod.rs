@@ -7,10 +7,11 @@
 mod edit;
 
 use super::browser::{Browser, SignedIn};
+use super::engine_checks::{self, EngineLine};
 use super::form::{Control, Field, Form};
 use super::form_page::{FormPage, Target};
 use super::table::{Table, TableQuery};
-use super::{errors, iso, render, utc, Chrome, PageResult};
+use super::{errors, render, Chrome, PageResult};
 use crate::services::calibration::CheckOutcome;
 use crate::services::vaults::{self as svc, VaultInfo, KIND_AWS, KIND_BUILTIN, KIND_OPENBAO};
 use crate::services::{engines, ServiceError};
@@ -137,14 +138,6 @@ async fn list(
     Ok(render(StatusCode::OK, &page))
 }
 
-struct EngineLine {
-    name: String,
-    ok: bool,
-    problem: String,
-    message: String,
-    at: Option<(String, String)>,
-}
-
 #[derive(Template)]
 #[template(path = "vault.html")]
 struct VaultPage {
@@ -193,29 +186,10 @@ async fn vault_page(
         (false, None, _) => "None".into(),
     };
     let engines = match check {
-        Some(c) => c
-            .engines
-            .iter()
-            .map(|e| EngineLine {
-                name: e.engine_name.clone(),
-                ok: e.ok,
-                problem: e.problem.clone().unwrap_or_default(),
-                message: e.message.clone(),
-                at: None,
-            })
-            .collect(),
-        None => svc::calibrations(&s.db, &can, id)
-            .await
-            .map_err(fail)?
-            .into_iter()
-            .map(|c| EngineLine {
-                name: c.engine_name,
-                ok: c.ok,
-                problem: c.problem.unwrap_or_default(),
-                message: c.message,
-                at: Some((iso(c.checked_at), utc(c.checked_at))),
-            })
-            .collect(),
+        Some(c) => engine_checks::of_check(c),
+        None => {
+            engine_checks::of_calibrations(svc::calibrations(&s.db, &can, id).await.map_err(fail)?)
+        }
     };
     Ok(VaultPage {
         chrome: Chrome::new(Some(signed_in), path).with_counts(s).await,
