@@ -433,6 +433,17 @@ async fn wizard(s: &TestServer, kind: Kind) {
         successor_id.as_str(),
         "{t}"
     );
+
+    // Disabling the template is for good: confirmed first.
+    b2.goto(&format!("{}/templates/{template}", s.base)).await;
+    b2.click("#template-disable").await;
+    b2.wait_for_path(&format!("/templates/{template}/disable"))
+        .await;
+    b2.screenshots("template-disable").await;
+    b2.submit("#confirm-button").await;
+    b2.wait_for_path(&format!("/templates/{template}?done=disable"))
+        .await;
+    assert_eq!(b2.text("#template-state").await, "Disabled");
     b2.close().await;
 }
 

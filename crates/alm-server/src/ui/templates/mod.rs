@@ -23,7 +23,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
             get(flow::edit_form).post(flow::post_draft),
         )
         .route("/templates/{id}/versions/{n}", get(version))
-        .route("/templates/{id}/{action}", post(act))
+        .route("/templates/{id}/{action}", get(confirm).post(act))
 }
 
 struct Row {
@@ -334,6 +334,74 @@ async fn act(
         Ok(()) => Ok(Redirect::to(&format!("/templates/{id}?done={action}")).into_response()),
         Err(e) => refused(&s, &signed_in, id, e).await,
     }
+}
+
+/// The confirmation of what cannot be undone: disabling a template (for good) and deleting
+/// one that was never published. The other actions post from the template's page directly.
+async fn confirm_page(
+    s: &AppState,
+    signed_in: &SignedIn,
+    path: &str,
+    id: Uuid,
+    action: &str,
+) -> Result<crate::ui::confirm::ConfirmPage, axum::response::Response> {
+    let read = signed_in.can::<perm::TemplateRead>(path)?;
+    let t = templates::get(&s.db, &read, id)
+        .await
+        .map_err(|e| errors::service(signed_in, path, e))?;
+    let name = t.template.name.clone();
+    let (title, consequences, button) = match action {
+        "disable" => (
+            format!("Disable {name}"),
+            vec![
+                "No new request can use it, for good: a disabled template is never published again.".to_owned(),
+                "Accounts made from it keep their version and their lifecycle; requests in progress go on.".to_owned(),
+            ],
+            "Disable template",
+        ),
+        "delete" => (
+            format!("Delete {name}"),
+            vec![
+                "The template and its draft versions are removed.".to_owned(),
+                "Only a template that was never published can be deleted.".to_owned(),
+            ],
+            "Delete template",
+        ),
+        _ => return Err(errors::not_found_for(Some(signed_in), path)),
+    };
+    Ok(crate::ui::confirm::ConfirmPage {
+        chrome: Chrome::new(Some(signed_in), path).with_counts(s).await,
+        title,
+        back: (format!("/templates/{id}"), name),
+        consequences,
+        action: format!("/templates/{id}/{action}"),
+        button: button.into(),
+        button_class: "warning",
+        csrf_token: signed_in.csrf_token(),
+        errors: Vec::new(),
+    })
+}
+
+async fn confirm(
+    State(s): State<AppState>,
+    browser: Browser,
+    Path((id, action)): Path<(String, String)>,
+) -> PageResult {
+    let path = browser.path.clone();
+    let signed_in = browser.require()?;
+    let id = signed_in.id::<Uuid>(&path, &id)?;
+    match action.as_str() {
+        "disable" => {
+            signed_in.can::<perm::TemplateUpdate>(&path)?;
+        }
+        "delete" => {
+            signed_in.can::<perm::TemplateDelete>(&path)?;
+        }
+        _ => return Err(errors::not_found_for(Some(&signed_in), &path)),
+    }
+    Ok(confirm_page(&s, &signed_in, &path, id, &action)
+        .await?
+        .show())
 }
 
 /// The template's page again with the rule that refused the action (nothing changed).
