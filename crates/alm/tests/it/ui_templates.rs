@@ -185,7 +185,27 @@ async fn wizard(s: &TestServer, kind: Kind) {
     b.fill("#ou-pick", &picked).await;
     b.click("button[data-append='#ou-pick']").await;
     assert_eq!(b.value("#ous").await, picked);
-    b.fill("#audience_groups", &audience).await;
+    // The audience through the group picker (alm's groups, searched as typed).
+    b.fill("#audience-pick", &format!("people {tag}")).await;
+    let mut offered = String::new();
+    for _ in 0..100 {
+        if let Ok(option) = b
+            .client
+            .find(Locator::Css("#audience-pick-options option"))
+            .await
+        {
+            offered = option.attr("value").await.unwrap().unwrap_or_default();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        offered, audience,
+        "the group picker offers the audience group"
+    );
+    b.fill("#audience-pick", &offered).await;
+    b.click("button[data-append='#audience-pick']").await;
+    assert_eq!(b.value("#audience_groups").await, audience);
     b.fill("#attr_name_0", "department").await;
     b.check("#attr_required_0").await;
     b.fill("#intervals", "90d, 1y").await;

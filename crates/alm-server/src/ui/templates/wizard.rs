@@ -463,8 +463,8 @@ pub(super) struct Block {
     pub legend: String,
     /// One form (a list of one, so the template can name it `form` for the shared fields).
     pub forms: Vec<Form>,
-    /// A picker shown after the block's fields (with the script).
-    pub picker: Option<Picker>,
+    /// Pickers shown after the block's fields (with the script).
+    pub pickers: Vec<Picker>,
 }
 
 /// A search over the synced directory or alm's people that adds what is chosen to a field.
@@ -483,7 +483,7 @@ fn block(legend: impl Into<String>, fields: Vec<Field>) -> Block {
     Block {
         legend: legend.into(),
         forms: vec![Form::new(fields)],
-        picker: None,
+        pickers: Vec::new(),
     }
 }
 
@@ -624,13 +624,22 @@ pub(super) fn sections(
             text(v, "retirement_ou", "Retirement OU", "Optional. Where disabled accounts are moved."),
             area(v, "audience_groups", "Who may request", "alm groups, one name per line.", 2).takes("audience_groups"),
         ])],
-        picker: Some(Picker {
-            id: "ou-pick",
-            label: "Find an OU in the synced directory",
-            url: "/templates/pick/ous",
-            with: "#domain_id",
-            target: "#ous",
-        }),
+        pickers: vec![
+            Picker {
+                id: "ou-pick",
+                label: "Find an OU in the synced directory",
+                url: "/templates/pick/ous",
+                with: "#domain_id",
+                target: "#ous",
+            },
+            Picker {
+                id: "audience-pick",
+                label: "Find a group of people who may request",
+                url: "/templates/pick/groups",
+                with: "",
+                target: "#audience_groups",
+            },
+        ],
     }];
     for i in 0..attribute_rows {
         directory.push(block(
@@ -735,13 +744,22 @@ pub(super) fn sections(
             ],
         );
         if i == 0 {
-            b.picker = Some(Picker {
-                id: "approver-pick",
-                label: "Find a person",
-                url: "/templates/pick/users",
-                with: "",
-                target: "#step_users_0",
-            });
+            b.pickers = vec![
+                Picker {
+                    id: "approver-pick",
+                    label: "Find a person",
+                    url: "/templates/pick/users",
+                    with: "",
+                    target: "#step_users_0",
+                },
+                Picker {
+                    id: "approver-group-pick",
+                    label: "Find a group",
+                    url: "/templates/pick/groups",
+                    with: "",
+                    target: "#step_groups_0",
+                },
+            ];
         }
         approval.push(b);
     }
