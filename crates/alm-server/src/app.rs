@@ -392,11 +392,21 @@ async fn record_metrics(req: Request, next: Next) -> Response {
 /// A server bound to its address and running in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The plain-HTTP address that only redirects to HTTPS (`tls.redirect_listen`).
+    pub redirect_addr: Option<SocketAddr>,
+    /// `https` when alm serves TLS itself, else `http`.
+    pub scheme: &'static str,
     pub state: AppState,
     /// The connections being served (at most `server.max_connections`).
     pub connections: crate::serve::Connections,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    redirect: Option<(
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
+    // Keeps the certificate reloader running as long as the server.
+    _tls: Option<crate::tls::ServerTls>,
     workers: Workers,
 }
 
@@ -407,29 +417,65 @@ impl RunningServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some((stop, task)) = self.redirect.take() {
+            let _ = stop.send(());
+            task.await??;
+        }
         self.task.await??;
         self.state.db.close().await;
         Ok(())
     }
 }
 
-/// Binds `listen` and serves in the background.
+/// Binds `listen` (and `tls.redirect_listen`) and serves in the background: HTTPS when
+/// `tls.cert_file` is set, else plain HTTP.
 pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServer> {
+    let tls = crate::tls::ServerTls::start(&state.config.tls)?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("listen: cannot bind {listen}"))?;
     let addr = listener.local_addr()?;
-    let app = router(state.clone());
+    let mut app = router(state.clone());
+    let limits = state.config.server.limits();
+    let mut redirect = None;
+    let mut redirect_addr = None;
+    if tls.is_some() {
+        if let Some(hsts) = crate::tls::hsts_value(state.config.tls.hsts_max_age_seconds) {
+            app = app.layer(middleware::from_fn(move |req, next| {
+                crate::tls::add_hsts(hsts.clone(), req, next)
+            }));
+        }
+        if let Some(plain) = &state.config.tls.redirect_listen {
+            let listener = TcpListener::bind(plain)
+                .await
+                .with_context(|| format!("tls.redirect_listen: cannot bind {plain}"))?;
+            redirect_addr = Some(listener.local_addr()?);
+            let target = match &state.config.public_url {
+                Some(url) => crate::tls::redirect::Target::PublicUrl(url.clone()),
+                None => crate::tls::redirect::Target::SameHost {
+                    https_port: addr.port(),
+                },
+            };
+            let (stop_tx, stop_rx) = oneshot::channel::<()>();
+            let router = crate::tls::redirect::router(target);
+            let (_, task) = crate::serve::spawn(listener, router, limits, None, stop_rx);
+            redirect = Some((stop_tx, task));
+        }
+    }
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let (connections, task) =
-        crate::serve::spawn(listener, app, state.config.server.limits(), stop_rx);
+    let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
+    let (connections, task) = crate::serve::spawn(listener, app, limits, acceptor, stop_rx);
     let workers = Workers::start(&state).await?;
     Ok(RunningServer {
         connections,
         addr,
+        redirect_addr,
+        scheme: if tls.is_some() { "https" } else { "http" },
         state,
         stop: Some(stop_tx),
         task,
+        redirect,
+        _tls: tls,
         workers,
     })
 }

@@ -15,6 +15,7 @@ pub mod security_headers;
 pub mod serve;
 pub mod services;
 pub mod state;
+pub mod tls;
 pub mod ui;
 pub mod workers;
 

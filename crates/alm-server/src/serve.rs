@@ -9,19 +9,23 @@
 //! - a request body may pause at most `server.body_read_timeout_seconds` between two reads
 //!   (the handler then answers 408).
 //!
-//! HTTP/1.1 only: alm serves plain HTTP behind a TLS proxy or to engines and scripts; the
-//! protocol sniffing of an HTTP/2-capable server would wait for the first bytes without any
-//! of these timers.
+//! With a TLS acceptor (`tls/`) each connection's handshake runs in its own task and must end
+//! within the header timeout too, so a client that stalls mid-handshake holds one slot for a
+//! bounded time and never blocks accepting.
+//!
+//! HTTP/1.1 only (also by ALPN): the protocol sniffing of an HTTP/2-capable server would wait
+//! for the first bytes without any of these timers.
 
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
@@ -55,14 +59,16 @@ impl Connections {
 }
 
 /// Serves `app` on `listener` until `stop` fires, then lets requests in flight finish.
+/// Speaks TLS on every connection when `tls` is given.
 pub fn spawn(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     stop: oneshot::Receiver<()>,
 ) -> (Connections, tokio::task::JoinHandle<std::io::Result<()>>) {
     let connections = Connections::new(limits.max_connections);
-    let task = tokio::spawn(serve(listener, app, limits, connections.clone(), stop));
+    let task = tokio::spawn(serve(listener, app, limits, tls, connections.clone(), stop));
     (connections, task)
 }
 
@@ -70,14 +76,17 @@ async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     connections: Connections,
     mut stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
+    // Tells every connection to finish its request in flight and close.
+    let (closing_tx, closing) = watch::channel(false);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    let builder = Arc::new(builder);
     loop {
         // A slot first, then a connection: while all slots are taken nothing is accepted.
         let permit = tokio::select! {
@@ -101,22 +110,76 @@ async fn serve(
             _ = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let body_timeout = limits.body_read_timeout;
+        let connection = Connection {
+            peer,
+            app: app.clone(),
+            builder: builder.clone(),
+            closing: closing.clone(),
+            limits,
+        };
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => connection.serve(stream).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                        Ok(Ok(stream)) => connection.serve(stream).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, peer = %peer, "TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+            // The slot is free again (and shutdown, below, waits for every slot).
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    // Every connection holds a slot until it ends: all slots back means all connections done.
+    let _ = connections
+        .permits
+        .acquire_many(connections.max as u32)
+        .await;
+    Ok(())
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    peer: std::net::SocketAddr,
+    app: Router,
+    builder: Arc<hyper::server::conn::http1::Builder>,
+    closing: watch::Receiver<bool>,
+    limits: Limits,
+}
+
+impl Connection {
+    /// Serves requests on `stream` (plain or TLS) until the client leaves or the server shuts
+    /// down; at shutdown the request in flight finishes first.
+    async fn serve<S>(mut self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (peer, app) = (self.peer, self.app.clone());
+        let body_timeout = self.limits.body_read_timeout;
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let mut req = req.map(|body| TimeoutBody::new(body_timeout, body));
             req.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(req)
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, peer = %peer, "connection ended with an error");
+        let connection = self.builder.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => ended,
+            _ = async { self.closing.wait_for(|closing| *closing).await.map(|_| ()) } => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
             }
-            drop(permit);
-        });
+        };
+        if let Err(e) = ended {
+            tracing::debug!(error = %e, peer = %peer, "connection ended with an error");
+        }
     }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
 }

@@ -16,7 +16,7 @@ pub use known_env::{DISCOVER_ENV_PREFIX, OTHER_ENV};
 pub(crate) use sections::{default_data_dir, default_listen};
 pub use sections::{
     AuthConfig, DatabaseConfig, EnginesConfig, LogConfig, OidcConfig, SchedulerConfig,
-    SecretsConfig, ServerConfig, SmtpSettings,
+    SecretsConfig, ServerConfig, SmtpSettings, TlsConfig,
 };
 
 use serde::Deserialize;
@@ -38,6 +38,8 @@ pub struct Config {
     pub public_url: Option<String>,
     #[serde(default)]
     pub server: ServerConfig,
+    #[serde(default)]
+    pub tls: TlsConfig,
     #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]
@@ -146,6 +148,37 @@ impl Config {
                 }
             }
         }
+        match (&self.tls.cert_file, &self.tls.key_file) {
+            (Some(_), None) => return bad("tls.key_file", "the key file of tls.cert_file"),
+            (None, Some(_)) => return bad("tls.cert_file", "the certificate file of tls.key_file"),
+            _ => {}
+        }
+        if let Some(redirect) = &self.tls.redirect_listen {
+            if !self.serves_tls() {
+                return bad(
+                    "tls.redirect_listen",
+                    "no value unless alm serves HTTPS (tls.cert_file and tls.key_file)",
+                );
+            }
+            if redirect.parse::<SocketAddr>().is_err() {
+                return bad(
+                    "tls.redirect_listen",
+                    &format!("an address and port such as 0.0.0.0:80, found {redirect:?}"),
+                );
+            }
+        }
+        if self.serves_tls() {
+            if let Some(u) = self
+                .public_url
+                .as_deref()
+                .filter(|u| !u.starts_with("https://"))
+            {
+                return bad(
+                    "public_url",
+                    &format!("an https:// URL when alm serves HTTPS, found {u:?}"),
+                );
+            }
+        }
         if let Some(url) = &self.database.url {
             alm_store::Backend::from_url(url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
@@ -236,11 +269,18 @@ impl Config {
         }
     }
 
+    /// Whether alm terminates TLS itself (`tls.cert_file`).
+    pub fn serves_tls(&self) -> bool {
+        self.tls.cert_file.is_some()
+    }
+
     /// Whether cookies must carry `Secure` (alm is reached over HTTPS).
     pub fn secure_cookies(&self) -> bool {
-        self.public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"))
+        self.serves_tls()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
     }
 
     /// Where the master key file is (when the key is not given directly).
@@ -255,7 +295,10 @@ impl Config {
     pub fn base_url(&self) -> String {
         self.public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .unwrap_or_else(|| {
+                let scheme = if self.serves_tls() { "https" } else { "http" };
+                format!("{scheme}://{}", self.listen)
+            })
             .trim_end_matches('/')
             .to_owned()
     }
@@ -292,6 +335,42 @@ mod tests {
                 let _ = std::fs::remove_file(&self.0);
             }
         }
+    }
+
+    #[test]
+    fn tls_settings_must_go_together() {
+        let load = |pairs: &[(&str, &str)]| {
+            Config::load(None, &env(pairs), &Overrides::default()).map_err(|e| e.to_string())
+        };
+        let e = load(&[("ALM_TLS__CERT_FILE", "/c.pem")]).unwrap_err();
+        assert!(e.starts_with("tls.key_file: expected"), "{e}");
+        let e = load(&[("ALM_TLS__KEY_FILE", "/k.pem")]).unwrap_err();
+        assert!(e.starts_with("tls.cert_file: expected"), "{e}");
+        let e = load(&[("ALM_TLS__REDIRECT_LISTEN", "0.0.0.0:80")]).unwrap_err();
+        assert!(
+            e.contains("tls.redirect_listen") && e.contains("HTTPS"),
+            "{e}"
+        );
+        let both = [
+            ("ALM_TLS__CERT_FILE", "/c.pem"),
+            ("ALM_TLS__KEY_FILE", "/k.pem"),
+        ];
+        let e = load(&[both[0], both[1], ("ALM_TLS__REDIRECT_LISTEN", "port 80")]).unwrap_err();
+        assert!(
+            e.contains("tls.redirect_listen") && e.contains("\"port 80\""),
+            "{e}"
+        );
+        let e = load(&[
+            both[0],
+            both[1],
+            ("ALM_PUBLIC_URL", "http://alm.example.com"),
+        ])
+        .unwrap_err();
+        assert!(e.starts_with("public_url: expected an https:// URL"), "{e}");
+        let c = load(&both).unwrap();
+        assert!(c.serves_tls() && c.secure_cookies());
+        assert_eq!(c.base_url(), "https://127.0.0.1:8080");
+        assert_eq!(c.tls.hsts_max_age_seconds, 31_536_000);
     }
 
     #[test]

@@ -156,6 +156,38 @@ pub(crate) fn default_read_timeout() -> u32 {
     30
 }
 
+/// HTTPS served by alm itself (see `tls/`). Without `cert_file` alm serves plain HTTP, for a
+/// TLS-terminating reverse proxy in front of it (`auth.trusted_proxies`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the server certificate, then its intermediates.
+    pub cert_file: Option<PathBuf>,
+    /// PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// A plain-HTTP address (such as `0.0.0.0:80`) that only redirects to HTTPS.
+    pub redirect_listen: Option<String>,
+    /// `Strict-Transport-Security: max-age` in seconds (0 leaves the header out).
+    #[serde(default = "default_hsts_max_age")]
+    pub hsts_max_age_seconds: u32,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            redirect_listen: None,
+            hsts_max_age_seconds: default_hsts_max_age(),
+        }
+    }
+}
+
+/// One year: what browsers' preload lists ask for, and long enough to outlast a visit.
+pub(crate) fn default_hsts_max_age() -> u32 {
+    31_536_000
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {

@@ -37,9 +37,13 @@ pub async fn run(args: ConfigArgs, listen: Option<String>) -> anyhow::Result<Exi
         .config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", server.addr));
+        .unwrap_or_else(|| format!("{}://{}", server.scheme, server.addr));
+    if let Some(plain) = server.redirect_addr {
+        println!("alm redirects http://{plain} to HTTPS");
+    }
     println!(
-        "alm is listening on http://{} — sign in at {base}{}",
+        "alm is listening on {}://{} — sign in at {base}{}",
+        server.scheme,
         server.addr,
         if local_login {
             "/sign-in"

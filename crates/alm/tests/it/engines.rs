@@ -43,11 +43,17 @@ pub(crate) struct EngineProcess {
 
 impl EngineProcess {
     pub(crate) fn start(base: &str, token: &str, label: &str) -> Self {
+        Self::start_with(base, token, label, &[])
+    }
+
+    /// With more command-line options (such as `--server-ca FILE`).
+    pub(crate) fn start_with(base: &str, token: &str, label: &str, extra: &[&str]) -> Self {
         let dir = crate::support::db::temp_dir(label);
         let log = std::fs::File::create(dir.join("engine.log")).expect("engine log file");
         let child = Command::new(env!("CARGO_BIN_EXE_alm"))
             .args(["engine", "--server", base, "--name", label, "--data-dir"])
             .arg(&dir)
+            .args(extra)
             .env("ALM_ENGINE_TOKEN", token)
             .env("ALM_LOG", "info")
             .stdout(Stdio::null())

@@ -27,6 +27,23 @@ impl Api {
         }
     }
 
+    /// A client that trusts only the CA certificate in `ca_pem` (for a server serving HTTPS).
+    pub fn anonymous_trusting(base: &str, ca_pem: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM"),
+            )
+            .build()
+            .expect("client");
+        Self {
+            client,
+            ..Self::anonymous(base)
+        }
+    }
+
     pub fn with_token(base: &str, token: &str) -> Self {
         Self {
             token: Some(token.to_owned()),

@@ -45,6 +45,8 @@ pub struct AlmProcess {
     child: Child,
     pub base: String,
     pub log: PathBuf,
+    /// Everything the process printed on stdout so far.
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl AlmProcess {
@@ -63,17 +65,38 @@ impl AlmProcess {
             .env("FAKETIME_TIMESTAMP_FILE", &clock.path)
             .env("FAKETIME_NO_CACHE", "1")
             .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
+            .env("RUST_LOG", "info");
+        Self::spawn(name, cmd, log, env)
+    }
+
+    /// Starts `alm serve` with these `ALM_*` settings on the machine's real clock, `--data-dir`
+    /// `dir`; waits until it listens.
+    pub fn start_on_real_clock(name: &str, dir: &Path, env: &[(&str, String)]) -> Self {
+        let log = dir.join(format!("{name}.log"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_alm"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ALM_LOG", "info");
+        Self::spawn(name, cmd, log, env)
+    }
+
+    fn spawn(name: &str, mut cmd: Command, log: PathBuf, env: &[(&str, String)]) -> Self {
+        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        cmd.stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("alm serve starts");
         let stdout = child.stdout.take().unwrap();
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = printed.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.strip_prefix("alm is listening on ") {
                     let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
                     let _ = tx.send(addr);
@@ -87,7 +110,17 @@ impl AlmProcess {
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         };
-        Self { child, base, log }
+        Self {
+            child,
+            base,
+            log,
+            stdout: printed,
+        }
+    }
+
+    /// The operating-system process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the process at once (SIGKILL): no graceful shutdown, as a crash would.
