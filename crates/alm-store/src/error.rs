@@ -24,6 +24,9 @@ pub enum StoreError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    /// A backup file that cannot be used, and why.
+    #[error("{0}")]
+    Backup(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "alm",
-    version,
+    // "0.4.0-dev (commit 0123456789ab)": the commit from build.rs.
+    version = env!("ALM_VERSION_LONG"),
     about = "Account lifecycle manager for service accounts"
 )]
 struct Cli {

@@ -22,6 +22,10 @@ pub(crate) const ENV_KEYS: &[(&str, Kind)] = &[
     ("tls.key_file", Kind::Text),
     ("tls.redirect_listen", Kind::Text),
     ("tls.hsts_max_age_seconds", Kind::Number),
+    ("backup.interval_hours", Kind::Number),
+    ("backup.keep", Kind::Number),
+    ("backup.dir", Kind::Text),
+    ("backup.check_seconds", Kind::Number),
     ("database.url", Kind::Secret),
     ("auth.local_login", Kind::Bool),
     ("auth.session_hours", Kind::Number),
@@ -57,6 +61,9 @@ pub const OTHER_ENV: &[&str] = &[
     "ALM_ADMIN_PASSWORD",
     "ALM_ADMIN_PASSWORD_FILE",
     "ALM_LOG",
+    // `alm db backup --with-key` and `alm db restore --key-file` read the passphrase here.
+    "ALM_BACKUP_PASSPHRASE",
+    "ALM_BACKUP_PASSPHRASE_FILE",
     // `alm engine` reads these; a server on the same host must not refuse them.
     "ALM_ENGINE_SERVER",
     "ALM_ENGINE_TOKEN",

@@ -15,8 +15,8 @@ pub(crate) use known_env::{Kind, ENV_KEYS};
 pub use known_env::{DISCOVER_ENV_PREFIX, OTHER_ENV};
 pub(crate) use sections::{default_data_dir, default_listen};
 pub use sections::{
-    AuthConfig, DatabaseConfig, EnginesConfig, LogConfig, OidcConfig, SchedulerConfig,
-    SecretsConfig, ServerConfig, SmtpSettings, TlsConfig,
+    AuthConfig, BackupConfig, DatabaseConfig, EnginesConfig, LogConfig, OidcConfig,
+    SchedulerConfig, SecretsConfig, ServerConfig, SmtpSettings, TlsConfig,
 };
 
 use serde::Deserialize;
@@ -40,6 +40,8 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub tls: TlsConfig,
+    #[serde(default)]
+    pub backup: BackupConfig,
     #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]
@@ -179,6 +181,26 @@ impl Config {
                 );
             }
         }
+        if let Some(hours) = self.backup.interval_hours {
+            if hours > 8760 {
+                return bad(
+                    "backup.interval_hours",
+                    "a number of hours from 0 (off) to 8760",
+                );
+            }
+            if hours > 0 && self.is_postgres() {
+                return bad(
+                    "backup.interval_hours",
+                    "0 or no value with PostgreSQL: back it up with pg_dump or WAL archiving (README, Backups)",
+                );
+            }
+        }
+        if !(1..=1000).contains(&self.backup.keep) {
+            return bad("backup.keep", "a number of backups from 1 to 1000");
+        }
+        if !(1..=3600).contains(&self.backup.check_seconds) {
+            return bad("backup.check_seconds", "a number of seconds from 1 to 3600");
+        }
         if let Some(url) = &self.database.url {
             alm_store::Backend::from_url(url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
@@ -267,6 +289,33 @@ impl Config {
             Some(u) => u.clone(),
             None => format!("sqlite://{}", self.data_dir.join("alm.db").display()),
         }
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.database.url.as_deref().is_some_and(|u| {
+            matches!(
+                alm_store::Backend::from_url(u),
+                Ok(alm_store::Backend::Postgres)
+            )
+        })
+    }
+
+    /// How often the server backs up its SQLite database; None when it does not.
+    pub fn backup_interval(&self) -> Option<time::Duration> {
+        let hours = match self.backup.interval_hours {
+            Some(h) => h,
+            None if self.is_postgres() => 0,
+            None => 24,
+        };
+        (hours > 0).then(|| time::Duration::hours(i64::from(hours)))
+    }
+
+    /// Where timed backups go.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
     /// Whether alm terminates TLS itself (`tls.cert_file`).

@@ -156,6 +156,41 @@ pub(crate) fn default_read_timeout() -> u32 {
     30
 }
 
+/// Timed online backups of a SQLite database (see `workers/backups.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Hours between backups; 0 turns them off. Default: 24 on SQLite; PostgreSQL is backed up
+    /// by its own tools, and a value here is refused.
+    pub interval_hours: Option<u32>,
+    /// How many backups to keep (the oldest beyond are removed).
+    #[serde(default = "default_backup_keep")]
+    pub keep: u32,
+    /// Where they go; default `<data_dir>/backups`.
+    pub dir: Option<PathBuf>,
+    /// Seconds between looks at whether a backup is due.
+    #[serde(default = "default_backup_check")]
+    pub check_seconds: u32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            interval_hours: None,
+            keep: default_backup_keep(),
+            dir: None,
+            check_seconds: default_backup_check(),
+        }
+    }
+}
+
+pub(crate) fn default_backup_keep() -> u32 {
+    7
+}
+pub(crate) fn default_backup_check() -> u32 {
+    60
+}
+
 /// HTTPS served by alm itself (see `tls/`). Without `cert_file` alm serves plain HTTP, for a
 /// TLS-terminating reverse proxy in front of it (`auth.trusted_proxies`).
 #[derive(Debug, Clone, Deserialize)]

@@ -1,9 +1,10 @@
 //! The work a server process does in the background, beside answering HTTP: the in-process
-//! engine, the mailer, the lifecycle scheduler, webhook/SIEM delivery and the anonymous
-//! refusal counts. Each loop lives in its own module; [`Workers`] starts and stops them together.
+//! engine, the mailer, the lifecycle scheduler, webhook/SIEM delivery, the anonymous
+//! refusal counts and SQLite's timed backups. Each loop lives in its own module; [`Workers`] starts and stops them together.
 //! (The hourly scheduled-sync check, [`scheduled_sync`], is started by `alm serve` itself, so
 //! that tests drive it by hand.)
 
+pub mod backups;
 pub mod denial_flusher;
 pub mod integrations;
 pub mod lifecycle_scheduler;
@@ -21,6 +22,7 @@ pub struct Workers {
     scheduler: Option<JoinHandle<()>>,
     integrations: Option<JoinHandle<()>>,
     denial_flusher: Option<JoinHandle<()>>,
+    backups: Option<JoinHandle<()>>,
 }
 
 impl Workers {
@@ -41,6 +43,7 @@ impl Workers {
             scheduler: lifecycle_scheduler::spawn(state),
             integrations: Some(integrations::spawn(state)),
             denial_flusher: Some(denial_flusher::spawn(state)),
+            backups: backups::spawn(state),
         })
     }
 
@@ -50,6 +53,7 @@ impl Workers {
         for handle in [
             self.mailer.take(),
             self.denial_flusher.take(),
+            self.backups.take(),
             self.integrations.take(),
             self.scheduler.take(),
             self.engine.take(),

@@ -205,3 +205,23 @@ async fn the_server_answers_health_and_metrics() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn version_names_the_release_and_the_commit_it_was_built_from() {
+    let out = Command::new(env!("CARGO_BIN_EXE_alm"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert_eq!(head.trim().len(), 12, "the tests run in a Git checkout");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("alm {} (commit {})", env!("CARGO_PKG_VERSION"), head.trim())
+    );
+}

@@ -8,6 +8,7 @@
 mod support;
 
 mod audit_chain;
+mod backup_restore;
 mod bad_input;
 mod cli;
 mod data_files;

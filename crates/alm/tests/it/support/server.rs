@@ -34,8 +34,19 @@ impl TestServer {
 
     /// Starts on a given address (for tests that must know the URL before start).
     pub async fn start_on(backend: Backend, settings: &[(&str, &str)], listen: &str) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let db = TestDb::new(backend).await;
+        let clock = Arc::new(FixedClock::new(datetime!(2026-11-29 10:00 UTC)));
+        Self::start_in(db, settings, listen, clock).await
+    }
+
+    /// Starts on a database (and data directory) that already exists, such as a restored one.
+    pub async fn start_in(
+        db: TestDb,
+        settings: &[(&str, &str)],
+        listen: &str,
+        clock: Arc<FixedClock>,
+    ) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut env: BTreeMap<String, String> = settings
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -50,7 +61,6 @@ impl TestServer {
             },
         )
         .expect("test configuration is valid");
-        let clock = Arc::new(FixedClock::new(datetime!(2026-11-29 10:00 UTC)));
         let state = alm_server::build_state(config, clock.clone())
             .await
             .expect("server state");

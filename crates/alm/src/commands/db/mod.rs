@@ -1,8 +1,12 @@
-//! `alm db`: migrate the schema, back up, verify the audit chain.
+//! `alm db`: migrate the schema, back up and restore (`backup.rs`, `restore.rs`), verify the
+//! audit chain.
+
+mod backup;
+mod restore;
 
 use super::load_config;
 use crate::ConfigArgs;
-use alm_store::{migrations, Backend, Db};
+use alm_store::{migrations, Db};
 use anyhow::Context;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -15,10 +19,32 @@ pub enum DbCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
-    /// Write a consistent copy of the database to FILE (SQLite: online copy; PostgreSQL: pg_dump).
+    /// Write a consistent copy of the database to FILE (SQLite: online copy; PostgreSQL:
+    /// pg_dump). The master key is not in it: keep the key apart, or add --with-key.
     Backup {
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
+        /// Also write FILE.key: the master key sealed under a passphrase from
+        /// ALM_BACKUP_PASSPHRASE (or ALM_BACKUP_PASSPHRASE_FILE), at least 12 characters.
+        #[arg(long)]
+        with_key: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Restore a backup (from `alm db backup` or the server's timed backups) into the configured
+    /// database, with the server stopped. Refuses a backup newer than this alm, and a database
+    /// that is not empty unless --force.
+    Restore {
+        /// The backup file: a SQLite copy, or a pg_dump archive for PostgreSQL.
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// The sealed master key written by `alm db backup --with-key` (passphrase from
+        /// ALM_BACKUP_PASSPHRASE); installed as the master key file.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        /// Replace a database that holds data (and a different master key file).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -29,7 +55,7 @@ pub enum DbCommand {
     },
 }
 
-async fn connect(config: &alm_server::Config) -> anyhow::Result<Db> {
+pub(super) async fn connect(config: &alm_server::Config) -> anyhow::Result<Db> {
     let db = Db::connect(&config.database_url())
         .await
         .context("cannot open the database")?;
@@ -69,44 +95,22 @@ pub async fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
             db.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        DbCommand::Backup { output, config } => {
+        DbCommand::Backup {
+            output,
+            with_key,
+            config,
+        } => {
             let config = load_config(&config, None)?;
-            let path = output
-                .to_str()
-                .context("--output: the path must be valid UTF-8")?
-                .to_owned();
-            let db = connect(&config).await?;
-            // The copy holds everything the database does: it is created empty with mode 600
-            // before anything is written into it (VACUUM INTO and pg_dump both accept an empty
-            // file and keep its mode). Creating it also refuses an existing file.
-            alm_store::files::create_private_file(&output).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    anyhow::anyhow!(
-                        "--output: {} exists already; choose a new file",
-                        output.display()
-                    )
-                } else {
-                    anyhow::anyhow!("--output: cannot create {}: {e}", output.display())
-                }
-            })?;
-            let written = match db.backend() {
-                // VACUUM INTO writes a consistent snapshot while the server keeps running.
-                Backend::Sqlite => sqlx::query("VACUUM INTO $1")
-                    .bind(&path)
-                    .execute(db.pool())
-                    .await
-                    .map(|_| ())
-                    .context("backup failed"),
-                Backend::Postgres => pg_dump(&config.database_url(), &output),
-            };
-            db.close().await;
-            if let Err(e) = written {
-                // No half-written file is left to be mistaken for a backup.
-                let _ = std::fs::remove_file(&output);
-                return Err(e);
-            }
-            println!("backup written to {}", output.display());
-            Ok(ExitCode::SUCCESS)
+            backup::run(&config, &output, with_key).await
+        }
+        DbCommand::Restore {
+            input,
+            key_file,
+            force,
+            config,
+        } => {
+            let config = load_config(&config, None)?;
+            restore::run(&config, &input, key_file.as_deref(), force).await
         }
         DbCommand::VerifyAudit { config } => {
             let config = load_config(&config, None)?;
@@ -131,26 +135,4 @@ pub async fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
             }
         }
     }
-}
-
-/// Runs pg_dump with the password in the environment, not on the command line.
-fn pg_dump(url: &str, output: &std::path::Path) -> anyhow::Result<()> {
-    let mut parsed = url::Url::parse(url).context("database.url is not a URL")?;
-    let password = parsed.password().map(|p| p.to_owned());
-    let _ = parsed.set_password(None);
-    let mut cmd = std::process::Command::new("pg_dump");
-    cmd.arg("--format=custom")
-        .arg("--file")
-        .arg(output)
-        .arg(parsed.as_str());
-    if let Some(p) = password {
-        cmd.env("PGPASSWORD", p);
-    }
-    let status = cmd
-        .status()
-        .context("cannot run pg_dump; install the PostgreSQL client tools")?;
-    if !status.success() {
-        anyhow::bail!("pg_dump failed ({status})");
-    }
-    Ok(())
 }
