@@ -39,6 +39,8 @@ rsyslog_install
 # The HTTPS tests: openssl makes the test CA and is the TLS client; nginx is the reverse proxy.
 command -v openssl >/dev/null || apt_install openssl
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || apt_install nginx
+# The Debian package test: its units are checked with systemd-analyze (no running systemd needed).
+command -v systemd-analyze >/dev/null || apt_install systemd
 # alm discover's report tests: pdftotext reads the PDF back.
 command -v pdftotext >/dev/null || apt_install poppler-utils
 # Two real alm processes on one PostgreSQL walk a clock set from outside: libfaketime makes

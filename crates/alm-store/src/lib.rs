@@ -32,6 +32,7 @@ pub mod notifications;
 pub mod oidc_logins;
 pub mod outbox_queue;
 pub mod permissions;
+pub mod privacy;
 pub mod requests;
 pub mod roles;
 pub mod sessions;

@@ -42,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me))
         .routes(routes!(change_password))
+        .routes(routes!(export_me))
 }
 
 /// The caller, their effective permissions and how they authenticated.
@@ -85,4 +86,15 @@ async fn change_password(
     )
     .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Everything alm holds about me, as JSON (SPEC §13): every signed-in person may read their own.
+#[utoipa::path(get, path = "/api/v1/me/export", tag = "me", responses((status = 200, body = Object)))]
+async fn export_me(
+    State(s): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(
+        crate::services::privacy::export_own(&s.db, s.clock.as_ref(), &auth.principal).await?,
+    ))
 }

@@ -261,10 +261,12 @@ async fn oidc_callback(
             return refuse(
                 StatusCode::FORBIDDEN,
                 "You cannot use alm yet",
-                format!("{email}: {reason}"),
+                // The address goes into the record's erasable personal part (SPEC §13), not
+                // into its summary, which the hash chain covers for ever.
+                reason.to_string(),
                 Some(email),
             )
-            .await
+            .await;
         }
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -110,6 +110,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, update_user))
         .routes(routes!(enable_user))
         .routes(routes!(disable_user))
+        .routes(routes!(forget_user))
+        .routes(routes!(export_user))
 }
 
 /// List users (own scope: yourself; with `user:manage`: everyone).
@@ -240,5 +242,63 @@ async fn disable_user(
         )
         .await?
         .into(),
+    ))
+}
+
+/// What forgetting a person changed (counts only).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForgottenView {
+    /// Audit records whose personal part now carries the pseudonym.
+    pub audit_records: u64,
+    /// Queued or finished jobs whose requester now carries the pseudonym.
+    pub jobs: u64,
+    /// Free-text fields (emails sent, inbox, webhook and SIEM payloads, request texts, reasons)
+    /// in which the person's name, addresses or IPs were replaced.
+    pub text_fields: u64,
+    /// Anonymous audit records (refusals) from the person's addresses, their address erased.
+    pub anonymous_source_ips: u64,
+    pub sessions_ended: u64,
+}
+
+/// Forget a disabled person (SPEC §13): their name, email addresses and source IPs are replaced
+/// by a stable pseudonym everywhere alm holds them; the audit chain still verifies. Needs
+/// `user:delete` and `user:manage`; an enabled user is refused (409).
+#[utoipa::path(post, path = "/api/v1/users/{id}/forget", tag = "users", params(("id" = String, Path, description = "User id")),
+    responses((status = 200, body = ForgottenView)))]
+async fn forget_user(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ForgottenView>> {
+    let can = auth.can::<perm::UserDelete>()?;
+    let id: UserId = parse_id(&id, "user")?;
+    let e =
+        crate::services::privacy::forget(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, id)
+            .await?;
+    Ok(Json(ForgottenView {
+        audit_records: e.audit_records,
+        jobs: e.jobs,
+        text_fields: e.text_fields,
+        anonymous_source_ips: e.source_ips,
+        sessions_ended: e.sessions,
+    }))
+}
+
+/// Everything alm holds about a person, as JSON (SPEC §13): their record, addresses, groups,
+/// roles, sessions, API tokens (no secrets), requests, approval decisions, owned accounts, inbox,
+/// emails sent to them, jobs they asked for and their audit records. Everyone may export their
+/// own data; `user:manage` anyone's.
+#[utoipa::path(get, path = "/api/v1/users/{id}/export", tag = "users", params(("id" = String, Path, description = "User id")),
+    responses((status = 200, body = Object)))]
+async fn export_user(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let can = auth.can::<perm::UserRead>()?;
+    let id: UserId = parse_id(&id, "user")?;
+    Ok(Json(
+        crate::services::privacy::export(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, id)
+            .await?,
     ))
 }

@@ -30,6 +30,7 @@ pub mod notifications;
 pub mod oidc_logins;
 pub mod own_password;
 pub mod personnel;
+pub mod privacy;
 pub mod provisioning;
 pub mod provisioning_recovery;
 pub mod refusal;

@@ -169,7 +169,7 @@ async fn load(conn: &mut alm_store::Conn, id: UserId) -> ServiceResult<UserDetai
     })
 }
 
-async fn in_scope<P: alm_core::permissions::PermissionMarker>(
+pub(crate) async fn in_scope<P: alm_core::permissions::PermissionMarker>(
     db: &Db,
     can: &Can<P>,
     id: UserId,

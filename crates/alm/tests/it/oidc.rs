@@ -191,6 +191,8 @@ on_both_backends! {
 
         let (_, audit) = s.admin().get("/api/v1/audit?action=login.oidc&outcome=denied").await;
         assert_eq!(audit["total"], 2, "{audit}");
+        // The address is in the erasable personal part, never in the chained summary (§13).
+        assert!(audit["items"].as_array().unwrap().iter().all(|r| !r["summary"].to_string().contains("example.test")), "{audit}");
         let (_, ok) = s.admin().get(&format!("/api/v1/audit?action=login&actor_id={alice}")).await;
         assert_eq!(ok["items"][0]["summary"]["method"], "oidc");
         s.stop().await;

@@ -31,6 +31,7 @@ pub(crate) fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
     //                                                                  anon owner req  appr aud  dis  admin
     vec![
         (M::GET, "/api/v1/me", None,                                       [401, 200, 200, 200, 200, 401, 200]),
+        (M::GET, "/api/v1/me/export", None,                                [401, 200, 200, 200, 200, 401, 200]),
         // Users made through the API have no password (409); the admin's current one is wrong (422).
         (M::POST, "/api/v1/me/password", body(json!({"current_password": "wrong", "new_password": "a new password, long enough"})),
                                                                            [401, 409, 409, 409, 409, 401, 422]),
@@ -46,6 +47,10 @@ pub(crate) fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
                                                                            [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/users/{user}/enable", None,                     [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/users/{user}/disable", None,                    [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/users/{user}/export", None,                      [401, 403, 403, 403, 403, 401, 200]),
+        // The admin passes the permission check; the fixture user is enabled, so 409 (privacy.rs
+        // forgets a disabled one).
+        (M::POST, "/api/v1/users/{user}/forget", None,                     [401, 403, 403, 403, 403, 401, 409]),
         (M::GET, "/api/v1/groups", None,                                   [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/groups", body(json!({"name": "G {unique}"})),   [401, 403, 403, 403, 403, 401, 201]),
         (M::GET, "/api/v1/groups/{group}", None,                           [401, 403, 403, 403, 403, 401, 200]),
