@@ -39,6 +39,8 @@ rsyslog_install
 # The HTTPS tests: openssl makes the test CA and is the TLS client; nginx is the reverse proxy.
 command -v openssl >/dev/null || apt_install openssl
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || apt_install nginx
+# The ACME test's CA: pebble, the test server of RFC 8555's Let's Encrypt implementers.
+command -v pebble >/dev/null || apt_install pebble
 # The Debian package test: its units are checked with systemd-analyze (no running systemd needed).
 command -v systemd-analyze >/dev/null || apt_install systemd
 # alm discover's report tests: pdftotext reads the PDF back.

@@ -430,36 +430,48 @@ impl RunningServer {
 /// Binds `listen` (and `tls.redirect_listen`) and serves in the background: HTTPS when
 /// `tls.cert_file` is set, else plain HTTP.
 pub async fn start(state: AppState, listen: &str) -> anyhow::Result<RunningServer> {
-    let tls = crate::tls::ServerTls::start(&state.config.tls)?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("listen: cannot bind {listen}"))?;
     let addr = listener.local_addr()?;
-    let mut app = router(state.clone());
     let limits = state.config.server.limits();
+    // The redirect listener first: it answers ACME's HTTP-01 while the certificate is obtained.
+    let challenges = crate::tls::acme::Challenges::default();
     let mut redirect = None;
     let mut redirect_addr = None;
+    if let (true, Some(plain)) = (state.config.serves_tls(), &state.config.tls.redirect_listen) {
+        let listener = TcpListener::bind(plain)
+            .await
+            .with_context(|| format!("tls.redirect_listen: cannot bind {plain}"))?;
+        redirect_addr = Some(listener.local_addr()?);
+        let target = match &state.config.public_url {
+            Some(url) => crate::tls::redirect::Target::PublicUrl(url.clone()),
+            None => crate::tls::redirect::Target::SameHost {
+                https_port: addr.port(),
+            },
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let router = crate::tls::redirect::router(target, challenges.clone());
+        let (_, task) = crate::serve::spawn(listener, router, limits, None, stop_rx);
+        redirect = Some((stop_tx, task));
+    }
+    let tls =
+        match crate::tls::ServerTls::start(&state.config, challenges, state.clock.clone()).await {
+            Ok(tls) => tls,
+            Err(e) => {
+                if let Some((stop, task)) = redirect.take() {
+                    let _ = stop.send(());
+                    let _ = task.await;
+                }
+                return Err(e);
+            }
+        };
+    let mut app = router(state.clone());
     if tls.is_some() {
         if let Some(hsts) = crate::tls::hsts_value(state.config.tls.hsts_max_age_seconds) {
             app = app.layer(middleware::from_fn(move |req, next| {
                 crate::tls::add_hsts(hsts.clone(), req, next)
             }));
-        }
-        if let Some(plain) = &state.config.tls.redirect_listen {
-            let listener = TcpListener::bind(plain)
-                .await
-                .with_context(|| format!("tls.redirect_listen: cannot bind {plain}"))?;
-            redirect_addr = Some(listener.local_addr()?);
-            let target = match &state.config.public_url {
-                Some(url) => crate::tls::redirect::Target::PublicUrl(url.clone()),
-                None => crate::tls::redirect::Target::SameHost {
-                    https_port: addr.port(),
-                },
-            };
-            let (stop_tx, stop_rx) = oneshot::channel::<()>();
-            let router = crate::tls::redirect::router(target);
-            let (_, task) = crate::serve::spawn(listener, router, limits, None, stop_rx);
-            redirect = Some((stop_tx, task));
         }
     }
     let (stop_tx, stop_rx) = oneshot::channel::<()>();

@@ -15,7 +15,7 @@ pub(crate) use known_env::{Kind, ENV_KEYS};
 pub use known_env::{DISCOVER_ENV_PREFIX, OTHER_ENV};
 pub(crate) use sections::{default_data_dir, default_listen};
 pub use sections::{
-    AuthConfig, BackupConfig, DatabaseConfig, EnginesConfig, LogConfig, OidcConfig,
+    AcmeConfig, AuthConfig, BackupConfig, DatabaseConfig, EnginesConfig, LogConfig, OidcConfig,
     SchedulerConfig, SecretsConfig, ServerConfig, SmtpSettings, TlsConfig,
 };
 
@@ -155,11 +155,78 @@ impl Config {
             (None, Some(_)) => return bad("tls.cert_file", "the certificate file of tls.key_file"),
             _ => {}
         }
+        if let Some(acme) = &self.tls.acme {
+            if self.tls.cert_file.is_some() {
+                return bad(
+                    "tls.acme",
+                    "no value with tls.cert_file: one source of certificates",
+                );
+            }
+            if self.tls.redirect_listen.is_none() {
+                return bad(
+                    "tls.redirect_listen",
+                    "an address (port 80 of the domains, e.g. 0.0.0.0:80) with tls.acme: the CA checks the HTTP-01 challenge there",
+                );
+            }
+            if acme.domains.is_empty() {
+                return bad(
+                    "tls.acme.domains",
+                    "at least one DNS name the certificate is for",
+                );
+            }
+            for (i, d) in acme.domains.iter().enumerate() {
+                let ok = !d.is_empty()
+                    && d.len() <= 253
+                    && d.split('.').all(|l| {
+                        !l.is_empty()
+                            && l.len() <= 63
+                            && !l.starts_with('-')
+                            && !l.ends_with('-')
+                            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    });
+                if !ok {
+                    return bad(
+                        &format!("tls.acme.domains[{i}]"),
+                        &format!("a DNS name such as alm.example.com (no wildcard: HTTP-01 cannot prove one), found {d:?}"),
+                    );
+                }
+            }
+            if alm_core::Email::parse("tls.acme.email", &acme.email).is_err() {
+                return bad(
+                    "tls.acme.email",
+                    "an email address such as admin@example.com",
+                );
+            }
+            match url::Url::parse(&acme.directory_url) {
+                Ok(u) if u.scheme() == "https" => {}
+                _ => {
+                    return bad(
+                        "tls.acme.directory_url",
+                        &format!(
+                            "the CA's https:// directory URL, found {:?}",
+                            acme.directory_url
+                        ),
+                    )
+                }
+            }
+            if !(1..=90).contains(&acme.renew_when_remaining_percent) {
+                return bad(
+                    "tls.acme.renew_when_remaining_percent",
+                    "a percentage from 1 to 90",
+                );
+            }
+            if !(1..=86_400).contains(&acme.check_seconds) {
+                return bad(
+                    "tls.acme.check_seconds",
+                    "a number of seconds from 1 to 86400",
+                );
+            }
+        }
         if let Some(redirect) = &self.tls.redirect_listen {
             if !self.serves_tls() {
                 return bad(
                     "tls.redirect_listen",
-                    "no value unless alm serves HTTPS (tls.cert_file and tls.key_file)",
+                    "no value unless alm serves HTTPS (tls.cert_file and tls.key_file, or tls.acme)",
                 );
             }
             if redirect.parse::<SocketAddr>().is_err() {
@@ -318,9 +385,9 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
-    /// Whether alm terminates TLS itself (`tls.cert_file`).
+    /// Whether alm terminates TLS itself (`tls.cert_file`, or `tls.acme`).
     pub fn serves_tls(&self) -> bool {
-        self.tls.cert_file.is_some()
+        self.tls.cert_file.is_some() || self.tls.acme.is_some()
     }
 
     /// Whether cookies must carry `Secure` (alm is reached over HTTPS).
@@ -416,6 +483,47 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.starts_with("public_url: expected an https:// URL"), "{e}");
+        let acme = [
+            ("ALM_TLS__ACME__DOMAINS", "alm.example.com"),
+            ("ALM_TLS__ACME__EMAIL", "a@example.com"),
+        ];
+        let e = load(&acme).unwrap_err();
+        assert!(
+            e.starts_with("tls.redirect_listen: expected an address") && e.contains("HTTP-01"),
+            "{e}"
+        );
+        let redirect = ("ALM_TLS__REDIRECT_LISTEN", "0.0.0.0:80");
+        let e = load(&[acme[0], acme[1], redirect, both[0], both[1]]).unwrap_err();
+        assert!(
+            e.starts_with("tls.acme: expected no value with tls.cert_file"),
+            "{e}"
+        );
+        let e = load(&[
+            ("ALM_TLS__ACME__DOMAINS", "*.example.com"),
+            acme[1],
+            redirect,
+        ])
+        .unwrap_err();
+        assert!(
+            e.starts_with("tls.acme.domains[0]:") && e.contains("no wildcard"),
+            "{e}"
+        );
+        let e = load(&[acme[0], ("ALM_TLS__ACME__EMAIL", "nobody"), redirect]).unwrap_err();
+        assert!(e.starts_with("tls.acme.email:"), "{e}");
+        let e = load(&[
+            acme[0],
+            acme[1],
+            redirect,
+            ("ALM_TLS__ACME__DIRECTORY_URL", "http://ca.example.com/dir"),
+        ])
+        .unwrap_err();
+        assert!(e.starts_with("tls.acme.directory_url:"), "{e}");
+        let c = load(&[acme[0], acme[1], redirect]).unwrap();
+        assert!(c.serves_tls());
+        assert_eq!(
+            c.tls.acme.as_ref().unwrap().directory_url,
+            "https://acme-v02.api.letsencrypt.org/directory"
+        );
         let c = load(&both).unwrap();
         assert!(c.serves_tls() && c.secure_cookies());
         assert_eq!(c.base_url(), "https://127.0.0.1:8080");

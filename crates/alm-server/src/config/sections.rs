@@ -205,6 +205,43 @@ pub struct TlsConfig {
     /// `Strict-Transport-Security: max-age` in seconds (0 leaves the header out).
     #[serde(default = "default_hsts_max_age")]
     pub hsts_max_age_seconds: u32,
+    /// A certificate from an ACME CA (RFC 8555) instead of files: obtained at first start,
+    /// renewed before it expires (see `tls/acme.rs`).
+    pub acme: Option<AcmeConfig>,
+}
+
+/// Where and how alm gets its certificate by ACME. The HTTP-01 challenge is answered on
+/// `tls.redirect_listen`, which must be reachable as port 80 of every domain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeConfig {
+    /// The names the certificate is for (people's `public_url` host among them).
+    pub domains: Vec<String>,
+    /// The contact address given to the CA (expiry warnings, account recovery).
+    pub email: String,
+    /// The CA's directory URL (default: Let's Encrypt).
+    #[serde(default = "default_acme_directory")]
+    pub directory_url: String,
+    /// PEM file of the CA that signed the ACME server's own HTTPS certificate (a private CA;
+    /// default: the system's store).
+    pub directory_ca_file: Option<PathBuf>,
+    /// Renew when less than this share of the certificate's lifetime is left (Let's Encrypt's
+    /// 90 days: renewed with 30 left).
+    #[serde(default = "default_renew_percent")]
+    pub renew_when_remaining_percent: u32,
+    /// Seconds between looks at whether the certificate is due.
+    #[serde(default = "default_acme_check")]
+    pub check_seconds: u32,
+}
+
+pub(crate) fn default_acme_directory() -> String {
+    "https://acme-v02.api.letsencrypt.org/directory".into()
+}
+pub(crate) fn default_renew_percent() -> u32 {
+    33
+}
+pub(crate) fn default_acme_check() -> u32 {
+    3600
 }
 
 impl Default for TlsConfig {
@@ -214,6 +251,7 @@ impl Default for TlsConfig {
             key_file: None,
             redirect_listen: None,
             hsts_max_age_seconds: default_hsts_max_age(),
+            acme: None,
         }
     }
 }

@@ -48,40 +48,46 @@ impl CertFiles {
     pub fn load(&self) -> anyhow::Result<CertifiedKey> {
         let cert_pem = std::fs::read(&self.cert)
             .with_context(|| format!("tls.cert_file: cannot read {}", self.cert.display()))?;
-        let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("tls.cert_file: {} is not PEM", self.cert.display()))?;
-        if chain.is_empty() {
-            anyhow::bail!(
-                "tls.cert_file: {} holds no certificate (expected PEM \"BEGIN CERTIFICATE\")",
-                self.cert.display()
-            );
-        }
         let key_pem = std::fs::read(&self.key)
             .with_context(|| format!("tls.key_file: cannot read {}", self.key.display()))?;
-        let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
-            .with_context(|| format!("tls.key_file: {} is not PEM", self.key.display()))?
-            .with_context(|| {
-                format!(
-                    "tls.key_file: {} holds no private key (expected PEM \"BEGIN PRIVATE KEY\")",
-                    self.key.display()
-                )
-            })?;
-        let provider = rustls::crypto::ring::default_provider();
-        CertifiedKey::from_der(chain, key, &provider).map_err(|e| {
-            anyhow::anyhow!(
-                "tls.key_file: {} does not go with the certificate in {}: {e}",
-                self.key.display(),
-                self.cert.display()
-            )
-        })
+        certified_key(
+            &cert_pem,
+            &key_pem,
+            &format!("tls.cert_file: {}", self.cert.display()),
+            &format!("tls.key_file: {}", self.key.display()),
+        )
     }
 }
 
-/// Serves the pair last loaded successfully.
+/// A certificate chain and its key from PEM, checked to go together; errors start with the
+/// labels given (which name where the PEM came from).
+pub fn certified_key(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    cert_label: &str,
+    key_label: &str,
+) -> anyhow::Result<CertifiedKey> {
+    let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &cert_pem[..])
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{cert_label} is not PEM"))?;
+    if chain.is_empty() {
+        anyhow::bail!("{cert_label} holds no certificate (expected PEM \"BEGIN CERTIFICATE\")");
+    }
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &key_pem[..])
+        .with_context(|| format!("{key_label} is not PEM"))?
+        .with_context(|| {
+            format!("{key_label} holds no private key (expected PEM \"BEGIN PRIVATE KEY\")")
+        })?;
+    let provider = rustls::crypto::ring::default_provider();
+    CertifiedKey::from_der(chain, key, &provider).map_err(|e| {
+        anyhow::anyhow!("{key_label} does not go with the certificate in {cert_label}: {e}")
+    })
+}
+
+/// Serves the certificate last put in: loaded from files, or obtained by ACME.
 #[derive(Debug)]
 pub struct ReloadingResolver {
-    files: CertFiles,
+    files: Option<CertFiles>,
     current: RwLock<Arc<CertifiedKey>>,
 }
 
@@ -90,15 +96,31 @@ impl ReloadingResolver {
     pub fn load(files: CertFiles) -> anyhow::Result<Self> {
         let key = files.load()?;
         Ok(Self {
-            files,
+            files: Some(files),
             current: RwLock::new(Arc::new(key)),
         })
     }
 
+    /// Serves `key` (a certificate that comes from elsewhere than files).
+    pub fn serving(key: CertifiedKey) -> Self {
+        Self {
+            files: None,
+            current: RwLock::new(Arc::new(key)),
+        }
+    }
+
+    /// Serves `key` from the next handshake on.
+    pub fn set(&self, key: CertifiedKey) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
+    }
+
     /// Loads the pair again; on failure the one being served stays.
     pub fn reload(&self) -> anyhow::Result<()> {
-        let key = Arc::new(self.files.load()?);
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = key;
+        let files = self
+            .files
+            .as_ref()
+            .context("this certificate does not come from files")?;
+        self.set(files.load()?);
         Ok(())
     }
 }
@@ -115,11 +137,11 @@ impl ResolvesServerCert for ReloadingResolver {
 }
 
 /// Reloads the pair when the files change or on SIGHUP, until aborted.
-pub fn watch(resolver: Arc<ReloadingResolver>) -> tokio::task::JoinHandle<()> {
+pub fn watch(resolver: Arc<ReloadingResolver>, files: CertFiles) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut hangup =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-        let mut seen = resolver.files.stamp();
+        let mut seen = files.stamp();
         // The stamp of a pair that failed to load: not tried again (nor logged) until it changes.
         let mut failed: Option<Stamp> = None;
         loop {
@@ -132,14 +154,14 @@ pub fn watch(resolver: Arc<ReloadingResolver>) -> tokio::task::JoinHandle<()> {
                     }
                 } => true,
             };
-            let now = resolver.files.stamp();
+            let now = files.stamp();
             if !forced && (now == seen || failed.as_ref() == Some(&now)) {
                 continue;
             }
             match resolver.reload() {
                 Ok(()) => {
                     tracing::info!(
-                        cert = %resolver.files.cert.display(),
+                        cert = %files.cert.display(),
                         "TLS certificate reloaded; new connections get it"
                     );
                     seen = now;

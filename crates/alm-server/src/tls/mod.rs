@@ -1,12 +1,14 @@
 //! HTTPS served by alm itself: the rustls server configuration (TLS 1.2 and 1.3 only, rustls's
-//! modern cipher suites, HTTP/1.1 by ALPN), the certificate files it serves and reloads
-//! (`cert_files.rs`), the `Strict-Transport-Security` header, and the plain-HTTP listener that
-//! only redirects (`redirect.rs`).
+//! modern cipher suites, HTTP/1.1 by ALPN), the certificate it serves — from files it reloads
+//! (`cert_files.rs`) or from an ACME CA (`acme.rs`) —, the `Strict-Transport-Security` header,
+//! and the plain-HTTP listener that only redirects and answers ACME's HTTP-01 (`redirect.rs`).
 
+pub mod acme;
 pub mod cert_files;
 pub mod redirect;
 
-use crate::config::TlsConfig;
+use crate::config::Config;
+use alm_core::Clock;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
@@ -15,32 +17,54 @@ use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 
 /// What the TCP listener needs to speak TLS: the acceptor and the task that keeps its
-/// certificate current.
+/// certificate current (file watcher or ACME renewal).
 pub struct ServerTls {
     pub acceptor: TlsAcceptor,
-    reloader: tokio::task::JoinHandle<()>,
+    keeper: tokio::task::JoinHandle<()>,
 }
 
 impl ServerTls {
-    /// Loads the certificate and key named by `tls` (errors name the key and the file) and
-    /// starts watching them.
-    pub fn start(tls: &TlsConfig) -> anyhow::Result<Option<Self>> {
-        let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) else {
+    /// The certificate from `tls.cert_file`/`key_file` (errors name the key and the file), or
+    /// from ACME (obtained now when none is stored or it is due; `challenges` must already be
+    /// answered on the redirect listener). None when alm serves plain HTTP.
+    pub async fn start(
+        config: &Config,
+        challenges: acme::Challenges,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Option<Self>> {
+        let tls = &config.tls;
+        let (resolver, keeper) = if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+            let files = cert_files::CertFiles::new(cert.clone(), key.clone());
+            let resolver = Arc::new(cert_files::ReloadingResolver::load(files.clone())?);
+            let keeper = cert_files::watch(resolver.clone(), files);
+            (resolver, keeper)
+        } else if let Some(settings) = &tls.acme {
+            let acme = Arc::new(acme::Acme::new(
+                settings,
+                &config.data_dir,
+                challenges,
+                clock,
+            )?);
+            let key = acme
+                .current()
+                .await
+                .map_err(|e| anyhow::anyhow!("tls.acme: {e:#}"))?;
+            let resolver = Arc::new(cert_files::ReloadingResolver::serving(key));
+            let keeper = acme::spawn_renewal(acme, resolver.clone());
+            (resolver, keeper)
+        } else {
             return Ok(None);
         };
-        let files = cert_files::CertFiles::new(cert.clone(), key.clone());
-        let resolver = Arc::new(cert_files::ReloadingResolver::load(files)?);
-        let reloader = cert_files::watch(resolver.clone());
         Ok(Some(Self {
             acceptor: TlsAcceptor::from(Arc::new(server_config(resolver))),
-            reloader,
+            keeper,
         }))
     }
 }
 
 impl Drop for ServerTls {
     fn drop(&mut self) {
-        self.reloader.abort();
+        self.keeper.abort();
     }
 }
 

@@ -1,6 +1,7 @@
 //! The plain-HTTP listener of a server that serves HTTPS (`tls.redirect_listen`): every request
 //! is answered with a permanent redirect to the same path and query over HTTPS, and nothing
-//! else — no page, no API, no cookie is ever served in clear.
+//! else — no page, no API, no cookie is ever served in clear — but the ACME CA's HTTP-01 check
+//! (`/.well-known/acme-challenge/<token>`), answered while a certificate is being obtained.
 
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
@@ -15,11 +16,44 @@ pub enum Target {
     SameHost { https_port: u16 },
 }
 
-pub fn router(target: Target) -> Router {
-    Router::new().fallback(redirect).with_state(target)
+#[derive(Clone)]
+struct Redirect {
+    target: Target,
+    challenges: super::acme::Challenges,
 }
 
-async fn redirect(State(target): State<Target>, req: Request) -> Response {
+pub fn router(target: Target, challenges: super::acme::Challenges) -> Router {
+    Router::new()
+        .route(
+            "/.well-known/acme-challenge/{token}",
+            axum::routing::get(challenge),
+        )
+        .fallback(redirect)
+        .with_state(Redirect { target, challenges })
+}
+
+/// The key authorization of a token being validated; any other token is redirected like every
+/// other path (there is nothing else to see in clear).
+async fn challenge(
+    State(r): State<Redirect>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    req: Request,
+) -> Response {
+    let answer = r
+        .challenges
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&token)
+        .cloned();
+    match answer {
+        Some(answer) => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], answer).into_response()
+        }
+        None => redirect(State(r), req).await,
+    }
+}
+
+async fn redirect(State(Redirect { target, .. }): State<Redirect>, req: Request) -> Response {
     let path_and_query = req
         .uri()
         .path_and_query()

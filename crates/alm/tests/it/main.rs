@@ -7,6 +7,7 @@
 
 mod support;
 
+mod acme;
 mod audit_chain;
 mod backup_restore;
 mod bad_input;

@@ -41,6 +41,8 @@ fn the_debian_package_installs_verifies_runs_and_removes_cleanly() {
         !Path::new("/var/lib/alm/alm.db").exists(),
         "this machine has a real alm installation (/var/lib/alm/alm.db): not touching it"
     );
+    // A run that failed half-way left the test package installed: take it away first.
+    let _ = run("dpkg", &["-P", "alm"]);
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let out_dir = crate::support::db::temp_dir("deb");
     let built = run(
@@ -119,9 +121,9 @@ fn the_debian_package_installs_verifies_runs_and_removes_cleanly() {
     }
 
     // The installed binary, as the package's user, with the package's configuration.
-    let migrated = run(
-        "runuser",
-        &[
+    // A clean environment, as systemd gives it (the test run's own ALM_* variables would be refused).
+    let migrated = Command::new("runuser")
+        .args([
             "-u",
             "alm",
             "--",
@@ -130,8 +132,11 @@ fn the_debian_package_installs_verifies_runs_and_removes_cleanly() {
             "migrate",
             "--config",
             "/etc/alm/alm.toml",
-        ],
-    );
+        ])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .expect("runuser");
     assert!(
         migrated.status.success() && text(&migrated).contains("applied migrations"),
         "{}",
