@@ -23,6 +23,10 @@ started=$(date +%s)
 export ALM_TEST_CACHE=${ALM_TEST_CACHE:-$HOME/.cache/alm-test}
 # Builds are reused between runs from outside the clone (CI starts from a fresh clone).
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/alm-target}
+# Incremental caches are kept per checkout path and never cleaned: on a machine that tests many
+# clones in one reused target directory they grew to 50 GB and filled the disk. A test run gains
+# little from them (the workspace is built once per run).
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 mkdir -p "$ALM_TEST_CACHE" "$CARGO_TARGET_DIR"
 
 command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (1.85 or newer), e.g. with rustup"

@@ -90,6 +90,15 @@ impl SmtpSender {
         })
     }
 
+    /// Connects (with TLS and login as configured) and says goodbye: whether mail can go out.
+    pub async fn check(&self) -> Result<(), String> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the server did not accept the connection".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), SendError> {
         let to = to
             .parse()

@@ -1,5 +1,5 @@
-//! `alm`: the one binary. `serve` runs the server; `admin` and `db` are the operator's tools.
-//! `discover` is the standalone discovery tool. (`install` arrives with its issue.)
+//! `alm`: the one binary. `serve` runs the server; `install` writes its configuration; `admin`
+//! and `db` are the operator's tools. `discover` is the standalone discovery tool.
 
 mod commands;
 
@@ -42,6 +42,13 @@ enum Command {
         /// Overrides `listen`, e.g. 127.0.0.1:8080 (port 0 picks a free port).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+    },
+    /// Configure alm: asks (or reads flags and ALM_INSTALL_* variables) the public URL, TLS, the
+    /// database, the first administrator, OIDC and SMTP, checks each, and writes the
+    /// configuration file and the master key. Re-run it to change settings.
+    Install {
+        #[command(flatten)]
+        args: commands::install::InstallArgs,
     },
     /// Run a remote engine: register with an activation token once, then do the directory
     /// and vault work of its pool.
@@ -91,6 +98,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config, listen } => commands::serve::run(config, listen).await,
             Command::Engine { args } => commands::engine::run(args).await,
+            Command::Install { args } => commands::install::run(args).await,
             Command::Admin { command } => commands::admin::run(command).await,
             Command::Db { command } => commands::db::run(command).await,
             Command::Healthcheck { url } => commands::healthcheck::run(&url).await,
@@ -139,6 +147,10 @@ mod tests {
         );
         assert!(
             names.iter().any(|n| n.starts_with("ALM_ENGINE_")),
+            "{names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n.starts_with("ALM_INSTALL_")),
             "{names:?}"
         );
         let overrides = alm_server::config::Overrides {

@@ -53,6 +53,14 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
             )
         }
     }
+    if s.config.smtp.host.is_none() {
+        // Ready, and says what an administrator must know: nobody gets alm's emails.
+        return (
+            StatusCode::OK,
+            "ready; email off: smtp.host is not set, no email is sent (messages wait in the outbox)"
+                .to_owned(),
+        );
+    }
     (StatusCode::OK, "ready".to_owned())
 }
 

@@ -12,7 +12,10 @@ pub(crate) fn apply_env(
     env: &BTreeMap<String, String>,
 ) -> Result<(), ConfigError> {
     for (name, raw) in env.iter().filter(|(k, _)| k.starts_with("ALM_")) {
-        if OTHER_ENV.contains(&name.as_str()) || name.starts_with(DISCOVER_ENV_PREFIX) {
+        if OTHER_ENV.contains(&name.as_str())
+            || name.starts_with(DISCOVER_ENV_PREFIX)
+            || name.starts_with(INSTALL_ENV_PREFIX)
+        {
             continue;
         }
         let (key, kind, value) = match ENV_KEYS.iter().find(|(k, _)| env_name(k) == *name) {

@@ -79,6 +79,9 @@ pub const OTHER_ENV: &[&str] = &[
     "ALM_IMPORT_TOKEN",
 ];
 
+/// `ALM_*` variables under this prefix belong to `alm install` (one per option).
+pub const INSTALL_ENV_PREFIX: &str = "ALM_INSTALL_";
+
 /// `ALM_*` variables under this prefix belong to `alm discover` (one per option): a server
 /// started in the same shell must not refuse them.
 pub const DISCOVER_ENV_PREFIX: &str = "ALM_DISCOVER_";

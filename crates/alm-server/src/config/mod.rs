@@ -12,7 +12,7 @@ mod sections;
 
 pub(crate) use env::apply_env;
 pub(crate) use known_env::{Kind, ENV_KEYS};
-pub use known_env::{DISCOVER_ENV_PREFIX, OTHER_ENV};
+pub use known_env::{DISCOVER_ENV_PREFIX, INSTALL_ENV_PREFIX, OTHER_ENV};
 pub(crate) use sections::{default_data_dir, default_listen};
 pub use sections::{
     AcmeConfig, AuthConfig, BackupConfig, DatabaseConfig, EnginesConfig, LogConfig, OidcConfig,

@@ -109,6 +109,17 @@ pub async fn ensure_admin(
     email: &str,
     password_input: Option<String>,
 ) -> ServiceResult<AdminBootstrap> {
+    ensure_named_admin(db, clock, "Administrator", email, password_input).await
+}
+
+/// [`ensure_admin`] with the administrator's name (`alm install` asks for it).
+pub async fn ensure_named_admin(
+    db: &Db,
+    clock: &dyn Clock,
+    name: &str,
+    email: &str,
+    password_input: Option<String>,
+) -> ServiceResult<AdminBootstrap> {
     {
         let mut conn = db.read().await?;
         if users::count(&mut conn).await? > 0 {
@@ -131,7 +142,7 @@ pub async fn ensure_admin(
         clock,
         &Actor::system(),
         CreateUser {
-            display_name: "Administrator".into(),
+            display_name: name.trim().to_owned(),
             emails: vec![email.to_string()],
             enabled: true,
         },

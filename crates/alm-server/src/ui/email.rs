@@ -273,6 +273,8 @@ struct MessageRow {
 struct OutboxPage {
     chrome: Chrome,
     title: &'static str,
+    /// No SMTP server configured: nothing in the outbox leaves.
+    email_off: bool,
     table: Table,
     states: Vec<(&'static str, &'static str, bool)>,
     rows: Vec<MessageRow>,
@@ -348,6 +350,7 @@ async fn outbox(
     let page = OutboxPage {
         chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
         title: "Email outbox",
+        email_off: s.config.smtp.host.is_none(),
         states: STATES
             .iter()
             .map(|(v, l)| (*v, *l, *v == table.state))

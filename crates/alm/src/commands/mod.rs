@@ -5,6 +5,7 @@ pub mod db;
 pub mod discover;
 pub mod engine;
 pub mod healthcheck;
+pub mod install;
 pub mod serve;
 
 use crate::ConfigArgs;

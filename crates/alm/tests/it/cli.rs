@@ -189,7 +189,11 @@ async fn the_server_answers_health_and_metrics() {
         }
     };
     assert_eq!(get("/healthz").await, (200, "ok".into()));
-    assert_eq!(get("/readyz").await, (200, "ready".into()));
+    // No smtp.host in the test server: ready, and it says that no email is sent.
+    assert_eq!(
+        get("/readyz").await,
+        (200, "ready; email off: smtp.host is not set, no email is sent (messages wait in the outbox)".into())
+    );
     let (st, metrics) = get("/metrics").await;
     assert_eq!(st, 200);
     assert!(metrics.contains("alm_http_requests_total"), "{metrics}");

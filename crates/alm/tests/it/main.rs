@@ -20,6 +20,7 @@ mod domains;
 mod engines;
 mod http_limits;
 mod https;
+mod install;
 mod lifecycle;
 mod lists;
 mod login;

@@ -48,6 +48,8 @@ async fn integrations(s: &TestServer, kind: Kind) {
     assert_eq!(list["items"][0]["subject"], subject.as_str(), "{list}");
     b.goto(&format!("{}/outbox", s.base)).await;
     assert_eq!(b.text("h1").await, "Email outbox");
+    // This server has no smtp.host: the page says that nothing leaves.
+    assert!(b.text("#email-off").await.starts_with("No email is sent"));
     b.screenshots("outbox").await;
 
     // A webhook: bad values at their fields, then one with a basic authorization.
