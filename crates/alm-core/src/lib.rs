@@ -9,6 +9,7 @@ pub mod clock;
 pub mod discovery;
 pub mod dn;
 pub mod email;
+pub mod error_chain;
 pub mod filetime;
 pub mod ids;
 pub mod job_kind;

@@ -123,18 +123,6 @@ pub fn build_run(
     (run, left_out)
 }
 
-/// The error chain in one line (reqwest's own message hides the cause).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        next = s.source();
-    }
-    out
-}
-
 /// The field errors of a problem document, one per line.
 fn field_errors(problem: &serde_json::Value) -> String {
     let lines: Vec<String> = problem["errors"]
@@ -181,7 +169,7 @@ pub async fn send(target: &ImportTarget, run: &DiscoveryRun) -> Result<RunReceip
         .send()
         .await
         .map_err(|e| {
-            let detail = chain(&e);
+            let detail = alm_core::error_chain::error_chain(&e);
             let lower = detail.to_lowercase();
             if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
                 format!(

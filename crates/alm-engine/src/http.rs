@@ -73,23 +73,7 @@ async fn classify(response: reqwest::Response) -> Result<reqwest::Response, Tran
 }
 
 fn unavailable(e: reqwest::Error) -> TransportError {
-    TransportError::Unavailable(with_causes(&e))
-}
-
-/// The error and every cause under it: reqwest's own text ("error sending request") hides why
-/// (a refused connection, an unknown certificate issuer), which is what the operator needs.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    TransportError::Unavailable(alm_core::error_chain::error_chain(&e))
 }
 
 /// Registers with an activation token; returns the engine's id and credential.
@@ -104,7 +88,12 @@ pub async fn register(
         .json(request)
         .send()
         .await
-        .map_err(|e| format!("cannot reach the server at {server}: {}", with_causes(&e)))?;
+        .map_err(|e| {
+            format!(
+                "cannot reach the server at {server}: {}",
+                alm_core::error_chain::error_chain(&e)
+            )
+        })?;
     if !response.status().is_success() {
         return Err(format!(
             "the server refused the registration ({})",

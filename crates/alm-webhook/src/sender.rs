@@ -19,6 +19,7 @@ use crate::outcome::{
 use crate::signature::{signature_header, SIGNATURE_HEADER};
 use crate::token_cache::TokenCache;
 use crate::validation::{header_name, header_value, outbound_url};
+use alm_core::error_chain::error_chain;
 use alm_core::{Clock, Secret};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use serde_json::Value;
@@ -331,20 +332,4 @@ fn transport_error(e: reqwest::Error) -> (DeliveryError, bool) {
     };
     // Every transport failure may pass: the receiver may be back, the network healed.
     (DeliveryError { kind, message }, true)
-}
-
-/// An error and its causes, `outer: inner: innermost` (reqwest's own text is often only
-/// "error sending request").
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -146,7 +146,7 @@ impl TokenCache {
                 format!(
                     "token request to {} {what}: {}",
                     o.token_url,
-                    crate::sender::error_chain(&e)
+                    alm_core::error_chain::error_chain(&e)
                 ),
                 true,
             )

@@ -46,6 +46,17 @@ pub enum AdminCommand {
     },
 }
 
+/// The database of `config`, and the user with this address in it (any state).
+async fn open_with_user(
+    config: &ConfigArgs,
+    email: &str,
+) -> anyhow::Result<(alm_store::Db, alm_core::UserId)> {
+    let config = load_config(config, None)?;
+    let db = alm_server::app::open_database(&config, &SystemClock).await?;
+    let id = user_by_email(&db, email).await?;
+    Ok((db, id))
+}
+
 /// The user with this address (any state), or an error naming the address.
 async fn user_by_email(db: &alm_store::Db, email: &str) -> anyhow::Result<alm_core::UserId> {
     let parsed = alm_core::Email::parse("EMAIL", email).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -94,10 +105,8 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::ForgetUser { email, config } => {
-            let config = load_config(&config, None)?;
             let clock = SystemClock;
-            let db = alm_server::app::open_database(&config, &clock).await?;
-            let id = user_by_email(&db, &email).await?;
+            let (db, id) = open_with_user(&config, &email).await?;
             let can = alm_core::permissions::system_capability();
             let erased = alm_server::services::privacy::forget(
                 &db,
@@ -122,10 +131,8 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             output,
             config,
         } => {
-            let config = load_config(&config, None)?;
             let clock = SystemClock;
-            let db = alm_server::app::open_database(&config, &clock).await?;
-            let id = user_by_email(&db, &email).await?;
+            let (db, id) = open_with_user(&config, &email).await?;
             let can = alm_core::permissions::system_capability();
             let document = alm_server::services::privacy::export(
                 &db,

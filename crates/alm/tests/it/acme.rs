@@ -88,26 +88,8 @@ async fn pebble_root(pebble: &Pebble, ca: &TestCa) -> String {
 
 /// The serial of the certificate served at `addr`, verified against `root`.
 fn served_serial(addr: &str, root: &Path) -> String {
-    let out = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            addr,
-            "-servername",
-            "localhost",
-            "-verify_return_error",
-            "-CAfile",
-        ])
-        .arg(root)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() && text.contains("Verify return code: 0 (ok)"),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = crate::https::s_client(addr, root, &["-verify_return_error"]);
+    assert!(ok && text.contains("Verify return code: 0 (ok)"), "{text}");
     let pem_start = text.find("-----BEGIN CERTIFICATE-----").unwrap();
     let pem_end = text.find("-----END CERTIFICATE-----").unwrap() + 25;
     let mut x509 = Command::new("openssl")

@@ -120,7 +120,7 @@ impl TestCa {
 }
 
 /// `openssl s_client` against `addr` with extra options; (exit success, everything printed).
-fn s_client(addr: &str, ca: &Path, extra: &[&str]) -> (bool, String) {
+pub(crate) fn s_client(addr: &str, ca: &Path, extra: &[&str]) -> (bool, String) {
     let out = Command::new("openssl")
         .args([
             "s_client",
@@ -156,6 +156,48 @@ fn served_cn(addr: &str, ca: &Path) -> String {
                 .map(|s| s.replace(" ", ""))
         })
         .unwrap_or_else(|| panic!("no subject in: {text}"))
+}
+
+type TlsStream = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
+
+/// A kept-alive HTTPS connection to `addr` trusting `ca_pem`.
+fn keep_alive_connection(addr: &str, ca_pem: &str) -> TlsStream {
+    let config = alm_tls::client_config(Some(ca_pem)).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    rustls::StreamOwned::new(connection, std::net::TcpStream::connect(addr).unwrap())
+}
+
+/// `GET /healthz` on the kept-alive connection: the status line and the body.
+fn get_healthz(stream: &mut TlsStream) -> String {
+    use std::io::{Read, Write};
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream
+            .read_exact(&mut byte)
+            .expect("the connection is still open");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap();
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    format!(
+        "{} {}",
+        head.lines().next().unwrap(),
+        String::from_utf8(body).unwrap()
+    )
 }
 
 /// Polls `check` every 200 ms for at most 30 s (a bound against hanging, not a timing check);
@@ -318,6 +360,9 @@ async fn alm_serves_https_itself_with_modern_tls_hsts_a_redirect_and_reloaded_ce
     // the certificate (a renewal caught between its two writes) is not served: the old pair
     // stays, and the log says why.
     assert_eq!(served_cn(&addr, &ca_file), "CN=first");
+    // A connection opened before the change keeps working after it.
+    let mut kept = keep_alive_connection(&addr, &ca.pem());
+    assert_eq!(get_healthz(&mut kept), "HTTP/1.1 200 OK ok");
     replace(&second_key, &served_key);
     eventually("the server to refuse the mismatched pair", || {
         std::fs::read_to_string(&server.log)

@@ -115,24 +115,30 @@ pub async fn run(command: DbCommand) -> anyhow::Result<ExitCode> {
         DbCommand::VerifyAudit { config } => {
             let config = load_config(&config, None)?;
             let db = connect(&config).await?;
-            let mut conn = db.read().await?;
-            let report = alm_store::audit_log::verify(&mut conn).await?;
-            drop(conn);
+            let code = verify_audit(&db).await?;
             db.close().await;
-            match report.first_broken {
-                None => {
-                    println!("audit chain intact: {} records verified", report.checked);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(broken) => {
-                    println!(
-                        "audit chain BROKEN at record {}: {}",
-                        broken.seq, broken.reason
-                    );
-                    println!("({} records before it verified)", report.checked);
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+            Ok(code)
+        }
+    }
+}
+
+/// Walks the audit chain and prints the verdict; the exit code says it (1: broken).
+pub(super) async fn verify_audit(db: &Db) -> anyhow::Result<ExitCode> {
+    let mut conn = db.read().await?;
+    let report = alm_store::audit_log::verify(&mut conn).await?;
+    drop(conn);
+    match report.first_broken {
+        None => {
+            println!("audit chain intact: {} records verified", report.checked);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(broken) => {
+            println!(
+                "audit chain BROKEN at record {}: {}",
+                broken.seq, broken.reason
+            );
+            println!("({} records before it verified)", report.checked);
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -159,11 +159,6 @@ pub async fn run(
         }
     }
 
-    let db = connect(config).await?;
-    let mut conn = db.read().await?;
-    let report = alm_store::audit_log::verify(&mut conn).await?;
-    drop(conn);
-    db.close().await;
     println!(
         "restored {} (schema version {version}{})",
         input.display(),
@@ -173,19 +168,10 @@ pub async fn run(
             ""
         }
     );
-    match report.first_broken {
-        None => {
-            println!("audit chain intact: {} records verified", report.checked);
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(broken) => {
-            println!(
-                "audit chain BROKEN at record {}: {}",
-                broken.seq, broken.reason
-            );
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    let db = connect(config).await?;
+    let code = super::verify_audit(&db).await?;
+    db.close().await;
+    Ok(code)
 }
 
 /// Copies `input` beside `file`, then renames it over `file`: the database is either the old

@@ -89,7 +89,10 @@ pub async fn oidc(config: &Config) -> anyhow::Result<()> {
     let response = client.get(&url).send().await.map_err(|e| {
         refused(
             "--oidc-issuer",
-            format!("{url} cannot be fetched: {}", causes(&e)),
+            format!(
+                "{url} cannot be fetched: {}",
+                alm_core::error_chain::error_chain(&e)
+            ),
         )
     })?;
     if !response.status().is_success() {
@@ -158,15 +161,4 @@ pub fn hand_over_to_service_user(config: &Config) {
             .arg(&config.data_dir)
             .status();
     }
-}
-
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
