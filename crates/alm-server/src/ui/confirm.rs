@@ -3,10 +3,12 @@
 //! answer with the object's page (a redirect) or this page again with the refusal's rule.
 
 use super::browser::SignedIn;
-use super::{errors, render, Chrome, FormError};
+use super::{errors, render, Chrome, FormError, PageResult};
+use crate::services::ServiceError;
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::future::Future;
 
 #[derive(Template)]
 #[template(path = "confirm.html")]
@@ -38,6 +40,24 @@ impl ConfirmPage {
 
     pub fn show(self) -> Response {
         render(StatusCode::OK, &self)
+    }
+}
+
+/// The answer to a posted confirmation: a redirect to `done` when the service made the change;
+/// the confirmation again with the rule when it refused (a refusal or a conflict: nothing
+/// changed) — `page` is only built then; the error page for anything else.
+pub async fn answer<T>(
+    signed_in: &SignedIn,
+    path: &str,
+    outcome: Result<T, ServiceError>,
+    done: &str,
+    page: impl Future<Output = Result<ConfirmPage, Response>>,
+) -> PageResult {
+    match outcome {
+        Ok(_) => Ok(Redirect::to(done).into_response()),
+        Err(ServiceError::Refused(r)) => Ok(page.await?.refused(r.to_string())),
+        Err(ServiceError::Conflict(c)) => Ok(page.await?.refused(c.message)),
+        Err(e) => Err(errors::service(signed_in, path, e)),
     }
 }
 

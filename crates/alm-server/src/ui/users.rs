@@ -459,7 +459,7 @@ async fn change(
     let id = signed_in.id::<UserId>(&path, &id)?;
     let enable = parse_change(&signed_in, &path, &change)?;
     let can = signed_in.can::<perm::UserUpdate>(&path)?;
-    match users::set_enabled(
+    let outcome = users::set_enabled(
         &s.db,
         s.clock.as_ref(),
         &can,
@@ -467,12 +467,13 @@ async fn change(
         id,
         enable,
     )
+    .await;
+    crate::ui::confirm::answer(
+        &signed_in,
+        &path,
+        outcome,
+        &format!("/users/{id}?done={change}"),
+        confirm_page(&s, &signed_in, &path, id, enable),
+    )
     .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/users/{id}?done={change}")).into_response()),
-        Err(ServiceError::Refused(r)) => Ok(confirm_page(&s, &signed_in, &path, id, enable)
-            .await?
-            .refused(r.to_string())),
-        Err(e) => Err(errors::service(&signed_in, &path, e)),
-    }
 }

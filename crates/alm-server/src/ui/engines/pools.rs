@@ -266,19 +266,20 @@ pub(super) async fn delete(
     let signed_in = browser.require_form(&f.csrf_token)?;
     let id = signed_in.id::<PoolId>(&path, &id)?;
     let can = signed_in.can::<perm::EngineDelete>(&path)?;
-    match engines::delete_pool(
+    let outcome = engines::delete_pool(
         &s.db,
         s.clock.as_ref(),
         &can,
         &signed_in.principal.actor,
         id,
     )
+    .await;
+    crate::ui::confirm::answer(
+        &signed_in,
+        &path,
+        outcome,
+        "/engines/pools",
+        delete_page(&s, &signed_in, &path, id),
+    )
     .await
-    {
-        Ok(()) => Ok(Redirect::to("/engines/pools").into_response()),
-        Err(ServiceError::Refused(r)) => Ok(delete_page(&s, &signed_in, &path, id)
-            .await?
-            .refused(r.to_string())),
-        Err(e) => Err(errors::service(&signed_in, &path, e)),
-    }
 }

@@ -119,14 +119,14 @@ pub(super) async fn change(
             .map(|_| format!("/groups/{id}?done={change}"))
         }
     };
-    match done {
-        Ok(to) => Ok(Redirect::to(&to).into_response()),
-        Err(ServiceError::Refused(r)) => Ok(confirm_page(&s, &signed_in, &path, id, which)
-            .await?
-            .refused(r.to_string())),
-        Err(ServiceError::Conflict(c)) => Ok(confirm_page(&s, &signed_in, &path, id, which)
-            .await?
-            .refused(c.message)),
-        Err(e) => Err(errors::service(&signed_in, &path, e)),
-    }
+    // The address to go on to; the error stays the service's (answered below).
+    let to = done.as_ref().cloned().unwrap_or_default();
+    crate::ui::confirm::answer(
+        &signed_in,
+        &path,
+        done,
+        &to,
+        confirm_page(&s, &signed_in, &path, id, which),
+    )
+    .await
 }

@@ -352,19 +352,20 @@ pub(super) async fn delete(
     let signed_in = browser.require_form(&f.csrf_token)?;
     let id = signed_in.id::<VaultId>(&path, &id)?;
     let can = signed_in.can::<perm::VaultDelete>(&path)?;
-    match svc::delete(
+    let outcome = svc::delete(
         &s.db,
         s.clock.as_ref(),
         &can,
         &signed_in.principal.actor,
         id,
     )
+    .await;
+    crate::ui::confirm::answer(
+        &signed_in,
+        &path,
+        outcome,
+        "/vaults?done=deleted",
+        delete_page(&s, &signed_in, &path, id),
+    )
     .await
-    {
-        Ok(()) => Ok(Redirect::to("/vaults?done=deleted").into_response()),
-        Err(ServiceError::Refused(r)) => Ok(delete_page(&s, &signed_in, &path, id)
-            .await?
-            .refused(r.to_string())),
-        Err(e) => Err(errors::service(&signed_in, &path, e)),
-    }
 }
