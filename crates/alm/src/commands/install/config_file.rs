@@ -149,7 +149,13 @@ pub fn validate(table: &Table, path: &Path) -> anyhow::Result<alm_server::Config
     let dir = std::env::temp_dir().join(format!("alm-install-{}", std::process::id()));
     alm_store::files::create_private_dir_all(&dir)?;
     let probe = dir.join("alm.toml");
-    std::fs::write(&probe, toml::to_string(table)?)?;
+    // The answers hold secrets: the probe is as private as the file it stands for.
+    {
+        use std::io::Write;
+        let _ = std::fs::remove_file(&probe);
+        alm_store::files::create_private_file(&probe)?
+            .write_all(toml::to_string(table)?.as_bytes())?;
+    }
     let loaded = alm_server::Config::load(Some(&probe), &Default::default(), &Default::default());
     let _ = std::fs::remove_dir_all(&dir);
     loaded.map_err(|e| {
