@@ -133,6 +133,9 @@ pub struct ChangeSet {
     pub organizational_units: Vec<OuEntry>,
     /// The highest `uSNChanged` among the changes (or the start when nothing changed).
     pub highest_usn: i64,
+    /// The `objectGUID` of every object deleted since (their tombstones, read with the
+    /// show-deleted control): an incremental sync sees deletions, not only changes.
+    pub deleted: Vec<uuid::Uuid>,
 }
 
 /// Any directory object as read, for tools that need attributes alm's own types do not carry

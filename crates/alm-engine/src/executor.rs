@@ -214,6 +214,7 @@ impl Executor {
 pub(crate) fn connect(domain: &DomainConnection) -> Result<ActiveDirectory, DirectoryError> {
     ActiveDirectory::new(DirectoryConfig {
         url: domain.url.clone(),
+        failover_urls: domain.failover_urls.clone(),
         bind_identity: domain.bind_identity.clone(),
         bind_password: domain.bind_password.clone(),
         ca_pem: domain.ca_pem.clone(),
@@ -324,6 +325,7 @@ pub async fn read_directory(
     let highest_usn = directory.highest_usn().await?;
     let mut objects = Vec::new();
     let mut attribute_names = Vec::new();
+    let mut deleted = Vec::new();
     match mode {
         SyncMode::Full => {
             attribute_names = directory.attribute_names().await?;
@@ -336,11 +338,13 @@ pub async fn read_directory(
             objects.extend(changes.organizational_units.iter().map(ou));
             objects.extend(changes.users.iter().map(account));
             objects.extend(changes.groups.iter().map(group));
+            deleted.extend(changes.deleted.iter().map(|g| g.to_string()));
         }
     }
     Ok(SyncSnapshot {
         objects,
         highest_usn,
         attribute_names,
+        deleted,
     })
 }

@@ -76,6 +76,10 @@ pub struct LeasedJob {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainConnection {
     pub url: String,
+    /// Other domain controllers of the domain, tried in order when `url` cannot be reached.
+    /// Absent from a server older than this field: none.
+    #[serde(default)]
+    pub failover_urls: Vec<String>,
     pub bind_identity: String,
     pub bind_password: Secret,
     pub ca_pem: Option<String>,
@@ -318,6 +322,11 @@ pub struct SyncSnapshot {
     /// The schema's attribute names (full syncs only; empty otherwise).
     #[serde(default)]
     pub attribute_names: Vec<String>,
+    /// Incremental syncs: the `objectGUID` of each object deleted since the start (a full sync
+    /// finds deletions by what it no longer reads). Absent from an engine older than this
+    /// field: its incremental syncs then report no deletion, as before.
+    #[serde(default)]
+    pub deleted: Vec<String>,
 }
 
 /// What a task produced.
@@ -408,6 +417,7 @@ mod tests {
         let task = Task::DomainCheck {
             domain: DomainConnection {
                 url: "ldaps://dc".into(),
+                failover_urls: Vec::new(),
                 bind_identity: "svc".into(),
                 bind_password: Secret::new("hunter2-secret"),
                 ca_pem: None,
@@ -424,6 +434,7 @@ mod tests {
         let task = Task::DomainSync {
             domain: DomainConnection {
                 url: "ldaps://dc".into(),
+                failover_urls: Vec::new(),
                 bind_identity: "svc".into(),
                 bind_password: Secret::new("p"),
                 ca_pem: None,

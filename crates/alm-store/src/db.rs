@@ -84,10 +84,12 @@ impl Db {
                     .max_connections(8)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
+                            // The busy timeout first: switching to WAL needs a lock that a
+                            // second process opening the file at the same time may hold.
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA busy_timeout = 10000").await?;
                             Ok(())
                         })
                     })
@@ -123,12 +125,21 @@ impl Db {
     }
 
     /// Starts a write transaction; on SQLite it first waits for the other writers.
+    ///
+    /// SQLite's write transactions begin IMMEDIATE: a deferred one reads a snapshot first and,
+    /// when another process (a second `alm serve` on the same file, `alm db` commands) commits
+    /// before its first write, fails at once with "database is locked" whatever the busy
+    /// timeout (the snapshot cannot be upgraded). Taking the write lock at BEGIN waits for the
+    /// other writer instead (busy timeout) and then reads current data. The in-process mutex
+    /// still keeps this process's writers from queueing inside SQLite.
     pub async fn begin_write(&self) -> StoreResult<WriteTx> {
-        let guard = match self.backend {
-            Backend::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
-            Backend::Postgres => None,
+        let (guard, tx) = match self.backend {
+            Backend::Sqlite => {
+                let guard = self.sqlite_writer.clone().lock_owned().await;
+                (Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Backend::Postgres => (None, self.pool.begin().await?),
         };
-        let tx = self.pool.begin().await?;
         Ok(WriteTx {
             tx,
             backend: self.backend,

@@ -15,6 +15,8 @@ pub struct DomainRecord {
     /// `active-directory` (Azure AD comes later).
     pub kind: String,
     pub url: String,
+    /// Other domain controllers, tried in order when `url` cannot be reached.
+    pub failover_urls: Vec<String>,
     pub bind_identity: String,
     pub bind_password_sealed: String,
     pub ca_pem: Option<String>,
@@ -32,7 +34,7 @@ pub struct DomainRecord {
 }
 
 const COLUMNS: &str =
-    "id, name, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, password_policy, \
+    "id, name, kind, url, failover_urls, bind_identity, bind_password_sealed, ca_pem, base_dn, password_policy, \
     sync_time, next_sync_at, pool_id, created_at, updated_at";
 
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
@@ -44,6 +46,13 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
         name: row.try_get("name")?,
         kind: row.try_get("kind")?,
         url: row.try_get("url")?,
+        failover_urls: {
+            // Written by alm as a JSON array of strings; anything else is corruption, not
+            // "no failover" (which would quietly stop using the other controllers).
+            let text: String = row.try_get("failover_urls")?;
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("domains.failover_urls of {id}: {e}")))?
+        },
         bind_identity: row.try_get("bind_identity")?,
         bind_password_sealed: row.try_get("bind_password_sealed")?,
         ca_pem: row.try_get("ca_pem")?,
@@ -66,8 +75,8 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
 pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO domains (id, name, name_key, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, \
-         password_policy, sync_time, next_sync_at, created_at, updated_at, pool_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         password_policy, sync_time, next_sync_at, created_at, updated_at, pool_id, failover_urls) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(d.id.to_string())
     .bind(&d.name)
@@ -84,16 +93,21 @@ pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
     .bind(to_db(d.created_at))
     .bind(to_db(d.updated_at))
     .bind(d.pool_id.map(|p| p.to_string()))
+    .bind(urls_json(&d.failover_urls))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a domain with this name"))?;
     Ok(())
 }
 
+fn urls_json(urls: &[String]) -> String {
+    serde_json::to_string(urls).expect("a list of strings")
+}
+
 pub async fn update(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
     sqlx::query(
         "UPDATE domains SET name = $1, name_key = $2, url = $3, bind_identity = $4, bind_password_sealed = $5, \
-         ca_pem = $6, base_dn = $7, password_policy = $8, sync_time = $9, next_sync_at = $10, updated_at = $11, pool_id = $13 WHERE id = $12",
+         ca_pem = $6, base_dn = $7, password_policy = $8, sync_time = $9, next_sync_at = $10, updated_at = $11, pool_id = $13, failover_urls = $14 WHERE id = $12",
     )
     .bind(&d.name)
     .bind(d.name.to_lowercase())
@@ -108,6 +122,7 @@ pub async fn update(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
     .bind(to_db(d.updated_at))
     .bind(d.id.to_string())
     .bind(d.pool_id.map(|p| p.to_string()))
+    .bind(urls_json(&d.failover_urls))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a domain with this name"))?;

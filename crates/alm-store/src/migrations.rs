@@ -148,6 +148,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the end-of-life index carries the id (deep pages of an end-of-life window)",
         sql: include_str!("../migrations/0026_eol_index_with_id.sql"),
     },
+    Migration {
+        version: 27,
+        name: "domains list the domain controllers to fail over to",
+        sql: include_str!("../migrations/0027_domain_failover.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

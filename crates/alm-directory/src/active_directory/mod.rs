@@ -22,7 +22,10 @@ use tokio::sync::Mutex;
 
 pub struct ActiveDirectory {
     config: DirectoryConfig,
-    url: String,
+    /// The domain controllers in the order they are tried (the configured `url` first).
+    urls: Vec<String>,
+    /// Which of `urls` the shared connection goes to (the first until one fails over).
+    current: std::sync::Mutex<usize>,
     tls: Arc<ClientConfig>,
     connection: Mutex<Option<Ldap>>,
 }
@@ -30,7 +33,7 @@ pub struct ActiveDirectory {
 impl std::fmt::Debug for ActiveDirectory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ActiveDirectory")
-            .field("url", &self.url)
+            .field("url", &self.url())
             .field("bind", &self.config.bind_identity)
             .finish()
     }
@@ -44,11 +47,12 @@ fn tls_config(ca_pem: Option<&str>) -> DirectoryResult<ClientConfig> {
 impl ActiveDirectory {
     /// Checks the configuration; connects lazily, on the first operation.
     pub fn new(config: DirectoryConfig) -> DirectoryResult<Self> {
-        let url = config.validated_url()?;
+        let urls = config.validated_urls()?;
         let tls = Arc::new(tls_config(config.ca_pem.as_deref())?);
         Ok(Self {
             config,
-            url,
+            urls,
+            current: std::sync::Mutex::new(0),
             tls,
             connection: Mutex::new(None),
         })
@@ -58,13 +62,43 @@ impl ActiveDirectory {
         &self.config.base_dn
     }
 
+    /// The domain controller the shared connection goes to (or went to last).
+    pub fn url(&self) -> String {
+        let i = *self.current.lock().unwrap_or_else(|e| e.into_inner());
+        self.urls[i].clone()
+    }
+
+    /// A bound connection to the first domain controller that answers, in the configured
+    /// order. Only a controller that cannot be reached (or fails TLS) sends the attempt to the
+    /// next: credentials the directory refuses are refused by every controller of the domain.
+    /// When none answers, the error names each one and why.
     async fn connect(&self) -> DirectoryResult<Ldap> {
+        let mut failed: Vec<DirectoryError> = Vec::new();
+        for (i, url) in self.urls.iter().enumerate() {
+            match self.connect_to(url).await {
+                Ok(ldap) => {
+                    *self.current.lock().unwrap_or_else(|e| e.into_inner()) = i;
+                    return Ok(ldap);
+                }
+                Err(e @ (DirectoryError::Unreachable { .. } | DirectoryError::Tls { .. })) => {
+                    if let Some(next) = self.urls.get(i + 1) {
+                        tracing::warn!(error = %e, next = %next, "domain controller failed; trying the next");
+                    }
+                    failed.push(e)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(none_answered(failed))
+    }
+
+    async fn connect_to(&self, url: &str) -> DirectoryResult<Ldap> {
         let settings = LdapConnSettings::new()
             .set_config(self.tls.clone())
             .set_conn_timeout(self.config.timeout);
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.url)
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url)
             .await
-            .map_err(|e| errors::from_ldap(e, &self.url, ""))?;
+            .map_err(|e| errors::from_ldap(e, url, ""))?;
         ldap3::drive!(conn);
         let result = ldap
             .with_timeout(self.config.timeout)
@@ -73,7 +107,7 @@ impl ActiveDirectory {
                 self.config.bind_password.expose(),
             )
             .await
-            .map_err(|e| errors::from_ldap(e, &self.url, &self.config.bind_identity))?;
+            .map_err(|e| errors::from_ldap(e, url, &self.config.bind_identity))?;
         if result.rc != 0 {
             return Err(errors::from_result(&result, &self.config.bind_identity));
         }
@@ -99,7 +133,7 @@ impl ActiveDirectory {
 
     /// Maps an ldap3 error; after a connection-level failure the next call reconnects.
     pub(crate) fn fail(&self, error: LdapError, dn: &str) -> DirectoryError {
-        let mapped = errors::from_ldap(error, &self.url, dn);
+        let mapped = errors::from_ldap(error, &self.url(), dn);
         if matches!(
             mapped,
             DirectoryError::Unreachable { .. } | DirectoryError::Tls { .. }
@@ -109,6 +143,33 @@ impl ActiveDirectory {
             }
         }
         mapped
+    }
+}
+
+/// One controller's failure as it is; several as one error of the last one's kind that names
+/// each controller and its reason.
+fn none_answered(mut failed: Vec<DirectoryError>) -> DirectoryError {
+    if failed.len() == 1 {
+        return failed.remove(0);
+    }
+    let urls: Vec<String> = failed
+        .iter()
+        .map(|e| match e {
+            DirectoryError::Unreachable { url, .. } | DirectoryError::Tls { url, .. } => {
+                url.clone()
+            }
+            _ => String::new(),
+        })
+        .collect();
+    let detail = failed
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let url = format!("none of {}", urls.join(", "));
+    match failed.last() {
+        Some(DirectoryError::Tls { .. }) => DirectoryError::Tls { url, detail },
+        _ => DirectoryError::Unreachable { url, detail },
     }
 }
 

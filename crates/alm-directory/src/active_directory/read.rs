@@ -9,6 +9,7 @@ use crate::error::{DirectoryError, DirectoryResult};
 use crate::security_descriptor::Sid;
 use alm_core::filetime::AccountExpires;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::controls::RawControl;
 use ldap3::{Scope, SearchEntry};
 use std::collections::BTreeMap;
 
@@ -105,10 +106,18 @@ fn sid(entry: &SearchEntry) -> Option<Sid> {
     raw_bytes(entry, "objectSid").and_then(|b| Sid::from_bytes(&b).ok())
 }
 
-fn usn(entry: &SearchEntry) -> i64 {
-    text(entry, "uSNChanged")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+/// The entry's `uSNChanged`. Every object has one: an entry without it (or with a value that
+/// is not a number) is refused rather than read as 0, which would move the next incremental
+/// sync's start backwards or hide a change.
+fn usn(entry: &SearchEntry) -> DirectoryResult<i64> {
+    let value = text(entry, "uSNChanged")
+        .ok_or_else(|| DirectoryError::Other(format!("{} has no uSNChanged", entry.dn)))?;
+    value.parse().map_err(|_| {
+        DirectoryError::Other(format!(
+            "{} has a uSNChanged that is not a number: {value:?}",
+            entry.dn
+        ))
+    })
 }
 
 pub fn kind(entry: &SearchEntry) -> EntryKind {
@@ -152,7 +161,7 @@ pub fn account(entry: &SearchEntry) -> DirectoryResult<DirectoryEntry> {
         account_expires: text(entry, "accountExpires")
             .and_then(|v| AccountExpires::parse(&v).ok())
             .unwrap_or(AccountExpires::Never),
-        usn_changed: usn(entry),
+        usn_changed: usn(entry)?,
         sid: sid(entry),
         attributes,
     })
@@ -165,7 +174,7 @@ fn organizational_unit(entry: &SearchEntry) -> DirectoryResult<OuEntry> {
         name: text(entry, "ou")
             .or_else(|| text(entry, "name"))
             .unwrap_or_default(),
-        usn_changed: usn(entry),
+        usn_changed: usn(entry)?,
     })
 }
 
@@ -217,7 +226,7 @@ impl ActiveDirectory {
                     .map_err(|e| self.fail(e, base))?;
                 let (entries, _) = result
                     .success()
-                    .map_err(|e| from_ldap(e, &self.url, base))?;
+                    .map_err(|e| from_ldap(e, &self.url(), base))?;
                 Ok(entries
                     .into_iter()
                     .map(|e| raw_entry(SearchEntry::construct(e)))
@@ -233,12 +242,27 @@ impl ActiveDirectory {
         filter: &str,
         attrs: &[&str],
     ) -> DirectoryResult<Vec<SearchEntry>> {
+        self.paged_search_with(base, filter, attrs, Vec::new())
+            .await
+    }
+
+    /// A paged subtree search with extra request controls (the paging control is added).
+    async fn paged_search_with(
+        &self,
+        base: &str,
+        filter: &str,
+        attrs: &[&str],
+        controls: Vec<RawControl>,
+    ) -> DirectoryResult<Vec<SearchEntry>> {
         let mut ldap = self.handle().await?;
         let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(PAGE_SIZE)),
         ];
         let attrs: Vec<String> = attrs.iter().map(|a| a.to_string()).collect();
+        if !controls.is_empty() {
+            ldap.with_controls(controls);
+        }
         let mut stream = ldap
             .streaming_search_with(adapters, base, Scope::Subtree, filter, attrs)
             .await
@@ -268,7 +292,7 @@ impl ActiveDirectory {
         match result.success() {
             Ok((entries, _)) => Ok(entries.into_iter().next().map(SearchEntry::construct)),
             Err(ldap3::LdapError::LdapResult { result }) if result.rc == 32 => Ok(None),
-            Err(e) => Err(from_ldap(e, &self.url, dn)),
+            Err(e) => Err(from_ldap(e, &self.url(), dn)),
         }
     }
 
@@ -296,7 +320,7 @@ impl ActiveDirectory {
             sam_account_name: text(entry, "sAMAccountName").unwrap_or_default(),
             sid: sid(entry),
             members: self.all_members(entry).await?,
-            usn_changed: usn(entry),
+            usn_changed: usn(entry)?,
         })
     }
 
@@ -414,7 +438,7 @@ impl ActiveDirectory {
             ..ChangeSet::default()
         };
         for e in &entries {
-            changes.highest_usn = changes.highest_usn.max(usn(e));
+            changes.highest_usn = changes.highest_usn.max(usn(e)?);
             match kind(e) {
                 EntryKind::User | EntryKind::Gmsa | EntryKind::Msa => {
                     changes.users.push(account(e)?)
@@ -426,6 +450,38 @@ impl ActiveDirectory {
                 EntryKind::Computer | EntryKind::Other => {}
             }
         }
+        for e in self.search_deleted(since).await? {
+            changes.highest_usn = changes.highest_usn.max(usn(&e)?);
+            changes.deleted.push(guid(&e)?);
+        }
         Ok(changes)
     }
+
+    /// The tombstones (and, with the recycle bin, the deleted objects) whose deletion is at or
+    /// after `since`. Deleted objects move to the naming context's Deleted Objects container,
+    /// outside any OU the domain's base DN may name, so the search starts at the naming context
+    /// (from the rootDSE); the server keeps only the deletions of objects it knows.
+    async fn search_deleted(&self, since: i64) -> DirectoryResult<Vec<SearchEntry>> {
+        let root = self.read_entry("", &["defaultNamingContext"]).await?;
+        let naming_context = root
+            .and_then(|e| text(&e, "defaultNamingContext"))
+            .ok_or_else(|| {
+                DirectoryError::Other("the rootDSE has no defaultNamingContext".into())
+            })?;
+        let show_deleted = RawControl {
+            ctype: SHOW_DELETED_OID.into(),
+            crit: true,
+            val: None,
+        };
+        self.paged_search_with(
+            &naming_context,
+            &format!("(&(isDeleted=TRUE)(uSNChanged>={since}))"),
+            &["objectGUID", "uSNChanged"],
+            vec![show_deleted],
+        )
+        .await
+    }
 }
+
+/// LDAP_SERVER_SHOW_DELETED_OID (MS-ADTS 3.1.1.3.4.1.14): searches also return deleted objects.
+const SHOW_DELETED_OID: &str = "1.2.840.113556.1.4.417";

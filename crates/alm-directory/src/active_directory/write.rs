@@ -231,7 +231,7 @@ impl ActiveDirectory {
             .map_err(|e| self.fail(e, dn))?;
         let (entries, _) = result
             .success()
-            .map_err(|e| super::errors::from_ldap(e, &self.url, dn))?;
+            .map_err(|e| super::errors::from_ldap(e, &self.url(), dn))?;
         let entry = entries
             .into_iter()
             .next()

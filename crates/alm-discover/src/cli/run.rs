@@ -313,6 +313,7 @@ pub async fn run(
 
     let directory = DirectoryConfig {
         url: url.clone(),
+        failover_urls: Vec::new(),
         bind_identity: identity.clone(),
         bind_password: password.clone(),
         ca_pem,

@@ -29,6 +29,9 @@ pub struct DomainView {
     /// `active-directory`.
     pub kind: String,
     pub url: String,
+    /// Other domain controllers of the domain, tried in this order when `url` cannot be
+    /// reached (an engine's writes and their read-back go to the one it reached).
+    pub failover_urls: Vec<String>,
     pub bind_identity: String,
     /// The CA certificate(s) trusted for this domain (PEM); absent: the system's store.
     pub ca_pem: Option<String>,
@@ -56,6 +59,7 @@ impl From<DomainInfo> for DomainView {
             name: r.name,
             kind: r.kind,
             url: r.url,
+            failover_urls: r.failover_urls,
             bind_identity: r.bind_identity,
             ca_pem: r.ca_pem,
             base_dn: r.base_dn,
@@ -81,6 +85,10 @@ pub struct CreateDomainBody {
     /// `ldaps://dc1.corp.example.com[:636]` (LDAPS only).
     #[schema(pattern = "^ldaps://")]
     pub url: String,
+    /// Other domain controllers (LDAPS URLs, at most 8), tried in order when `url` cannot be
+    /// reached.
+    #[schema(max_items = 8)]
+    pub failover_urls: Option<Vec<String>>,
     /// A DN or a user principal name.
     #[schema(min_length = 1, max_length = 512)]
     pub bind_identity: String,
@@ -113,6 +121,10 @@ pub struct UpdateDomainBody {
     pub name: Option<String>,
     #[schema(pattern = "^ldaps://")]
     pub url: Option<String>,
+    /// Replaces the list; `[]` removes every other controller. A controller not listed before
+    /// needs `bind_password` again (the password is never sent to a new destination).
+    #[schema(max_items = 8)]
+    pub failover_urls: Option<Vec<String>>,
     #[schema(min_length = 1, max_length = 512)]
     pub bind_identity: Option<String>,
     /// Omit to keep the stored password.
@@ -302,7 +314,15 @@ async fn sync_domain(
         Some("incremental") => Some(SyncMode::Incremental),
         Some(_) => return Err(bad_query("mode", "one-of", "must be full or incremental")),
     };
-    let job = domain_sync::request(&s.queue, &can, &auth.principal.actor, id, mode).await?;
+    let job = domain_sync::request(
+        &s.queue,
+        &can,
+        &auth.principal.actor,
+        id,
+        mode,
+        s.config.scheduler.full_sync_every(),
+    )
+    .await?;
     let job = s
         .queue
         .wait(&[job.id], SYNC_WAIT)
@@ -404,6 +424,7 @@ async fn create_domain(
     let input = DomainInput {
         name: Some(body.name),
         url: Some(body.url),
+        failover_urls: body.failover_urls,
         bind_identity: Some(body.bind_identity),
         bind_password: Some(body.bind_password),
         ca_pem: Some(body.ca_pem),
@@ -450,6 +471,7 @@ async fn update_domain(
     let input = DomainInput {
         name: body.name,
         url: body.url,
+        failover_urls: body.failover_urls,
         bind_identity: body.bind_identity,
         bind_password: body.bind_password,
         ca_pem: body

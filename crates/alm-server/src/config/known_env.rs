@@ -51,6 +51,7 @@ pub(crate) const ENV_KEYS: &[(&str, Kind)] = &[
     ("engines.lease_seconds", Kind::Number),
     ("scheduler.enabled", Kind::Bool),
     ("scheduler.interval_seconds", Kind::Number),
+    ("scheduler.full_sync_every_days", Kind::Number),
     ("smtp.host", Kind::Text),
     ("smtp.port", Kind::Number),
     ("smtp.security", Kind::Text),

@@ -306,6 +306,12 @@ impl Config {
                 "a number of seconds from 1 to 86400",
             );
         }
+        if !(1..=365).contains(&self.scheduler.full_sync_every_days) {
+            return bad(
+                "scheduler.full_sync_every_days",
+                "a number of days from 1 to 365",
+            );
+        }
         if !(1..=720).contains(&self.auth.session_hours) {
             return bad("auth.session_hours", "a number of hours from 1 to 720");
         }

@@ -80,6 +80,10 @@ pub struct SchedulerConfig {
     /// Seconds between sweeps (and between tries to become the leader).
     #[serde(default = "default_sweep_seconds")]
     pub interval_seconds: u32,
+    /// Days between full directory syncs: scheduled (and API) syncs without a mode are
+    /// incremental in between (SPEC §6.1).
+    #[serde(default = "default_full_sync_every_days")]
+    pub full_sync_every_days: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -87,8 +91,19 @@ impl Default for SchedulerConfig {
         Self {
             enabled: true,
             interval_seconds: default_sweep_seconds(),
+            full_sync_every_days: default_full_sync_every_days(),
         }
     }
+}
+
+impl SchedulerConfig {
+    pub fn full_sync_every(&self) -> time::Duration {
+        time::Duration::days(i64::from(self.full_sync_every_days))
+    }
+}
+
+fn default_full_sync_every_days() -> u32 {
+    7
 }
 
 pub(crate) fn default_sweep_seconds() -> u32 {

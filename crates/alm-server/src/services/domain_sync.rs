@@ -90,13 +90,33 @@ impl JobHandler for DomainSyncJobs {
     }
 }
 
-/// Queues a sync of the domain (or returns the one already queued or running).
+/// The kind of sync to run. Without a previous sync there is nothing to be incremental from;
+/// without a mode asked for, a sync is incremental unless the last full one is `full_every`
+/// old or older: the safety net for what incremental reads cannot see (an object moved out of
+/// the domain's base DN, a tombstone the directory already purged).
+pub fn choose_mode(
+    requested: Option<SyncMode>,
+    state: Option<(i64, OffsetDateTime)>,
+    now: OffsetDateTime,
+    full_every: time::Duration,
+) -> SyncMode {
+    match (requested, state) {
+        (_, None) | (Some(SyncMode::Full), _) => SyncMode::Full,
+        (Some(SyncMode::Incremental), Some(_)) => SyncMode::Incremental,
+        (None, Some((_, last_full))) if now - last_full >= full_every => SyncMode::Full,
+        (None, Some(_)) => SyncMode::Incremental,
+    }
+}
+
+/// Queues a sync of the domain (or returns the one already queued or running). `requested`
+/// `None` lets [`choose_mode`] decide, with a full sync every `full_every`.
 pub async fn request(
     queue: &Queue,
     can: &Can<perm::DomainUpdate>,
     actor: &Actor,
     id: DomainId,
     requested: Option<SyncMode>,
+    full_every: time::Duration,
 ) -> ServiceResult<JobRecord> {
     let _ = can;
     let mut tx = queue.db.begin_write().await?;
@@ -104,11 +124,7 @@ pub async fn request(
         .await?
         .ok_or(ServiceError::NotFound { what: "domain" })?;
     let state = directory_sync::state(&mut tx, id).await?;
-    // Without a previous sync there is nothing to be incremental from.
-    let mode = match (requested, state) {
-        (Some(SyncMode::Incremental), Some(_)) | (None, Some(_)) => SyncMode::Incremental,
-        _ => SyncMode::Full,
-    };
+    let mode = choose_mode(requested, state, queue.clock.now(), full_every);
     let pool = domain.pool_id.ok_or_else(|| {
         ServiceError::Refused(Refusal::Unconfigured(
             "the domain has no engine pool".into(),
@@ -340,19 +356,25 @@ pub async fn apply(
             if mode == SyncMode::Full && !snapshot.attribute_names.is_empty() {
                 directory_sync::replace_attributes(&mut tx, id, &snapshot.attribute_names).await?;
             }
-            if mode == SyncMode::Full {
-                for gone in before.difference(&seen) {
-                    directory_sync::remove(&mut tx, id, gone).await?;
-                    run.removed += 1;
-                }
+            // Deletions: a full read lacks them; an incremental one names them (tombstones).
+            // An object both deleted and read live in one incremental read was restored
+            // (recycle bin): the live read wins.
+            let gone: Vec<&String> = match mode {
+                SyncMode::Full => before.difference(&seen).collect(),
+                SyncMode::Incremental => snapshot
+                    .deleted
+                    .iter()
+                    .filter(|g| before.contains(*g) && !seen.contains(*g))
+                    .collect(),
+            };
+            for guid in gone {
+                directory_sync::remove(&mut tx, id, guid).await?;
+                run.removed += 1;
             }
-            // Managed accounts disabled, deleted or moved outside alm (SPEC §6.1). Deletions
-            // are seen by full syncs only (an incremental read returns what changed).
+            // Managed accounts disabled, deleted or moved outside alm (SPEC §6.1), by either
+            // kind of sync.
             let changes = alm_store::accounts::reconcile_directory(&mut tx, id, now).await?;
-            for c in changes
-                .iter()
-                .filter(|c| mode == SyncMode::Full || c.after != DirectoryState::Missing)
-            {
+            for c in &changes {
                 record(
                     &mut tx,
                     clock,
@@ -513,4 +535,42 @@ pub async fn attributes(
         .await?
         .ok_or(ServiceError::NotFound { what: "domain" })?;
     Ok(directory_sync::attributes_page(&mut conn, id, query, page).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const WEEK: time::Duration = time::Duration::days(7);
+
+    #[test]
+    fn the_first_sync_is_full_whatever_was_asked() {
+        let now = datetime!(2026-12-04 10:00 UTC);
+        for asked in [None, Some(SyncMode::Incremental), Some(SyncMode::Full)] {
+            assert_eq!(choose_mode(asked, None, now, WEEK), SyncMode::Full);
+        }
+    }
+
+    #[test]
+    fn an_automatic_sync_is_full_once_the_last_full_one_is_a_period_old() {
+        let last_full = datetime!(2026-11-27 10:00 UTC);
+        let state = Some((4711, last_full));
+        let just_before = datetime!(2026-12-04 09:59:59 UTC);
+        let at = datetime!(2026-12-04 10:00 UTC);
+        assert_eq!(
+            choose_mode(None, state, just_before, WEEK),
+            SyncMode::Incremental
+        );
+        assert_eq!(choose_mode(None, state, at, WEEK), SyncMode::Full);
+        // What was asked for is what runs.
+        assert_eq!(
+            choose_mode(Some(SyncMode::Incremental), state, at, WEEK),
+            SyncMode::Incremental
+        );
+        assert_eq!(
+            choose_mode(Some(SyncMode::Full), state, just_before, WEEK),
+            SyncMode::Full
+        );
+    }
 }

@@ -19,6 +19,8 @@ use serde_json::json;
 use std::time::Duration;
 
 pub const KIND_ACTIVE_DIRECTORY: &str = "active-directory";
+/// Domain controllers a domain may list besides its first.
+pub const MAX_FAILOVER_URLS: usize = 8;
 
 /// The generated-password rules of a domain, as stored and as the API shows them.
 pub use alm_core::password_rules::PasswordRules;
@@ -33,6 +35,8 @@ pub struct DomainInfo {
 pub struct DomainInput {
     pub name: Option<String>,
     pub url: Option<String>,
+    /// Other domain controllers in the order they are tried; `None` on update keeps them.
+    pub failover_urls: Option<Vec<String>>,
     pub bind_identity: Option<String>,
     /// `None` on update keeps the stored password.
     pub bind_password: Option<Secret>,
@@ -54,6 +58,10 @@ pub use super::calibration::CheckOutcome;
 /// a domain could point it at a listener of theirs and capture the password at the next check).
 fn sends_elsewhere(before: &DomainRecord, after: &DomainRecord) -> bool {
     before.url != after.url
+        || after
+            .failover_urls
+            .iter()
+            .any(|u| !before.failover_urls.contains(u) && *u != before.url)
         || before.ca_pem != after.ca_pem
         || !before
             .bind_identity
@@ -116,6 +124,7 @@ pub(crate) fn connection(
         })?;
     Ok(DomainConnection {
         url: record.url.clone(),
+        failover_urls: record.failover_urls.clone(),
         bind_identity: record.bind_identity.clone(),
         bind_password: Secret::new(password.as_str()),
         ca_pem: record.ca_pem.clone(),
@@ -162,6 +171,20 @@ fn build_record(
         512,
     );
     let base_dn = required("base_dn", input.base_dn, before.map(|b| &b.base_dn), 1024);
+    let failover_urls: Vec<String> = input
+        .failover_urls
+        .or_else(|| before.map(|b| b.failover_urls.clone()))
+        .unwrap_or_default()
+        .iter()
+        .map(|u| u.trim().to_owned())
+        .collect();
+    if failover_urls.len() > MAX_FAILOVER_URLS {
+        errors.push(FieldError::new(
+            "failover_urls",
+            "max-items",
+            format!("at most {MAX_FAILOVER_URLS} other domain controllers"),
+        ));
+    }
     if let Some(b) = &base_dn {
         if !b.contains('=') {
             errors.push(FieldError::new(
@@ -239,6 +262,7 @@ fn build_record(
     if let (Some(url), Some(identity), Some(base)) = (&url, &bind_identity, &base_dn) {
         let probe = DirectoryConfig {
             url: url.clone(),
+            failover_urls: failover_urls.clone(),
             bind_identity: identity.clone(),
             bind_password: Secret::new("-"),
             ca_pem: ca_pem.clone(),
@@ -248,6 +272,8 @@ fn build_record(
         // The URL is checked on its own; with a valid URL, what remains to fail is the CA.
         if let Err(e) = probe.validated_url() {
             errors.push(FieldError::new("url", "format", e.to_string()));
+        } else if let Some((field, e)) = failover_error(&probe) {
+            errors.push(FieldError::new(&field, "format", e));
         } else if let Err(e) = ActiveDirectory::new(probe) {
             errors.push(FieldError::new("ca_pem", "format", e.to_string()));
         }
@@ -260,6 +286,7 @@ fn build_record(
             name: name.expect("checked"),
             kind: KIND_ACTIVE_DIRECTORY.into(),
             url: url.expect("checked"),
+            failover_urls,
             bind_identity: bind_identity.expect("checked"),
             bind_password_sealed: sealed.expect("checked"),
             ca_pem,
@@ -272,6 +299,22 @@ fn build_record(
             updated_at: now,
         },
         password_rules: rules,
+    })
+}
+
+/// The first failover URL that is not an LDAPS URL (or repeats one before it): its field,
+/// `failover_urls[i]`, and the reason.
+fn failover_error(probe: &DirectoryConfig) -> Option<(String, String)> {
+    // The list grown one URL at a time: the first prefix refused ends at the culprit.
+    (1..=probe.failover_urls.len()).find_map(|n| {
+        let prefix = DirectoryConfig {
+            failover_urls: probe.failover_urls[..n].to_vec(),
+            ..probe.clone()
+        };
+        prefix
+            .validated_urls()
+            .err()
+            .map(|e| (format!("failover_urls[{}]", n - 1), e.to_string()))
     })
 }
 
@@ -302,7 +345,7 @@ fn name_taken() -> ServiceError {
 }
 
 fn summary(d: &DomainRecord) -> serde_json::Value {
-    json!({"name": d.name, "url": d.url, "bind_identity": d.bind_identity, "base_dn": d.base_dn, "has_ca": d.ca_pem.is_some(),
+    json!({"name": d.name, "url": d.url, "failover_urls": d.failover_urls, "bind_identity": d.bind_identity, "base_dn": d.base_dn, "has_ca": d.ca_pem.is_some(),
            "pool_id": d.pool_id.map(|p| p.to_string())})
 }
 
@@ -386,7 +429,7 @@ pub async fn update(
         return Err(alm_core::FieldError::new(
             "bind_password",
             "required",
-            "give the bind password again when the url, ca_pem or bind_identity change: a stored password is never sent to a destination it was not given for",
+            "give the bind password again when the url, ca_pem or bind_identity change or a domain controller is added: a stored password is never sent to a destination it was not given for",
         )
         .into());
     }

@@ -2,7 +2,8 @@
 //! daily sync is due gets a sync job, asked for by the system. A successful sync moves the due
 //! time to the same time the next day ([`super::domain_sync::apply`]); a failed one stays due
 //! and is queued again at the next hourly check (never twice at once: one live sync job per
-//! domain).
+//! domain). Each is incremental, or full when the last full one is
+//! `scheduler.full_sync_every_days` old ([`super::domain_sync::choose_mode`]).
 
 use super::domain_sync;
 use super::jobs::Queue;
@@ -12,7 +13,7 @@ use alm_store::domains;
 use alm_store::jobs::JobRecord;
 
 /// Queues every sync that is due now; returns the jobs.
-pub async fn queue_due(queue: &Queue) -> ServiceResult<Vec<JobRecord>> {
+pub async fn queue_due(queue: &Queue, full_every: time::Duration) -> ServiceResult<Vec<JobRecord>> {
     let now = queue.clock.now();
     let due = {
         let mut conn = queue.db.read().await?;
@@ -21,7 +22,7 @@ pub async fn queue_due(queue: &Queue) -> ServiceResult<Vec<JobRecord>> {
     let can = system_capability::<perm::DomainUpdate>();
     let mut jobs = Vec::new();
     for id in due {
-        jobs.push(domain_sync::request(queue, &can, &Actor::system(), id, None).await?);
+        jobs.push(domain_sync::request(queue, &can, &Actor::system(), id, None, full_every).await?);
     }
     Ok(jobs)
 }

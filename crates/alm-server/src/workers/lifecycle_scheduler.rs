@@ -21,7 +21,13 @@ pub(crate) fn spawn(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
             }
             if leadership.is_none() {
                 match alm_store::leader::Leadership::acquire(&state.db).await {
-                    Ok(l) => leadership = l,
+                    Ok(l) => {
+                        if l.is_some() {
+                            // Operators (and the replica tests) see where the sweeps run now.
+                            tracing::info!("scheduler: this process leads the lifecycle sweeps");
+                        }
+                        leadership = l
+                    }
                     Err(e) => tracing::error!(error = %e, "scheduler: cannot ask for leadership"),
                 }
             }

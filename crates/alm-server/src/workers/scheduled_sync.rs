@@ -14,7 +14,12 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     .unwrap_or(std::time::Duration::from_secs(60)),
             )
             .await;
-            match crate::services::scheduled_sync::queue_due(&state.queue).await {
+            match crate::services::scheduled_sync::queue_due(
+                &state.queue,
+                state.config.scheduler.full_sync_every(),
+            )
+            .await
+            {
                 Ok(jobs) if !jobs.is_empty() => {
                     tracing::info!(jobs = jobs.len(), "scheduled domain syncs queued")
                 }

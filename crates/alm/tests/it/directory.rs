@@ -375,6 +375,26 @@ async fn incremental_search_returns_exactly_the_changed_objects() {
         untouched.users.iter().all(|u| !u.dn.ends_with(&ou)),
         "nothing of ours changed since"
     );
+    assert!(
+        !untouched.deleted.contains(&b.guid),
+        "nothing of ours deleted yet"
+    );
+
+    // A deletion is a change too: the tombstone's objectGUID, and nothing live for it.
+    let before_delete = ad.highest_usn().await.unwrap();
+    ad.delete(&b.dn).await.unwrap();
+    let deleted = ad.changes_since(before_delete + 1).await.unwrap();
+    assert_eq!(
+        deleted.deleted.iter().filter(|g| **g == b.guid).count(),
+        1,
+        "{:?}",
+        deleted.deleted
+    );
+    assert!(!deleted.deleted.contains(&a.guid), "a still lives");
+    assert!(deleted.users.iter().all(|u| u.guid != b.guid));
+    assert!(deleted.highest_usn > before_delete);
+    let after = ad.changes_since(deleted.highest_usn + 1).await.unwrap();
+    assert!(!after.deleted.contains(&b.guid), "reported once");
 }
 
 #[tokio::test]

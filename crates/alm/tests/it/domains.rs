@@ -270,11 +270,46 @@ on_both_backends! {
         admin.patch(&format!("/api/v1/domains/{id}"), json!({"url": ad::config().url, "bind_password": ad::config().bind_password.expose()})).await;
         dir.delete(&format!("CN=staff{tag},{ou}")).await.unwrap();
         s.clock.advance(time::Duration::minutes(1));
-        // A full sync sees what is gone (an incremental one reads changes, not deletions).
-        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync?mode=full")).await;
-        assert_eq!((run["outcome"].as_str(), run["users_disabled"].as_u64()), (Some("succeeded"), Some(2)), "{run}");
+        // The next incremental sync sees the deletion (the group's tombstone).
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        assert_eq!((run["outcome"].as_str(), run["mode"].as_str(), run["users_disabled"].as_u64()), (Some("succeeded"), Some("incremental"), Some(2)), "{run}");
+        assert_eq!(run["removed"], 1, "the group: {run}");
         let (_, alert) = admin.get("/api/v1/audit?action=domain.user-sync-group-missing").await;
         assert_eq!((alert["total"].as_i64(), alert["items"][0]["summary"]["group_guid"].as_str()), (Some(1), Some(staff.as_str())), "{alert}");
+        s.stop().await;
+    }
+}
+
+const WEEK: time::Duration = time::Duration::days(7);
+
+on_both_backends! {
+    async fn an_unreachable_first_controller_fails_over_to_the_next(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        // The first controller refuses connections; the second is the Samba DC.
+        let dead = "ldaps://127.0.0.1:1";
+        let mut body = samba_domain("Failover");
+        body["url"] = json!(dead);
+        body["failover_urls"] = json!([ad::config().url]);
+        let (st, d) = admin.post("/api/v1/domains", body).await;
+        assert_eq!(st, 201, "{d}");
+        assert_eq!(d["failover_urls"], json!([ad::config().url]), "{d}");
+        let id = d["id"].as_str().unwrap().to_owned();
+        let (_, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
+        assert_eq!(check["ok"], true, "the second controller answered: {check}");
+        let (_, run) = admin.post_empty(&format!("/api/v1/domains/{id}/sync")).await;
+        assert_eq!(run["outcome"], "succeeded", "{run}");
+        assert!(run["added"].as_u64().unwrap() > 0, "{run}");
+
+        // None answers: the problem is "unreachable" and the message names each controller.
+        let second_dead = "ldaps://127.0.0.1:2";
+        let (st, d) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"failover_urls": [second_dead],
+            "bind_password": ad::config().bind_password.expose()})).await;
+        assert_eq!(st, 200, "{d}");
+        let (_, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
+        assert_eq!((check["ok"].as_bool(), check["problem"].as_str()), (Some(false), Some("unreachable")), "{check}");
+        let message = check["message"].as_str().unwrap();
+        assert!(message.contains("127.0.0.1:1") && message.contains("127.0.0.1:2"), "{message}");
         s.stop().await;
     }
 }
@@ -295,12 +330,12 @@ on_both_backends! {
         assert_eq!(d["next_sync_at"], "2026-11-30T09:00:00Z", "a time already past today runs tomorrow");
         let id = d["id"].as_str().unwrap().to_owned();
         let state = s.state();
-        assert!(queue_due(&state.queue).await.unwrap().is_empty(), "not due yet");
+        assert!(queue_due(&state.queue, WEEK).await.unwrap().is_empty(), "not due yet");
 
         // The hourly check after 09:00 tomorrow queues it, as the system; the in-process engine
         // runs it, and the next one is due tomorrow.
         s.clock.set(time::macros::datetime!(2026-11-30 10:00 UTC));
-        let jobs = queue_due(&state.queue).await.unwrap();
+        let jobs = queue_due(&state.queue, WEEK).await.unwrap();
         assert_eq!(jobs.len(), 1);
         let done = state.queue.wait(&[jobs[0].id], std::time::Duration::from_secs(60)).await.unwrap();
         assert_eq!(done[0].status.as_str(), "succeeded", "{:?}", done[0]);
@@ -308,9 +343,19 @@ on_both_backends! {
         assert_eq!((run.outcome.as_str(), run.mode.as_str()), ("succeeded", "full"));
         let (_, d) = admin.get(&format!("/api/v1/domains/{id}")).await;
         assert_eq!(d["next_sync_at"], "2026-12-01T09:00:00Z");
-        assert!(queue_due(&state.queue).await.unwrap().is_empty(), "once a day");
+        assert!(queue_due(&state.queue, WEEK).await.unwrap().is_empty(), "once a day");
         let (_, audit) = admin.get(&format!("/api/v1/audit?action=domain.synced&object_id={id}")).await;
         assert_eq!(audit["items"][0]["actor_kind"], "system");
+
+        // The next days' syncs are incremental; the one a week after the full one is full again.
+        for (day, mode) in [(1, "incremental"), (6, "incremental"), (7, "full"), (8, "incremental")] {
+            s.clock.set(time::macros::datetime!(2026-11-30 10:00 UTC) + time::Duration::days(day));
+            let jobs = queue_due(&state.queue, WEEK).await.unwrap();
+            assert_eq!(jobs.len(), 1, "day {day}");
+            let done = state.queue.wait(&[jobs[0].id], std::time::Duration::from_secs(60)).await.unwrap();
+            let run = alm_server::services::domain_sync::run_of(&state.db, &done[0]).await.unwrap().expect("a run");
+            assert_eq!((run.outcome.as_str(), run.mode.as_str()), ("succeeded", mode), "day {day}");
+        }
 
         // Turning the schedule off.
         let (_, d) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"sync_time": ""})).await;

@@ -176,6 +176,7 @@ on_both_backends! {
         let can = alm_core::permissions::system_capability::<alm_core::permissions::perm::DomainUpdate>();
         let job = alm_server::services::domain_sync::request(
             &state.queue, &can, &alm_server::services::Actor::system(), domain.parse().unwrap(), None,
+            time::Duration::days(7),
         ).await.unwrap();
         let job_id = job.id.to_string();
         until(&format!("engine A to lease the job and connect ({})", a.log()), || async {

@@ -34,6 +34,7 @@ mod privacy;
 mod provisioning;
 mod provisioning_recovery;
 mod readme_routes;
+mod replicas;
 mod requests;
 mod reverse_proxy;
 mod secret_destinations;

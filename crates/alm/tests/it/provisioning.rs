@@ -291,9 +291,14 @@ on_both_backends! {
         assert_eq!((run["outcome"].as_str(), run["mode"].as_str()), (Some("succeeded"), Some("incremental")), "{run}");
         let (_, seen) = s.admin().get(&format!("/api/v1/accounts/{acc}")).await;
         assert_eq!(seen["directory_state"], "disabled-in-directory", "{seen}");
+        // A deletion is seen by the next incremental sync (the tombstone), not only a full one.
         dir.delete(&entry.dn).await.unwrap();
         s.clock.advance(time::Duration::minutes(1));
-        s.admin().post_empty(&format!("/api/v1/domains/{}/sync?mode=full", w.domain)).await;
+        let (_, run) = s.admin().post_empty(&format!("/api/v1/domains/{}/sync", w.domain)).await;
+        assert_eq!((run["outcome"].as_str(), run["mode"].as_str()), (Some("succeeded"), Some("incremental")), "{run}");
+        assert_eq!(run["removed"], 1, "{run}");
+        let (_, objects) = s.admin().get(&format!("/api/v1/domains/{}/objects?q={name}", w.domain)).await;
+        assert_eq!(objects["items"], json!([]), "{objects}");
         let (_, seen) = s.admin().get(&format!("/api/v1/accounts/{acc}")).await;
         assert_eq!(seen["directory_state"], "missing", "{seen}");
         let (_, audit) = s.admin().get(&format!("/api/v1/audit?action=account.directory-changed&object_id={acc}&sort=seq")).await;

@@ -14,19 +14,20 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-/// The ```nginx block of the README.
-fn readme_nginx_block() -> String {
+/// The README's ```nginx block that starts with `first_line`.
+pub(crate) fn readme_nginx_block(first_line: &str) -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
         .expect("README.md");
+    let fence = format!("```nginx\n{first_line}");
     let start = readme
-        .find("```nginx\n")
-        .expect("the README shows an nginx server block")
+        .find(&fence)
+        .unwrap_or_else(|| panic!("the README shows an nginx block starting {first_line:?}"))
         + 9;
     let end = start + readme[start..].find("```").unwrap();
     readme[start..end].to_owned()
 }
 
-struct Nginx(Child);
+pub(crate) struct Nginx(Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
@@ -37,19 +38,30 @@ impl Drop for Nginx {
 
 /// Starts nginx on `port` with the README's block, its certificate and alm's address put in.
 fn start_nginx(dir: &Path, port: u16, cert: &Path, key: &Path, alm_port: u16) -> Nginx {
-    let block = readme_nginx_block();
-    let server = block
-        .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
-        .replace("/etc/ssl/alm/fullchain.pem", cert.to_str().unwrap())
-        .replace("/etc/ssl/alm/privkey.pem", key.to_str().unwrap())
-        .replace(
-            "http://127.0.0.1:8080",
-            &format!("http://127.0.0.1:{alm_port}"),
-        );
-    assert!(
-        server.contains(&format!("127.0.0.1:{alm_port}")),
-        "{server}"
+    let target = format!("http://127.0.0.1:{alm_port}");
+    start_nginx_with(dir, port, cert, key, |server| {
+        server.replace("http://127.0.0.1:8080", &target)
+    })
+}
+
+/// Starts nginx on `port` with the README's server block, its certificate put in, and
+/// `adapt` applied to the block (alm's address, more directives); the result goes into nginx's
+/// `http` section, so `adapt` may put blocks such as an `upstream` before the server.
+pub(crate) fn start_nginx_with(
+    dir: &Path,
+    port: u16,
+    cert: &Path,
+    key: &Path,
+    adapt: impl FnOnce(&str) -> String,
+) -> Nginx {
+    let block = readme_nginx_block("server {");
+    let server = adapt(
+        &block
+            .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
+            .replace("/etc/ssl/alm/fullchain.pem", cert.to_str().unwrap())
+            .replace("/etc/ssl/alm/privkey.pem", key.to_str().unwrap()),
     );
+    assert!(!server.contains("127.0.0.1:8080"), "{server}");
     let d = dir.display();
     let conf = format!(
         "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\

@@ -62,12 +62,19 @@ on_both_backends! {
         assert_eq!(st, 201, "{d}");
         let id = d["id"].as_str().unwrap().to_owned();
         for change in [json!({"url": elsewhere}), json!({"ca_pem": ""}), json!({"bind_identity": "attacker@corp.example.test"}),
-                       json!({"url": elsewhere, "name": "Renamed"})] {
+                       json!({"url": elsewhere, "name": "Renamed"}), json!({"failover_urls": [elsewhere]})] {
             let (st, p) = admin.patch(&format!("/api/v1/domains/{id}"), change.clone()).await;
             assert_eq!(refused_field(st, &p), (422, Some("bind_password"), Some("required")), "{change}: {p}");
         }
+        // Failover controllers are checked one by one, each named in the error.
+        let (st, p) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"failover_urls": ["ldaps://dc2.corp.example.test", "ldap://dc3.corp.example.test"],
+            "bind_password": c.bind_password.expose()})).await;
+        assert_eq!(refused_field(st, &p), (422, Some("failover_urls[1]"), Some("format")), "{p}");
+        let (st, p) = admin.patch(&format!("/api/v1/domains/{id}"), json!({"failover_urls": [c.url], "bind_password": c.bind_password.expose()})).await;
+        assert_eq!(refused_field(st, &p), (422, Some("failover_urls[0]"), Some("format")), "the first controller again: {p}");
         let (_, now) = admin.get(&format!("/api/v1/domains/{id}")).await;
         assert_eq!((now["url"].as_str(), now["name"].as_str()), (Some(c.url.as_str()), Some("Corp")), "nothing changed: {now}");
+        assert_eq!(now["failover_urls"], json!([]), "{now}");
         let (_, check) = admin.post_empty(&format!("/api/v1/domains/{id}/check")).await;
         assert_eq!(check["ok"], true, "still the real DC: {check}");
         // What may change without the password still does.

@@ -69,9 +69,16 @@ pub(super) async fn sync(
         }
     };
     let fail = |e| errors::service(&signed_in, &path, e);
-    let job = domain_sync::request(&s.queue, &can, &signed_in.principal.actor, id, Some(mode))
-        .await
-        .map_err(fail)?;
+    let job = domain_sync::request(
+        &s.queue,
+        &can,
+        &signed_in.principal.actor,
+        id,
+        Some(mode),
+        s.config.scheduler.full_sync_every(),
+    )
+    .await
+    .map_err(fail)?;
     let job = s
         .queue
         .wait(&[job.id], SYNC_WAIT)

@@ -14,6 +14,9 @@ pub(super) struct DomainForm {
     name: String,
     #[serde(default)]
     url: String,
+    /// One LDAPS URL per line.
+    #[serde(default)]
+    failover_urls: String,
     #[serde(default)]
     bind_identity: String,
     #[serde(default)]
@@ -34,6 +37,7 @@ impl DomainForm {
             csrf_token: String::new(),
             name: String::new(),
             url: "ldaps://".into(),
+            failover_urls: String::new(),
             bind_identity: String::new(),
             bind_password: String::new(),
             base_dn: String::new(),
@@ -49,6 +53,7 @@ impl DomainForm {
             csrf_token: String::new(),
             name: r.name.clone(),
             url: r.url.clone(),
+            failover_urls: r.failover_urls.join("\n"),
             bind_identity: r.bind_identity.clone(),
             bind_password: String::new(),
             base_dn: r.base_dn.clone(),
@@ -79,6 +84,15 @@ impl DomainForm {
         Ok(DomainInput {
             name: text(&self.name),
             url: text(&self.url),
+            // Blank lines are no controller; an emptied box removes them all.
+            failover_urls: Some(
+                self.failover_urls
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
             bind_identity: text(&self.bind_identity),
             bind_password: (!self.bind_password.is_empty())
                 .then(|| Secret::new(self.bind_password.as_str())),
@@ -99,11 +113,14 @@ fn fields(f: &DomainForm, editing: bool, pools: Option<Vec<(String, String)>>) -
         Field::new("url", "Directory address", Control::Text)
             .hint("LDAPS only: ldaps://dc1.corp.example.com or ldaps://dc1.corp.example.com:636.")
             .value(&f.url),
+        Field::new("failover_urls", "Other domain controllers", Control::TextArea(3))
+            .hint("Optional, one LDAPS address per line, tried in this order when the directory address cannot be reached.")
+            .value(&f.failover_urls),
         Field::new("bind_identity", "Bind identity", Control::Text)
             .hint("The account alm's engines bind as: a user principal name or a DN.")
             .value(&f.bind_identity),
         Field::new("bind_password", "Bind password", Control::Password).hint(if editing {
-            "Leave empty to keep the stored password. Required again when the address, the CA or the identity changes."
+            "Leave empty to keep the stored password. Required again when the address, the CA or the identity changes, or a domain controller is added."
         } else {
             "Stored encrypted; never shown again."
         }),

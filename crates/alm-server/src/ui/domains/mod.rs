@@ -141,6 +141,8 @@ struct DomainPage {
     notice: Option<String>,
     id: DomainId,
     url: String,
+    /// The other domain controllers, in the order they are tried.
+    failover_urls: Vec<String>,
     bind_identity: String,
     base_dn: String,
     ca: &'static str,
@@ -231,6 +233,7 @@ async fn domain_page(
         notice,
         id,
         url: r.url.clone(),
+        failover_urls: r.failover_urls.clone(),
         bind_identity: r.bind_identity.clone(),
         base_dn: r.base_dn.clone(),
         ca: if r.ca_pem.is_some() {

@@ -13,6 +13,7 @@ fn env(name: &str) -> String {
 pub fn config() -> DirectoryConfig {
     DirectoryConfig {
         url: env("ALMTEST_AD_URL"),
+        failover_urls: Vec::new(),
         bind_identity: env("ALMTEST_AD_BIND"),
         bind_password: Secret::new(env("ALMTEST_AD_PASSWORD")),
         ca_pem: Some(std::fs::read_to_string(env("ALMTEST_AD_CA_FILE")).expect("read the test CA")),
