@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 . tests/peers/samba.sh
 . tests/peers/samba_smb.sh
 . tests/peers/samba_outage.sh
+. tests/peers/samba_pair.sh
 . tests/peers/openbao.sh
 . tests/peers/moto.sh
 . tests/peers/smtp.sh
@@ -63,6 +64,7 @@ cleanup() {
   local rc=$?
   samba_smb_stop || true
   samba_outage_stop || true
+  samba_pair_stop || true
   samba_stop || true
   openbao_stop || true
   moto_stop || true
@@ -91,6 +93,10 @@ export ALMTEST_SMB_ADDR=$SAMBA_SMB_ADDR ALMTEST_SMB_DOMAIN=$SAMBA_SMB_DOMAIN ALM
 say "starting a third Samba DC on $SAMBA_OUTAGE_ADDR that the outage tests stop and start again"
 samba_outage_start "$work/samba-outage"
 export ALMTEST_OUTAGE_DC_SCRIPT=$PWD/tests/peers/samba_outage.sh
+
+say "starting a domain of two replicating Samba DCs ($SAMBA_PAIR_ADDR1, $SAMBA_PAIR_ADDR2) that the failover tests take turns stopping"
+samba_pair_start "$work/pair"
+export ALMTEST_PAIR_SCRIPT=$PWD/tests/peers/samba_pair.sh
 
 say "starting OpenBao (dev server, KV v2) and moto (Secrets Manager, signatures checked)"
 openbao_install "$ALM_TEST_CACHE"

@@ -309,11 +309,16 @@ _samba_run() {
   # DIR/samba.log. stdin must be /dev/null: in -i mode samba exits on EOF when
   # stdin is a pipe or socket (as under some test runners).
   local pidfile=$dir/samba.pid
+  local -a run=(samba -s "$dir/etc/smb.conf" -i --debug-stdout)
+  # An executable DIR/samba-exec gets that command line and starts samba in
+  # an environment of its own (tests/peers/samba_join.sh: a mount namespace
+  # with another /etc/hosts). It must exec samba, so the pid stays samba's.
+  if [[ -x $dir/samba-exec ]]; then run=("$dir/samba-exec" "${run[@]}"); fi
   rm -f "$pidfile"
   t0=$EPOCHREALTIME
-  # shellcheck disable=SC2016 # $$ and $1/$2 belong to the child shell
-  setsid bash -c 'echo $$ >"$1"; exec samba -s "$2" -i --debug-stdout' samba-dc \
-    "$pidfile" "$dir/etc/smb.conf" >"$dir/samba.log" 2>&1 </dev/null &
+  # shellcheck disable=SC2016 # $$ and $1 belong to the child shell
+  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' samba-dc \
+    "$pidfile" "${run[@]}" >"$dir/samba.log" 2>&1 </dev/null &
   # Out of the job table: no "Killed ..." notice from bash if samba_stop has
   # to KILL it (bash still reaps it).
   disown $! 2>/dev/null || true

@@ -18,6 +18,7 @@ mod directory;
 mod discovery;
 mod domains;
 mod engines;
+mod failover;
 mod http_limits;
 mod https;
 mod install;

@@ -9,6 +9,7 @@ pub mod receiver;
 pub mod relay;
 pub mod server;
 pub mod smtp;
+pub mod world;
 
 pub use api::Api;
 pub use db::{Backend, TestDb};
