@@ -307,11 +307,20 @@ async fn wizard(s: &TestServer, kind: Kind) {
     }
     let secret = secret.expect("the password is in OpenBao");
     assert_eq!(secret.username, account);
-    let (_, accounts) = s
-        .admin()
-        .get(&format!("/api/v1/accounts?q={account}"))
-        .await;
-    let account_id = accounts["items"][0]["id"].as_str().unwrap().to_owned();
+    // The engine writes the secret before it reports: the account follows the report.
+    let mut account_id = None;
+    for _ in 0..600 {
+        let (_, accounts) = s
+            .admin()
+            .get(&format!("/api/v1/accounts?q={account}"))
+            .await;
+        account_id = accounts["items"][0]["id"].as_str().map(str::to_owned);
+        if account_id.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let account_id = account_id.expect("the managed account follows the secret");
 
     // Test 2: an author who may change templates but not approve their publishing.
     let author = format!("author-{tag}@example.test");

@@ -199,18 +199,29 @@ impl Browser {
             .expect("text")
     }
 
-    /// The texts of every element matching `css`.
+    /// The texts of every element matching `css`. A page that is replaced while they are read
+    /// (a form's answer arriving) leaves stale elements: they are read again from the new page.
     pub async fn texts(&self, css: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in self
-            .client
-            .find_all(Locator::Css(css))
-            .await
-            .expect("find_all")
-        {
-            out.push(e.text().await.expect("text"));
+        'page: for _ in 0..50 {
+            let mut out = Vec::new();
+            for e in self
+                .client
+                .find_all(Locator::Css(css))
+                .await
+                .expect("find_all")
+            {
+                match e.text().await {
+                    Ok(text) => out.push(text),
+                    Err(e) if e.is_stale_element_reference() => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue 'page;
+                    }
+                    Err(e) => panic!("{}: text of {css}: {e}", self.kind.name()),
+                }
+            }
+            return out;
         }
-        out
+        panic!("{}: {css} kept going stale for 5 s", self.kind.name())
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
