@@ -279,6 +279,17 @@ samba_start() {
   _samba_run "$dir" samba_start
 }
 
+# samba_dc_values DIR: the LDAPS URL, CA file, base DN, administrator UPN and password of the DC
+# that samba_start provisioned in DIR, one per line (read from DIR/dc.env in a subshell, so the
+# caller's SAMBA_* stay as they are): for peers that start a DC of their own beside the default.
+samba_dc_values() {
+  (
+    local line
+    while IFS= read -r line; do eval "$line"; done <"${1:?usage: samba_dc_values DIR}/dc.env"
+    printf '%s\n' "$SAMBA_LDAPS_URL" "$SAMBA_CA_FILE" "$SAMBA_BASE_DN" "$SAMBA_ADMIN_UPN" "$SAMBA_ADMIN_PASSWORD"
+  )
+}
+
 # samba_restart DIR: start again the DC that samba_start provisioned in DIR and samba_stop
 # stopped (an outage that ends), without provisioning: the same domain, objects and
 # certificate come back. Waits for a verified LDAPS bind like samba_start. Reads DIR/dc.env;

@@ -36,13 +36,8 @@ samba_outage_start() {
     SAMBA_ADDR=$SAMBA_OUTAGE_ADDR SAMBA_REALM=OUTAGE.EXAMPLE.TEST SAMBA_DOMAIN=OUTAGE SAMBA_HOST=outagedc
     samba_start "$dir" || exit 1
   ) || return 1
-  # The DC's values, read in a subshell so the caller's SAMBA_* stay as they are.
   local values
-  values=$(
-    line=
-    while IFS= read -r line; do eval "$line"; done <"$dir/dc.env"
-    printf '%s\n' "$SAMBA_LDAPS_URL" "$SAMBA_CA_FILE" "$SAMBA_BASE_DN" "$SAMBA_ADMIN_UPN" "$SAMBA_ADMIN_PASSWORD"
-  ) || return 1
+  values=$(samba_dc_values "$dir") || return 1
   local -a v
   mapfile -t v <<<"$values"
   export ALMTEST_OUTAGE_DC_URL=${v[0]} ALMTEST_OUTAGE_DC_CA_FILE=${v[1]} ALMTEST_OUTAGE_DC_BASE_DN=${v[2]} \

@@ -46,13 +46,8 @@ samba_pair_start() {
     fi
     printf '%s\n' "$SAMBA_JOIN_LDAPS_URL" >"$dir/dc2.url"
   ) || return 1
-  # The first DC's values, read in a subshell so the caller's SAMBA_* stay as they are.
   local values
-  values=$(
-    line=
-    while IFS= read -r line; do eval "$line"; done <"$dir/dc1/dc.env"
-    printf '%s\n' "$SAMBA_LDAPS_URL" "$SAMBA_CA_FILE" "$SAMBA_BASE_DN" "$SAMBA_ADMIN_UPN" "$SAMBA_ADMIN_PASSWORD"
-  ) || return 1
+  values=$(samba_dc_values "$dir/dc1") || return 1
   local -a v
   mapfile -t v <<<"$values"
   export ALMTEST_PAIR_DC1_URL=${v[0]} ALMTEST_PAIR_CA_FILE=${v[1]} ALMTEST_PAIR_BASE_DN=${v[2]} \
