@@ -78,6 +78,9 @@ trap cleanup EXIT
 say "starting PostgreSQL"
 pg_start "$work/pg"
 echo "PostgreSQL ready on port $PG_PORT" >&2
+# The crash-consistency suite (crates/alm/tests/crash) crashes this server and starts it again.
+ALMTEST_PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+export ALMTEST_PG_DIR=$PG_DIR/data ALMTEST_PG_BIN
 
 say "starting a Samba Active Directory domain controller (LDAPS with a test CA)"
 samba_start "$work/samba"
@@ -157,6 +160,9 @@ say "cargo test (unit tests; integration tests on SQLite and PostgreSQL)"
 env -u RUST_LOG cargo test --workspace --quiet 2>&1 | tee "$work/cargo-test.log"
 test_status=${PIPESTATUS[0]}
 ((test_status == 0)) || die "cargo test failed"
+
+say "fuzzing the parsers and formatters (scripts/fuzz.sh: ${FUZZ_SECONDS:-10}s per target)"
+bash scripts/fuzz.sh
 
 say "schemathesis against /api/v1/openapi.json"
 cargo build --quiet -p alm

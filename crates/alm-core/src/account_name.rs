@@ -123,6 +123,18 @@ pub fn max_chars(template: &TemplateDefinition) -> usize {
     }
 }
 
+/// A template's name pattern as the rule applies it: the whole name must match, not merely
+/// its leftmost match (`svc-[a-z]+|svc-[a-z]+-\d+` accepts `svc-web-01`, although the
+/// leftmost match of that name is `svc-web`). An error when `pattern` is no regex.
+pub fn name_pattern(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    // Wrapped, `)|(` would compile: the pattern must be a regex by itself.
+    regex::Regex::new(pattern)?;
+    regex::Regex::new(&format!("\\A(?:{pattern})\\z"))
+        // A verbose (`(?x)`) pattern may end in a `#` comment, which would swallow the `)`: a
+        // line break ends the comment.
+        .or_else(|_| regex::Regex::new(&format!("\\A(?:{pattern}\n)\\z")))
+}
+
 /// Checks a requested account name against the template and returns the full name (prefix
 /// applied). sAMAccountName: at most 20 characters (15 for a gMSA, before its trailing `$`),
 /// none of `"/\[]:;|=,+*?<>@`, no control characters, no leading or trailing space or dot.
@@ -170,10 +182,7 @@ fn checked_full_name(
         ));
     }
     if let Some(re) = &template.name_regex {
-        let matches = regex::Regex::new(re)
-            .ok()
-            .and_then(|r| r.find(&full))
-            .is_some_and(|m| m.start() == 0 && m.end() == full.len());
+        let matches = name_pattern(re).is_ok_and(|r| r.is_match(&full));
         if !matches {
             return Err(FieldError::new(
                 field,
@@ -207,4 +216,43 @@ mod tests {
         );
         assert_eq!(upn("OU=Only,O=Org").unwrap_err().rule, "dc-components");
     }
+
+    /// Found by `account_name::fuzz`: the pattern was applied as its leftmost match, so an
+    /// alternation or a lazy repeat refused names that match the pattern as a whole.
+    #[test]
+    fn the_whole_name_must_match_the_pattern_not_its_leftmost_match() {
+        let mut t: TemplateDefinition = serde_json::from_value(serde_json::json!({
+            "account_type": "ad-user", "eol_action": "disable",
+            "vault_id": uuid::Uuid::nil(), "folders": [], "domain_id": uuid::Uuid::nil(),
+            "ous": [], "audience_groups": [], "lifecycle": {"intervals": []}, "steps": [],
+            "name_prefix": "svc-",
+        }))
+        .unwrap();
+        let check = |t: &TemplateDefinition, pattern: &str, typed: &str| {
+            let mut t = t.clone();
+            t.name_regex = Some(pattern.to_owned());
+            AccountName::requested("account_name", typed, &t).map(AccountName::into_string)
+        };
+        let either = r"svc-[a-z]+|svc-[a-z]+-\d+";
+        assert_eq!(check(&t, either, "web").unwrap(), "svc-web");
+        assert_eq!(check(&t, either, "web-01").unwrap(), "svc-web-01");
+        assert_eq!(check(&t, either, "web-x").unwrap_err().rule, "pattern");
+        assert_eq!(check(&t, "svc-.+?", "web").unwrap(), "svc-web");
+        assert_eq!(check(&t, "|svc-.+", "web").unwrap(), "svc-web");
+        // Anchors written by the author still work; a part of the name is still not enough.
+        assert_eq!(check(&t, "^svc-[a-z]+$", "web").unwrap(), "svc-web");
+        assert_eq!(check(&t, "svc", "web").unwrap_err().rule, "pattern");
+        // A verbose pattern ending in a comment.
+        let verbose = "(?x) svc- [a-z]+  # service accounts";
+        assert_eq!(check(&t, verbose, "web").unwrap(), "svc-web");
+        assert_eq!(check(&t, verbose, "web1").unwrap_err().rule, "pattern");
+        // No regex by itself, even though wrapped it would compile.
+        assert!(name_pattern(")|(").is_err());
+        assert_eq!(check(&t, ")|(", "web").unwrap_err().rule, "pattern");
+        t.name_prefix.clear();
+        assert_eq!(check(&t, "a|ab", "ab").unwrap(), "ab");
+    }
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -18,7 +18,8 @@ pub const MAX_DN_CHARS: usize = 2048;
 /// Why a text is not a DN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DnError {
-    /// More than [`MAX_DN_CHARS`] characters.
+    /// More than [`MAX_DN_CHARS`] characters as given, or once normalised (the display, where
+    /// escapes are written out).
     TooLong(usize),
     /// Not RFC 4514 syntax; the message says what and where.
     Syntax(String),
@@ -44,7 +45,7 @@ impl fmt::Display for DnError {
         match self {
             DnError::TooLong(n) => write!(
                 f,
-                "a distinguished name of at most {MAX_DN_CHARS} characters (this one has {n})"
+                "a distinguished name of at most {MAX_DN_CHARS} characters, escapes written out (this one has {n})"
             ),
             DnError::Syntax(why) => write!(f, "not a distinguished name (RFC 4514): {why}"),
         }
@@ -124,13 +125,20 @@ pub struct Dn {
 impl Dn {
     /// Parses RFC 4514 text. Refuses the empty DN (the root names no object alm works with),
     /// more than [`MAX_DN_CHARS`] characters, `;` between RDNs (RFC 1779, gone from LDAPv3)
-    /// and `#` values that are not a BER-encoded string.
+    /// and `#` values that are not a BER-encoded string. The limit also holds for the display:
+    /// escaping lengthens a value (a raw control character becomes `\XX`), and the display of
+    /// every DN parsed here must parse again.
     pub fn parse(text: &str) -> Result<Self, DnError> {
         let n = text.chars().count();
         if n > MAX_DN_CHARS {
             return Err(DnError::TooLong(n));
         }
-        Parser::new(text).dn()
+        let dn = Parser::new(text).dn()?;
+        let shown = dn.to_string().chars().count();
+        if shown > MAX_DN_CHARS {
+            return Err(DnError::TooLong(shown));
+        }
+        Ok(dn)
     }
 
     /// The RDNs, leftmost first.
@@ -643,6 +651,28 @@ mod tests {
         assert_eq!((f.field.as_str(), f.rule.as_str()), ("ou", "max-length"));
     }
 
+    /// Found by `dn::fuzz`: a DN that fit as typed could display longer than the limit (each
+    /// `=` or raw control character of a value gains an escape), so its display, the
+    /// normalised text alm keeps, no longer parsed.
+    #[test]
+    fn the_limit_holds_for_the_display_too() {
+        for value in ["=", "\u{1}", "\u{c}"] {
+            let text = format!("CN={}", value.repeat(MAX_DN_CHARS - 3));
+            assert_eq!(text.chars().count(), MAX_DN_CHARS);
+            let e = Dn::parse(&text).unwrap_err();
+            assert_eq!(e.rule(), "max-length", "{value:?}");
+            assert!(
+                matches!(e, DnError::TooLong(n) if n > MAX_DN_CHARS),
+                "{e:?}"
+            );
+        }
+        // Escapes that fit once written out are fine, and the display parses back.
+        let fits = format!("CN={}", "=".repeat((MAX_DN_CHARS - 3) / 2));
+        let d = dn(&fits);
+        assert!(d.to_string().chars().count() <= MAX_DN_CHARS);
+        assert_eq!(dn(&d.to_string()), d);
+    }
+
     #[test]
     fn equal_dns_hash_alike() {
         let set: std::collections::HashSet<Dn> = [dn("OU=A\\,b,DC=x"), dn("ou=a\\2Cb,dc=X")].into();
@@ -650,3 +680,6 @@ mod tests {
         assert!(set.contains(&dn("OU=a\\,B, DC=x")));
     }
 }
+
+#[cfg(test)]
+mod fuzz;

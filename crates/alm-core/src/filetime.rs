@@ -163,3 +163,6 @@ mod tests {
         assert_eq!(AccountExpires::from_ticks(-5), AccountExpires::Never);
     }
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -317,10 +317,17 @@ impl ReminderPlan {
     }
 
     /// The latest slot of each kind due at or before `now` (earlier ones that were missed —
-    /// the server was down — are passed over rather than sent in a burst).
+    /// the server was down — are passed over rather than sent in a burst). Nothing at or after
+    /// the end, and no regular reminder once the urgent window has begun.
     pub fn due(&self, now: OffsetDateTime) -> Vec<Slot> {
         let end = self.end();
         let mut out = Vec::new();
+        // SPEC §4.4 is about notifications *before* EOL (and none once they stopped): the first
+        // sweep after the end sent every kind's last slot at once (found by the model-based
+        // test, tests/it/model_lifecycle.rs: a review account swept first after its EOL).
+        if now >= end {
+            return out;
+        }
         if self.notify_renewal_open && self.renewal_at <= now && self.renewal_at < end {
             out.push(Slot {
                 kind: ReminderKind::RenewalOpen,
@@ -330,13 +337,12 @@ impl ReminderPlan {
         }
         let urgent_start = self.urgent_start();
         let regular_end = urgent_start.map_or(end, |u| u.min(end));
-        if let Some(days) = self.every_days {
+        // Urgent reminders replace the regular ones: a regular slot missed before the urgent
+        // window began is passed over like any missed slot, not sent beside the urgent one
+        // (found by the model-based test: a first sweep in the urgent window sent both).
+        if let (Some(days), true) = (self.every_days, now < regular_end) {
             let step = Duration::days(i64::from(days));
-            let k = slots_elapsed(
-                self.renewal_at,
-                step,
-                now.min(regular_end - Duration::NANOSECOND),
-            );
+            let k = slots_elapsed(self.renewal_at, step, now);
             if k >= 1 {
                 out.push(Slot {
                     kind: ReminderKind::Reminder,
@@ -607,6 +613,27 @@ mod tests {
             None,
             "nothing at or after EOL"
         );
+    }
+
+    #[test]
+    fn a_first_sweep_late_in_the_window_or_after_eol_sends_only_what_is_due_then() {
+        use ReminderKind::*;
+        let p = plan();
+        let kinds = |now| {
+            p.due(now)
+                .iter()
+                .map(|s| (s.kind, s.slot))
+                .collect::<Vec<_>>()
+        };
+        // In the urgent window (from 2027-02-27): renewal open (never sent yet) and the urgent
+        // slot, not the regular reminder of 2027-02-21 beside them.
+        assert_eq!(
+            kinds(datetime!(2027-02-27 13:00 UTC)),
+            [(RenewalOpen, 0), (Urgent, 1)]
+        );
+        // At and after EOL: nothing.
+        assert!(kinds(EOL).is_empty());
+        assert!(kinds(datetime!(2027-06-01 00:00 UTC)).is_empty());
     }
 
     #[test]

@@ -87,3 +87,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz;

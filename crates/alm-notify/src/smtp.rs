@@ -99,11 +99,24 @@ impl SmtpSender {
         }
     }
 
-    pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), SendError> {
+    /// Sends one message. `id` names it (the outbox row) and becomes its Message-ID, the same
+    /// on every attempt: the outbox delivers at least once (a process that dies after the
+    /// server accepted a message but before recording it sends it again after the claim runs
+    /// out, and SMTP has no way to ask whether a message arrived), so a second copy must be
+    /// recognisable as the same message. Without one, lettre sends none and each relay invents
+    /// its own, which makes the copy look like a new message.
+    pub async fn send(
+        &self,
+        id: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), SendError> {
         let to = to
             .parse()
             .map_err(|e| SendError::Permanent(format!("{to:?} is not an address ({e})")))?;
         let message = Message::builder()
+            .message_id(Some(format!("<{id}@{}>", self.from.email.domain())))
             .from(self.from.clone())
             .to(to)
             .subject(subject)

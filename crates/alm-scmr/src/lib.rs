@@ -185,3 +185,6 @@ mod tests {
         assert!(shown.contains("admin"));
     }
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -117,7 +117,8 @@ pub struct EnumEntry {
 pub fn parse_enum_buffer(buffer: &[u8], count: u32) -> WireResult<Vec<EnumEntry>> {
     const ENTRY: usize = 4 + 4 + 7 * 4;
     let mut r = Reader::new(buffer, "REnumServicesStatusW buffer");
-    let mut out = Vec::with_capacity(count.min(4096) as usize);
+    // The count comes from the host: reserve only for the entries the buffer can hold.
+    let mut out = Vec::with_capacity((count as usize).min(buffer.len() / ENTRY));
     for i in 0..count as usize {
         r.seek(i * ENTRY)?;
         let name_at = r.u32()? as usize;

@@ -7,6 +7,10 @@ use alm_scmr::{list_services, Credentials, ScanError, Secret, ServiceState, Star
 use std::time::Duration;
 use tokio::time::Instant;
 
+// `cargo bolero` (scripts/fuzz.sh) builds every test binary of this crate with libFuzzer's
+// coverage counters; bolero brings the runtime that defines them, so this binary links too.
+use bolero as _;
+
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(

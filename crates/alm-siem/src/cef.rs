@@ -6,9 +6,11 @@
 //! Extension: `rt` (event time, milliseconds since the epoch), `dvchost`, `externalId` (the
 //! event id, for dedupe), `msg` (the whole message), then the event's fields under their own
 //! names (characters other than letters, digits and `_` become `_`; a field named like one of
-//! the four keys above gets an `alm_` prefix so nothing is overwritten).
+//! the four keys above gets an `alm_` prefix; a key an earlier field already took gets `_2`,
+//! `_3`, …, so no value is overwritten: receivers keep one value per key).
 
 use crate::event::{field_text, Origin, SiemEvent};
+use std::collections::HashSet;
 
 pub const VENDOR: &str = "alm";
 /// The CEF spec limits Name to 512 characters.
@@ -34,12 +36,13 @@ pub fn record(event: &SiemEvent, origin: &Origin) -> String {
         ("externalId".to_owned(), event.id.clone()),
         ("msg".to_owned(), event.message.clone()),
     ];
+    let mut taken: HashSet<String> = OWN_KEYS.iter().map(|k| (*k).to_owned()).collect();
     for (key, value) in &event.fields {
         let mut key = extension_key(key);
         if OWN_KEYS.contains(&key.as_str()) {
             key = format!("alm_{key}");
         }
-        pairs.push((key, field_text(value)));
+        pairs.push((unique_key(key, &mut taken), field_text(value)));
     }
     for (i, (key, value)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -88,6 +91,18 @@ fn extension_value(value: &str) -> String {
         }
     }
     out
+}
+
+/// `key`, or `key_2`, `key_3`, … when taken: two field names may clean to one key (`a b` and
+/// `a_b`, or `msg` made `alm_msg` beside an `alm_msg` of its own).
+fn unique_key(key: String, taken: &mut HashSet<String>) -> String {
+    let mut candidate = key.clone();
+    let mut n = 2;
+    while !taken.insert(candidate.clone()) {
+        candidate = format!("{key}_{n}");
+        n += 1;
+    }
+    candidate
 }
 
 /// Extension keys hold no spaces or `=`; alm keeps them to letters, digits and `_`.
@@ -164,6 +179,38 @@ account=svc-backup groups=[\"a\",\"b\"]"
             "CEF:0|alm|alm|0.1.0|k\\|i\\\\nd|two lines \\| a=b|8|\
 rt=1000 dvchost=alm1.example.test externalId=e\\=2 msg=two\\nlines | a\\=b \
 a_b=x\\=y\\\\z|w\\nv\\rq alm_msg=mine"
+        );
+    }
+
+    /// Found by `fuzz::fuzz_cef_record`: field names that clean to one key (or a field `msg`,
+    /// prefixed, meeting a field `alm_msg`) gave the extension a key twice, and receivers keep
+    /// only one of the values.
+    #[test]
+    fn every_field_gets_a_key_of_its_own() {
+        let mut fields = BTreeMap::new();
+        for (key, value) in [
+            ("a b", "1"),
+            ("a_b", "2"),
+            ("a=b", "3"),
+            ("alm_msg", "4"),
+            ("msg", "5"),
+        ] {
+            fields.insert(key.to_owned(), serde_json::json!(value));
+        }
+        let event = SiemEvent {
+            id: "e".to_owned(),
+            at: datetime!(1970-01-01 0:00:01 UTC),
+            kind: "k".to_owned(),
+            severity: Severity::Info,
+            message: "m".to_owned(),
+            fields,
+        };
+        let record = record(&event, &origin());
+        let extension = record.rsplit('|').next().unwrap();
+        assert_eq!(
+            extension,
+            "rt=1000 dvchost=alm1.example.test externalId=e msg=m \
+a_b=1 a_b_2=3 a_b_3=2 alm_msg=4 alm_msg_2=5"
         );
     }
 }

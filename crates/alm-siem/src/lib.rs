@@ -38,3 +38,6 @@ pub use format::{encode, Facility, Format, FormatOptions};
 pub use framing::{frame, Transport};
 pub use sender::{Sender, SenderConfig, DEFAULT_TIMEOUT};
 pub use timestamp::rfc3339_utc_micros;
+
+#[cfg(test)]
+mod fuzz;

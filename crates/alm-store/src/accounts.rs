@@ -737,9 +737,10 @@ pub async fn update_lifecycle(conn: &mut AnyConnection, a: &AccountRecord) -> St
     Ok(())
 }
 
-/// Active accounts whose EOL instant has come and whose EOL action changes something, oldest
-/// first — through the partial index `managed_accounts_eol_due` (the predicate is repeated
-/// word for word so SQLite's planner can use it).
+/// Active accounts whose EOL instant has come, whose EOL action changes something and has not
+/// run for this instant yet (see [`claim_eol`]), oldest first — through the partial index
+/// `managed_accounts_eol_due` (the predicate is repeated word for word so SQLite's planner can
+/// use it).
 pub async fn eol_due(
     conn: &mut AnyConnection,
     now: OffsetDateTime,
@@ -747,7 +748,8 @@ pub async fn eol_due(
 ) -> StoreResult<Vec<AccountRecord>> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM managed_accounts WHERE status = 'active' AND eol_action <> 'review' \
-         AND eol_at <= $1 ORDER BY eol_at LIMIT $2"
+         AND eol_at <= $1 AND (eol_done_at IS NULL OR eol_done_at <> eol_at) \
+         ORDER BY eol_at LIMIT $2"
     ))
     .bind(to_db(now))
     .bind(i64::from(limit))
@@ -756,6 +758,20 @@ pub async fn eol_due(
     .iter()
     .map(decode)
     .collect()
+}
+
+/// Claims the run of the account's EOL action for its current EOL instant (SPEC §4.2: at EOL,
+/// once): true for the first caller, false when it has run for this instant already (the
+/// owner may have enabled the account again since; a new `eol_at` arms it again).
+pub async fn claim_eol(conn: &mut AnyConnection, id: Uuid) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE managed_accounts SET eol_done_at = eol_at \
+         WHERE id = $1 AND (eol_done_at IS NULL OR eol_done_at <> eol_at)",
+    )
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Sets (or replaces) an account's renewal date and next reminder instant.

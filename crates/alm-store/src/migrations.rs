@@ -153,6 +153,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "domains list the domain controllers to fail over to",
         sql: include_str!("../migrations/0027_domain_failover.sql"),
     },
+    Migration {
+        version: 28,
+        name: "the EOL instant whose EOL action has run",
+        sql: include_str!("../migrations/0028_eol_done.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -972,3 +972,6 @@ mod tests {
         assert_eq!(publish_step(T::Published, V::Draft, true), Ok(Publish));
     }
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -87,7 +87,7 @@ impl TemplateDefinition {
                     "max-length",
                     "at most 512 characters".into(),
                 );
-            } else if let Err(err) = regex::Regex::new(re) {
+            } else if let Err(err) = crate::account_name::name_pattern(re) {
                 push(
                     "name_regex".into(),
                     "regex",

@@ -402,3 +402,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz;

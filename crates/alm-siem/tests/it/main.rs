@@ -16,6 +16,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use time::macros::datetime;
 
+// `cargo bolero` (scripts/fuzz.sh) builds every test binary of this crate with libFuzzer's
+// coverage counters; bolero brings the runtime that defines them, so this binary links too.
+use bolero as _;
+
 pub const HOSTNAME: &str = "alm-it.example.test";
 pub const VERSION: &str = "9.9.9-it";
 /// 2024-05-01T12:34:56.123456Z: 1714566896 s after the epoch (checked with Python's

@@ -26,6 +26,7 @@ mod lifecycle;
 mod lists;
 mod login;
 mod master_key;
+mod model_lifecycle;
 mod notifications;
 mod oidc;
 mod packaging;

@@ -111,6 +111,13 @@ async fn eol_one(
     if current.status != Status::Active || current.eol_at > now {
         return Ok(false);
     }
+    // Once per EOL instant (SPEC §4.2): an account its owner enabled again after its EOL
+    // disabled it (§4.1: Enable at/after EOL) is active with the same `eol_at`, and was
+    // disabled again by the next sweep — found by the model-based test
+    // (tests/it/model_lifecycle.rs). A renewal's new EOL instant arms it again.
+    if !accounts::claim_eol(&mut tx, a.id).await? {
+        return Ok(false);
+    }
     let d = super::super::requests::definition(&mut tx, a.template_id, a.template_version).await?;
     a.status = outcome.status;
     a.updated_at = now;

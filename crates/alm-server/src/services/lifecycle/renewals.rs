@@ -155,13 +155,20 @@ pub(crate) async fn renewal_denied(
         return Ok(());
     };
     if let Some(mut a) = accounts::get(tx, id).await? {
+        let now = queue.clock.now();
+        let d = super::super::requests::definition(tx, a.template_id, a.template_version).await?;
         a.status = a.status_before.take().unwrap_or(Status::Active);
         a.problem = Some(format!(
             "renewal rejected: {}",
             reason.unwrap_or("no reason given")
         ));
-        a.updated_at = queue.clock.now();
+        a.updated_at = now;
         accounts::update_lifecycle(tx, &a).await?;
+        // Submitting cleared the reminder schedule (no reminders while renewing); back to its
+        // status, the account is reminded again (SPEC §4.4: none only once it is renewed or
+        // retired). Without this a denied renewal silenced its reminders for good — found by
+        // the model-based test (tests/it/model_lifecycle.rs).
+        schedule(tx, &a, &d, now, true).await?;
     }
     Ok(())
 }

@@ -46,42 +46,31 @@ impl TestServer {
         listen: &str,
         clock: Arc<FixedClock>,
     ) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut env: BTreeMap<String, String> = settings
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        env.insert("ALM_DATABASE__URL".into(), db.url.clone());
-        let config = Config::load(
-            None,
-            &env,
-            &Overrides {
-                listen: Some("127.0.0.1:0".into()),
-                data_dir: Some(db.dir.clone()),
-            },
-        )
-        .expect("test configuration is valid");
-        let state = alm_server::build_state(config, clock.clone())
-            .await
-            .expect("server state");
-        alm_server::app::bootstrap_admin(&state, ADMIN_EMAIL, Some(ADMIN_PASSWORD.into()))
-            .await
-            .expect("bootstrap admin");
-        let token =
-            bootstrap::create_token_for(&state.db, clock.as_ref(), ADMIN_EMAIL, "tests", None)
-                .await
-                .expect("admin token");
-        let server = alm_server::start(state, listen)
-            .await
-            .expect("server starts");
+        let (server, admin_token) = launch(&db, settings, listen, clock.clone()).await;
         let base = format!("http://{}", server.addr);
         Self {
             db,
             base,
             clock,
             server: Some(server),
-            admin_token: token.secret,
+            admin_token,
         }
+    }
+
+    /// Stops the in-process server (as [`Self::halt`]) and starts it again on the same
+    /// database, data directory and clock, with `settings`: a restart, as a service manager
+    /// does it. It listens on the same address again when that is still free (clients made
+    /// before keep working: tokens live in the database), else on a new port (`base` says).
+    pub async fn restart(&mut self, settings: &[(&str, &str)]) {
+        let listen = match &self.server {
+            Some(s) => s.addr.to_string(),
+            None => self.base.trim_start_matches("http://").to_owned(),
+        };
+        self.halt().await;
+        let (server, admin_token) = launch(&self.db, settings, &listen, self.clock.clone()).await;
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
+        self.admin_token = admin_token;
     }
 
     pub fn state(&self) -> &alm_server::AppState {
@@ -175,4 +164,46 @@ impl TestServer {
             s.shutdown().await.expect("clean shutdown");
         }
     }
+}
+
+/// Builds the server state on `db` with `settings`, bootstraps the administrator and serves on
+/// `listen` (on a free port if `listen` is taken); returns the server and a fresh API token of
+/// the administrator.
+async fn launch(
+    db: &TestDb,
+    settings: &[(&str, &str)],
+    listen: &str,
+    clock: Arc<FixedClock>,
+) -> (RunningServer, String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut env: BTreeMap<String, String> = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.insert("ALM_DATABASE__URL".into(), db.url.clone());
+    let config = Config::load(
+        None,
+        &env,
+        &Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(db.dir.clone()),
+        },
+    )
+    .expect("test configuration is valid");
+    let state = alm_server::build_state(config, clock.clone())
+        .await
+        .expect("server state");
+    alm_server::app::bootstrap_admin(&state, ADMIN_EMAIL, Some(ADMIN_PASSWORD.into()))
+        .await
+        .expect("bootstrap admin");
+    let token = bootstrap::create_token_for(&state.db, clock.as_ref(), ADMIN_EMAIL, "tests", None)
+        .await
+        .expect("admin token");
+    let server = match alm_server::start(state.clone(), listen).await {
+        Ok(server) => server,
+        Err(_) => alm_server::start(state, "127.0.0.1:0")
+            .await
+            .expect("server starts"),
+    };
+    (server, token.secret)
 }

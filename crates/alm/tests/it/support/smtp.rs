@@ -16,6 +16,10 @@ pub struct Mail {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// The Message-ID header (alm's outbox row id), to tell a second copy of one message from
+    /// a second message (the crash suite, tests/crash, reads it; the `it` tests do not).
+    #[allow(dead_code)]
+    pub message_id: String,
 }
 
 impl SmtpSink {
@@ -87,6 +91,7 @@ impl SmtpSink {
             out.push(Mail {
                 to: header("X-RcptTo"),
                 subject: header("Subject"),
+                message_id: header("Message-ID"),
                 body: if quoted { unquote(&body) } else { body },
             });
         }
