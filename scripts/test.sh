@@ -48,6 +48,10 @@ command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || apt_install nginx
 command -v pebble >/dev/null || apt_install pebble
 # The Debian package test: its units are checked with systemd-analyze (no running systemd needed).
 command -v systemd-analyze >/dev/null || apt_install systemd
+# The DNS discovery of domain controllers: each test serves its SRV records from a dnsmasq of its own.
+command -v dnsmasq >/dev/null || [[ -x /usr/sbin/dnsmasq ]] || apt_install dnsmasq-base
+ALMTEST_DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+export ALMTEST_DNSMASQ
 # alm discover's report tests: pdftotext reads the PDF back.
 command -v pdftotext >/dev/null || apt_install poppler-utils
 # Two real alm processes on one PostgreSQL walk a clock set from outside: libfaketime makes

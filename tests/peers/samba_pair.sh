@@ -23,7 +23,9 @@ SAMBA_PAIR_ADDR1=${SAMBA_PAIR_ADDR1:-127.0.0.6}
 SAMBA_PAIR_ADDR2=${SAMBA_PAIR_ADDR2:-127.0.0.7}
 
 # samba_pair_start DIR: the first DC in DIR/dc1, the second joined in DIR/dc2; exports
-# ALMTEST_PAIR_DIR, _DC1_URL, _DC2_URL, _CA_FILE (verifies both), _BASE_DN, _BIND, _PASSWORD.
+# ALMTEST_PAIR_DIR, _DC1_URL, _DC2_URL, _CA_FILE (verifies both), _BASE_DN, _BIND, _PASSWORD,
+# and the DCs' DNS names and addresses, _DC1_HOST, _DC1_ADDR, _DC2_HOST, _DC2_ADDR (their
+# certificates name both; the DNS discovery test serves them from a DNS server of its own).
 samba_pair_start() {
   local dir=${1:?usage: samba_pair_start DIR}
   local listing addr
@@ -54,6 +56,8 @@ samba_pair_start() {
     ALMTEST_PAIR_BIND=${v[3]} ALMTEST_PAIR_PASSWORD=${v[4]} ALMTEST_PAIR_DIR=$dir
   ALMTEST_PAIR_DC2_URL=$(<"$dir/dc2.url") || return 1
   export ALMTEST_PAIR_DC2_URL
+  export ALMTEST_PAIR_DC1_HOST=pairdc1.pair.example.test ALMTEST_PAIR_DC1_ADDR=$SAMBA_PAIR_ADDR1 \
+    ALMTEST_PAIR_DC2_HOST=pairdc2.pair.example.test ALMTEST_PAIR_DC2_ADDR=$SAMBA_PAIR_ADDR2
 }
 
 samba_pair_stop() {

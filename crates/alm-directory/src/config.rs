@@ -1,5 +1,6 @@
 //! How to reach a directory: LDAPS only, the server certificate always verified.
 
+use crate::dc_discovery::DcDiscovery;
 use crate::error::DirectoryError;
 use alm_core::Secret;
 use std::time::Duration;
@@ -12,6 +13,9 @@ pub struct DirectoryConfig {
     /// cannot be reached (or fail TLS). Everything one connection does — a write and its read
     /// back — goes to the one controller it reached.
     pub failover_urls: Vec<String>,
+    /// When set, the controllers DNS names for the domain are tried after the listed ones
+    /// (`crate::dc_discovery`), on the LDAPS port of `url`.
+    pub discovery: Option<DcDiscovery>,
     /// The bind identity: a DN or a user principal name (`svc-alm@corp.example.com`).
     pub bind_identity: String,
     pub bind_password: Secret,
@@ -73,6 +77,7 @@ mod tests {
         DirectoryConfig {
             url: url.into(),
             failover_urls: Vec::new(),
+            discovery: None,
             bind_identity: "a".into(),
             bind_password: Secret::new("p"),
             ca_pem: None,

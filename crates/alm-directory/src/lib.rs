@@ -7,6 +7,7 @@
 
 pub mod active_directory;
 pub mod config;
+pub mod dc_discovery;
 pub mod entry;
 pub mod error;
 pub mod password;

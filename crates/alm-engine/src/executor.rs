@@ -8,6 +8,7 @@ use crate::protocol::{
 };
 use alm_core::filetime::AccountExpires;
 use alm_core::Clock;
+use alm_directory::dc_discovery::{dns_name_of, DcDiscovery};
 use alm_directory::{
     ActiveDirectory, Directory, DirectoryConfig, DirectoryEntry, DirectoryError, EntryKind,
     GroupEntry, OuEntry,
@@ -18,6 +19,7 @@ use alm_vault::{Vault, VaultError};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +32,9 @@ pub struct Executor {
     /// connection per domain (a TLS handshake and a bind cost about as much as the add
     /// itself). Checks and syncs open their own: a check must prove a fresh bind.
     directories: tokio::sync::Mutex<HashMap<[u8; 32], Arc<ActiveDirectory>>>,
+    /// The DNS servers asked for a domain's controllers (domains that want them found); empty:
+    /// the machine's own.
+    nameservers: Vec<SocketAddr>,
 }
 
 /// More domains than this in the cache: it starts over (settings changed many times).
@@ -40,7 +45,15 @@ impl Executor {
         Self {
             clock,
             directories: tokio::sync::Mutex::new(HashMap::new()),
+            nameservers: Vec::new(),
         }
+    }
+
+    /// Asks these DNS servers, not the machine's, for the controllers of domains that want
+    /// them found (an engine outside the domain's DNS).
+    pub fn with_nameservers(mut self, nameservers: Vec<SocketAddr>) -> Self {
+        self.nameservers = nameservers;
+        self
     }
 
     /// The cached client for these settings (new settings, say a changed password, make a
@@ -51,8 +64,11 @@ impl Executor {
     ) -> Result<Arc<ActiveDirectory>, DirectoryError> {
         let key: [u8; 32] = {
             let mut h = Sha256::new();
+            let failover = domain.failover_urls.join("\n");
             for part in [
                 domain.url.as_str(),
+                failover.as_str(),
+                if domain.discover_dcs { "dns" } else { "" },
                 domain.bind_identity.as_str(),
                 domain.bind_password.expose(),
                 domain.ca_pem.as_deref().unwrap_or(""),
@@ -70,7 +86,7 @@ impl Executor {
         if cache.len() >= MAX_CACHED_DIRECTORIES {
             cache.clear();
         }
-        let made = Arc::new(connect(domain)?);
+        let made = Arc::new(connect(domain, &self.nameservers)?);
         cache.insert(key, made.clone());
         Ok(made)
     }
@@ -78,7 +94,7 @@ impl Executor {
     pub async fn run(&self, task: &Task) -> TaskResult {
         match task {
             Task::DomainCheck { domain } => {
-                let outcome = match connect(domain) {
+                let outcome = match connect(domain, &self.nameservers) {
                     Ok(ad) => ad.check().await,
                     Err(e) => Err(e),
                 };
@@ -95,7 +111,7 @@ impl Executor {
                 mode,
                 since_usn,
             } => {
-                let read = match connect(domain) {
+                let read = match connect(domain, &self.nameservers) {
                     Ok(ad) => read_directory(&ad, *mode, *since_usn).await,
                     Err(e) => Err(e),
                 };
@@ -211,10 +227,22 @@ impl Executor {
     }
 }
 
-pub(crate) fn connect(domain: &DomainConnection) -> Result<ActiveDirectory, DirectoryError> {
+pub(crate) fn connect(
+    domain: &DomainConnection,
+    nameservers: &[SocketAddr],
+) -> Result<ActiveDirectory, DirectoryError> {
+    let discovery = if domain.discover_dcs {
+        Some(DcDiscovery {
+            dns_name: dns_name_of(&domain.base_dn)?,
+            nameservers: nameservers.to_vec(),
+        })
+    } else {
+        None
+    };
     ActiveDirectory::new(DirectoryConfig {
         url: domain.url.clone(),
         failover_urls: domain.failover_urls.clone(),
+        discovery,
         bind_identity: domain.bind_identity.clone(),
         bind_password: domain.bind_password.clone(),
         ca_pem: domain.ca_pem.clone(),

@@ -80,6 +80,11 @@ pub struct DomainConnection {
     /// Absent from a server older than this field: none.
     #[serde(default)]
     pub failover_urls: Vec<String>,
+    /// Also try the controllers the domain's DNS names (SRV `_ldap._tcp.dc._msdcs.<domain>`),
+    /// asked of the engine's own DNS servers, after those listed. Absent from an older server:
+    /// no.
+    #[serde(default)]
+    pub discover_dcs: bool,
     pub bind_identity: String,
     pub bind_password: Secret,
     pub ca_pem: Option<String>,
@@ -418,6 +423,7 @@ mod tests {
             domain: DomainConnection {
                 url: "ldaps://dc".into(),
                 failover_urls: Vec::new(),
+                discover_dcs: false,
                 bind_identity: "svc".into(),
                 bind_password: Secret::new("hunter2-secret"),
                 ca_pem: None,
@@ -435,6 +441,7 @@ mod tests {
             domain: DomainConnection {
                 url: "ldaps://dc".into(),
                 failover_urls: Vec::new(),
+                discover_dcs: false,
                 bind_identity: "svc".into(),
                 bind_password: Secret::new("p"),
                 ca_pem: None,

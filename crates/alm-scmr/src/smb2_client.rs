@@ -6,7 +6,7 @@
 use crate::error::{nt_status_error, ScanError};
 use crate::ntlm;
 use crate::smb2_messages::{self as msg, Command, RequestHeader, ResponseHeader};
-use crate::smb2_signing::{Signer, FLAGS_SIGNED};
+use crate::smb2_signing::{distrust, Signer};
 use crate::spnego;
 use crate::wire::{WireError, Writer};
 use crate::Credentials;
@@ -98,9 +98,13 @@ impl Smb2Client {
         let mut bytes = w.into_inner();
         // SESSION_SETUP requests are never signed (MS-SMB2 3.2.4.1.1): the server learns
         // the key only from the last one.
-        if let (Some(signer), false) = (&self.signer, command == Command::SessionSetup) {
-            signer.sign(&mut bytes);
-        }
+        let request_signed = match (&self.signer, command == Command::SessionSetup) {
+            (Some(signer), false) => {
+                signer.sign(&mut bytes);
+                true
+            }
+            _ => false,
+        };
         let mut frame = (bytes.len() as u32).to_be_bytes();
         frame[0] = 0; // Direct TCP: a zero byte, then a 24-bit length
         let io = |e: std::io::Error| ScanError::Unreachable {
@@ -131,16 +135,14 @@ impl Smb2Client {
                     ),
                 ));
             }
-            if header.flags & FLAGS_SIGNED != 0 {
-                if let Some(signer) = &self.signer {
-                    if !signer.verify(&reply) {
-                        return Err(ScanError::protocol(
-                            &self.host,
-                            "an answer's SMB signature is wrong: something between here and the \
-                             host altered it, or the host does not share our session key",
-                        ));
-                    }
-                }
+            if let Some(why) = distrust(
+                self.signer.as_ref(),
+                request_signed,
+                header.flags,
+                header.status,
+                &reply,
+            ) {
+                return Err(ScanError::protocol(&self.host, why));
             }
             return Ok((header, reply));
         }

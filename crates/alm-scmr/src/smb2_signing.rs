@@ -77,6 +77,36 @@ impl Signer {
     }
 }
 
+/// Status codes a server cannot sign because the session it would sign with is gone (MS-SMB2
+/// 3.3.5.2.9): STATUS_USER_SESSION_DELETED, STATUS_NETWORK_SESSION_EXPIRED. Such an answer ends
+/// the scan of the host with an error either way, so taking it unsigned gives nothing away.
+const UNSIGNABLE: [u32; 2] = [0xc000_0203, 0xc000_035c];
+
+/// Why a final answer cannot be trusted, if it cannot: a signed answer must carry a right
+/// signature, and once our requests are signed (every request after session setup) so must
+/// every answer (MS-SMB2 3.3.4.1.1: the server signs the answer to a signed request). Taking an
+/// unsigned answer then would let anyone between here and the host strip the signature and
+/// rewrite what the host said.
+pub fn distrust(
+    signer: Option<&Signer>,
+    request_signed: bool,
+    flags: u32,
+    status: u32,
+    message: &[u8],
+) -> Option<&'static str> {
+    if flags & FLAGS_SIGNED != 0 {
+        return match signer {
+            Some(s) if !s.verify(message) => Some(
+                "an answer's SMB signature is wrong: something between here and the host altered it, or the host does not share our session key",
+            ),
+            _ => None,
+        };
+    }
+    (request_signed && !UNSIGNABLE.contains(&status)).then_some(
+        "an answer to a signed request came back unsigned: something between here and the host removed its signature",
+    )
+}
+
 /// SP800-108 KDF in counter mode with HMAC-SHA256, r = 32, L = 128, one iteration:
 /// HMAC(Ki, [i=1]_32be || Label || 0x00 || Context || [L=128]_32be), first 16 bytes.
 pub fn kdf_sha256(key: &[u8; 16], label: &[u8], context: &[u8]) -> [u8; 16] {
@@ -100,6 +130,49 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
             .collect()
+    }
+
+    /// A 64-byte header plus a body, with flags and status at their offsets.
+    fn message(flags: u32, status: u32) -> Vec<u8> {
+        let mut m = vec![0u8; 81];
+        m[0..4].copy_from_slice(b"\xfeSMB");
+        m[8..12].copy_from_slice(&status.to_le_bytes());
+        m[16..20].copy_from_slice(&flags.to_le_bytes());
+        m[64..].copy_from_slice(b"the host's answer");
+        m
+    }
+
+    #[test]
+    fn once_requests_are_signed_only_rightly_signed_answers_are_taken() {
+        let signer = Signer::new(0x0311, &[7u8; 16]);
+        let mut signed = message(0x1, 0);
+        signer.sign(&mut signed);
+        let flags = u32::from_le_bytes(signed[16..20].try_into().unwrap());
+        assert_eq!(distrust(Some(&signer), true, flags, 0, &signed), None);
+        // The body changed on the way: the signature no longer matches.
+        let mut altered = signed.clone();
+        altered[70] ^= 1;
+        assert!(distrust(Some(&signer), true, flags, 0, &altered)
+            .unwrap()
+            .contains("signature is wrong"));
+        // The signature stripped (flag cleared): refused, whatever the body says.
+        let stripped = message(0x1, 0);
+        assert!(distrust(Some(&signer), true, 0x1, 0, &stripped)
+            .unwrap()
+            .contains("came back unsigned"));
+        // Unless the host cannot sign it: its session is gone.
+        assert_eq!(
+            distrust(
+                Some(&signer),
+                true,
+                0x1,
+                0xc000_0203,
+                &message(0x1, 0xc000_0203)
+            ),
+            None
+        );
+        // Before session setup nothing is signed, and nothing is asked of the answers.
+        assert_eq!(distrust(None, false, 0x1, 0, &stripped), None);
     }
 
     #[test]

@@ -122,7 +122,14 @@ pub async fn spawn(state: AppState) -> anyhow::Result<tokio::task::JoinHandle<()
         queue: state.queue.clone(),
         engine: engine.id,
     });
-    let executor = Arc::new(Executor::new(state.clock.clone()));
+    let nameservers = state
+        .config
+        .engines
+        .nameservers
+        .iter()
+        .map(|n| n.0)
+        .collect();
+    let executor = Arc::new(Executor::new(state.clock.clone()).with_nameservers(nameservers));
     let clock = state.clock.clone();
     Ok(tokio::spawn(async move {
         let _alive = alive;

@@ -17,6 +17,8 @@ pub struct DomainRecord {
     pub url: String,
     /// Other domain controllers, tried in order when `url` cannot be reached.
     pub failover_urls: Vec<String>,
+    /// Whether engines also try the controllers the domain's DNS names (SRV records).
+    pub discover_dcs: bool,
     pub bind_identity: String,
     pub bind_password_sealed: String,
     pub ca_pem: Option<String>,
@@ -34,7 +36,7 @@ pub struct DomainRecord {
 }
 
 const COLUMNS: &str =
-    "id, name, kind, url, failover_urls, bind_identity, bind_password_sealed, ca_pem, base_dn, password_policy, \
+    "id, name, kind, url, failover_urls, discover_dcs, bind_identity, bind_password_sealed, ca_pem, base_dn, password_policy, \
     sync_time, next_sync_at, pool_id, created_at, updated_at";
 
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
@@ -52,6 +54,15 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
             let text: String = row.try_get("failover_urls")?;
             serde_json::from_str(&text)
                 .map_err(|e| StoreError::Corrupt(format!("domains.failover_urls of {id}: {e}")))?
+        },
+        discover_dcs: match row.try_get::<i64, _>("discover_dcs")? {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "domains.discover_dcs of {id}: {other} (alm writes 0 or 1)"
+                )))
+            }
         },
         bind_identity: row.try_get("bind_identity")?,
         bind_password_sealed: row.try_get("bind_password_sealed")?,
@@ -75,8 +86,8 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
 pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO domains (id, name, name_key, kind, url, bind_identity, bind_password_sealed, ca_pem, base_dn, \
-         password_policy, sync_time, next_sync_at, created_at, updated_at, pool_id, failover_urls) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         password_policy, sync_time, next_sync_at, created_at, updated_at, pool_id, failover_urls, discover_dcs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(d.id.to_string())
     .bind(&d.name)
@@ -94,6 +105,7 @@ pub async fn insert(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
     .bind(to_db(d.updated_at))
     .bind(d.pool_id.map(|p| p.to_string()))
     .bind(urls_json(&d.failover_urls))
+    .bind(i64::from(d.discover_dcs))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a domain with this name"))?;
@@ -107,7 +119,7 @@ fn urls_json(urls: &[String]) -> String {
 pub async fn update(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<()> {
     sqlx::query(
         "UPDATE domains SET name = $1, name_key = $2, url = $3, bind_identity = $4, bind_password_sealed = $5, \
-         ca_pem = $6, base_dn = $7, password_policy = $8, sync_time = $9, next_sync_at = $10, updated_at = $11, pool_id = $13, failover_urls = $14 WHERE id = $12",
+         ca_pem = $6, base_dn = $7, password_policy = $8, sync_time = $9, next_sync_at = $10, updated_at = $11, pool_id = $13, failover_urls = $14, discover_dcs = $15 WHERE id = $12",
     )
     .bind(&d.name)
     .bind(d.name.to_lowercase())
@@ -123,6 +135,7 @@ pub async fn update(conn: &mut AnyConnection, d: &DomainRecord) -> StoreResult<(
     .bind(d.id.to_string())
     .bind(d.pool_id.map(|p| p.to_string()))
     .bind(urls_json(&d.failover_urls))
+    .bind(i64::from(d.discover_dcs))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a domain with this name"))?;

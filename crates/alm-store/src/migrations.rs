@@ -158,6 +158,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the EOL instant whose EOL action has run",
         sql: include_str!("../migrations/0028_eol_done.sql"),
     },
+    Migration {
+        version: 29,
+        name: "domains may find their domain controllers in DNS",
+        sql: include_str!("../migrations/0029_domain_dc_discovery.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

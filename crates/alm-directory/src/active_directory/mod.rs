@@ -9,6 +9,7 @@ mod write;
 pub use read::{ACCOUNT_ATTRIBUTES, ACCOUNT_FILTER};
 
 use crate::config::DirectoryConfig;
+use crate::dc_discovery;
 use crate::entry::{ChangeSet, DirectoryEntry, GroupEntry, NewGmsa, NewUser, OuEntry};
 use crate::error::{DirectoryError, DirectoryResult};
 use crate::{Directory, Lookup};
@@ -24,8 +25,11 @@ pub struct ActiveDirectory {
     config: DirectoryConfig,
     /// The domain controllers in the order they are tried (the configured `url` first).
     urls: Vec<String>,
-    /// Which of `urls` the shared connection goes to (the first until one fails over).
-    current: std::sync::Mutex<usize>,
+    /// The controller the shared connection goes to (the first until one fails over; it may
+    /// be one found in DNS).
+    current: std::sync::Mutex<String>,
+    /// The LDAPS port of `url`: controllers found in DNS are reached on it too.
+    ldaps_port: u16,
     tls: Arc<ClientConfig>,
     connection: Mutex<Option<Ldap>>,
 }
@@ -48,11 +52,17 @@ impl ActiveDirectory {
     /// Checks the configuration; connects lazily, on the first operation.
     pub fn new(config: DirectoryConfig) -> DirectoryResult<Self> {
         let urls = config.validated_urls()?;
+        // validated_urls makes every port explicit.
+        let ldaps_port = url::Url::parse(&urls[0])
+            .ok()
+            .and_then(|u| u.port())
+            .ok_or_else(|| DirectoryError::Config(format!("url: {} has no port", urls[0])))?;
         let tls = Arc::new(tls_config(config.ca_pem.as_deref())?);
         Ok(Self {
             config,
+            current: std::sync::Mutex::new(urls[0].clone()),
             urls,
-            current: std::sync::Mutex::new(0),
+            ldaps_port,
             tls,
             connection: Mutex::new(None),
         })
@@ -64,38 +74,98 @@ impl ActiveDirectory {
 
     /// The domain controller the shared connection goes to (or went to last).
     pub fn url(&self) -> String {
-        let i = *self.current.lock().unwrap_or_else(|e| e.into_inner());
-        self.urls[i].clone()
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A bound connection to the first domain controller that answers, in the configured
-    /// order. Only a controller that cannot be reached (or fails TLS) sends the attempt to the
+    /// order, then (when the domain asks for it) the ones DNS names for the domain. DNS is
+    /// asked only when every listed controller failed: the usual connection does not depend on
+    /// it. Only a controller that cannot be reached (or fails TLS) sends the attempt to the
     /// next: credentials the directory refuses are refused by every controller of the domain.
     /// When none answers, the error names each one and why.
     async fn connect(&self) -> DirectoryResult<Ldap> {
         let mut failed: Vec<DirectoryError> = Vec::new();
         for (i, url) in self.urls.iter().enumerate() {
-            match self.connect_to(url).await {
-                Ok(ldap) => {
-                    *self.current.lock().unwrap_or_else(|e| e.into_inner()) = i;
-                    return Ok(ldap);
-                }
-                Err(e @ (DirectoryError::Unreachable { .. } | DirectoryError::Tls { .. })) => {
-                    if let Some(next) = self.urls.get(i + 1) {
-                        tracing::warn!(error = %e, next = %next, "domain controller failed; trying the next");
-                    }
-                    failed.push(e)
-                }
+            let next = self.urls.get(i + 1).cloned().or_else(|| {
+                self.config
+                    .discovery
+                    .as_ref()
+                    .map(|d| format!("the controllers DNS names for {}", d.dns_name))
+            });
+            match self.attempt(url, None, next.as_deref()).await {
+                Ok(ldap) => return Ok(ldap),
+                Err(e) if fails_over(&e) => failed.push(e),
                 Err(e) => return Err(e),
+            }
+        }
+        if let Some(discovery) = &self.config.discovery {
+            match dc_discovery::find_dcs(discovery, self.config.timeout).await {
+                Ok(found) => {
+                    let port = self.ldaps_port;
+                    let found: Vec<_> = found
+                        .into_iter()
+                        .map(|dc| {
+                            (
+                                format!("ldaps://{}:{port}", dc.host.to_ascii_lowercase()),
+                                dc.addrs,
+                            )
+                        })
+                        .filter(|(url, _)| !self.urls.contains(url))
+                        .collect();
+                    for (i, (url, addrs)) in found.iter().enumerate() {
+                        let next = found.get(i + 1).map(|(u, _)| u.as_str());
+                        match self.attempt(url, Some(addrs), next).await {
+                            Ok(ldap) => return Ok(ldap),
+                            Err(e) if fails_over(&e) => failed.push(e),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Err(e) => failed.push(e),
             }
         }
         Err(none_answered(failed))
     }
 
-    async fn connect_to(&self, url: &str) -> DirectoryResult<Ldap> {
-        let settings = LdapConnSettings::new()
+    /// One controller: connected and bound, remembered as the current one; or its failure
+    /// (logged with the controller tried next, when there is one).
+    async fn attempt(
+        &self,
+        url: &str,
+        addrs: Option<&[std::net::IpAddr]>,
+        next: Option<&str>,
+    ) -> DirectoryResult<Ldap> {
+        match self.connect_to(url, addrs).await {
+            Ok(ldap) => {
+                *self.current.lock().unwrap_or_else(|e| e.into_inner()) = url.to_owned();
+                Ok(ldap)
+            }
+            Err(e) => {
+                if let (true, Some(next)) = (fails_over(&e), next) {
+                    tracing::warn!(error = %e, next = %next, "domain controller failed; trying the next");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Connects and binds to `url`; to one of `addrs` (under `url`'s name, which its
+    /// certificate must carry) when DNS gave them, else to what the machine resolves.
+    async fn connect_to(
+        &self,
+        url: &str,
+        addrs: Option<&[std::net::IpAddr]>,
+    ) -> DirectoryResult<Ldap> {
+        let mut settings = LdapConnSettings::new()
             .set_config(self.tls.clone())
             .set_conn_timeout(self.config.timeout);
+        if let Some(addrs) = addrs {
+            settings =
+                settings.set_std_stream(ldap3::StdStream::Tcp(self.tcp_to_any(url, addrs).await?));
+        }
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url)
             .await
             .map_err(|e| errors::from_ldap(e, url, ""))?;
@@ -112,6 +182,35 @@ impl ActiveDirectory {
             return Err(errors::from_result(&result, &self.config.bind_identity));
         }
         Ok(ldap)
+    }
+
+    /// A TCP connection to the first of `addrs` that accepts one, on `url`'s port.
+    async fn tcp_to_any(
+        &self,
+        url: &str,
+        addrs: &[std::net::IpAddr],
+    ) -> DirectoryResult<std::net::TcpStream> {
+        let port = self.ldaps_port;
+        let mut why = Vec::new();
+        for addr in addrs {
+            let target = std::net::SocketAddr::new(*addr, port);
+            match tokio::time::timeout(self.config.timeout, tokio::net::TcpStream::connect(target))
+                .await
+            {
+                Ok(Ok(stream)) => {
+                    return stream.into_std().map_err(|e| DirectoryError::Unreachable {
+                        url: url.to_owned(),
+                        detail: e.to_string(),
+                    })
+                }
+                Ok(Err(e)) => why.push(format!("{target}: {e}")),
+                Err(_) => why.push(format!("{target}: no answer in {:?}", self.config.timeout)),
+            }
+        }
+        Err(DirectoryError::Unreachable {
+            url: url.to_owned(),
+            detail: why.join("; "),
+        })
     }
 
     /// The shared bound connection, made on first use or after a failure.
@@ -144,6 +243,14 @@ impl ActiveDirectory {
         }
         mapped
     }
+}
+
+/// Whether a failure is the controller's own (the next one may answer), not the domain's.
+fn fails_over(e: &DirectoryError) -> bool {
+    matches!(
+        e,
+        DirectoryError::Unreachable { .. } | DirectoryError::Tls { .. }
+    )
 }
 
 /// One controller's failure as it is; several as one error of the last one's kind that names

@@ -314,6 +314,7 @@ pub async fn run(
     let directory = DirectoryConfig {
         url: url.clone(),
         failover_urls: Vec::new(),
+        discovery: None,
         bind_identity: identity.clone(),
         bind_password: password.clone(),
         ca_pem,

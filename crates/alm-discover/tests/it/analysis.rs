@@ -12,6 +12,7 @@ pub(crate) fn directory() -> ActiveDirectory {
     ActiveDirectory::new(DirectoryConfig {
         url: env("ALMTEST_AD_URL"),
         failover_urls: Vec::new(),
+        discovery: None,
         bind_identity: env("ALMTEST_AD_BIND"),
         bind_password: Secret::new(env("ALMTEST_AD_PASSWORD")),
         ca_pem: Some(std::fs::read_to_string(env("ALMTEST_AD_CA_FILE")).expect("read the test CA")),

@@ -32,6 +32,11 @@ pub struct DomainView {
     /// Other domain controllers of the domain, tried in this order when `url` cannot be
     /// reached (an engine's writes and their read-back go to the one it reached).
     pub failover_urls: Vec<String>,
+    /// Whether engines also try the controllers the domain's DNS names (SRV
+    /// `_ldap._tcp.dc._msdcs.<domain>`, the domain's DNS name being the `DC=` components
+    /// `base_dn` ends with) after
+    /// `url` and `failover_urls`, on `url`'s LDAPS port.
+    pub discover_dcs: bool,
     pub bind_identity: String,
     /// The CA certificate(s) trusted for this domain (PEM); absent: the system's store.
     pub ca_pem: Option<String>,
@@ -60,6 +65,7 @@ impl From<DomainInfo> for DomainView {
             kind: r.kind,
             url: r.url,
             failover_urls: r.failover_urls,
+            discover_dcs: r.discover_dcs,
             bind_identity: r.bind_identity,
             ca_pem: r.ca_pem,
             base_dn: r.base_dn,
@@ -89,6 +95,9 @@ pub struct CreateDomainBody {
     /// reached.
     #[schema(max_items = 8)]
     pub failover_urls: Option<Vec<String>>,
+    /// Also find the domain's controllers in DNS (default: no). The domain's DNS name is the
+    /// `DC=` components `base_dn` ends with.
+    pub discover_dcs: Option<bool>,
     /// A DN or a user principal name.
     #[schema(min_length = 1, max_length = 512)]
     pub bind_identity: String,
@@ -125,6 +134,8 @@ pub struct UpdateDomainBody {
     /// needs `bind_password` again (the password is never sent to a new destination).
     #[schema(max_items = 8)]
     pub failover_urls: Option<Vec<String>>,
+    /// Turning it on needs `bind_password` again (controllers nobody listed get the password).
+    pub discover_dcs: Option<bool>,
     #[schema(min_length = 1, max_length = 512)]
     pub bind_identity: Option<String>,
     /// Omit to keep the stored password.
@@ -425,6 +436,7 @@ async fn create_domain(
         name: Some(body.name),
         url: Some(body.url),
         failover_urls: body.failover_urls,
+        discover_dcs: body.discover_dcs,
         bind_identity: Some(body.bind_identity),
         bind_password: Some(body.bind_password),
         ca_pem: Some(body.ca_pem),
@@ -472,6 +484,7 @@ async fn update_domain(
         name: body.name,
         url: body.url,
         failover_urls: body.failover_urls,
+        discover_dcs: body.discover_dcs,
         bind_identity: body.bind_identity,
         bind_password: body.bind_password,
         ca_pem: body

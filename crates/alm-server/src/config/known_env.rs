@@ -49,6 +49,7 @@ pub(crate) const ENV_KEYS: &[(&str, Kind)] = &[
     ("secrets.read_only_recovery", Kind::Bool),
     ("engines.in_process", Kind::Bool),
     ("engines.lease_seconds", Kind::Number),
+    ("engines.nameservers", Kind::List),
     ("scheduler.enabled", Kind::Bool),
     ("scheduler.interval_seconds", Kind::Number),
     ("scheduler.full_sync_every_days", Kind::Number),

@@ -628,6 +628,10 @@ mod tests {
                 "auth.trusted_proxies[1]",
             ),
             (
+                vec![("ALM_ENGINES__NAMESERVERS", "10.0.0.53:5353, dns.corp")],
+                "engines.nameservers[1]",
+            ),
+            (
                 vec![("ALM_SERVER__MAX_CONNECTIONS", "0")],
                 "server.max_connections",
             ),

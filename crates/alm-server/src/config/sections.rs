@@ -55,6 +55,23 @@ pub struct EnginesConfig {
     /// again for another engine.
     #[serde(default = "default_lease_seconds")]
     pub lease_seconds: u32,
+    /// The DNS servers the in-process engine asks for the controllers of domains that want
+    /// them found in DNS; empty: the machine's own (`/etc/resolv.conf`).
+    #[serde(default)]
+    pub nameservers: Vec<Nameserver>,
+}
+
+/// One entry of `engines.nameservers`: `10.0.0.53`, or with a port, `10.0.0.53:5353`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Nameserver(pub std::net::SocketAddr);
+
+impl TryFrom<String> for Nameserver {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        alm_directory::dc_discovery::parse_nameserver(&text).map(Nameserver)
+    }
 }
 
 impl Default for EnginesConfig {
@@ -62,6 +79,7 @@ impl Default for EnginesConfig {
         Self {
             in_process: true,
             lease_seconds: default_lease_seconds(),
+            nameservers: Vec::new(),
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct DomainInput {
     pub url: Option<String>,
     /// Other domain controllers in the order they are tried; `None` on update keeps them.
     pub failover_urls: Option<Vec<String>>,
+    /// Also find the domain's controllers in DNS; `None` on update keeps the setting.
+    pub discover_dcs: Option<bool>,
     pub bind_identity: Option<String>,
     /// `None` on update keeps the stored password.
     pub bind_password: Option<Secret>,
@@ -62,6 +64,8 @@ fn sends_elsewhere(before: &DomainRecord, after: &DomainRecord) -> bool {
             .failover_urls
             .iter()
             .any(|u| !before.failover_urls.contains(u) && *u != before.url)
+        // DNS names controllers nobody listed: turning that on widens where the password goes.
+        || (after.discover_dcs && !before.discover_dcs)
         || before.ca_pem != after.ca_pem
         || !before
             .bind_identity
@@ -125,6 +129,7 @@ pub(crate) fn connection(
     Ok(DomainConnection {
         url: record.url.clone(),
         failover_urls: record.failover_urls.clone(),
+        discover_dcs: record.discover_dcs,
         bind_identity: record.bind_identity.clone(),
         bind_password: Secret::new(password.as_str()),
         ca_pem: record.ca_pem.clone(),
@@ -185,6 +190,10 @@ fn build_record(
             format!("at most {MAX_FAILOVER_URLS} other domain controllers"),
         ));
     }
+    let discover_dcs = input
+        .discover_dcs
+        .or(before.map(|b| b.discover_dcs))
+        .unwrap_or(false);
     if let Some(b) = &base_dn {
         if !b.contains('=') {
             errors.push(FieldError::new(
@@ -192,6 +201,11 @@ fn build_record(
                 "format",
                 "expected a DN such as DC=corp,DC=example,DC=com",
             ));
+        } else if discover_dcs {
+            // The DNS name the controllers are looked up under comes from the naming context.
+            if let Err(e) = alm_directory::dc_discovery::dns_name_of(b) {
+                errors.push(FieldError::new("discover_dcs", "base-dn", e.to_string()));
+            }
         }
     }
     let sealed = match (&input.bind_password, before) {
@@ -263,6 +277,7 @@ fn build_record(
         let probe = DirectoryConfig {
             url: url.clone(),
             failover_urls: failover_urls.clone(),
+            discovery: None,
             bind_identity: identity.clone(),
             bind_password: Secret::new("-"),
             ca_pem: ca_pem.clone(),
@@ -287,6 +302,7 @@ fn build_record(
             kind: KIND_ACTIVE_DIRECTORY.into(),
             url: url.expect("checked"),
             failover_urls,
+            discover_dcs,
             bind_identity: bind_identity.expect("checked"),
             bind_password_sealed: sealed.expect("checked"),
             ca_pem,
@@ -429,7 +445,7 @@ pub async fn update(
         return Err(alm_core::FieldError::new(
             "bind_password",
             "required",
-            "give the bind password again when the url, ca_pem or bind_identity change or a domain controller is added: a stored password is never sent to a destination it was not given for",
+            "give the bind password again when the url, ca_pem or bind_identity change, a domain controller is added or discover_dcs is turned on: a stored password is never sent to a destination it was not given for",
         )
         .into());
     }

@@ -42,6 +42,17 @@ pub struct EngineArgs {
     /// A name for people (default: the host name).
     #[arg(long)]
     pub name: Option<String>,
+    /// A DNS server to ask for the controllers of domains that find them in DNS (`10.0.0.53`,
+    /// or `10.0.0.53:5353`); repeat for more, tried in order. Default: the machine's own
+    /// (/etc/resolv.conf). ALM_ENGINE_NAMESERVERS takes a comma-separated list.
+    #[arg(
+        long = "nameserver",
+        env = "ALM_ENGINE_NAMESERVERS",
+        value_name = "ADDRESS",
+        value_delimiter = ',',
+        value_parser = alm_directory::dc_discovery::parse_nameserver
+    )]
+    pub nameservers: Vec<std::net::SocketAddr>,
 }
 
 pub async fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
@@ -127,7 +138,8 @@ pub async fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     let transport = HttpTransport::new(server, ca_pem.as_deref(), state.credential.clone())
         .map_err(anyhow::Error::msg)?;
     let clock: Arc<dyn alm_core::Clock> = Arc::new(SystemClock);
-    let executor = Arc::new(Executor::new(clock.clone()));
+    let executor =
+        Arc::new(Executor::new(clock.clone()).with_nameservers(args.nameservers.clone()));
     tracing::info!(engine = %state.engine_id, server = %state.server, "engine running");
     let refusal = runner::run(
         Arc::new(transport),

@@ -73,7 +73,8 @@ pub(crate) async fn provisioned_from(s: &TestServer, w: &World, d: Value, name: 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{name} was not provisioned");
+    let (_, jobs) = admin.get("/api/v1/jobs").await;
+    panic!("{name} was not provisioned within 60 s; the jobs: {jobs}");
 }
 
 /// Waits until no job is queued or running (the directory side of lifecycle changes).

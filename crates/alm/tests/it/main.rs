@@ -13,6 +13,7 @@ mod backup_restore;
 mod bad_input;
 mod cli;
 mod data_files;
+mod dc_discovery;
 mod denials;
 mod directory;
 mod discovery;

@@ -22,6 +22,7 @@ fn outage_dc() -> DirectoryConfig {
     DirectoryConfig {
         url: env("ALMTEST_OUTAGE_DC_URL"),
         failover_urls: Vec::new(),
+        discovery: None,
         bind_identity: env("ALMTEST_OUTAGE_DC_BIND"),
         bind_password: Secret::new(env("ALMTEST_OUTAGE_DC_PASSWORD")),
         ca_pem: Some(std::fs::read_to_string(env("ALMTEST_OUTAGE_DC_CA_FILE")).unwrap()),

@@ -217,6 +217,32 @@ async fn administration(s: &TestServer, kind: Kind) {
     let (_, d) = s.admin().get(&format!("/api/v1/domains/{domain_id}")).await;
     assert_eq!(d["url"], env("ALMTEST_AD_URL").as_str(), "nothing changed");
 
+    // Finding the other domain controllers in DNS: the password again, then the page says so.
+    b.goto(&format!("{}/domains/{domain_id}/edit", s.base))
+        .await;
+    assert!(b.has("#discover_dcs").await && !b.has("#discover_dcs:checked").await);
+    b.check("#discover_dcs").await;
+    b.fill("#bind_password", &env("ALMTEST_AD_PASSWORD")).await;
+    b.submit(&format!(
+        "form[action='/domains/{domain_id}/edit'] button[type=submit]"
+    ))
+    .await;
+    b.wait_for_path_starting(&format!("/domains/{domain_id}?"))
+        .await;
+    let dns_name = env("ALMTEST_AD_BASE_DN")
+        .split(',')
+        .filter_map(|rdn| rdn.strip_prefix("DC="))
+        .collect::<Vec<_>>()
+        .join(".")
+        .to_lowercase();
+    assert_eq!(
+        b.text("#dns-discovery").await,
+        format!("the domain controllers of {dns_name}")
+    );
+    b.screenshots("domain-dns-discovery").await;
+    let (_, d) = s.admin().get(&format!("/api/v1/domains/{domain_id}")).await;
+    assert_eq!(d["discover_dcs"], true, "{d}");
+
     // An OpenBao vault, checked by the engine.
     b.goto(&format!("{}/vaults", s.base)).await;
     b.click("a[href='/vaults/new']").await;

@@ -5,6 +5,7 @@
 use super::*;
 use crate::services::domains::DomainInput;
 use crate::ui::confirm::ConfirmPage;
+use crate::ui::form::ticked;
 use alm_core::Secret;
 
 #[derive(Deserialize)]
@@ -17,6 +18,8 @@ pub(super) struct DomainForm {
     /// One LDAPS URL per line.
     #[serde(default)]
     failover_urls: String,
+    /// `yes` when ticked; absent when not (a browser sends nothing for an unticked box).
+    discover_dcs: Option<String>,
     #[serde(default)]
     bind_identity: String,
     #[serde(default)]
@@ -38,6 +41,7 @@ impl DomainForm {
             name: String::new(),
             url: "ldaps://".into(),
             failover_urls: String::new(),
+            discover_dcs: None,
             bind_identity: String::new(),
             bind_password: String::new(),
             base_dn: String::new(),
@@ -54,6 +58,7 @@ impl DomainForm {
             name: r.name.clone(),
             url: r.url.clone(),
             failover_urls: r.failover_urls.join("\n"),
+            discover_dcs: r.discover_dcs.then(|| "yes".into()),
             bind_identity: r.bind_identity.clone(),
             bind_password: String::new(),
             base_dn: r.base_dn.clone(),
@@ -93,6 +98,7 @@ impl DomainForm {
                     .map(str::to_owned)
                     .collect(),
             ),
+            discover_dcs: Some(ticked(&self.discover_dcs)),
             bind_identity: text(&self.bind_identity),
             bind_password: (!self.bind_password.is_empty())
                 .then(|| Secret::new(self.bind_password.as_str())),
@@ -116,11 +122,14 @@ fn fields(f: &DomainForm, editing: bool, pools: Option<Vec<(String, String)>>) -
         Field::new("failover_urls", "Other domain controllers", Control::TextArea(3))
             .hint("Optional, one LDAPS address per line, tried in this order when the directory address cannot be reached.")
             .value(&f.failover_urls),
+        Field::new("discover_dcs", "Also find domain controllers in DNS", Control::Checkbox)
+            .hint("Tried after those above: the controllers DNS lists for the domain the base DN is in (_ldap._tcp.dc._msdcs.<its DC= parts>), on the directory address's port.")
+            .checked(ticked(&f.discover_dcs)),
         Field::new("bind_identity", "Bind identity", Control::Text)
             .hint("The account alm's engines bind as: a user principal name or a DN.")
             .value(&f.bind_identity),
         Field::new("bind_password", "Bind password", Control::Password).hint(if editing {
-            "Leave empty to keep the stored password. Required again when the address, the CA or the identity changes, or a domain controller is added."
+            "Leave empty to keep the stored password. Required again when the address, the CA or the identity changes, a domain controller is added, or finding them in DNS is turned on."
         } else {
             "Stored encrypted; never shown again."
         }),

@@ -143,6 +143,8 @@ struct DomainPage {
     url: String,
     /// The other domain controllers, in the order they are tried.
     failover_urls: Vec<String>,
+    /// Which controllers DNS is asked for, when the domain finds them there.
+    dns_discovery: Option<String>,
     bind_identity: String,
     base_dn: String,
     ca: &'static str,
@@ -234,6 +236,12 @@ async fn domain_page(
         id,
         url: r.url.clone(),
         failover_urls: r.failover_urls.clone(),
+        dns_discovery: r.discover_dcs.then(|| {
+            match alm_directory::dc_discovery::dns_name_of(&r.base_dn) {
+                Ok(name) => format!("the domain controllers of {name}"),
+                Err(e) => e.to_string(),
+            }
+        }),
         bind_identity: r.bind_identity.clone(),
         base_dn: r.base_dn.clone(),
         ca: if r.ca_pem.is_some() {

@@ -4,6 +4,7 @@ pub mod ad;
 pub mod api;
 pub mod browser;
 pub mod db;
+pub mod dns;
 pub mod process;
 pub mod receiver;
 pub mod relay;
