@@ -42,13 +42,17 @@ pub async fn pending(db: &Db, can: &Can<perm::ApprovalRead>) -> ServiceResult<Ve
     let mut conn = db.read().await?;
     let waiting = store::list(&mut conn, None, Some(RequestState::PendingApproval), 1000).await?;
     let mut out = Vec::new();
+    let mut shared = super::requests::Shared::default();
     for r in waiting {
         let mine = match eligible_now(&mut conn, &r).await? {
             Some((_, _, reach)) => reach.contains(&can.actor()) && r.requester_id != can.actor(),
             None => false,
         };
         if mine || can.scope() == Scope::All {
-            out.push(info(&mut conn, r, can.actor(), Scope::All).await?);
+            out.push(
+                super::requests::info_with(&mut conn, &mut shared, r, can.actor(), Scope::All)
+                    .await?,
+            );
         }
     }
     Ok(out)

@@ -13,7 +13,7 @@ mod reading;
 pub(crate) use checks::{checked, offered};
 use checks::{name_is_free, spns_are_free};
 pub(crate) use notices::{notify_requester, notify_step};
-pub(crate) use reading::{decision, info};
+pub(crate) use reading::{decision, info, info_with, Shared};
 pub use reading::{get, list};
 
 use super::audit::{record, Subject};
