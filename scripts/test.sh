@@ -83,6 +83,8 @@ say "starting PostgreSQL"
 pg_start "$work/pg"
 echo "PostgreSQL ready on port $PG_PORT" >&2
 # The crash-consistency suite (crates/alm/tests/crash) crashes this server and starts it again.
+# (Its remote engine and replicas run cargo's alm binary; ALMTEST_ALM_BIN, if set, names another
+# — a long run's own copy, where clones share CARGO_TARGET_DIR.)
 ALMTEST_PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 export ALMTEST_PG_DIR=$PG_DIR/data ALMTEST_PG_BIN
 

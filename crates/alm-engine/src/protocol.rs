@@ -50,6 +50,12 @@ pub struct LeaseRequest {
     pub wait_seconds: u32,
     /// At most this many jobs in one answer.
     pub max_jobs: u32,
+    /// The jobs this engine process is running now. The server gives the engine's other
+    /// leases back to the queue at once: an earlier process of the engine was killed holding
+    /// them, or the answer that carried them never arrived, so nobody would complete them
+    /// before their deadline. Left out, such leases wait for their deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

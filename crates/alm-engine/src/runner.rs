@@ -9,7 +9,7 @@ use crate::executor::Executor;
 use crate::protocol::{Completion, Heartbeat, LeaseRequest, LogBatch, LogLine};
 use crate::transport::{Transport, TransportError};
 use alm_core::Clock;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,7 +34,9 @@ const MAX_LOG_MESSAGE: usize = 500;
 
 #[derive(Clone)]
 struct Shared {
-    held: Arc<Mutex<HashSet<String>>>,
+    /// The jobs running now, each with how many of its leases run (two when a lease ran out
+    /// while its attempt went on and the job came back to this engine).
+    held: Arc<Mutex<HashMap<String, usize>>>,
     log: Arc<Mutex<Vec<LogLine>>>,
     clock: Arc<dyn Clock>,
 }
@@ -65,9 +67,28 @@ impl Shared {
         self.held
             .lock()
             .expect("held lock")
-            .iter()
+            .keys()
             .cloned()
             .collect()
+    }
+
+    fn hold(&self, job_id: &str) {
+        *self
+            .held
+            .lock()
+            .expect("held lock")
+            .entry(job_id.to_owned())
+            .or_insert(0) += 1;
+    }
+
+    fn let_go(&self, job_id: &str) {
+        let mut held = self.held.lock().expect("held lock");
+        if let Some(n) = held.get_mut(job_id) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(job_id);
+            }
+        }
     }
 }
 
@@ -120,9 +141,12 @@ pub async fn run(
             drop(permit);
             continue;
         }
+        // Every job leased before is in `held` by now (added below before asking again), so
+        // a lease of this engine the server has and `running` lacks is nobody's.
         let request = LeaseRequest {
             wait_seconds: config.wait_seconds,
             max_jobs: free as u32,
+            running: Some(shared.held()),
         };
         let answer = tokio::select! {
             answer = transport.lease(request) => answer,
@@ -145,11 +169,7 @@ pub async fn run(
             Duration::from_secs(u64::from(response.heartbeat_seconds.max(1)));
         for job in response.jobs {
             let permit = slots.clone().acquire_owned().await.expect("open semaphore");
-            shared
-                .held
-                .lock()
-                .expect("held lock")
-                .insert(job.job_id.clone());
+            shared.hold(&job.job_id);
             shared.log(
                 "info",
                 format!("job {} ({}) leased", job.job_id, job.task.kind()),
@@ -182,7 +202,7 @@ pub async fn run(
                     }
                     Err(e) => shared.log("warn", format!("job {}: {e}", job.job_id)),
                 }
-                shared.held.lock().expect("held lock").remove(&job.job_id);
+                shared.let_go(&job.job_id);
                 drop(permit);
             });
         }

@@ -70,6 +70,9 @@ impl Transport for InProcess {
                 &me,
                 Duration::from_secs(u64::from(request.wait_seconds)),
                 request.max_jobs,
+                // This process's own leases: a stopped process's are given back at start
+                // (below), by its instance lock.
+                None,
             )
             .await
             .map_err(transport_error)

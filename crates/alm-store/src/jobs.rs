@@ -485,6 +485,43 @@ pub async fn release_instance(
     .rows_affected())
 }
 
+/// The leases a remote engine holds: (job id, lease id).
+pub async fn remote_engine_leases(
+    conn: &mut AnyConnection,
+    engine: EngineId,
+) -> StoreResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, lease_id FROM jobs WHERE status = 'leased' AND leased_by = $1 \
+         AND lease_instance IS NULL AND lease_id IS NOT NULL",
+    )
+    .bind(engine.to_string())
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Returns a leased job to the queue at once, if it is still held under `lease_id`: its engine
+/// says it is not running it (an earlier process of the engine was killed holding it, or the
+/// answer that carried it never arrived), so nobody would complete it before its deadline.
+/// False when the lease is not current any more (completed, expired, leased again).
+pub async fn release_lease(
+    conn: &mut AnyConnection,
+    id: &str,
+    lease_id: &str,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'queued', lease_id = NULL, leased_by = NULL, lease_expires_at = NULL, \
+         lease_instance = NULL, error = 'the engine was not running it (restarted, or the lease never reached it); queued again', \
+         updated_at = $1 WHERE id = $2 AND lease_id = $3 AND status = 'leased'",
+    )
+    .bind(to_db(now))
+    .bind(id)
+    .bind(lease_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The keys `GET /jobs` sorts by.
 pub const SORT_KEYS: &[&str] = &["created_at", "kind", "status"];
 

@@ -85,7 +85,11 @@ async fn lease(
     ApiJson(body): ApiJson<LeaseRequest>,
 ) -> ApiResult<Json<LeaseResponse>> {
     let wait = Duration::from_secs(u64::from(body.wait_seconds.min(30)));
-    Ok(Json(s.queue.lease(&engine, wait, body.max_jobs).await?))
+    Ok(Json(
+        s.queue
+            .lease(&engine, wait, body.max_jobs, body.running.as_deref())
+            .await?,
+    ))
 }
 
 /// Report the result of a leased job (refused with 409 when the lease is no longer held).

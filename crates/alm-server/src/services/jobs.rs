@@ -278,15 +278,21 @@ impl Queue {
         }
     }
 
-    /// Leases jobs of the engine's pool, waiting up to `wait` for one to arrive.
+    /// Leases jobs of the engine's pool, waiting up to `wait` for one to arrive. `running`: the
+    /// jobs a remote engine's process says it is running; its other leases go back to the
+    /// queue first (see [`Queue::give_back_not_running`]).
     pub async fn lease(
         &self,
         engine: &EngineRecord,
         wait: Duration,
         max: u32,
+        running: Option<&[String]>,
     ) -> ServiceResult<LeaseResponse> {
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
         let max = i64::from(max.clamp(1, 16));
+        if let Some(running) = running.filter(|_| !engine.in_process) {
+            self.give_back_not_running(engine, running).await?;
+        }
         loop {
             let notified = self.queued.notified();
             let leased = self.lease_now(engine, max).await?;
@@ -300,6 +306,46 @@ impl Queue {
                 tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + POLL), notified)
                     .await;
         }
+    }
+
+    /// Gives back to the queue the leases a remote engine holds on jobs it is not running: a
+    /// process of the engine killed while holding them (the engine restarted with its state
+    /// file), or an answer carrying them that never arrived. Nobody would complete them, and
+    /// their deadline (`engines.lease_seconds`) would hold the work up for nothing — the same
+    /// reasoning as the in-process engine's leases of a stopped server process
+    /// (`engine_host.rs`). Read first, so an engine holding nothing stale writes nothing.
+    async fn give_back_not_running(
+        &self,
+        engine: &EngineRecord,
+        running: &[String],
+    ) -> ServiceResult<()> {
+        let stale: Vec<(String, String)> = {
+            let mut conn = self.db.read().await?;
+            jobs::remote_engine_leases(&mut conn, engine.id)
+                .await?
+                .into_iter()
+                .filter(|(id, _)| !running.contains(id))
+                .collect()
+        };
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let mut tx = self.db.begin_write().await?;
+        let mut given_back = 0;
+        for (id, lease_id) in &stale {
+            given_back += usize::from(jobs::release_lease(&mut tx, id, lease_id, now).await?);
+        }
+        tx.commit().await?;
+        if given_back > 0 {
+            tracing::info!(
+                engine = %engine.id,
+                jobs = given_back,
+                "gave back the job leases an engine is not running (it restarted, or never got them); they run again now"
+            );
+            self.wake();
+        }
+        Ok(())
     }
 
     /// A third of the lease, so two heartbeats may be lost before a lease runs out.

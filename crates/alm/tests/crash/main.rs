@@ -1,10 +1,20 @@
 //! The crash-consistency suite: two real `alm serve` replicas (each with its in-process engine,
-//! mailer and scheduler) on one PostgreSQL, fed approval flows while a random victim — replica
-//! A, replica B or PostgreSQL itself — is killed without warning at a random moment and started
-//! again. After every round, once everything has settled, Samba, the built-in vault, the outbox
-//! and alm must agree: every submitted request provisioned, one directory object, one alm
-//! account and one secret (that binds) per request and none without one, every email once, and
-//! the audit chain intact (`alm db verify-audit`).
+//! mailer and scheduler) on one PostgreSQL and a remote `alm engine` that reaches them through
+//! a balancer (as a load balancer in front of replicas would), fed approval flows while a
+//! random victim — replica A, replica B, the remote engine or PostgreSQL itself — is killed
+//! without warning (SIGKILL; PostgreSQL's immediate stop) at a random moment and started
+//! again. Each round's provisioning runs on the in-process engines (the domain in the default
+//! pool) or on the remote engine (the domain moved to its pool), at random, and always on the
+//! remote engine when it is the victim. After every round, once everything has settled, Samba,
+//! the built-in vault, the outbox and alm must agree: every submitted request provisioned, one
+//! directory object, one alm account and one secret (that binds) per request and none without
+//! one, every email once, and the audit chain intact (`alm db verify-audit`).
+//!
+//! A killed engine is started again from its data directory (same engine, same credential).
+//! Its first lease request says it runs nothing, so the server gives back at once the lease its
+//! dead process held (`Queue::lease`, `running`) instead of letting the work wait out
+//! `engines.lease_seconds` (60 s); `provision_reruns` on each round's line counts the attempts
+//! beyond the first, which is how a kill that hit a running job shows.
 //!
 //! A test binary of its own (`cargo test -p alm --test crash`): it stops and starts the
 //! PostgreSQL server every other test binary shares, so it must never run beside them (cargo
@@ -15,13 +25,17 @@
 //!   ≈ 105 s measured on the 2-core machine (3.4 s a round: two flows of five calls with human
 //!   pauses, a kill and restart, settling, the comparison), plus ≈ 1–1.5 min to build the
 //!   binary. `ALMTEST_CRASH_ROUNDS=1000` is the long run (≈ 1 hour).
-//! - `ALMTEST_CRASH_SEED` — the seed of every random choice (replica, victim, moment, down
-//!   time, pauses), printed at the start; set it to replay a failing run's choices (the timing
-//!   of the machine is not replayed, so a replay hits the same phases only roughly).
+//! - `ALMTEST_CRASH_SEED` — the seed of every random choice (replica, victim, engine, moment,
+//!   down time, pauses), printed at the start; set it to replay a failing run's choices (the
+//!   timing of the machine is not replayed, so a replay hits the same phases only roughly).
 //! - `ALMTEST_PG_DIR`, `ALMTEST_PG_BIN` — the data directory and binaries of the PostgreSQL
 //!   server behind `ALMTEST_PG_URL` (`scripts/test.sh` exports all three). Its crash is
 //!   `pg_ctl stop -m immediate` (every backend killed, no checkpoint: the next start replays
 //!   the WAL), run as `postgres` when the tests run as root, as `scripts/lib.sh` starts it.
+//! - `ALMTEST_ALM_BIN` (optional) — the `alm` binary to run instead of cargo's. Cargo puts it at
+//!   one path per target directory: where several checkouts share one, another's build can
+//!   replace it in the middle of a long run, and the replicas started after that run other
+//!   code. Point this at a copy of the build under test.
 //!
 //! What the counts mean (each is asserted 0 after every round):
 //! - `lost`: a submitted request not `provisioned` once everything settled, or provisioned
@@ -62,7 +76,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -207,7 +221,12 @@ impl Drop for Postgres {
 }
 
 const REPLICA_NAMES: [&str; 2] = ["a", "b"];
-const VICTIMS: [&str; 3] = ["replica-a", "replica-b", "postgresql"];
+const VICTIMS: [&str; 4] = ["replica-a", "replica-b", "engine", "postgresql"];
+/// The index of the remote engine in [`VICTIMS`] (the replicas are 0 and 1).
+const ENGINE: usize = 2;
+/// Which engine runs a round's provisioning: the domain sits in the default pool (the replicas'
+/// in-process engines) or in the remote engine's pool.
+const PATHS: [&str; 2] = ["in-process", "remote"];
 
 struct Replica {
     process: Option<AlmProcess>,
@@ -215,11 +234,31 @@ struct Replica {
     starts: usize,
 }
 
-/// The two `alm serve` processes; a killed one is replaced by a new process (a new port).
+/// The remote `alm engine` process; a killed one is started again from its data directory
+/// (same engine, same credential).
+#[derive(Default)]
+struct RemoteEngine {
+    process: Option<Child>,
+    starts: usize,
+}
+
+impl Drop for RemoteEngine {
+    /// A failing round must not leave the engine running.
+    fn drop(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}
+
+/// The two `alm serve` processes; a killed one is replaced by a new process (a new port). And
+/// the remote engine, which reaches them through the test's balancer.
 struct Cluster {
     dir: PathBuf,
     env: Vec<(&'static str, String)>,
     replicas: Mutex<Vec<Replica>>,
+    engine: Mutex<RemoteEngine>,
     client: reqwest::Client,
 }
 
@@ -250,6 +289,35 @@ impl Cluster {
         self.replicas.lock().unwrap()[i].base.clone()
     }
 
+    /// Starts the remote engine: the first time with the server's address and an activation
+    /// token (it registers), later from the state file in its data directory.
+    fn start_engine(&self, register: Option<(&str, &str)>) {
+        let mut engine = self.engine.lock().unwrap();
+        engine.starts += 1;
+        let log = self.dir.join(format!("engine-{}.log", engine.starts));
+        let mut cmd = Command::new(support::process::alm_binary());
+        cmd.args(["engine", "--name", "crash-engine", "--data-dir"])
+            .arg(self.dir.join("engine"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ALM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("the engine's log file"));
+        if let Some((server, token)) = register {
+            cmd.args(["--server", server])
+                .env("ALM_ENGINE_TOKEN", token);
+        }
+        engine.process = Some(cmd.spawn().expect("start alm engine"));
+    }
+
+    /// SIGKILL, as a crash: the leases it holds stay where they are.
+    fn kill_engine(&self) {
+        if let Some(mut p) = self.engine.lock().unwrap().process.take() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+
     /// The end of each replica's last two logs (the one killed and its successor).
     fn logs(&self) -> String {
         let starts: Vec<usize> = self
@@ -259,23 +327,60 @@ impl Cluster {
             .iter()
             .map(|r| r.starts)
             .collect();
-        let mut out = String::new();
+        let engine_starts = self.engine.lock().unwrap().starts;
+        let mut paths = Vec::new();
         for (i, n) in starts.iter().enumerate() {
             for k in n.saturating_sub(1).max(1)..=*n {
-                let path = self
-                    .dir
-                    .join(format!("replica-{}-{k}.log", REPLICA_NAMES[i]));
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                let lines: Vec<&str> = text.lines().collect();
-                let tail = lines[lines.len().saturating_sub(80)..].join("\n");
-                out.push_str(&format!(
-                    "\n--- {} (last 80 lines) ---\n{tail}\n",
-                    path.display()
-                ));
+                paths.push(
+                    self.dir
+                        .join(format!("replica-{}-{k}.log", REPLICA_NAMES[i])),
+                );
             }
+        }
+        for k in engine_starts.saturating_sub(1).max(1)..=engine_starts {
+            paths.push(self.dir.join(format!("engine-{k}.log")));
+        }
+        let mut out = String::new();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+            out.push_str(&format!(
+                "\n--- {} (last 80 lines) ---\n{tail}\n",
+                path.display()
+            ));
         }
         out
     }
+}
+
+/// The replicas' one address for the remote engine, as a load balancer in front of them gives
+/// it: each connection goes to a replica (taking turns; the other when that one refuses), and
+/// breaks when its replica is killed. Returns the port.
+async fn start_balancer(cluster: Arc<Cluster>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the balancer");
+    let port = listener.local_addr().expect("the balancer's port").port();
+    tokio::spawn(async move {
+        let mut turn = 0;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            turn = 1 - turn;
+            let cluster = cluster.clone();
+            tokio::spawn(async move {
+                for i in [turn, 1 - turn] {
+                    let base = cluster.base(i);
+                    let addr = base.trim_start_matches("http://");
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(addr).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                }
+                // Neither replica listens: the engine sees the connection close, and retries.
+            });
+        }
+    });
+    port
 }
 
 /// An answer, and whether an earlier try of the same call may have taken effect unseen (its
@@ -506,6 +611,24 @@ async fn outbox_drained(
         drop(conn);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// How many attempts beyond the first the provisioning jobs of these requests took: a kill
+/// that hit an engine holding the job (or the server answering it) shows here.
+async fn provision_reruns(url: &str, requests: &[String]) -> i64 {
+    let mut conn = connect(url).await;
+    let mut reruns = 0;
+    for id in requests {
+        let attempts: Vec<i64> = sqlx::query_scalar(
+            "SELECT CAST(attempts AS BIGINT) FROM jobs WHERE kind = 'provision' AND subject_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&mut conn)
+        .await
+        .expect("read the provisioning jobs");
+        reruns += attempts.iter().map(|a| a - 1).sum::<i64>();
+    }
+    reruns
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -760,7 +883,7 @@ async fn inspect(l: &Ledger<'_>, why: &mut Vec<String>) -> Counts {
     }
 
     // The audit chain, as an operator checks it.
-    let out = Command::new(env!("CARGO_BIN_EXE_alm"))
+    let out = Command::new(support::process::alm_binary())
         .args(["db", "verify-audit", "--data-dir"])
         .arg(l.data_dir)
         .env_clear()
@@ -789,7 +912,7 @@ fn tally(items: impl IntoIterator<Item = String>) -> BTreeMap<String, usize> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
+async fn replicas_engine_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
     let rounds: usize = std::env::var("ALMTEST_CRASH_ROUNDS")
         .map(|v| v.parse().expect("ALMTEST_CRASH_ROUNDS is a number"))
         .unwrap_or(DEFAULT_ROUNDS);
@@ -827,6 +950,24 @@ async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
         .post_empty(&format!("/api/v1/templates/{template}/publish"))
         .await;
     assert_eq!(st, 200);
+    // The remote engine's pool; the domain starts in the default pool (the in-process
+    // engines').
+    let (st, pool) = s
+        .admin()
+        .post("/api/v1/engine-pools", json!({"name": "Remote engine"}))
+        .await;
+    assert_eq!(st, 201, "{pool}");
+    let remote_pool = pool["id"].as_str().unwrap().to_owned();
+    let (st, domain) = s
+        .admin()
+        .get(&format!("/api/v1/domains/{}", w.domain))
+        .await;
+    assert_eq!(st, 200, "{domain}");
+    let default_pool = domain["pool_id"]
+        .as_str()
+        .expect("the domain's pool")
+        .to_owned();
+    let admin = s.admin_token.clone();
     let key = s.state().master_key.clone();
     s.halt().await;
     let db = alm_store::Db::connect(&s.db.url)
@@ -856,6 +997,7 @@ async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
                 })
                 .collect(),
         ),
+        engine: Mutex::default(),
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -863,6 +1005,69 @@ async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
     });
     cluster.start(0);
     cluster.start(1);
+
+    // The remote engine, through the balancer: registered (with a token a replica makes: the
+    // set-up server's clock is not the machine's), then put in its pool.
+    let activation = call(
+        &cluster,
+        0,
+        &admin,
+        Method::POST,
+        "/api/v1/engine-activation-tokens",
+        None,
+    )
+    .await;
+    assert_eq!(activation.status, 201, "{}", activation.body);
+    let activation = activation.body["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let balancer = start_balancer(cluster.clone()).await;
+    cluster.start_engine(Some((&format!("http://127.0.0.1:{balancer}"), &activation)));
+    let engine_id = {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let list = call(
+                &cluster,
+                0,
+                &admin,
+                Method::GET,
+                "/api/v1/engines?unassigned=true",
+                None,
+            )
+            .await;
+            let found = list.body["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["name"] == "crash-engine")
+                .and_then(|e| e["id"].as_str().map(str::to_owned));
+            if let Some(id) = found {
+                break id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the remote engine did not register within {WAIT:?}{}",
+                cluster.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let assigned = call(
+        &cluster,
+        0,
+        &admin,
+        Method::PATCH,
+        &format!("/api/v1/engines/{engine_id}"),
+        Some(&json!({"pool_id": remote_pool, "active": true})),
+    )
+    .await;
+    assert_eq!(
+        assigned.status, 200,
+        "assigning the engine: {}",
+        assigned.body
+    );
+    let mut domain_path = 0;
 
     let token = |api: &support::Api| api.token.clone().expect("a token");
     let requester = token(&w.requester);
@@ -874,18 +1079,45 @@ async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
     let mut submitted: BTreeMap<String, String> = BTreeMap::new();
     let mut released: BTreeMap<String, usize> = BTreeMap::new();
-    let mut victims = [0; 3];
+    let mut victims = [0; 4];
+    let mut paths = [0; 2];
+    let mut reruns_by_victim = [0; 4];
     let mut slowest = Duration::ZERO;
     let mut redelivered = 0;
     let started = Instant::now();
     for round in 1..=rounds {
         let round_started = Instant::now();
         let at = rng.below(2) as usize;
-        let victim = rng.below(3) as usize;
+        let victim = rng.below(4) as usize;
+        // Killing the engine only tells something when it runs the round's provisioning.
+        let path = if victim == ENGINE {
+            1
+        } else {
+            rng.below(2) as usize
+        };
         let delay = Duration::from_millis(rng.below(2001));
         let down = Duration::from_millis(rng.below(1001));
         let victim_name = VICTIMS[victim];
         victims[victim] += 1;
+        paths[path] += 1;
+        if path != domain_path {
+            let pool = [&default_pool, &remote_pool][path];
+            let moved = call(
+                &cluster,
+                at,
+                &admin,
+                Method::PATCH,
+                &format!("/api/v1/domains/{}", w.domain),
+                Some(&json!({ "pool_id": pool })),
+            )
+            .await;
+            assert_eq!(
+                moved.status, 200,
+                "moving the domain to the {} pool: {}",
+                PATHS[path], moved.body
+            );
+            domain_path = path;
+        }
         // The people take their time (0–300 ms before each call), so the flow spans most of
         // the two seconds the kill may fall in.
         let pauses: Vec<Duration> = (0..STEPS)
@@ -902,6 +1134,10 @@ async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
                     cluster.kill(victim);
                     std::thread::sleep(down);
                     cluster.start(victim);
+                } else if victim == ENGINE {
+                    cluster.kill_engine();
+                    std::thread::sleep(down);
+                    cluster.start_engine(None);
                 } else {
                     pg.crash();
                     std::thread::sleep(down);
@@ -948,6 +1184,9 @@ async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
             *released.entry(id.clone()).or_insert(0) += 1;
         }
 
+        let reruns = provision_reruns(&s.db.url, &ids).await;
+        reruns_by_victim[victim] += reruns;
+
         let round_accounts: Vec<String> = names.iter().map(|n| format!("svc-{n}")).collect();
         let mut why = Vec::new();
         let counts = inspect(
@@ -967,7 +1206,8 @@ async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
         )
         .await;
         println!(
-            "round {round}/{rounds}: victim={victim_name} at {} ms (after call {killed_after}/{STEPS}; flow {flow_ms} ms, down {} ms), {counts}, dead_mail_claims_released={} ({:.1} s)",
+            "round {round}/{rounds}: victim={victim_name} engine={} at {} ms (after call {killed_after}/{STEPS}; flow {flow_ms} ms, down {} ms), {counts}, dead_mail_claims_released={}, provision_reruns={reruns} ({:.1} s)",
+            PATHS[path],
             delay.as_millis(),
             down.as_millis(),
             ended.len(),
@@ -984,7 +1224,7 @@ async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
     }
     let total = started.elapsed().as_secs_f64();
     println!(
-        "crash suite: {rounds} rounds in {total:.0} s ({:.1} s a round, the slowest {:.1} s), seed {seed}; victims: {}; mail claims ended with a killed replica: {}, of which sent twice: {redelivered}",
+        "crash suite: {rounds} rounds in {total:.0} s ({:.1} s a round, the slowest {:.1} s), seed {seed}; victims: {}; provisioning by engine: {}; provision jobs run again after a kill of: {}; mail claims ended with a killed replica: {}, of which sent twice: {redelivered}",
         total / rounds as f64,
         slowest.as_secs_f64(),
         VICTIMS
@@ -993,8 +1233,21 @@ async fn replicas_and_postgresql_killed_at_random_lose_and_duplicate_nothing() {
             .map(|(v, n)| format!("{v} {n}"))
             .collect::<Vec<_>>()
             .join(", "),
+        PATHS
+            .iter()
+            .zip(paths)
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        VICTIMS
+            .iter()
+            .zip(reruns_by_victim)
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         released.values().sum::<usize>(),
     );
+    cluster.kill_engine();
     for i in 0..2 {
         cluster.kill(i);
     }

@@ -50,7 +50,7 @@ impl EngineProcess {
     pub(crate) fn start_with(base: &str, token: &str, label: &str, extra: &[&str]) -> Self {
         let dir = crate::support::db::temp_dir(label);
         let log = std::fs::File::create(dir.join("engine.log")).expect("engine log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_alm"))
+        let child = Command::new(crate::support::process::alm_binary())
             .args(["engine", "--server", base, "--name", label, "--data-dir"])
             .arg(&dir)
             .args(extra)
@@ -61,6 +61,24 @@ impl EngineProcess {
             .spawn()
             .expect("start alm engine");
         Self { child, dir }
+    }
+
+    /// Starts the engine again from its data directory (its state file: same engine, same
+    /// credential, no token), after [`EngineProcess::kill`]; the log goes on in the same file.
+    pub(crate) fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("engine.log"))
+            .expect("engine log file");
+        self.child = Command::new(crate::support::process::alm_binary())
+            .args(["engine", "--data-dir"])
+            .arg(&self.dir)
+            .env_remove("ALM_ENGINE_TOKEN")
+            .env("ALM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("restart alm engine");
     }
 
     pub(crate) fn log(&self) -> String {
@@ -224,6 +242,69 @@ on_both_backends! {
             text.contains(&format!("job {job_id} (domain-sync) done")).then_some(text)
         }).await;
         assert!(!logged.contains(c.bind_password.expose()), "no password in engine logs");
+        s.stop().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_restarted_engine_gives_back_at_once_the_lease_its_killed_process_held(backend: Backend) {
+        let s = TestServer::start_with(backend, SETTINGS).await;
+        let admin = s.admin();
+        let (st, pool) = admin.post("/api/v1/engine-pools", json!({"name": "Restarts"})).await;
+        assert_eq!(st, 201, "{pool}");
+        let pool = pool["id"].as_str().unwrap().to_owned();
+        // The job never gets far: nothing listens at the domain's address.
+        let c = ad::config();
+        let (st, domain) = admin.post("/api/v1/domains", json!({
+            "name": "Nowhere", "url": "ldaps://127.0.0.1:9", "bind_identity": c.bind_identity,
+            "bind_password": c.bind_password.expose(), "ca_pem": c.ca_pem, "base_dn": c.base_dn, "pool_id": pool,
+        })).await;
+        assert_eq!(st, 201, "{domain}");
+        let domain: alm_core::DomainId = domain["id"].as_str().unwrap().parse().unwrap();
+
+        // The engine registers; its process dies before it is given work.
+        let mut engine = EngineProcess::start(&s.base, &activation_token(&admin).await, "restarts");
+        let id = registered(&admin, "restarts", &engine).await;
+        let as_engine = Api::with_token(&s.base, &engine.credential());
+        engine.kill();
+        assign(&admin, &id, &pool).await;
+
+        // Its "previous process" leases the sync and dies with it (the clock stands still: the
+        // lease never runs out by time in this test).
+        let state = s.state();
+        let can = alm_core::permissions::system_capability::<alm_core::permissions::perm::DomainUpdate>();
+        let job = alm_server::services::domain_sync::request(
+            &state.queue, &can, &alm_server::services::Actor::system(), domain, None, time::Duration::days(7),
+        ).await.unwrap();
+        let job_id = job.id.to_string();
+        let (st, leased) = as_engine.post("/api/v1/engine/lease", json!({"wait_seconds": 0, "max_jobs": 16})).await;
+        assert_eq!(st, 200, "{leased}");
+        let first = leased["jobs"].as_array().unwrap().iter().find(|j| j["job_id"] == job_id.as_str())
+            .unwrap_or_else(|| panic!("the sync was leased: {leased}"))["lease_id"].as_str().unwrap().to_owned();
+
+        // An engine that says nothing of what it runs (an older one) leaves the lease alone, and
+        // so does one that names the job.
+        for body in [json!({"wait_seconds": 0, "max_jobs": 16}),
+                     json!({"wait_seconds": 0, "max_jobs": 16, "running": [job_id]})] {
+            let (st, answer) = as_engine.post("/api/v1/engine/lease", body.clone()).await;
+            assert_eq!((st, answer["jobs"].as_array().map(Vec::len)), (200, Some(0)), "{body}: {answer}");
+            let (_, j) = admin.get(&format!("/api/v1/jobs/{job_id}")).await;
+            assert_eq!((j["status"].as_str(), j["attempts"].as_i64()), (Some("leased"), Some(1)), "{body}: {j}");
+        }
+
+        // The real engine starts again from its state file, running nothing: its first lease
+        // request gives the dead process's lease back and takes the job anew at once.
+        engine.restart();
+        until(&format!("the restarted engine to run the job again ({})", engine.log()), || async {
+            let (_, j) = admin.get(&format!("/api/v1/jobs/{job_id}")).await;
+            (j["attempts"] == 2 && j["status"] != "leased").then_some(())
+        }).await;
+        assert!(engine.log().contains(&format!("job {job_id} (domain-sync) leased")), "{}", engine.log());
+        // A completion under the dead process's lease is refused.
+        let late = json!({"outcome": "done", "lease_id": first,
+                          "result": {"kind": "domain-sync", "snapshot": {"objects": [], "highest_usn": 1}, "problem": null}});
+        let (st, answer) = as_engine.post(&format!("/api/v1/engine/jobs/{job_id}/complete"), late).await;
+        assert_eq!(st, 409, "{answer}");
         s.stop().await;
     }
 }

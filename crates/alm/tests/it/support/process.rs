@@ -41,6 +41,16 @@ impl SharedClock {
     }
 }
 
+/// The `alm` binary the tests start: cargo's (`CARGO_BIN_EXE_alm`), or `ALMTEST_ALM_BIN`. Cargo
+/// puts the binary at one path per target directory, so a target directory shared by several
+/// checkouts can have another checkout's build there at any moment; a long run (the crash
+/// suite's 1,000 rounds) points this at a copy of its own build.
+pub fn alm_binary() -> PathBuf {
+    std::env::var_os("ALMTEST_ALM_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_alm")))
+}
+
 pub struct AlmProcess {
     child: Child,
     pub base: String,
@@ -57,7 +67,7 @@ impl AlmProcess {
         });
         assert!(Path::new(&lib).exists(), "{lib} does not exist");
         let log = dir.join(format!("{name}.log"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_alm"));
+        let mut cmd = Command::new(alm_binary());
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -73,7 +83,7 @@ impl AlmProcess {
     /// `dir`; waits until it listens.
     pub fn start_on_real_clock(name: &str, dir: &Path, env: &[(&str, String)]) -> Self {
         let log = dir.join(format!("{name}.log"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_alm"));
+        let mut cmd = Command::new(alm_binary());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .env_clear()
