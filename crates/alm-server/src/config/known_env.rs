@@ -77,6 +77,7 @@ pub const OTHER_ENV: &[&str] = &[
     "ALM_ENGINE_TOKEN",
     "ALM_ENGINE_DATA_DIR",
     "ALM_ENGINE_SERVER_CA",
+    "ALM_ENGINE_NAMESERVERS",
     // `alm discover --import` reads the API token from it.
     "ALM_IMPORT_TOKEN",
 ];
