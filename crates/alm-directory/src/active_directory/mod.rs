@@ -233,10 +233,7 @@ impl ActiveDirectory {
     /// Maps an ldap3 error; after a connection-level failure the next call reconnects.
     pub(crate) fn fail(&self, error: LdapError, dn: &str) -> DirectoryError {
         let mapped = errors::from_ldap(error, &self.url(), dn);
-        if matches!(
-            mapped,
-            DirectoryError::Unreachable { .. } | DirectoryError::Tls { .. }
-        ) {
+        if fails_over(&mapped) {
             if let Ok(mut slot) = self.connection.try_lock() {
                 *slot = None;
             }

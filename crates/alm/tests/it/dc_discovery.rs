@@ -113,28 +113,31 @@ async fn a_domain_dns_does_not_know_is_an_error_naming_the_record_and_the_server
     assert!(e.contains("no domain controller with an address"), "{e}");
 }
 
+/// The SRV name of the pair's domain.
+pub(crate) const PAIR_SRV: &str = "_ldap._tcp.dc._msdcs.pair.example.test";
+
 fn pair_env(name: &str) -> String {
     std::env::var(name)
         .unwrap_or_else(|_| panic!("{name} is not set (bash scripts/test.sh sets it)"))
 }
 
-/// The pair's DCs as Active Directory registers them (`tests/peers/samba_pair.sh`).
-fn pair_dns(first_priority: u16) -> Dns {
+/// The pair's DCs as Active Directory registers them (`tests/peers/samba_pair.sh`); the first
+/// at `first_priority`, the second at 10.
+pub(crate) fn pair_dns(first_priority: u16) -> Dns {
     let (host1, host2) = (
         pair_env("ALMTEST_PAIR_DC1_HOST"),
         pair_env("ALMTEST_PAIR_DC2_HOST"),
     );
-    let srv = "_ldap._tcp.dc._msdcs.pair.example.test";
     Dns::start(&[
         Record::Srv {
-            name: srv,
+            name: PAIR_SRV,
             target: &host1,
             port: 389,
             priority: first_priority,
             weight: 100,
         },
         Record::Srv {
-            name: srv,
+            name: PAIR_SRV,
             target: &host2,
             port: 389,
             priority: 10,

@@ -7,8 +7,8 @@
 //! DNS" goes on through the second DC, found in the SRV records a DNS server of the test's own
 //! serves (`support::dns`), asked only once the listed DC failed.
 
+use crate::dc_discovery::{pair_dns, PAIR_SRV};
 use crate::lifecycle::{provisioned_from, settled};
-use crate::support::dns::{Dns, Record};
 use crate::support::{Backend, TestServer};
 use crate::templates::{definition, world_on};
 use alm_core::Secret;
@@ -167,34 +167,9 @@ async fn with_the_first_domain_controller_down_the_second_serves_provisioning_an
 async fn with_the_listed_controller_down_one_found_in_dns_serves_provisioning() {
     let _pair = PAIR.lock().await;
     let (dc1, dc2) = (env("ALMTEST_PAIR_DC1_URL"), env("ALMTEST_PAIR_DC2_URL"));
-    let (host1, host2) = (env("ALMTEST_PAIR_DC1_HOST"), env("ALMTEST_PAIR_DC2_HOST"));
-    let (addr1, addr2) = (env("ALMTEST_PAIR_DC1_ADDR"), env("ALMTEST_PAIR_DC2_ADDR"));
-    let srv = "_ldap._tcp.dc._msdcs.pair.example.test";
+    let srv = PAIR_SRV;
     // What Active Directory registers: each DC under the domain's SRV name, LDAP's port.
-    let dns = Dns::start(&[
-        Record::Srv {
-            name: srv,
-            target: &host1,
-            port: 389,
-            priority: 0,
-            weight: 100,
-        },
-        Record::Srv {
-            name: srv,
-            target: &host2,
-            port: 389,
-            priority: 0,
-            weight: 100,
-        },
-        Record::Host {
-            name: &host1,
-            addr: &addr1,
-        },
-        Record::Host {
-            name: &host2,
-            addr: &addr2,
-        },
-    ]);
+    let dns = pair_dns(0);
     let s = TestServer::start_with(
         Backend::Sqlite,
         &[("ALM_ENGINES__NAMESERVERS", &dns.addr.to_string())],
