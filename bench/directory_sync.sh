@@ -6,15 +6,18 @@
 # Builds alm (release), starts a throwaway Samba AD DC on 127.0.0.2, fills OU=bench with
 # 20,000 users and 2,000 groups (10 members on average), connects alm to that OU and
 # measures, in the same run:
-#   - raw dump: the three paged searches alm's full sync makes (same base, filters and
-#     attributes), done by `ldapsearch -E pr=1000/noprompt`, output to /dev/null;
+#   - raw dump: the four paged searches alm's full sync makes (same base, filters and
+#     attributes), done one after the other by `ldapsearch -E pr=1000/noprompt`, output to
+#     /dev/null: the reference of the ratio;
 #   - full sync: POST /api/v1/domains/{id}/sync?mode=full, as the HTTP client sees it;
 #   - incremental sync after 100 changed users: POST …/sync?mode=incremental.
-# Each is measured BENCH_ROUNDS times (default 3) and the median reported; raw dumps and
-# full syncs alternate so that load from elsewhere hits both alike. Targets: full sync
-# ≤ 1.5 × raw dump; incremental ≤ 1 s. With BENCH_PHASES=1 (the default), tcpdump records
-# the SYN/FIN packets of the LDAPS connections so each measured step is split into "LDAP
-# connection open" and "the rest" (alm drops its connection before writing its database);
+# Each is measured BENCH_ROUNDS times (default 5) and the median reported, with each round's
+# ratio; raw dumps and full syncs alternate so that load from elsewhere hits both alike. The
+# first full sync adds every object, the later ones find them unchanged. Targets (issue 17):
+# full sync ≤ 1.2 × raw dump; incremental ≤ 1 s. With BENCH_PHASES=1 (the default), tcpdump
+# records the SYN/FIN packets of the LDAPS connections so each measured step is split into
+# "LDAPS connections open" (the union of their lifetimes, should they overlap) and "the
+# rest" (alm drops its connection before writing its database);
 # then alm is restarted with debug logging of HTTP requests and SQL statements, and one
 # more full and incremental sync are split into phases from the log timestamps (not
 # counted in the figures).
@@ -24,9 +27,13 @@
 # (Samba), tcpdump (installed with apt when missing) and 127.0.0.2 free of another DC (the
 # address is added to lo when missing and removed again at the end).
 #
-# Knobs (environment): BENCH_USERS (20000), BENCH_GROUPS (2000), BENCH_ROUNDS (3),
+# Knobs (environment): BENCH_USERS (20000), BENCH_GROUPS (2000), BENCH_ROUNDS (5),
 # BENCH_CHANGES (100), BENCH_PHASES (1), BENCH_KEEP=1 keeps the work directory,
-# BENCH_SAMBA_ADDR (127.0.0.2), CARGO_TARGET_DIR (~/.cache/alm-target).
+# BENCH_SAMBA_ADDR (127.0.0.2), CARGO_TARGET_DIR (~/.cache/alm-target),
+# BENCH_BASELINE_BIN: another alm binary (say, a release build of the commit before a change)
+# run beside this one on its own SQLite database and measured with a full sync in each round
+# too, right after this build's: a before/after on the same directory under the same load,
+# for the price of one fill of the directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -37,9 +44,11 @@ export SAMBA_ADDR=${BENCH_SAMBA_ADDR:-127.0.0.2}
 
 users=${BENCH_USERS:-20000}
 groups=${BENCH_GROUPS:-2000}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 changes=${BENCH_CHANGES:-100}
 phases=${BENCH_PHASES:-1}
+baseline_bin=${BENCH_BASELINE_BIN:-}
+[[ -z $baseline_bin || -x $baseline_bin ]] || die "BENCH_BASELINE_BIN ($baseline_bin) is not an executable"
 user_slice=2000  # users per ldapadd
 group_slice=500  # groups per ldapadd
 expected=$((1 + users + groups)) # the OU itself, its users and groups
@@ -68,11 +77,13 @@ echo "built in $(elapsed "$t") s: $bin" >&2
 work=$(mktemp -d /tmp/almb.XXXXXX)
 added_addr=0
 alm_pid=
+base_pid=
 tcpdump_pid=
 cleanup() {
   local rc=$?
   set +e
   if [[ -n $alm_pid ]]; then kill "$alm_pid" 2>/dev/null && wait "$alm_pid" 2>/dev/null; fi
+  if [[ -n $base_pid ]]; then kill "$base_pid" 2>/dev/null && wait "$base_pid" 2>/dev/null; fi
   if [[ -n $tcpdump_pid ]]; then kill "$tcpdump_pid" 2>/dev/null && wait "$tcpdump_pid" 2>/dev/null; fi
   [[ -f $work/samba/samba.pid ]] && samba_stop "$work/samba"
   if ((added_addr)); then ip addr del "$SAMBA_ADDR/8" dev lo; fi
@@ -205,7 +216,8 @@ stop_alm() {
 }
 start_alm "$work/alm.log"
 token=$("$bin" admin create-token admin@example.test --name bench --data-dir "$work/alm")
-api() { curl -sS --max-time 3600 -H "Authorization: Bearer $token" -H 'content-type: application/json' "$@"; }
+# api ARGS…: curl with the token ($api_token instead, when set: the baseline's).
+api() { curl -sS --max-time 3600 -H "Authorization: Bearer ${api_token:-$token}" -H 'content-type: application/json' "$@"; }
 json() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$@"; }
 
 body=$(BASE=$ou_dn python3 -c '
@@ -219,6 +231,30 @@ domain=$(json "$work/domain.json" 'd["id"]')
 api -X POST -o "$work/check.json" "$url/api/v1/domains/$domain/check"
 [[ $(json "$work/check.json" 'd["ok"]') == True ]] || { cat "$work/check.json" >&2; die "the domain check failed"; }
 echo "domain $domain: $(json "$work/check.json" 'd["message"]')" >&2
+if [[ -n $baseline_bin ]]; then
+  say "starting the baseline alm ($baseline_bin)"
+  base_port=$(free_port)
+  base_url=http://127.0.0.1:$base_port
+  mkdir -p "$work/alm-base"
+  env "${alm_env[@]}" "$baseline_bin" serve --data-dir "$work/alm-base" --listen "127.0.0.1:$base_port" >"$work/alm-base.log" 2>&1 &
+  base_pid=$!
+  for ((i = 0; i < 150; i++)); do
+    "$baseline_bin" healthcheck --url "$base_url" >/dev/null 2>&1 && break
+    kill -0 "$base_pid" 2>/dev/null || { cat "$work/alm-base.log" >&2; die "the baseline alm did not start"; }
+    sleep 0.2
+  done
+  base_token=$("$baseline_bin" admin create-token admin@example.test --name bench --data-dir "$work/alm-base")
+  code=$(api_token=$base_token api -o "$work/domain-base.json" -w '%{http_code}' -d "$body" "$base_url/api/v1/domains")
+  [[ $code == 201 ]] || { cat "$work/domain-base.json" >&2; die "adding the domain to the baseline answered $code"; }
+  base_domain=$(json "$work/domain-base.json" 'd["id"]')
+fi
+
+# CPU seconds used so far by the DC (every process of its session: the LDAP workers) and by
+# alm, from /proc: where a step's time goes when the two cores are the limit.
+clk_tck=$(getconf CLK_TCK)
+dc_cpu() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v sid="$SAMBA_PID" -v hz="$clk_tck" '{ sub(/^[0-9]+ \(.*\) /, ""); if ($4 == sid) t += $12 + $13 } END { printf "%.2f", t / hz }'; }
+alm_cpu() { awk -v hz="$clk_tck" '{ sub(/^[0-9]+ \(.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/${1:-$alm_pid}/stat"; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 
 # step NAME START [SECONDS]: NAME ran from START to now (and took SECONDS, when given).
 step() { echo "$1 $2 $(now) ${3:-}" >>"$work/steps"; }
@@ -227,12 +263,14 @@ step() { echo "$1 $2 $(now) ${3:-}" >>"$work/steps"; }
 sync() {
   local out t
   t=$(now)
-  out=$(api -X POST -o "$2.json" -w '%{http_code} %{time_total}' "$url/api/v1/domains/$domain/sync?mode=$1")
+  out=$(api -X POST -o "$2.json" -w '%{http_code} %{time_total}' "${sync_domain_url:-$url/api/v1/domains/$domain}/sync?mode=$1")
   [[ -z ${3:-} ]] || step "$3" "$t" "${out#* }"
   [[ ${out%% *} == 200 && $(json "$2.json" 'd["outcome"]') == succeeded ]] ||
     { cat "$2.json" >&2; die "$1 sync: HTTP ${out%% *}"; }
   echo "${out#* }"
 }
+# sync_base MODE OUT [STEP]: the same through the baseline alm.
+sync_base() { api_token=$base_token sync_domain_url=$base_url/api/v1/domains/$base_domain sync "$@"; }
 counts() { json "$1.json" '"added %d, updated %d, removed %d" % (d["added"], d["updated"], d["removed"])'; }
 
 # With BENCH_PHASES=1, tcpdump records the opening (SYN) and closing (FIN) packets of
@@ -250,17 +288,36 @@ if [[ $phases == 1 ]]; then
 fi
 
 say "raw dump and full sync, $rounds rounds each, alternating"
-raw=() full=()
+echo "load average before the rounds: $(uptime | sed 's/.*load average: //')" >&2
+raw=() full=() ratios=() raw_dc=() full_dc=() full_alm=() base=() base_ratios=() base_dc=() base_alm=()
 for ((r = 1; r <= rounds; r++)); do
+  c=$(dc_cpu)
   t=$(now)
   dump /dev/null
   raw+=("$(elapsed "$t")")
+  raw_dc+=("$(minus "$(dc_cpu)" "$c")")
   step "raw-$r" "$t"
+  c=$(dc_cpu) a=$(alm_cpu)
   full+=("$(sync full "$work/full-$r" "full-$r")")
+  full_dc+=("$(minus "$(dc_cpu)" "$c")") full_alm+=("$(minus "$(alm_cpu)" "$a")")
   n=$(json "$work/full-$r.json" 'd["added"] + d["updated"]')
   [[ $n == "$expected" && $(json "$work/full-$r.json" 'd["removed"]') == 0 ]] ||
     die "full sync $r saw $n objects, expected $expected: $(counts "$work/full-$r")"
-  printf '  round %d: raw dump %7.3f s   full sync %7.3f s (%s)\n' "$r" "${raw[-1]}" "${full[-1]}" "$(counts "$work/full-$r")" >&2
+  ratios+=("$(awk -v f="${full[-1]}" -v r="${raw[-1]}" 'BEGIN { printf "%.2f", f / r }')")
+  printf '  round %d: raw dump %7.3f s   full sync %7.3f s (%s)   ratio %s\n' \
+    "$r" "${raw[-1]}" "${full[-1]}" "$(counts "$work/full-$r")" "${ratios[-1]}" >&2
+  printf '           CPU: raw dump DC %5.2f s   full sync DC %5.2f s + alm %5.2f s\n' \
+    "${raw_dc[-1]}" "${full_dc[-1]}" "${full_alm[-1]}" >&2
+  if [[ -n $baseline_bin ]]; then
+    c=$(dc_cpu) a=$(alm_cpu "$base_pid")
+    base+=("$(sync_base full "$work/base-$r" "base-$r")")
+    base_dc+=("$(minus "$(dc_cpu)" "$c")") base_alm+=("$(minus "$(alm_cpu "$base_pid")" "$a")")
+    n=$(json "$work/base-$r.json" 'd["added"] + d["updated"]')
+    [[ $n == "$expected" ]] || die "baseline full sync $r saw $n objects, expected $expected"
+    base_ratios+=("$(awk -v f="${base[-1]}" -v r="${raw[-1]}" 'BEGIN { printf "%.2f", f / r }')")
+    printf '           baseline full sync %7.3f s (%s)   ratio %s   CPU: DC %5.2f s + alm %5.2f s\n' \
+      "${base[-1]}" "$(counts "$work/base-$r")" "${base_ratios[-1]}" "${base_dc[-1]}" "${base_alm[-1]}" >&2
+  fi
 done
 
 # change USERS_FROM ROUND: a new description for $changes users, one ldapmodify.
@@ -288,6 +345,8 @@ raw_m=$(median "${raw[@]}")
 full_m=$(median "${full[@]}")
 incr_m=$(median "${incr[@]}")
 ratio=$(awk -v f="$full_m" -v r="$raw_m" 'BEGIN { printf "%.2f", f / r }')
+ratio_m=$(median "${ratios[@]}")
+
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "PASS" : "MISS" }'; }
 
 if [[ $phases == 1 ]]; then
@@ -314,8 +373,16 @@ split = {}
 for name, start, end, total, *_ in steps:
     start, end = float(start), float(end)
     total = float(total) if total else end - start
-    inside = [(s, f) for s, f in conns.values() if start <= s <= end and f is not None]
-    ldap = sum(f - s for s, f in inside)
+    inside = sorted((s, f) for s, f in conns.values() if start <= s <= end and f is not None)
+    # The union of the connections' lifetimes: overlapping ones count once.
+    ldap, reach = 0.0, None
+    for s, f in inside:
+        if reach is None or s > reach:
+            ldap += f - s
+            reach = f
+        elif f > reach:
+            ldap += f - reach
+            reach = f
     print(f"  {name:7s} {total:7.3f} s: {len(inside)} LDAPS connection(s) open {ldap:7.3f} s, "
           f"the rest {total - ldap:6.3f} s", file=sys.stderr)
     split.setdefault(name.split('-')[0], []).append((ldap, total - ldap))
@@ -352,7 +419,7 @@ for line in open(log, errors="replace"):
         continue
     t = datetime.fromisoformat(m.group(1)[:26]).timestamp()
     entries.append((t, line))
-    if "/sync}" not in line:
+    if not re.search(r'path=\S*/sync[ }]', line):
         continue
     if "started processing request" in line:
         cur = {"start": t}
@@ -385,11 +452,20 @@ for name, run, total in zip(["full", "incremental"], runs, totals):
 PY
 fi
 
-say "results ($users users, $groups groups, $links memberships; medians of $rounds)"
+say "results ($users users, $groups groups, $links memberships; medians of $rounds; load average $(uptime | sed 's/.*load average: //'))"
 cat <<TXT
 raw dump (4 × ldapsearch -E pr=1000/noprompt):  $raw_m s   [${raw[*]}]
-full sync (POST …/sync?mode=full):              $full_m s   [${full[*]}]
-ratio full / raw:                                $ratio  (target ≤ 1.5: $(verdict "$ratio" 1.5))
+full sync (POST …/sync?mode=full):              $full_m s   [${full[*]}]  (round 1 adds every object)
+ratio of the medians full / raw:                 $ratio  (target ≤ 1.2: $(verdict "$ratio" 1.2))
+ratio per round:                                 [${ratios[*]}], median $ratio_m
+CPU (medians): raw dump DC $(median "${raw_dc[@]}") s; full sync DC $(median "${full_dc[@]}") s + alm $(median "${full_alm[@]}") s
 incremental sync after $changes changes:           $incr_m s   [${incr[*]}]  (target ≤ 1 s: $(verdict "$incr_m" 1))
 alm peak RSS during the measured runs: $alm_rss; populating took $populate_s s; whole run $(elapsed "$bench_t0") s
 TXT
+if [[ -n $baseline_bin ]]; then
+  cat <<TXT
+baseline full sync ($baseline_bin): $(median "${base[@]}") s   [${base[*]}]
+baseline ratio full / raw:           $(awk -v f="$(median "${base[@]}")" -v r="$raw_m" 'BEGIN { printf "%.2f", f / r }')   per round [${base_ratios[*]}]
+baseline CPU (medians):              DC $(median "${base_dc[@]}") s + alm $(median "${base_alm[@]}") s
+TXT
+fi

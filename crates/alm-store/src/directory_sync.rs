@@ -9,6 +9,11 @@ use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
 use time::OffsetDateTime;
 
+mod object_batches;
+pub use object_batches::{
+    mark_seen, needs_write, stored_objects, upsert, StoredObject, UPSERT_BATCH_ROWS,
+};
+
 /// One synced directory object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryObject {
@@ -370,29 +375,52 @@ pub async fn all_of_kinds(
     q.fetch_all(&mut *conn).await?.iter().map(decode).collect()
 }
 
-/// Replaces the domain's schema attribute names.
+/// Replaces the domain's schema attribute names. A schema rarely changes, so the names stored
+/// are read first and nothing is written when they are the same; otherwise they are written
+/// in statements of [`UPSERT_BATCH_ROWS`] rows (a schema has well over a thousand names).
 pub async fn replace_attributes(
     conn: &mut AnyConnection,
     domain: DomainId,
     names: &[String],
 ) -> StoreResult<()> {
+    // The first spelling of a name wins; names differing only in case are one name.
+    let mut seen = HashSet::new();
+    let unique: Vec<&String> = names
+        .iter()
+        .filter(|n| seen.insert(n.to_lowercase()))
+        .collect();
+    let mut stored: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM directory_attributes WHERE domain_id = $1")
+            .bind(domain.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut wanted: Vec<&str> = unique.iter().map(|n| n.as_str()).collect();
+    stored.sort_unstable();
+    wanted.sort_unstable();
+    if stored.iter().map(String::as_str).eq(wanted.iter().copied()) {
+        return Ok(());
+    }
     sqlx::query("DELETE FROM directory_attributes WHERE domain_id = $1")
         .bind(domain.to_string())
         .execute(&mut *conn)
         .await?;
-    let mut seen = HashSet::new();
-    for name in names {
-        if !seen.insert(name.to_lowercase()) {
-            continue;
+    let domain = domain.to_string();
+    for chunk in unique.chunks(UPSERT_BATCH_ROWS) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO directory_attributes (domain_id, name, name_key) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for name in chunk {
+            q = q
+                .bind(&domain)
+                .bind(name.as_str())
+                .bind(name.to_lowercase());
         }
-        sqlx::query(
-            "INSERT INTO directory_attributes (domain_id, name, name_key) VALUES ($1, $2, $3)",
-        )
-        .bind(domain.to_string())
-        .bind(name)
-        .bind(name.to_lowercase())
-        .execute(&mut *conn)
-        .await?;
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

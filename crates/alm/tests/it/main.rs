@@ -44,6 +44,7 @@ mod secret_destinations;
 mod siem;
 mod storage;
 mod storage_health;
+mod sync_writes;
 mod templates;
 mod ui;
 mod ui_admin;
