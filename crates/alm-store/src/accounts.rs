@@ -504,7 +504,8 @@ const ENABLED_OWNER: &str = "EXISTS (SELECT 1 FROM account_owners o2 \
           JOIN users u2 ON u2.id = m.user_id WHERE m.group_id = g.id AND u2.enabled = 1))))";
 
 /// Live accounts with no enabled owner left (SPEC §2.7 orphans), optionally only those that
-/// `owner` owns.
+/// `owner` owns — a user directly or through a group they are a member of, since a group
+/// owner counts only while it has an enabled member (so disabling its last one can orphan).
 pub async fn orphaned(
     conn: &mut AnyConnection,
     owner: Option<Owner>,
@@ -523,18 +524,27 @@ pub async fn orphaned(
             .fetch_all(&mut *conn)
             .await?
         }
-        Some(o) => {
-            let (kind, id) = match o {
-                Owner::User(u) => ("user", u.to_string()),
-                Owner::Group(g) => ("group", g.to_string()),
-            };
+        Some(Owner::User(u)) => {
             sqlx::query(&format!(
-                "SELECT {cols} FROM managed_accounts a JOIN account_owners o ON o.account_id = a.id \
-                 WHERE o.owner_type = $1 AND o.owner_id = $2 AND a.status <> 'deleted' AND NOT {ENABLED_OWNER} \
+                "SELECT {cols} FROM managed_accounts a WHERE a.status <> 'deleted' AND NOT {ENABLED_OWNER} \
+                 AND EXISTS (SELECT 1 FROM account_owners o WHERE o.account_id = a.id \
+                   AND ((o.owner_type = 'user' AND o.owner_id = $1) \
+                     OR (o.owner_type = 'group' AND EXISTS (SELECT 1 FROM group_members m \
+                       WHERE m.group_id = o.owner_id AND m.user_id = $2)))) \
                  ORDER BY a.name_key, a.id"
             ))
-            .bind(kind)
-            .bind(id)
+            .bind(u.to_string())
+            .bind(u.to_string())
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Some(Owner::Group(g)) => {
+            sqlx::query(&format!(
+                "SELECT {cols} FROM managed_accounts a JOIN account_owners o ON o.account_id = a.id \
+                 WHERE o.owner_type = 'group' AND o.owner_id = $1 AND a.status <> 'deleted' AND NOT {ENABLED_OWNER} \
+                 ORDER BY a.name_key, a.id"
+            ))
+            .bind(g.to_string())
             .fetch_all(&mut *conn)
             .await?
         }

@@ -366,6 +366,27 @@ pub async fn group_ids(
         .collect()
 }
 
+/// The enabled groups the user is a member of: what they own accounts through, since a
+/// disabled group gives its members nothing (SPEC §2.2).
+pub async fn enabled_group_ids(
+    conn: &mut AnyConnection,
+    id: UserId,
+) -> StoreResult<Vec<alm_core::GroupId>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT m.group_id FROM group_members m JOIN alm_groups g ON g.id = m.group_id \
+         WHERE m.user_id = $1 AND g.enabled = 1 ORDER BY m.group_id",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    ids.iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| StoreError::Corrupt(format!("group id {s:?}")))
+        })
+        .collect()
+}
+
 /// The roles given to the user directly.
 pub async fn role_ids(conn: &mut AnyConnection, id: UserId) -> StoreResult<Vec<alm_core::RoleId>> {
     let ids: Vec<String> =

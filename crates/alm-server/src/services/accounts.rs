@@ -109,8 +109,8 @@ async fn describe_owners(
     Ok(out)
 }
 
-/// Whether the capability reaches the account: `manage`, or an owner (directly or through a
-/// group).
+/// Whether the capability reaches the account: `manage`, or an owner (directly or through an
+/// enabled group: a disabled one gives its members nothing, SPEC §2.2).
 async fn reaches<P: alm_core::permissions::PermissionMarker>(
     conn: &mut Conn,
     can: &Can<P>,
@@ -119,7 +119,7 @@ async fn reaches<P: alm_core::permissions::PermissionMarker>(
     if can.scope() == Scope::All {
         return Ok(true);
     }
-    let groups = users::group_ids(conn, can.actor()).await?;
+    let groups = users::enabled_group_ids(conn, can.actor()).await?;
     Ok(accounts::is_owner(conn, id, can.actor(), &groups).await?)
 }
 
@@ -140,7 +140,10 @@ pub async fn list(
     let mut conn = db.read().await?;
     filter.visible_to = match can.scope() {
         Scope::All => None,
-        Scope::Own => Some((can.actor(), users::group_ids(&mut conn, can.actor()).await?)),
+        Scope::Own => Some((
+            can.actor(),
+            users::enabled_group_ids(&mut conn, can.actor()).await?,
+        )),
     };
     described_page(&mut conn, clock, &filter, page).await
 }
@@ -155,7 +158,10 @@ pub async fn mine(
 ) -> ServiceResult<(Vec<AccountInfo>, u64)> {
     let mut conn = db.read().await?;
     let filter = accounts::AccountFilter {
-        visible_to: Some((can.actor(), users::group_ids(&mut conn, can.actor()).await?)),
+        visible_to: Some((
+            can.actor(),
+            users::enabled_group_ids(&mut conn, can.actor()).await?,
+        )),
         ..accounts::AccountFilter::default()
     };
     described_page(&mut conn, clock, &filter, page).await

@@ -190,7 +190,7 @@ pub async fn read(
             },
             Scope::Own => {
                 let mut conn = db.read().await?;
-                let mine = Some((me, users::group_ids(&mut conn, me).await?));
+                let mine = Some((me, users::enabled_group_ids(&mut conn, me).await?));
                 count_accounts(&mut conn, now, mine, false).await?
             }
         };

@@ -85,7 +85,7 @@ async fn actionable(
         .await?
         .ok_or(ServiceError::NotFound { what: "account" })?;
     if can.scope() != Scope::All {
-        let groups = users::group_ids(conn, can.actor()).await?;
+        let groups = users::enabled_group_ids(conn, can.actor()).await?;
         if !accounts::is_owner(conn, id, can.actor(), &groups).await? {
             return Err(ServiceError::out_of_scope(
                 "account",

@@ -60,7 +60,7 @@ async fn submit_request(
     let (st, r) = owner
         .post(
             "/api/v1/requests",
-            json!({"template_id": fx.templates[&eol], "account_name": name, "interval": interval.as_str(),
+            json!({"template_id": fx.templates[&eol].id, "account_name": name, "interval": interval.as_str(),
                    "justification": "model-based test", "description": "model-based test",
                    "attributes": {"department": "IT"}, "terms_accepted": true}),
         )
@@ -77,26 +77,22 @@ async fn submit_request(
     Ok(r)
 }
 
-/// Runs one operation against alm and the model; `owner` is the case's owner.
-pub(super) async fn apply(
-    fx: &mut Fixture,
-    m: &mut Model,
-    owner: &(String, Api),
-    op: &Op,
-) -> Result<(), String> {
+/// Runs one operation against alm and the model.
+pub(super) async fn apply(fx: &mut Fixture, m: &mut Model, op: &Op) -> Result<(), String> {
     let now = fx.now();
-    let (owner_id, owner_api) = owner;
+    let owner_id = m.people[0].id.clone();
+    let owner_api = m.people[0].api.clone().expect("the owner has a token");
+    let owner_api = &owner_api;
     match op {
         Op::Request {
             eol,
             yearly,
             reuse_name,
         } => {
-            let interval = if *yearly {
-                Interval::Year1
-            } else {
-                Interval::Days90
-            };
+            // New requests get the published version (§2.4) and its periods.
+            let t = &fx.templates[eol];
+            let (template, version, window) = (t.id.clone(), t.version, t.window());
+            let interval = if *yearly { Interval::Year1 } else { t.short() };
             let base = match (*reuse_name, m.free_names.pop()) {
                 (true, Some(n)) => n,
                 (_, popped) => {
@@ -147,7 +143,9 @@ pub(super) async fn apply(
             m.accounts.push(Account {
                 id: account["id"].as_str().unwrap_or_default().to_owned(),
                 name,
-                template: fx.templates[eol].clone(),
+                template,
+                version,
+                window,
                 eol_action: *eol,
                 interval,
                 start,
@@ -162,12 +160,15 @@ pub(super) async fn apply(
                 },
                 eol_runs: Vec::new(),
                 renewal: None,
+                owners: vec![0],
+                orphan_alerts: 0,
             });
             fx.count(op, false);
         }
         Op::RequestDenied { eol } => {
             let base = fx.next_name();
-            let r = submit_request(fx, owner_api, *eol, Interval::Days90, &base).await?;
+            let short = fx.templates[eol].short();
+            let r = submit_request(fx, owner_api, *eol, short, &base).await?;
             let id = r["id"].as_str().unwrap_or_default().to_owned();
             let r = deny(&fx.w, &id).await?;
             ensure(r["state"] == "rejected", format!("denied at step 1: {r}"))?;
@@ -200,15 +201,29 @@ pub(super) async fn apply(
                 to_renewal_date(fx, m, i).await?;
             }
             let now = fx.now();
+            let (actor, has_actor) = m.actor_api(i);
+            let actor = actor.clone();
             let a = &mut m.accounts[i];
             let body = match op {
                 Op::Delete { confirm: true, .. } => json!({"confirm": a.name}),
                 Op::Delete { confirm: false, .. } => json!({"confirm": "not-its-name"}),
                 _ => json!({}),
             };
-            let (st, r) = owner_api
+            let (st, r) = actor
                 .post(&format!("/api/v1/accounts/{}/actions/{path}", a.id), body)
                 .await;
+            if !has_actor {
+                // No enabled owner to act: the case's owner, not an owner, may not see it.
+                ensure(
+                    st == 404,
+                    format!(
+                        "{path} {} by someone who does not own it: expected 404, got {st} {r}",
+                        a.name
+                    ),
+                )?;
+                fx.refused(op, &r);
+                return Ok(());
+            }
             let allowed = a.allows(act, now);
             if !allowed {
                 ensure(
@@ -278,13 +293,23 @@ pub(super) async fn apply(
                 to_renewal_date(fx, m, i).await?;
             }
             let now = fx.now();
+            let (actor, has_actor) = m.actor_api(i);
+            let actor = actor.clone();
             let a = &m.accounts[i];
-            let (st, r) = owner_api
+            let (st, r) = actor
                 .post(
                     &format!("/api/v1/accounts/{}/actions/submit-renewal", a.id),
                     json!({"reason": "the model still needs it"}),
                 )
                 .await;
+            if !has_actor {
+                ensure(
+                    st == 404,
+                    format!("submit-renewal {} by someone who does not own it: expected 404, got {st} {r}", a.name),
+                )?;
+                fx.refused(op, &r);
+                return Ok(());
+            }
             if !a.allows(Act::SubmitRenewal, now) {
                 ensure(
                     st == 409 || st == 422,
@@ -302,8 +327,15 @@ pub(super) async fn apply(
                 st == 200 && r["status"] == "renewing",
                 format!("submit-renewal {}: {st} {r}", a.name),
             )?;
-            let (_, waiting) = owner_api
-                .get("/api/v1/requests?state=pending-approval&limit=100")
+            // Looked up by the administrator: an owner who is no requester (a co-owner, a new
+            // owner) may submit a renewal (§4.1) but not read requests (§2.3, Account Owner
+            // role).
+            let (_, waiting) = fx
+                .admin
+                .get(&format!(
+                    "/api/v1/requests?state=pending-approval&limit=100&q={}",
+                    a.name
+                ))
                 .await;
             let rid = waiting["items"]
                 .as_array()
@@ -336,7 +368,7 @@ pub(super) async fn apply(
             fx.count(op, false);
         }
         Op::DisableOwner => {
-            let owns = m.accounts.iter().any(|a| a.status != Status::Deleted);
+            let owns = m.would_orphan(0);
             let (st, r) = fx
                 .admin
                 .post_empty(&format!("/api/v1/users/{owner_id}/disable"))
@@ -357,7 +389,7 @@ pub(super) async fn apply(
                     st == 200,
                     format!("disabling an owner of nothing live: {st} {r}"),
                 )?;
-                m.owner_enabled = false;
+                m.people[0].enabled = false;
                 let (st, me) = owner_api.get("/api/v1/me").await;
                 ensure(
                     st == 401 || st == 403,
@@ -368,7 +400,7 @@ pub(super) async fn apply(
                     .post_empty(&format!("/api/v1/users/{owner_id}/enable"))
                     .await;
                 ensure(st == 200, format!("enabling the owner again: {st} {r}"))?;
-                m.owner_enabled = true;
+                m.people[0].enabled = true;
                 fx.count(op, false);
             }
         }
@@ -400,7 +432,58 @@ pub(super) async fn apply(
             fx.restart().await;
             fx.count(op, false);
         }
+        Op::AddCoOwner { .. } | Op::HandOver { .. } => owners::change(fx, m, op).await?,
+        Op::DisableCoOwner { .. }
+        | Op::SyncDisablesOwner { .. }
+        | Op::Adopt
+        | Op::AddGroupOwner { .. }
+        | Op::DisableGroup { .. } => owners::disable(fx, m, op).await?,
+        Op::NewVersion { eol, variant } => {
+            new_version(fx, *eol, usize::from(*variant)).await?;
+            fx.count(op, false);
+        }
     }
+    Ok(())
+}
+
+/// Publishes a new version of the template of `eol` whose lifecycle has
+/// `VERSION_VARIANTS[variant]` (§2.4: create new version, change the draft, publish).
+async fn new_version(fx: &mut Fixture, eol: Eol, variant: usize) -> Result<(), String> {
+    let t = &fx.templates[&eol];
+    let id = t.id.clone();
+    let (st, v) = fx
+        .admin
+        .post_empty(&format!("/api/v1/templates/{id}/versions"))
+        .await;
+    ensure(
+        st == 201 && v["version"]["number"] == t.version + 1 && v["version"]["state"] == "draft",
+        format!(
+            "a new version of {} as a draft numbered {}: {st} {v}",
+            eol.as_str(),
+            t.version + 1
+        ),
+    )?;
+    let mut d = t.definition.clone();
+    d["lifecycle"] = lifecycle(variant);
+    let (st, v) = fx
+        .admin
+        .patch(&format!("/api/v1/templates/{id}"), json!({"definition": d}))
+        .await;
+    ensure(st == 200, format!("changing the draft: {st} {v}"))?;
+    let (st, p) = fx
+        .admin
+        .post_empty(&format!("/api/v1/templates/{id}/publish"))
+        .await;
+    ensure(
+        st == 200 && p["published_version"] == t.version + 1,
+        format!("publishing version {}: {st} {p}", t.version + 1),
+    )?;
+    let t = fx
+        .templates
+        .get_mut(&eol)
+        .expect("a template per EOL action");
+    t.version += 1;
+    t.variant = variant;
     Ok(())
 }
 
