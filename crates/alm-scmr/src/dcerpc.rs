@@ -20,6 +20,11 @@ const PFC_LAST_FRAG: u8 = 0x02;
 /// Little-endian integers, ASCII characters, IEEE floats (C706 12.6.3.1, 14.2.5).
 const DREP_LE: [u8; 4] = [0x10, 0, 0, 0];
 const COMMON_HEADER: usize = 16;
+/// A REQUEST's header: the common one, then alloc_hint, context id and opnum.
+const REQUEST_HEADER: usize = COMMON_HEADER + 8;
+/// The most an answer may pile up before one fragment of it is whole: a host that keeps
+/// answering STATUS_BUFFER_OVERFLOW would otherwise grow the buffer until the scan's timeout.
+const MAX_PENDING_ANSWER: usize = 256 * 1024;
 /// What we offer for fragment sizes: the common ncacn_np value (Windows and Samba use it).
 pub const MAX_FRAG: u16 = 4280;
 
@@ -83,7 +88,17 @@ pub fn bind_pdu(call_id: u32, interface: &SyntaxId) -> Vec<u8> {
 }
 
 /// REQUEST (C706 12.6.4.9), one fragment, presentation context 0.
-pub fn request_pdu(call_id: u32, opnum: u16, stub: &[u8]) -> Vec<u8> {
+///
+/// alm sends every request in one fragment (its stubs are small): a stub that does not fit
+/// in `max_frag` bytes is refused rather than sent with a wrong length (the fragment length
+/// is 16 bits) or over the size the server said it receives.
+pub fn request_pdu(call_id: u32, opnum: u16, stub: &[u8], max_frag: u16) -> WireResult<Vec<u8>> {
+    let total = REQUEST_HEADER + stub.len();
+    if total > usize::from(max_frag) {
+        return Err(crate::wire::WireError(format!(
+            "a request of {total} bytes does not fit in one RPC fragment of {max_frag}"
+        )));
+    }
     let mut w = Writer::new();
     common_header(
         &mut w,
@@ -92,7 +107,7 @@ pub fn request_pdu(call_id: u32, opnum: u16, stub: &[u8]) -> Vec<u8> {
         call_id,
     );
     w.u32(stub.len() as u32).u16(0).u16(opnum).bytes(stub);
-    finish(w)
+    Ok(finish(w))
 }
 
 /// One received fragment.
@@ -181,6 +196,8 @@ pub struct PipeRpc<'c> {
     host: String,
     next_call_id: u32,
     max_recv_frag: u16,
+    /// The largest fragment the server receives (its BIND_ACK's max_recv_frag, at most ours).
+    max_xmit_frag: u16,
 }
 
 impl<'c> PipeRpc<'c> {
@@ -199,6 +216,7 @@ impl<'c> PipeRpc<'c> {
             host: host.to_string(),
             next_call_id: 1,
             max_recv_frag: MAX_FRAG,
+            max_xmit_frag: MAX_FRAG,
         };
         let (ptype, body) = rpc.exchange(bind_pdu(1, interface)).await?;
         let wire = |e: crate::wire::WireError| {
@@ -206,9 +224,11 @@ impl<'c> PipeRpc<'c> {
         };
         match ptype {
             PTYPE_BIND_ACK => match parse_bind_ack(&body).map_err(wire)? {
-                Ok((max_xmit, _)) => {
-                    // Our receive size is what the server transmits at most.
+                Ok((max_xmit, max_recv)) => {
+                    // Our receive size is what the server transmits at most, and the other
+                    // way round.
                     rpc.max_recv_frag = max_xmit.clamp(1024, MAX_FRAG);
+                    rpc.max_xmit_frag = max_recv.min(MAX_FRAG);
                     rpc.next_call_id = 2;
                     Ok(rpc)
                 }
@@ -237,7 +257,9 @@ impl<'c> PipeRpc<'c> {
     ) -> Result<Vec<u8>, ScanError> {
         let call_id = self.next_call_id;
         self.next_call_id += 1;
-        let (ptype, body) = self.exchange(request_pdu(call_id, opnum, stub)).await?;
+        let pdu = request_pdu(call_id, opnum, stub, self.max_xmit_frag)
+            .map_err(|e| ScanError::protocol(&self.host, format!("{what}: {}", e.0)))?;
+        let (ptype, body) = self.exchange(pdu).await?;
         match ptype {
             PTYPE_RESPONSE => Ok(body),
             PTYPE_FAULT => {
@@ -298,6 +320,12 @@ impl<'c> PipeRpc<'c> {
                 }
                 status = s;
                 buf.extend_from_slice(&more);
+                if buf.len() > MAX_PENDING_ANSWER {
+                    return Err(ScanError::protocol(
+                        &host,
+                        format!("the RPC answer exceeds {MAX_PENDING_ANSWER} bytes without a whole fragment"),
+                    ));
+                }
             }
             let (frag, len) = split_fragment(&buf).map_err(wire)?.expect("checked above");
             if first && frag.flags & PFC_FIRST_FRAG == 0 {
@@ -367,7 +395,7 @@ mod tests {
 
     #[test]
     fn request_pdu_follows_c706_12_6_4_9() {
-        let p = request_pdu(7, 15, &[0xaa, 0xbb, 0xcc, 0xdd]);
+        let p = request_pdu(7, 15, &[0xaa, 0xbb, 0xcc, 0xdd], MAX_FRAG).unwrap();
         assert_eq!(
             p,
             vec![
@@ -376,6 +404,24 @@ mod tests {
                 0xaa, 0xbb, 0xcc, 0xdd,
             ]
         );
+    }
+
+    #[test]
+    fn a_request_that_does_not_fit_in_one_fragment_is_refused() {
+        // 24 header bytes + 4256 = 4280, the fragment size offered: fits exactly.
+        let fits = request_pdu(1, 14, &[0; 4256], MAX_FRAG).unwrap();
+        assert_eq!(fits.len(), 4280);
+        assert_eq!(u16::from_le_bytes([fits[8], fits[9]]), 4280);
+        let err = request_pdu(1, 14, &[0; 4257], MAX_FRAG).unwrap_err();
+        assert!(
+            err.0.contains("4281 bytes") && err.0.contains("4280"),
+            "{}",
+            err.0
+        );
+        // A server that receives less: its size is the limit.
+        assert!(request_pdu(1, 14, &[0; 1001], 1024).is_err());
+        // The 16-bit length can no longer wrap: 65,536 bytes are refused, not sent as 0.
+        assert!(request_pdu(1, 14, &[0; 65_512], u16::MAX).is_err());
     }
 
     #[test]

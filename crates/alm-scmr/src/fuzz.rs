@@ -6,7 +6,7 @@
 //! the decoders read back. `scripts/fuzz.sh` runs these coverage-guided; `cargo test` gives
 //! each a second of random input.
 
-use crate::dcerpc::{parse_bind_ack, request_pdu, split_fragment};
+use crate::dcerpc::{parse_bind_ack, request_pdu, split_fragment, MAX_FRAG};
 use crate::ndr::{NdrReader, NdrWriter};
 use crate::smb2_messages as smb2;
 use crate::{ntlm, scmr, spnego};
@@ -109,7 +109,7 @@ fn fuzz_dcerpc_fragments() {
             }
         });
         let stub = &input[..input.len().min(4096)];
-        let pdu = request_pdu(7, 14, stub);
+        let pdu = request_pdu(7, 14, stub, MAX_FRAG).expect("4,096 bytes fit in 4,280");
         let (fragment, len) = split_fragment(&pdu).expect("a PDU").expect("a whole one");
         assert_eq!((fragment.ptype, fragment.call_id, len), (0, 7, pdu.len()));
         // alloc_hint, context id, opnum, then the stub.

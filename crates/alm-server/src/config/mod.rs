@@ -119,7 +119,7 @@ impl Config {
                 if path == "." {
                     ConfigError::Invalid(format!("configuration: {inner}"))
                 } else {
-                    ConfigError::Invalid(format!("{path}: {inner}"))
+                    ConfigError::Invalid(format!("{}: {inner}", quote_empty_keys(&path)))
                 }
             })?;
         config.validate()?;
@@ -426,6 +426,15 @@ impl Config {
     }
 }
 
+/// A key path as the message names it: an empty key (`"" = 1` in TOML) is shown as `""`, so
+/// the message still says which key it is about (`tls."": unknown field …`).
+fn quote_empty_keys(path: &str) -> String {
+    path.split('.')
+        .map(|segment| if segment.is_empty() { "\"\"" } else { segment })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,6 +563,20 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:9100");
         assert_eq!(c.auth.session_hours, 6);
         assert_eq!(c.database_url(), "postgres://a@b/c");
+    }
+
+    #[test]
+    fn an_empty_key_is_named_as_such() {
+        for (text, key) in [("\"\" = 1\n", "\"\""), ("[auth]\n\"\" = 1\n", "auth.\"\"")] {
+            let f = write(text);
+            let e = Config::load(Some(&f.0), &env(&[]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("{key}: unknown field")),
+                "{text:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //!   tried again after [`backoff`] (10 s doubling to at most 1 h) up to [`WEBHOOK_MAX_ATTEMPTS`]
 //!   attempts; a non-retryable outcome (another 4xx, a broken definition) or the last attempt
 //!   marks the row `failed` and records an alert in the audit log. Every attempt, successful or
-//!   not, is a row of the webhook's history.
+//!   not, is a row of the webhook's history. A call once made is recorded even while the
+//!   database is away for a moment (`notifications::UntilRecorded`), so it is not made again
+//!   when its claim runs out.
 //! - SIEM: a SIEM exists to hold every event, so a row is never given up: every failure
 //!   reschedules it with the same back-off (capped at 1 h); after [`SIEM_ALERT_AFTER`] failed
 //!   attempts one alert is recorded. A failed row also holds back the later rows of the same
@@ -363,7 +365,10 @@ impl Deliverer {
                 continue;
             }
             let ok = match item.channel.as_str() {
-                "webhook" => self.webhook(db, clock, key, &item, &mut held).await?,
+                "webhook" => {
+                    self.webhook(db, clock, key, &item, claimed, &mut held)
+                        .await?
+                }
                 _ => self.siem(db, clock, &item, &mut held, &mut gone).await?,
             };
             delivered += usize::from(ok);
@@ -379,6 +384,7 @@ impl Deliverer {
         clock: &dyn Clock,
         key: &MasterKey,
         item: &OutboxItem,
+        claimed: std::time::Instant,
         held: &mut HashMap<String, OffsetDateTime>,
     ) -> ServiceResult<bool> {
         let w = {
@@ -427,35 +433,48 @@ impl Deliverer {
             .send(&definition, &params, &item.id, attempt, now)
             .await;
         let done = clock.now();
-        let mut tx = db.begin_write().await?;
-        store::add_delivery(&mut tx, &history_row(&w.id, &item.event, &outcome, false)).await?;
         let ok = outcome.delivered();
-        if ok {
-            store::record_attempt(&mut tx, &item.id, done, None, None).await?;
-        } else {
-            let text = outcome
+        let give_up = !ok && (!outcome.retryable || attempts >= WEBHOOK_MAX_ATTEMPTS);
+        let retry = (!ok && !give_up).then(|| done + backoff(item.attempts));
+        // `None` records the row sent; a failure is recorded with its reason (or none).
+        let text = (!ok).then(|| {
+            outcome
                 .error
                 .as_ref()
                 .map(|e| e.message.clone())
-                .unwrap_or_default();
-            let give_up = !outcome.retryable || attempts >= WEBHOOK_MAX_ATTEMPTS;
-            let retry = (!give_up).then(|| done + backoff(item.attempts));
-            store::record_attempt(&mut tx, &item.id, done, Some(&text), retry).await?;
-            if let Some(at) = retry {
-                held.insert(w.id.clone(), at);
+                .unwrap_or_default()
+        });
+        // The call has been made: what it did is recorded whatever the database does for a
+        // moment, else the row stays claimed and is called again when the claim runs out.
+        let mut again = super::notifications::UntilRecorded::new(claimed);
+        loop {
+            let recorded: ServiceResult<()> = async {
+                let mut tx = db.begin_write().await?;
+                store::add_delivery(&mut tx, &history_row(&w.id, &item.event, &outcome, false))
+                    .await?;
+                store::record_attempt(&mut tx, &item.id, done, text.as_deref(), retry).await?;
+                if give_up {
+                    delivery_failed(
+                        &mut tx,
+                        clock,
+                        &w.id,
+                        item,
+                        json!({"attempts": attempts, "status": outcome.status, "error": text}),
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
-            if give_up {
-                delivery_failed(
-                    &mut tx,
-                    clock,
-                    &w.id,
-                    item,
-                    json!({"attempts": attempts, "status": outcome.status, "error": text}),
-                )
-                .await?;
+            .await;
+            match recorded {
+                Ok(()) => break,
+                Err(e) => again.wait(e, &item.id).await?,
             }
         }
-        tx.commit().await?;
+        if let Some(at) = retry {
+            held.insert(w.id.clone(), at);
+        }
         Ok(ok)
     }
 

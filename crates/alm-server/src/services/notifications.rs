@@ -159,28 +159,48 @@ pub async fn deliver_due(db: &Db, clock: &dyn Clock, sender: &SmtpSender) -> Ser
             continue;
         }
         let outcome = sender.send(&m.id, &m.recipient, &m.subject, &m.body).await;
-        // The attempt is recorded even when the database is away for a moment (PostgreSQL
-        // restarting, a failover): giving up here left a message the SMTP server had accepted
-        // claimed, and a replica sent it a second time when the claim ran out five minutes
-        // later (with the rest of the batch five minutes late). Found by the crash suite
-        // (crates/alm/tests/crash). Past the claim's lease another replica may send it anyway.
-        let mut pause = std::time::Duration::from_millis(100);
-        loop {
-            match record_outcome(db, clock, &m, &outcome).await {
-                Ok(()) => break,
-                Err(e) if claimed.elapsed() + pause < outbox_queue::LEASE.unsigned_abs() => {
-                    tracing::warn!(error = %e, message = %m.id, "the outcome of a delivery is not recorded yet; trying again");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(std::time::Duration::from_secs(5));
-                }
-                Err(e) => return Err(e),
-            }
+        let mut again = UntilRecorded::new(claimed);
+        while let Err(e) = record_outcome(db, clock, &m, &outcome).await {
+            again.wait(e, &m.id).await?;
         }
         if outcome.is_ok() {
             sent += 1;
         }
     }
     Ok(sent)
+}
+
+/// The retries of recording what a delivery of an outbox row did: the transaction is run
+/// again while it fails, as long as the claim (taken at `claimed`) holds. The attempt must be
+/// recorded even when the database is away for a moment (PostgreSQL restarting, a failover):
+/// giving up left a message the receiver had accepted claimed, and a replica sent it a second
+/// time when the claim ran out five minutes later (with the rest of the batch five minutes
+/// late). Found by the crash suite (crates/alm/tests/crash) for mail, and the same holds for
+/// webhook calls. Past the claim's lease another replica may send it anyway.
+pub(crate) struct UntilRecorded {
+    claimed: std::time::Instant,
+    pause: std::time::Duration,
+}
+
+impl UntilRecorded {
+    pub(crate) fn new(claimed: std::time::Instant) -> Self {
+        Self {
+            claimed,
+            pause: std::time::Duration::from_millis(100),
+        }
+    }
+
+    /// After a failed try for row `row`: waits before the next (100 ms doubling to 5 s), or
+    /// gives `e` back when the claim would run out first.
+    pub(crate) async fn wait(&mut self, e: ServiceError, row: &str) -> ServiceResult<()> {
+        if self.claimed.elapsed() + self.pause >= outbox_queue::LEASE.unsigned_abs() {
+            return Err(e);
+        }
+        tracing::warn!(error = %e, message = %row, "the outcome of a delivery is not recorded yet; trying again");
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(std::time::Duration::from_secs(5));
+        Ok(())
+    }
 }
 
 /// Records one delivery attempt of `m`: sent, due again after a back-off, or given up (with an

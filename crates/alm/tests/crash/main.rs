@@ -8,7 +8,11 @@
 //! remote engine when it is the victim. After every round, once everything has settled, Samba,
 //! the built-in vault, the outbox and alm must agree: every submitted request provisioned, one
 //! directory object, one alm account and one secret (that binds) per request and none without
-//! one, every email once, and the audit chain intact (`alm db verify-audit`).
+//! one, every email once, every webhook event once, and the audit chain intact
+//! (`alm db verify-audit`). The webhooks (one per event a request produces: step requires
+//! approval, approved, provisioned, provisioning retrying) are set up through the API and call
+//! a receiver inside the test process, which no round kills, so it hears every call that
+//! leaves a replica (`support::receiver`, shared with the `it` binary through `#[path]`).
 //!
 //! A killed engine is started again from its data directory (same engine, same credential).
 //! Its first lease request says it runs nothing, so the server gives back at once the lease its
@@ -51,6 +55,13 @@
 //!   but go to four people, so each pair is still once. Only "Delayed: <account>" may come
 //!   again as a new message, once per failure episode (SPEC §3). `missing_mails`: one of the
 //!   six mails a provisioned request sends (approval needed ×4, approved, created) never came.
+//! - `duplicate_webhooks`: one event (its kind, its request, and for "step requires approval"
+//!   the step) told by two deliveries — two `X-Alm-Delivery` ids: alm queued it twice — or one
+//!   delivery received twice without an excuse (below), or a call about a request the test
+//!   never submitted. Only "provisioning retrying" may come again as a new delivery, once per
+//!   failure episode. `missing_webhooks`: one of the four events of a provisioned request
+//!   (step 1 and step 2 require approval, approved, provisioned) never called, once both
+//!   outboxes are empty. (`count_webhooks`, with unit tests of its own at the end.)
 //!
 //! Counted, printed, not asserted: `redelivered_mails`. The outbox delivers at least once: a
 //! replica killed after the SMTP server took a message (its end sent) but before recording it
@@ -62,9 +73,17 @@
 //! in practice: nearly every kill that hits a replica holding claimed mail re-sends exactly
 //! one (the server's fsync before its reply is the longest part of a send).
 //!
-//! The test does not wait those five minutes: it ends such claims itself (taken before the
-//! kill and unchanged 5 s later, while the live replica finishes its own in milliseconds),
-//! which is exactly what the lease running out does. The line says how many it ended.
+//! Counted, printed, not asserted: `redelivered_webhooks`, the same for webhook calls. They go
+//! through the same queue (`integration_outbox`, same lease), so a replica killed after the
+//! receiver answered but before it recorded the call leaves the call claimed, and it is made
+//! again when the claim ends. Every call of one delivery carries the same `X-Alm-Delivery`
+//! (the outbox row's id, also on every retry) so receivers can drop the copy; a second copy is
+//! excused only for a delivery whose claim the test saw die with a killed replica.
+//!
+//! The test does not wait those five minutes: it ends such claims itself, in both outboxes
+//! (taken before the kill and unchanged 5 s later, while the live replica finishes its own in
+//! milliseconds), which is exactly what the lease running out does. The line says how many it
+//! ended of each (`dead_mail_claims_released`, `dead_webhook_claims_released`).
 
 #[path = "../it/support/mod.rs"]
 #[allow(dead_code, unused_imports, unused_macros)]
@@ -81,6 +100,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::process::AlmProcess;
+use support::receiver::{Receiver, Recorded};
 use support::smtp::SmtpSink;
 use support::world::{definition, world};
 use support::{Backend, TestServer};
@@ -94,6 +114,21 @@ const BATCH: usize = 2;
 const STEPS: usize = BATCH * 5;
 /// A claim older than the kill and unchanged this long after it belongs to the dead replica.
 const DEAD_CLAIM_AFTER: Duration = Duration::from_secs(5);
+/// The events a request produces on its way (one webhook each, all to the test's receiver):
+/// a provisioned request must bring each of the first four — the approval step asked for,
+/// once per step (two steps); approved; provisioned — and may bring "retrying" once per
+/// failure episode. Rejected and failed are not hooked: such a request is already `lost`.
+const STEP_REQUIRES_APPROVAL: &str = "request.step-requires-approval";
+const RETRYING: &str = "request.provisioning-retrying";
+const HOOKED_EVENTS: [&str; 4] = [
+    STEP_REQUIRES_APPROVAL,
+    "request.approved",
+    "request.provisioned",
+    RETRYING,
+];
+/// What each webhook sends: enough to tell which event of which request (and which step) a
+/// delivery is. The event itself comes as `X-Alm-Event`, the delivery as `X-Alm-Delivery`.
+const HOOK_BODY: &str = r#"{"request": "{{request.id}}", "account": "{{request.account_name}}", "step": "{{request.step}}"}"#;
 
 /// xorshift64 (Marsaglia), seeded through splitmix64 so any seed, 0 too, gives a good start.
 struct XorShift(u64);
@@ -559,53 +594,61 @@ async fn connect(url: &str) -> sqlx::AnyConnection {
     }
 }
 
-/// Waits until nothing is pending in the outbox. Claims the killed replica held (taken before
-/// `killed_at`, unchanged [`DEAD_CLAIM_AFTER`] later) are ended as their lease would end them;
-/// returns the ids of those messages.
+/// The two outboxes (alm_store::outbox_queue: one queue, two tables) and what each carries.
+const OUTBOXES: [(&str, &str); 2] = [("outbox", "mail"), ("integration_outbox", "webhook")];
+
+/// Waits until nothing is pending in either outbox (mail; webhooks). Claims the killed replica
+/// held (taken before `killed_at`, unchanged [`DEAD_CLAIM_AFTER`] later) are ended as their
+/// lease would end them; returns those rows: which outbox's (`mail`, `webhook`) and their ids.
 async fn outbox_drained(
     url: &str,
     killed_replica_at: Option<i64>,
     cluster: &Cluster,
-) -> Vec<String> {
+) -> Vec<(&'static str, String)> {
     let lease = alm_store::outbox_queue::LEASE.whole_microseconds() as i64;
     let deadline = Instant::now() + WAIT;
     let mut released = Vec::new();
     loop {
         let mut conn = connect(url).await;
-        let pending: Vec<(String, Option<i64>)> =
-            sqlx::query_as("SELECT id, lease_until FROM outbox WHERE status = 'pending'")
-                .fetch_all(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("reading the outbox: {e}"));
-        if pending.is_empty() {
-            return released;
-        }
-        if let Some(killed) = killed_replica_at {
-            let dead_for = (now_micros() - killed) as u128;
-            if dead_for > DEAD_CLAIM_AFTER.as_micros() {
-                for (id, until) in &pending {
-                    let Some(until) = until else { continue };
-                    if until - lease <= killed && *until > killed {
-                        let ended = sqlx::query(
-                            "UPDATE outbox SET lease_until = NULL WHERE id = $1 AND lease_until = $2 AND status = 'pending'",
-                        )
-                        .bind(id)
-                        .bind(until)
-                        .execute(&mut conn)
-                        .await
-                        .expect("end a dead claim")
-                        .rows_affected();
-                        if ended == 1 {
-                            released.push(id.clone());
+        let mut waiting = Vec::new();
+        for (table, what) in OUTBOXES {
+            let pending: Vec<(String, Option<i64>)> = sqlx::query_as(&format!(
+                "SELECT id, lease_until FROM {table} WHERE status = 'pending'"
+            ))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("reading the {table}: {e}"));
+            if let Some(killed) = killed_replica_at {
+                let dead_for = (now_micros() - killed) as u128;
+                if dead_for > DEAD_CLAIM_AFTER.as_micros() {
+                    for (id, until) in &pending {
+                        let Some(until) = until else { continue };
+                        if until - lease <= killed && *until > killed {
+                            let ended = sqlx::query(&format!(
+                                "UPDATE {table} SET lease_until = NULL WHERE id = $1 AND lease_until = $2 AND status = 'pending'"
+                            ))
+                            .bind(id)
+                            .bind(until)
+                            .execute(&mut conn)
+                            .await
+                            .expect("end a dead claim")
+                            .rows_affected();
+                            if ended == 1 {
+                                released.push((what, id.clone()));
+                            }
                         }
                     }
                 }
             }
+            waiting.extend(pending.into_iter().map(|p| (what, p)));
+        }
+        if waiting.is_empty() {
+            return released;
         }
         assert!(
             Instant::now() < deadline,
-            "the outbox still has {} pending message(s) after {WAIT:?}: {pending:?}{}",
-            pending.len(),
+            "the outboxes still have {} pending message(s) after {WAIT:?}: {waiting:?}{}",
+            waiting.len(),
             cluster.logs()
         );
         drop(conn);
@@ -640,10 +683,14 @@ struct Counts {
     stale_secrets: usize,
     duplicate_mails: usize,
     missing_mails: usize,
+    duplicate_webhooks: usize,
+    missing_webhooks: usize,
     audit_ok: bool,
     /// Second copies of one message (same Message-ID) whose claim died with a killed replica:
     /// at-least-once delivery, not asserted (see the module header).
     redelivered_mails: usize,
+    /// The same for webhook calls (same `X-Alm-Delivery`).
+    redelivered_webhooks: usize,
 }
 
 impl Counts {
@@ -652,6 +699,7 @@ impl Counts {
             == Counts {
                 audit_ok: true,
                 redelivered_mails: self.redelivered_mails,
+                redelivered_webhooks: self.redelivered_webhooks,
                 ..Counts::default()
             }
     }
@@ -661,7 +709,7 @@ impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "lost={}, duplicate_objects={}, duplicate_secrets={}, orphan_secrets={}, stale_secrets={}, duplicate_mails={}, missing_mails={}, audit={}, redelivered_mails={}",
+            "lost={}, duplicate_objects={}, duplicate_secrets={}, orphan_secrets={}, stale_secrets={}, duplicate_mails={}, missing_mails={}, duplicate_webhooks={}, missing_webhooks={}, audit={}, redelivered_mails={}, redelivered_webhooks={}",
             self.lost,
             self.duplicate_objects,
             self.duplicate_secrets,
@@ -669,8 +717,11 @@ impl std::fmt::Display for Counts {
             self.stale_secrets,
             self.duplicate_mails,
             self.missing_mails,
+            self.duplicate_webhooks,
+            self.missing_webhooks,
             if self.audit_ok { "ok" } else { "BROKEN" },
-            self.redelivered_mails
+            self.redelivered_mails,
+            self.redelivered_webhooks
         )
     }
 }
@@ -687,7 +738,10 @@ struct Ledger<'a> {
     /// This round's accounts (their passwords are bound with).
     round: &'a [String],
     sink: &'a SmtpSink,
-    /// Outbox messages whose claim died with a killed replica, and how many times.
+    /// Every call the webhooks made.
+    hooks: &'a Receiver,
+    /// Outbox rows (mail and webhook) whose claim died with a killed replica, and how many
+    /// times.
     released: &'a BTreeMap<String, usize>,
     builtin: &'a alm_server::services::vaults::BuiltinVault,
 }
@@ -710,10 +764,12 @@ async fn inspect(l: &Ledger<'_>, why: &mut Vec<String>) -> Counts {
         .map(|(id, _, s)| (id.as_str(), s.as_str()))
         .collect();
     let mut provisioned = BTreeSet::new();
+    let mut provisioned_ids = BTreeSet::new();
     for (id, name) in l.submitted {
         match state.get(id.as_str()) {
             Some(&"provisioned") => {
                 provisioned.insert(name.to_lowercase());
+                provisioned_ids.insert(id.clone());
             }
             other => {
                 c.lost += 1;
@@ -882,6 +938,15 @@ async fn inspect(l: &Ledger<'_>, why: &mut Vec<String>) -> Counts {
         }
     }
 
+    // Webhooks: each event one delivery, that delivery received once — except a second copy
+    // of a delivery whose claim died with a killed replica; the four of every provisioned
+    // request there.
+    let hooks: Vec<Hook> = l.hooks.calls().iter().map(Hook::from_call).collect();
+    let h = count_webhooks(&hooks, l.submitted, &provisioned_ids, l.released, why);
+    c.duplicate_webhooks = h.duplicate;
+    c.missing_webhooks = h.missing;
+    c.redelivered_webhooks = h.redelivered;
+
     // The audit chain, as an operator checks it.
     let out = Command::new(support::process::alm_binary())
         .args(["db", "verify-audit", "--data-dir"])
@@ -898,6 +963,120 @@ async fn inspect(l: &Ledger<'_>, why: &mut Vec<String>) -> Counts {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ));
+    }
+    c
+}
+
+/// One webhook call as the receiver saw it.
+#[derive(Debug, Clone)]
+struct Hook {
+    /// `X-Alm-Delivery`: alm's id of one delivery (its outbox row), the same on every attempt.
+    delivery: String,
+    /// `X-Alm-Event`.
+    event: String,
+    /// From the body ([`HOOK_BODY`]).
+    request: String,
+    step: String,
+}
+
+impl Hook {
+    fn from_call(call: &Recorded) -> Self {
+        let body: Value = serde_json::from_slice(&call.body)
+            .unwrap_or_else(|e| panic!("a webhook body that is not JSON ({e}): {}", call.text()));
+        let header = |name: &str| {
+            call.header(name)
+                .unwrap_or_else(|| panic!("a webhook call without {name}: {call:?}"))
+                .to_owned()
+        };
+        let field = |name: &str| body[name].as_str().unwrap_or_default().to_owned();
+        Self {
+            delivery: header("x-alm-delivery"),
+            event: header("x-alm-event"),
+            request: field("request"),
+            step: field("step"),
+        }
+    }
+
+    /// The event this call tells of: its kind and request, and for "step requires approval"
+    /// the step (one such event per step).
+    fn event_key(&self) -> String {
+        if self.event == STEP_REQUIRES_APPROVAL {
+            format!("{} {} step {}", self.event, self.request, self.step)
+        } else {
+            format!("{} {}", self.event, self.request)
+        }
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct HookCounts {
+    duplicate: usize,
+    missing: usize,
+    redelivered: usize,
+}
+
+/// Counts the webhook calls against what the requests must have produced:
+/// - duplicate: an event told by two deliveries (alm queued it twice; only "retrying" may come
+///   again, once per failure episode), one delivery received again without a dead claim to
+///   excuse it (`released`: its outbox row's claim died with a killed replica, so the copy is
+///   at-least-once delivery — `redelivered`), or a call about a request the test never
+///   submitted;
+/// - missing: one of the four events of a provisioned request that never came.
+fn count_webhooks(
+    hooks: &[Hook],
+    submitted: &BTreeMap<String, String>,
+    provisioned: &BTreeSet<String>,
+    released: &BTreeMap<String, usize>,
+    why: &mut Vec<String>,
+) -> HookCounts {
+    let mut c = HookCounts::default();
+    // event → delivery → copies received.
+    let mut events: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
+    for h in hooks {
+        if !submitted.contains_key(&h.request) {
+            c.duplicate += 1;
+            why.push(format!("a webhook call for no submitted request: {h:?}"));
+            continue;
+        }
+        *events
+            .entry(h.event_key())
+            .or_default()
+            .entry(h.delivery.as_str())
+            .or_insert(0) += 1;
+    }
+    for (event, deliveries) in &events {
+        if deliveries.len() > 1 && !event.starts_with(RETRYING) {
+            c.duplicate += deliveries.len() - 1;
+            why.push(format!(
+                "{} deliveries for one event: {event} {deliveries:?}",
+                deliveries.len()
+            ));
+        }
+        for (delivery, copies) in deliveries {
+            let excused = released.get(*delivery).copied().unwrap_or(0);
+            let extra = copies - 1;
+            c.redelivered += extra.min(excused);
+            if extra > excused {
+                c.duplicate += extra - excused;
+                why.push(format!(
+                    "webhook delivery received {copies} times: {event} {delivery}"
+                ));
+            }
+        }
+    }
+    for request in provisioned {
+        let expected = [
+            format!("{STEP_REQUIRES_APPROVAL} {request} step 1"),
+            format!("{STEP_REQUIRES_APPROVAL} {request} step 2"),
+            format!("request.approved {request}"),
+            format!("request.provisioned {request}"),
+        ];
+        for event in expected {
+            if !events.contains_key(&event) {
+                c.missing += 1;
+                why.push(format!("no webhook call for {event}"));
+            }
+        }
     }
     c
 }
@@ -950,6 +1129,21 @@ async fn replicas_engine_and_postgresql_killed_at_random_lose_and_duplicate_noth
         .post_empty(&format!("/api/v1/templates/{template}/publish"))
         .await;
     assert_eq!(st, 200);
+    // A webhook for each event the requests produce, all to one receiver in this process —
+    // the one process no round kills, so it hears every call that leaves a replica.
+    let hooks = Receiver::start().await;
+    for event in HOOKED_EVENTS {
+        let (st, hook) = s
+            .admin()
+            .post(
+                "/api/v1/webhooks",
+                json!({"description": "crash suite", "event": event,
+                       "url": hooks.url(&format!("/{event}")), "body_template": HOOK_BODY,
+                       "signing_secret": "crash-suite-signing-secret"}),
+            )
+            .await;
+        assert_eq!(st, 201, "the {event} webhook: {hook}");
+    }
     // The remote engine's pool; the domain starts in the default pool (the in-process
     // engines').
     let (st, pool) = s
@@ -1079,11 +1273,12 @@ async fn replicas_engine_and_postgresql_killed_at_random_lose_and_duplicate_noth
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
     let mut submitted: BTreeMap<String, String> = BTreeMap::new();
     let mut released: BTreeMap<String, usize> = BTreeMap::new();
+    let mut released_by = BTreeMap::<&str, usize>::new();
     let mut victims = [0; 4];
     let mut paths = [0; 2];
     let mut reruns_by_victim = [0; 4];
     let mut slowest = Duration::ZERO;
-    let mut redelivered = 0;
+    let (mut redelivered, mut redelivered_hooks) = (0, 0);
     let started = Instant::now();
     for round in 1..=rounds {
         let round_started = Instant::now();
@@ -1180,8 +1375,11 @@ async fn replicas_engine_and_postgresql_killed_at_random_lose_and_duplicate_noth
             settled_state(&cluster, at, &requester, id).await;
         }
         let ended = outbox_drained(&s.db.url, (victim < 2).then_some(killed_at), &cluster).await;
-        for id in &ended {
+        let mut ended_by = BTreeMap::<&str, usize>::new();
+        for (what, id) in &ended {
             *released.entry(id.clone()).or_insert(0) += 1;
+            *ended_by.entry(*what).or_insert(0) += 1;
+            *released_by.entry(*what).or_insert(0) += 1;
         }
 
         let reruns = provision_reruns(&s.db.url, &ids).await;
@@ -1199,6 +1397,7 @@ async fn replicas_engine_and_postgresql_killed_at_random_lose_and_duplicate_noth
                 submitted: &submitted,
                 round: &round_accounts,
                 sink: &sink,
+                hooks: &hooks,
                 released: &released,
                 builtin: &builtin,
             },
@@ -1206,15 +1405,17 @@ async fn replicas_engine_and_postgresql_killed_at_random_lose_and_duplicate_noth
         )
         .await;
         println!(
-            "round {round}/{rounds}: victim={victim_name} engine={} at {} ms (after call {killed_after}/{STEPS}; flow {flow_ms} ms, down {} ms), {counts}, dead_mail_claims_released={}, provision_reruns={reruns} ({:.1} s)",
+            "round {round}/{rounds}: victim={victim_name} engine={} at {} ms (after call {killed_after}/{STEPS}; flow {flow_ms} ms, down {} ms), {counts}, dead_mail_claims_released={}, dead_webhook_claims_released={}, provision_reruns={reruns} ({:.1} s)",
             PATHS[path],
             delay.as_millis(),
             down.as_millis(),
-            ended.len(),
+            ended_by.get("mail").copied().unwrap_or(0),
+            ended_by.get("webhook").copied().unwrap_or(0),
             round_started.elapsed().as_secs_f64()
         );
         slowest = slowest.max(round_started.elapsed());
         redelivered = counts.redelivered_mails;
+        redelivered_hooks = counts.redelivered_webhooks;
         assert!(
             counts.clean(),
             "round {round} (ALMTEST_CRASH_SEED={seed}): {counts}\n{}\n{}",
@@ -1224,7 +1425,7 @@ async fn replicas_engine_and_postgresql_killed_at_random_lose_and_duplicate_noth
     }
     let total = started.elapsed().as_secs_f64();
     println!(
-        "crash suite: {rounds} rounds in {total:.0} s ({:.1} s a round, the slowest {:.1} s), seed {seed}; victims: {}; provisioning by engine: {}; provision jobs run again after a kill of: {}; mail claims ended with a killed replica: {}, of which sent twice: {redelivered}",
+        "crash suite: {rounds} rounds in {total:.0} s ({:.1} s a round, the slowest {:.1} s), seed {seed}; victims: {}; provisioning by engine: {}; provision jobs run again after a kill of: {}; mail claims ended with a killed replica: {}, of which sent twice: {redelivered}; webhook claims ended with a killed replica: {}, of which delivered twice: {redelivered_hooks}; webhook calls received: {}",
         total / rounds as f64,
         slowest.as_secs_f64(),
         VICTIMS
@@ -1245,7 +1446,9 @@ async fn replicas_engine_and_postgresql_killed_at_random_lose_and_duplicate_noth
             .map(|(v, n)| format!("{v} {n}"))
             .collect::<Vec<_>>()
             .join(", "),
-        released.values().sum::<usize>(),
+        released_by.get("mail").copied().unwrap_or(0),
+        released_by.get("webhook").copied().unwrap_or(0),
+        hooks.calls().len(),
     );
     cluster.kill_engine();
     for i in 0..2 {
@@ -1253,4 +1456,131 @@ async fn replicas_engine_and_postgresql_killed_at_random_lose_and_duplicate_noth
     }
     db.close().await;
     s.stop().await;
+}
+
+/// The webhook counts on made-up calls: each case says by construction what it must count,
+/// so a counting function that let a doubled delivery through fails here, without a crash.
+#[cfg(test)]
+mod webhook_counts {
+    use super::*;
+
+    fn hook(delivery: &str, event: &str, request: &str, step: &str) -> Hook {
+        Hook {
+            delivery: delivery.into(),
+            event: event.into(),
+            request: request.into(),
+            step: step.into(),
+        }
+    }
+
+    /// Every event of request `r` once, delivery ids `r-1` … `r-4`.
+    fn complete(r: &str) -> Vec<Hook> {
+        vec![
+            hook(&format!("{r}-1"), STEP_REQUIRES_APPROVAL, r, "1"),
+            hook(&format!("{r}-2"), STEP_REQUIRES_APPROVAL, r, "2"),
+            hook(&format!("{r}-3"), "request.approved", r, ""),
+            hook(&format!("{r}-4"), "request.provisioned", r, ""),
+        ]
+    }
+
+    fn count(hooks: &[Hook], released: &[(&str, usize)]) -> HookCounts {
+        let submitted: BTreeMap<String, String> = ["r1", "r2"]
+            .iter()
+            .map(|r| (r.to_string(), format!("svc-{r}")))
+            .collect();
+        let provisioned: BTreeSet<String> = submitted.keys().cloned().collect();
+        let released = released
+            .iter()
+            .map(|(id, n)| (id.to_string(), *n))
+            .collect();
+        count_webhooks(hooks, &submitted, &provisioned, &released, &mut Vec::new())
+    }
+
+    fn both() -> Vec<Hook> {
+        [complete("r1"), complete("r2")].concat()
+    }
+
+    #[test]
+    fn each_event_once_counts_nothing() {
+        assert_eq!(count(&both(), &[]), HookCounts::default());
+    }
+
+    #[test]
+    fn one_delivery_received_twice_is_a_duplicate_unless_its_claim_died() {
+        let mut hooks = both();
+        hooks.push(hook("r1-3", "request.approved", "r1", ""));
+        let doubled = HookCounts {
+            duplicate: 1,
+            ..HookCounts::default()
+        };
+        assert_eq!(count(&hooks, &[]), doubled);
+        // Another delivery's dead claim excuses nothing.
+        assert_eq!(count(&hooks, &[("r1-4", 1)]), doubled);
+        let excused = HookCounts {
+            redelivered: 1,
+            ..HookCounts::default()
+        };
+        assert_eq!(count(&hooks, &[("r1-3", 1)]), excused);
+        // One dead claim excuses one copy: a third copy is a duplicate.
+        hooks.push(hook("r1-3", "request.approved", "r1", ""));
+        assert_eq!(
+            count(&hooks, &[("r1-3", 1)]),
+            HookCounts {
+                duplicate: 1,
+                redelivered: 1,
+                ..HookCounts::default()
+            }
+        );
+    }
+
+    #[test]
+    fn one_event_in_two_deliveries_is_a_duplicate_except_retrying() {
+        let mut hooks = both();
+        hooks.push(hook("r2-9", "request.provisioned", "r2", ""));
+        assert_eq!(
+            count(&hooks, &[]),
+            HookCounts {
+                duplicate: 1,
+                ..HookCounts::default()
+            }
+        );
+        // Two failure episodes, two "retrying" events.
+        let mut hooks = both();
+        hooks.push(hook("r2-7", RETRYING, "r2", ""));
+        hooks.push(hook("r2-8", RETRYING, "r2", ""));
+        assert_eq!(count(&hooks, &[]), HookCounts::default());
+        // But one of them received twice is still a duplicate.
+        hooks.push(hook("r2-8", RETRYING, "r2", ""));
+        assert_eq!(count(&hooks, &[]).duplicate, 1);
+    }
+
+    #[test]
+    fn the_two_steps_are_two_events_and_a_missing_one_is_counted() {
+        let mut hooks = both();
+        // Step 2's call of r1 never came; a step-1 call in its place does not stand in for it.
+        hooks.retain(|h| h.delivery != "r1-2");
+        assert_eq!(
+            count(&hooks, &[]),
+            HookCounts {
+                missing: 1,
+                ..HookCounts::default()
+            }
+        );
+        hooks.push(hook("r1-9", STEP_REQUIRES_APPROVAL, "r1", "1"));
+        assert_eq!(
+            count(&hooks, &[]),
+            HookCounts {
+                missing: 1,
+                duplicate: 1,
+                ..HookCounts::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_call_for_no_submitted_request_is_counted() {
+        let mut hooks = both();
+        hooks.push(hook("x-1", "request.approved", "r3", ""));
+        assert_eq!(count(&hooks, &[]).duplicate, 1);
+    }
 }

@@ -1,7 +1,8 @@
 //! Webhooks (SPEC §7.4) end to end against a local receiver: basic and OAuth
 //! client-credentials authorization, one signed delivery per event through the outbox, a test
-//! call, the history, retries with back-off while the receiver is down, and secrets that never
-//! come back. The event is a real one: a request submitted for approval
+//! call, the history, retries with back-off while the receiver is down, a call whose outcome
+//! waits for a database that went away (recorded once it is back, not made again), and
+//! secrets that never come back. The event is a real one: a request submitted for approval
 //! (`request.step-requires-approval`), on a template whose domain is written as a sync would
 //! (no directory needed to submit).
 
@@ -336,4 +337,64 @@ on_both_backends! {
         assert_eq!(history(&admin, &id).await["total"], 3, "nothing after the delivery");
         s.stop().await;
     }
+}
+
+/// A call the receiver took while the database went away is recorded when the database is back
+/// — within seconds, once — instead of staying claimed until its lease (5 minutes) runs out and
+/// being made again. Before the fix the outcome's transaction failed, the delivery loop gave up,
+/// and the row (with the rest of its batch) stayed claimed — the mailer's bug the crash suite
+/// (tests/crash) found, in the webhook path. PostgreSQL only: a database refusing connections
+/// is how it goes away here (a SQLite file cannot refuse them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_answered_while_the_database_is_away_is_recorded_once_it_is_back_and_not_made_again()
+{
+    let s = start(crate::support::Backend::Postgres).await;
+    let admin = s.admin();
+    let receiver = Receiver::start().await;
+    let (st, hook) = admin
+        .post(
+            "/api/v1/webhooks",
+            webhook_body(&receiver.url("/hook"), Value::Null),
+        )
+        .await;
+    assert_eq!(st, 201, "{hook}");
+    let id = hook["id"].as_str().unwrap().to_owned();
+    let template = approval_template(&s).await;
+    // The receiver holds its answer; meanwhile the database goes away.
+    receiver.answer_after(Duration::from_secs(3));
+    submit(&admin, &template, "away1").await;
+    wait_for("the call", async || {
+        (!receiver.calls().is_empty()).then_some(())
+    })
+    .await;
+    let name = url::Url::parse(&s.db.url).unwrap().path()[1..].to_owned();
+    let mut pg =
+        <sqlx::AnyConnection as sqlx::Connection>::connect(&crate::support::db::pg_admin_url())
+            .await
+            .unwrap();
+    let allow = |yes: bool| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {yes}");
+    sqlx::query(&allow(false)).execute(&mut pg).await.unwrap();
+    // alm's open connections end: the one that would record the outcome must be new.
+    sqlx::query("SELECT CAST(pg_terminate_backend(pid) AS INTEGER) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&name)
+        .fetch_all(&mut pg)
+        .await
+        .unwrap();
+    // The answer comes 3 s after the call; the database stays away 2 s longer.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    sqlx::query(&allow(true)).execute(&mut pg).await.unwrap();
+    let page = wait_for("the outcome recorded", async || {
+        let (st, page) = admin
+            .get(&format!("/api/v1/webhooks/{id}/deliveries?limit=50"))
+            .await;
+        (st == 200 && page["total"] == 1).then_some(page)
+    })
+    .await;
+    assert_eq!(page["items"][0]["status_code"], 200, "{page}");
+    // Past the claim's lease on alm's clock: a row still claimed would be called again now.
+    s.clock.advance(time::Duration::minutes(6));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.calls().len(), 1, "the call was made once");
+    assert_eq!(history(&admin, &id).await["total"], 1);
+    s.stop().await;
 }

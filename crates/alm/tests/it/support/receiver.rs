@@ -2,12 +2,15 @@
 //! request and answers 200, or the status a test sets. `/token` answers an OAuth
 //! client-credentials token request (recorded too), so one receiver serves both the token
 //! endpoint and the callback. Put a [`super::relay::Relay`] in front to make it unreachable.
+//! A call is recorded when it arrives; [`Receiver::answer_after`] holds the answer, so a test
+//! can act between a call arriving and alm hearing the answer.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -31,6 +34,8 @@ struct State {
     requests: Mutex<Vec<Recorded>>,
     status: AtomicU16,
     tokens: AtomicUsize,
+    /// How long callbacks wait before answering, in milliseconds.
+    delay_ms: AtomicU64,
 }
 
 pub struct Receiver {
@@ -60,6 +65,14 @@ impl Receiver {
     /// The status callbacks get from now on (the token endpoint always answers 200).
     pub fn answer_with(&self, status: u16) {
         self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// How long callbacks wait, once recorded, before they answer (the token endpoint never
+    /// waits).
+    pub fn answer_after(&self, delay: Duration) {
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Every request so far to paths other than `/token`.
@@ -95,6 +108,10 @@ async fn answer(
             serde_json::json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": 3600})
                 .to_string(),
         );
+    }
+    let delay = state.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let status = StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap();
     (status, format!("answered {}", status.as_u16()))
