@@ -38,6 +38,20 @@ fn json_column(text: &str, column: &str, row: &str) -> StoreResult<serde_json::V
     })
 }
 
+/// The objects with the time their domain's last full sync saw them all (SPEC §6.1: a full
+/// sync records that once, in `directory_seen`, instead of rewriting every unchanged row).
+const OBJECTS_SEEN: &str =
+    "directory_objects o LEFT JOIN directory_seen s ON s.domain_id = o.domain_id";
+
+/// When an object was last synced: the last full sync that saw it, or the later write of its
+/// row by an incremental sync.
+const SYNCED_AT: &str = "CASE WHEN s.seen_at > o.synced_at THEN s.seen_at ELSE o.synced_at END";
+
+/// The columns [`decode`] reads, from [`OBJECTS_SEEN`].
+const OBJECT_COLUMNS: &str = "o.guid AS guid, o.kind AS kind, o.dn AS dn, o.name AS name, \
+     o.enabled AS enabled, o.usn_changed AS usn_changed, o.details AS details, \
+     CASE WHEN s.seen_at > o.synced_at THEN s.seen_at ELSE o.synced_at END AS synced_at";
+
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<DirectoryObject> {
     let guid: String = row.try_get("guid")?;
     let details: String = row.try_get("details")?;
@@ -113,7 +127,7 @@ pub async fn list(
     query: Option<&str>,
     page: &alm_core::paging::PageRequest,
 ) -> StoreResult<(Vec<DirectoryObject>, u64)> {
-    let mut conditions = vec!["domain_id = $1".to_owned()];
+    let mut conditions = vec!["o.domain_id = $1".to_owned()];
     let mut binds = vec![domain.to_string()];
     if let Some(k) = kind {
         binds.push(k.to_owned());
@@ -126,14 +140,14 @@ pub async fn list(
             "(LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(dn) LIKE ${n} ESCAPE '\\')"
         ));
     }
-    let from_where = format!("FROM directory_objects WHERE {}", conditions.join(" AND "));
+    let from_where = format!("FROM {OBJECTS_SEEN} WHERE {}", conditions.join(" AND "));
     // The default keeps each kind together (OUs, then accounts and groups by name).
     let column = match page.sort {
         "dn" => "LOWER(dn)",
-        "synced_at" => "synced_at",
+        "synced_at" => SYNCED_AT,
         _ => "kind, LOWER(name)",
     };
-    let columns = "guid, kind, dn, name, enabled, usn_changed, details, synced_at";
+    let columns = OBJECT_COLUMNS;
     let (rows, total) =
         crate::fetch_page(conn, columns, &from_where, &binds, (column, "guid"), page).await?;
     Ok((rows.iter().map(decode).collect::<StoreResult<_>>()?, total))
@@ -297,6 +311,7 @@ pub async fn forget_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreR
         "DELETE FROM discovered_accounts WHERE domain_id = $1",
         "DELETE FROM discovery_runs WHERE domain_id = $1",
         "DELETE FROM directory_objects WHERE domain_id = $1",
+        "DELETE FROM directory_seen WHERE domain_id = $1",
         "DELETE FROM domain_sync_state WHERE domain_id = $1",
         "DELETE FROM domain_sync_runs WHERE domain_id = $1",
         "DELETE FROM domain_user_sync WHERE domain_id = $1",
@@ -365,8 +380,8 @@ pub async fn all_of_kinds(
 ) -> StoreResult<Vec<DirectoryObject>> {
     let placeholders = crate::in_list(2, kinds.len());
     let sql = format!(
-        "SELECT guid, kind, dn, name, enabled, usn_changed, details, synced_at FROM directory_objects \
-         WHERE domain_id = $1 AND kind IN ({placeholders})"
+        "SELECT {OBJECT_COLUMNS} FROM {OBJECTS_SEEN} \
+         WHERE o.domain_id = $1 AND kind IN ({placeholders})"
     );
     let mut q = sqlx::query(&sql).bind(domain.to_string());
     for k in kinds {
@@ -504,10 +519,9 @@ pub async fn object(
     domain: DomainId,
     guid: &str,
 ) -> StoreResult<Option<DirectoryObject>> {
-    sqlx::query(
-        "SELECT guid, kind, dn, name, enabled, usn_changed, details, synced_at FROM directory_objects \
-         WHERE domain_id = $1 AND guid = $2",
-    )
+    sqlx::query(&format!(
+        "SELECT {OBJECT_COLUMNS} FROM {OBJECTS_SEEN} WHERE o.domain_id = $1 AND guid = $2"
+    ))
     .bind(domain.to_string())
     .bind(guid)
     .fetch_optional(&mut *conn)

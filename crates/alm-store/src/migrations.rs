@@ -163,6 +163,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "domains may find their domain controllers in DNS",
         sql: include_str!("../migrations/0029_domain_dc_discovery.sql"),
     },
+    Migration {
+        version: 30,
+        name: "a full sync records once that it saw every object",
+        sql: include_str!("../migrations/0030_directory_seen.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -84,6 +84,25 @@ on_both_backends! {
         let untouched = directory_sync::object(&mut conn, domain, &objects[2].guid).await.unwrap().unwrap();
         assert_eq!(untouched.synced_at, s.clock.now());
         drop(conn);
+
+        // A row written after it (an incremental sync) keeps its own, later time; the listing
+        // sorts by the same time the objects show.
+        let seen = s.clock.now();
+        s.clock.advance(time::Duration::minutes(1));
+        let later = DirectoryObject { enabled: true, synced_at: s.clock.now(), ..object(UPSERT_BATCH_ROWS - 1, &s) };
+        let mut tx = db.begin_write().await.unwrap();
+        directory_sync::upsert(&mut tx, domain, &[&later]).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = db.read().await.unwrap();
+        let written = directory_sync::object(&mut conn, domain, &later.guid).await.unwrap().unwrap();
+        let untouched = directory_sync::object(&mut conn, domain, &objects[2].guid).await.unwrap().unwrap();
+        assert_eq!((written.synced_at, untouched.synced_at), (s.clock.now(), seen));
+        let page = alm_core::paging::PageRequest { limit: 500, offset: 0, sort: "synced_at", direction: alm_core::paging::SortDirection::Descending };
+        let (listed, total) = directory_sync::list(&mut conn, domain, None, None, &page).await.unwrap();
+        assert_eq!(total as usize, n + 1);
+        assert_eq!((listed[0].guid.as_str(), listed[0].synced_at), (later.guid.as_str(), s.clock.now()));
+        assert_eq!(listed[1].synced_at, seen, "every other object shows the full sync's time");
+        drop(conn);
         s.stop().await;
     }
 }
