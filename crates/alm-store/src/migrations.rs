@@ -168,6 +168,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "a full sync records once that it saw every object",
         sql: include_str!("../migrations/0030_directory_seen.sql"),
     },
+    Migration {
+        version: 31,
+        name: "API clients, and the requests they submit for someone",
+        sql: include_str!("../migrations/0031_api_clients.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

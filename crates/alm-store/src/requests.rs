@@ -418,8 +418,12 @@ pub async fn page(
     let mut conditions = Vec::new();
     let mut binds = Vec::new();
     if let Some(r) = requester {
+        // Theirs: as requester, or submitted by them for someone (an API client, SPEC §7.7).
         binds.push(r.to_string());
-        conditions.push(format!("requester_id = ${}", binds.len()));
+        let n = binds.len();
+        conditions.push(format!(
+            "(requester_id = ${n} OR id IN (SELECT request_id FROM request_submitters WHERE user_id = ${n}))"
+        ));
     }
     if let Some(s) = state {
         binds.push(s.as_str().to_owned());

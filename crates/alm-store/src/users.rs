@@ -15,6 +15,9 @@ use time::OffsetDateTime;
 pub enum UserSource {
     Local,
     Synced,
+    /// The user row an API client acts as (SPEC §7.7): made and changed only through
+    /// `/api/v1/api-clients`, never a person (no email, no password, no group).
+    ApiClient,
 }
 
 impl UserSource {
@@ -22,6 +25,7 @@ impl UserSource {
         match self {
             UserSource::Local => "local",
             UserSource::Synced => "synced",
+            UserSource::ApiClient => "api-client",
         }
     }
 
@@ -29,6 +33,7 @@ impl UserSource {
         match s {
             "local" => Ok(UserSource::Local),
             "synced" => Ok(UserSource::Synced),
+            "api-client" => Ok(UserSource::ApiClient),
             other => Err(StoreError::Corrupt(format!("user source {other:?}"))),
         }
     }
@@ -80,7 +85,7 @@ pub struct UserFilter {
     pub only: Option<UserId>,
 }
 
-/// Inserts the user, its emails and its membership of Everyone.
+/// Inserts the user, its emails and (a person) its membership of Everyone.
 pub async fn insert(conn: &mut AnyConnection, user: &NewUser<'_>) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO users (id, display_name, enabled, source, password_hash, directory_domain, directory_account, \
@@ -98,8 +103,11 @@ pub async fn insert(conn: &mut AnyConnection, user: &NewUser<'_>) -> StoreResult
     .execute(&mut *conn)
     .await?;
     replace_emails(conn, user.id, user.emails).await?;
-    let everyone = groups::everyone_id(conn).await?;
-    groups::add_member(conn, everyone, user.id).await?;
+    // An API client acts with its one role only: Everyone's roles are for people.
+    if user.source != UserSource::ApiClient {
+        let everyone = groups::everyone_id(conn).await?;
+        groups::add_member(conn, everyone, user.id).await?;
+    }
     Ok(())
 }
 

@@ -403,8 +403,13 @@ pub async fn add_owner(
             )
             .into())
         }
-        Owner::User(u) if !users::get(&mut tx, u).await?.is_some_and(|u| u.enabled) => {
-            return Err(FieldError::new(field, "exists", "no enabled user has this id").into())
+        // An owner is a person (SPEC §2.7): an API client's user owns nothing.
+        Owner::User(u)
+            if !users::get(&mut tx, u)
+                .await?
+                .is_some_and(|u| u.enabled && u.source != users::UserSource::ApiClient) =>
+        {
+            return Err(FieldError::new(field, "exists", "no enabled person has this id").into())
         }
         Owner::Group(g)
             if !alm_store::groups::get(&mut tx, g)

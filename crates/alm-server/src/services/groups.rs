@@ -336,6 +336,10 @@ pub async fn change_member(
             "Everyone always contains every user; its members cannot be changed".into(),
         )));
     }
+    if add {
+        // Group roles would let a client act beyond the role it was given.
+        super::api_clients::ensure_person(&mut tx, user, "user_id").await?;
+    }
     if users::get(&mut tx, user).await?.is_none() {
         // In a body (add) a bad reference is a field error; in a path (remove) it is absent.
         return Err(if add {

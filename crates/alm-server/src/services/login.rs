@@ -279,7 +279,7 @@ pub async fn principal_from_session(
     else {
         return Ok(None);
     };
-    let Some(p) = load_principal(&mut conn, session.user_id, source_ip).await? else {
+    let Some(p) = load_principal(&mut conn, session.user_id, source_ip, clock.now()).await? else {
         return Ok(None);
     };
     Ok(Some((
@@ -318,7 +318,7 @@ pub async fn principal_from_token(
         tx.commit().await?;
         conn = db.read().await?;
     }
-    let Some(p) = load_principal(&mut conn, record_.user_id, source_ip).await? else {
+    let Some(p) = load_principal(&mut conn, record_.user_id, source_ip, now).await? else {
         return Ok(None);
     };
     Ok(Some((p, Credential::ApiToken { id: record_.id })))
@@ -328,6 +328,7 @@ async fn load_principal(
     conn: &mut alm_store::Conn,
     id: UserId,
     source_ip: Option<String>,
+    now: time::OffsetDateTime,
 ) -> ServiceResult<Option<Principal>> {
     let Some(user) = users::get(conn, id).await? else {
         return Ok(None);
@@ -335,11 +336,20 @@ async fn load_principal(
     if !user.enabled {
         return Ok(None);
     }
+    // An API client's tokens stop at the client's expiry, whatever their own (SPEC §7.7).
+    let client = user.source == users::UserSource::ApiClient;
+    if client && !super::api_clients::client_user_usable(conn, id, now).await? {
+        return Ok(None);
+    }
     let permissions = permissions::effective(conn, id).await?;
     Ok(Some(Principal {
         actor: Actor {
             user_id: Some(id),
-            name: Some(user.display_name.clone()),
+            name: Some(if client {
+                super::api_clients::actor_name(&user.display_name)
+            } else {
+                user.display_name.clone()
+            }),
             email: user.emails.first().cloned(),
             source_ip,
         },

@@ -6,6 +6,7 @@
 pub mod account_changes;
 pub mod accounts;
 pub mod anonymous_denials;
+pub mod api_clients;
 pub mod api_tokens;
 pub mod approvals;
 pub mod audit;

@@ -391,6 +391,10 @@ pub async fn change_member(
     can.require_manage().map_err(denied(can.actor()))?;
     let mut tx = db.begin_write().await?;
     load_in_scope(&mut tx, can, id).await?;
+    if add {
+        // A client acts with the one role it was created with (never more than its creator).
+        super::api_clients::ensure_person(&mut tx, user, "user_id").await?;
+    }
     if users::get(&mut tx, user).await?.is_none() {
         // In a body (add) a bad reference is a field error; in a path (remove) it is absent.
         return Err(if add {

@@ -214,6 +214,7 @@ pub async fn update(
     input: UpdateUser,
 ) -> ServiceResult<UserDetail> {
     in_scope(db, can, id).await?;
+    super::api_clients::ensure_person(&mut *db.read().await?, id, "id").await?;
     if input.emails.is_some() {
         can.require_manage().map_err(denied(can.actor()))?;
     }
@@ -271,6 +272,8 @@ pub async fn set_enabled(
     let now = clock.now();
     let mut tx = db.begin_write().await?;
     let before = load(&mut tx, id).await?;
+    // A revoked client's user must stay disabled: only its revocation changes it.
+    super::api_clients::ensure_person(&mut tx, id, "id").await?;
     if before.user.enabled == enabled {
         return Ok(before);
     }

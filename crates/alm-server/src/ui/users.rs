@@ -56,6 +56,7 @@ fn source_label(source: &UserSource) -> &'static str {
     match source {
         UserSource::Local => "Local",
         UserSource::Synced => "Synced from a directory",
+        UserSource::ApiClient => "API client",
     }
 }
 

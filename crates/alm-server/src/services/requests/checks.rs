@@ -74,11 +74,15 @@ pub(crate) async fn checked(
         Err(e) => errors.0.extend(e.0),
     }
     for (i, u) in details.owners.users.iter().enumerate() {
-        if !users::get(conn, *u).await?.is_some_and(|u| u.enabled) {
+        // An owner is a person (SPEC §2.7): an API client's user owns nothing.
+        if !users::get(conn, *u)
+            .await?
+            .is_some_and(|u| u.enabled && u.source != users::UserSource::ApiClient)
+        {
             errors.push(FieldError::new(
                 format!("owners.users[{i}]"),
                 "exists",
-                "no enabled user has this id",
+                "no enabled person has this id",
             ));
         }
     }
