@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Bash function to install aiosmtpd (PyPI), the SMTP server the notification tests deliver to.
 # Each test starts its own aiosmtpd on a free port with the Mailbox handler, so tests running
-# side by side never read each other's mail (crates/alm/tests/it/support/smtp.rs):
+# side by side never read each other's mail (crates/alm/tests/it/support/smtp.rs). The TLS
+# tests run tests/peers/smtp_server.py with the same venv: a server that requires STARTTLS (or
+# TLS from the first byte) and a login, with a certificate from the test's own CA:
 #
 #   . tests/peers/smtp.sh
 #   smtp_install "$HOME/.cache/alm-test"    # venv, only when missing; exports ALMTEST_SMTP_PYTHON

@@ -15,7 +15,20 @@ pub enum Audience {
     ApproversOfTheStep,
     Requester,
     Owners,
+    /// The user the event is about (the welcome email of a new user).
+    NewUser,
+    /// Nobody until an administrator enables the event; then the system administrators
+    /// (SPEC §7.1 "none (can be enabled for system administrators)"). Unlike the others, a
+    /// disabled event of this kind reaches no inbox either: its default recipients are none.
+    SystemAdministratorsWhenEnabled,
     Nobody,
+}
+
+impl Audience {
+    /// Whether the event tells no one at all until it is enabled.
+    pub fn opt_in(self) -> bool {
+        self == Self::SystemAdministratorsWhenEnabled
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +65,85 @@ pub const TEMPLATE_NEEDS_APPROVAL: EventKind = EventKind {
     subject: "Template {{template.name}} needs your approval",
     body: "Version {{template.version}} of the workflow template {{template.name}} waits for a \
            holder of provision-template-workflow:manage to publish it.\n\n{{template.url}}\n",
+    enabled: true,
+};
+
+const TEMPLATE_PARAMS: &[&str] = &["template.name", "template.version", "template.url"];
+
+pub const TEMPLATE_PUBLISHED: EventKind = EventKind {
+    key: "template.published",
+    title: "Template published",
+    audience: Audience::SystemAdministratorsWhenEnabled,
+    category: ADMINISTRATION,
+    parameters: TEMPLATE_PARAMS,
+    subject: "Template {{template.name}} published",
+    body: "Version {{template.version}} of the workflow template {{template.name}} is published: \
+           people can request accounts with it.\n\n{{template.url}}\n",
+    enabled: false,
+};
+
+pub const TEMPLATE_UNPUBLISHED: EventKind = EventKind {
+    key: "template.unpublished",
+    title: "Template unpublished",
+    audience: Audience::SystemAdministratorsWhenEnabled,
+    category: ADMINISTRATION,
+    parameters: TEMPLATE_PARAMS,
+    subject: "Template {{template.name}} unpublished",
+    body: "The workflow template {{template.name}} is unpublished: no new requests can use it \
+           until a version is published again.\n\n{{template.url}}\n",
+    enabled: false,
+};
+
+pub const TEMPLATE_DEACTIVATED: EventKind = EventKind {
+    key: "template.deactivated",
+    title: "Template deactivated",
+    audience: Audience::SystemAdministratorsWhenEnabled,
+    category: ADMINISTRATION,
+    parameters: TEMPLATE_PARAMS,
+    subject: "Template {{template.name}} deactivated",
+    body: "The workflow template {{template.name}} is deactivated for good; the accounts made \
+           with it keep their lifecycle.\n\n{{template.url}}\n",
+    enabled: false,
+};
+
+pub const REQUEST_SUBMITTED: EventKind = EventKind {
+    key: "request.submitted",
+    title: "Request submitted",
+    audience: Audience::SystemAdministratorsWhenEnabled,
+    category: ADMINISTRATION,
+    parameters: REQUEST_PARAMS,
+    subject: "Submitted: {{request.account_name}}",
+    body: "{{request.requester}} submitted a request for the service account \
+           {{request.account_name}} ({{request.template}}).\n\n{{request.url}}\n",
+    enabled: false,
+};
+
+pub const REQUEST_QUEUED_FOR_PROVISIONING: EventKind = EventKind {
+    key: "request.queued-for-provisioning",
+    title: "Request queued for provisioning",
+    audience: Audience::SystemAdministratorsWhenEnabled,
+    category: ADMINISTRATION,
+    parameters: REQUEST_PARAMS,
+    subject: "Queued for provisioning: {{request.account_name}}",
+    body: "The request of {{request.requester}} for {{request.account_name}} \
+           ({{request.template}}) is approved and waits for an engine to create the \
+           account.\n\n{{request.url}}\n",
+    enabled: false,
+};
+
+/// To a user alm just created (by an administrator who asked for it, or by a user sync): how
+/// to sign in. No email address among the parameters: they also go to webhooks and the SIEM,
+/// and the address is the recipient already.
+pub const USER_WELCOME: EventKind = EventKind {
+    key: "user.welcome",
+    title: "Welcome",
+    audience: Audience::NewUser,
+    category: ADMINISTRATION,
+    parameters: &["user.display_name", "user.source", "user.sign_in_url"],
+    subject: "Welcome to alm, {{user.display_name}}",
+    body: "An alm account was made for you ({{user.source}}). alm manages the lifecycle of \
+           service accounts: request one, approve requests, renew the ones you own.\n\n\
+           Sign in: {{user.sign_in_url}}\n",
     enabled: true,
 };
 
@@ -226,10 +318,16 @@ pub const DOMAIN_USERS_DISABLED_BY_SYNC: EventKind = EventKind {
 
 /// Every event with email and inbox texts.
 pub const ALL: &[EventKind] = &[
+    USER_WELCOME,
     TEMPLATE_NEEDS_APPROVAL,
+    TEMPLATE_PUBLISHED,
+    TEMPLATE_UNPUBLISHED,
+    TEMPLATE_DEACTIVATED,
+    REQUEST_SUBMITTED,
     REQUEST_STEP_REQUIRES_APPROVAL,
     REQUEST_APPROVED,
     REQUEST_REJECTED,
+    REQUEST_QUEUED_FOR_PROVISIONING,
     REQUEST_PROVISIONED,
     REQUEST_PROVISIONING_RETRYING,
     REQUEST_PROVISIONING_FAILED,
@@ -265,5 +363,26 @@ mod tests {
             );
             assert_eq!(by_key(e.key), Some(*e));
         }
+    }
+
+    /// SPEC §7.1's "none" rows are off by default and, when enabled, go to the system
+    /// administrators; every other event is on.
+    #[test]
+    fn the_none_rows_of_the_spec_are_opt_in() {
+        let none = [
+            "template.published",
+            "template.unpublished",
+            "template.deactivated",
+            "request.submitted",
+            "request.queued-for-provisioning",
+        ];
+        for e in ALL {
+            let opt_in = none.contains(&e.key);
+            assert_eq!(e.audience.opt_in(), opt_in, "{}", e.key);
+            assert_eq!(e.enabled, !opt_in, "{}", e.key);
+        }
+        let keys: Vec<&str> = ALL.iter().map(|e| e.key).collect();
+        let unique: std::collections::BTreeSet<&str> = keys.iter().copied().collect();
+        assert_eq!(keys.len(), unique.len(), "one entry per event");
     }
 }

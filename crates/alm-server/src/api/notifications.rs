@@ -26,12 +26,16 @@ pub struct EmailTemplateView {
     /// The event, e.g. `request.step-requires-approval`.
     pub event: String,
     pub title: String,
-    /// `system-administrators`, `approvers-of-the-step`, `requester`, `owners` or `nobody`.
+    /// `system-administrators`, `approvers-of-the-step`, `requester`, `owners`, `new-user`,
+    /// `system-administrators-when-enabled` (nobody while `enabled` is false, SPEC §7.1 "none")
+    /// or `nobody`.
     pub recipients: String,
     /// The `{{names}}` the subject and body may use.
     pub parameters: Vec<String>,
     pub subject: String,
     pub body: String,
+    /// Whether the email is sent; for `system-administrators-when-enabled` events, whether
+    /// anyone is told at all (email and inbox).
     pub enabled: bool,
 }
 
@@ -45,6 +49,8 @@ fn view(e: EventKind, t: EmailTemplate) -> EmailTemplateView {
             ApproversOfTheStep => "approvers-of-the-step",
             Requester => "requester",
             Owners => "owners",
+            NewUser => "new-user",
+            SystemAdministratorsWhenEnabled => "system-administrators-when-enabled",
             Nobody => "nobody",
         }
         .into(),

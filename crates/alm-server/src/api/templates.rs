@@ -324,6 +324,7 @@ async fn unpublish_template(
         &auth.principal.actor,
         id,
         TemplateState::Unpublished,
+        &s.config.base_url(),
     )
     .await?;
     Ok(Json(t.into()))
@@ -346,6 +347,7 @@ async fn disable_template(
         &auth.principal.actor,
         id,
         TemplateState::Disabled,
+        &s.config.base_url(),
     )
     .await?;
     Ok(Json(t.into()))

@@ -88,6 +88,9 @@ pub struct CreateUserBody {
     pub emails: Vec<String>,
     /// Default true.
     pub enabled: Option<bool>,
+    /// Send the welcome email (event `user.welcome`, with the sign-in link) to the new user.
+    /// Default false.
+    pub welcome_email: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -150,8 +153,17 @@ async fn create_user(
         display_name: body.display_name,
         emails: body.emails,
         enabled: body.enabled.unwrap_or(true),
+        welcome_email: body.welcome_email.unwrap_or(false),
     };
-    let detail = svc::create(&s.db, s.clock.as_ref(), &can, &auth.principal.actor, input).await?;
+    let detail = svc::create(
+        &s.db,
+        s.clock.as_ref(),
+        &can,
+        &auth.principal.actor,
+        input,
+        &s.config.base_url(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(detail.into())))
 }
 

@@ -145,9 +145,12 @@ pub async fn ensure_named_admin(
             display_name: name.trim().to_owned(),
             emails: vec![email.to_string()],
             enabled: true,
+            // The first administrator is told the password on the console, not by email.
+            welcome_email: false,
         },
         UserSource::Local,
         Some(&hash),
+        "",
     )
     .await?;
     let mut tx = db.begin_write().await?;

@@ -410,7 +410,7 @@ pub async fn apply(
                 .await?;
             }
             if let Some(config) = directory_sync::user_sync_config(&mut tx, id).await? {
-                match super::user_sync::apply(&mut tx, clock, id, &config).await? {
+                match super::user_sync::apply(&mut tx, clock, id, &config, &queue.base_url).await? {
                     Ok(users) => {
                         run.users_created = users.created;
                         run.users_disabled = users.disabled;

@@ -34,7 +34,8 @@ pub(crate) async fn texts(conn: &mut Conn, event: EventKind) -> ServiceResult<Em
 }
 
 /// Queues `event` for `recipients` (users; disabled ones and duplicates are skipped): an email
-/// each when the event's email is enabled, and an inbox entry each.
+/// each when the event's email is enabled, and an inbox entry each. An opt-in event (SPEC
+/// §7.1 "none") that is not enabled reaches nobody.
 pub(crate) async fn emit(
     conn: &mut Conn,
     now: OffsetDateTime,
@@ -46,6 +47,11 @@ pub(crate) async fn emit(
     // Webhooks and SIEM hear about every event, whoever its people are.
     super::integration_outbox::enqueue_event(conn, now, event, params).await?;
     let t = texts(conn, event).await?;
+    if event.audience.opt_in() && !t.enabled {
+        // SPEC §7.1 "none": until an administrator enables it, nobody is told, not even in
+        // the inbox.
+        return Ok(());
+    }
     let title = render(&t.subject, params);
     let body = render(&t.body, params);
     let unique: BTreeSet<UserId> = recipients.into_iter().collect();
@@ -132,6 +138,50 @@ pub(crate) async fn system_administrators(conn: &mut Conn) -> ServiceResult<Vec<
         alm_core::roles::BuiltinRole::SystemAdministrator.key(),
     )
     .await?)
+}
+
+/// Tells the system administrators about an opt-in event (SPEC §7.1 "none (can be enabled for
+/// system administrators)"): nobody unless an administrator enabled it.
+pub(crate) async fn tell_administrators_if_enabled(
+    conn: &mut Conn,
+    now: OffsetDateTime,
+    event: EventKind,
+    params: &Value,
+    subject: (&str, String),
+) -> ServiceResult<()> {
+    debug_assert!(event.audience.opt_in(), "{} is not opt-in", event.key);
+    let t = texts(conn, event).await?;
+    let admins = if t.enabled {
+        system_administrators(conn).await?
+    } else {
+        Vec::new()
+    };
+    emit(conn, now, event, params, admins, Some(subject)).await
+}
+
+/// The welcome email (SPEC §2.1, §6.3) to a user alm just created, with the sign-in link.
+pub(crate) async fn welcome(
+    conn: &mut Conn,
+    now: OffsetDateTime,
+    base_url: &str,
+    user: UserId,
+    display_name: &str,
+    source: users::UserSource,
+) -> ServiceResult<()> {
+    let source = match source {
+        users::UserSource::Synced => "from your directory account",
+        users::UserSource::Local => "by an administrator",
+    };
+    emit(
+        conn,
+        now,
+        events::USER_WELCOME,
+        &json!({"user": {"display_name": display_name, "source": source,
+                         "sign_in_url": format!("{base_url}/sign-in")}}),
+        [user],
+        Some(("user", user.to_string())),
+    )
+    .await
 }
 
 /// The back-off after `attempts` failed attempts: 10 s, 20 s, 40 s … at most an hour.

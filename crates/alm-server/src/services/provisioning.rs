@@ -141,7 +141,15 @@ pub(crate) async fn queue(
         )
         .await?;
     r.state = RequestState::QueuedForProvisioning;
-    Ok(())
+    let params = super::notifications::request_params(tx, &queue.base_url, r, None).await?;
+    super::notifications::tell_administrators_if_enabled(
+        tx,
+        queue.clock.now(),
+        alm_notify::events::REQUEST_QUEUED_FOR_PROVISIONING,
+        &params,
+        ("request", r.id.to_string()),
+    )
+    .await
 }
 
 /// The lifecycle of an account provisioned at `at`: it starts at 00:00 UTC of that day and

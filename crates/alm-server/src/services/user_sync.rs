@@ -106,6 +106,7 @@ pub async fn apply(
     clock: &dyn Clock,
     domain: DomainId,
     config: &UserSyncConfig,
+    base_url: &str,
 ) -> ServiceResult<Result<UserSyncOutcome, GuardTripped>> {
     let groups_ = directory_sync::all_of_kinds(tx, domain, &["group"]).await?;
     let accounts = directory_sync::all_of_kinds(tx, domain, &["user"]).await?;
@@ -191,6 +192,8 @@ pub async fn apply(
             json!({"source": "synced", "domain": domain, "directory_guid": account.guid}),
         )
         .await?;
+        // SPEC §6.3: a synced user is welcomed with the sign-in link.
+        super::notifications::welcome(tx, now, base_url, id, &name, UserSource::Synced).await?;
         outcome.created += 1;
     }
     let mut orphaned: Vec<alm_store::accounts::AccountRecord> = Vec::new();

@@ -28,6 +28,8 @@ pub struct CreateUser {
     pub display_name: String,
     pub emails: Vec<String>,
     pub enabled: bool,
+    /// Send the welcome email with the sign-in link (SPEC §2.1 "trigger verification email").
+    pub welcome_email: bool,
 }
 
 #[derive(Default)]
@@ -85,16 +87,18 @@ async fn check_emails_free(
     Ok(())
 }
 
-/// Creates a local user (in Everyone, with the auto-apply roles).
+/// Creates a local user (in Everyone, with the auto-apply roles); `base_url` is what the
+/// welcome email's sign-in link starts with.
 pub async fn create(
     db: &Db,
     clock: &dyn Clock,
     can: &Can<perm::UserCreate>,
     actor: &Actor,
     input: CreateUser,
+    base_url: &str,
 ) -> ServiceResult<UserDetail> {
     let _ = can;
-    insert_user(db, clock, actor, input, UserSource::Local, None).await
+    insert_user(db, clock, actor, input, UserSource::Local, None, base_url).await
 }
 
 /// The one path that creates users, for the API and for first start alike.
@@ -105,6 +109,7 @@ pub(crate) async fn insert_user(
     input: CreateUser,
     source: UserSource,
     password_hash: Option<&str>,
+    base_url: &str,
 ) -> ServiceResult<UserDetail> {
     let directory = None;
     let mut errors = ValidationErrors::new();
@@ -151,6 +156,9 @@ pub(crate) async fn insert_user(
         json!({"after": {"enabled": input.enabled, "source": source.as_str(), "roles": auto_roles}}),
     )
     .await?;
+    if input.welcome_email {
+        super::notifications::welcome(&mut tx, now, base_url, id, name.as_str(), source).await?;
+    }
     let detail = load(&mut tx, id).await?;
     tx.commit().await?;
     Ok(detail)

@@ -32,6 +32,8 @@ fn audience(a: Audience) -> &'static str {
         Audience::ApproversOfTheStep => "The step's approvers",
         Audience::Requester => "The requester",
         Audience::Owners => "The account's owners",
+        Audience::NewUser => "The new user",
+        Audience::SystemAdministratorsWhenEnabled => "Nobody; system administrators when enabled",
         Audience::Nobody => "Nobody (inbox only)",
     }
 }
@@ -114,13 +116,20 @@ struct EditPage {
     preview: Option<(String, String)>,
 }
 
-fn fields(subject: &str, body: &str, enabled: bool) -> Form {
+fn fields(key: &str, subject: &str, body: &str, enabled: bool) -> Form {
+    // SPEC §7.1's "none" events tell nobody at all until enabled, so the box says who.
+    let opt_in = alm_notify::events::by_key(key).is_some_and(|e| e.audience.opt_in());
+    let enabled_label = if opt_in {
+        "Tell the system administrators (email and inbox)"
+    } else {
+        "Send this email"
+    };
     Form::new(vec![
         Field::new("subject", "Subject", Control::Text).value(subject),
         Field::new("body", "Body", Control::TextArea(12))
             .hint("Plain text. {{name}} stands for a parameter listed above.")
             .value(body),
-        Field::new("enabled", "Send this email", Control::Checkbox).checked(enabled),
+        Field::new("enabled", enabled_label, Control::Checkbox).checked(enabled),
     ])
 }
 
@@ -146,7 +155,7 @@ async fn edit_page(
         .into_iter()
         .find(|(e, _)| e.key == key)
         .ok_or_else(|| errors::not_found_for(Some(signed_in), path))?;
-    let form = form.unwrap_or_else(|| fields(&t.subject, &t.body, t.enabled));
+    let form = form.unwrap_or_else(|| fields(e.key, &t.subject, &t.body, t.enabled));
     let mut chrome = Chrome::new(Some(signed_in), path).with_counts(s).await;
     chrome.has_errors = form.has_errors();
     Ok(EditPage {
@@ -202,7 +211,7 @@ async fn save(
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require_form(&f.csrf_token)?;
-    let typed = || fields(&f.subject, &f.body, ticked(&f.enabled));
+    let typed = || fields(&key, &f.subject, &f.body, ticked(&f.enabled));
     let result = if f.intent == "preview" {
         let can = signed_in.can::<perm::NotificationRead>(&path)?;
         match svc::preview(

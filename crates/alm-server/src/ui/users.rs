@@ -218,6 +218,20 @@ fn fields(name: &str, emails: &str, enabled: Option<bool>, with_emails: bool) ->
     Form::new(fields)
 }
 
+/// The new-user form: the user's fields and whether to send the welcome email.
+fn new_user_fields(name: &str, emails: &str, enabled: bool, welcome: bool) -> Form {
+    let mut form = fields(name, emails, Some(enabled), true);
+    form.fields.push(
+        Field::new(
+            "welcome_email",
+            "Send the welcome email with the sign-in link",
+            Control::Checkbox,
+        )
+        .checked(welcome),
+    );
+    form
+}
+
 #[derive(Deserialize)]
 struct UserForm {
     csrf_token: String,
@@ -226,6 +240,7 @@ struct UserForm {
     #[serde(default)]
     emails: String,
     enabled: Option<String>,
+    welcome_email: Option<String>,
 }
 
 async fn new_form(State(s): State<AppState>, browser: Browser) -> PageResult {
@@ -234,7 +249,7 @@ async fn new_form(State(s): State<AppState>, browser: Browser) -> PageResult {
     signed_in.can::<perm::UserCreate>(&path)?;
     Ok(render(
         StatusCode::OK,
-        &new_page(&s, &signed_in, &path, fields("", "", Some(true), true)).await,
+        &new_page(&s, &signed_in, &path, new_user_fields("", "", true, false)).await,
     ))
 }
 
@@ -260,6 +275,7 @@ async fn create(
         display_name: f.display_name.clone(),
         emails: lines(&f.emails),
         enabled: ticked(&f.enabled),
+        welcome_email: ticked(&f.welcome_email),
     };
     match users::create(
         &s.db,
@@ -267,12 +283,18 @@ async fn create(
         &can,
         &signed_in.principal.actor,
         input,
+        &s.config.base_url(),
     )
     .await
     {
         Ok(d) => Ok(Redirect::to(&format!("/users/{}?done=created", d.user.id)).into_response()),
         Err(ServiceError::Validation(v)) => {
-            let mut form = fields(&f.display_name, &f.emails, Some(ticked(&f.enabled)), true);
+            let mut form = new_user_fields(
+                &f.display_name,
+                &f.emails,
+                ticked(&f.enabled),
+                ticked(&f.welcome_email),
+            );
             form.place(v.0);
             Ok(render(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -280,7 +302,12 @@ async fn create(
             ))
         }
         Err(ServiceError::Conflict(c)) => {
-            let mut form = fields(&f.display_name, &f.emails, Some(ticked(&f.enabled)), true);
+            let mut form = new_user_fields(
+                &f.display_name,
+                &f.emails,
+                ticked(&f.enabled),
+                ticked(&f.welcome_email),
+            );
             form.place(vec![c]);
             Ok(render(
                 StatusCode::CONFLICT,

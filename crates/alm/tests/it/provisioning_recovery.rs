@@ -151,7 +151,7 @@ on_both_backends! {
 
 /// A gMSA template whose password reader has no directory account: alm's own settings cannot
 /// make the account, a permanent failure. Returns (template id, request id).
-async fn failing_gmsa_request(s: &TestServer, w: &World, tag: &str) -> (String, String) {
+pub(crate) async fn failing_gmsa_request(s: &TestServer, w: &World, tag: &str) -> (String, String) {
     let admin = s.admin();
     let mut d = definition(w);
     d["account_type"] = json!("gmsa");

@@ -321,6 +321,16 @@ pub async fn submit(
     )
     .await?;
     notify_step(&mut tx, &queue.base_url, &r, &d, now).await?;
+    let params =
+        crate::services::notifications::request_params(&mut tx, &queue.base_url, &r, None).await?;
+    crate::services::notifications::tell_administrators_if_enabled(
+        &mut tx,
+        now,
+        alm_notify::events::REQUEST_SUBMITTED,
+        &params,
+        ("request", id.to_string()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(RequestInfo {
         record: r,

@@ -33,8 +33,7 @@ pub async fn publish(
                 &mut tx,
                 now,
                 alm_notify::events::TEMPLATE_NEEDS_APPROVAL,
-                &json!({"template": {"name": t.name, "version": v.version.to_string(),
-                                     "url": format!("{base_url}/api/v1/templates/{id}")}}),
+                &template_params(&t.name, v.version, id, base_url),
                 admins,
                 Some(("template", id.to_string())),
             )
@@ -56,6 +55,14 @@ pub async fn publish(
             }
             t.published_version = Some(v.version);
             t.state = TemplateState::Published;
+            crate::services::notifications::tell_administrators_if_enabled(
+                &mut tx,
+                now,
+                alm_notify::events::TEMPLATE_PUBLISHED,
+                &template_params(&t.name, v.version, id, base_url),
+                ("template", id.to_string()),
+            )
+            .await?;
             "template.published"
         }
     };
@@ -89,6 +96,7 @@ pub async fn set_state(
     actor: &Actor,
     id: Uuid,
     to: TemplateState,
+    base_url: &str,
 ) -> ServiceResult<TemplateInfo> {
     let _ = can;
     let now = clock.now();
@@ -113,5 +121,24 @@ pub async fn set_state(
     let v = store::version(&mut tx, id, t.latest_version)
         .await?
         .ok_or_else(not_found)?;
+    let event = if to == TemplateState::Unpublished {
+        alm_notify::events::TEMPLATE_UNPUBLISHED
+    } else {
+        alm_notify::events::TEMPLATE_DEACTIVATED
+    };
+    crate::services::notifications::tell_administrators_if_enabled(
+        &mut tx,
+        now,
+        event,
+        &template_params(&t.name, v.version, id, base_url),
+        ("template", id.to_string()),
+    )
+    .await?;
     recorded(tx, clock, actor, action, t, v).await
+}
+
+/// The parameters of a template event.
+fn template_params(name: &str, version: i64, id: Uuid, base_url: &str) -> serde_json::Value {
+    json!({"template": {"name": name, "version": version.to_string(),
+                        "url": format!("{base_url}/api/v1/templates/{id}")}})
 }

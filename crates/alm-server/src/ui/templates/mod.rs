@@ -311,7 +311,7 @@ async fn act(
             } else {
                 TemplateState::Disabled
             };
-            templates::set_state(&s.db, clock, &can, actor, id, to)
+            templates::set_state(&s.db, clock, &can, actor, id, to, &s.config.base_url())
                 .await
                 .map(drop)
         }
