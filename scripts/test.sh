@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 . tests/peers/openbao.sh
 . tests/peers/moto.sh
 . tests/peers/smtp.sh
+. tests/peers/oauth_client.sh
 . tests/peers/html_render.sh
 . tests/peers/rsyslog.sh
 . tests/peers/browsers.sh
@@ -139,6 +140,9 @@ export ALMTEST_RSYSLOG_UDP_PORT=$RSYSLOG_UDP_PORT ALMTEST_RSYSLOG_TCP_PORT=$RSYS
 
 say "installing aiosmtpd (each notification test runs its own SMTP server)"
 smtp_install "$ALM_TEST_CACHE"
+
+say "installing Authlib (the API-client tests' OAuth 2.0 client)"
+oauth_client_install "$ALM_TEST_CACHE"
 
 say "installing the OIDC test provider"
 

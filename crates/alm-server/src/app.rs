@@ -218,6 +218,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .merge(api::session::oidc_router())
+        .merge(api::api_clients::oauth_router())
         .merge(crate::ui::router())
         .merge(api::health::router())
         // After every route: a known path with another method answers a 405 problem (axum's

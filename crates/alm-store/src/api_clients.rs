@@ -96,13 +96,15 @@ pub async fn get(conn: &mut AnyConnection, id: Uuid) -> StoreResult<Option<Clien
 
 /// The client a user row belongs to (a principal acting as it).
 pub async fn of_user(conn: &mut AnyConnection, user: UserId) -> StoreResult<Option<ClientRecord>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM {FROM} WHERE c.user_id = $1"))
-        .bind(user.to_string())
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(decode)
-        .transpose()
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE c.user_id = $1"
+    ))
+    .bind(user.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(decode)
+    .transpose()
 }
 
 /// The client with this client id and secret (by its hash), whatever its state: the caller
@@ -155,6 +157,17 @@ pub async fn revoke(conn: &mut AnyConnection, id: Uuid, at: OffsetDateTime) -> S
             .execute(&mut *conn)
             .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// The names of the clients that act with `role` (revoked ones too: their rows keep it).
+pub async fn acting_with(conn: &mut AnyConnection, role: RoleId) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.display_name FROM api_clients c JOIN users u ON u.id = c.user_id \
+         WHERE c.role_id = $1 ORDER BY u.display_name",
+    )
+    .bind(role.to_string())
+    .fetch_all(&mut *conn)
+    .await?)
 }
 
 /// Records that API client `client` (its user) submitted request `request` for its requester.

@@ -6,8 +6,8 @@
 //! booleans as 0/1, the two forms both backends read back identically through `Any`.
 
 pub mod accounts;
-pub mod api_clients;
 pub mod anonymous_denials;
+pub mod api_clients;
 pub mod api_tokens;
 pub mod audit_log;
 pub mod backup;

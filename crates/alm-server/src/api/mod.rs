@@ -6,6 +6,7 @@
 pub mod account_actions;
 pub mod account_migration;
 pub mod accounts;
+pub mod api_clients;
 pub mod api_tokens;
 pub mod audit;
 pub mod directory_objects;
@@ -285,6 +286,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(group_replacement::router())
         .merge(roles::router())
         .merge(api_tokens::router())
+        .merge(api_clients::router())
         .merge(audit::router())
         .merge(domains::router())
         .merge(vaults::router())

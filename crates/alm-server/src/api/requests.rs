@@ -170,6 +170,10 @@ pub struct RequestBody {
     /// The template's terms of service are accepted.
     #[serde(default)]
     pub terms_accepted: bool,
+    /// For API clients only (SPEC §7.7): the person the request is for. It is made as theirs
+    /// (the template's audience and rules checked for them); the client can read, submit and
+    /// withdraw it. Only when the request is made.
+    pub requester_id: Option<UserId>,
 }
 
 impl RequestBody {
@@ -270,12 +274,14 @@ async fn create_request(
     ApiJson(body): ApiJson<RequestBody>,
 ) -> ApiResult<(StatusCode, Json<RequestView>)> {
     let can = auth.can::<perm::RequestCreate>()?;
+    let requester_id = body.requester_id;
     let r = svc::create(
         &s.db,
         s.clock.as_ref(),
         &can,
         &auth.principal.actor,
         body.input()?,
+        requester_id,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(r.into())))
@@ -304,6 +310,16 @@ async fn update_request(
 ) -> ApiResult<Json<RequestView>> {
     let can = auth.can::<perm::RequestUpdate>()?;
     let id: Uuid = parse_id(&id, "request")?;
+    if body.requester_id.is_some() {
+        return Err(ApiError::Validation(
+            alm_core::FieldError::new(
+                "requester_id",
+                "create-only",
+                "the requester is named when the request is made and cannot change",
+            )
+            .into(),
+        ));
+    }
     let r = svc::update(
         &s.db,
         s.clock.as_ref(),

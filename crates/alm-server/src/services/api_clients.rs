@@ -79,9 +79,10 @@ pub async fn create(
             ));
             None
         }
-        Some(text) => errors.check(text.parse::<RoleId>().map_err(|_| {
-            FieldError::new("role_id", "format", "must be a role id (a UUID)")
-        })),
+        Some(text) => errors.check(
+            text.parse::<RoleId>()
+                .map_err(|_| FieldError::new("role_id", "format", "must be a role id (a UUID)")),
+        ),
     };
     errors.into_result()?;
     let (name, role_id) = (name.expect("checked"), role_id.expect("checked"));
@@ -163,7 +164,11 @@ pub async fn list(
     Ok(store::list(&mut conn, query, page).await?)
 }
 
-pub async fn get(db: &Db, _can: &Can<perm::ApiClientRead>, id: Uuid) -> ServiceResult<ClientRecord> {
+pub async fn get(
+    db: &Db,
+    _can: &Can<perm::ApiClientRead>,
+    id: Uuid,
+) -> ServiceResult<ClientRecord> {
     let mut conn = db.read().await?;
     store::get(&mut conn, id)
         .await?
@@ -215,17 +220,16 @@ pub async fn token(
 ) -> ServiceResult<Result<AccessToken, TokenRefusal>> {
     let now = clock.now();
     let mut tx = db.begin_write().await?;
-    let Some(client) =
-        store::authenticate(&mut tx, client_id, &secret_token::hash(secret)).await?
+    let Some(client) = store::authenticate(&mut tx, client_id, &secret_token::hash(secret)).await?
     else {
         return Ok(Err(TokenRefusal::InvalidClient));
     };
     if !client.usable_at(now) {
         return Ok(Err(TokenRefusal::InvalidClient));
     }
-    let expires_at = client
-        .expires_at
-        .map_or(now + ACCESS_TOKEN_LIFETIME, |e| e.min(now + ACCESS_TOKEN_LIFETIME));
+    let expires_at = client.expires_at.map_or(now + ACCESS_TOKEN_LIFETIME, |e| {
+        e.min(now + ACCESS_TOKEN_LIFETIME)
+    });
     let token = secret_token::new_api_token();
     let record_ = TokenRecord {
         id: TokenId::new_v7(now),

@@ -171,6 +171,8 @@ pub(crate) async fn welcome(
     let source = match source {
         users::UserSource::Synced => "from your directory account",
         users::UserSource::Local => "by an administrator",
+        // An API client has no address to welcome and signs in by client credentials.
+        users::UserSource::ApiClient => return Ok(()),
     };
     emit(
         conn,

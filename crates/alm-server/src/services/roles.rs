@@ -306,6 +306,13 @@ pub async fn delete(
             before.name
         ))));
     }
+    let clients = alm_store::api_clients::acting_with(&mut tx, id).await?;
+    if !clients.is_empty() {
+        return Err(ServiceError::Refused(Refusal::InUse(format!(
+            "API clients act with this role ({}); revoke them or give them another role first",
+            clients.join(", ")
+        ))));
+    }
     let (holders, groups) = roles::holders(&mut tx, id).await?;
     roles::delete(&mut tx, id).await?;
     record(

@@ -8,6 +8,7 @@
 mod support;
 
 mod acme;
+mod api_clients;
 mod audit_chain;
 mod backup_restore;
 mod bad_input;

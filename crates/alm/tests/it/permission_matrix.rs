@@ -84,6 +84,11 @@ pub(crate) fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::GET, "/api/v1/api-tokens", None,                               [401, 403, 403, 403, 403, 401, 200]),
         (M::POST, "/api/v1/api-tokens", body(json!({"name": "t"})),        [401, 403, 403, 403, 403, 401, 201]),
         (M::DELETE, "/api/v1/api-tokens/{token}", None,                    [401, 403, 403, 403, 403, 401, 200]),
+        (M::GET, "/api/v1/api-clients", None,                              [401, 403, 403, 403, 403, 401, 200]),
+        (M::POST, "/api/v1/api-clients", body(json!({"name": "C {unique}", "role_id": "{role}"})),
+                                                                           [401, 403, 403, 403, 403, 401, 201]),
+        (M::GET, "/api/v1/api-clients/{client}", None,                     [401, 403, 403, 403, 403, 401, 200]),
+        (M::DELETE, "/api/v1/api-clients/{client}", None,                  [401, 403, 403, 403, 403, 401, 200]),
         (M::GET, "/api/v1/audit", None,                                    [401, 403, 403, 403, 200, 401, 200]),
         (M::GET, "/api/v1/audit/export", None,                             [401, 403, 403, 403, 200, 401, 200]),
         (M::POST, "/api/v1/audit/verify", None,                            [401, 403, 403, 403, 403, 401, 200]),
@@ -471,7 +476,24 @@ pub(crate) async fn fixtures(s: &TestServer, n: usize) -> Vec<(&'static str, Str
         .await;
     assert_eq!(st, 201, "{siem}");
     let siem = siem["id"].as_str().unwrap().to_owned();
+    // Its own role: the fixture role is deleted by a row of the table, and a role a client
+    // acts with cannot be.
+    let (_, client_role) = admin
+        .post(
+            "/api/v1/roles",
+            json!({"name": format!("Fixture client role {n}")}),
+        )
+        .await;
+    let (st, client) = admin
+        .post(
+            "/api/v1/api-clients",
+            json!({"name": format!("Fixture client {n}"), "role_id": client_role["id"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{client}");
+    let client = client["id"].as_str().unwrap().to_owned();
     vec![
+        ("{client}", client),
         ("{event}", "request.approved".to_string()),
         ("{webhook}", webhook),
         ("{siem}", siem),

@@ -100,6 +100,7 @@ pub async fn clone_as_request(
         can_request,
         actor,
         request,
+        can_request.actor(),
     )
     .await?;
     record(

@@ -144,30 +144,71 @@ pub async fn create(
     can: &Can<perm::RequestCreate>,
     actor: &Actor,
     input: RequestInput,
+    on_behalf_of: Option<UserId>,
 ) -> ServiceResult<RequestInfo> {
     let mut tx = db.begin_write().await?;
-    let r = create_in(&mut tx, clock, can, actor, input).await?;
+    let requester = match on_behalf_of {
+        None => can.actor(),
+        Some(person) => requester_for_client(&mut tx, can.actor(), person).await?,
+    };
+    let r = create_in(&mut tx, clock, can, actor, input, requester).await?;
+    if requester != can.actor() {
+        alm_store::api_clients::record_submission(&mut tx, r.record.id, can.actor()).await?;
+    }
     tx.commit().await?;
     Ok(r)
 }
 
-/// Saves a new draft in the caller's transaction (a new request, or a clone of an account).
+/// The requester an API client names (SPEC §7.7: a ticketing system submits for the person
+/// who asked): only an API client may name one, and it must be an enabled person. The
+/// template's audience and rules are then checked for that person, as if they had asked.
+async fn requester_for_client(
+    conn: &mut Conn,
+    client: UserId,
+    person: UserId,
+) -> ServiceResult<UserId> {
+    use alm_store::users::UserSource;
+    let is_client = users::get(conn, client)
+        .await?
+        .is_some_and(|u| u.source == UserSource::ApiClient);
+    if !is_client {
+        return Err(FieldError::new(
+            "requester_id",
+            "api-client-only",
+            "only an API client submits a request for someone else; leave it out to ask for yourself",
+        )
+        .into());
+    }
+    if !users::get(conn, person)
+        .await?
+        .is_some_and(|u| u.enabled && u.source != UserSource::ApiClient)
+    {
+        return Err(
+            FieldError::new("requester_id", "exists", "no enabled person has this id").into(),
+        );
+    }
+    Ok(person)
+}
+
+/// Saves a new draft for `requester` in the caller's transaction (a new request, or a clone
+/// of an account).
 pub(crate) async fn create_in(
     tx: &mut alm_store::WriteTx,
     clock: &dyn Clock,
-    can: &Can<perm::RequestCreate>,
+    _can: &Can<perm::RequestCreate>,
     actor: &Actor,
     input: RequestInput,
+    requester: UserId,
 ) -> ServiceResult<RequestInfo> {
     let now = clock.now();
     let id = alm_core::ids::uuid_v7_at(now);
-    let (template_name, version, d) = offered(tx, input.template_id, can.actor()).await?;
-    let (name, details) = checked(tx, &d, can.actor(), &input, id).await?;
+    let (template_name, version, d) = offered(tx, input.template_id, requester).await?;
+    let (name, details) = checked(tx, &d, requester, &input, id).await?;
     let r = RequestRecord {
         id,
         template_id: input.template_id,
         template_version: version,
-        requester_id: can.actor(),
+        requester_id: requester,
         domain_id: d.domain_id,
         account_name: name,
         state: RequestState::Draft,
@@ -209,7 +250,10 @@ pub(crate) async fn reachable<P: alm_core::permissions::PermissionMarker>(
     id: Uuid,
 ) -> ServiceResult<RequestRecord> {
     let r = store::get(conn, id).await?.ok_or_else(not_found)?;
-    if !can.reaches(r.requester_id) {
+    // An API client reaches what it submitted for someone (SPEC §7.7).
+    if !can.reaches(r.requester_id)
+        && !alm_store::api_clients::submitted(conn, id, can.actor()).await?
+    {
         return Err(ServiceError::out_of_scope(
             "request",
             "request",

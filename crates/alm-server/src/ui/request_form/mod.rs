@@ -113,6 +113,7 @@ async fn create(
             &can,
             &signed_in.principal.actor,
             input,
+            None,
         )
         .await
         .map(|r| r.record.id),
