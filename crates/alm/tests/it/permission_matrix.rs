@@ -530,6 +530,7 @@ pub(crate) fn documented_path(path: &str) -> String {
         .replace("{group}", "{id}")
         .replace("{role}", "{id}")
         .replace("{token}", "{id}")
+        .replace("{client}", "{id}")
         .replace("{domain}", "{id}")
         .replace("{vault}", "{id}")
         .replace("{pool}", "{id}")
