@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 . tests/peers/samba_pair.sh
 . tests/peers/openbao.sh
 . tests/peers/moto.sh
+. tests/peers/prism.sh
 . tests/peers/smtp.sh
 . tests/peers/oauth_client.sh
 . tests/peers/html_render.sh
@@ -73,6 +74,7 @@ cleanup() {
   samba_stop || true
   openbao_stop || true
   moto_stop || true
+  prism_stop || true
   rsyslog_stop || true
   pg_stop
   rm -rf "$work"
@@ -120,6 +122,11 @@ moto_start "$work/moto" "$moto_port"
 export ALMTEST_OPENBAO_ADDR=$OPENBAO_ADDR ALMTEST_OPENBAO_TOKEN=$OPENBAO_TOKEN ALMTEST_OPENBAO_ALM_TOKEN=$OPENBAO_ALM_TOKEN \
   ALMTEST_MOTO_ENDPOINT=$MOTO_ENDPOINT ALMTEST_MOTO_REGION=$MOTO_REGION \
   ALMTEST_MOTO_ACCESS_KEY_ID=$MOTO_ACCESS_KEY_ID ALMTEST_MOTO_SECRET_ACCESS_KEY=$MOTO_SECRET_ACCESS_KEY
+
+say "starting Prism with Azure Key Vault's published API description (contract tests of the Azure vault)"
+prism_install "$ALM_TEST_CACHE/prism"
+prism_start "$work/prism-azure" "$(free_port)" "$PRISM_AZURE_KV_SPEC"
+export ALMTEST_PRISM_AZURE_KV=$PRISM_ADDR
 
 say "starting rsyslog (SIEM receiver: UDP, TCP, TLS) and writing a spare configuration the SIEM tests start and stop"
 # Four distinct TCP ports (the kernel may hand out a just-closed one again).

@@ -14,7 +14,10 @@ use alm_directory::{
     GroupEntry, OuEntry,
 };
 use alm_vault::aws::{AwsConfig, AwsSecretsManager};
+use alm_vault::azure::{AzureKeyVault, AzureKeyVaultConfig};
+use alm_vault::devops_secrets_vault::{DevOpsSecretsVault, DsvConfig};
 use alm_vault::openbao::{OpenBaoConfig, OpenBaoVault};
+use alm_vault::secret_server::{SecretServer, SecretServerAuth, SecretServerConfig};
 use alm_vault::{Vault, VaultError};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -218,6 +221,65 @@ impl Executor {
                     access_key_id: access_key_id.clone(),
                     secret_access_key: secret_access_key.clone(),
                     endpoint: endpoint.clone(),
+                    ca_pem: ca_pem.clone(),
+                    timeout: TIMEOUT,
+                },
+                self.clock.clone(),
+            )?),
+            VaultConnection::AzureKeyVault {
+                vault_url,
+                tenant_id,
+                client_id,
+                authority,
+                ca_pem,
+                client_secret,
+            } => Box::new(AzureKeyVault::new(
+                AzureKeyVaultConfig {
+                    vault_url: vault_url.clone(),
+                    tenant_id: tenant_id.clone(),
+                    client_id: client_id.clone(),
+                    client_secret: client_secret.clone(),
+                    authority: authority.clone(),
+                    ca_pem: ca_pem.clone(),
+                    timeout: TIMEOUT,
+                },
+                self.clock.clone(),
+            )?),
+            VaultConnection::SecretServer {
+                address,
+                folder_id,
+                template_id,
+                username,
+                ca_pem,
+                credential,
+            } => Box::new(SecretServer::new(
+                SecretServerConfig {
+                    address: address.clone(),
+                    auth: match username {
+                        Some(u) => SecretServerAuth::Password {
+                            username: u.clone(),
+                            password: credential.clone(),
+                            domain: None,
+                        },
+                        None => SecretServerAuth::Token(credential.clone()),
+                    },
+                    folder_id: *folder_id,
+                    template_id: *template_id,
+                    ca_pem: ca_pem.clone(),
+                    timeout: TIMEOUT,
+                },
+                self.clock.clone(),
+            )?),
+            VaultConnection::DevopsSecretsVault {
+                address,
+                client_id,
+                ca_pem,
+                client_secret,
+            } => Box::new(DevOpsSecretsVault::new(
+                DsvConfig {
+                    address: address.clone(),
+                    client_id: client_id.clone(),
+                    client_secret: client_secret.clone(),
                     ca_pem: ca_pem.clone(),
                     timeout: TIMEOUT,
                 },

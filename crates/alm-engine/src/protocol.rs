@@ -116,6 +116,31 @@ pub enum VaultConnection {
         ca_pem: Option<String>,
         secret_access_key: Secret,
     },
+    AzureKeyVault {
+        vault_url: String,
+        tenant_id: String,
+        client_id: String,
+        /// Entra ID's address; `None`: the public cloud.
+        authority: Option<String>,
+        ca_pem: Option<String>,
+        client_secret: Secret,
+    },
+    /// Delinea Secret Server: with `username`, `credential` is that user's password (OAuth
+    /// password grant); without, it is a token.
+    SecretServer {
+        address: String,
+        folder_id: u32,
+        template_id: u32,
+        username: Option<String>,
+        ca_pem: Option<String>,
+        credential: Secret,
+    },
+    DevopsSecretsVault {
+        address: String,
+        client_id: String,
+        ca_pem: Option<String>,
+        client_secret: Secret,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

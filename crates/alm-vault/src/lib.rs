@@ -2,14 +2,23 @@
 //!
 //! The `Vault` trait stores a secret {domain, username, password, notes} under a folder and a
 //! name, and finds it again by the id the vault gave it. Implementations: OpenBao / HashiCorp
-//! Vault (KV v2, token) and AWS Secrets Manager (SigV4). The built-in vault (encrypted in alm's
-//! own database) lives with the server, which owns that database. The trait has no type of
-//! any one product in it, so Azure Key Vault and Delinea come later without changing callers.
+//! Vault (KV v2, token), AWS Secrets Manager (SigV4), Azure Key Vault (Entra ID client
+//! credentials), Delinea Secret Server (password grant or token) and Delinea DevOps Secrets
+//! Vault (client credentials). The built-in vault (encrypted in alm's own database) lives with
+//! the server, which owns that database. The trait has no type of any one product in it.
 
 pub mod aws;
+pub mod azure;
+mod bearer_token;
+#[cfg(test)]
+mod delinea_flow_tests;
+pub mod devops_secrets_vault;
 pub mod error;
 pub mod http_client;
 pub mod openbao;
+pub mod secret_server;
+#[cfg(test)]
+mod test_http;
 
 pub use error::{VaultError, VaultResult};
 

@@ -24,9 +24,10 @@ use utoipa_axum::routes;
 pub struct VaultView {
     pub id: VaultId,
     pub name: String,
-    /// `builtin`, `openbao` or `aws-secrets-manager`.
+    /// `builtin`, `openbao`, `aws-secrets-manager`, `azure-key-vault`, `delinea-secret-server`
+    /// or `delinea-devops-secrets-vault`.
     pub kind: String,
-    /// OpenBao / HashiCorp Vault: the URL.
+    /// OpenBao / HashiCorp Vault, Azure Key Vault, Secret Server, DevOps Secrets Vault: the URL.
     pub address: Option<String>,
     /// OpenBao: the KV v2 mount (default `secret`).
     pub mount: Option<String>,
@@ -36,6 +37,16 @@ pub struct VaultView {
     pub access_key_id: Option<String>,
     pub endpoint: Option<String>,
     pub ca_pem: Option<String>,
+    /// Azure: the Entra ID tenant id, the client id, and Entra ID's address if not the public
+    /// cloud's. DevOps Secrets Vault: the client id.
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub authority: Option<String>,
+    /// Secret Server: the folder alm writes into, the secret template (default 6001), and the
+    /// user of the OAuth password grant (none: the credential is a token).
+    pub folder_id: Option<u32>,
+    pub template_id: Option<u32>,
+    pub username: Option<String>,
     /// Whether a credential is stored (it is never shown).
     pub has_credential: bool,
     /// The engine pool that reaches the vault (the built-in vault needs no engine).
@@ -61,6 +72,12 @@ impl From<VaultInfo> for VaultView {
             access_key_id: s.access_key_id,
             endpoint: s.endpoint,
             ca_pem: s.ca_pem,
+            tenant_id: s.tenant_id,
+            client_id: s.client_id,
+            authority: s.authority,
+            folder_id: s.folder_id,
+            template_id: s.template_id,
+            username: s.username,
             has_credential: v.record.credential_sealed.is_some(),
             pool_id: v.record.pool_id,
             created_at: v.record.created_at,
@@ -79,8 +96,11 @@ pub struct VaultBody {
         pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
     )]
     pub name: Option<String>,
-    /// `openbao` or `aws-secrets-manager` (fixed once created).
-    #[schema(pattern = "^(openbao|aws-secrets-manager)$")]
+    /// `openbao`, `aws-secrets-manager`, `azure-key-vault`, `delinea-secret-server` or
+    /// `delinea-devops-secrets-vault` (fixed once created).
+    #[schema(
+        pattern = "^(openbao|aws-secrets-manager|azure-key-vault|delinea-secret-server|delinea-devops-secrets-vault)$"
+    )]
     pub kind: Option<String>,
     pub address: Option<String>,
     pub mount: Option<String>,
@@ -89,7 +109,17 @@ pub struct VaultBody {
     pub access_key_id: Option<String>,
     pub endpoint: Option<String>,
     pub ca_pem: Option<String>,
-    /// The token (OpenBao) or secret access key (AWS); write-only; omit to keep the stored one.
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub authority: Option<String>,
+    #[schema(minimum = 1)]
+    pub folder_id: Option<u32>,
+    #[schema(minimum = 1)]
+    pub template_id: Option<u32>,
+    pub username: Option<String>,
+    /// The token (OpenBao, Secret Server), secret access key (AWS), client secret (Azure,
+    /// DevOps Secrets Vault) or password (Secret Server with `username`); write-only; omit to
+    /// keep the stored one.
     #[schema(value_type = Option<String>, min_length = 1, max_length = 4096, format = Password)]
     pub credential: Option<alm_core::Secret>,
     /// The engine pool that reaches the vault (default: the default pool).
@@ -110,6 +140,12 @@ impl From<VaultBody> for VaultInput {
                 access_key_id: b.access_key_id,
                 endpoint: b.endpoint,
                 ca_pem: b.ca_pem,
+                tenant_id: b.tenant_id,
+                client_id: b.client_id,
+                authority: b.authority,
+                folder_id: b.folder_id,
+                template_id: b.template_id,
+                username: b.username,
             },
             credential: b.credential,
             pool_id: b.pool_id.map(alm_core::PoolId),

@@ -218,7 +218,16 @@ mod through_the_server {
             assert_eq!(check["ok"], true, "{check}");
 
             for (body, field) in [
-                (json!({"name": "X", "kind": "azure-key-vault", "credential": "t"}), "kind"),
+                (json!({"name": "X", "kind": "cyberark", "credential": "t"}), "kind"),
+                (json!({"name": "X", "kind": "azure-key-vault", "tenant_id": "t", "client_id": "c", "credential": "t"}), "address"),
+                (json!({"name": "X", "kind": "azure-key-vault", "address": "https://v.vault.azure.net", "client_id": "c", "credential": "t"}), "tenant_id"),
+                (json!({"name": "X", "kind": "azure-key-vault", "address": "https://v.vault.azure.net", "tenant_id": "a/b", "client_id": "c", "credential": "t"}), "tenant_id"),
+                (json!({"name": "X", "kind": "azure-key-vault", "address": "https://v.vault.azure.net", "tenant_id": "t", "client_id": "c", "authority": "login", "credential": "t"}), "authority"),
+                (json!({"name": "X", "kind": "delinea-secret-server", "address": "https://ss.example.com", "credential": "t"}), "folder_id"),
+                (json!({"name": "X", "kind": "delinea-secret-server", "address": "https://ss.example.com", "folder_id": 0, "credential": "t"}), "folder_id"),
+                (json!({"name": "X", "kind": "delinea-secret-server", "address": "ss.example.com", "folder_id": 7, "credential": "t"}), "address"),
+                (json!({"name": "X", "kind": "delinea-devops-secrets-vault", "address": "https://t.secretsvaultcloud.com", "credential": "t"}), "client_id"),
+                (json!({"name": "X", "kind": "delinea-devops-secrets-vault", "address": "https://t.secretsvaultcloud.com", "client_id": "c"}), "credential"),
                 (json!({"name": "X", "kind": "openbao", "credential": "t"}), "address"),
                 (json!({"name": "X", "kind": "openbao", "address": "vault.example.com", "credential": "t"}), "address"),
                 (json!({"name": "X", "kind": "aws-secrets-manager", "region": "EU West", "access_key_id": "k", "credential": "t"}), "region"),
@@ -229,8 +238,23 @@ mod through_the_server {
                 assert!(st == 422 || st == 409, "{body}: {st}");
                 assert_eq!(problem["errors"][0]["field"].as_str(), Some(field), "{body}: {problem}");
             }
+            // The Azure and Delinea kinds are stored with their settings, the secret never shown.
+            for body in [
+                json!({"name": "Azure", "kind": "azure-key-vault", "address": "https://v.vault.azure.net", "tenant_id": "contoso.onmicrosoft.com",
+                       "client_id": "11111111-2222-3333-4444-555555555555", "credential": "client-secret-value"}),
+                json!({"name": "Secret Server", "kind": "delinea-secret-server", "address": "https://ss.example.com/SecretServer", "folder_id": 7,
+                       "username": "alm-svc", "credential": "client-secret-value"}),
+                json!({"name": "DSV", "kind": "delinea-devops-secrets-vault", "address": "https://t.secretsvaultcloud.com", "client_id": "c-1",
+                       "credential": "client-secret-value"}),
+            ] {
+                let (st, v) = admin.post("/api/v1/vaults", body.clone()).await;
+                assert_eq!(st, 201, "{body}: {v}");
+                assert!(!v.to_string().contains("client-secret-value") && v["has_credential"] == true, "{v}");
+                assert_eq!(v["kind"], body["kind"]);
+            }
             let (_, list) = admin.get("/api/v1/vaults").await;
-            assert_eq!(list["items"].as_array().unwrap().len(), 3, "built-in, OpenBao, AWS and nothing else");
+            assert_eq!(list["items"].as_array().unwrap().len(), 6, "built-in, OpenBao, AWS, Azure, Secret Server, DSV and nothing else");
+            assert!(list["items"].as_array().unwrap().iter().any(|v| v["folder_id"] == 7 && v["username"] == "alm-svc"), "{list}");
             s.stop().await;
         }
     }

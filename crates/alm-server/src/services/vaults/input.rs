@@ -32,11 +32,14 @@ pub(crate) fn build(
             "a vault's kind cannot change; add a new vault",
         ));
     }
-    if before.is_none() && kind != KIND_OPENBAO && kind != KIND_AWS {
+    if before.is_none() && !EXTERNAL_KINDS.contains(&kind.as_str()) {
         errors.push(FieldError::new(
             "kind",
             "one-of",
-            "must be openbao or aws-secrets-manager (the built-in vault exists already)",
+            format!(
+                "must be one of {} (the built-in vault exists already)",
+                EXTERNAL_KINDS.join(", ")
+            ),
         ));
     }
     let old: VaultSettings = match before {
@@ -56,6 +59,12 @@ pub(crate) fn build(
         access_key_id: merge(input.settings.access_key_id, old.access_key_id),
         endpoint: merge(input.settings.endpoint, old.endpoint),
         ca_pem: merge(input.settings.ca_pem, old.ca_pem),
+        tenant_id: merge(input.settings.tenant_id, old.tenant_id),
+        client_id: merge(input.settings.client_id, old.client_id),
+        authority: merge(input.settings.authority, old.authority),
+        folder_id: input.settings.folder_id.or(old.folder_id),
+        template_id: input.settings.template_id.or(old.template_id),
+        username: merge(input.settings.username, old.username),
     };
     let sealed = match (&input.credential, before) {
         (Some(c), _) if c.expose().is_empty() || c.expose().len() > 4096 => {
@@ -72,7 +81,7 @@ pub(crate) fn build(
             errors.push(FieldError::new(
                 "credential",
                 "required",
-                "the token or secret access key is required",
+                "the token, secret access key, client secret or password is required",
             ));
             None
         }
@@ -136,6 +145,115 @@ pub(crate) fn build(
                 errors.push(FieldError::new(field, "format", text));
             }
         }
+        KIND_AZURE => {
+            for (field, value, hint) in [
+                (
+                    "address",
+                    &s.address,
+                    "the vault's URL, e.g. https://myvault.vault.azure.net",
+                ),
+                (
+                    "tenant_id",
+                    &s.tenant_id,
+                    "the Entra ID tenant (directory) id",
+                ),
+                ("client_id", &s.client_id, "the application (client) id"),
+            ] {
+                if value.is_none() {
+                    errors.push(FieldError::new(field, "required", hint));
+                }
+            }
+            if s.address.is_some() && s.tenant_id.is_some() && s.client_id.is_some() {
+                let clock: Arc<dyn Clock> = Arc::new(alm_core::FixedClock::new(now));
+                if let Err(e) = AzureKeyVault::new(
+                    AzureKeyVaultConfig {
+                        vault_url: s.address.clone().unwrap_or_default(),
+                        tenant_id: s.tenant_id.clone().unwrap_or_default(),
+                        client_id: s.client_id.clone().unwrap_or_default(),
+                        client_secret: probe,
+                        authority: s.authority.clone(),
+                        ca_pem: s.ca_pem.clone(),
+                        timeout: Duration::from_secs(1),
+                    },
+                    clock,
+                ) {
+                    errors.push(config_error(&e, "address"));
+                }
+            }
+        }
+        KIND_SECRET_SERVER => {
+            if s.address.is_none() {
+                errors.push(FieldError::new(
+                    "address",
+                    "required",
+                    "Secret Server's URL, e.g. https://example.secretservercloud.com",
+                ));
+            }
+            if s.folder_id.is_none() {
+                errors.push(FieldError::new(
+                    "folder_id",
+                    "required",
+                    "the id of the Secret Server folder alm writes into",
+                ));
+            }
+            if s.address.is_some() && s.folder_id.is_some() {
+                let clock: Arc<dyn Clock> = Arc::new(alm_core::FixedClock::new(now));
+                let auth = match &s.username {
+                    Some(u) => SecretServerAuth::Password {
+                        username: u.clone(),
+                        password: probe,
+                        domain: None,
+                    },
+                    None => SecretServerAuth::Token(probe),
+                };
+                if let Err(e) = SecretServer::new(
+                    SecretServerConfig {
+                        address: s.address.clone().unwrap_or_default(),
+                        auth,
+                        folder_id: s.folder_id.unwrap_or_default(),
+                        template_id: s
+                            .template_id
+                            .unwrap_or(alm_vault::secret_server::DEFAULT_TEMPLATE_ID),
+                        ca_pem: s.ca_pem.clone(),
+                        timeout: Duration::from_secs(1),
+                    },
+                    clock,
+                ) {
+                    errors.push(config_error(&e, "address"));
+                }
+            }
+        }
+        KIND_DSV => {
+            if s.address.is_none() {
+                errors.push(FieldError::new(
+                    "address",
+                    "required",
+                    "the tenant's URL, e.g. https://example.secretsvaultcloud.com",
+                ));
+            }
+            if s.client_id.is_none() {
+                errors.push(FieldError::new(
+                    "client_id",
+                    "required",
+                    "the DevOps Secrets Vault client id",
+                ));
+            }
+            if s.address.is_some() && s.client_id.is_some() {
+                let clock: Arc<dyn Clock> = Arc::new(alm_core::FixedClock::new(now));
+                if let Err(e) = DevOpsSecretsVault::new(
+                    DsvConfig {
+                        address: s.address.clone().unwrap_or_default(),
+                        client_id: s.client_id.clone().unwrap_or_default(),
+                        client_secret: probe,
+                        ca_pem: s.ca_pem.clone(),
+                        timeout: Duration::from_secs(1),
+                    },
+                    clock,
+                ) {
+                    errors.push(config_error(&e, "address"));
+                }
+            }
+        }
         _ => {}
     }
     errors.into_result()?;
@@ -152,4 +270,30 @@ pub(crate) fn build(
         },
         settings: s,
     })
+}
+
+/// A client's configuration error as a field error: the clients start their messages with
+/// the setting's name (`tenant_id: …`); a CA that does not load is `ca_pem`.
+fn config_error(e: &VaultError, fallback: &str) -> FieldError {
+    let text = e.to_string();
+    let detail = text.trim_start_matches("invalid vault configuration: ");
+    let field = if detail.contains("ca certificate") || detail.contains("CA") {
+        "ca_pem"
+    } else {
+        [
+            "address",
+            "vault_url",
+            "tenant_id",
+            "client_id",
+            "authority",
+            "folder_id",
+            "template_id",
+            "username",
+        ]
+        .into_iter()
+        .find(|f| detail.starts_with(&format!("{f}:")))
+        .map(|f| if f == "vault_url" { "address" } else { f })
+        .unwrap_or(fallback)
+    };
+    FieldError::new(field, "format", text)
 }

@@ -1,6 +1,6 @@
 //! Vaults (SPEC §7.6): the built-in vault (entries sealed in alm's database; created at first
-//! start, the default) and external ones (OpenBao / HashiCorp Vault, AWS Secrets Manager)
-//! configured through the API with their credential sealed at rest and never returned.
+//! start, the default) and external ones (OpenBao / HashiCorp Vault, AWS Secrets Manager, Azure
+//! Key Vault, Delinea Secret Server, Delinea DevOps Secrets Vault) configured through the API with their credential sealed at rest and never returned.
 
 mod builtin;
 mod input;
@@ -20,7 +20,10 @@ use alm_store::crypto::MasterKey;
 use alm_store::vaults::{self, VaultRecord};
 use alm_store::Db;
 use alm_vault::aws::{AwsConfig, AwsSecretsManager};
+use alm_vault::azure::{AzureKeyVault, AzureKeyVaultConfig};
+use alm_vault::devops_secrets_vault::{DevOpsSecretsVault, DsvConfig};
 use alm_vault::openbao::{OpenBaoConfig, OpenBaoVault};
+use alm_vault::secret_server::{SecretServer, SecretServerAuth, SecretServerConfig};
 use alm_vault::{SecretRef, Vault, VaultError, VaultResult, VaultSecret};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -31,6 +34,18 @@ use std::time::Duration;
 pub const KIND_BUILTIN: &str = "builtin";
 pub const KIND_OPENBAO: &str = "openbao";
 pub const KIND_AWS: &str = "aws-secrets-manager";
+pub const KIND_AZURE: &str = "azure-key-vault";
+pub const KIND_SECRET_SERVER: &str = "delinea-secret-server";
+pub const KIND_DSV: &str = "delinea-devops-secrets-vault";
+/// The kinds an administrator can add (the built-in vault exists already), in the order the
+/// validation message names them.
+pub const EXTERNAL_KINDS: [&str; 5] = [
+    KIND_OPENBAO,
+    KIND_AWS,
+    KIND_AZURE,
+    KIND_SECRET_SERVER,
+    KIND_DSV,
+];
 pub const BUILTIN_NAME: &str = "Built-in vault";
 
 /// The non-secret settings of a vault, as stored (JSON) and shown.
@@ -50,6 +65,24 @@ pub struct VaultSettings {
     pub endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
+    /// Azure: the Entra ID tenant (directory) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Azure and DevOps Secrets Vault: the client (application) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Azure: Entra ID's address when not the public cloud's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    /// Secret Server: the folder alm writes into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_id: Option<u32>,
+    /// Secret Server: the secret template (default 6001, Active Directory Account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<u32>,
+    /// Secret Server: the user of the OAuth password grant; none: the credential is a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// Whether the stored credential would go to another server than the one it was given for
@@ -59,13 +92,17 @@ fn sends_elsewhere(before: &VaultSettings, after: &VaultSettings) -> bool {
         || before.endpoint != after.endpoint
         || before.region != after.region
         || before.ca_pem != after.ca_pem
+        || before.authority != after.authority
+        || before.tenant_id != after.tenant_id
 }
 
 pub struct VaultInput {
     pub name: Option<String>,
     pub kind: Option<String>,
     pub settings: VaultSettings,
-    /// The token (OpenBao) or secret access key (AWS); `None` on update keeps it.
+    /// The token (OpenBao, Secret Server), secret access key (AWS), client secret (Azure,
+    /// DevOps Secrets Vault) or password (Secret Server with a username); `None` on update
+    /// keeps it.
     pub credential: Option<Secret>,
     /// The engine pool that reaches the vault; `None`: the default pool (on create) or the
     /// current one (on update).
@@ -138,6 +175,35 @@ pub(crate) fn connection(record: &VaultRecord, key: &MasterKey) -> ServiceResult
             endpoint: s.endpoint,
             ca_pem: s.ca_pem,
             secret_access_key: credential(record, key)?,
+        },
+        KIND_AZURE => VaultConnection::AzureKeyVault {
+            vault_url: required(record, "address", s.address)?,
+            tenant_id: required(record, "tenant_id", s.tenant_id)?,
+            client_id: required(record, "client_id", s.client_id)?,
+            authority: s.authority,
+            ca_pem: s.ca_pem,
+            client_secret: credential(record, key)?,
+        },
+        KIND_SECRET_SERVER => VaultConnection::SecretServer {
+            address: required(record, "address", s.address)?,
+            folder_id: s.folder_id.ok_or_else(|| {
+                ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+                    "vaults.settings of {}: a {} vault without folder_id",
+                    record.id, record.kind
+                )))
+            })?,
+            template_id: s
+                .template_id
+                .unwrap_or(alm_vault::secret_server::DEFAULT_TEMPLATE_ID),
+            username: s.username,
+            ca_pem: s.ca_pem,
+            credential: credential(record, key)?,
+        },
+        KIND_DSV => VaultConnection::DevopsSecretsVault {
+            address: required(record, "address", s.address)?,
+            client_id: required(record, "client_id", s.client_id)?,
+            ca_pem: s.ca_pem,
+            client_secret: credential(record, key)?,
         },
         other => {
             return Err(Refusal::Unconfigured(format!(

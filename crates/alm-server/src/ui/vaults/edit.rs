@@ -76,6 +76,9 @@ impl VaultForm {
                 access_key_id: some(&self.access_key_id),
                 endpoint: some(&self.endpoint),
                 ca_pem: some(&self.ca_pem),
+                // The settings of Azure and Delinea vaults are not on this form yet (API only);
+                // `None` keeps what is stored.
+                ..VaultSettings::default()
             },
             credential: (!self.credential.is_empty())
                 .then(|| Secret::new(self.credential.as_str())),

@@ -46,6 +46,9 @@ pub(crate) fn kind_label(kind: &str) -> &'static str {
         KIND_BUILTIN => "Built-in (alm's own database)",
         KIND_OPENBAO => "OpenBao / HashiCorp Vault (KV v2)",
         KIND_AWS => "AWS Secrets Manager",
+        svc::KIND_AZURE => "Azure Key Vault",
+        svc::KIND_SECRET_SERVER => "Delinea Secret Server",
+        svc::KIND_DSV => "Delinea DevOps Secrets Vault",
         _ => "Unknown kind",
     }
 }
@@ -60,6 +63,12 @@ fn location(v: &VaultInfo) -> String {
             s.address.as_deref().unwrap_or("no address"),
             s.mount.as_deref().unwrap_or("secret")
         ),
+        svc::KIND_SECRET_SERVER => format!(
+            "{} (folder {})",
+            s.address.as_deref().unwrap_or("no address"),
+            s.folder_id.map(|f| f.to_string()).unwrap_or_default()
+        ),
+        svc::KIND_AZURE | svc::KIND_DSV => s.address.clone().unwrap_or_else(|| "no address".into()),
         _ => match &s.endpoint {
             Some(e) => format!("{} at {e}", s.region.as_deref().unwrap_or("no region")),
             None => s.region.clone().unwrap_or_else(|| "no region".into()),
