@@ -15,10 +15,11 @@ pub struct Usage {
     pub vaults: i64,
 }
 
+/// People only: the user rows API clients act as are not users of the installation.
 pub async fn usage(conn: &mut AnyConnection) -> StoreResult<Usage> {
     let row = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM users) AS users, \
-                (SELECT COUNT(*) FROM users WHERE enabled = 1) AS users_enabled, \
+        "SELECT (SELECT COUNT(*) FROM users WHERE source <> 'api-client') AS users, \
+                (SELECT COUNT(*) FROM users WHERE enabled = 1 AND source <> 'api-client') AS users_enabled, \
                 (SELECT COUNT(*) FROM users WHERE source = 'synced') AS users_synced, \
                 (SELECT COUNT(*) FROM engines) AS engines, \
                 (SELECT COUNT(*) FROM engines WHERE active = 1 AND pool_id IS NOT NULL) AS engines_active, \
