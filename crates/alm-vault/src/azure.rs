@@ -8,7 +8,7 @@
 //! the newest enabled version; a delete is Key Vault's delete (soft-delete vaults keep the
 //! secret as deleted until it is purged, which needs a right alm does not ask for).
 
-use crate::bearer_token::{send, TokenCache};
+use crate::bearer_token::{send, send_with_token, TokenCache};
 use crate::error::{VaultError, VaultResult};
 use crate::{http_client, Payload, SecretRef, Vault, VaultSecret};
 use alm_core::{Clock, Secret};
@@ -185,24 +185,17 @@ impl AzureKeyVault {
         url: &str,
         body: Option<Value>,
     ) -> VaultResult<(StatusCode, Value)> {
-        for attempt in 0..2 {
-            let token = self.token().await?;
-            let mut req = self
-                .http
-                .request(method.clone(), url)
-                .bearer_auth(token.expose());
-            if let Some(b) = &body {
-                req = req.json(b);
-            }
-            let (status, answer) = send(&self.base, req).await?;
-            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
-                // The token may have been revoked before its expiry: one fresh one, once.
-                self.tokens.forget();
-                continue;
-            }
-            return Ok((status, answer));
-        }
-        unreachable!("the loop returns on its second pass")
+        send_with_token(
+            &self.http,
+            &self.base,
+            &self.tokens,
+            || self.token(),
+            method,
+            url,
+            body.as_ref(),
+            true,
+        )
+        .await
     }
 
     fn refused(status: StatusCode, body: &Value) -> VaultError {

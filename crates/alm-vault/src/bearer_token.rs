@@ -48,6 +48,44 @@ impl TokenCache {
     }
 }
 
+/// A request with the vault's bearer token (from `token`, which fetches one when `tokens`
+/// holds none); the answer as [`send`] reads it. A 401 may mean the token was revoked before
+/// its expiry: when `renewable` (alm logs in itself, so it can get another), the token is
+/// forgotten and the request sent once more with a fresh one.
+#[allow(clippy::too_many_arguments)] // one call shape shared by three vaults
+pub(crate) async fn send_with_token<F, Fut>(
+    http: &reqwest::Client,
+    base: &str,
+    tokens: &TokenCache,
+    token: F,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<&Value>,
+    renewable: bool,
+) -> VaultResult<(reqwest::StatusCode, Value)>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = VaultResult<Secret>>,
+{
+    let mut retried = false;
+    loop {
+        let bearer = token().await?;
+        let mut req = http
+            .request(method.clone(), url)
+            .bearer_auth(bearer.expose());
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let (status, answer) = send(base, req).await?;
+        if status == reqwest::StatusCode::UNAUTHORIZED && renewable && !retried {
+            tokens.forget();
+            retried = true;
+            continue;
+        }
+        return Ok((status, answer));
+    }
+}
+
 /// Sends a request and reads the answer as JSON (`Null` when empty or not JSON: the status
 /// then says what happened).
 pub(crate) async fn send(
@@ -69,6 +107,58 @@ pub(crate) async fn send(
 mod tests {
     use super::*;
     use alm_core::FixedClock;
+
+    /// A token the vault revoked before its expiry: forgotten, one fresh one fetched, the
+    /// request sent once more — and only once, and never for a token alm cannot renew.
+    #[tokio::test]
+    async fn a_401_fetches_one_fresh_token_when_alm_can_renew_it() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // The vault takes only "fresh"; "stale" and anything else get 401.
+        let base = crate::test_http::serve(|r| match r.header("authorization") {
+            Some("Bearer fresh") => (200, "{\"ok\": true}".into()),
+            _ => (401, "{}".into()),
+        })
+        .await;
+        let clock = Arc::new(FixedClock::new(
+            OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        ));
+        let http = crate::http_client::build(None, std::time::Duration::from_secs(10)).unwrap();
+        for (tokens_handed, renewable, expected, fetches) in [
+            (["stale", "fresh"], true, 200, 2),
+            (["stale", "stale"], true, 401, 2),
+            (["stale", "fresh"], false, 401, 1),
+        ] {
+            let cache = TokenCache::new(clock.clone());
+            let fetched = AtomicUsize::new(0);
+            let token = || {
+                let n = fetched.fetch_add(1, Ordering::SeqCst);
+                let t = cache.current().unwrap_or_else(|| {
+                    let t = Secret::new(tokens_handed[n.min(1)]);
+                    cache.keep(t.clone(), Some(3600));
+                    t
+                });
+                async move { Ok(t) }
+            };
+            let url = format!("{base}/x");
+            let (status, _) = send_with_token(
+                &http,
+                &base,
+                &cache,
+                token,
+                reqwest::Method::GET,
+                &url,
+                None,
+                renewable,
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                (status.as_u16(), fetched.load(Ordering::SeqCst)),
+                (expected, fetches),
+                "{tokens_handed:?} renewable {renewable}"
+            );
+        }
+    }
 
     #[test]
     fn a_token_is_dropped_a_minute_before_it_expires() {

@@ -6,7 +6,7 @@
 //! package registry, so this client follows Delinea's documentation and SDK and is not
 //! contract-tested (see the README).
 
-use crate::bearer_token::{send, TokenCache};
+use crate::bearer_token::{send, send_with_token, TokenCache};
 use crate::error::{VaultError, VaultResult};
 use crate::{http_client, Payload, SecretRef, Vault, VaultSecret};
 use alm_core::{Clock, Secret};
@@ -109,23 +109,17 @@ impl DevOpsSecretsVault {
         body: Option<&Value>,
     ) -> VaultResult<(StatusCode, Value)> {
         let url = format!("{}/v1{path_and_query}", self.base);
-        for attempt in 0..2 {
-            let token = self.token().await?;
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(token.expose());
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let (status, answer) = send(&self.base, req).await?;
-            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
-                self.tokens.forget();
-                continue;
-            }
-            return Ok((status, answer));
-        }
-        unreachable!("the loop returns on its second pass")
+        send_with_token(
+            &self.http,
+            &self.base,
+            &self.tokens,
+            || self.token(),
+            method,
+            &url,
+            body,
+            true,
+        )
+        .await
     }
 }
 

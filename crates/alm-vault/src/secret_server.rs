@@ -10,7 +10,7 @@
 //! description of Secret Server is on a package registry, so this client follows Delinea's
 //! documentation and SDK and is not contract-tested (see the README).
 
-use crate::bearer_token::{send, TokenCache};
+use crate::bearer_token::{send, send_with_token, TokenCache};
 use crate::error::{VaultError, VaultResult};
 use crate::{http_client, SecretRef, Vault, VaultSecret};
 use alm_core::{Clock, Secret};
@@ -169,26 +169,19 @@ impl SecretServer {
         body: Option<&Value>,
     ) -> VaultResult<(StatusCode, Value)> {
         let url = format!("{}/api/v1{path_and_query}", self.base);
-        for attempt in 0..2 {
-            let token = self.token().await?;
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(token.expose());
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let (status, answer) = send(&self.base, req).await?;
-            if status == StatusCode::UNAUTHORIZED
-                && attempt == 0
-                && !matches!(self.config.auth, SecretServerAuth::Token(_))
-            {
-                self.tokens.forget();
-                continue;
-            }
-            return Ok((status, answer));
-        }
-        unreachable!("the loop returns on its second pass")
+        // A given token cannot be renewed by alm: its 401 is the answer.
+        let renewable = !matches!(self.config.auth, SecretServerAuth::Token(_));
+        send_with_token(
+            &self.http,
+            &self.base,
+            &self.tokens,
+            || self.token(),
+            method,
+            &url,
+            body,
+            renewable,
+        )
+        .await
     }
 
     /// The secrets of alm's folder whose name contains `text`: (id, name).
