@@ -173,6 +173,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "API clients, and the requests they submit for someone",
         sql: include_str!("../migrations/0031_api_clients.sql"),
     },
+    Migration {
+        version: 32,
+        name: "requests listed by creation through an index",
+        sql: include_str!("../migrations/0032_request_list_index.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -198,6 +198,39 @@ pub async fn get(conn: &mut AnyConnection, id: UserId) -> StoreResult<Option<Use
     Ok(users.pop())
 }
 
+/// What a request needs of the user acting (read on every authenticated request, so in one
+/// statement: [`get`] takes two).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActingUser {
+    pub display_name: String,
+    /// The first of their addresses (the one emails about them go to).
+    pub first_email: Option<String>,
+    pub enabled: bool,
+    pub source: UserSource,
+    pub password_must_change: bool,
+}
+
+pub async fn acting(conn: &mut AnyConnection, id: UserId) -> StoreResult<Option<ActingUser>> {
+    let row = sqlx::query(
+        "SELECT display_name, enabled, source, password_must_change, \
+         (SELECT e.email FROM user_emails e WHERE e.user_id = u.id ORDER BY e.position LIMIT 1) AS first_email \
+         FROM users u WHERE u.id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| -> StoreResult<ActingUser> {
+        Ok(ActingUser {
+            display_name: row.try_get("display_name")?,
+            first_email: row.try_get("first_email")?,
+            enabled: row.try_get::<i64, _>("enabled")? != 0,
+            source: UserSource::parse(&row.try_get::<String, _>("source")?)?,
+            password_must_change: row.try_get::<i64, _>("password_must_change")? != 0,
+        })
+    })
+    .transpose()
+}
+
 /// The user one of whose addresses is `email` (already lowercased by [`Email`]).
 pub async fn find_by_email(
     conn: &mut AnyConnection,

@@ -154,6 +154,51 @@ pub async fn create(
     })
 }
 
+/// The roles `creator` may give a new client: enabled, and holding nothing the creator lacks
+/// (what [`create`] accepts), by name. For the form's choice; [`create`] checks again.
+pub async fn role_choices(
+    db: &Db,
+    _can: &Can<perm::ApiClientCreate>,
+    creator: &EffectivePermissions,
+) -> ServiceResult<Vec<roles::RoleRecord>> {
+    let mut conn = db.read().await?;
+    let page = PageRequest::parse(Some(500), Some(0), Some("name"), roles::SORT_KEYS)
+        .expect("the choice's page is valid");
+    let filter = roles::RoleFilter {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    let (all, _) = roles::list(&mut conn, &filter, &page).await?;
+    Ok(all
+        .into_iter()
+        .filter(|r| r.permissions.iter().all(|p| creator.has(*p)))
+        .collect())
+}
+
+/// The names of the roles `clients` act with (a role a client acts with cannot be deleted, so
+/// one that is missing is corruption).
+pub async fn role_names(
+    db: &Db,
+    _can: &Can<perm::ApiClientRead>,
+    clients: &[ClientRecord],
+) -> ServiceResult<std::collections::HashMap<RoleId, String>> {
+    let mut conn = db.read().await?;
+    let mut names = std::collections::HashMap::new();
+    for c in clients {
+        if names.contains_key(&c.role_id) {
+            continue;
+        }
+        let role = roles::get(&mut conn, c.role_id).await?.ok_or_else(|| {
+            ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+                "api_clients.role_id of client {}: no such role",
+                c.id
+            )))
+        })?;
+        names.insert(c.role_id, role.name);
+    }
+    Ok(names)
+}
+
 pub async fn list(
     db: &Db,
     _can: &Can<perm::ApiClientRead>,

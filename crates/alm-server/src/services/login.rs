@@ -330,7 +330,7 @@ async fn load_principal(
     source_ip: Option<String>,
     now: time::OffsetDateTime,
 ) -> ServiceResult<Option<Principal>> {
-    let Some(user) = users::get(conn, id).await? else {
+    let Some(user) = users::acting(conn, id).await? else {
         return Ok(None);
     };
     if !user.enabled {
@@ -348,9 +348,9 @@ async fn load_principal(
             name: Some(if client {
                 super::api_clients::actor_name(&user.display_name)
             } else {
-                user.display_name.clone()
+                user.display_name
             }),
-            email: user.emails.first().cloned(),
+            email: user.first_email,
             source_ip,
         },
         user_id: id,

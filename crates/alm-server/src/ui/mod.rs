@@ -12,6 +12,7 @@
 pub mod account_actions;
 pub mod account_list;
 pub mod accounts;
+pub mod api_clients;
 pub mod approvals;
 pub mod assets;
 pub mod audit;
@@ -70,6 +71,7 @@ pub fn router() -> axum::Router<crate::state::AppState> {
         .merge(roles::router())
         .merge(sign_in::router())
         .merge(tokens::router())
+        .merge(api_clients::router())
         .merge(users::router())
         .merge(audit::router())
         .merge(domains::router())
@@ -209,6 +211,11 @@ const NAVIGATION: &[(&str, &[NavPage])] = &[
             ("Domains", "/domains", Some(perm::DomainRead::PERMISSION)),
             ("Vaults", "/vaults", Some(perm::VaultRead::PERMISSION)),
             ("SIEM", "/siem", Some(perm::SiemRead::PERMISSION)),
+            (
+                "API clients",
+                "/api-clients",
+                Some(perm::ApiClientRead::PERMISSION),
+            ),
         ],
     ),
     (

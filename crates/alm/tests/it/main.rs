@@ -51,6 +51,7 @@ mod sync_writes;
 mod templates;
 mod ui;
 mod ui_admin;
+mod ui_api_clients;
 mod ui_audit;
 mod ui_discovery;
 mod ui_integrations;

@@ -14,6 +14,9 @@ pub(crate) struct Shared {
     definitions: HashMap<(Uuid, i64), Arc<TemplateDefinition>>,
     template_names: HashMap<Uuid, String>,
     people: HashMap<UserId, Option<String>>,
+    /// The page's decisions, read in one statement by [`Shared::prefetch_decisions`]; a
+    /// request absent from a prefetched map has none. `None`: read per request.
+    decisions: Option<HashMap<Uuid, Vec<ApprovalRecord>>>,
 }
 
 impl Shared {
@@ -31,14 +34,41 @@ impl Shared {
         Ok(d)
     }
 
+    /// Reads the decisions of all `requests` (a page) at once.
+    pub(crate) async fn prefetch_decisions(
+        &mut self,
+        conn: &mut Conn,
+        requests: &[Uuid],
+    ) -> ServiceResult<()> {
+        self.decisions = Some(store::decisions_of(conn, requests).await?);
+        Ok(())
+    }
+
+    async fn decisions(
+        &mut self,
+        conn: &mut Conn,
+        request: Uuid,
+    ) -> ServiceResult<Vec<ApprovalRecord>> {
+        match &mut self.decisions {
+            Some(page) => Ok(page.remove(&request).unwrap_or_default()),
+            None => Ok(store::decisions(conn, request).await?),
+        }
+    }
+
     async fn template_name(&mut self, conn: &mut Conn, template: Uuid) -> ServiceResult<String> {
         if let Some(n) = self.template_names.get(&template) {
             return Ok(n.clone());
         }
+        // A request whose template is gone is corruption (templates are never deleted once
+        // a request used them), not a request of a template with no name.
         let name = templates::get(conn, template)
             .await?
             .map(|t| t.name)
-            .unwrap_or_default();
+            .ok_or_else(|| {
+                ServiceError::Store(alm_store::StoreError::Corrupt(format!(
+                    "requests.template_id {template}: no such template"
+                )))
+            })?;
         self.template_names.insert(template, name.clone());
         Ok(name)
     }
@@ -78,7 +108,7 @@ pub(crate) async fn info_with(
     let name = shared.template_name(conn, r.template_id).await?;
     let hide = d.hide_approver_names && reader == r.requester_id && scope != Scope::All;
     let mut decisions = Vec::new();
-    for a in store::decisions(conn, r.id).await? {
+    for a in shared.decisions(conn, r.id).await? {
         let approver_name = if hide {
             None
         } else {
@@ -130,6 +160,8 @@ pub async fn list(
     let (records, total) = store::page(&mut conn, who, state, query, page).await?;
     let mut out = Vec::with_capacity(records.len());
     let mut shared = Shared::default();
+    let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+    shared.prefetch_decisions(&mut conn, &ids).await?;
     for r in records {
         out.push(info_with(&mut conn, &mut shared, r, can.actor(), can.scope()).await?);
     }
