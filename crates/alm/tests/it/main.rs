@@ -59,5 +59,6 @@ mod ui_personnel;
 mod ui_portal;
 mod ui_sign_in;
 mod ui_templates;
+mod ui_vault_kinds;
 mod vault;
 mod webhooks;

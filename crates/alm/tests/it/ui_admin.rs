@@ -80,7 +80,7 @@ pub(crate) async fn add_openbao_vault(b: &Browser, name: &str) -> String {
     b.fill("#address", &env("ALMTEST_OPENBAO_ADDR")).await;
     b.fill("#credential", &env("ALMTEST_OPENBAO_ALM_TOKEN"))
         .await;
-    b.submit("form[action='/vaults/new'] button[type=submit]")
+    b.submit("form[action='/vaults/new?kind=openbao'] button[type=submit]")
         .await;
     let path = b.wait_for_path_starting("/vaults/0").await;
     path.trim_start_matches("/vaults/")
@@ -130,7 +130,7 @@ async fn administration(s: &TestServer, kind: Kind) {
     b.wait_for_path("/domains").await;
     assert_eq!(
         b.texts(".section-nav a").await,
-        ["Domains", "Vaults", "SIEM"]
+        ["Domains", "Vaults", "SIEM", "API clients"]
     );
     b.screenshots("domains-empty").await;
     b.click("a[href='/domains/new']").await;
@@ -247,7 +247,9 @@ async fn administration(s: &TestServer, kind: Kind) {
     b.goto(&format!("{}/vaults", s.base)).await;
     b.click("a[href='/vaults/new']").await;
     b.wait_for_path("/vaults/new").await;
-    b.submit("form[action='/vaults/new'] button[type=submit]")
+    b.click("a[href='/vaults/new?kind=openbao']").await;
+    b.wait_for_path("/vaults/new?kind=openbao").await;
+    b.submit("form[action='/vaults/new?kind=openbao'] button[type=submit]")
         .await;
     assert!(b.has("#name-error").await && b.has("#address-error").await);
     assert!(b.has("#credential-error").await);

@@ -114,7 +114,7 @@ async fn wizard(s: &TestServer, kind: Kind) {
     assert!(b.text("#engine-checks").await.contains("Reaches it"));
     b.submit("#sync-full").await;
     b.wait_for_text("#domain-notice", "sync finished").await;
-    b.goto(&format!("{}/vaults/new", s.base)).await;
+    b.goto(&format!("{}/vaults/new?kind=openbao", s.base)).await;
     let vault_name = format!("OpenBao {tag}");
     add_openbao_vault(&b, &vault_name).await;
 

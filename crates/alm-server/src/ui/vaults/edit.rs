@@ -1,5 +1,6 @@
-//! A vault's add and edit forms, and its deletion with a confirmation. The credential (OpenBao
-//! token, AWS secret access key) is write-only: left empty on edit it keeps the stored one,
+//! A vault's add form (the kind chosen first, then that kind's settings only) and edit form,
+//! and its deletion with a confirmation. The credential (OpenBao token, AWS secret access key,
+//! client secret, password) is write-only: left empty on edit it keeps the stored one,
 //! which the service refuses to send to another address, endpoint, region or CA.
 
 use super::*;
@@ -30,9 +31,65 @@ pub(super) struct VaultForm {
     #[serde(default)]
     ca_pem: String,
     #[serde(default)]
+    tenant_id: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    authority: String,
+    #[serde(default)]
+    folder_id: String,
+    #[serde(default)]
+    template_id: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
     credential: String,
     #[serde(default)]
     pool_id: String,
+}
+
+/// The kinds an administrator can add, each with what it is (the chooser's cards).
+const ADDABLE: [(&str, &str); 5] = [
+    (
+        KIND_OPENBAO,
+        "A KV version 2 secrets engine, reached with a token.",
+    ),
+    (
+        KIND_AWS,
+        "Secrets in one AWS region, reached with an access key.",
+    ),
+    (
+        svc::KIND_AZURE,
+        "Secrets of one key vault, reached as an Entra ID application (client credentials).",
+    ),
+    (
+        svc::KIND_SECRET_SERVER,
+        "Secrets in one folder, reached as a Secret Server user or with a token.",
+    ),
+    (
+        svc::KIND_DSV,
+        "Secrets of one tenant, reached with a client id and secret.",
+    ),
+];
+
+/// `?kind=` of the add form: one of [`ADDABLE`].
+#[derive(Deserialize, Default)]
+pub(super) struct KindQuery {
+    kind: Option<String>,
+}
+
+fn addable(kind: &str) -> Option<&'static str> {
+    ADDABLE.iter().map(|(k, _)| *k).find(|k| *k == kind)
+}
+
+/// A whole number in a form field, or a field error naming it.
+fn number(id: &str, text: &str, what: &str) -> Result<Option<u32>, alm_core::FieldError> {
+    match text.trim() {
+        "" => Ok(None),
+        t => t.parse().map(Some).map_err(|_| {
+            alm_core::FieldError::new(id, "format", format!("must be {what}, a whole number"))
+        }),
+    }
 }
 
 impl VaultForm {
@@ -49,13 +106,20 @@ impl VaultForm {
             access_key_id: text(&s.access_key_id),
             endpoint: text(&s.endpoint),
             ca_pem: text(&s.ca_pem),
+            tenant_id: text(&s.tenant_id),
+            client_id: text(&s.client_id),
+            authority: text(&s.authority),
+            folder_id: s.folder_id.map(|n| n.to_string()).unwrap_or_default(),
+            template_id: s.template_id.map(|n| n.to_string()).unwrap_or_default(),
+            username: text(&s.username),
             pool_id: v.record.pool_id.map(|p| p.to_string()).unwrap_or_default(),
             ..Self::default()
         }
     }
 
-    /// The service's input. Every setting is sent as the form has it (an emptied field clears
-    /// the setting); the built-in vault sends its name only.
+    /// The service's input. Every setting of the vault's kind is sent as the form has it (an
+    /// emptied field clears the setting); the others are not sent (`None` keeps what is
+    /// stored); the built-in vault sends its name only.
     fn input(&self, editing: bool) -> Result<VaultInput, alm_core::FieldError> {
         let pool_id = match self.pool_id.trim() {
             "" => None,
@@ -64,26 +128,137 @@ impl VaultForm {
             })?),
         };
         let builtin = self.kind == KIND_BUILTIN;
-        let some = |v: &str| (!builtin).then(|| v.to_owned());
+        let on_form = |id: &str| kind_fields(&self.kind).contains(&id);
+        let text = |id: &str, v: &str| on_form(id).then(|| v.to_owned());
+        let settings = VaultSettings {
+            address: text("address", &self.address),
+            mount: text("mount", &self.mount),
+            namespace: text("namespace", &self.namespace),
+            region: text("region", &self.region),
+            access_key_id: text("access_key_id", &self.access_key_id),
+            endpoint: text("endpoint", &self.endpoint),
+            ca_pem: text("ca_pem", &self.ca_pem),
+            tenant_id: text("tenant_id", &self.tenant_id),
+            client_id: text("client_id", &self.client_id),
+            authority: text("authority", &self.authority),
+            folder_id: match on_form("folder_id") {
+                true => number("folder_id", &self.folder_id, "the folder's id")?,
+                false => None,
+            },
+            template_id: match on_form("template_id") {
+                true => number("template_id", &self.template_id, "the secret template's id")?,
+                false => None,
+            },
+            username: text("username", &self.username),
+        };
         Ok(VaultInput {
             name: Some(self.name.trim().to_owned()),
             kind: (!editing).then(|| self.kind.clone()),
-            settings: VaultSettings {
-                address: some(&self.address),
-                mount: some(&self.mount),
-                namespace: some(&self.namespace),
-                region: some(&self.region),
-                access_key_id: some(&self.access_key_id),
-                endpoint: some(&self.endpoint),
-                ca_pem: some(&self.ca_pem),
-                // The settings of Azure and Delinea vaults are not on this form yet (API only);
-                // `None` keeps what is stored.
-                ..VaultSettings::default()
-            },
+            settings,
             credential: (!self.credential.is_empty())
                 .then(|| Secret::new(self.credential.as_str())),
             pool_id: if builtin { None } else { pool_id },
         })
+    }
+}
+
+/// The settings a vault of `kind` has on its form, in order (the credential and the pool
+/// come after them).
+fn kind_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        KIND_OPENBAO => &["address", "mount", "namespace", "ca_pem"],
+        KIND_AWS => &["region", "access_key_id", "endpoint", "ca_pem"],
+        svc::KIND_AZURE => &["address", "tenant_id", "client_id", "authority", "ca_pem"],
+        svc::KIND_SECRET_SERVER => &["address", "folder_id", "template_id", "username", "ca_pem"],
+        svc::KIND_DSV => &["address", "client_id", "ca_pem"],
+        _ => &[],
+    }
+}
+
+/// A setting's field: label, hint (which may depend on the kind) and value.
+fn setting(id: &str, kind: &str, f: &VaultForm) -> Field {
+    let (label, hint, value) = match id {
+        "address" => (
+            match kind {
+                KIND_OPENBAO => "Address",
+                _ => "URL",
+            },
+            match kind {
+                KIND_OPENBAO => "e.g. https://vault.example.com:8200.",
+                svc::KIND_AZURE => "The vault's URL, e.g. https://myvault.vault.azure.net.",
+                svc::KIND_SECRET_SERVER => "e.g. https://example.secretservercloud.com.",
+                _ => "The tenant's URL, e.g. https://example.secretsvaultcloud.com.",
+            },
+            &f.address,
+        ),
+        "mount" => ("KV v2 mount", "Empty: secret.", &f.mount),
+        "namespace" => ("Namespace", "Optional.", &f.namespace),
+        "region" => ("Region", "e.g. eu-west-1.", &f.region),
+        "access_key_id" => ("Access key id", "", &f.access_key_id),
+        "endpoint" => (
+            "Endpoint",
+            "Optional: another endpoint than AWS's own.",
+            &f.endpoint,
+        ),
+        "tenant_id" => (
+            "Tenant id",
+            "The Entra ID tenant (directory) the application is registered in.",
+            &f.tenant_id,
+        ),
+        "client_id" => (
+            "Client id",
+            match kind {
+                svc::KIND_AZURE => "The application (client) id of alm's registration in Entra ID.",
+                _ => "The id of the client alm signs in as.",
+            },
+            &f.client_id,
+        ),
+        "authority" => (
+            "Sign-in address",
+            "Optional: Entra ID's address when not the public cloud's (https://login.microsoftonline.com).",
+            &f.authority,
+        ),
+        "folder_id" => (
+            "Folder id",
+            "The id of the folder alm writes its secrets into.",
+            &f.folder_id,
+        ),
+        "template_id" => (
+            "Secret template id",
+            "Optional: empty is 6001, Active Directory Account.",
+            &f.template_id,
+        ),
+        "username" => (
+            "User name",
+            "Optional: the user alm signs in as. Empty: the credential below is an access token.",
+            &f.username,
+        ),
+        _ => (
+            "CA certificate (PEM)",
+            "Optional: the CA that signed the vault's certificate; empty: the system's trusted CAs.",
+            &f.ca_pem,
+        ),
+    };
+    let control = match id {
+        "ca_pem" => Control::TextArea(5),
+        _ => Control::Text,
+    };
+    Field::new(id, label, control).hint(hint).value(value)
+}
+
+/// What the credential is for each kind.
+fn credential_label(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        KIND_OPENBAO => ("Token", "The OpenBao token."),
+        KIND_AWS => (
+            "Secret access key",
+            "The secret access key of the access key id.",
+        ),
+        svc::KIND_SECRET_SERVER => (
+            "Password or token",
+            "The user's password, or an access token when no user name is given.",
+        ),
+        _ => ("Client secret", "The client's secret."),
     }
 }
 
@@ -94,55 +269,17 @@ fn fields(f: &VaultForm, editing: bool, pools: Option<Vec<(String, String)>>) ->
     if f.kind == KIND_BUILTIN {
         return Form::new(fields);
     }
-    if !editing {
-        let kinds = [KIND_OPENBAO, KIND_AWS]
+    fields.extend(
+        kind_fields(&f.kind)
             .iter()
-            .map(|k| ((*k).to_owned(), kind_label(k).to_owned()))
-            .collect();
-        fields.push(
-            Field::new("kind", "Kind", Control::Select(kinds))
-                .hint("Cannot change later.")
-                .value(&f.kind),
-        );
-    }
-    let openbao = |id, label, hint: &str, value: &str| {
-        Field::new(id, label, Control::Text)
-            .hint(format!("OpenBao only. {hint}"))
-            .value(value)
-    };
-    let aws = |id, label, hint: &str, value: &str| {
-        Field::new(id, label, Control::Text)
-            .hint(format!("AWS only. {hint}"))
-            .value(value)
-    };
-    fields.extend([
-        openbao(
-            "address",
-            "Address",
-            "e.g. https://vault.example.com:8200.",
-            &f.address,
-        ),
-        openbao("mount", "KV v2 mount", "Empty: secret.", &f.mount),
-        openbao("namespace", "Namespace", "Optional.", &f.namespace),
-        aws("region", "Region", "e.g. eu-west-1.", &f.region),
-        aws("access_key_id", "Access key id", "", &f.access_key_id),
-        aws(
-            "endpoint",
-            "Endpoint",
-            "Optional: another endpoint than AWS's own.",
-            &f.endpoint,
-        ),
-        Field::new("ca_pem", "CA certificate (PEM)", Control::TextArea(5))
-            .hint("Optional: the CA that signed the vault's certificate; empty: the system's trusted CAs.")
-            .value(&f.ca_pem),
-        Field::new("credential", "Token or secret access key", Control::Password).hint(
-            if editing {
-                "Leave empty to keep the stored one. Required again when the address, endpoint, region or CA changes."
-            } else {
-                "The OpenBao token or the AWS secret access key. Stored encrypted; never shown again."
-            },
-        ),
-    ]);
+            .map(|id| setting(id, &f.kind, f)),
+    );
+    let (label, what) = credential_label(&f.kind);
+    fields.push(Field::new("credential", label, Control::Password).hint(if editing {
+        "Leave empty to keep the stored one. Required again when the address, endpoint, region, tenant, client or CA changes.".to_owned()
+    } else {
+        format!("{what} Stored encrypted; never shown again.")
+    }));
     if let Some(pools) = pools {
         fields.push(
             Field::new("pool_id", "Engine pool", Control::Select(pools))
@@ -153,12 +290,12 @@ fn fields(f: &VaultForm, editing: bool, pools: Option<Vec<(String, String)>>) ->
     Form::new(fields)
 }
 
-fn target(editing: Option<(VaultId, &str)>) -> Target {
+fn target(kind: &str, editing: Option<(VaultId, &str)>) -> Target {
     match editing {
         None => Target {
-            title: "Add a vault".into(),
-            action: "/vaults/new".into(),
-            back: "/vaults".into(),
+            title: format!("Add a vault: {}", kind_label(kind)),
+            action: format!("/vaults/new?kind={kind}"),
+            back: "/vaults/new".into(),
             button: "Add vault",
         },
         Some((id, name)) => Target {
@@ -170,13 +307,40 @@ fn target(editing: Option<(VaultId, &str)>) -> Target {
     }
 }
 
-pub(super) async fn new_form(State(s): State<AppState>, browser: Browser) -> PageResult {
+#[derive(Template)]
+#[template(path = "vault_kinds.html")]
+struct KindsPage {
+    chrome: Chrome,
+    title: &'static str,
+    kinds: Vec<(&'static str, &'static str, &'static str)>,
+}
+
+/// `GET /vaults/new`: the kinds to choose from; `?kind=` one of them: its form.
+pub(super) async fn new_form(
+    State(s): State<AppState>,
+    browser: Browser,
+    Query(q): Query<KindQuery>,
+) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require()?;
     signed_in.can::<perm::VaultCreate>(&path)?;
+    let Some(kind) = q.kind else {
+        return Ok(render(
+            StatusCode::OK,
+            &KindsPage {
+                chrome: Chrome::new(Some(&signed_in), &path).with_counts(&s).await,
+                title: "Add a vault",
+                kinds: ADDABLE
+                    .iter()
+                    .map(|(k, what)| (*k, kind_label(k), *what))
+                    .collect(),
+            },
+        ));
+    };
+    let kind = known_kind(&signed_in, &path, &kind)?;
     let pools = crate::ui::engines::pool_choices(&s, &signed_in, &path).await?;
     let f = VaultForm {
-        kind: KIND_OPENBAO.into(),
+        kind: kind.into(),
         pool_id: pools
             .as_ref()
             .and_then(|p| p.first())
@@ -187,8 +351,28 @@ pub(super) async fn new_form(State(s): State<AppState>, browser: Browser) -> Pag
     let form = fields(&f, false, pools);
     Ok(render(
         StatusCode::OK,
-        &FormPage::new(&s, &signed_in, &path, target(None), form).await,
+        &FormPage::new(&s, &signed_in, &path, target(kind, None), form).await,
     ))
+}
+
+/// The `?kind=` of an add form, or the page that says it is none of [`ADDABLE`].
+fn known_kind(
+    signed_in: &SignedIn,
+    path: &str,
+    kind: &str,
+) -> Result<&'static str, axum::response::Response> {
+    addable(kind).ok_or_else(|| {
+        errors::bad_address(
+            signed_in,
+            path,
+            &alm_core::FieldError::new(
+                "kind",
+                "one-of",
+                format!("must be one of {}", ADDABLE.map(|(k, _)| k).join(", ")),
+            )
+            .into(),
+        )
+    })
 }
 
 async fn refused(
@@ -209,18 +393,21 @@ async fn refused(
     form.place(found);
     Ok(render(
         status,
-        &FormPage::new(s, signed_in, path, target(editing), form).await,
+        &FormPage::new(s, signed_in, path, target(&f.kind, editing), form).await,
     ))
 }
 
 pub(super) async fn create(
     State(s): State<AppState>,
     browser: Browser,
-    Posted(f): Posted<VaultForm>,
+    Query(q): Query<KindQuery>,
+    Posted(mut f): Posted<VaultForm>,
 ) -> PageResult {
     let path = browser.path.clone();
     let signed_in = browser.require_form(&f.csrf_token)?;
     let can = signed_in.can::<perm::VaultCreate>(&path)?;
+    // The kind is the add form's address's (chosen on the page before).
+    f.kind = known_kind(&signed_in, &path, q.kind.as_deref().unwrap_or_default())?.into();
     let input = match f.input(false) {
         Ok(i) => i,
         Err(e) => return refused(&s, &signed_in, &path, &f, None, e.into()).await,
@@ -261,7 +448,7 @@ pub(super) async fn edit_form(
             &s,
             &signed_in,
             &path,
-            target(Some((id, &v.record.name))),
+            target(&v.record.kind, Some((id, &v.record.name))),
             form,
         )
         .await,

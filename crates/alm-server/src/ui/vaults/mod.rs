@@ -76,6 +76,22 @@ fn location(v: &VaultInfo) -> String {
     }
 }
 
+/// The settings a vault's page lists besides its kind and location (those that are set).
+fn details(s: &crate::services::vaults::VaultSettings) -> Vec<(&'static str, String)> {
+    [
+        ("Namespace", s.namespace.clone()),
+        ("Access key id", s.access_key_id.clone()),
+        ("Tenant id", s.tenant_id.clone()),
+        ("Client id", s.client_id.clone()),
+        ("Sign-in address", s.authority.clone()),
+        ("Secret template id", s.template_id.map(|t| t.to_string())),
+        ("User name", s.username.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| value.map(|v| (label, v)))
+    .collect()
+}
+
 struct Row {
     id: VaultId,
     name: String,
@@ -156,8 +172,8 @@ struct VaultPage {
     id: VaultId,
     kind: &'static str,
     location: String,
-    namespace: String,
-    access_key_id: String,
+    /// The kind's other settings that are set, as (label, value).
+    details: Vec<(&'static str, String)>,
     own_ca: bool,
     pool: String,
     builtin: bool,
@@ -207,8 +223,7 @@ async fn vault_page(
         id,
         kind: kind_label(&v.record.kind),
         location: location(&v),
-        namespace: v.settings.namespace.clone().unwrap_or_default(),
-        access_key_id: v.settings.access_key_id.clone().unwrap_or_default(),
+        details: details(&v.settings),
         own_ca: v.settings.ca_pem.is_some(),
         pool,
         builtin,
