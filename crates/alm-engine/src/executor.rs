@@ -26,7 +26,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Per-operation timeout towards directories and vaults.
+/// Per-operation timeout towards directories and vaults, unless [`Executor::with_timeout`]
+/// says otherwise.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Executor {
@@ -38,6 +39,8 @@ pub struct Executor {
     /// The DNS servers asked for a domain's controllers (domains that want them found); empty:
     /// the machine's own.
     nameservers: Vec<SocketAddr>,
+    /// Connect and per-operation timeout towards directories and vaults.
+    timeout: Duration,
 }
 
 /// More domains than this in the cache: it starts over (settings changed many times).
@@ -49,7 +52,15 @@ impl Executor {
             clock,
             directories: tokio::sync::Mutex::new(HashMap::new()),
             nameservers: Vec::new(),
+            timeout: TIMEOUT,
         }
+    }
+
+    /// Gives up on a directory or vault operation after `timeout` (`alm engine check` waits a
+    /// few seconds per target, not the jobs' 20).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Asks these DNS servers, not the machine's, for the controllers of domains that want
@@ -89,15 +100,32 @@ impl Executor {
         if cache.len() >= MAX_CACHED_DIRECTORIES {
             cache.clear();
         }
-        let made = Arc::new(connect(domain, &self.nameservers)?);
+        let made = Arc::new(connect(domain, &self.nameservers, self.timeout)?);
         cache.insert(key, made.clone());
         Ok(made)
+    }
+
+    /// Each domain controller of `domain` on its own, with a fresh bind (`alm engine check`):
+    /// the listed ones, then those DNS names when the domain asks for it.
+    pub async fn check_each_controller(
+        &self,
+        domain: &DomainConnection,
+    ) -> Vec<(String, Result<(), Problem>)> {
+        match connect(domain, &self.nameservers, self.timeout) {
+            Ok(ad) => ad
+                .check_each_controller()
+                .await
+                .into_iter()
+                .map(|(url, outcome)| (url, outcome.map_err(|e| directory_problem(&e))))
+                .collect(),
+            Err(e) => vec![(domain.url.clone(), Err(directory_problem(&e)))],
+        }
     }
 
     pub async fn run(&self, task: &Task) -> TaskResult {
         match task {
             Task::DomainCheck { domain } => {
-                let outcome = match connect(domain, &self.nameservers) {
+                let outcome = match connect(domain, &self.nameservers, self.timeout) {
                     Ok(ad) => ad.check().await,
                     Err(e) => Err(e),
                 };
@@ -114,7 +142,7 @@ impl Executor {
                 mode,
                 since_usn,
             } => {
-                let read = match connect(domain, &self.nameservers) {
+                let read = match connect(domain, &self.nameservers, self.timeout) {
                     Ok(ad) => read_directory(&ad, *mode, *since_usn).await,
                     Err(e) => Err(e),
                 };
@@ -207,7 +235,7 @@ impl Executor {
                 mount: mount.clone(),
                 namespace: namespace.clone(),
                 ca_pem: ca_pem.clone(),
-                timeout: TIMEOUT,
+                timeout: self.timeout,
             })?),
             VaultConnection::AwsSecretsManager {
                 region,
@@ -222,7 +250,7 @@ impl Executor {
                     secret_access_key: secret_access_key.clone(),
                     endpoint: endpoint.clone(),
                     ca_pem: ca_pem.clone(),
-                    timeout: TIMEOUT,
+                    timeout: self.timeout,
                 },
                 self.clock.clone(),
             )?),
@@ -241,7 +269,7 @@ impl Executor {
                     client_secret: client_secret.clone(),
                     authority: authority.clone(),
                     ca_pem: ca_pem.clone(),
-                    timeout: TIMEOUT,
+                    timeout: self.timeout,
                 },
                 self.clock.clone(),
             )?),
@@ -266,7 +294,7 @@ impl Executor {
                     folder_id: *folder_id,
                     template_id: *template_id,
                     ca_pem: ca_pem.clone(),
-                    timeout: TIMEOUT,
+                    timeout: self.timeout,
                 },
                 self.clock.clone(),
             )?),
@@ -281,7 +309,7 @@ impl Executor {
                     client_id: client_id.clone(),
                     client_secret: client_secret.clone(),
                     ca_pem: ca_pem.clone(),
-                    timeout: TIMEOUT,
+                    timeout: self.timeout,
                 },
                 self.clock.clone(),
             )?),
@@ -292,6 +320,7 @@ impl Executor {
 pub(crate) fn connect(
     domain: &DomainConnection,
     nameservers: &[SocketAddr],
+    timeout: Duration,
 ) -> Result<ActiveDirectory, DirectoryError> {
     let discovery = if domain.discover_dcs {
         Some(DcDiscovery {
@@ -309,7 +338,7 @@ pub(crate) fn connect(
         bind_password: domain.bind_password.clone(),
         ca_pem: domain.ca_pem.clone(),
         base_dn: domain.base_dn.clone(),
-        timeout: TIMEOUT,
+        timeout,
     })
 }
 

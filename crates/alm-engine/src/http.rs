@@ -3,8 +3,9 @@
 //! on the same machine), never across a network.
 
 use crate::protocol::{
-    Completion, Heartbeat, LeaseRequest, LeaseResponse, LogBatch, RegisterRequest,
-    RegisterResponse, Secret, COMPLETE_PATH, HEARTBEAT_PATH, LEASE_PATH, LOGS_PATH, REGISTER_PATH,
+    CheckTargets, Completion, Heartbeat, LeaseRequest, LeaseResponse, LogBatch, RegisterRequest,
+    RegisterResponse, Secret, CHECK_TARGETS_PATH, COMPLETE_PATH, HEARTBEAT_PATH, LEASE_PATH,
+    LOGS_PATH, REGISTER_PATH,
 };
 use crate::transport::{Transport, TransportError};
 use async_trait::async_trait;
@@ -104,6 +105,68 @@ pub async fn register(
         .json()
         .await
         .map_err(|e| format!("the server's answer to the registration is not understood: {e}"))
+}
+
+/// Why the server did not give `alm engine check` its targets, as the kinds the check says
+/// different things about.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerCheckError {
+    /// No connection, or no answer in time.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The TLS handshake failed: the server's certificate is not trusted or does not name it.
+    #[error("{0}")]
+    Tls(String),
+    /// 401: the server does not know the engine's credential.
+    #[error("{0}")]
+    Refused(String),
+    /// 409: reached and the credential accepted, but the engine serves no pool yet.
+    #[error("{0}")]
+    NotServing(String),
+    /// 404: a server older than this check.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Any other answer.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Asks the server, with the engine's credential, for what `alm engine check` tests; waits at
+/// most `timeout`.
+pub async fn check_targets(
+    server: &Url,
+    ca_pem: Option<&str>,
+    credential: &Secret,
+    timeout: Duration,
+) -> Result<CheckTargets, ServerCheckError> {
+    let client = client(ca_pem, timeout).map_err(ServerCheckError::Failed)?;
+    let response = client
+        .get(endpoint(server, CHECK_TARGETS_PATH))
+        .bearer_auth(credential.expose())
+        .send()
+        .await
+        .map_err(|e| match alm_tls::tls_error_in(&e) {
+            Some(tls) => ServerCheckError::Tls(tls.to_string()),
+            None if e.is_timeout() => {
+                ServerCheckError::Unreachable(format!("no answer in {} s", timeout.as_secs()))
+            }
+            None => {
+                ServerCheckError::Unreachable(alm_core::error_chain::error_chain(&e.without_url()))
+            }
+        })?;
+    let status = response.status();
+    if status.is_success() {
+        return response.json().await.map_err(|e| {
+            ServerCheckError::Failed(format!("the server's answer is not understood: {e}"))
+        });
+    }
+    let text = problem_text(response).await;
+    Err(match status.as_u16() {
+        401 => ServerCheckError::Refused(text),
+        409 => ServerCheckError::NotServing(text),
+        404 => ServerCheckError::Unsupported(text),
+        _ => ServerCheckError::Failed(text),
+    })
 }
 
 pub struct HttpTransport {

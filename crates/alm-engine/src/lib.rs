@@ -3,6 +3,7 @@
 //! direct transport) and a remote `alm engine` process (over HTTPS).
 
 pub mod account_change;
+pub mod check;
 pub mod executor;
 pub mod http;
 pub mod protocol;

@@ -13,6 +13,8 @@ pub const REGISTER_PATH: &str = "/api/v1/engine/register";
 pub const LEASE_PATH: &str = "/api/v1/engine/lease";
 pub const HEARTBEAT_PATH: &str = "/api/v1/engine/heartbeat";
 pub const LOGS_PATH: &str = "/api/v1/engine/logs";
+/// What `alm engine check` tests (GET).
+pub const CHECK_TARGETS_PATH: &str = "/api/v1/engine/check-targets";
 /// `{id}` is the job id.
 pub const COMPLETE_PATH: &str = "/api/v1/engine/jobs/{id}/complete";
 
@@ -442,6 +444,42 @@ pub struct LogLine {
 #[serde(deny_unknown_fields)]
 pub struct LogBatch {
     pub lines: Vec<LogLine>,
+}
+
+/// What `alm engine check` tests from the engine's host: the domains and vaults of the
+/// engine's pool, with the settings and secrets a job about each would carry (the same trust
+/// the jobs already give the engine). Given only to an active engine assigned to a pool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckTargets {
+    pub engine_name: String,
+    pub pool_name: String,
+    pub domains: Vec<DomainTarget>,
+    /// The external vaults of the pool (the built-in vault lives in the server: no engine
+    /// reaches it).
+    pub vaults: Vec<VaultTarget>,
+}
+
+/// One domain to check; `connection` is `None` when the server cannot open its stored
+/// settings, and `problem` says why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DomainTarget {
+    pub id: String,
+    pub name: String,
+    pub connection: Option<DomainConnection>,
+    pub problem: Option<String>,
+}
+
+/// One vault to check; `connection` is `None` when the server cannot open its stored
+/// settings, and `problem` says why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VaultTarget {
+    pub id: String,
+    pub name: String,
+    pub connection: Option<VaultConnection>,
+    pub problem: Option<String>,
 }
 
 #[cfg(test)]

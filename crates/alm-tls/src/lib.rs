@@ -58,9 +58,47 @@ pub fn client_config(ca_pem: Option<&str>) -> Result<ClientConfig, TlsConfigErro
         .with_no_client_auth())
 }
 
+/// The TLS error somewhere in `e`'s causes, if a handshake failed (an untrusted certificate,
+/// a wrong name), to tell it from a closed port. rustls's error often travels inside an
+/// `io::Error` (at times one inside another), whose `source()` skips the error it wraps: the
+/// walk goes into the wrapped error instead.
+pub fn tls_error_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error sending request")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_tls_error_is_found_inside_io_errors_and_a_refused_connection_is_not_one() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
+        let wrapped = Outer(std::io::Error::other(inner));
+        assert_eq!(
+            tls_error_in(&wrapped).map(ToString::to_string).as_deref(),
+            Some("invalid peer certificate: UnknownIssuer")
+        );
+        let refused = Outer(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(tls_error_in(&refused).is_none());
+    }
 
     #[test]
     fn bad_pem_is_refused_and_no_pem_means_the_system_store() {

@@ -24,19 +24,15 @@ pub type VaultResult<T> = Result<T, VaultError>;
 
 /// Classifies a transport error from reqwest.
 pub(crate) fn from_transport(url: &str, e: reqwest::Error) -> VaultError {
-    use std::error::Error as _;
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
-            return VaultError::Tls {
-                url: url.to_owned(),
-                detail: tls.to_string(),
-            };
-        }
-        source = s.source();
+    if let Some(tls) = alm_tls::tls_error_in(&e) {
+        return VaultError::Tls {
+            url: url.to_owned(),
+            detail: tls.to_string(),
+        };
     }
     VaultError::Unreachable {
         url: url.to_owned(),
-        detail: e.without_url().to_string(),
+        // With its causes: reqwest's own text ("error sending request") hides the reason.
+        detail: alm_core::error_chain::error_chain(&e.without_url()),
     }
 }

@@ -51,10 +51,14 @@ enum Command {
         args: commands::install::InstallArgs,
     },
     /// Run a remote engine: register with an activation token once, then do the directory
-    /// and vault work of its pool.
+    /// and vault work of its pool. `alm engine check` tests its ways to the server, the
+    /// domains and the vaults from this host.
+    #[command(args_conflicts_with_subcommands = true)]
     Engine {
         #[command(flatten)]
         args: commands::engine::EngineArgs,
+        #[command(subcommand)]
+        command: Option<EngineCommand>,
     },
     /// Administrator tools that work on the database directly.
     Admin {
@@ -80,6 +84,16 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum EngineCommand {
+    /// On the engine's host: test, one line each, the way to the server, each domain
+    /// controller of the pool's domains (LDAPS bind) and each vault; exit 1 when any failed.
+    Check {
+        #[command(flatten)]
+        args: commands::engine_check::EngineCheckArgs,
+    },
+}
+
 fn main() -> ExitCode {
     // One TLS stack for every client in the process (reqwest, sqlx, ldap later): rustls + ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -97,7 +111,14 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve { config, listen } => commands::serve::run(config, listen).await,
-            Command::Engine { args } => commands::engine::run(args).await,
+            Command::Engine {
+                command: Some(EngineCommand::Check { args }),
+                ..
+            } => commands::engine_check::run(args).await,
+            Command::Engine {
+                args,
+                command: None,
+            } => commands::engine::run(args).await,
             Command::Install { args } => commands::install::run(args).await,
             Command::Admin { command } => commands::admin::run(command).await,
             Command::Db { command } => commands::db::run(command).await,

@@ -130,6 +130,54 @@ impl ActiveDirectory {
         Err(none_answered(failed))
     }
 
+    /// Every controller of the domain on its own, each with a fresh connection and bind (not
+    /// the first that answers, as [`Directory::check`] does): the listed ones in order, then,
+    /// when the domain asks for it, those its DNS names (a failed DNS look-up is one entry,
+    /// named after the SRV name asked). For `alm engine check`, which must show each broken
+    /// way to a DC even when another works.
+    pub async fn check_each_controller(&self) -> Vec<(String, DirectoryResult<()>)> {
+        let mut out = Vec::new();
+        for url in &self.urls {
+            let outcome = match self.connect_to(url, None).await {
+                Ok(mut ldap) => {
+                    let _ = ldap.unbind().await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            };
+            out.push((url.clone(), outcome));
+        }
+        if let Some(discovery) = &self.config.discovery {
+            match dc_discovery::find_dcs(discovery, self.config.timeout).await {
+                Ok(found) => {
+                    for dc in found {
+                        let url = format!(
+                            "ldaps://{}:{}",
+                            dc.host.to_ascii_lowercase(),
+                            self.ldaps_port
+                        );
+                        if self.urls.contains(&url) {
+                            continue;
+                        }
+                        let outcome = match self.connect_to(&url, Some(&dc.addrs)).await {
+                            Ok(mut ldap) => {
+                                let _ = ldap.unbind().await;
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        };
+                        out.push((url, outcome));
+                    }
+                }
+                Err(e) => out.push((
+                    format!("DNS SRV {}", dc_discovery::srv_name(&discovery.dns_name)),
+                    Err(e),
+                )),
+            }
+        }
+        out
+    }
+
     /// One controller: connected and bound, remembered as the current one; or its failure
     /// (logged with the controller tried next, when there is one).
     async fn attempt(

@@ -9,7 +9,7 @@ use crate::services::engines;
 use crate::state::AppState;
 use alm_core::JobId;
 use alm_engine::protocol::{
-    Completion, Heartbeat, LeaseRequest, LeaseResponse, LogBatch, RegisterRequest,
+    CheckTargets, Completion, Heartbeat, LeaseRequest, LeaseResponse, LogBatch, RegisterRequest,
     RegisterResponse, CREDENTIAL_PREFIX,
 };
 use alm_store::engines::EngineRecord;
@@ -57,6 +57,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(lease))
         .routes(routes!(heartbeat))
         .routes(routes!(logs))
+        .routes(routes!(check_targets))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(complete))
@@ -128,4 +129,18 @@ async fn logs(
 ) -> ApiResult<StatusCode> {
     engines::append_logs(&s.db, &engine, body.lines).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `alm engine check` tests from the engine's host: the domains and external vaults of
+/// the engine's pool with their settings and secrets, as the jobs about them carry them.
+/// Refused with 409 to an engine that is not assigned to a pool or not active.
+#[utoipa::path(get, path = "/api/v1/engine/check-targets", tag = "engine-protocol",
+    responses((status = 200, body = CheckTargets)))]
+async fn check_targets(
+    State(s): State<AppState>,
+    EngineCaller(engine): EngineCaller,
+) -> ApiResult<Json<CheckTargets>> {
+    Ok(Json(
+        engines::check_targets(&s.db, s.clock.as_ref(), &s.master_key, &engine).await?,
+    ))
 }

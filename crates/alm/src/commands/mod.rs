@@ -4,6 +4,7 @@ pub mod admin;
 pub mod db;
 pub mod discover;
 pub mod engine;
+pub mod engine_check;
 pub mod healthcheck;
 pub mod install;
 pub mod serve;

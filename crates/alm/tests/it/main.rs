@@ -20,6 +20,7 @@ mod directory;
 mod discovery;
 mod domains;
 mod email_events;
+mod engine_check;
 mod engines;
 mod failover;
 mod http_limits;

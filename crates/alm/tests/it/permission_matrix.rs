@@ -226,6 +226,7 @@ pub(crate) fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         (M::POST, "/api/v1/engine/heartbeat", body(json!({"job_ids": []})),
                                                                            [401, 401, 401, 401, 401, 401, 401]),
         (M::POST, "/api/v1/engine/logs", body(json!({"lines": []})),       [401, 401, 401, 401, 401, 401, 401]),
+        (M::GET, "/api/v1/engine/check-targets", None,                      [401, 401, 401, 401, 401, 401, 401]),
         (M::POST, "/api/v1/engine/jobs/{job}/complete", body(json!({"outcome": "failed", "lease_id": "x", "error": "e"})),
                                                                            [401, 401, 401, 401, 401, 401, 401]),
     ]

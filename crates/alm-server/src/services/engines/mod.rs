@@ -1,14 +1,16 @@
 //! Engines and pools (SPEC §5): pools, activation tokens, registration, assignment and
-//! activation, removal, and the engines' abbreviated logs.
+//! activation, removal, the engines' abbreviated logs, and what `alm engine check` tests.
 //!
 //! An activation token is valid for 8 hours and registers one engine (a leaked token cannot
 //! mint engines without end; every registered engine still waits, unassigned, for an
 //! administrator). Registration returns the engine's own credential once; alm keeps its hash.
 //! Removing an engine deletes that hash, so the credential stops working at once.
 
+mod check_targets;
 mod logs;
 mod pools;
 
+pub use check_targets::check_targets;
 pub use logs::{append_logs, logs};
 pub use pools::{
     create_pool, delete_pool, ensure_default_pool, pool, pools, resolve_pool, update_pool,
