@@ -64,7 +64,7 @@ fn ticketing(
 }
 
 /// A token by client credentials in the form (client_secret_post), with reqwest.
-async fn token_by_form(s: &TestServer, client_id: &str, secret: &str) -> (u16, Value) {
+pub(crate) async fn token_by_form(s: &TestServer, client_id: &str, secret: &str) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("{}/oauth/token", s.base))
         .form(&[

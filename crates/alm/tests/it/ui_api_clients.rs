@@ -4,11 +4,12 @@
 //! and calls the API with it, and revoking it on the page stops that token at once. Both
 //! browsers; axe and screenshots at both sizes.
 
+use crate::api_clients::token_by_form;
 use crate::support::browser::Kind;
 use crate::support::{Api, Backend, TestServer};
 use crate::ui_admin::signed_in_admin;
 use fantoccini::Locator;
-use serde_json::{json, Value};
+use serde_json::json;
 
 async fn role(s: &TestServer, name: &str, perms: &[&str]) -> String {
     let (st, role) = s
@@ -17,22 +18,6 @@ async fn role(s: &TestServer, name: &str, perms: &[&str]) -> String {
         .await;
     assert_eq!(st, 201, "{role}");
     role["id"].as_str().unwrap().to_owned()
-}
-
-/// An access token by client credentials (client_secret_post).
-async fn token(s: &TestServer, client_id: &str, secret: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/oauth/token", s.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 async fn api_clients(s: &TestServer, kind: Kind) {
@@ -114,7 +99,7 @@ async fn api_clients(s: &TestServer, kind: Kind) {
     );
     assert_eq!(b.text("table.data tbody tr .tag").await, "active");
     b.screenshots("api-clients-issued").await;
-    let (st, issued) = token(s, &client_id, &secret).await;
+    let (st, issued) = token_by_form(s, &client_id, &secret).await;
     assert_eq!(st, 200, "{issued}");
     let access = Api::with_token(&s.base, issued["access_token"].as_str().unwrap());
     let (st, me) = access.get("/api/v1/me").await;
@@ -131,7 +116,7 @@ async fn api_clients(s: &TestServer, kind: Kind) {
     assert!(b.text(".notice").await.contains("ServiceNow"));
     assert_eq!(b.text("table.data tbody tr .tag").await, "revoked");
     assert_eq!(access.get("/api/v1/me").await.0, 401);
-    assert_eq!(token(s, &client_id, &secret).await.0, 401);
+    assert_eq!(token_by_form(s, &client_id, &secret).await.0, 401);
     b.screenshots("api-clients").await;
     b.close().await;
 }
