@@ -1,7 +1,8 @@
 //! Sending one email over SMTP (SPEC §7.2): plain SMTP to a local relay, STARTTLS, or TLS from
 //! the first byte, with optional credentials and a CA file; the server certificate is always
 //! verified. A refusal the server calls permanent (5xx) is reported as such, so the outbox
-//! stops retrying that message; anything else is worth another try.
+//! stops retrying that message — except a refused login (530, 534, 535, 538), which is alm's
+//! configuration, not the message; anything else is worth another try.
 
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
@@ -124,11 +125,41 @@ impl SmtpSender {
             .body(body.to_owned())
             .map_err(|e| SendError::Permanent(e.to_string()))?;
         self.transport.send(message).await.map(drop).map_err(|e| {
-            if e.is_permanent() {
+            let code = e.status().map(|c| c.to_string());
+            if code.as_deref().is_some_and(refuses_login) {
+                // A 5xx, but about alm's login, not this message: the message waits until an
+                // administrator fixes the SMTP credentials, as it does for a wrong certificate.
+                SendError::Transient(format!(
+                    "the SMTP server refused alm's login (smtp.username / smtp.password): {e}"
+                ))
+            } else if e.is_permanent() {
                 SendError::Permanent(e.to_string())
             } else {
                 SendError::Transient(e.to_string())
             }
         })
+    }
+}
+
+/// Whether an SMTP reply code says the login is wrong or missing (RFC 4954 §6: 530
+/// authentication required, 534 mechanism too weak, 535 credentials invalid, 538 encryption
+/// required for the mechanism) rather than that this message can never be delivered.
+fn refuses_login(code: &str) -> bool {
+    matches!(code, "530" | "534" | "535" | "538")
+}
+
+#[cfg(test)]
+mod login_refusal_tests {
+    use super::refuses_login;
+
+    #[test]
+    fn only_the_login_codes_wait() {
+        for code in ["530", "534", "535", "538"] {
+            assert!(refuses_login(code), "{code}");
+        }
+        // A refused recipient or message stays permanent.
+        for code in ["550", "551", "552", "553", "554", "501", "421", "450"] {
+            assert!(!refuses_login(code), "{code}");
+        }
     }
 }

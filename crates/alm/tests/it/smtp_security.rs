@@ -189,3 +189,64 @@ async fn a_server_with_a_certificate_of_another_ca_is_refused_and_the_mail_retri
     assert_eq!(sink.mails().len(), 1, "once");
     s.stop().await;
 }
+
+/// A refused login (535) is alm's configuration, not the message: the message waits, saying
+/// why, and goes out once the server accepts the login — instead of being given up as a
+/// permanent refusal would be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_keeps_the_mail_waiting_until_the_login_works() {
+    let dir = temp_dir("smtp-login");
+    let ca = TestCa::new(&dir);
+    let (cert, key) = ca.leaf("smtp");
+    // The server knows alm's user with another password.
+    let refusing = SmtpSink::start_secure(SecureSink {
+        mode: Secure::StartTls,
+        cert: &cert,
+        key: &key,
+        user: USER,
+        password: "the server's other password",
+        port: None,
+    })
+    .await;
+    let port = refusing.port;
+    let s = start(&refusing, "starttls", &dir.join("ca.pem")).await;
+    welcome(&s, "new@example.test").await;
+    let mut waiting = Value::Null;
+    for _ in 0..300 {
+        if let Some(m) = outbox(&s)
+            .await
+            .into_iter()
+            .find(|m| m["attempts"].as_i64() >= Some(1))
+        {
+            waiting = m;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting["status"], "pending", "not given up: {waiting}");
+    let error = waiting["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("refused alm's login") && error.contains("535"),
+        "the reason says the login was refused: {waiting}"
+    );
+    assert_no_password(&waiting.to_string(), "the outbox");
+    assert!(refusing.mails().is_empty());
+
+    // The server now takes alm's password (as after an administrator fixed one side).
+    drop(refusing);
+    let sink = SmtpSink::start_secure(SecureSink {
+        mode: Secure::StartTls,
+        cert: &cert,
+        key: &key,
+        user: USER,
+        password: PASSWORD,
+        port: Some(port),
+    })
+    .await;
+    s.clock.advance(time::Duration::hours(1));
+    let m = until_mail(&s, &sink).await;
+    assert_eq!((m.to.as_str(), m.auth.as_str()), ("new@example.test", USER));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.mails().len(), 1, "once");
+    s.stop().await;
+}
