@@ -2,8 +2,9 @@
 //! (`tests/peers/smtp_server.py`, aiosmtpd): STARTTLS and TLS from the first byte each deliver,
 //! under the configured login and over TLS, with the server certificate checked against
 //! `smtp.ca_file`; a server showing a certificate of another CA is refused, the message waits in
-//! the outbox and is tried again — and delivered once the right server answers. The password
-//! shows nowhere an administrator reads (outbox, audit).
+//! the outbox and is tried again — and delivered once the right server answers; a refused
+//! login (535) waits the same way instead of being given up. The password shows nowhere an
+//! administrator reads (outbox, audit).
 
 use crate::https::TestCa;
 use crate::support::db::{temp_dir, Backend};
