@@ -6,7 +6,7 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, ApiJson, ApiQuery};
 use super::page_of;
-use crate::auth::client_addr::client_of;
+use crate::auth::client_addr::{client_of, ClientIp};
 use crate::auth::principal::Authenticated;
 use crate::services::api_clients::{self as svc, CreateClient, TokenRefusal};
 use crate::state::AppState;
@@ -350,8 +350,20 @@ async fn token(State(s): State<AppState>, request: axum::extract::Request) -> Re
             )
         }
     };
-    let ip = client_of(&parts).map(|c| c.0.to_string());
-    match svc::token(&s.db, s.clock.as_ref(), &client_id, &secret, ip).await {
+    let Some(ClientIp(source)) = client_of(&parts) else {
+        return ApiError::Internal(anyhow::anyhow!("the request carries no client address"))
+            .into_response();
+    };
+    match svc::token(
+        &s.db,
+        s.clock.as_ref(),
+        &s.login_throttle,
+        &client_id,
+        &secret,
+        source,
+    )
+    .await
+    {
         Ok(Ok(t)) => {
             let mut response = Json(json!({
                 "access_token": t.token,
@@ -362,6 +374,18 @@ async fn token(State(s): State<AppState>, request: axum::extract::Request) -> Re
             let h = response.headers_mut();
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Ok(Err(TokenRefusal::Throttled { seconds })) => {
+            let mut response = oauth_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_client",
+                &format!("too many failed attempts; try again in {seconds} seconds"),
+                basic.is_some(),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             response
         }
         Ok(Err(TokenRefusal::InvalidClient)) => oauth_error(

@@ -7,16 +7,20 @@
 //! tokens stop at its expiry (checked on every request, `login::load_principal`).
 
 use super::audit::{record, Subject};
+use super::login;
 use super::{Actor, ServiceError, ServiceResult};
+use crate::auth::rate_limit::LoginThrottle;
 use crate::auth::secret_token;
 use alm_core::paging::PageRequest;
 use alm_core::permissions::{perm, Can, Denied, EffectivePermissions};
 use alm_core::{Clock, FieldError, ObjectName, RoleId, TokenId, UserId, ValidationErrors};
+use alm_store::anonymous_denials::DenialKind;
 use alm_store::api_clients::{self as store, ClientRecord};
 use alm_store::api_tokens::{self, TokenRecord};
 use alm_store::users::{NewUser, UserSource};
 use alm_store::{roles, users, Db};
 use serde_json::json;
+use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -52,6 +56,9 @@ pub enum TokenRefusal {
     /// Unknown client, wrong secret, revoked or expired: one answer for all, so a caller
     /// learns nothing about which client ids exist.
     InvalidClient,
+    /// Too many failures for this client id from this address, or from this address: refused
+    /// unread for `seconds` more (the password login's throttle, `auth/rate_limit.rs`).
+    Throttled { seconds: i64 },
 }
 
 /// Registers a client acting with role `role_id`, which must not hold a permission the
@@ -259,19 +266,30 @@ pub async fn revoke(
 pub async fn token(
     db: &Db,
     clock: &dyn Clock,
+    throttle: &LoginThrottle,
     client_id: &str,
     secret: &str,
-    source_ip: Option<String>,
+    source: IpAddr,
 ) -> ServiceResult<Result<AccessToken, TokenRefusal>> {
     let now = clock.now();
+    // Counted like password logins: per (client id, address) and per address, in the same
+    // table, under keys of their own.
+    let keys = throttle.keys(&format!("oauth-client:{client_id}"), source);
+    if let Some(wait) = login::throttled_for(db, throttle, &keys, now).await? {
+        super::anonymous_denials::count(db, clock, &source.to_string(), DenialKind::ThrottledLogin)
+            .await?;
+        return Ok(Err(TokenRefusal::Throttled {
+            seconds: wait.whole_seconds().max(1),
+        }));
+    }
     let mut tx = db.begin_write().await?;
-    let Some(client) = store::authenticate(&mut tx, client_id, &secret_token::hash(secret)).await?
-    else {
+    let found = store::authenticate(&mut tx, client_id, &secret_token::hash(secret)).await?;
+    let Some(client) = found.filter(|c| c.usable_at(now)) else {
+        drop(tx);
+        login::count_failure(db, throttle, &keys, now).await?;
         return Ok(Err(TokenRefusal::InvalidClient));
     };
-    if !client.usable_at(now) {
-        return Ok(Err(TokenRefusal::InvalidClient));
-    }
+    let source_ip = Some(source.to_string());
     let expires_at = client.expires_at.map_or(now + ACCESS_TOKEN_LIFETIME, |e| {
         e.min(now + ACCESS_TOKEN_LIFETIME)
     });
@@ -302,6 +320,7 @@ pub async fn token(
     )
     .await?;
     tx.commit().await?;
+    login::clear_pair(db, &keys[0]).await?;
     Ok(Ok(AccessToken {
         token,
         expires_in: (expires_at - now).whole_seconds(),

@@ -141,12 +141,8 @@ pub async fn password_login(
             return Err(LoginError::Refused);
         }
     };
-    {
-        // The pair proved itself; the address's count stays (it may be trying many emails).
-        let mut tx = db.begin_write().await?;
-        login_throttle::clear(&mut tx, &keys[0].key).await?;
-        tx.commit().await?;
-    }
+    // The pair proved itself; the address's count stays (it may be trying many emails).
+    clear_pair(db, &keys[0]).await?;
     let actor = Actor {
         user_id: Some(user.id),
         name: Some(user.display_name.clone()),
@@ -156,13 +152,14 @@ pub async fn password_login(
     Ok(start_session(db, clock, &actor, user, "password", session_hours).await?)
 }
 
-/// How long the longest-waiting of `keys` must still wait, if any.
-async fn throttled_for(
+/// How long the longest-waiting of `keys` must still wait, if any (also the token endpoint's,
+/// `api_clients::token`).
+pub(crate) async fn throttled_for(
     db: &Db,
     throttle: &LoginThrottle,
     keys: &[ThrottleKey],
     now: OffsetDateTime,
-) -> Result<Option<time::Duration>, LoginError> {
+) -> ServiceResult<Option<time::Duration>> {
     let forget_before = now - throttle.forget_after();
     let mut conn = db.read().await?;
     let mut wait: Option<time::Duration> = None;
@@ -179,12 +176,12 @@ async fn throttled_for(
 }
 
 /// Counts a failure against every key and sets when each may try again.
-async fn count_failure(
+pub(crate) async fn count_failure(
     db: &Db,
     throttle: &LoginThrottle,
     keys: &[ThrottleKey],
     now: OffsetDateTime,
-) -> Result<(), LoginError> {
+) -> ServiceResult<()> {
     let forget_before = now - throttle.forget_after();
     let mut tx = db.begin_write().await?;
     login_throttle::purge(&mut tx, forget_before).await?;
@@ -195,6 +192,14 @@ async fn count_failure(
             login_throttle::block_until(&mut tx, &k.key, now + delay).await?;
         }
     }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Forgets the failures of `pair` (an identity at an address) once it proved itself.
+pub(crate) async fn clear_pair(db: &Db, pair: &ThrottleKey) -> ServiceResult<()> {
+    let mut tx = db.begin_write().await?;
+    login_throttle::clear(&mut tx, &pair.key).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -264,3 +264,42 @@ on_both_backends! {
         s.stop().await;
     }
 }
+
+on_both_backends! {
+    /// Wrong secrets at the token endpoint are throttled like password logins (per client id
+    /// and address, and per address): past `auth.max_failed_logins` (5) even the right secret
+    /// waits, told how long; once the wait is over it works and the count starts again.
+    async fn failed_token_requests_are_throttled_like_logins(backend: Backend) {
+        let s = TestServer::start(backend).await;
+        let admin = s.admin();
+        let role = role_with(&admin, "Reader", &["provision-request:read"]).await;
+        let (st, client) = admin
+            .post("/api/v1/api-clients", json!({"name": "Ticketing", "role_id": role}))
+            .await;
+        assert_eq!(st, 201, "{client}");
+        let (client_id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+        for n in 1..=5 {
+            let (st, refused) = token_by_form(&s, client_id, "wrong").await;
+            assert_eq!((st, refused["error"].as_str()), (401, Some("invalid_client")), "attempt {n}: {refused}");
+        }
+        let r = reqwest::Client::new()
+            .post(format!("{}/oauth/token", s.base))
+            .form(&[("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 429);
+        assert_eq!(r.headers()["retry-after"], "30", "30 s after the allowance is used up");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{body}");
+        assert!(body["error_description"].as_str().unwrap().contains("30 seconds"), "{body}");
+
+        s.clock.advance(time::Duration::seconds(31));
+        let (st, issued) = token_by_form(&s, client_id, secret).await;
+        assert_eq!(st, 200, "{issued}");
+        // The right secret cleared the pair's count: a wrong one is counted from one again.
+        assert_eq!(token_by_form(&s, client_id, "wrong").await.0, 401);
+        assert_eq!(token_by_form(&s, client_id, secret).await.0, 200);
+        s.stop().await;
+    }
+}
