@@ -40,6 +40,35 @@ pub fn parse_time_of_day(field: &str, text: &str) -> Result<Time, crate::FieldEr
     Time::from_hms(h, m, 0).map_err(|_| bad())
 }
 
+/// A daily schedule as stored: its time of day (`HH:MM`) and when it is next due.
+pub type DailySchedule = (Option<String>, Option<OffsetDateTime>);
+
+/// The schedule after an edit of `field`: `input` `None` keeps `before`, `Some(None)` switches
+/// it off, `Some(Some(text))` sets the time. A new or changed time is first due at its next
+/// occurrence after `now` (a time already past today runs tomorrow); an unchanged one keeps
+/// its due instant.
+pub fn edit_daily(
+    field: &str,
+    input: Option<Option<&str>>,
+    before: Option<&DailySchedule>,
+    now: OffsetDateTime,
+) -> Result<DailySchedule, crate::FieldError> {
+    match input {
+        None => Ok(before.cloned().unwrap_or((None, None))),
+        Some(None) => Ok((None, None)),
+        Some(Some(text)) => {
+            let t = parse_time_of_day(field, text)?;
+            let text = format!("{:02}:{:02}", t.hour(), t.minute());
+            let unchanged = before.is_some_and(|b| b.0.as_deref() == Some(text.as_str()));
+            let next = match (unchanged, before) {
+                (true, Some(b)) => b.1,
+                _ => Some(next_daily_run(now, t)),
+            };
+            Ok((Some(text), next))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +121,45 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_edit_keeps_moves_or_switches_off_the_schedule() {
+        let now = datetime!(2026-03-01 10:30 UTC);
+        let before = (
+            Some("09:00".to_owned()),
+            Some(datetime!(2026-03-02 09:00 UTC)),
+        );
+        assert_eq!(edit_daily("t", None, Some(&before), now).unwrap(), before);
+        assert_eq!(edit_daily("t", None, None, now).unwrap(), (None, None));
+        assert_eq!(
+            edit_daily("t", Some(None), Some(&before), now).unwrap(),
+            (None, None)
+        );
+        // The same time (written differently) keeps its due instant.
+        let kept = (
+            Some("09:00".to_owned()),
+            Some(datetime!(2026-03-05 09:00 UTC)),
+        );
+        assert_eq!(
+            edit_daily("t", Some(Some(" 09:00")), Some(&kept), now).unwrap(),
+            kept
+        );
+        assert_eq!(
+            edit_daily("t", Some(Some("11:15")), Some(&before), now).unwrap(),
+            (
+                Some("11:15".to_owned()),
+                Some(datetime!(2026-03-01 11:15 UTC))
+            )
+        );
+        assert_eq!(
+            edit_daily("t", Some(Some("08:00")), None, now).unwrap(),
+            (
+                Some("08:00".to_owned()),
+                Some(datetime!(2026-03-02 08:00 UTC))
+            )
+        );
+        let e = edit_daily("sync_time", Some(Some("25:00")), None, now).unwrap_err();
+        assert_eq!((e.field.as_str(), e.rule.as_str()), ("sync_time", "format"));
     }
 }

@@ -178,6 +178,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "requests listed by creation through an index",
         sql: include_str!("../migrations/0032_request_list_index.sql"),
     },
+    Migration {
+        version: 33,
+        name: "a daily sync time per vault",
+        sql: include_str!("../migrations/0033_vault_sync_schedule.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

@@ -19,12 +19,16 @@ pub struct VaultRecord {
     pub credential_sealed: Option<String>,
     /// The engine pool that reaches this vault (`None` only before the default pool exists).
     pub pool_id: Option<alm_core::PoolId>,
+    /// The daily sync's time of day (`HH:MM`, UTC), if scheduled.
+    pub sync_time: Option<String>,
+    /// When the scheduled sync is next due (`None`: not scheduled, or not yet placed).
+    pub next_sync_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
 const COLUMNS: &str =
-    "id, name, kind, settings, credential_sealed, pool_id, created_at, updated_at";
+    "id, name, kind, settings, credential_sealed, pool_id, sync_time, next_sync_at, created_at, updated_at";
 
 fn decode(row: &sqlx::any::AnyRow) -> StoreResult<VaultRecord> {
     let id: String = row.try_get("id")?;
@@ -43,6 +47,8 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<VaultRecord> {
                     .map_err(|_| StoreError::Corrupt(format!("pool id {p:?}")))
             })
             .transpose()?,
+        sync_time: row.try_get("sync_time")?,
+        next_sync_at: crate::time_codec::opt_from_db(row.try_get("next_sync_at")?)?,
         created_at: from_db(row.try_get("created_at")?)?,
         updated_at: from_db(row.try_get("updated_at")?)?,
     })
@@ -50,8 +56,8 @@ fn decode(row: &sqlx::any::AnyRow) -> StoreResult<VaultRecord> {
 
 pub async fn insert(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO vaults (id, name, name_key, kind, settings, credential_sealed, created_at, updated_at, pool_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO vaults (id, name, name_key, kind, settings, credential_sealed, created_at, updated_at, pool_id, sync_time, next_sync_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(v.id.to_string())
     .bind(&v.name)
@@ -62,6 +68,8 @@ pub async fn insert(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()
     .bind(to_db(v.created_at))
     .bind(to_db(v.updated_at))
     .bind(v.pool_id.map(|p| p.to_string()))
+    .bind(v.sync_time.as_deref())
+    .bind(v.next_sync_at.map(to_db))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a vault with this name"))?;
@@ -70,7 +78,8 @@ pub async fn insert(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()
 
 pub async fn update(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE vaults SET name = $1, name_key = $2, settings = $3, credential_sealed = $4, updated_at = $5, pool_id = $7 WHERE id = $6",
+        "UPDATE vaults SET name = $1, name_key = $2, settings = $3, credential_sealed = $4, updated_at = $5, pool_id = $7, \
+         sync_time = $8, next_sync_at = $9 WHERE id = $6",
     )
     .bind(&v.name)
     .bind(v.name.to_lowercase())
@@ -79,10 +88,58 @@ pub async fn update(conn: &mut AnyConnection, v: &VaultRecord) -> StoreResult<()
     .bind(to_db(v.updated_at))
     .bind(v.id.to_string())
     .bind(v.pool_id.map(|p| p.to_string()))
+    .bind(v.sync_time.as_deref())
+    .bind(v.next_sync_at.map(to_db))
     .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, "a vault with this name"))?;
     Ok(())
+}
+
+/// Scheduled vaults whose sync is due at `now`, or not yet placed (`next_sync_at` NULL), with
+/// their due instant (by the `next_sync_at` index).
+pub async fn due_for_sync(
+    conn: &mut AnyConnection,
+    now: OffsetDateTime,
+) -> StoreResult<Vec<VaultRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM vaults WHERE sync_time IS NOT NULL \
+         AND (next_sync_at IS NULL OR next_sync_at <= $1) ORDER BY next_sync_at, id"
+    ))
+    .bind(to_db(now))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+/// Moves a vault's next sync from `from` (what the caller read; `None` for not yet placed) to
+/// `to`; false when another replica moved it first (so one replica runs each due sync).
+pub async fn move_next_sync(
+    conn: &mut AnyConnection,
+    id: VaultId,
+    from: Option<OffsetDateTime>,
+    to: OffsetDateTime,
+) -> StoreResult<bool> {
+    let result = match from {
+        Some(from) => {
+            sqlx::query("UPDATE vaults SET next_sync_at = $1 WHERE id = $2 AND next_sync_at = $3")
+                .bind(to_db(to))
+                .bind(id.to_string())
+                .bind(to_db(from))
+                .execute(&mut *conn)
+                .await?
+        }
+        None => {
+            sqlx::query(
+                "UPDATE vaults SET next_sync_at = $1 WHERE id = $2 AND next_sync_at IS NULL",
+            )
+            .bind(to_db(to))
+            .bind(id.to_string())
+            .execute(&mut *conn)
+            .await?
+        }
+    };
+    Ok(result.rows_affected() == 1)
 }
 
 pub async fn get(conn: &mut AnyConnection, id: VaultId) -> StoreResult<Option<VaultRecord>> {

@@ -52,6 +52,11 @@ pub struct VaultView {
     /// The engine pool that reaches the vault (the built-in vault needs no engine).
     #[schema(value_type = Option<String>, format = Uuid)]
     pub pool_id: Option<alm_core::PoolId>,
+    /// The daily sync's time, `HH:MM` UTC, if scheduled.
+    pub sync_time: Option<String>,
+    /// When the scheduled sync is next due (empty until the first hourly check places it).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_sync_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -80,6 +85,8 @@ impl From<VaultInfo> for VaultView {
             username: s.username,
             has_credential: v.record.credential_sealed.is_some(),
             pool_id: v.record.pool_id,
+            sync_time: v.record.sync_time,
+            next_sync_at: v.record.next_sync_at,
             created_at: v.record.created_at,
             updated_at: v.record.updated_at,
         }
@@ -125,6 +132,10 @@ pub struct VaultBody {
     /// The engine pool that reaches the vault (default: the default pool).
     #[schema(value_type = Option<String>, format = Uuid)]
     pub pool_id: Option<uuid::Uuid>,
+    /// The daily sync (which also calibrates the pool's engines), `HH:MM` UTC; an empty string
+    /// turns it off; omitted: unchanged, and 03:00 for a new vault.
+    #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9])?$")]
+    pub sync_time: Option<String>,
 }
 
 impl From<VaultBody> for VaultInput {
@@ -149,6 +160,9 @@ impl From<VaultBody> for VaultInput {
             },
             credential: b.credential,
             pool_id: b.pool_id.map(alm_core::PoolId),
+            sync_time: b
+                .sync_time
+                .map(|t| Some(t).filter(|t| !t.trim().is_empty())),
         }
     }
 }

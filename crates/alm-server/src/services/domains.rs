@@ -247,31 +247,15 @@ fn build_record(
         (None, None) => PasswordRules::default(),
     };
     errors.check(rules.validate("password_rules"));
-    // A new or changed sync time is first due at its next occurrence (a time already past
-    // today runs tomorrow); an unchanged one keeps its due instant.
-    let (sync_time, next_sync_at) = match input.sync_time {
-        None => (
-            before.and_then(|b| b.sync_time.clone()),
-            before.and_then(|b| b.next_sync_at),
-        ),
-        Some(None) => (None, None),
-        Some(Some(text)) => {
-            match errors.check(alm_core::schedule::parse_time_of_day("sync_time", &text)) {
-                Some(t) => {
-                    let text = format!("{:02}:{:02}", t.hour(), t.minute());
-                    let unchanged =
-                        before.is_some_and(|b| b.sync_time.as_deref() == Some(text.as_str()));
-                    let next = if unchanged {
-                        before.and_then(|b| b.next_sync_at)
-                    } else {
-                        Some(alm_core::schedule::next_daily_run(now, t))
-                    };
-                    (Some(text), next)
-                }
-                None => (None, None),
-            }
-        }
-    };
+    let before_schedule = before.map(|b| (b.sync_time.clone(), b.next_sync_at));
+    let (sync_time, next_sync_at) = errors
+        .check(alm_core::schedule::edit_daily(
+            "sync_time",
+            input.sync_time.as_ref().map(|t| t.as_deref()),
+            before_schedule.as_ref(),
+            now,
+        ))
+        .unwrap_or((None, None));
     // The URL and the CA certificate are checked by building the client, without connecting.
     if let (Some(url), Some(identity), Some(base)) = (&url, &bind_identity, &base_dn) {
         let probe = DirectoryConfig {

@@ -1,4 +1,4 @@
-//! The hourly check for scheduled domain syncs (SPEC §6.1).
+//! The hourly check for scheduled domain and vault syncs (SPEC §6.1, §7.6).
 
 use crate::state::AppState;
 /// Checks scheduled domain syncs at the top of each hour, for the life of the process. Every
@@ -25,6 +25,30 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "scheduled domain syncs could not be queued"),
+            }
+            // Each claimed vault sync waits for its engines (a minute or two at most): run
+            // apart, so one slow vault holds up neither the others nor the next check.
+            match crate::services::scheduled_sync::claim_due_vaults(&state.queue).await {
+                Ok(ids) => {
+                    for id in ids {
+                        let queue = state.queue.clone();
+                        tokio::spawn(async move {
+                            match crate::services::scheduled_sync::run_vault_sync(&queue, id).await
+                            {
+                                Ok(o) if crate::services::scheduled_sync::vault_read(&o) => {
+                                    tracing::info!(vault = %id, checked = o.checked, missing = o.missing.len(), "scheduled vault sync done")
+                                }
+                                Ok(o) => {
+                                    tracing::warn!(vault = %id, error = ?o.error, calibration = ?o.calibration.map(|c| c.message), "scheduled vault sync could not read the vault; tried again next hour")
+                                }
+                                Err(e) => {
+                                    tracing::warn!(vault = %id, error = %e, "scheduled vault sync refused; next try tomorrow")
+                                }
+                            }
+                        });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "scheduled vault syncs could not be claimed"),
             }
         }
     })

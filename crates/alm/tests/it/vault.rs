@@ -258,4 +258,74 @@ mod through_the_server {
             s.stop().await;
         }
     }
+
+    on_both_backends! {
+        /// Every vault is synced daily unless told otherwise (SPEC §7.6), by one process, as
+        /// the system, with its pool's engines calibrated first (SPEC §5); a sync that cannot
+        /// read the vault is tried again at the next hourly check; a bad time is refused at its
+        /// field and an empty one switches the schedule off.
+        async fn vaults_are_synced_daily_with_their_engines_calibrated(backend: Backend) {
+            use alm_server::services::scheduled_sync::{claim_due_vaults, run_vault_sync};
+            let s = TestServer::start(backend).await;
+            let admin = s.admin();
+            let state = s.state();
+            // The test clock says 2026-11-29 10:00 UTC. The built-in vault, scheduled at first
+            // start, is placed by the first check, not run.
+            assert!(claim_due_vaults(&state.queue).await.unwrap().is_empty());
+            let (_, list) = admin.get("/api/v1/vaults").await;
+            let builtin = &list["items"][0];
+            assert_eq!((builtin["sync_time"].as_str(), builtin["next_sync_at"].as_str()), (Some("03:00"), Some("2026-11-30T03:00:00Z")), "{builtin}");
+
+            let body = json!({"name": "OpenBao", "kind": "openbao", "address": env("ALMTEST_OPENBAO_ADDR"), "credential": env("ALMTEST_OPENBAO_ALM_TOKEN")});
+            let (st, bao) = admin.post("/api/v1/vaults", body).await;
+            assert_eq!(st, 201, "{bao}");
+            assert_eq!((bao["sync_time"].as_str(), bao["next_sync_at"].as_str()), (Some("03:00"), Some("2026-11-30T03:00:00Z")), "daily by default: {bao}");
+            let id = bao["id"].as_str().unwrap().to_owned();
+            assert!(claim_due_vaults(&state.queue).await.unwrap().is_empty(), "not due yet");
+
+            // Due: claimed once (a second check, as another replica's, gets nothing), run as
+            // the system with a calibration, and due again tomorrow.
+            s.clock.set(time::macros::datetime!(2026-11-30 04:00 UTC));
+            let claimed = claim_due_vaults(&state.queue).await.unwrap();
+            assert_eq!(claimed.len(), 2, "the built-in vault and OpenBao: {claimed:?}");
+            assert!(claim_due_vaults(&state.queue).await.unwrap().is_empty(), "claimed once");
+            let bao_id: alm_core::VaultId = id.parse().unwrap();
+            let outcome = run_vault_sync(&state.queue, bao_id).await.unwrap();
+            assert!(outcome.error.is_none(), "{:?}", outcome.error);
+            let calibration = outcome.calibration.expect("the pool's engines calibrated");
+            assert!(calibration.ok, "{}", calibration.message);
+            let (_, v) = admin.get(&format!("/api/v1/vaults/{id}")).await;
+            assert_eq!(v["next_sync_at"], "2026-12-01T03:00:00Z", "{v}");
+            let (_, audit) = admin.get(&format!("/api/v1/audit?action=vault.synced&object_id={id}")).await;
+            assert_eq!(audit["items"][0]["actor_kind"], "system", "{audit}");
+            let (_, cal) = admin.get(&format!("/api/v1/vaults/{id}/calibration")).await;
+            assert_eq!((cal["items"][0]["ok"].as_bool(), cal["items"][0]["checked_at"].as_str()), (Some(true), Some("2026-11-30T04:00:00Z")), "calibrated by the scheduled sync: {cal}");
+
+            // The vault unreachable the next night: the sync says so and is due at the next
+            // hourly check, not tomorrow.
+            let dead = format!("http://127.0.0.1:{}", crate::oidc::free_port());
+            let (st, v) = admin.patch(&format!("/api/v1/vaults/{id}"), json!({"address": dead, "credential": env("ALMTEST_OPENBAO_ALM_TOKEN")})).await;
+            assert_eq!(st, 200, "{v}");
+            s.clock.set(time::macros::datetime!(2026-12-01 04:00 UTC));
+            let claimed = claim_due_vaults(&state.queue).await.unwrap();
+            assert!(claimed.contains(&bao_id), "{claimed:?}");
+            let outcome = run_vault_sync(&state.queue, bao_id).await.unwrap();
+            assert!(!alm_server::services::scheduled_sync::vault_read(&outcome), "the vault could not be read: {:?}", outcome.calibration);
+            assert_eq!(outcome.calibration.as_ref().and_then(|c| c.problem.as_deref()), Some("unreachable"));
+            s.clock.set(time::macros::datetime!(2026-12-01 05:00 UTC));
+            assert_eq!(claim_due_vaults(&state.queue).await.unwrap(), [bao_id], "tried again an hour later");
+
+            // A time that is none is refused at its field and changes nothing; empty: off.
+            let (st, problem) = admin.patch(&format!("/api/v1/vaults/{id}"), json!({"sync_time": "25:00"})).await;
+            assert_eq!((st, problem["errors"][0]["field"].as_str()), (422, Some("sync_time")), "{problem}");
+            let (_, v) = admin.get(&format!("/api/v1/vaults/{id}")).await;
+            assert_eq!(v["sync_time"], "03:00");
+            let (st, v) = admin.patch(&format!("/api/v1/vaults/{id}"), json!({"sync_time": ""})).await;
+            assert_eq!(st, 200, "{v}");
+            assert!(v["sync_time"].is_null() && v["next_sync_at"].is_null(), "{v}");
+            s.clock.set(time::macros::datetime!(2026-12-03 04:00 UTC));
+            assert!(!claim_due_vaults(&state.queue).await.unwrap().contains(&bao_id), "off");
+            s.stop().await;
+        }
+    }
 }

@@ -185,6 +185,9 @@ pub async fn ensure_builtin(db: &Db, clock: &dyn Clock) -> ServiceResult<()> {
                 settings: "{}".into(),
                 credential_sealed: None,
                 pool_id: None,
+                // Daily like every vault; placed at the first hourly check.
+                sync_time: Some(super::DEFAULT_SYNC_TIME.into()),
+                next_sync_at: None,
                 created_at: now,
                 updated_at: now,
             },

@@ -256,6 +256,19 @@ pub(crate) fn build(
         }
         _ => {}
     }
+    let before_schedule = before.map(|b| (b.sync_time.clone(), b.next_sync_at));
+    let sync_time = match (&input.sync_time, before) {
+        (None, None) => Some(Some(DEFAULT_SYNC_TIME)),
+        (given, _) => given.as_ref().map(|t| t.as_deref()),
+    };
+    let (sync_time, next_sync_at) = errors
+        .check(alm_core::schedule::edit_daily(
+            "sync_time",
+            sync_time,
+            before_schedule.as_ref(),
+            now,
+        ))
+        .unwrap_or((None, None));
     errors.into_result()?;
     Ok(VaultInfo {
         record: VaultRecord {
@@ -265,6 +278,8 @@ pub(crate) fn build(
             settings: serde_json::to_string(&s).expect("plain struct"),
             credential_sealed: sealed,
             pool_id: before.and_then(|b| b.pool_id),
+            sync_time,
+            next_sync_at,
             created_at: before.map(|b| b.created_at).unwrap_or(now),
             updated_at: now,
         },

@@ -107,7 +107,14 @@ pub struct VaultInput {
     /// The engine pool that reaches the vault; `None`: the default pool (on create) or the
     /// current one (on update).
     pub pool_id: Option<alm_core::PoolId>,
+    /// The daily sync's time (`HH:MM`, UTC): `None` keeps it ([`DEFAULT_SYNC_TIME`] for a new
+    /// vault), `Some(None)` switches the schedule off.
+    pub sync_time: Option<Option<String>>,
 }
+
+/// When a vault is synced (and its pool's engines calibrated) unless told otherwise: daily,
+/// at night UTC (SPEC §7.6 "vault sync (scheduled and ad-hoc)").
+pub const DEFAULT_SYNC_TIME: &str = "03:00";
 
 #[derive(Debug, Clone)]
 pub struct VaultInfo {

@@ -46,6 +46,8 @@ pub(super) struct VaultForm {
     credential: String,
     #[serde(default)]
     pool_id: String,
+    #[serde(default)]
+    sync_time: String,
 }
 
 /// The kinds an administrator can add, each with what it is (the chooser's cards).
@@ -112,6 +114,7 @@ impl VaultForm {
             folder_id: s.folder_id.map(|n| n.to_string()).unwrap_or_default(),
             template_id: s.template_id.map(|n| n.to_string()).unwrap_or_default(),
             username: text(&s.username),
+            sync_time: v.record.sync_time.clone().unwrap_or_default(),
             pool_id: v.record.pool_id.map(|p| p.to_string()).unwrap_or_default(),
             ..Self::default()
         }
@@ -158,6 +161,8 @@ impl VaultForm {
             credential: (!self.credential.is_empty())
                 .then(|| Secret::new(self.credential.as_str())),
             pool_id: if builtin { None } else { pool_id },
+            // Empty switches the daily sync off.
+            sync_time: Some(Some(self.sync_time.trim().to_owned()).filter(|t| !t.is_empty())),
         })
     }
 }
@@ -266,7 +271,11 @@ fn fields(f: &VaultForm, editing: bool, pools: Option<Vec<(String, String)>>) ->
     let mut fields = vec![Field::new("name", "Name", Control::Text)
         .hint("As templates and account pages show it.")
         .value(&f.name)];
+    let sync_time = Field::new("sync_time", "Daily sync at (UTC)", Control::Text)
+        .hint("HH:MM. The sync finds accounts whose secret is missing and checks which engines reach the vault. Empty: no scheduled sync.")
+        .value(&f.sync_time);
     if f.kind == KIND_BUILTIN {
+        fields.push(sync_time);
         return Form::new(fields);
     }
     fields.extend(
@@ -287,6 +296,7 @@ fn fields(f: &VaultForm, editing: bool, pools: Option<Vec<(String, String)>>) ->
                 .value(&f.pool_id),
         );
     }
+    fields.push(sync_time);
     Form::new(fields)
 }
 
@@ -341,6 +351,7 @@ pub(super) async fn new_form(
     let pools = crate::ui::engines::pool_choices(&s, &signed_in, &path).await?;
     let f = VaultForm {
         kind: kind.into(),
+        sync_time: svc::DEFAULT_SYNC_TIME.into(),
         pool_id: pools
             .as_ref()
             .and_then(|p| p.first())

@@ -11,7 +11,7 @@ use super::engine_checks::{self, EngineLine};
 use super::form::{Control, Field, Form};
 use super::form_page::{FormPage, Target};
 use super::table::{Table, TableQuery};
-use super::{errors, render, Chrome, PageResult};
+use super::{errors, render, utc, Chrome, PageResult};
 use crate::services::calibration::CheckOutcome;
 use crate::services::vaults::{self as svc, VaultInfo, KIND_AWS, KIND_BUILTIN, KIND_OPENBAO};
 use crate::services::{engines, ServiceError};
@@ -174,6 +174,8 @@ struct VaultPage {
     location: String,
     /// The kind's other settings that are set, as (label, value).
     details: Vec<(&'static str, String)>,
+    /// When it is synced on its own (SPEC §7.6).
+    schedule: String,
     own_ca: bool,
     pool: String,
     builtin: bool,
@@ -224,6 +226,11 @@ async fn vault_page(
         kind: kind_label(&v.record.kind),
         location: location(&v),
         details: details(&v.settings),
+        schedule: match (&v.record.sync_time, v.record.next_sync_at) {
+            (None, _) => "Not scheduled".into(),
+            (Some(t), Some(next)) => format!("Daily at {t} UTC; next {}", utc(next)),
+            (Some(t), None) => format!("Daily at {t} UTC"),
+        },
         own_ca: v.settings.ca_pem.is_some(),
         pool,
         builtin,
