@@ -2,7 +2,11 @@
 //! both sides, and the rules a received run must meet. Pure: the server's clock comes in as a
 //! parameter, and nothing here stores or sends anything.
 //!
-//! A run carries no secret: names, DNs, SIDs, finding codes and host names only.
+//! A run carries no secret: names, DNs, SIDs, finding codes, host and service names only.
+//! A service's binary path is not sent: Windows services are often started with their
+//! credentials on the command line (`app.exe -user x -password y`), and the server needs only
+//! the host and the service's name to say where an account is used; a path kept on the server
+//! would carry such passwords into its API answers, pages and backups.
 
 use crate::{FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -15,6 +19,10 @@ pub const MAX_REASONS: usize = 32;
 pub const MAX_FINDINGS: usize = 32;
 /// Per account: the hosts where it runs services.
 pub const MAX_HOSTS: usize = 1_000;
+/// Per account: the services that run as it.
+pub const MAX_SERVICES: usize = 1_000;
+/// Per run: the hosts whose services the scan read.
+pub const MAX_HOSTS_READ: usize = 100_000;
 /// Field errors reported for one run; more would only make the answer huge.
 pub const MAX_ERRORS: usize = 100;
 /// A scan stamped further ahead of the server's clock than this is refused (a wrong clock).
@@ -51,6 +59,21 @@ pub struct RunFinding {
     pub fix: String,
 }
 
+/// One service that runs as the account, as the host scan found it (never its binary path:
+/// see the module's header).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RunService {
+    /// The host's DNS name (or its computer name when it has none); one of the run's `hosts_read`.
+    pub host: String,
+    /// The service's key name (`MSSQLSERVER`).
+    pub service_name: String,
+    /// The name the host shows (`SQL Server (MSSQLSERVER)`); may be empty.
+    #[serde(default)]
+    pub display_name: String,
+}
+
 /// One account that looks like a service account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -72,6 +95,10 @@ pub struct RunAccount {
     /// Hosts where a service runs as this account (from the host scan).
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// The services that run as this account, host by host (from the host scan); tools before
+    /// 0.2 do not send them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<RunService>,
 }
 
 /// A discovery run as `alm discover --import` sends it.
@@ -87,6 +114,10 @@ pub struct DiscoveryRun {
     pub tool_version: String,
     /// False when the host scan was stopped (Ctrl-C) or not run: `hosts` are then partial.
     pub host_scan_complete: bool,
+    /// The hosts whose services the scan read in full (failed and skipped hosts are not
+    /// named). Absent from tools that send no `services`: such a run changes no dependency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts_read: Option<Vec<String>>,
     pub accounts: Vec<RunAccount>,
 }
 
@@ -103,6 +134,12 @@ pub struct RunReceipt {
     pub updated: u64,
     /// Accounts alm manages already (same objectGUID in the domain): not stored.
     pub skipped_managed: u64,
+    /// Services now known to run as the run's accounts, managed or not (host scan only).
+    #[serde(default)]
+    pub services_recorded: u64,
+    /// Services a complete host scan no longer found on a host it read: forgotten.
+    #[serde(default)]
+    pub services_removed: u64,
 }
 
 /// Severity rank for ordering: 0 critical … 3 low, 4 for an account without findings.
@@ -209,6 +246,20 @@ pub fn validate(mut run: DiscoveryRun, now: OffsetDateTime) -> Result<ValidRun, 
         );
         return Err(e.inner);
     }
+    let mut hosts_read = std::collections::HashSet::new();
+    if let Some(hosts) = &run.hosts_read {
+        if hosts.len() > MAX_HOSTS_READ {
+            e.push(
+                "hosts_read",
+                "max-items",
+                format!("at most {MAX_HOSTS_READ} ({} given)", hosts.len()),
+            );
+        }
+        for (i, h) in hosts.iter().enumerate().take(MAX_HOSTS_READ) {
+            e.text(&format!("hosts_read[{i}]"), h, 1, 255);
+            hosts_read.insert(h.to_lowercase());
+        }
+    }
     let mut seen = std::collections::HashMap::new();
     for (n, a) in run.accounts.iter_mut().enumerate() {
         let f = |name: &str| format!("accounts[{n}].{name}");
@@ -285,6 +336,36 @@ pub fn validate(mut run: DiscoveryRun, now: OffsetDateTime) -> Result<ValidRun, 
         for (i, h) in a.hosts.iter().enumerate() {
             e.text(&f(&format!("hosts[{i}]")), h, 1, 255);
         }
+        if a.services.len() > MAX_SERVICES {
+            e.push(
+                f("services"),
+                "max-items",
+                format!("at most {MAX_SERVICES}"),
+            );
+        }
+        if !a.services.is_empty() && run.hosts_read.is_none() {
+            e.push(
+                f("services"),
+                "needs-hosts-read",
+                "services come with the run's hosts_read (the hosts the scan read)",
+            );
+        }
+        for (i, s) in a.services.iter().enumerate().take(MAX_SERVICES) {
+            let g = |name: &str| f(&format!("services[{i}].{name}"));
+            e.text(&g("host"), &s.host, 1, 255);
+            if run.hosts_read.is_some()
+                && !s.host.trim().is_empty()
+                && !hosts_read.contains(&s.host.to_lowercase())
+            {
+                e.push(
+                    g("host"),
+                    "in-hosts-read",
+                    format!("{:?} is not one of the run's hosts_read", s.host),
+                );
+            }
+            e.text(&g("service_name"), &s.service_name, 1, 256);
+            e.text(&g("display_name"), &s.display_name, 0, 256);
+        }
     }
     if e.dropped > 0 {
         let more = e.dropped;
@@ -301,6 +382,7 @@ pub fn validate(mut run: DiscoveryRun, now: OffsetDateTime) -> Result<ValidRun, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use time::macros::datetime;
 
     fn account() -> RunAccount {
@@ -318,6 +400,11 @@ mod tests {
                 fix: "remove it".into(),
             }],
             hosts: vec!["web1.corp.test".into()],
+            services: vec![RunService {
+                host: "web1.corp.test".into(),
+                service_name: "W3SVC".into(),
+                display_name: "World Wide Web Publishing Service".into(),
+            }],
         }
     }
 
@@ -330,6 +417,7 @@ mod tests {
             scanned_at: datetime!(2026-11-29 10:00 UTC),
             tool_version: "0.1.0".into(),
             host_scan_complete: true,
+            hosts_read: Some(vec!["WEB1.corp.test".into()]),
             accounts,
         }
     }
@@ -364,6 +452,12 @@ mod tests {
         bad.findings[0].severity = "severe".into();
         bad.findings[0].code = "Privileged!".into();
         bad.hosts = vec![String::new()];
+        bad.services[0].host = "db9.corp.test".into();
+        bad.services.push(RunService {
+            host: "web1.corp.test".into(),
+            service_name: String::new(),
+            display_name: "x\u{7}".into(),
+        });
         let mut r = run(vec![account(), bad, account()]);
         r.domain.base_dn = "corp.test".into();
         r.scanned_at = datetime!(2026-11-30 12:00 UTC);
@@ -378,6 +472,9 @@ mod tests {
             ("accounts[1].findings[0].code", "format"),
             ("accounts[1].findings[0].severity", "one-of"),
             ("accounts[1].hosts[0]", "required"),
+            ("accounts[1].services[0].host", "in-hosts-read"),
+            ("accounts[1].services[1].service_name", "required"),
+            ("accounts[1].services[1].display_name", "format"),
             ("accounts[2].object_guid", "unique"),
         ]
         .iter()
@@ -408,6 +505,32 @@ mod tests {
         assert_eq!(
             got.last().unwrap(),
             &("accounts".to_string(), "more-errors".to_string())
+        );
+    }
+
+    #[test]
+    fn old_tools_runs_still_parse_and_services_carry_no_binary_path() {
+        let old = json!({"domain": {"fqdn": "corp.test", "base_dn": "DC=corp,DC=test"},
+            "scanned_at": "2026-11-29T10:00:00Z", "tool_version": "0.1.0", "host_scan_complete": true,
+            "accounts": [{"object_guid": "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "sam_account_name": "svc",
+                "dn": "CN=svc,DC=corp,DC=test", "kind": "user", "reasons": ["spn"], "hosts": ["a"]}]});
+        let r: DiscoveryRun = serde_json::from_value(old.clone()).unwrap();
+        assert!(r.hosts_read.is_none() && r.accounts[0].services.is_empty());
+        assert!(validate(r, NOW).is_ok());
+        let mut with_path = old;
+        with_path["hosts_read"] = json!(["a"]);
+        with_path["accounts"][0]["services"] =
+            json!([{"host": "a", "service_name": "s", "binary_path": "s.exe -p x"}]);
+        let e = serde_json::from_value::<DiscoveryRun>(with_path).unwrap_err();
+        assert!(e.to_string().contains("binary_path"), "{e}");
+        let mut no_hosts_read = run(vec![account()]);
+        no_hosts_read.hosts_read = None;
+        assert_eq!(
+            fields(validate(no_hosts_read, NOW)),
+            [(
+                "accounts[0].services".to_string(),
+                "needs-hosts-read".to_string()
+            )]
         );
     }
 

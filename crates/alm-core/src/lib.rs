@@ -6,6 +6,7 @@
 pub mod account_name;
 pub mod account_state;
 pub mod clock;
+pub mod dependencies;
 pub mod discovery;
 pub mod dn;
 pub mod email;

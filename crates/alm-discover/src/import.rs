@@ -7,9 +7,12 @@
 //! the CLI's.
 
 use crate::builtin_accounts::builtin_kind;
+use crate::host_scan::HostResult;
 use crate::report::Report;
 use crate::usage::UsageRow;
-use alm_core::discovery::{DiscoveryRun, RunAccount, RunDomain, RunFinding, RunReceipt};
+use alm_core::discovery::{
+    DiscoveryRun, RunAccount, RunDomain, RunFinding, RunReceipt, RunService,
+};
 use alm_core::Secret;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -63,6 +66,10 @@ pub fn parse_url(text: &str) -> Result<reqwest::Url, String> {
 /// The domain's built-in accounts (krbtgt, Administrator…) are never sent: the analysis
 /// leaves them out already, and this is the one place where accounts leave for alm's
 /// governance, so it does not rely on how the report was made.
+///
+/// Each account carries the services that run as it (host, name, display name) and the run
+/// names the hosts read in full, so the server can tell a service gone from a host not looked
+/// at. The binary path stays in the local reports: command lines can hold passwords.
 pub fn build_run(
     report: &Report,
     base_dn: &str,
@@ -70,12 +77,43 @@ pub fn build_run(
     host_scan_ran: bool,
 ) -> (DiscoveryRun, usize) {
     let mut hosts_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for UsageRow { account, host, .. } in &report.usage {
+    let mut services_of: BTreeMap<String, Vec<RunService>> = BTreeMap::new();
+    for UsageRow {
+        account,
+        host,
+        service_name,
+        display_name,
+        ..
+    } in &report.usage
+    {
         hosts_of
             .entry(account.to_lowercase())
             .or_default()
             .insert(host.clone());
+        services_of
+            .entry(account.to_lowercase())
+            .or_default()
+            .push(RunService {
+                host: host.clone(),
+                service_name: service_name.clone(),
+                display_name: display_name.clone(),
+            });
     }
+    // The same name as `usage` gives the host: its DNS name, or its computer name.
+    let hosts_read: Vec<String> = report
+        .hosts
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.result, HostResult::Services(_)))
+        .map(|o| {
+            o.computer
+                .dns_host_name
+                .clone()
+                .unwrap_or_else(|| o.computer.name.clone())
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut left_out = 0;
     let mut accounts = Vec::with_capacity(report.accounts.len());
     for a in report
@@ -108,6 +146,9 @@ pub fn build_run(
                 .get(&a.account.sam_account_name.to_lowercase())
                 .map(|h| h.iter().cloned().collect())
                 .unwrap_or_default(),
+            services: services_of
+                .remove(&a.account.sam_account_name.to_lowercase())
+                .unwrap_or_default(),
         });
     }
     let run = DiscoveryRun {
@@ -118,6 +159,7 @@ pub fn build_run(
         scanned_at: report.scanned_at,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         host_scan_complete: host_scan_ran && !report.hosts.interrupted,
+        hosts_read: Some(hosts_read),
         accounts,
     };
     (run, left_out)
@@ -259,6 +301,33 @@ mod tests {
         assert!(sql.findings.iter().all(|f| !f.fix.is_empty()));
         assert_eq!(sql.hosts, ["app1.corp.test"]);
         assert!(run.accounts[1].hosts.is_empty());
+        let services: Vec<(&str, &str)> = sql
+            .services
+            .iter()
+            .map(|s| (s.host.as_str(), s.service_name.as_str()))
+            .collect();
+        let want: Vec<(&str, &str)> = report
+            .usage
+            .iter()
+            .filter(|u| u.account == "svc-sql")
+            .map(|u| (u.host.as_str(), u.service_name.as_str()))
+            .collect();
+        assert!(
+            !want.is_empty(),
+            "the fixture has a service running as svc-sql"
+        );
+        assert_eq!(services, want);
+        let read = run.hosts_read.clone().unwrap();
+        assert!(
+            sql.services.iter().all(|s| read.contains(&s.host)),
+            "{read:?}"
+        );
+        let body = serde_json::to_string(&run).unwrap();
+        for u in &report.usage {
+            // The file name, as JSON escapes the path's backslashes.
+            let file = u.binary_path.rsplit('\\').next().unwrap();
+            assert!(!body.contains(file), "binary paths stay local: {body}");
+        }
         let (run, _) = build_run(&report, "DC=corp,DC=test", "corp.test", false);
         assert!(!run.host_scan_complete);
         report.hosts.interrupted = false;

@@ -309,6 +309,8 @@ pub async fn forget_domain(conn: &mut AnyConnection, domain: DomainId) -> StoreR
         .await?;
     for sql in [
         "DELETE FROM discovered_accounts WHERE domain_id = $1",
+        "DELETE FROM account_dependencies WHERE domain_id = $1",
+        "DELETE FROM dependency_scans WHERE domain_id = $1",
         "DELETE FROM discovery_runs WHERE domain_id = $1",
         "DELETE FROM directory_objects WHERE domain_id = $1",
         "DELETE FROM directory_seen WHERE domain_id = $1",

@@ -13,6 +13,7 @@ pub mod audit_log;
 pub mod backup;
 pub mod crypto;
 pub mod db;
+pub mod dependencies;
 pub mod dialect;
 pub mod directory_sync;
 pub mod discovery;

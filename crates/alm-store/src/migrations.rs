@@ -183,6 +183,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "a daily sync time per vault",
         sql: include_str!("../migrations/0033_vault_sync_schedule.sql"),
     },
+    Migration {
+        version: 34,
+        name: "where each directory object is used (services on hosts)",
+        sql: include_str!("../migrations/0034_account_dependencies.sql"),
+    },
 ];
 
 pub fn latest_version() -> i64 {

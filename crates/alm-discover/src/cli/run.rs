@@ -531,8 +531,8 @@ async fn send_import(
     match import::send(target, &run).await {
         Ok(r) => {
             let line = format!(
-                "sent {} service accounts with {findings} findings to {server} ({hosts_note}): {} stored as unmanaged ({} new, {} updated), {} skipped as managed by alm already; run {}",
-                r.received, r.stored, r.new, r.updated, r.skipped_managed, r.run_id
+                "sent {} service accounts with {findings} findings to {server} ({hosts_note}): {} stored as unmanaged ({} new, {} updated), {} skipped as managed by alm already; {} services recorded where accounts run, {} no longer found; run {}",
+                r.received, r.stored, r.new, r.updated, r.skipped_managed, r.services_recorded, r.services_removed, r.run_id
             );
             eprintln!("Import: {line}");
             log.line(&format!("import: {line}"));

@@ -138,6 +138,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_accounts))
         .routes(routes!(get_account))
         .routes(routes!(account_history))
+        .routes(routes!(account_dependencies))
         .routes(routes!(add_owner))
         .routes(routes!(remove_owner))
 }
@@ -373,4 +374,67 @@ async fn get_account(
     Ok(Json(
         svc::get(&s.db, s.clock.as_ref(), &can, id).await?.into(),
     ))
+}
+
+/// One service that runs as the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DependencyView {
+    /// The host's DNS name (or computer name), as the scan saw it.
+    pub host: String,
+    /// The service's key name.
+    pub service_name: String,
+    /// The name the host shows; may be empty.
+    pub display_name: String,
+    /// Where alm learnt it: `host-scan` (`alm discover --import`) or `vault`.
+    pub source: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub seen_at: OffsetDateTime,
+}
+
+/// Where the account is used (SPEC §2.7).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DependenciesView {
+    /// By host, then service name.
+    pub services: Vec<DependencyView>,
+    pub service_count: usize,
+    pub host_count: usize,
+    /// When a complete host scan last looked for the account; null when none did.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_complete_scan_at: Option<OffsetDateTime>,
+    /// "Used by N services on M hosts", or "No known dependencies (…)": what the disable and
+    /// delete confirmations say.
+    pub summary: String,
+}
+
+/// Where the account is used: the services that run as it, host by host.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/dependencies", tag = "accounts", params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, body = DependenciesView)))]
+async fn account_dependencies(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DependenciesView>> {
+    let can = auth.can::<perm::AccountRead>()?;
+    let id: Uuid = parse_id(&id, "account")?;
+    let found = crate::services::dependencies::of_account(&s.db, &can, id).await?;
+    Ok(Json(DependenciesView {
+        summary: found.summary(),
+        service_count: found.service_count,
+        host_count: found.host_count,
+        last_complete_scan_at: found.last_complete_scan_at,
+        services: found
+            .services
+            .into_iter()
+            .map(|d| DependencyView {
+                host: d.host,
+                service_name: d.service_name,
+                display_name: d.display_name,
+                source: d.source.as_str().to_owned(),
+                first_seen_at: d.first_seen_at,
+                seen_at: d.seen_at,
+            })
+            .collect(),
+    }))
 }

@@ -111,7 +111,7 @@ async fn describe_owners(
 
 /// Whether the capability reaches the account: `manage`, or an owner (directly or through an
 /// enabled group: a disabled one gives its members nothing, SPEC §2.2).
-async fn reaches<P: alm_core::permissions::PermissionMarker>(
+pub(super) async fn reaches<P: alm_core::permissions::PermissionMarker>(
     conn: &mut Conn,
     can: &Can<P>,
     id: Uuid,
@@ -124,7 +124,10 @@ async fn reaches<P: alm_core::permissions::PermissionMarker>(
 }
 
 /// The answer for an account that exists outside the caller's reach: "not found", audited.
-fn hidden<P: alm_core::permissions::PermissionMarker>(can: &Can<P>, id: Uuid) -> ServiceError {
+pub(super) fn hidden<P: alm_core::permissions::PermissionMarker>(
+    can: &Can<P>,
+    id: Uuid,
+) -> ServiceError {
     ServiceError::out_of_scope("account", "account", can.actor(), id)
 }
 

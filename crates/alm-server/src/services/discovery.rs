@@ -9,10 +9,12 @@
 
 use super::audit::{record, Subject};
 use super::{denied, Actor, ServiceResult};
+use alm_core::dependencies::{self, Source};
 use alm_core::discovery::{self, DiscoveryRun, RunFinding, RunReceipt, ValidRun};
 use alm_core::paging::PageRequest;
 use alm_core::permissions::{perm, Can};
 use alm_core::{Clock, DomainId, FieldError};
+use alm_store::dependencies as deps;
 use alm_store::discovery::{self as store, DiscoveredRecord, RunRecord};
 use alm_store::Db;
 use serde_json::json;
@@ -86,6 +88,9 @@ pub async fn receive(
         }
     }
     let run_id = alm_core::ids::uuid_v7_at(now);
+    let guids: Vec<String> = run.accounts.iter().map(|a| a.object_guid.clone()).collect();
+    let known_services = deps::known_host_scan(&mut tx, domain, &guids).await?;
+    let changes = dependencies::plan(&run, &known_services);
     store::insert_run(
         &mut tx,
         &RunRecord {
@@ -139,6 +144,24 @@ pub async fn receive(
             store::insert_account(&mut tx, &record).await?;
         }
     }
+    // Where each account runs, managed or not: the host scan's services (SPEC §2.7).
+    for gone in &changes.remove {
+        deps::remove(&mut tx, domain, Source::HostScan, gone).await?;
+    }
+    for found in &changes.write {
+        deps::write(
+            &mut tx,
+            domain,
+            Source::HostScan,
+            found,
+            run.scanned_at,
+            run_id,
+        )
+        .await?;
+    }
+    for guid in &changes.scanned {
+        deps::mark_scanned(&mut tx, domain, guid, run.scanned_at).await?;
+    }
     let receipt = RunReceipt {
         run_id: run_id.to_string(),
         domain_id: domain.to_string(),
@@ -147,6 +170,8 @@ pub async fn receive(
         new,
         updated,
         skipped_managed: skipped,
+        services_recorded: changes.write.len() as u64,
+        services_removed: changes.remove.len() as u64,
     };
     record(
         &mut tx,
@@ -163,6 +188,8 @@ pub async fn receive(
             "new": new,
             "updated": updated,
             "skipped_managed": skipped,
+            "services_recorded": receipt.services_recorded,
+            "services_removed": receipt.services_removed,
         }),
     )
     .await?;

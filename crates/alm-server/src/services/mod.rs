@@ -13,6 +13,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod calibration;
 pub mod dashboard;
+pub mod dependencies;
 pub mod discovery;
 pub mod domain_sync;
 pub mod domains;

@@ -6,6 +6,7 @@
 
 use super::accounts::action_label;
 use super::browser::{Browser, SignedIn};
+use super::dependencies::DependencyBlock;
 use super::{errors, render, utc, Chrome, FormError, PageResult};
 use crate::services::accounts::{self, AccountInfo};
 use crate::services::lifecycle::{self, CloneInput};
@@ -61,6 +62,8 @@ struct ConfirmPage {
     justification: String,
     justification_error: Option<String>,
     terms_error: Option<String>,
+    /// Where the account is used, before a disable or delete.
+    dependencies: Option<DependencyBlock>,
 }
 
 /// What the action will do, for the confirmation page.
@@ -138,6 +141,14 @@ async fn confirm_page(
         .await
         .map_err(fail)?;
     let name = info.record.name.clone();
+    let dependencies = match action {
+        Action::Disable | Action::Delete => Some(
+            crate::services::dependencies::of_account(&s.db, &can, id)
+                .await
+                .map_err(fail)?,
+        ),
+        _ => None,
+    };
     let terms = if action == Action::Clone {
         crate::services::requests::terms_of(&s.db, info.record.template_id)
             .await
@@ -171,6 +182,7 @@ async fn confirm_page(
         justification: String::new(),
         justification_error: None,
         terms_error: None,
+        dependencies: dependencies.as_ref().map(Into::into),
         name,
     })
 }

@@ -5,8 +5,10 @@
 //! [`super::account_actions`].
 
 use super::browser::{Browser, SignedIn};
+use super::dependencies::DependencyBlock;
 use super::{errors, iso, label, render, utc, Chrome, FormError, PageResult};
 use crate::services::accounts::{self, AccountInfo, AccountLabels};
+use crate::services::dependencies::Dependencies;
 use crate::services::ServiceError;
 use crate::state::AppState;
 use alm_core::lifecycle::Action;
@@ -109,6 +111,7 @@ struct AccountPage {
     owner_email: String,
     owner_error: Option<String>,
     history: Vec<HistoryRow>,
+    dependencies: DependencyBlock,
 }
 
 fn may_update(signed_in: &SignedIn) -> bool {
@@ -136,6 +139,7 @@ async fn account_page(
     info: &AccountInfo,
     names: &AccountLabels,
     history: Vec<alm_store::audit_log::AuditRecord>,
+    dependencies: &Dependencies,
 ) -> AccountPage {
     let r = &info.record;
     let now = s.clock.now();
@@ -218,6 +222,7 @@ async fn account_page(
         owner_email: String::new(),
         owner_error: None,
         history,
+        dependencies: dependencies.into(),
     }
 }
 
@@ -277,7 +282,10 @@ async fn loaded(
     let (history, _) = accounts::history(&s.db, &can, id, &history_page)
         .await
         .map_err(fail)?;
-    Ok(account_page(s, signed_in, path, &info, &names, history).await)
+    let dependencies = crate::services::dependencies::of_account(&s.db, &can, id)
+        .await
+        .map_err(fail)?;
+    Ok(account_page(s, signed_in, path, &info, &names, history, &dependencies).await)
 }
 
 #[derive(Debug, Deserialize)]

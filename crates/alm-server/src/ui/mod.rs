@@ -19,6 +19,7 @@ pub mod audit;
 pub mod browser;
 pub mod confirm;
 pub mod dashboard;
+pub mod dependencies;
 pub mod discovery;
 pub mod domains;
 pub mod email;

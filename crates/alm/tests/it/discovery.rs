@@ -46,6 +46,34 @@ pub(crate) fn discover(
     token: &str,
     by_env: bool,
 ) -> Run {
+    run_discover(work, label, ou, base_dn, server, token, by_env, &[])
+}
+
+/// As [`discover`] with the token from a file, and `host_scan`'s flags (`--host-user` …);
+/// without any, `--no-host-scan`.
+pub(crate) fn discover_with(
+    work: &Path,
+    label: &str,
+    ou: &str,
+    base_dn: &str,
+    server: &str,
+    token: &str,
+    host_scan: &[&str],
+) -> Run {
+    run_discover(work, label, ou, base_dn, server, token, false, host_scan)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_discover(
+    work: &Path,
+    label: &str,
+    ou: &str,
+    base_dn: &str,
+    server: &str,
+    token: &str,
+    by_env: bool,
+    host_scan: &[&str],
+) -> Run {
     let password = work.join("password");
     std::fs::write(&password, format!("{}\n", env("ALMTEST_AD_PASSWORD"))).unwrap();
     let out = work.join(label);
@@ -68,13 +96,19 @@ pub(crate) fn discover(
             "--company",
             "Import Test",
             "--yes",
-            "--no-host-scan",
         ])
+        .args(if host_scan.is_empty() {
+            &["--no-host-scan"][..]
+        } else {
+            host_scan
+        })
         .arg("--out")
         .arg(&out)
         .args(["--import", server])
         .env_remove("RUST_LOG")
         .env_remove("ALM_IMPORT_TOKEN")
+        .env_remove("ALM_DISCOVER_HOST_USER")
+        .env_remove("ALM_DISCOVER_HOST_PASSWORD_FILE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -16,6 +16,7 @@ mod cli;
 mod data_files;
 mod dc_discovery;
 mod denials;
+mod dependencies;
 mod directory;
 mod discovery;
 mod domains;

@@ -165,6 +165,7 @@ pub(crate) fn table() -> Vec<(Method, &'static str, Option<Value>, [u16; 7])> {
         // Owned by the fixture user, whom none of the principals is.
         (M::GET, "/api/v1/accounts/{account}", None,                       [401, 404, 404, 404, 404, 401, 200]),
         (M::GET, "/api/v1/accounts/{account}/history", None,               [401, 404, 404, 404, 404, 401, 200]),
+        (M::GET, "/api/v1/accounts/{account}/dependencies", None,          [401, 404, 404, 404, 404, 401, 200]),
         (M::POST, "/api/v1/accounts/{account}/actions/{action}", body(json!({})),
                                                                            [401, 404, 404, 404, 404, 401, 200]),
         // A clone needs `request:create` as well as reaching the account.

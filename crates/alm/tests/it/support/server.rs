@@ -169,6 +169,27 @@ impl TestServer {
 /// Builds the server state on `db` with `settings`, bootstraps the administrator and serves on
 /// `listen` (on a free port if `listen` is taken); returns the server and a fresh API token of
 /// the administrator.
+/// The in-process servers' failed requests and pages (500s) go to stderr with their cause, so
+/// that an unexpected "internal error" in a test's assertion comes with the reason beside it
+/// in the run's output. Only those: the servers' other logs would drown the run.
+fn log_failed_requests() {
+    use tracing_subscriber::prelude::*;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let only_failures = tracing_subscriber::filter::Targets::new()
+            .with_target("alm_server::api::error", tracing::Level::ERROR)
+            .with_target("alm_server::ui", tracing::Level::ERROR);
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(false)
+                    .with_filter(only_failures),
+            )
+            .try_init();
+    });
+}
+
 async fn launch(
     db: &TestDb,
     settings: &[(&str, &str)],
@@ -176,6 +197,7 @@ async fn launch(
     clock: Arc<FixedClock>,
 ) -> (RunningServer, String) {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    log_failed_requests();
     let mut env: BTreeMap<String, String> = settings
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
