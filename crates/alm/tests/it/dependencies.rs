@@ -275,22 +275,27 @@ async fn where_it_is_used(backend: Backend, kind: Kind) {
     let password = work.join("host-password");
     std::fs::write(&password, format!("{}\n", env("ALMTEST_SMB_PASSWORD"))).unwrap();
     let host_user = format!("{}\\{}", env("ALMTEST_SMB_DOMAIN"), env("ALMTEST_SMB_USER"));
-    let scan = discover_with(
-        &work,
-        "hosts",
-        &w.ou,
-        &base_dn,
-        &s.base,
-        &s.admin_token,
-        &[
+    let password = password.to_str().unwrap().to_owned();
+    let host_scan = |label: &str| {
+        let flags = [
             "--host-user",
             &host_user,
             "--host-password-file",
-            password.to_str().unwrap(),
+            &password,
             "--host-timeout",
             "20",
-        ],
-    );
+        ];
+        discover_with(
+            &work,
+            label,
+            &w.ou,
+            &base_dn,
+            &s.base,
+            &s.admin_token,
+            &flags,
+        )
+    };
+    let scan = host_scan("hosts");
     assert!(scan.ok, "{}", scan.output);
     assert!(
         scan.output
@@ -348,20 +353,7 @@ async fn where_it_is_used(backend: Backend, kind: Kind) {
     assert!(!audit.to_string().contains("WINS"), "{audit}");
 
     // The same scan again: still one, seen again (not doubled).
-    let again = discover_with(
-        &work,
-        "again",
-        &w.ou,
-        &base_dn,
-        &s.base,
-        &s.admin_token,
-        &[
-            "--host-user",
-            &host_user,
-            "--host-password-file",
-            password.to_str().unwrap(),
-        ],
-    );
+    let again = host_scan("again");
     assert!(again.ok, "{}", again.output);
     let (_, twice) = admin.get(&deps_url).await;
     assert_eq!(services(&twice), services(&found), "{twice}");
