@@ -12,8 +12,8 @@ use crate::discovery::DiscoveryRun;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use time::OffsetDateTime;
 
-/// Where a dependency was learnt. Only the host scan fills them today: none of alm's vault
-/// kinds keeps dependency records; `vault` is kept for one that does.
+/// Where a dependency was learnt: an `alm discover --import` host scan, or a vault sync of a
+/// vault that records where its secrets are used (Delinea Secret Server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
     HostScan,

@@ -174,22 +174,28 @@ impl Executor {
                 let checked = async {
                     let v = self.open_vault(vault)?;
                     let mut missing = Vec::new();
+                    let mut present = Vec::new();
                     for id in secret_ids {
                         if v.get(&alm_vault::SecretRef(id.clone())).await?.is_none() {
                             missing.push(id.clone());
+                        } else {
+                            present.push(id.clone());
                         }
                     }
-                    Ok::<_, VaultError>(missing)
+                    let dependencies = crate::vault_dependencies::read(v.as_ref(), present).await?;
+                    Ok::<_, VaultError>((missing, dependencies))
                 }
                 .await;
                 match checked {
-                    Ok(missing) => TaskResult::VaultSync {
+                    Ok((missing, dependencies)) => TaskResult::VaultSync {
                         missing,
                         problem: None,
+                        dependencies,
                     },
                     Err(e) => TaskResult::VaultSync {
                         missing: vec![],
                         problem: Some(vault_problem(&e)),
+                        dependencies: None,
                     },
                 }
             }

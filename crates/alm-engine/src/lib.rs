@@ -11,6 +11,7 @@ pub mod provision;
 pub mod runner;
 pub mod state_file;
 pub mod transport;
+pub mod vault_dependencies;
 
 pub use executor::Executor;
 pub use transport::{Transport, TransportError};

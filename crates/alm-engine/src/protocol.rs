@@ -368,6 +368,25 @@ pub struct SyncSnapshot {
 }
 
 /// What a task produced.
+/// Where a vault records one secret as used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecretDependencies {
+    pub secret_id: String,
+    pub services: Vec<VaultService>,
+}
+
+/// One service a vault records as using a secret (alm-vault's `VaultDependency` on the wire).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VaultService {
+    pub host: String,
+    pub service_name: String,
+    /// The vault's kind of dependency ("Windows Service"); may be empty.
+    #[serde(default)]
+    pub kind: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -382,10 +401,14 @@ pub enum TaskResult {
         snapshot: Option<SyncSnapshot>,
         problem: Option<Problem>,
     },
-    /// The secret ids the vault does not have, or why the vault could not be read.
+    /// The secret ids the vault does not have, or why the vault could not be read; and, from
+    /// a kind of vault that records them (Secret Server), where each secret it has is used.
     VaultSync {
         missing: Vec<String>,
         problem: Option<Problem>,
+        /// `None` when the vault keeps no dependency records (or from an engine before 0.2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dependencies: Option<Vec<SecretDependencies>>,
     },
     /// The account and its secret, or why not (the server retries with back-off).
     Provisioned {

@@ -8,7 +8,6 @@ use alm_core::dependencies::{Found, KnownRow, Source};
 use alm_core::DomainId;
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// One service that runs as an object, as storage keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,14 +74,15 @@ pub async fn remove(
     Ok(())
 }
 
-/// Inserts a service, or refreshes the names and the time it was seen of one known already.
+/// Inserts a service, or refreshes the names and the time it was seen of one known already;
+/// `run_id` is the discovery run or vault-sync job that saw it.
 pub async fn write(
     conn: &mut AnyConnection,
     domain: DomainId,
     source: Source,
     found: &Found,
     seen_at: OffsetDateTime,
-    run_id: Uuid,
+    run_id: &str,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO account_dependencies (domain_id, guid, source, host_key, service_key, host, \
@@ -101,9 +101,50 @@ pub async fn write(
     .bind(&found.service_name)
     .bind(&found.display_name)
     .bind(to_db(seen_at))
-    .bind(run_id.to_string())
+    .bind(run_id)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Replaces everything `source` said of one object with `found` (a vault's records are whole:
+/// what it no longer lists is gone; what it lists again keeps when it was first seen).
+pub async fn replace(
+    conn: &mut AnyConnection,
+    domain: DomainId,
+    source: Source,
+    guid: &str,
+    found: &[Found],
+    seen_at: OffsetDateTime,
+    run_id: &str,
+) -> StoreResult<()> {
+    let known: Vec<(String, String)> = sqlx::query_as(
+        "SELECT host_key, service_key FROM account_dependencies \
+         WHERE domain_id = $1 AND guid = $2 AND source = $3",
+    )
+    .bind(domain.to_string())
+    .bind(guid)
+    .bind(source.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    let kept: std::collections::HashSet<(String, String)> = found
+        .iter()
+        .map(|f| (f.host_key(), f.service_key()))
+        .collect();
+    for (host_key, service_key) in known {
+        if !kept.contains(&(host_key.clone(), service_key.clone())) {
+            remove(
+                conn,
+                domain,
+                source,
+                &(guid.to_owned(), host_key, service_key),
+            )
+            .await?;
+        }
+    }
+    for f in found {
+        write(conn, domain, source, f, seen_at, run_id).await?;
+    }
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! A secret is named `<folder>/<name>`; its id is the ARN Secrets Manager gives it.
 
 use crate::error::{from_transport, VaultError, VaultResult};
-use crate::{http_client, Payload, SecretRef, Vault, VaultSecret};
+use crate::{http_client, Payload, SecretRef, Vault, VaultDependency, VaultSecret};
 use alm_core::{Clock, Secret};
 use async_trait::async_trait;
 use aws_credential_types::Credentials;
@@ -296,5 +296,10 @@ impl Vault for AwsSecretsManager {
         }
         names.sort();
         Ok(names)
+    }
+
+    /// AWS Secrets Manager keeps no record of where a secret is used.
+    async fn dependencies(&self, _id: &SecretRef) -> VaultResult<Option<Vec<VaultDependency>>> {
+        Ok(None)
     }
 }

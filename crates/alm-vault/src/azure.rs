@@ -10,7 +10,7 @@
 
 use crate::bearer_token::{send, send_with_token, TokenCache};
 use crate::error::{VaultError, VaultResult};
-use crate::{http_client, Payload, SecretRef, Vault, VaultSecret};
+use crate::{http_client, Payload, SecretRef, Vault, VaultDependency, VaultSecret};
 use alm_core::{Clock, Secret};
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
@@ -362,6 +362,11 @@ impl Vault for AzureKeyVault {
             .collect();
         names.sort();
         Ok(names)
+    }
+
+    /// Azure Key Vault keeps no record of where a secret is used.
+    async fn dependencies(&self, _id: &SecretRef) -> VaultResult<Option<Vec<VaultDependency>>> {
+        Ok(None)
     }
 }
 

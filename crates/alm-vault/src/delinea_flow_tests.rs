@@ -201,6 +201,23 @@ async fn secret_server_stand_in() -> String {
                     .collect();
                 (200, json!({"records": records, "hasNext": false}).to_string())
             }
+            ("GET", "/api/v1/secret-dependencies") => {
+                // Secret 100 has two enabled dependencies, a disabled one and one without a
+                // machine; secret 403 may not be read; others have none.
+                match q["filter.secretId"].as_str() {
+                    "100" => {
+                        let records = json!([
+                            {"id": 1, "secretId": 100, "machineName": "app1.corp.example.test", "serviceName": "MSSQLSERVER", "typeName": "Windows Service", "enabled": true},
+                            {"id": 2, "secretId": 100, "machineName": "web1.corp.example.test", "serviceName": "BillingPool", "typeName": "IIS Application Pool", "enabled": true},
+                            {"id": 3, "secretId": 100, "machineName": "old1.corp.example.test", "serviceName": "Retired", "typeName": "Windows Service", "enabled": false},
+                            {"id": 4, "secretId": 100, "machineName": null, "serviceName": "NoMachine", "typeName": "PowerShell Script", "enabled": true}
+                        ]);
+                        (200, json!({"records": records, "hasNext": false}).to_string())
+                    }
+                    "403" => (403, json!({"message": "Access Denied"}).to_string()),
+                    _ => (200, json!({"records": [], "hasNext": false}).to_string()),
+                }
+            }
             ("POST", "/api/v1/secrets") => {
                 let mut model: Value = serde_json::from_str(&req.body).unwrap();
                 let id = store.len() as u64 + 100;
@@ -333,5 +350,44 @@ async fn secret_server_refuses_a_template_without_alm_fields() {
     assert!(
         err.contains("template_id") && err.contains("\"domain\""),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn secret_server_reads_where_each_secret_is_used() {
+    use crate::{SecretRef, VaultDependency};
+    let addr = secret_server_stand_in().await;
+    let v = secret_server(&addr, "right-password");
+    let found = v.dependencies(&SecretRef("100".into())).await.unwrap();
+    let dep = |host: &str, service: &str, kind: &str| VaultDependency {
+        host: host.into(),
+        service_name: service.into(),
+        kind: kind.into(),
+    };
+    assert_eq!(
+        found,
+        Some(vec![
+            dep("app1.corp.example.test", "MSSQLSERVER", "Windows Service"),
+            dep(
+                "web1.corp.example.test",
+                "BillingPool",
+                "IIS Application Pool"
+            ),
+        ]),
+        "enabled ones with a machine only"
+    );
+    assert_eq!(
+        v.dependencies(&SecretRef("101".into())).await.unwrap(),
+        Some(vec![])
+    );
+    let denied = v.dependencies(&SecretRef("403".into())).await.unwrap_err();
+    assert!(matches!(denied, VaultError::Forbidden { .. }), "{denied:?}");
+    let bad = v
+        .dependencies(&SecretRef("svc/x".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        bad.to_string().contains("not a Secret Server secret id"),
+        "{bad}"
     );
 }

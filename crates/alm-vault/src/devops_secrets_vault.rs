@@ -8,7 +8,7 @@
 
 use crate::bearer_token::{send, send_with_token, TokenCache};
 use crate::error::{VaultError, VaultResult};
-use crate::{http_client, Payload, SecretRef, Vault, VaultSecret};
+use crate::{http_client, Payload, SecretRef, Vault, VaultDependency, VaultSecret};
 use alm_core::{Clock, Secret};
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
@@ -254,5 +254,10 @@ impl Vault for DevOpsSecretsVault {
         Err(VaultError::Other(format!(
             "{folder}: more than {MAX_PAGES} pages; listing stopped"
         )))
+    }
+
+    /// DevOps Secrets Vault keeps no record of where a secret is used.
+    async fn dependencies(&self, _id: &SecretRef) -> VaultResult<Option<Vec<VaultDependency>>> {
+        Ok(None)
     }
 }

@@ -35,6 +35,18 @@ pub struct VaultSecret {
     pub notes: String,
 }
 
+/// A service the vault records as using a secret (Secret Server's "secret dependencies"): where
+/// the account behind the secret runs. No password or command line: a machine and a name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultDependency {
+    /// The machine the service runs on.
+    pub host: String,
+    /// The service (or application pool, or task) name.
+    pub service_name: String,
+    /// What kind of dependency the vault says it is ("Windows Service"); may be empty.
+    pub kind: String,
+}
+
 /// The stored form (the password exposed only inside the request to the vault).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Payload {
@@ -108,6 +120,9 @@ pub trait Vault: Send + Sync {
     async fn delete(&self, id: &SecretRef) -> VaultResult<()>;
     /// The names of the secrets in a folder (for vault sync).
     async fn list(&self, folder: &str) -> VaultResult<Vec<String>>;
+    /// Where the vault records the secret as used (for vault sync, SPEC §7.6); `None` when
+    /// this kind of vault keeps no such records. Required, not defaulted: each kind says which.
+    async fn dependencies(&self, id: &SecretRef) -> VaultResult<Option<Vec<VaultDependency>>>;
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! replace the whole secret (a new KV version); deletes remove every version (metadata).
 
 use crate::error::{from_transport, VaultError, VaultResult};
-use crate::{http_client, Payload, SecretRef, Vault, VaultSecret};
+use crate::{http_client, Payload, SecretRef, Vault, VaultDependency, VaultSecret};
 use alm_core::Secret;
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
@@ -210,5 +210,10 @@ impl Vault for OpenBaoVault {
                 .unwrap_or_default()),
             s => Err(Self::refused(s, &answer)),
         }
+    }
+
+    /// OpenBao / HashiCorp Vault keep no record of where a secret is used.
+    async fn dependencies(&self, _id: &SecretRef) -> VaultResult<Option<Vec<VaultDependency>>> {
+        Ok(None)
     }
 }

@@ -12,7 +12,7 @@
 
 use crate::bearer_token::{send, send_with_token, TokenCache};
 use crate::error::{VaultError, VaultResult};
-use crate::{http_client, SecretRef, Vault, VaultSecret};
+use crate::{http_client, SecretRef, Vault, VaultDependency, VaultSecret};
 use alm_core::{Clock, Secret};
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
@@ -382,5 +382,47 @@ impl Vault for SecretServer {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+
+    /// The secret's dependencies (`GET /secret-dependencies?filter.secretId=`, paged): each
+    /// enabled one with a machine and a service name. Disabled ones are left out: Secret
+    /// Server no longer runs them, so they say nothing of where the account is used.
+    async fn dependencies(&self, id: &SecretRef) -> VaultResult<Option<Vec<VaultDependency>>> {
+        let n = numeric_id(id)?;
+        let mut found = Vec::new();
+        for page in 0..MAX_PAGES {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("filter.secretId", &n.to_string())
+                .append_pair("take", &PAGE.to_string())
+                .append_pair("skip", &(page * PAGE).to_string())
+                .finish();
+            let (status, body) = self
+                .call(Method::GET, &format!("/secret-dependencies?{query}"), None)
+                .await?;
+            if !status.is_success() {
+                return Err(refused(status, &body));
+            }
+            let records = body["records"].as_array().cloned().unwrap_or_default();
+            for r in &records {
+                if r["enabled"].as_bool() == Some(false) {
+                    continue;
+                }
+                let text = |key: &str| r[key].as_str().unwrap_or("").trim().to_owned();
+                let (host, service_name) = (text("machineName"), text("serviceName"));
+                if !host.is_empty() && !service_name.is_empty() {
+                    found.push(VaultDependency {
+                        host,
+                        service_name,
+                        kind: text("typeName"),
+                    });
+                }
+            }
+            if records.len() < PAGE || body["hasNext"].as_bool() == Some(false) {
+                return Ok(Some(found));
+            }
+        }
+        Err(VaultError::Other(format!(
+            "dependencies of secret {n}: more than {MAX_PAGES} pages; stopped"
+        )))
     }
 }

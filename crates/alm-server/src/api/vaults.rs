@@ -324,6 +324,10 @@ pub struct VaultSyncView {
     pub checked: usize,
     /// Names of the managed accounts whose secret is missing.
     pub missing: Vec<String>,
+    /// Services the vault records as using the accounts' secrets, now each account's
+    /// dependencies from the vault (`GET /accounts/{id}/dependencies`); null for a kind of
+    /// vault that keeps no such records (all but Delinea Secret Server).
+    pub dependencies: Option<usize>,
     /// The pool's engines calibrated against the vault (external vaults).
     pub calibration: Option<CheckView>,
     /// Why the vault could not be read (then nothing changed).
@@ -345,6 +349,7 @@ async fn sync_vault(
     Ok(Json(VaultSyncView {
         checked: o.checked,
         missing: o.missing,
+        dependencies: o.dependencies,
         calibration: o.calibration.map(Into::into),
         error: o.error,
     }))

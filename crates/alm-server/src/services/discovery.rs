@@ -155,7 +155,7 @@ pub async fn receive(
             Source::HostScan,
             found,
             run.scanned_at,
-            run_id,
+            &run_id.to_string(),
         )
         .await?;
     }

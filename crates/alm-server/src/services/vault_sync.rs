@@ -10,17 +10,19 @@ use super::jobs::{lease_lost, Done, JobHandler, NewJob, Queue};
 use super::refusal::Refusal;
 use super::{Actor, ServiceError, ServiceResult};
 use alm_core::account_state::SecretState;
+use alm_core::dependencies::{Found, Source};
 use alm_core::job_kind::JobKind;
 use alm_core::job_kind::JobStatus;
 use alm_core::permissions::{perm, Can};
 use alm_core::VaultId;
-use alm_engine::protocol::{Problem, Task, TaskResult};
+use alm_engine::protocol::{Problem, SecretDependencies, Task, TaskResult, VaultService};
 use alm_store::accounts::{self, AccountRecord};
+use alm_store::dependencies as deps;
 use alm_store::jobs::{self, JobRecord};
 use alm_store::{vaults, Conn, WriteTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// What a vault sync found.
@@ -30,6 +32,9 @@ pub struct VaultSyncOutcome {
     pub checked: usize,
     /// Names of the accounts whose secret is missing.
     pub missing: Vec<String>,
+    /// Services the vault records as using the accounts' secrets (SPEC §2.7), now kept as
+    /// their dependencies; `None` for a kind of vault that keeps no such records.
+    pub dependencies: Option<usize>,
     /// Calibration of the pool's engines (external vaults).
     pub calibration: Option<CheckOutcome>,
     /// Why the vault could not be read (nothing was changed then).
@@ -44,6 +49,7 @@ async fn apply(
     vault: VaultId,
     all: &[AccountRecord],
     missing_refs: &HashSet<String>,
+    dependencies: Option<usize>,
 ) -> ServiceResult<Vec<String>> {
     let mut missing = Vec::new();
     for a in all {
@@ -76,7 +82,7 @@ async fn apply(
         actor,
         "vault.synced",
         Subject::new("vault", vault),
-        json!({"checked": all.len(), "missing": missing.len()}),
+        json!({"checked": all.len(), "missing": missing.len(), "dependencies": dependencies}),
     )
     .await?;
     Ok(missing)
@@ -109,11 +115,12 @@ pub async fn sync(
                 gone.insert(a.secret_ref.clone());
             }
         }
-        let missing = apply(&mut tx, queue, actor, id, &all, &gone).await?;
+        let missing = apply(&mut tx, queue, actor, id, &all, &gone, None).await?;
         tx.commit().await?;
         return Ok(VaultSyncOutcome {
             checked: all.len(),
             missing,
+            dependencies: None,
             calibration: None,
             error: None,
         });
@@ -171,6 +178,7 @@ pub async fn sync(
     Ok(VaultSyncOutcome {
         checked: result.checked,
         missing: result.missing,
+        dependencies: result.dependencies,
         calibration: Some(calibration),
         error,
     })
@@ -183,8 +191,48 @@ struct SyncSummary {
     checked: usize,
     #[serde(default)]
     missing: Vec<String>,
+    /// Services the vault records as using the accounts' secrets; absent for a kind of vault
+    /// that keeps no such records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dependencies: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+}
+
+/// Replaces each account's vault-recorded dependencies with what the vault lists now (none
+/// for a secret it no longer has); returns how many services it lists in all.
+async fn store_dependencies(
+    tx: &mut WriteTx,
+    all: &[AccountRecord],
+    records: &[SecretDependencies],
+    now: time::OffsetDateTime,
+    job_id: &str,
+) -> ServiceResult<usize> {
+    let by_secret: HashMap<&str, &[VaultService]> = records
+        .iter()
+        .map(|r| (r.secret_id.as_str(), r.services.as_slice()))
+        .collect();
+    let mut recorded = 0;
+    for a in all {
+        let guid = a.guid.to_ascii_lowercase();
+        let found: Vec<Found> = by_secret
+            .get(a.secret_ref.as_str())
+            .map(|services| {
+                services
+                    .iter()
+                    .map(|s| Found {
+                        guid: guid.clone(),
+                        host: s.host.trim().to_owned(),
+                        service_name: s.service_name.trim().to_owned(),
+                        display_name: s.kind.trim().to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        recorded += found.len();
+        deps::replace(tx, a.domain_id, Source::Vault, &guid, &found, now, job_id).await?;
+    }
+    Ok(recorded)
 }
 
 /// `vault-sync` jobs.
@@ -203,10 +251,14 @@ impl JobHandler for VaultSyncJobs {
 
     async fn complete(&self, done: Done<'_>, result: TaskResult) -> ServiceResult<()> {
         match result {
-            TaskResult::VaultSync { missing, problem } => {
+            TaskResult::VaultSync {
+                missing,
+                problem,
+                dependencies,
+            } => {
                 let result = match problem {
                     Some(p) => Err(p),
-                    None => Ok(missing),
+                    None => Ok((missing, dependencies)),
                 };
                 complete(done.queue, done.job, done.lease_id, done.actor, result).await
             }
@@ -247,7 +299,7 @@ async fn complete(
     job: &JobRecord,
     lease_id: &str,
     engine_actor: &Actor,
-    result: Result<Vec<String>, Problem>,
+    result: Result<(Vec<String>, Option<Vec<SecretDependencies>>), Problem>,
 ) -> ServiceResult<()> {
     let id: VaultId = job
         .subject_id
@@ -261,13 +313,20 @@ async fn complete(
             error: Some(format!("{}: {}", p.problem, p.message)),
             ..SyncSummary::default()
         },
-        Ok(missing) => {
+        Ok((missing, dependencies)) => {
             let all = accounts::in_vault(&mut tx, id).await?;
             let gone: HashSet<String> = missing.iter().cloned().collect();
-            let names = apply(&mut tx, queue, engine_actor, id, &all, &gone).await?;
+            let recorded = match dependencies {
+                Some(records) => Some(
+                    store_dependencies(&mut tx, &all, records, now, &job.id.to_string()).await?,
+                ),
+                None => None,
+            };
+            let names = apply(&mut tx, queue, engine_actor, id, &all, &gone, recorded).await?;
             SyncSummary {
                 checked: all.len(),
                 missing: names,
+                dependencies: recorded,
                 error: None,
             }
         }

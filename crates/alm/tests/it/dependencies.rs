@@ -6,6 +6,10 @@
 //! sees the list, someone else gets "not found". What is expected comes from the peer's seed
 //! (the service name `WINS`, the address the computer object points at), never from alm.
 //!
+//! And from a vault that records dependencies (Delinea Secret Server; a stand-in here, as no
+//! Secret Server can run): a vault sync keeps what it records for each account's secret,
+//! replaces it at the next sync, and says how many it found.
+//!
 //! The name `svc_wins` is the peer's, unique in the domain: the two backends' runs take turns
 //! (a lock), and each removes its objects before it ends.
 
@@ -418,5 +422,168 @@ on_both_backends! {
             Backend::Postgres => Kind::Firefox,
         };
         where_it_is_used(backend, kind).await;
+    }
+}
+
+/// A Secret Server stand-in (no Secret Server can run here; alm-vault's flow tests prove the
+/// client's requests against the same shapes): token auth, the secrets alm writes, and the
+/// dependency records the test gives each secret id.
+struct SecretServerStandIn {
+    address: String,
+    dependencies: Arc<std::sync::Mutex<std::collections::BTreeMap<String, Value>>>,
+}
+
+const SS_TOKEN: &str = "ss-token-for-the-dependencies-test";
+
+async fn secret_server_stand_in() -> SecretServerStandIn {
+    use axum::extract::{Path, Query, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::get;
+    use axum::Json;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    type Shared = (
+        Arc<Mutex<BTreeMap<u64, Value>>>,
+        Arc<Mutex<BTreeMap<String, Value>>>,
+    );
+    type Answer = (StatusCode, Json<Value>);
+    fn authorised(h: &HeaderMap) -> Result<(), Answer> {
+        if h.get("authorization").and_then(|v| v.to_str().ok())
+            == Some(&format!("Bearer {SS_TOKEN}"))
+        {
+            Ok(())
+        } else {
+            Err((
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"message": "Authentication failed."})),
+            ))
+        }
+    }
+    let secrets: Arc<Mutex<BTreeMap<u64, Value>>> = Arc::default();
+    let dependencies: Arc<Mutex<BTreeMap<String, Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/users/current",
+            get(|h: HeaderMap| async move {
+                authorised(&h)?;
+                Ok::<_, Answer>(Json(json!({"id": 3, "userName": "alm"})))
+            }),
+        )
+        .route(
+            "/api/v1/secrets/stub",
+            get(|h: HeaderMap| async move {
+                authorised(&h)?;
+                let items: Vec<Value> = ["domain", "username", "password", "notes"]
+                    .iter()
+                    .map(|s| json!({"slug": s, "fieldName": s, "itemValue": ""}))
+                    .collect();
+                Ok::<_, Answer>(Json(json!({"id": 0, "name": "", "folderId": -1, "secretTemplateId": 6001, "items": items})))
+            }),
+        )
+        .route(
+            "/api/v1/secrets",
+            get(|h: HeaderMap, State((secrets, _)): State<Shared>, Query(q): Query<BTreeMap<String, String>>| async move {
+                authorised(&h)?;
+                let text = q.get("filter.searchText").cloned().unwrap_or_default();
+                let records: Vec<Value> = secrets.lock().unwrap().iter()
+                    .filter(|(_, m)| m["name"].as_str().is_some_and(|n| n.contains(&text)))
+                    .map(|(id, m)| json!({"id": id, "name": m["name"]}))
+                    .collect();
+                Ok::<_, Answer>(Json(json!({"records": records, "hasNext": false})))
+            })
+            .post(|h: HeaderMap, State((secrets, _)): State<Shared>, Json(mut model): Json<Value>| async move {
+                authorised(&h)?;
+                let mut secrets = secrets.lock().unwrap();
+                let id = secrets.len() as u64 + 100;
+                model["id"] = json!(id);
+                model["active"] = json!(true);
+                secrets.insert(id, model.clone());
+                Ok::<_, Answer>(Json(model))
+            }),
+        )
+        .route(
+            "/api/v1/secrets/{id}",
+            get(|h: HeaderMap, State((secrets, _)): State<Shared>, Path(id): Path<u64>| async move {
+                authorised(&h)?;
+                secrets.lock().unwrap().get(&id).cloned().map(Json)
+                    .ok_or((StatusCode::NOT_FOUND, Json(json!({"message": "Secret not found."}))))
+            }),
+        )
+        .route(
+            "/api/v1/secret-dependencies",
+            get(|h: HeaderMap, State((_, deps)): State<Shared>, Query(q): Query<BTreeMap<String, String>>| async move {
+                authorised(&h)?;
+                let id = q.get("filter.secretId").cloned().unwrap_or_default();
+                let records = deps.lock().unwrap().get(&id).cloned().unwrap_or(json!([]));
+                Ok::<_, Answer>(Json(json!({"records": records, "hasNext": false})))
+            }),
+        )
+        .with_state((secrets, dependencies.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    SecretServerStandIn {
+        address,
+        dependencies,
+    }
+}
+
+on_both_backends! {
+    async fn a_vault_sync_keeps_where_secret_server_records_a_secret_as_used(backend: Backend) {
+        let s = TestServer::start_with(backend, &[("ALM_SCHEDULER__ENABLED", "false")]).await;
+        let admin = s.admin();
+        let w = world(&s).await;
+        let ss = secret_server_stand_in().await;
+        let (st, vault) = admin.post("/api/v1/vaults", json!({
+            "name": "Secret Server", "kind": "delinea-secret-server", "address": ss.address,
+            "folder_id": 7, "credential": SS_TOKEN})).await;
+        assert_eq!(st, 201, "{vault}");
+        let vault = vault["id"].as_str().unwrap().to_owned();
+
+        // A request provisions an account: its password goes into the stand-in (secret 100).
+        let name = format!("dep{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let (id, _) = crate::provisioning::approved(&s, &w, &vault, &name).await;
+        crate::provisioning::provisioned(&w, &id).await;
+        let (_, mine) = admin.get(&format!("/api/v1/accounts?q={name}")).await;
+        let account = mine["items"][0]["id"].as_str().unwrap_or_else(|| panic!("{mine}")).to_owned();
+        assert_eq!(mine["items"][0]["secret_ref"], "100", "{mine}");
+        let deps_url = format!("/api/v1/accounts/{account}/dependencies");
+
+        // Secret Server records two services using it (and a disabled one, which says nothing).
+        ss.dependencies.lock().unwrap().insert("100".into(), json!([
+            {"id": 1, "secretId": 100, "machineName": "app1.corp.example.test", "serviceName": "MSSQLSERVER", "typeName": "Windows Service", "enabled": true},
+            {"id": 2, "secretId": 100, "machineName": "web1.corp.example.test", "serviceName": "BillingPool", "typeName": "IIS Application Pool", "enabled": true},
+            {"id": 3, "secretId": 100, "machineName": "old1.corp.example.test", "serviceName": "Retired", "typeName": "Windows Service", "enabled": false}
+        ]));
+        let (st, synced) = admin.post_empty(&format!("/api/v1/vaults/{vault}/sync")).await;
+        assert_eq!((st, synced["checked"].as_u64(), synced["dependencies"].as_u64(), &synced["error"]),
+                   (200, Some(1), Some(2), &Value::Null), "{synced}");
+        let (_, found) = admin.get(&deps_url).await;
+        assert_eq!(services(&found), [
+            ("app1.corp.example.test".to_owned(), "MSSQLSERVER".to_owned()),
+            ("web1.corp.example.test".to_owned(), "BillingPool".to_owned()),
+        ], "{found}");
+        assert_eq!((found["summary"].as_str(), found["services"][1]["source"].as_str(), found["services"][1]["display_name"].as_str()),
+                   (Some("Used by 2 services on 2 hosts"), Some("vault"), Some("IIS Application Pool")), "{found}");
+        let first_seen = found["services"][0]["first_seen_at"].clone();
+
+        // The vault's records are whole: one it no longer lists is gone, one it lists again
+        // keeps when it was first seen.
+        s.clock.advance(time::Duration::hours(1));
+        ss.dependencies.lock().unwrap().insert("100".into(), json!([
+            {"id": 1, "secretId": 100, "machineName": "app1.corp.example.test", "serviceName": "MSSQLSERVER", "typeName": "Windows Service", "enabled": true}
+        ]));
+        let (_, synced) = admin.post_empty(&format!("/api/v1/vaults/{vault}/sync")).await;
+        assert_eq!(synced["dependencies"], 1, "{synced}");
+        let (_, after) = admin.get(&deps_url).await;
+        assert_eq!(services(&after), [("app1.corp.example.test".to_owned(), "MSSQLSERVER".to_owned())], "{after}");
+        assert_eq!(after["services"][0]["first_seen_at"], first_seen, "{after}");
+        assert_ne!(after["services"][0]["seen_at"], first_seen, "{after}");
+        let (_, audit) = admin.get("/api/v1/audit?action=vault.synced").await;
+        assert_eq!(audit["items"][0]["summary"]["dependencies"], 1, "{audit}");
+
+        s.stop().await;
     }
 }

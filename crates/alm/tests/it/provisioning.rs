@@ -234,6 +234,7 @@ on_both_backends! {
         let (st, synced) = s.admin().post_empty(&format!("/api/v1/vaults/{vault}/sync")).await;
         assert_eq!((st, synced["checked"].as_u64(), synced["calibration"]["ok"].as_bool()), (200, Some(1), Some(true)), "{synced}");
         assert_eq!(synced["missing"], json!([]), "{synced}");
+        assert_eq!(synced["dependencies"], Value::Null, "OpenBao keeps no dependency records: {synced}");
         bao.delete(&alm_vault::SecretRef(format!("{folder}/{name}"))).await.unwrap();
         let (_, synced) = s.admin().post_empty(&format!("/api/v1/vaults/{vault}/sync")).await;
         assert_eq!(synced["missing"], json!([name]), "{synced}");

@@ -168,6 +168,11 @@ impl Vault for BuiltinVault {
             .await
             .map_err(store_err)
     }
+
+    /// The built-in vault keeps no record of where a secret is used (the host scan does).
+    async fn dependencies(&self, _id: &SecretRef) -> VaultResult<Option<Vec<VaultDependency>>> {
+        Ok(None)
+    }
 }
 
 /// Creates the built-in vault at first start (safe to call at every start).

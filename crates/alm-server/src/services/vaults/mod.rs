@@ -24,7 +24,7 @@ use alm_vault::azure::{AzureKeyVault, AzureKeyVaultConfig};
 use alm_vault::devops_secrets_vault::{DevOpsSecretsVault, DsvConfig};
 use alm_vault::openbao::{OpenBaoConfig, OpenBaoVault};
 use alm_vault::secret_server::{SecretServer, SecretServerAuth, SecretServerConfig};
-use alm_vault::{SecretRef, Vault, VaultError, VaultResult, VaultSecret};
+use alm_vault::{SecretRef, Vault, VaultDependency, VaultError, VaultResult, VaultSecret};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -320,6 +320,13 @@ async fn sync(
             ),
         ),
     };
+    let text = match o.dependencies {
+        Some(n) if o.error.is_none() => format!(
+            "{text} The vault records {n} service{} using them, now shown on each account.",
+            if n == 1 { "" } else { "s" }
+        ),
+        _ => text,
+    };
     let page = VaultPage {
         result: Some((ok, text)),
         ..vault_page(&s, &signed_in, &page_path, id, None, o.calibration.as_ref()).await?
