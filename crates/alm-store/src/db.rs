@@ -132,19 +132,37 @@ impl Db {
     /// timeout (the snapshot cannot be upgraded). Taking the write lock at BEGIN waits for the
     /// other writer instead (busy timeout) and then reads current data. The in-process mutex
     /// still keeps this process's writers from queueing inside SQLite.
+    ///
+    /// The begin runs in a task of its own, so it always finishes: a request handler is
+    /// dropped when its client goes away, and sqlx's SQLite driver, dropped between its
+    /// `BEGIN IMMEDIATE` and the transaction object existing, leaves the pooled connection
+    /// inside a transaction — the next write on it failed ("a transaction within a
+    /// transaction") and the file's write lock stayed taken. Dropping the join handle lets the
+    /// task finish; the transaction it then hands to nobody rolls back as it drops.
     pub async fn begin_write(&self) -> StoreResult<WriteTx> {
-        let (guard, tx) = match self.backend {
-            Backend::Sqlite => {
-                let guard = self.sqlite_writer.clone().lock_owned().await;
-                (Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?)
-            }
-            Backend::Postgres => (None, self.pool.begin().await?),
-        };
-        Ok(WriteTx {
-            tx,
-            backend: self.backend,
-            _writer: guard,
-        })
+        let pool = self.pool.clone();
+        let backend = self.backend;
+        let writers = self.sqlite_writer.clone();
+        let begin = tokio::spawn(async move {
+            let (guard, tx) = match backend {
+                Backend::Sqlite => {
+                    let guard = writers.lock_owned().await;
+                    (Some(guard), pool.begin_with("BEGIN IMMEDIATE").await?)
+                }
+                Backend::Postgres => (None, pool.begin().await?),
+            };
+            StoreResult::Ok(WriteTx {
+                tx,
+                backend,
+                _writer: guard,
+            })
+        });
+        match begin.await {
+            Ok(began) => began,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only a runtime shutting down cancels the task: the pool goes with it.
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
+        }
     }
 
     /// True when the database answers a trivial query (for `/readyz`).
