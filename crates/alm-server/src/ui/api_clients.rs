@@ -5,7 +5,7 @@
 //! administrator may give (enabled, nothing in them they lack), and the service checks again.
 
 use super::browser::{Browser, SignedIn};
-use super::{errors, iso, render, utc, Chrome, FormError};
+use super::{errors, form, iso, render, utc, Chrome, FormError};
 use crate::services::api_clients::{self, CreateClient};
 use crate::services::ServiceError;
 use crate::state::AppState;
@@ -13,7 +13,7 @@ use alm_store::api_clients::ClientRecord;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -207,13 +207,7 @@ async fn create(
         Err(page) => return page,
     };
     let days_text = form.expires_in_days.trim();
-    let days = match days_text {
-        "" => Ok(None),
-        text => text
-            .parse::<u32>()
-            .map(Some)
-            .map_err(|_| "Enter the number of days as a whole number, such as 365".to_owned()),
-    };
+    let days = form::expiry_days(days_text, 365);
     let role_text = form.role_id.trim();
     let outcome = match &days {
         Ok(days) => api_clients::create(
@@ -335,11 +329,7 @@ async fn revoke(
     )
     .await
     {
-        Ok(client) => {
-            let name: String =
-                url::form_urlencoded::byte_serialize(client.name.as_bytes()).collect();
-            Redirect::to(&format!("/api-clients?revoked={name}")).into_response()
-        }
+        Ok(client) => form::revoked_redirect("/api-clients", &client.name).into_response(),
         Err(ServiceError::NotFound { .. }) => errors::not_found(&Browser {
             signed_in: Some(signed_in),
             path,

@@ -217,9 +217,41 @@ pub fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// An optional "expires in days" box: empty is no expiry; anything but a whole number is
+/// refused with what to type (`example`, the form's usual value). The service checks the range.
+pub fn expiry_days(text: &str, example: u32) -> Result<Option<u32>, String> {
+    match text.trim() {
+        "" => Ok(None),
+        text => text
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| format!("Enter the number of days as a whole number, such as {example}")),
+    }
+}
+
+/// Where a list page goes after revoking something: back to `list`, naming what was revoked
+/// (its name URL-encoded) for the page's notice.
+pub fn revoked_redirect(list: &str, name: &str) -> axum::response::Redirect {
+    let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    axum::response::Redirect::to(&format!("{list}?revoked={name}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_days_are_a_whole_number_or_nothing() {
+        assert_eq!(expiry_days("  ", 90), Ok(None));
+        assert_eq!(expiry_days(" 30 ", 90), Ok(Some(30)));
+        for wrong in ["1.5", "-3", "ninety", "30d"] {
+            assert_eq!(
+                expiry_days(wrong, 365),
+                Err("Enter the number of days as a whole number, such as 365".to_owned()),
+                "{wrong}"
+            );
+        }
+    }
 
     fn form() -> Form {
         Form::new(vec![

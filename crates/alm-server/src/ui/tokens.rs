@@ -3,7 +3,7 @@
 //! the API's (`api-token` read, create, delete); the list is always the caller's own.
 
 use super::browser::{Browser, SignedIn};
-use super::{errors, iso, render, utc, Chrome, FormError};
+use super::{errors, form, iso, render, utc, Chrome, FormError};
 use crate::services::api_tokens::{self, CreateToken};
 use crate::services::ServiceError;
 use crate::state::AppState;
@@ -13,7 +13,7 @@ use alm_store::api_tokens::TokenRecord;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -177,13 +177,7 @@ async fn create(
         Err(page) => return page,
     };
     let days_text = form.expires_in_days.trim();
-    let days = match days_text {
-        "" => Ok(None),
-        text => text
-            .parse::<u32>()
-            .map(Some)
-            .map_err(|_| "Enter the number of days as a whole number, such as 90".to_owned()),
-    };
+    let days = form::expiry_days(days_text, 90);
     let outcome = match &days {
         Ok(days) => api_tokens::create(
             &s.db,
@@ -290,11 +284,7 @@ async fn revoke(
     )
     .await
     {
-        Ok(token) => {
-            let name: String =
-                url::form_urlencoded::byte_serialize(token.name.as_bytes()).collect();
-            Redirect::to(&format!("/tokens?revoked={name}")).into_response()
-        }
+        Ok(token) => form::revoked_redirect("/tokens", &token.name).into_response(),
         Err(ServiceError::NotFound { .. } | ServiceError::OutOfScope { .. }) => {
             errors::not_found(&Browser {
                 signed_in: Some(signed_in),
