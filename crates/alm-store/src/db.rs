@@ -136,9 +136,10 @@ impl Db {
     /// The begin runs in a task of its own, so it always finishes: a request handler is
     /// dropped when its client goes away, and sqlx's SQLite driver, dropped between its
     /// `BEGIN IMMEDIATE` and the transaction object existing, leaves the pooled connection
-    /// inside a transaction — the next write on it failed ("a transaction within a
-    /// transaction") and the file's write lock stayed taken. Dropping the join handle lets the
-    /// task finish; the transaction it then hands to nobody rolls back as it drops.
+    /// inside a transaction holding the file's write lock: the next write handed that
+    /// connection failed at once, every other one waited out the busy timeout and failed with
+    /// "database is locked". Dropping the join handle lets the task finish; the transaction it
+    /// then hands to nobody rolls back as it drops.
     pub async fn begin_write(&self) -> StoreResult<WriteTx> {
         let pool = self.pool.clone();
         let backend = self.backend;
